@@ -1,0 +1,316 @@
+package org.rpctlsservd.cli;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.function.Function;
+import org.apache.commons.cli.AmbiguousOptionException;
+import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.DefaultParser;
+import org.apache.commons.cli.HelpFormatter;
+import org.apache.commons.cli.MissingArgumentException;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+import org.apache.commons.cli.ParseException;
+import org.apache.commons.cli.UnrecognizedOptionException;
+
+/**
+ * The rpc.tlsservd command line: the C daemon's short and long options
+ * ({@code 2C:D:dhl:N:n:mp:r:uvWw}), its checks in its order and its messages, plus long-only options
+ * of this implementation.
+ */
+public final class Cli {
+    public static final String DEFAULT_PROGNAME = "rpc.tlsservd";
+
+    private final String progname;
+    private final int ncpu;
+    private final String hostname;
+    private final Function<String, String> canonicalName;
+
+    /**
+     * @param progname      argv[0] as shown in messages
+     * @param ncpu          online CPUs: the -N range and the default cap
+     * @param hostname      this host's name, for the default -u domain
+     * @param canonicalName resolves a host name to its canonical name (null when it cannot)
+     */
+    public Cli(String progname, int ncpu, String hostname, Function<String, String> canonicalName) {
+        this.progname = progname;
+        this.ncpu = ncpu;
+        this.hostname = hostname;
+        this.canonicalName = canonicalName;
+    }
+
+    /** For the running system: online CPUs, gethostname() and DNS for the canonical name. */
+    public static Cli forThisHost(String progname) {
+        String host;
+        try {
+            host = InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            host = System.getenv().getOrDefault("HOSTNAME", "localhost");
+        }
+        return new Cli(progname, Runtime.getRuntime().availableProcessors(), host, name -> {
+            try {
+                return InetAddress.getByName(name).getCanonicalHostName();
+            } catch (UnknownHostException e) {
+                return null;
+            }
+        });
+    }
+
+    public int ncpu() {
+        return ncpu;
+    }
+
+    /** The usage line (ours lists -N, which the current C daemon's omits). */
+    public String usage() {
+        return "usage: " + progname + " [-2/--allowtls1_2] [-C/--ciphers available_ciphers] [-D/--certdir certdir]"
+                + " [-d/--debuglevel] [-h/--checkhost] [-l/--verifylocs CAfile] [-m/--mutualverf]"
+                + " [-N/--maxthreads num] [-n/--domain domain_name] [-p/--verifydir CApath] [-r/--crl CRLfile]"
+                + " [-u/--certuser] [-v/--verbose] [-W/--multiwild] [-w/--singlewild]";
+    }
+
+    static Options options() {
+        Options o = new Options();
+        o.addOption(Option.builder("2").longOpt("allowtls1_2").desc("allow TLS 1.2 as well as TLS 1.3").build());
+        o.addOption(Option.builder("C").longOpt("ciphers").hasArg().argName("available_ciphers")
+                .desc("TLS 1.3 cipher suites, colon-separated, in order of preference").build());
+        o.addOption(Option.builder("D").longOpt("certdir").hasArg().argName("certdir")
+                .desc("directory of cert.pem and certkey.pem (default " + Config.DEFAULT_CERTDIR + ")").build());
+        o.addOption(Option.builder("d").longOpt("debuglevel").desc("stay in the foreground and log to stderr").build());
+        o.addOption(Option.builder("h").longOpt("checkhost").desc("client certificate must match the peer's reverse-DNS name").build());
+        o.addOption(Option.builder("l").longOpt("verifylocs").hasArg().argName("CAfile").desc("CA file for client certificates").build());
+        o.addOption(Option.builder("m").longOpt("mutualverf").desc("request a client certificate").build());
+        o.addOption(Option.builder("N").longOpt("maxthreads").hasArg().argName("num")
+                .desc("handshakes run at once, 1..number of CPUs (default CPUs / 2, at least 1)").build());
+        o.addOption(Option.builder("n").longOpt("domain").hasArg().argName("domain_name").desc("domain for -u (default from the host name)").build());
+        o.addOption(Option.builder("p").longOpt("verifydir").hasArg().argName("CApath").desc("hashed CA directory for client certificates").build());
+        o.addOption(Option.builder("r").longOpt("crl").hasArg().argName("CRLfile").desc("CRL file, reloaded on SIGHUP").build());
+        o.addOption(Option.builder("u").longOpt("certuser").desc("map the certificate's otherName user@domain to uid and gids").build());
+        o.addOption(Option.builder("v").longOpt("verbose").desc("log activity").build());
+        o.addOption(Option.builder("W").longOpt("multiwild").desc("-h: a wildcard may match several labels").build());
+        o.addOption(Option.builder("w").longOpt("singlewild").desc("-h: a wildcard matches one label").build());
+        o.addOption(Option.builder().longOpt("pidfile").hasArg().argName("path")
+                .desc("pidfile (default " + Config.DEFAULT_PIDFILE + ")").build());
+        o.addOption(Option.builder().longOpt("rpc-address").hasArg().argName("addr:port")
+                .desc("address of the RPCTLSSD service (default 127.0.0.1:0, a free port, registered with rpcbind)").build());
+        o.addOption(Option.builder().longOpt("rpc-max-connections").hasArg().argName("num")
+                .desc("connections to the RPCTLSSD service at once (default 64)").build());
+        o.addOption(Option.builder().longOpt("rpc-idle-timeout").hasArg().argName("seconds")
+                .desc("close an RPCTLSSD connection idle this long (default 600)").build());
+        o.addOption(Option.builder().longOpt("connect-queue").hasArg().argName("num")
+                .desc("CONNECT calls waiting for a worker before more are refused (default 1024)").build());
+        o.addOption(Option.builder().longOpt("no-rpcbind").desc("do not register with rpcbind").build());
+        o.addOption(Option.builder().longOpt("help").desc("show this help and exit").build());
+        return o;
+    }
+
+    /** The full help text for --help. */
+    public String help() {
+        StringWriter sw = new StringWriter();
+        PrintWriter pw = new PrintWriter(sw);
+        HelpFormatter f = HelpFormatter.builder().get();
+        pw.println(usage());
+        f.printOptions(pw, 100, options(), 2, 3);
+        pw.flush();
+        return sw.toString();
+    }
+
+    /** True when the arguments ask for --help (which then wins over everything else). */
+    public static boolean wantsHelp(String[] args) {
+        for (String a : args) {
+            if (a.equals("--help")) {
+                return true;
+            }
+            if (a.equals("--")) {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    /** Parses and checks {@code args}; a refusal carries the exact text for stderr. */
+    public Config parse(String[] args) throws UsageException {
+        CommandLine cmd;
+        try {
+            cmd = DefaultParser.builder().setAllowPartialMatching(true).get().parse(options(), args);
+        } catch (AmbiguousOptionException e) {
+            throw new UsageException(progname + ": option `" + e.getOption() + "' is ambiguous\n" + usage());
+        } catch (UnrecognizedOptionException e) {
+            String opt = e.getOption();
+            String what = opt.startsWith("--") ? "unrecognized option `" + opt + "'" : "illegal option -- " + opt.substring(1);
+            throw new UsageException(progname + ": " + what + "\n" + usage());
+        } catch (MissingArgumentException e) {
+            Option o = e.getOption();
+            String name = o.getOpt() != null ? o.getOpt() : o.getLongOpt();
+            throw new UsageException(progname + ": option requires an argument -- " + name + "\n" + usage());
+        } catch (ParseException e) {
+            throw new UsageException(progname + ": " + e.getMessage() + "\n" + usage());
+        }
+        if (!cmd.getArgList().isEmpty()) {
+            throw new UsageException(progname + ": unexpected argument `" + cmd.getArgList().get(0) + "'\n" + usage());
+        }
+
+        boolean allowTls12 = false;
+        String ciphers = null;
+        String certDir = Config.DEFAULT_CERTDIR;
+        int debug = 0;
+        boolean checkHost = false;
+        String caFile = null;
+        boolean mutual = false;
+        int maxThreads = Math.max(1, ncpu / 2);
+        String domain = null;
+        String caPath = null;
+        String crl = null;
+        boolean certUser = false;
+        boolean verbose = false;
+        int wildcard = Config.NO_WILDCARDS;
+        Path pidFile = Config.DEFAULT_PIDFILE;
+        InetSocketAddress rpcAddress = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+        int maxConnections = 64;
+        int connectQueue = 1024;
+        Duration idle = Duration.ofMinutes(10);
+        boolean rpcbind = true;
+
+        // In command-line order, as getopt sees them: the first refused option decides the message.
+        for (Option o : cmd.getOptions()) {
+            String key = o.getOpt() != null ? o.getOpt() : o.getLongOpt();
+            String v = o.getValue();
+            switch (key) {
+                case "2": allowTls12 = true; break;
+                case "C": ciphers = v; break;
+                case "D": certDir = v; break;
+                case "d": debug++; break;
+                case "h": checkHost = true; break;
+                case "l": caFile = v; break;
+                case "m": mutual = true; break;
+                case "N": {
+                    long n = atoi(v);
+                    if (n < 1 || n > ncpu) {
+                        throw new UsageException(progname + ": maximum threads must be between 1 and number of CPUs (" + ncpu + ")");
+                    }
+                    maxThreads = (int) n;
+                    break;
+                }
+                case "n": domain = "@" + (v.length() > 256 ? v.substring(0, 256) : v); break;
+                case "p": caPath = v; break;
+                case "r": crl = v; break;
+                case "u": certUser = true; break;
+                case "v": verbose = true; break;
+                case "W":
+                case "w":
+                    if (wildcard != Config.NO_WILDCARDS) {
+                        throw new UsageException(progname + ": options -w and -W are mutually exclusive");
+                    }
+                    wildcard = key.equals("w") ? 0 : Config.MULTI_LABEL_WILDCARDS;
+                    break;
+                case "pidfile": pidFile = Path.of(v); break;
+                case "rpc-address": rpcAddress = hostPort("--rpc-address", v); break;
+                case "rpc-max-connections": maxConnections = positive("--rpc-max-connections", v, 1_000_000); break;
+                case "rpc-idle-timeout": idle = Duration.ofSeconds(positive("--rpc-idle-timeout", v, 86_400 * 365)); break;
+                case "connect-queue": connectQueue = positive("--connect-queue", v, 1_000_000); break;
+                case "no-rpcbind": rpcbind = false; break;
+                case "help": break;
+                default: throw new IllegalStateException("option without a handler: " + key);
+            }
+        }
+        boolean haveCa = caFile != null || caPath != null;
+        if (mutual && !haveCa) {
+            throw new UsageException(progname + ": -m requires the -l <CAfile> and/or -p <CApath> options");
+        }
+        if (checkHost && !(mutual && haveCa)) {
+            throw new UsageException(progname + ": -h requires the -m plus the -l <CAfile> and/or -p <CApath> options");
+        }
+        if (wildcard != Config.NO_WILDCARDS && !checkHost) {
+            throw new UsageException(progname + ": The -w or -W options require the -h option");
+        }
+        if (certUser && !(mutual && haveCa)) {
+            throw new UsageException(progname + ": -u requires the -m plus the -l <CAfile> and/or -p <CApath> options");
+        }
+        if (domain == null) {
+            domain = defaultDomain(hostname, canonicalName);
+        }
+        return new Config(allowTls12, ciphers, certDir, debug, checkHost, caFile, mutual, maxThreads, domain, caPath,
+                crl, certUser, verbose, wildcard, pidFile, rpcAddress, maxConnections, connectQueue, idle, rpcbind, 111);
+    }
+
+    /** C atoi(): optional blanks and sign, then the leading digits; nothing numeric gives 0. */
+    static long atoi(String s) {
+        int i = 0;
+        while (i < s.length() && Character.isWhitespace(s.charAt(i))) {
+            i++;
+        }
+        boolean negative = false;
+        if (i < s.length() && (s.charAt(i) == '-' || s.charAt(i) == '+')) {
+            negative = s.charAt(i) == '-';
+            i++;
+        }
+        long n = 0;
+        for (; i < s.length() && s.charAt(i) >= '0' && s.charAt(i) <= '9'; i++) {
+            n = n * 10 + (s.charAt(i) - '0');
+            if (n > Integer.MAX_VALUE) {
+                return negative ? Long.MIN_VALUE : Long.MAX_VALUE;
+            }
+        }
+        return negative ? -n : n;
+    }
+
+    private int positive(String name, String v, int max) throws UsageException {
+        try {
+            int n = Integer.parseInt(v.trim());
+            if (n >= 1 && n <= max) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // refused below
+        }
+        throw new UsageException(progname + ": " + name + " must be a whole number from 1 to " + max + ", not `" + v + "'");
+    }
+
+    private InetSocketAddress hostPort(String name, String v) throws UsageException {
+        int colon = v.lastIndexOf(':');
+        if (colon <= 0 || colon == v.length() - 1) {
+            throw new UsageException(progname + ": " + name + " takes ADDR:PORT, not `" + v + "'");
+        }
+        String host = v.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        int port;
+        try {
+            port = Integer.parseInt(v.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            port = -1;
+        }
+        if (port < 0 || port > 65535) {
+            throw new UsageException(progname + ": " + name + ": bad port in `" + v + "'");
+        }
+        try {
+            return new InetSocketAddress(InetAddress.getByName(host), port);
+        } catch (UnknownHostException e) {
+            throw new UsageException(progname + ": " + name + ": unknown address `" + host + "'");
+        }
+    }
+
+    /**
+     * The C daemon's default -u domain: the host name from its first dot on, with "@" for the dot;
+     * else the canonical name's part after its first dot; else "@default.domain".
+     */
+    static String defaultDomain(String hostname, Function<String, String> canonicalName) {
+        int dot = hostname.indexOf('.');
+        if (dot >= 0 && dot + 1 < hostname.length()) {
+            return "@" + hostname.substring(dot + 1);
+        }
+        String canonical = canonicalName.apply(hostname);
+        if (canonical != null) {
+            int cdot = canonical.indexOf('.');
+            if (cdot >= 0 && cdot + 1 < canonical.length()) {
+                return "@" + canonical.substring(cdot + 1);
+            }
+        }
+        return "@default.domain";
+    }
+}

@@ -1,0 +1,115 @@
+package org.rpctlsservd.daemon;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+
+/**
+ * The pidfile, held with an exclusive lock for the daemon's life (as pidfile_open(3) does), so a
+ * second instance can tell that one runs and which.
+ */
+public final class PidFile implements Closeable {
+    private final Path path;
+    private final FileChannel channel;
+    private final FileLock lock;
+
+    /** Another instance holds the pidfile. */
+    public static final class AlreadyRunningException extends Exception {
+        private static final long serialVersionUID = 1L;
+        private final long pid;
+
+        AlreadyRunningException(long pid) {
+            super("rpctlssd already running, pid: " + pid + ".");
+            this.pid = pid;
+        }
+
+        public long pid() {
+            return pid;
+        }
+    }
+
+    private PidFile(Path path, FileChannel channel, FileLock lock) {
+        this.path = path;
+        this.channel = channel;
+        this.lock = lock;
+    }
+
+    /** Locks {@code path} (mode 0600) and writes this process's pid into it. */
+    public static PidFile acquire(Path path) throws IOException, AlreadyRunningException {
+        FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileLock lock;
+        try {
+            try {
+                Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
+            } catch (UnsupportedOperationException | IOException e) {
+                // a filesystem without POSIX modes: the lock still works
+            }
+            lock = ch.tryLock();
+        } catch (OverlappingFileLockException e) {
+            lock = null;
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+        if (lock == null) {
+            long pid = readPid(ch);
+            ch.close();
+            throw new AlreadyRunningException(pid);
+        }
+        ch.truncate(0);
+        ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)), 0);
+        ch.force(true);
+        return new PidFile(path, ch, lock);
+    }
+
+    /** Fails with AlreadyRunningException when another instance holds {@code path}; holds nothing. */
+    public static void checkFree(Path path) throws AlreadyRunningException {
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            FileLock lock;
+            try {
+                lock = ch.tryLock();
+            } catch (OverlappingFileLockException e) {
+                lock = null;
+            }
+            if (lock == null) {
+                throw new AlreadyRunningException(readPid(ch));
+            }
+            lock.release();
+        } catch (IOException e) {
+            // missing or unreadable: the real acquire will say so
+        }
+    }
+
+    private static long readPid(FileChannel ch) {
+        try {
+            ByteBuffer b = ByteBuffer.allocate(32);
+            ch.read(b, 0);
+            return Long.parseLong(new String(b.array(), 0, b.position(), StandardCharsets.US_ASCII).trim());
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    /** Removes the pidfile and releases the lock. */
+    @Override
+    public void close() throws IOException {
+        try {
+            Files.deleteIfExists(path);
+        } finally {
+            lock.release();
+            channel.close();
+        }
+    }
+}

@@ -1,0 +1,15 @@
+package org.rpctlsservd.handshake;
+
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+
+/** The server side of one TLS handshake on a socket claimed from the hand-off registry. */
+public interface Handshaker {
+    /**
+     * Starts the handshake. Called on a handshake worker; CPU work may continue on {@code workers},
+     * but no worker may be held while waiting for the peer. The stage completes with the outcome,
+     * or exceptionally when the handshake failed (the socket is then the caller's to close).
+     */
+    CompletionStage<HandshakeOutcome> handshake(SocketChannel socket, long cookie, Executor workers);
+}

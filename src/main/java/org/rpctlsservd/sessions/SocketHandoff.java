@@ -1,0 +1,60 @@
+package org.rpctlsservd.sessions;
+
+import java.io.IOException;
+import java.nio.channels.SocketChannel;
+import java.security.SecureRandom;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.logging.Logger;
+
+/**
+ * The analogue of FreeBSD's {@code rpctls_syscall(socookie)}: the part that accepted a TCP
+ * connection parks its socket here under an unguessable 64-bit cookie, and CONNECT claims it
+ * exactly once. Whoever parked a socket may withdraw it again when its upcall fails, as the
+ * kernel does when the daemon never took the socket.
+ */
+public final class SocketHandoff {
+    private static final Logger LOG = Logger.getLogger(SocketHandoff.class.getName());
+
+    private final SecureRandom random = new SecureRandom();
+    private final ConcurrentMap<Long, SocketChannel> parked = new ConcurrentHashMap<>();
+
+    /** Parks {@code socket} and returns its cookie: random, never 0, unique among parked sockets. */
+    public long park(SocketChannel socket) {
+        while (true) {
+            long cookie = random.nextLong();
+            if (cookie != 0 && parked.putIfAbsent(cookie, socket) == null) {
+                return cookie;
+            }
+        }
+    }
+
+    /** Takes the socket for {@code cookie}; empty when unknown or already claimed. */
+    public Optional<SocketChannel> claim(long cookie) {
+        return Optional.ofNullable(parked.remove(cookie));
+    }
+
+    /** The parker takes its socket back (its upcall failed); false when CONNECT already took it. */
+    public boolean withdraw(long cookie, SocketChannel socket) {
+        return parked.remove(cookie, socket);
+    }
+
+    public int size() {
+        return parked.size();
+    }
+
+    /** Closes every socket still parked (daemon shutdown). */
+    public void closeAll() {
+        for (Long cookie : parked.keySet()) {
+            SocketChannel s = parked.remove(cookie);
+            if (s != null) {
+                try {
+                    s.close();
+                } catch (IOException e) {
+                    LOG.fine(() -> "closing a parked socket: " + e.getMessage());
+                }
+            }
+        }
+    }
+}
