@@ -1,0 +1,54 @@
+package org.rpctlsservd.support;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.rpctlsservd.cli.Config;
+import org.rpctlsservd.daemon.Daemon;
+import org.rpctlsservd.handshake.Handshaker;
+
+/** Configurations and loopback socket pairs for tests. */
+public final class TestDaemons {
+    private TestDaemons() {
+    }
+
+    public static Config config(int maxThreads, int connectQueue, boolean rpcbind) {
+        Path pid;
+        try {
+            pid = Files.createTempFile("rpctlssd", ".pid");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return new Config(false, null, "/etc/rpc.tlsservd/", 1, false, null, false, maxThreads, "@example.org",
+                null, null, false, true, Config.NO_WILDCARDS, pid,
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64, connectQueue, Duration.ofMinutes(10),
+                rpcbind, 111);
+    }
+
+    public static Daemon start(int maxThreads, int connectQueue, Handshaker h) throws IOException {
+        return Daemon.start(config(maxThreads, connectQueue, false), h);
+    }
+
+    /** A connected loopback pair: [0] is the accepted (server) end, [1] the client end. */
+    public static SocketChannel[] pair() throws IOException {
+        try (ServerSocketChannel ss = ServerSocketChannel.open()) {
+            ss.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            SocketChannel client = SocketChannel.open(ss.getLocalAddress());
+            SocketChannel server = ss.accept();
+            return new SocketChannel[] {server, client};
+        }
+    }
+
+    public static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+}
