@@ -1,0 +1,182 @@
+package org.rpctlsservd.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The rpc.tlsservd command line: options, defaults, checks in the C daemon's order, exact messages. */
+class CliTest {
+    private static final String USAGE = "usage: rpc.tlsservd [-2/--allowtls1_2] [-C/--ciphers available_ciphers]"
+            + " [-D/--certdir certdir] [-d/--debuglevel] [-h/--checkhost] [-l/--verifylocs CAfile] [-m/--mutualverf]"
+            + " [-N/--maxthreads num] [-n/--domain domain_name] [-p/--verifydir CApath] [-r/--crl CRLfile]"
+            + " [-u/--certuser] [-v/--verbose] [-W/--multiwild] [-w/--singlewild]";
+
+    private final Cli twoCpus = new Cli("rpc.tlsservd", 2, "nfs1.example.com", h -> null);
+
+    private Config parse(String... args) throws UsageException {
+        return twoCpus.parse(args);
+    }
+
+    private String refused(String... args) {
+        return assertThrows(UsageException.class, () -> parse(args)).getMessage();
+    }
+
+    @Test
+    void defaults() throws Exception {
+        Config c = parse();
+        assertFalse(c.allowTls12());
+        assertNull(c.ciphers());
+        assertEquals("/etc/rpc.tlsservd/", c.certDir());
+        assertEquals(0, c.debugLevel());
+        assertFalse(c.foreground());
+        assertEquals(1, c.maxThreads(), "2 CPUs: cap 2 / 2 = 1");
+        assertEquals("@example.com", c.domain());
+        assertEquals(Config.NO_WILDCARDS, c.wildcardFlags());
+        assertEquals(Path.of("/var/run/rpc.tlsservd.pid"), c.pidFile());
+        assertEquals("127.0.0.1", c.rpcAddress().getAddress().getHostAddress());
+        assertEquals(0, c.rpcAddress().getPort());
+        assertTrue(c.rpcbind());
+        assertEquals(Duration.ofMinutes(10), c.rpcIdleTimeout());
+    }
+
+    @Test
+    void defaultCapIsHalfTheCpusAtLeastOne() throws Exception {
+        assertEquals(1, new Cli("rpc.tlsservd", 1, "h", h -> null).parse(new String[0]).maxThreads());
+        assertEquals(4, new Cli("rpc.tlsservd", 8, "h", h -> null).parse(new String[0]).maxThreads());
+        assertEquals(3, new Cli("rpc.tlsservd", 7, "h", h -> null).parse(new String[0]).maxThreads());
+    }
+
+    @Test
+    void everyOptionShortAndLong() throws Exception {
+        Config s = parse("-2", "-C", "TLS_AES_128_GCM_SHA256", "-D", "/x/", "-d", "-d", "-h", "-l", "ca.pem", "-m",
+                "-N", "2", "-n", "Example.COM", "-p", "/capath", "-r", "crl.pem", "-u", "-v", "-W");
+        Config l = parse("--allowtls1_2", "--ciphers=TLS_AES_128_GCM_SHA256", "--certdir", "/x/", "--debuglevel",
+                "--debuglevel", "--checkhost", "--verifylocs", "ca.pem", "--mutualverf", "--maxthreads", "2",
+                "--domain", "Example.COM", "--verifydir", "/capath", "--crl", "crl.pem", "--certuser", "--verbose",
+                "--multiwild");
+        for (Config c : new Config[] {s, l}) {
+            assertTrue(c.allowTls12());
+            assertEquals("TLS_AES_128_GCM_SHA256", c.ciphers());
+            assertEquals("/x/", c.certDir());
+            assertEquals(2, c.debugLevel());
+            assertTrue(c.checkHost());
+            assertEquals("ca.pem", c.caFile());
+            assertTrue(c.mutualVerify());
+            assertEquals(2, c.maxThreads());
+            assertEquals("@Example.COM", c.domain());
+            assertEquals("/capath", c.caPath());
+            assertEquals("crl.pem", c.crlFile());
+            assertTrue(c.certUser());
+            assertTrue(c.verbose());
+            assertEquals(Config.MULTI_LABEL_WILDCARDS, c.wildcardFlags());
+        }
+        assertEquals(0, parse("-h", "-m", "-l", "ca", "-w").wildcardFlags());
+        assertEquals(3, parse("-ddd").debugLevel(), "clustered short flags");
+        assertEquals(2, parse("-N2").maxThreads(), "attached argument");
+    }
+
+    @Test
+    void longOnlyOptions() throws Exception {
+        Config c = parse("--pidfile", "/tmp/x.pid", "--rpc-address", "127.0.0.2:7000", "--rpc-max-connections", "5",
+                "--rpc-idle-timeout", "30", "--connect-queue", "9", "--no-rpcbind");
+        assertEquals(Path.of("/tmp/x.pid"), c.pidFile());
+        assertEquals("127.0.0.2", c.rpcAddress().getAddress().getHostAddress());
+        assertEquals(7000, c.rpcAddress().getPort());
+        assertEquals(5, c.maxConnections());
+        assertEquals(Duration.ofSeconds(30), c.rpcIdleTimeout());
+        assertEquals(9, c.connectQueue());
+        assertFalse(c.rpcbind());
+        assertEquals("::1", parse("--rpc-address", "[::1]:0").rpcAddress().getAddress().getHostAddress().replace("0:0:0:0:0:0:0:1", "::1"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"0", "3", "-1", "abc", "", "99999999999"})
+    void maxThreadsOutOfRange(String n) {
+        assertEquals("rpc.tlsservd: maximum threads must be between 1 and number of CPUs (2)", refused("-N", n));
+    }
+
+    @Test
+    void maxThreadsTakesLeadingDigitsAsAtoiDoes() throws Exception {
+        assertEquals(2, parse("-N", "2x").maxThreads());
+        assertEquals(1, parse("--maxthreads", " 1").maxThreads());
+    }
+
+    @Test
+    void crossOptionChecksInTheCDaemonsOrder() {
+        assertEquals("rpc.tlsservd: -m requires the -l <CAfile> and/or -p <CApath> options", refused("-m"));
+        assertEquals("rpc.tlsservd: -h requires the -m plus the -l <CAfile> and/or -p <CApath> options", refused("-h"));
+        assertEquals("rpc.tlsservd: -h requires the -m plus the -l <CAfile> and/or -p <CApath> options", refused("-h", "-l", "ca"));
+        assertEquals("rpc.tlsservd: The -w or -W options require the -h option", refused("-w"));
+        assertEquals("rpc.tlsservd: The -w or -W options require the -h option", refused("-W", "-m", "-l", "ca"));
+        assertEquals("rpc.tlsservd: -u requires the -m plus the -l <CAfile> and/or -p <CApath> options", refused("-u"));
+        assertEquals("rpc.tlsservd: -u requires the -m plus the -l <CAfile> and/or -p <CApath> options", refused("-u", "-p", "/d"));
+        // -m is checked before -h and -u
+        assertEquals("rpc.tlsservd: -m requires the -l <CAfile> and/or -p <CApath> options", refused("-u", "-h", "-m"));
+    }
+
+    @ParameterizedTest
+    @CsvSource({"-w,-W", "-W,-w", "-w,-w", "-W,-W"})
+    void wildcardOptionsAreMutuallyExclusive(String a, String b) {
+        assertEquals("rpc.tlsservd: options -w and -W are mutually exclusive", refused("-h", "-m", "-l", "ca", a, b));
+    }
+
+    @Test
+    void accepted() throws Exception {
+        parse("-h", "-m", "-l", "ca.pem");
+        parse("-m", "-p", "/capath", "-u");
+        parse("-N", "1");
+        parse("-r", "crl.pem");
+        parse("-l", "ca.pem");
+    }
+
+    @Test
+    void unknownOptionsPrintTheUsageLine() {
+        assertEquals("rpc.tlsservd: illegal option -- x\n" + USAGE, refused("-x"));
+        assertEquals("rpc.tlsservd: unrecognized option `--bogus'\n" + USAGE, refused("--bogus"));
+        assertEquals("rpc.tlsservd: option requires an argument -- N\n" + USAGE, refused("-N"));
+        assertEquals("rpc.tlsservd: unexpected argument `extra'\n" + USAGE, refused("extra"));
+    }
+
+    @Test
+    void badLongOnlyValues() {
+        assertEquals("rpc.tlsservd: --connect-queue must be a whole number from 1 to 1000000, not `0'", refused("--connect-queue", "0"));
+        assertEquals("rpc.tlsservd: --rpc-address takes ADDR:PORT, not `localhost'", refused("--rpc-address", "localhost"));
+        assertEquals("rpc.tlsservd: --rpc-address: bad port in `127.0.0.1:70000'", refused("--rpc-address", "127.0.0.1:70000"));
+    }
+
+    @Test
+    void domainIsTruncatedAt256Characters() throws Exception {
+        String longName = "a".repeat(300);
+        assertEquals("@" + "a".repeat(256), parse("-n", longName).domain());
+    }
+
+    @Test
+    void defaultDomainFollowsTheHostName() {
+        assertEquals("@b.example.org", Cli.defaultDomain("a.b.example.org", h -> null));
+        assertEquals("@example.net", Cli.defaultDomain("nfs", h -> "nfs.example.net"));
+        assertEquals("@default.domain", Cli.defaultDomain("nfs", h -> null));
+        assertEquals("@default.domain", Cli.defaultDomain("nfs.", h -> "nfs"));
+    }
+
+    @Test
+    void helpListsEveryOption() {
+        String help = twoCpus.help();
+        assertTrue(help.startsWith(USAGE));
+        for (String o : new String[] {"--allowtls1_2", "--ciphers", "--certdir", "--debuglevel", "--checkhost",
+                "--verifylocs", "--mutualverf", "--maxthreads", "--domain", "--verifydir", "--crl", "--certuser",
+                "--verbose", "--multiwild", "--singlewild", "--pidfile", "--rpc-address", "--no-rpcbind", "--help"}) {
+            assertTrue(help.contains(o), o);
+        }
+        assertTrue(Cli.wantsHelp(new String[] {"-d", "--help"}));
+        assertFalse(Cli.wantsHelp(new String[] {"-d"}));
+    }
+}

@@ -1,0 +1,26 @@
+package org.rpctlsservd.support;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Runs a command with a timeout and returns its exit status and output (stderr folded in). */
+public final class Commands {
+    private Commands() {
+    }
+
+    public record Result(int status, String output) {
+    }
+
+    public static Result run(int timeoutSeconds, String... command) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(List.of(command)).redirectErrorStream(true).start();
+        p.getOutputStream().close();
+        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("timed out after " + timeoutSeconds + " s: " + String.join(" ", command));
+        }
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        return new Result(p.exitValue(), out);
+    }
+}
