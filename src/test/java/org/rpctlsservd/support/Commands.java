@@ -14,7 +14,12 @@ public final class Commands {
     }
 
     public static Result run(int timeoutSeconds, String... command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(List.of(command)).redirectErrorStream(true).start();
+        return runIn(null, timeoutSeconds, command);
+    }
+
+    /** As {@link #run}, in the working directory {@code dir}. */
+    public static Result runIn(java.io.File dir, int timeoutSeconds, String... command) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(List.of(command)).directory(dir).redirectErrorStream(true).start();
         p.getOutputStream().close();
         if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
             p.destroyForcibly();
