@@ -103,6 +103,12 @@ public final class Cli {
                 .desc("close an RPCTLSSD connection idle this long (default 600)").build());
         o.addOption(Option.builder().longOpt("connect-queue").hasArg().argName("num")
                 .desc("CONNECT calls waiting for a worker before more are refused (default 1024)").build());
+        o.addOption(Option.builder().longOpt("handshake-timeout").hasArg().argName("seconds")
+                .desc("give up a handshake not done in this time (default 10; fractions allowed)").build());
+        o.addOption(Option.builder().longOpt("require-alpn")
+                .desc("refuse clients that do not offer ALPN \"sunrpc\" (RFC 9289 section 5)").build());
+        o.addOption(Option.builder().longOpt("throwaway-cert")
+                .desc("serve a self-signed certificate made at start-up instead of certdir's (for trying it out)").build());
         o.addOption(Option.builder().longOpt("no-rpcbind").desc("do not register with rpcbind").build());
         o.addOption(Option.builder().longOpt("help").desc("show this help and exit").build());
         return o;
@@ -174,6 +180,9 @@ public final class Cli {
         int connectQueue = 1024;
         Duration idle = Duration.ofMinutes(10);
         boolean rpcbind = true;
+        Duration handshakeTimeout = Duration.ofSeconds(10);
+        boolean requireAlpn = false;
+        boolean throwaway = false;
 
         // In command-line order, as getopt sees them: the first refused option decides the message.
         for (Option o : cmd.getOptions()) {
@@ -213,6 +222,9 @@ public final class Cli {
                 case "rpc-idle-timeout": idle = Duration.ofSeconds(positive("--rpc-idle-timeout", v, 86_400 * 365)); break;
                 case "connect-queue": connectQueue = positive("--connect-queue", v, 1_000_000); break;
                 case "no-rpcbind": rpcbind = false; break;
+                case "handshake-timeout": handshakeTimeout = seconds("--handshake-timeout", v); break;
+                case "require-alpn": requireAlpn = true; break;
+                case "throwaway-cert": throwaway = true; break;
                 case "help": break;
                 default: throw new IllegalStateException("option without a handler: " + key);
             }
@@ -234,7 +246,8 @@ public final class Cli {
             domain = defaultDomain(hostname, canonicalName);
         }
         return new Config(allowTls12, ciphers, certDir, debug, checkHost, caFile, mutual, maxThreads, domain, caPath,
-                crl, certUser, verbose, wildcard, pidFile, rpcAddress, maxConnections, connectQueue, idle, rpcbind, 111);
+                crl, certUser, verbose, wildcard, pidFile, rpcAddress, maxConnections, connectQueue, idle, rpcbind, 111,
+                handshakeTimeout, requireAlpn, throwaway);
     }
 
     /** C atoi(): optional blanks and sign, then the leading digits; nothing numeric gives 0. */
@@ -268,6 +281,18 @@ public final class Cli {
             // refused below
         }
         throw new UsageException(progname + ": " + name + " must be a whole number from 1 to " + max + ", not `" + v + "'");
+    }
+
+    private Duration seconds(String name, String v) throws UsageException {
+        try {
+            double d = Double.parseDouble(v.trim());
+            if (d >= 0.001 && d <= 3600) {
+                return Duration.ofMillis(Math.round(d * 1000));
+            }
+        } catch (NumberFormatException e) {
+            // refused below
+        }
+        throw new UsageException(progname + ": " + name + " takes seconds from 0.001 to 3600, not `" + v + "'");
     }
 
     private InetSocketAddress hostPort(String name, String v) throws UsageException {

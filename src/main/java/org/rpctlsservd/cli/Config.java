@@ -26,7 +26,10 @@ public record Config(
         int connectQueue,
         Duration rpcIdleTimeout,
         boolean rpcbind,
-        int portmapPort) {
+        int portmapPort,
+        Duration handshakeTimeout,
+        boolean requireAlpn,
+        boolean throwawayCert) {
 
     /** X509_CHECK_FLAG_NO_WILDCARDS: the default host-check mode. */
     public static final int NO_WILDCARDS = 0x2;

@@ -4,11 +4,19 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.acplt.oncrpc.OncRpcException;
+import org.rpctlsservd.certs.NameService;
+import org.rpctlsservd.certs.ServerCredentials;
+import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.cli.Config;
 import org.rpctlsservd.handshake.HandshakeWorkers;
 import org.rpctlsservd.handshake.Handshaker;
+import org.rpctlsservd.handshake.TlsEngine;
+import org.rpctlsservd.handshake.TlsSession;
 import org.rpctlsservd.rpc.RpcDispatcher;
 import org.rpctlsservd.rpc.RpcServer;
 import org.rpctlsservd.rpc.ServerLimits;
@@ -33,9 +41,16 @@ public final class Daemon implements Closeable {
     private final HandshakeWorkers workers;
     private final RpcServer server;
     private final Registration registration;
+    private final Handshaker handshaker;
+    private final TlsEngine engine;
+    /** SIGHUP handling: at most one reload per 250 ms, requests in between coalesce. */
+    private static final long RELOAD_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
+    private long lastReload = System.nanoTime() - RELOAD_DELAY_NANOS;
+    private boolean reloadPending;
+    private int reloads;
     private boolean closed;
 
-    private Daemon(Config config, Handshaker handshaker) throws IOException {
+    private Daemon(Config config, Function<ScheduledExecutorService, Handshaker> handshakers) throws IOException {
         this.config = config;
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "rpctlssd-timer");
@@ -43,6 +58,14 @@ public final class Daemon implements Closeable {
             return t;
         });
         this.workers = new HandshakeWorkers(config.maxThreads(), config.connectQueue());
+        try {
+            this.handshaker = handshakers.apply(timer);
+        } catch (RuntimeException e) {
+            workers.close();
+            timer.shutdownNow();
+            throw e;
+        }
+        this.engine = handshaker instanceof TlsEngine ? (TlsEngine) handshaker : null;
         RpcServer started = null;
         try {
             RpctlssdService service = new RpctlssdService(handoff, sessions, workers, handshaker);
@@ -52,6 +75,9 @@ public final class Daemon implements Closeable {
             started = RpcServer.start(config.rpcAddress(), dispatcher, limits, timer);
         } catch (IOException | OncRpcException | RuntimeException e) {
             workers.close();
+            if (engine != null) {
+                engine.close();
+            }
             timer.shutdownNow();
             throw new IOException("Can't create transport for local rpctlssd socket: " + e.getMessage(), e);
         }
@@ -64,9 +90,34 @@ public final class Daemon implements Closeable {
                 + " (tcp, udp); at most " + workers.maxThreads() + " handshakes at once");
     }
 
-    /** Starts the daemon's services (no pidfile, no signals: those belong to {@link Main}). */
+    /** Starts the daemon with a given handshake step (no pidfile, no signals: those belong to {@link Main}). */
     public static Daemon start(Config config, Handshaker handshaker) throws IOException {
-        return new Daemon(config, handshaker);
+        return new Daemon(config, timer -> handshaker);
+    }
+
+    /** Starts the daemon with its TLS engine, set up from {@code config}. */
+    public static Daemon start(Config config) throws IOException, TlsSetup.SetupException {
+        var policy = TlsSetup.policy(config);
+        ServerCredentials credentials = TlsSetup.credentials(config);
+        TrustMaterial trust = TlsSetup.trust(config);
+        NameService names = new NameService(30_000);
+        return new Daemon(config, timer -> {
+            try {
+                return new TlsEngine(policy, credentials, trust, names, timer);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+    }
+
+    /** The TLS engine, when the daemon runs one. */
+    public TlsEngine engine() {
+        return engine;
+    }
+
+    /** Reloads done so far (for tests and monitoring). */
+    public synchronized int reloads() {
+        return reloads;
     }
 
     public Config config() {
@@ -97,9 +148,76 @@ public final class Daemon implements Closeable {
         return registration;
     }
 
-    /** SIGHUP: the hook where certificate, key and CRL reloads go. */
-    public void reload() {
-        LOG.fine("SIGHUP: nothing to reload");
+    /**
+     * SIGHUP: reload the server certificate and key and (with -r) the CRL, at most once per 250 ms;
+     * requests in between are served by one reload at the end of the interval.
+     */
+    public synchronized void reload() {
+        if (closed || reloadPending) {
+            return;
+        }
+        reloadPending = true;
+        long wait = Math.max(0, lastReload + RELOAD_DELAY_NANOS - System.nanoTime());
+        timer.schedule(this::doReload, wait, TimeUnit.NANOSECONDS);
+    }
+
+    private void doReload() {
+        synchronized (this) {
+            reloadPending = false;
+            lastReload = System.nanoTime();
+            if (closed) {
+                return;
+            }
+        }
+        try {
+            if (engine != null) {
+                reloadCredentials();
+                reloadCrl();
+            }
+        } catch (RuntimeException e) {
+            LOG.log(Level.SEVERE, "reload failed", e);
+        }
+        synchronized (this) {
+            reloads++;
+            notifyAll();
+        }
+    }
+
+    private void reloadCredentials() {
+        if (config.throwawayCert()) {
+            return;
+        }
+        try {
+            ServerCredentials c = ServerCredentials.load(config.certDir());
+            engine.replaceCredentials(c);
+            LOG.info("reloaded the server certificate and key (" + c.source() + ")");
+        } catch (IOException e) {
+            LOG.warning("refused the new server certificate and key, keeping the old ones: " + e.getMessage());
+        }
+    }
+
+    /** Replaces the CRLs (an entry gone from the file stops counting) and shuts off revoked sessions. */
+    private void reloadCrl() {
+        TrustMaterial current = engine.trust();
+        if (config.crlFile() == null || current == null) {
+            return;
+        }
+        TrustMaterial fresh;
+        try {
+            fresh = current.withCrls(config.crlFile());
+        } catch (IOException e) {
+            LOG.fine(() -> "rpc.tlsservd: Can't reload CRLfile: " + e.getMessage());
+            return;
+        }
+        engine.replaceTrust(fresh);
+        sessions.forEach(s -> {
+            if (s instanceof TlsSession) {
+                TlsSession t = (TlsSession) s;
+                if (!t.verifiedChain().isEmpty() && !t.isShutOff() && t.revokedUnder(fresh)) {
+                    t.shutOff(fresh);
+                }
+            }
+        });
     }
 
     /** Orderly stop: unregister, stop serving, end every session and parked socket. */
@@ -109,11 +227,15 @@ public final class Daemon implements Closeable {
             return;
         }
         closed = true;
+        notifyAll();
         if (registration != null) {
             registration.close();
         }
         server.close();
         workers.close();
+        if (engine != null) {
+            engine.close();
+        }
         sessions.abortAll();
         handoff.closeAll();
         timer.shutdownNow();

@@ -13,8 +13,6 @@ import java.util.logging.Logger;
 import org.rpctlsservd.cli.Cli;
 import org.rpctlsservd.cli.Config;
 import org.rpctlsservd.cli.UsageException;
-import org.rpctlsservd.handshake.Handshaker;
-import org.rpctlsservd.handshake.NoEngineHandshaker;
 import sun.misc.Signal;
 
 /**
@@ -48,6 +46,17 @@ public final class Main {
             return 1;
         }
         boolean detached = System.getenv(DETACHED_ENV) != null;
+        if (!detached) {
+            // The TLS context is checked before detaching, so its errors reach the terminal.
+            try {
+                TlsSetup.policy(config);
+                TlsSetup.credentials(config);
+                TlsSetup.trust(config);
+            } catch (TlsSetup.SetupException e) {
+                err.println(progname + ": " + e.getMessage());
+                return 1;
+            }
+        }
         if (!config.foreground() && !detached) {
             return detach(progname, config, args, err);
         }
@@ -61,11 +70,10 @@ public final class Main {
         } catch (IOException e) {
             LOG.warning("cannot open or create pidfile " + config.pidFile() + ": " + e.getMessage());
         }
-        Handshaker handshaker = new NoEngineHandshaker();
         Daemon daemon;
         try {
-            daemon = Daemon.start(config, handshaker);
-        } catch (IOException e) {
+            daemon = Daemon.start(config);
+        } catch (IOException | TlsSetup.SetupException e) {
             LOG.severe(e.getMessage());
             closePid(pidFile);
             return 1;

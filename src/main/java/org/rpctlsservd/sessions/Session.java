@@ -17,6 +17,9 @@ public interface Session {
     /** DISCONNECT: close_notify unless shut off, half-close for writing, then close the socket. */
     void disconnect();
 
-    /** Daemon shutdown: stop reading (shutdown of the read side), as the C daemon's SIGTERM does. */
+    /**
+     * Daemon shutdown: shut the read side down (as the C daemon's SIGTERM does) and close the
+     * socket, without a close_notify.
+     */
     void abort();
 }

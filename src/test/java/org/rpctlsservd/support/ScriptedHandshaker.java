@@ -109,6 +109,7 @@ public final class ScriptedHandshaker implements Handshaker {
             aborted = true;
             try {
                 socket.shutdownInput();
+                socket.close();
             } catch (IOException ignored) {
                 // already gone
             }

@@ -1,0 +1,151 @@
+package org.rpctlsservd.certs;
+
+import java.io.IOException;
+import java.math.BigInteger;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.spec.ECGenParameterSpec;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Date;
+import java.util.List;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.crypto.params.AsymmetricKeyParameter;
+import org.bouncycastle.crypto.params.ECPrivateKeyParameters;
+import org.bouncycastle.crypto.params.ECPublicKeyParameters;
+import org.bouncycastle.crypto.params.Ed25519PrivateKeyParameters;
+import org.bouncycastle.crypto.params.Ed25519PublicKeyParameters;
+import org.bouncycastle.crypto.params.RSAKeyParameters;
+import org.bouncycastle.crypto.params.RSAPrivateCrtKeyParameters;
+import org.bouncycastle.crypto.util.PrivateKeyFactory;
+import org.bouncycastle.crypto.util.PublicKeyFactory;
+import org.bouncycastle.math.ec.FixedPointCombMultiplier;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+
+/**
+ * The server's certificate chain and private key: {@code <certdir>cert.pem} and
+ * {@code <certdir>certkey.pem}, checked to belong together. Immutable; a reload makes a new one.
+ */
+public final class ServerCredentials {
+    public enum KeyType { RSA, EC, ED25519 }
+
+    private final List<X509CertificateHolder> chain;
+    private final AsymmetricKeyParameter privateKey;
+    private final KeyType keyType;
+    private final String source;
+
+    private ServerCredentials(List<X509CertificateHolder> chain, AsymmetricKeyParameter privateKey, KeyType keyType, String source) {
+        this.chain = List.copyOf(chain);
+        this.privateKey = privateKey;
+        this.keyType = keyType;
+        this.source = source;
+    }
+
+    public List<X509CertificateHolder> chain() {
+        return chain;
+    }
+
+    public AsymmetricKeyParameter privateKey() {
+        return privateKey;
+    }
+
+    public KeyType keyType() {
+        return keyType;
+    }
+
+    public String source() {
+        return source;
+    }
+
+    /**
+     * The files under {@code certDir}: a directory with or without its trailing slash (the C daemon
+     * glued the names on as a raw prefix, so "/x" meant "/xcert.pem").
+     */
+    public static Path certFile(String certDir) {
+        return Path.of(certDir.isEmpty() ? "." : certDir).resolve("cert.pem");
+    }
+
+    public static Path keyFile(String certDir) {
+        return Path.of(certDir.isEmpty() ? "." : certDir).resolve("certkey.pem");
+    }
+
+    /** Loads and checks the pair; the exception's message says what is wrong. */
+    public static ServerCredentials load(String certDir) throws IOException {
+        Path cert = certFile(certDir);
+        Path key = keyFile(certDir);
+        if (!Files.isReadable(cert)) {
+            throw new IOException("can't use certificate file path=" + cert + ": not readable");
+        }
+        if (!Files.isReadable(key)) {
+            throw new IOException("Can't use private key path=" + key + ": not readable");
+        }
+        List<X509CertificateHolder> chain = Pem.certificates(cert);
+        if (chain.isEmpty()) {
+            throw new IOException("can't use certificate file path=" + cert + ": no certificate in it");
+        }
+        PrivateKeyInfo pki = Pem.privateKey(key);
+        return of(chain, pki, cert + ", " + key);
+    }
+
+    /** A pair from memory; fails when the key does not match the first certificate. */
+    public static ServerCredentials of(List<X509CertificateHolder> chain, PrivateKeyInfo pki, String source) throws IOException {
+        AsymmetricKeyParameter priv = PrivateKeyFactory.createKey(pki);
+        AsymmetricKeyParameter pub = PublicKeyFactory.createKey(chain.get(0).getSubjectPublicKeyInfo());
+        KeyType type;
+        boolean matches;
+        if (priv instanceof RSAPrivateCrtKeyParameters && pub instanceof RSAKeyParameters) {
+            RSAPrivateCrtKeyParameters k = (RSAPrivateCrtKeyParameters) priv;
+            RSAKeyParameters p = (RSAKeyParameters) pub;
+            type = KeyType.RSA;
+            matches = k.getModulus().equals(p.getModulus()) && k.getPublicExponent().equals(p.getExponent());
+        } else if (priv instanceof ECPrivateKeyParameters && pub instanceof ECPublicKeyParameters) {
+            ECPrivateKeyParameters k = (ECPrivateKeyParameters) priv;
+            ECPublicKeyParameters p = (ECPublicKeyParameters) pub;
+            type = KeyType.EC;
+            matches = new FixedPointCombMultiplier().multiply(k.getParameters().getG(), k.getD()).normalize()
+                    .equals(p.getQ().normalize());
+        } else if (priv instanceof Ed25519PrivateKeyParameters && pub instanceof Ed25519PublicKeyParameters) {
+            type = KeyType.ED25519;
+            matches = java.util.Arrays.equals(((Ed25519PrivateKeyParameters) priv).generatePublicKey().getEncoded(),
+                    ((Ed25519PublicKeyParameters) pub).getEncoded());
+        } else {
+            throw new IOException("the private key (" + priv.getClass().getSimpleName()
+                    + ") is not of the certificate's key type, or of an unsupported type");
+        }
+        if (!matches) {
+            throw new IOException("the private key does not match the certificate " + Dn.oneline(chain.get(0).getSubject()));
+        }
+        return new ServerCredentials(chain, priv, type, source);
+    }
+
+    /** A throwaway self-signed ECDSA P-256 certificate for {@code hostname}, valid for a year. */
+    public static ServerCredentials throwaway(String hostname) throws IOException {
+        try {
+            KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+            g.initialize(new ECGenParameterSpec("secp256r1"));
+            KeyPair kp = g.generateKeyPair();
+            X500Name name = new X500Name("CN=" + hostname.replaceAll("[,+=\"\\\\<>;]", "_"));
+            Instant now = Instant.now();
+            JcaX509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(name,
+                    new BigInteger(64, new java.security.SecureRandom()).abs().add(BigInteger.ONE),
+                    Date.from(now.minus(Duration.ofMinutes(5))), Date.from(now.plus(Duration.ofDays(365))), name, kp.getPublic());
+            b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
+            b.addExtension(Extension.subjectAlternativeName, false,
+                    new GeneralNames(new GeneralName(GeneralName.dNSName, hostname)));
+            X509CertificateHolder cert = b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(kp.getPrivate()));
+            return of(List.of(cert), PrivateKeyInfo.getInstance(kp.getPrivate().getEncoded()), "throwaway certificate for " + hostname);
+        } catch (java.security.GeneralSecurityException | OperatorCreationException e) {
+            throw new IOException("cannot make a throwaway certificate: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,69 @@
+package org.rpctlsservd.daemon;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import org.rpctlsservd.certs.ServerCredentials;
+import org.rpctlsservd.certs.TrustMaterial;
+import org.rpctlsservd.cli.Config;
+import org.rpctlsservd.handshake.TlsPolicy;
+
+/**
+ * The daemon's TLS context, built from the command line as rpctls_setup_ssl builds its SSL_CTX.
+ * Any failure is "Can't create SSL context" with the reason, and the daemon does not start.
+ */
+public final class TlsSetup {
+    private TlsSetup() {
+    }
+
+    /** Start-up refused: the message is the whole line to show. */
+    public static final class SetupException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        SetupException(String reason) {
+            super("Can't create SSL context: " + reason);
+        }
+    }
+
+    public static TlsPolicy policy(Config c) throws SetupException {
+        int[] suites;
+        try {
+            suites = c.ciphers() == null ? TlsPolicy.DEFAULT_TLS13 : TlsPolicy.parseTls13Suites(c.ciphers());
+        } catch (IllegalArgumentException e) {
+            throw new SetupException("SSL_CTX_set_ciphersuites failed: " + e.getMessage());
+        }
+        return new TlsPolicy(c.allowTls12(), suites, c.requireAlpn(), c.handshakeTimeout(), c.mutualVerify(),
+                c.checkHost(), c.wildcardFlags(), c.certUser(), c.domain(), c.verbose());
+    }
+
+    public static ServerCredentials credentials(Config c) throws SetupException {
+        try {
+            if (c.throwawayCert()) {
+                return ServerCredentials.throwaway(hostname());
+            }
+            return ServerCredentials.load(c.certDir());
+        } catch (IOException e) {
+            throw new SetupException(e.getMessage());
+        }
+    }
+
+    /** The CA material for -m with -l and/or -p (the CRL of -r with it); null otherwise. */
+    public static TrustMaterial trust(Config c) throws SetupException {
+        if (!c.mutualVerify() || (c.caFile() == null && c.caPath() == null)) {
+            return null;
+        }
+        try {
+            return TrustMaterial.load(c.caFile(), c.caPath(), c.crlFile());
+        } catch (IOException e) {
+            throw new SetupException(e.getMessage());
+        }
+    }
+
+    static String hostname() {
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            return "localhost";
+        }
+    }
+}

@@ -1,0 +1,166 @@
+package org.rpctlsservd.handshake;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.channels.CancelledKeyException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * One selector thread that waits for sockets on behalf of handshakes (and sessions), so that no
+ * worker is held while a peer is slow. Interest is one-shot: a callback fires once per request and
+ * runs on this thread, where it must only do non-blocking work (read available bytes, hand off).
+ */
+public final class IoLoop implements Closeable {
+    private static final Logger LOG = Logger.getLogger(IoLoop.class.getName());
+
+    private final Selector selector;
+    private final Thread thread;
+    private final Queue<Runnable> pending = new ConcurrentLinkedQueue<>();
+    private volatile boolean closed;
+
+    /** What a registration waits for. */
+    private static final class Interest {
+        Runnable onReadable;
+        Runnable onWritable;
+    }
+
+    public IoLoop(String name) throws IOException {
+        selector = Selector.open();
+        thread = new Thread(this::run, name);
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    /** Calls {@code callback} (on the loop thread) once {@code ch} is readable or at end of stream. */
+    public void onReadable(SocketChannel ch, Runnable callback) {
+        submit(() -> arm(ch, SelectionKey.OP_READ, callback));
+    }
+
+    /** Calls {@code callback} (on the loop thread) once {@code ch} can take more bytes. */
+    public void onWritable(SocketChannel ch, Runnable callback) {
+        submit(() -> arm(ch, SelectionKey.OP_WRITE, callback));
+    }
+
+    /** Runs {@code task} on the loop thread. */
+    public void submit(Runnable task) {
+        pending.add(task);
+        selector.wakeup();
+    }
+
+    /** Drops every interest in {@code ch} (it is about to be closed or handed on). */
+    public void forget(SocketChannel ch) {
+        submit(() -> {
+            SelectionKey k = ch.keyFor(selector);
+            if (k != null) {
+                k.cancel();
+            }
+        });
+    }
+
+    public boolean inLoop() {
+        return Thread.currentThread() == thread;
+    }
+
+    private void arm(SocketChannel ch, int op, Runnable callback) {
+        try {
+            SelectionKey k = ch.keyFor(selector);
+            Interest in;
+            if (k == null || !k.isValid()) {
+                if (k != null) {
+                    selector.selectNow(); // flush the cancelled key before registering again
+                }
+                in = new Interest();
+                k = ch.register(selector, 0, in);
+            } else {
+                in = (Interest) k.attachment();
+            }
+            if (op == SelectionKey.OP_READ) {
+                in.onReadable = callback;
+            } else {
+                in.onWritable = callback;
+            }
+            k.interestOps(k.interestOps() | op);
+        } catch (ClosedChannelException | CancelledKeyException e) {
+            callback.run(); // the callback's read or write will see the closed channel
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "selector failed", e);
+            callback.run();
+        }
+    }
+
+    private void run() {
+        while (!closed) {
+            try {
+                selector.select(1000);
+            } catch (IOException e) {
+                LOG.log(Level.SEVERE, "select failed", e);
+                continue;
+            }
+            Runnable r;
+            while ((r = pending.poll()) != null) {
+                safely(r);
+            }
+            for (SelectionKey k : selector.selectedKeys()) {
+                Interest in = (Interest) k.attachment();
+                Runnable read = null;
+                Runnable write = null;
+                try {
+                    int ready = k.readyOps();
+                    int ops = k.interestOps();
+                    if ((ready & SelectionKey.OP_READ) != 0 && in.onReadable != null) {
+                        read = in.onReadable;
+                        in.onReadable = null;
+                        ops &= ~SelectionKey.OP_READ;
+                    }
+                    if ((ready & SelectionKey.OP_WRITE) != 0 && in.onWritable != null) {
+                        write = in.onWritable;
+                        in.onWritable = null;
+                        ops &= ~SelectionKey.OP_WRITE;
+                    }
+                    k.interestOps(ops);
+                } catch (CancelledKeyException e) {
+                    read = in.onReadable;
+                    write = in.onWritable;
+                    in.onReadable = null;
+                    in.onWritable = null;
+                }
+                if (read != null) {
+                    safely(read);
+                }
+                if (write != null) {
+                    safely(write);
+                }
+            }
+            selector.selectedKeys().clear();
+        }
+    }
+
+    private static void safely(Runnable r) {
+        try {
+            r.run();
+        } catch (RuntimeException e) {
+            LOG.log(Level.SEVERE, "I/O callback failed", e);
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        selector.wakeup();
+        try {
+            thread.join(5000);
+            selector.close();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (IOException e) {
+            LOG.fine(() -> "closing selector: " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,231 @@
+package org.rpctlsservd.handshake;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Hashtable;
+import java.util.List;
+import java.util.Vector;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.crypto.params.ECPrivateKeyParameters;
+import org.bouncycastle.tls.AlertDescription;
+import org.bouncycastle.tls.AlertLevel;
+import org.bouncycastle.tls.Certificate;
+import org.bouncycastle.tls.CertificateEntry;
+import org.bouncycastle.tls.CertificateRequest;
+import org.bouncycastle.tls.CipherSuite;
+import org.bouncycastle.tls.ClientCertificateType;
+import org.bouncycastle.tls.DefaultTlsServer;
+import org.bouncycastle.tls.ProtocolName;
+import org.bouncycastle.tls.ProtocolVersion;
+import org.bouncycastle.tls.SignatureAndHashAlgorithm;
+import org.bouncycastle.tls.SignatureScheme;
+import org.bouncycastle.tls.TlsCredentials;
+import org.bouncycastle.tls.TlsFatalAlert;
+import org.bouncycastle.tls.TlsUtils;
+import org.bouncycastle.tls.crypto.TlsCertificate;
+import org.bouncycastle.tls.crypto.TlsCryptoParameters;
+import org.bouncycastle.tls.crypto.impl.bc.BcDefaultTlsCredentialedSigner;
+import org.bouncycastle.tls.crypto.impl.bc.BcTlsCrypto;
+import org.rpctlsservd.certs.ServerCredentials;
+
+/**
+ * Bouncy Castle's server side of one handshake, set up as rpc.tlsservd's SSL_CTX: TLS 1.3 (and
+ * 1.2 with -2), the -C suites, the server's credentials, a client certificate requested (never
+ * required) with -m, ALPN "sunrpc" echoed when offered (or required), no session tickets.
+ */
+final class RpcTlsServer extends DefaultTlsServer {
+    static final ProtocolName SUNRPC = ProtocolName.asUtf8Encoding("sunrpc");
+
+    private static final int[] TLS12_ECDSA = {
+        CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, CipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    };
+    private static final int[] TLS12_RSA = {
+        CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, CipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    };
+
+    private final BcTlsCrypto crypto;
+    private final ServerCredentials credentials;
+    private final TlsPolicy policy;
+    private final List<X500Name> caNames;
+    private volatile List<X509CertificateHolder> clientChain = List.of();
+    private volatile boolean complete;
+    private volatile String alert;
+
+    RpcTlsServer(BcTlsCrypto crypto, ServerCredentials credentials, TlsPolicy policy, List<X500Name> caNames) {
+        super(crypto);
+        this.crypto = crypto;
+        this.credentials = credentials;
+        this.policy = policy;
+        this.caNames = caNames;
+    }
+
+    List<X509CertificateHolder> clientChain() {
+        return clientChain;
+    }
+
+    boolean complete() {
+        return complete;
+    }
+
+    /** The last alert raised or received, for the audit line. */
+    String alert() {
+        return alert;
+    }
+
+    ServerCredentials credentials() {
+        return credentials;
+    }
+
+    /** The negotiated parameters (the connection's once the handshake is done), or null before any. */
+    org.bouncycastle.tls.SecurityParameters securityParameters() {
+        if (context == null) {
+            return null;
+        }
+        return context.getSecurityParametersConnection() != null ? context.getSecurityParametersConnection()
+                : context.getSecurityParametersHandshake();
+    }
+
+    @Override
+    protected ProtocolVersion[] getSupportedVersions() {
+        return policy.allowTls12() ? ProtocolVersion.TLSv13.downTo(ProtocolVersion.TLSv12) : ProtocolVersion.TLSv13.only();
+    }
+
+    @Override
+    protected int[] getSupportedCipherSuites() {
+        int[] tls12 = !policy.allowTls12() ? new int[0]
+                : credentials.keyType() == ServerCredentials.KeyType.RSA ? TLS12_RSA : TLS12_ECDSA;
+        int[] all = new int[policy.tls13Suites().length + tls12.length];
+        System.arraycopy(policy.tls13Suites(), 0, all, 0, policy.tls13Suites().length);
+        System.arraycopy(tls12, 0, all, policy.tls13Suites().length, tls12.length);
+        return TlsUtils.getSupportedCipherSuites(getCrypto(), all);
+    }
+
+    @Override
+    protected boolean preferLocalCipherSuites() {
+        return true;
+    }
+
+    @Override
+    protected Vector<ProtocolName> getProtocolNames() {
+        Vector<ProtocolName> v = new Vector<>();
+        v.add(SUNRPC);
+        return v;
+    }
+
+    @Override
+    @SuppressWarnings("rawtypes")
+    public void processClientExtensions(Hashtable clientExtensions) throws IOException {
+        super.processClientExtensions(clientExtensions);
+        if (policy.alpnRequired() && (clientProtocolNames == null || !clientProtocolNames.contains(SUNRPC))) {
+            throw new TlsFatalAlert(AlertDescription.no_application_protocol, "ALPN sunrpc is required");
+        }
+    }
+
+    @Override
+    public TlsCredentials getCredentials() throws IOException {
+        SignatureAndHashAlgorithm alg = chooseSignature();
+        TlsCertificate[] certs = new TlsCertificate[credentials.chain().size()];
+        for (int i = 0; i < certs.length; i++) {
+            certs[i] = crypto.createCertificate(credentials.chain().get(i).getEncoded());
+        }
+        Certificate certificate;
+        if (TlsUtils.isTLSv13(context)) {
+            CertificateEntry[] entries = new CertificateEntry[certs.length];
+            for (int i = 0; i < certs.length; i++) {
+                entries[i] = new CertificateEntry(certs[i], null);
+            }
+            certificate = new Certificate(TlsUtils.EMPTY_BYTES, entries);
+        } else {
+            certificate = new Certificate(certs);
+        }
+        return new BcDefaultTlsCredentialedSigner(new TlsCryptoParameters(context), crypto, credentials.privateKey(),
+                certificate, alg);
+    }
+
+    /** The client's most preferred signature scheme that the server's key can make. */
+    private SignatureAndHashAlgorithm chooseSignature() throws IOException {
+        boolean tls13 = TlsUtils.isTLSv13(context);
+        List<Integer> usable = new ArrayList<>();
+        switch (credentials.keyType()) {
+            case RSA:
+                usable.addAll(List.of(SignatureScheme.rsa_pss_rsae_sha256, SignatureScheme.rsa_pss_rsae_sha384,
+                        SignatureScheme.rsa_pss_rsae_sha512));
+                if (!tls13) {
+                    usable.addAll(List.of(SignatureScheme.rsa_pkcs1_sha256, SignatureScheme.rsa_pkcs1_sha384,
+                            SignatureScheme.rsa_pkcs1_sha512));
+                }
+                break;
+            case EC: {
+                int bits = ((ECPrivateKeyParameters) credentials.privateKey()).getParameters().getCurve().getFieldSize();
+                usable.add(bits <= 256 ? SignatureScheme.ecdsa_secp256r1_sha256
+                        : bits <= 384 ? SignatureScheme.ecdsa_secp384r1_sha384 : SignatureScheme.ecdsa_secp521r1_sha512);
+                break;
+            }
+            default:
+                usable.add(SignatureScheme.ed25519);
+        }
+        Vector<?> offered = context.getSecurityParametersHandshake().getClientSigAlgs();
+        if (offered == null) {
+            // TLS 1.2 without signature_algorithms: RFC 5246's defaults
+            return SignatureAndHashAlgorithm.getInstance(org.bouncycastle.tls.HashAlgorithm.sha1,
+                    credentials.keyType() == ServerCredentials.KeyType.RSA ? org.bouncycastle.tls.SignatureAlgorithm.rsa
+                            : org.bouncycastle.tls.SignatureAlgorithm.ecdsa);
+        }
+        for (Object o : offered) {
+            SignatureAndHashAlgorithm a = (SignatureAndHashAlgorithm) o;
+            if (usable.contains(SignatureScheme.from(a))) {
+                return a;
+            }
+        }
+        throw new TlsFatalAlert(AlertDescription.handshake_failure, "no signature scheme in common with the client");
+    }
+
+    @Override
+    public CertificateRequest getCertificateRequest() throws IOException {
+        if (!policy.requestClientCert()) {
+            return null;
+        }
+        Vector<?> sigAlgs = TlsUtils.getDefaultSupportedSignatureAlgorithms(context);
+        Vector<X500Name> authorities = caNames.isEmpty() ? null : new Vector<>(caNames);
+        if (TlsUtils.isTLSv13(context)) {
+            return new CertificateRequest(TlsUtils.EMPTY_BYTES, sigAlgs, null, authorities);
+        }
+        short[] types = {ClientCertificateType.ecdsa_sign, ClientCertificateType.rsa_sign};
+        return new CertificateRequest(types, sigAlgs, authorities);
+    }
+
+    @Override
+    public void notifyClientCertificate(Certificate clientCertificate) throws IOException {
+        // Record only: a missing or bad client certificate never fails the handshake.
+        List<X509CertificateHolder> chain = new ArrayList<>();
+        if (clientCertificate != null) {
+            for (int i = 0; i < clientCertificate.getLength(); i++) {
+                chain.add(new X509CertificateHolder(clientCertificate.getCertificateAt(i).getEncoded()));
+            }
+        }
+        clientChain = List.copyOf(chain);
+    }
+
+    @Override
+    public void notifyHandshakeComplete() throws IOException {
+        super.notifyHandshakeComplete();
+        complete = true;
+    }
+
+    @Override
+    public void notifyAlertRaised(short alertLevel, short alertDescription, String message, Throwable cause) {
+        if (alertLevel == AlertLevel.fatal) {
+            alert = "sent " + AlertDescription.getText(alertDescription) + (message == null ? "" : " (" + message + ")");
+        }
+    }
+
+    @Override
+    public void notifyAlertReceived(short alertLevel, short alertDescription) {
+        if (alertLevel == AlertLevel.fatal) {
+            alert = "received " + AlertDescription.getText(alertDescription);
+        }
+    }
+}

@@ -1,0 +1,419 @@
+package org.rpctlsservd.handshake;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.logging.Logger;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.tls.NamedGroup;
+import org.bouncycastle.tls.ProtocolName;
+import org.bouncycastle.tls.SecurityParameters;
+import org.bouncycastle.tls.TlsServerProtocol;
+import org.bouncycastle.tls.crypto.impl.bc.BcTlsCrypto;
+import org.rpctlsservd.certs.CertUser;
+import org.rpctlsservd.certs.Dn;
+import org.rpctlsservd.certs.HostMatcher;
+import org.rpctlsservd.certs.NameService;
+import org.rpctlsservd.certs.ServerCredentials;
+import org.rpctlsservd.certs.TrustMaterial;
+
+/**
+ * The server side of RPC-over-TLS handshakes with Bouncy Castle's TLS API in non-blocking mode.
+ * A handshake is a series of short CPU steps on the handshake workers (offering the bytes that
+ * arrived, producing the next flight); between steps it holds no worker: one selector thread
+ * waits for every handshake's socket, and DNS and user look-ups run on a separate pool. Every
+ * handshake has a deadline. Credentials and trust material can be replaced at any time: a
+ * handshake uses those current when it starts.
+ */
+public final class TlsEngine implements Handshaker, Closeable {
+    private static final Logger LOG = Logger.getLogger("rpctlssd");
+    private static final int READ_CHUNK = 16 * 1024;
+
+    private final TlsPolicy policy;
+    private final BcTlsCrypto crypto = new BcTlsCrypto(new SecureRandom());
+    private final AtomicReference<ServerCredentials> credentials;
+    private final AtomicReference<TrustMaterial> trust;
+    private final NameService names;
+    private final ScheduledExecutorService timer;
+    private final IoLoop io;
+    private final ThreadPoolExecutor lookups;
+    private final AtomicInteger inFlight = new AtomicInteger();
+
+    public TlsEngine(TlsPolicy policy, ServerCredentials credentials, TrustMaterial trust, NameService names,
+            ScheduledExecutorService timer) throws IOException {
+        this.policy = policy;
+        this.credentials = new AtomicReference<>(credentials);
+        this.trust = new AtomicReference<>(trust);
+        this.names = names;
+        this.timer = timer;
+        this.io = new IoLoop("tls-io");
+        AtomicInteger serial = new AtomicInteger();
+        this.lookups = new ThreadPoolExecutor(8, 8, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(4096), r -> {
+            Thread t = new Thread(r, "tls-lookup-" + serial.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        lookups.allowCoreThreadTimeOut(true);
+    }
+
+    public TlsPolicy policy() {
+        return policy;
+    }
+
+    public ServerCredentials credentials() {
+        return credentials.get();
+    }
+
+    /** New handshakes use {@code c}; live sessions keep theirs. */
+    public void replaceCredentials(ServerCredentials c) {
+        credentials.set(c);
+    }
+
+    /** The trust material, or null when client certificates are not checked. */
+    public TrustMaterial trust() {
+        return trust.get();
+    }
+
+    public void replaceTrust(TrustMaterial t) {
+        trust.set(t);
+    }
+
+    /** Handshakes started and not yet finished. */
+    public int inFlight() {
+        return inFlight.get();
+    }
+
+    public IoLoop io() {
+        return io;
+    }
+
+    @Override
+    public CompletionStage<HandshakeOutcome> handshake(SocketChannel socket, long cookie, Executor workers) {
+        Run run = new Run(socket, cookie, workers);
+        run.start();
+        return run.future;
+    }
+
+    @Override
+    public void close() {
+        io.close();
+        lookups.shutdownNow();
+    }
+
+    /** One handshake, from the first step to its outcome. Steps never overlap: each arms the next. */
+    private final class Run {
+        final SocketChannel ch;
+        final long cookie;
+        final Executor workers;
+        final CompletableFuture<HandshakeOutcome> future = new CompletableFuture<>();
+        final AtomicBoolean done = new AtomicBoolean();
+        final long started = System.nanoTime();
+        TlsServerProtocol protocol;
+        RpcTlsServer server;
+        InetSocketAddress peer;
+        ByteBuffer pendingOut;
+        ScheduledFuture<?> deadline;
+
+        Run(SocketChannel ch, long cookie, Executor workers) {
+            this.ch = ch;
+            this.cookie = cookie;
+            this.workers = workers;
+        }
+
+        void start() {
+            inFlight.incrementAndGet();
+            try {
+                ch.configureBlocking(false);
+                peer = (InetSocketAddress) ch.getRemoteAddress();
+                deadline = timer.schedule(() -> fail("no handshake within " + policy.deadline().toMillis() + " ms", null),
+                        policy.deadline().toMillis(), TimeUnit.MILLISECONDS);
+                TrustMaterial t = trust.get();
+                server = new RpcTlsServer(crypto, credentials.get(), policy, t == null ? List.of() : t.caNames());
+                protocol = new TlsServerProtocol();
+                protocol.accept(server);
+                afterStep();
+            } catch (IOException | RuntimeException e) {
+                fail("handshake set-up failed: " + e.getMessage(), e);
+            }
+        }
+
+        /** Sends what the last step produced, then waits for the peer or finishes. */
+        void afterStep() {
+            if (done.get()) {
+                return;
+            }
+            try {
+                int avail = protocol.getAvailableOutputBytes();
+                if (avail > 0) {
+                    pendingOut = ByteBuffer.allocate(avail);
+                    protocol.readOutput(pendingOut, avail);
+                    pendingOut.flip();
+                    ch.write(pendingOut);
+                    if (pendingOut.hasRemaining()) {
+                        io.onWritable(ch, this::writable);
+                        return;
+                    }
+                }
+                proceed();
+            } catch (IOException e) {
+                fail("write failed: " + e.getMessage(), e);
+            }
+        }
+
+        void writable() {
+            if (done.get()) {
+                return;
+            }
+            try {
+                ch.write(pendingOut);
+                if (pendingOut.hasRemaining()) {
+                    io.onWritable(ch, this::writable);
+                } else {
+                    proceed();
+                }
+            } catch (IOException e) {
+                fail("write failed: " + e.getMessage(), e);
+            }
+        }
+
+        void proceed() {
+            if (server.complete()) {
+                onWorker(this::verify);
+            } else if (protocol.isClosed()) {
+                fail(server.alert() != null ? server.alert() : "closed during the handshake", null);
+            } else {
+                io.onReadable(ch, this::readable);
+            }
+        }
+
+        /** On the selector thread: take what arrived and hand it to a worker. */
+        void readable() {
+            if (done.get()) {
+                return;
+            }
+            try {
+                ByteBuffer buf = ByteBuffer.allocate(READ_CHUNK);
+                int n = ch.read(buf);
+                if (n < 0) {
+                    fail("the peer closed the connection during the handshake", null);
+                } else if (n == 0) {
+                    io.onReadable(ch, this::readable);
+                } else {
+                    onWorker(() -> step(buf.array(), n));
+                }
+            } catch (IOException e) {
+                fail("read failed: " + e.getMessage(), e);
+            }
+        }
+
+        void step(byte[] data, int length) {
+            if (done.get()) {
+                return;
+            }
+            try {
+                protocol.offerInput(data, 0, length);
+            } catch (IOException e) {
+                flushAlert();
+                fail(server.alert() != null ? server.alert() : "TLS error: " + e.getMessage(), e);
+                return;
+            }
+            afterStep();
+        }
+
+        /** Best effort: let the peer see the fatal alert Bouncy Castle queued. */
+        void flushAlert() {
+            try {
+                int avail = protocol.getAvailableOutputBytes();
+                if (avail > 0) {
+                    ByteBuffer b = ByteBuffer.allocate(avail);
+                    protocol.readOutput(b, avail);
+                    b.flip();
+                    ch.write(b);
+                }
+            } catch (IOException e) {
+                // the connection is being dropped anyway
+            }
+        }
+
+        void onWorker(Runnable r) {
+            try {
+                workers.execute(r);
+            } catch (RejectedExecutionException e) {
+                fail("handshake workers overloaded", e);
+            }
+        }
+
+        /** On a worker: the client certificate checks of rpc.tlsservd, then any look-ups. */
+        void verify() {
+            if (done.get()) {
+                return;
+            }
+            int flags = HandshakeOutcome.FLAGS_HANDSHAKE;
+            List<X509CertificateHolder> chain = server.clientChain();
+            TrustMaterial t = trust.get();
+            if (policy.requestClientCert() && t != null) {
+                if (chain.isEmpty()) {
+                    LOG.fine("rpctls_server: No peer certificate");
+                } else {
+                    flags |= HandshakeOutcome.FLAGS_GOTCERT;
+                    TrustMaterial.Verification v = t.verify(chain);
+                    if (!v.verified()) {
+                        LOG.info("rpctls_server: client IP " + peer.getAddress().getHostAddress() + " issuerName="
+                                + Dn.oneline(chain.get(0).getIssuer()) + " subjectName=" + Dn.oneline(chain.get(0).getSubject())
+                                + " verify failed " + v.reason());
+                    }
+                    if (v.selfSigned()) {
+                        flags |= HandshakeOutcome.FLAGS_SELFSIGNED;
+                    } else if (v.verified()) {
+                        int f = flags | HandshakeOutcome.FLAGS_VERIFIED;
+                        if (policy.checkHost() || policy.certUser()) {
+                            try {
+                                lookups.execute(() -> lookUp(f, chain));
+                            } catch (RejectedExecutionException e) {
+                                fail("look-up pool overloaded", e);
+                            }
+                            return;
+                        }
+                        finish(f, chain, 0, new int[0]);
+                        return;
+                    }
+                }
+            }
+            finish(flags, List.of(), 0, new int[0]);
+        }
+
+        /** On the look-up pool: reverse DNS for -h, the name service for -u. */
+        void lookUp(int flags, List<X509CertificateHolder> chain) {
+            if (done.get()) {
+                return;
+            }
+            X509CertificateHolder leaf = chain.get(0);
+            if (policy.checkHost()) {
+                Optional<String> host = reverseName(peer.getAddress());
+                host.ifPresent(h -> LOG.fine("rpctls_checkhost: DNS " + h));
+                if (host.isEmpty() || !HostMatcher.matches(leaf, host.get(), policy.wildcardFlags())) {
+                    flags |= HandshakeOutcome.FLAGS_DISABLED;
+                    LOG.fine("rpctls_server: checkhost failed");
+                }
+            }
+            int uid = 0;
+            int[] gids = new int[0];
+            if (policy.certUser()) {
+                Optional<NameService.User> u = CertUser.user(leaf, policy.domain()).flatMap(names::lookup);
+                if (u.isPresent()) {
+                    flags |= HandshakeOutcome.FLAGS_CERTUSER;
+                    uid = u.get().uid();
+                    gids = u.get().gids();
+                    NameService.User user = u.get();
+                    LOG.fine(() -> "mapped user=" + user.name() + " ngrps=" + user.gids().length + " uid=" + Integer.toUnsignedString(user.uid()));
+                }
+            }
+            finish(flags, chain, uid, gids);
+        }
+
+        void finish(int flags, List<X509CertificateHolder> verified, int uid, int[] gids) {
+            if (!done.compareAndSet(false, true)) {
+                return;
+            }
+            deadline.cancel(false);
+            inFlight.decrementAndGet();
+            TlsSession session = new TlsSession(cookie, ch, protocol, peer, verified, flags);
+            HandshakeOutcome outcome = new HandshakeOutcome(flags, uid, gids, session);
+            audit(flags, uid, null);
+            future.complete(outcome);
+        }
+
+        void fail(String reason, Throwable cause) {
+            if (!done.compareAndSet(false, true)) {
+                return;
+            }
+            if (deadline != null) {
+                deadline.cancel(false);
+            }
+            inFlight.decrementAndGet();
+            io.forget(ch);
+            try {
+                ch.close();
+            } catch (IOException e) {
+                // closing after a failure
+            }
+            audit(0, 0, reason);
+            future.completeExceptionally(cause != null ? new IOException(reason, cause) : new IOException(reason));
+        }
+
+        /** The RFC 9289 section 6.1 audit record: one line per handshake. */
+        void audit(int flags, int uid, String failure) {
+            StringBuilder b = new StringBuilder("handshake peer=");
+            b.append(peer == null ? "?" : peer.getAddress().getHostAddress() + ":" + peer.getPort());
+            b.append(" cookie=0x").append(Long.toUnsignedString(cookie, 16));
+            b.append(failure == null ? " result=ok" : " result=failed");
+            SecurityParameters sp = server == null ? null : server.securityParameters();
+            if (sp != null && sp.getNegotiatedVersion() != null) {
+                b.append(" version=").append(sp.getNegotiatedVersion().getName().replace(" ", ""));
+                b.append(" suite=").append(TlsPolicy.suiteName(sp.getCipherSuite()));
+                if (sp.getNegotiatedGroup() >= 0) {
+                    b.append(" group=").append(NamedGroup.getName(sp.getNegotiatedGroup()));
+                }
+                ProtocolName alpn = sp.getApplicationProtocol();
+                b.append(" alpn=").append(alpn == null ? "none" : alpn.getUtf8Decoding());
+            }
+            List<X509CertificateHolder> chain = server == null ? List.of() : server.clientChain();
+            if (chain.isEmpty()) {
+                b.append(" cert=none");
+            } else {
+                X509CertificateHolder c = chain.get(0);
+                b.append(" cert.subject=\"").append(Dn.oneline(c.getSubject())).append('"');
+                b.append(" cert.issuer=\"").append(Dn.oneline(c.getIssuer())).append('"');
+                b.append(" cert.serial=").append(c.getSerialNumber().toString(16));
+                b.append(" cert.sha256=").append(sha256(c));
+            }
+            if (failure == null) {
+                b.append(" flags=0x").append(String.format("%02x", flags));
+                b.append(" uid=").append((flags & HandshakeOutcome.FLAGS_CERTUSER) != 0 ? Integer.toUnsignedString(uid) : "-");
+            } else {
+                b.append(" reason=\"").append(failure.replace('"', '\'')).append('"');
+            }
+            b.append(" ms=").append(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+            LOG.info(b.toString());
+        }
+    }
+
+    private static String sha256(X509CertificateHolder c) {
+        try {
+            return HexFormat.ofDelimiter(":").withUpperCase().formatHex(MessageDigest.getInstance("SHA-256").digest(c.getEncoded()));
+        } catch (NoSuchAlgorithmException | IOException e) {
+            return "?";
+        }
+    }
+
+    /** getnameinfo(NI_NAMEREQD): the PTR name, or empty when there is none. */
+    static Optional<String> reverseName(InetAddress address) {
+        try {
+            String name = InetAddress.getByAddress(address.getAddress()).getHostName();
+            return name.equals(address.getHostAddress()) ? Optional.empty() : Optional.of(name);
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+}

@@ -1,0 +1,190 @@
+package org.rpctlsservd.handshake;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.util.List;
+import java.util.logging.Logger;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.tls.TlsServerProtocol;
+import org.rpctlsservd.certs.Dn;
+import org.rpctlsservd.certs.TrustMaterial;
+import org.rpctlsservd.sessions.Session;
+
+/**
+ * A connection whose handshake succeeded: its TLS state (Bouncy Castle's protocol object in
+ * non-blocking mode), socket, cookie, verified client chain and shut-off state. Every operation
+ * holds this object's monitor, so the RPC procedures, the CRL re-check and whoever relays the
+ * connection's records never touch the TLS state at the same time.
+ */
+public final class TlsSession implements Session {
+    private static final Logger LOG = Logger.getLogger("rpctlssd");
+
+    private final long cookie;
+    private final SocketChannel channel;
+    private final TlsServerProtocol protocol;
+    private final InetSocketAddress peer;
+    private final List<X509CertificateHolder> verifiedChain;
+    private final int flags;
+    private boolean shutoff;
+    private boolean closed;
+
+    TlsSession(long cookie, SocketChannel channel, TlsServerProtocol protocol, InetSocketAddress peer,
+            List<X509CertificateHolder> verifiedChain, int flags) {
+        this.cookie = cookie;
+        this.channel = channel;
+        this.protocol = protocol;
+        this.peer = peer;
+        this.verifiedChain = List.copyOf(verifiedChain);
+        this.flags = flags;
+    }
+
+    @Override
+    public long cookie() {
+        return cookie;
+    }
+
+    public SocketChannel channel() {
+        return channel;
+    }
+
+    /** The TLS state; use it only while holding this session's monitor. */
+    public TlsServerProtocol protocol() {
+        return protocol;
+    }
+
+    public InetSocketAddress peer() {
+        return peer;
+    }
+
+    public int flags() {
+        return flags;
+    }
+
+    public List<X509CertificateHolder> verifiedChain() {
+        return verifiedChain;
+    }
+
+    public synchronized boolean isShutOff() {
+        return shutoff;
+    }
+
+    /**
+     * Reads what has arrived (without waiting), lets the TLS state process it (alerts,
+     * post-handshake messages; a close_notify is answered with one of ours, once) and writes what
+     * it produced. Application data found on the way stays buffered in the TLS state.
+     */
+    @Override
+    public synchronized void handlePendingRecord() {
+        if (closed) {
+            return;
+        }
+        try {
+            ByteBuffer buf = ByteBuffer.allocate(16 * 1024);
+            int n;
+            while ((n = channel.read(buf)) > 0) {
+                protocol.offerInput(buf.array(), 0, n);
+                buf.clear();
+            }
+            if (protocol.applicationDataAvailable() > 0) {
+                LOG.severe("SSL_read returned " + protocol.applicationDataAvailable());
+            }
+        } catch (IOException e) {
+            LOG.fine(() -> "handlerecord cookie=0x" + Long.toUnsignedString(cookie, 16) + ": " + e.getMessage());
+        }
+        flushQuietly();
+    }
+
+    /** Writes whatever output the TLS state holds, as far as the socket takes it now. */
+    public synchronized void flushQuietly() {
+        try {
+            int avail;
+            while ((avail = protocol.getAvailableOutputBytes()) > 0) {
+                ByteBuffer out = ByteBuffer.allocate(avail);
+                protocol.readOutput(out, avail);
+                out.flip();
+                channel.write(out);
+                if (out.hasRemaining()) {
+                    return; // the peer is not reading: what is left is dropped with the connection
+                }
+            }
+        } catch (IOException e) {
+            LOG.fine(() -> "session cookie=0x" + Long.toUnsignedString(cookie, 16) + ": write failed: " + e.getMessage());
+        }
+    }
+
+    /** DISCONNECT: close_notify unless shut off (or already sent), half-close for writing, close. */
+    @Override
+    public synchronized void disconnect() {
+        if (closed) {
+            return;
+        }
+        if (!shutoff) {
+            try {
+                protocol.close(); // queues our close_notify unless one was sent already
+            } catch (IOException e) {
+                LOG.fine(() -> "close_notify: " + e.getMessage());
+            }
+            flushQuietly();
+            try {
+                channel.shutdownOutput();
+            } catch (IOException e) {
+                LOG.fine(() -> "shutdown: " + e.getMessage());
+            }
+        }
+        closeChannel();
+    }
+
+    /** The CRL re-check found a revoked certificate: stop sending, keep the entry until DISCONNECT. */
+    public synchronized void shutOff(TrustMaterial trust) {
+        if (shutoff || closed) {
+            return;
+        }
+        X509CertificateHolder leaf = verifiedChain.get(0);
+        LOG.info("rpctls_daemon: Certificate Revoked issuerName=" + Dn.oneline(leaf.getIssuer()) + " subjectName="
+                + Dn.oneline(leaf.getSubject()) + ": TCP connection closed");
+        shutoff = true;
+        try {
+            channel.shutdownOutput();
+        } catch (IOException e) {
+            LOG.fine(() -> "shutdown: " + e.getMessage());
+        }
+    }
+
+    /** True when a certificate of the verified chain is revoked under {@code trust}. */
+    public boolean revokedUnder(TrustMaterial trust) {
+        for (X509CertificateHolder c : verifiedChain) {
+            if (trust.revoked(c)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public synchronized void abort() {
+        if (closed) {
+            return;
+        }
+        try {
+            channel.shutdownInput();
+        } catch (IOException e) {
+            LOG.fine(() -> "shutdown: " + e.getMessage());
+        }
+        closeChannel();
+    }
+
+    private void closeChannel() {
+        closed = true;
+        try {
+            channel.close();
+        } catch (IOException e) {
+            LOG.fine(() -> "close: " + e.getMessage());
+        }
+    }
+
+    public synchronized boolean isClosed() {
+        return closed;
+    }
+}
