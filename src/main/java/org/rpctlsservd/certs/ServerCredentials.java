@@ -99,8 +99,18 @@ public final class ServerCredentials {
 
     /** A pair from memory; fails when the key does not match the first certificate. */
     public static ServerCredentials of(List<X509CertificateHolder> chain, PrivateKeyInfo pki, String source) throws IOException {
-        AsymmetricKeyParameter priv = PrivateKeyFactory.createKey(pki);
-        AsymmetricKeyParameter pub = PublicKeyFactory.createKey(chain.get(0).getSubjectPublicKeyInfo());
+        AsymmetricKeyParameter priv;
+        AsymmetricKeyParameter pub;
+        try {
+            priv = PrivateKeyFactory.createKey(pki);
+        } catch (IOException | RuntimeException e) {
+            throw new IOException("cannot read the private key: " + e, e);
+        }
+        try {
+            pub = PublicKeyFactory.createKey(chain.get(0).getSubjectPublicKeyInfo());
+        } catch (IOException | RuntimeException e) {
+            throw new IOException("cannot read the certificate's public key: " + e, e);
+        }
         KeyType type;
         boolean matches;
         if (priv instanceof RSAPrivateCrtKeyParameters && pub instanceof RSAKeyParameters) {

@@ -54,7 +54,7 @@ class ProcessTest {
     void foregroundPidfileSecondInstanceAndSigterm() throws Exception {
         Path pid = tmp.resolve("d.pid");
         Path log = tmp.resolve("d.log");
-        Process p = start(log, java("-d", "--pidfile", pid.toString()));
+        Process p = start(log, java("-d", "--throwaway-cert", "--pidfile", pid.toString()));
         try {
             Await.until(() -> read(log).contains("serving RPCTLSSD"), "the daemon to start: " + read(log), 30);
             assertEquals(p.pid() + "\n", read(pid));
@@ -62,7 +62,7 @@ class ProcessTest {
             assertTrue(listing.matches("(?s).*1080521589\\s+2\\s+tcp.*"), listing);
             assertTrue(listing.matches("(?s).*1080521589\\s+2\\s+udp.*"), listing);
 
-            Commands.Result second = Commands.run(30, java("-d", "--pidfile", pid.toString()).toArray(new String[0]));
+            Commands.Result second = Commands.run(30, java("-d", "--throwaway-cert", "--pidfile", pid.toString()).toArray(new String[0]));
             assertEquals(1, second.status());
             assertEquals("rpc.tlsservd: rpctlssd already running, pid: " + p.pid() + ".\n", second.output());
 
@@ -79,14 +79,14 @@ class ProcessTest {
     @Test
     void withoutDebugTheDaemonDetaches() throws Exception {
         Path pid = tmp.resolve("bg.pid");
-        Commands.Result launched = Commands.run(30, java("--pidfile", pid.toString()).toArray(new String[0]));
+        Commands.Result launched = Commands.run(30, java("--throwaway-cert", "--pidfile", pid.toString()).toArray(new String[0]));
         assertEquals(0, launched.status(), launched.output());
         assertEquals("", launched.output(), "a detached daemon prints nothing on the terminal");
         Await.until(() -> read(pid).endsWith("\n") && rpcinfoQuiet().contains("1080521589"), "the detached daemon to register", 30);
         long daemonPid = Long.parseLong(read(pid).trim());
         ProcessHandle h = ProcessHandle.of(daemonPid).orElseThrow();
         try {
-            Commands.Result second = Commands.run(30, java("--pidfile", pid.toString()).toArray(new String[0]));
+            Commands.Result second = Commands.run(30, java("--throwaway-cert", "--pidfile", pid.toString()).toArray(new String[0]));
             assertEquals(1, second.status());
             assertEquals("rpc.tlsservd: rpctlssd already running, pid: " + daemonPid + ".\n", second.output());
             assertTrue(h.destroy()); // SIGTERM
@@ -133,7 +133,7 @@ class ProcessTest {
         // A network namespace of its own: loopback only, nothing on port 111.
         Path pid = tmp.resolve("ns.pid");
         Path log = tmp.resolve("ns.log");
-        List<String> inner = java("-d", "--pidfile", pid.toString());
+        List<String> inner = java("-d", "--throwaway-cert", "--pidfile", pid.toString());
         List<String> cmd = new ArrayList<>(List.of("unshare", "-n", "--", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""));
         cmd.addAll(inner);
         Process p = start(log, cmd);
