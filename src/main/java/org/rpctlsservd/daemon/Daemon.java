@@ -47,7 +47,8 @@ public final class Daemon implements Closeable {
     private static final long RELOAD_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
     private long lastReload = System.nanoTime() - RELOAD_DELAY_NANOS;
     private boolean reloadPending;
-    private int reloads;
+    private final java.util.List<Long> reloadTimes = new java.util.ArrayList<>();
+    private int reloadCount;
     private boolean closed;
 
     private Daemon(Config config, Function<ScheduledExecutorService, Handshaker> handshakers) throws IOException {
@@ -117,7 +118,12 @@ public final class Daemon implements Closeable {
 
     /** Reloads done so far (for tests and monitoring). */
     public synchronized int reloads() {
-        return reloads;
+        return reloadCount;
+    }
+
+    /** When each reload ran (System.nanoTime), oldest first; the last 100 are kept. */
+    public synchronized java.util.List<Long> reloadTimes() {
+        return java.util.List.copyOf(reloadTimes);
     }
 
     public Config config() {
@@ -178,8 +184,11 @@ public final class Daemon implements Closeable {
             LOG.log(Level.SEVERE, "reload failed", e);
         }
         synchronized (this) {
-            reloads++;
-            notifyAll();
+            if (reloadTimes.size() == 100) {
+                reloadTimes.remove(0);
+            }
+            reloadTimes.add(lastReload);
+            reloadCount++;
         }
     }
 
@@ -227,7 +236,6 @@ public final class Daemon implements Closeable {
             return;
         }
         closed = true;
-        notifyAll();
         if (registration != null) {
             registration.close();
         }

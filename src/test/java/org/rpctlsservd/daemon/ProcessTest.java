@@ -123,6 +123,21 @@ class ProcessTest {
             assertEquals(1, r.status(), Arrays.toString(cases[i]));
             assertEquals(messages[i], r.output(), Arrays.toString(cases[i]));
         }
+        Path empty = Files.createDirectories(tmp.resolve("nocerts"));
+        Commands.Result noCert = Commands.run(30, java("-d", "-D", empty.toString(), "--pidfile", tmp.resolve("x.pid").toString())
+                .toArray(new String[0]));
+        assertEquals(1, noCert.status());
+        assertEquals("rpc.tlsservd: Can't create SSL context: can't use certificate file path=" + empty.resolve("cert.pem")
+                + ": not readable\n", noCert.output());
+        Commands.Result detachedNoCert = Commands.run(30, java("-D", empty.toString(), "--pidfile", tmp.resolve("x.pid").toString())
+                .toArray(new String[0]));
+        assertEquals(1, detachedNoCert.status(), "checked before detaching");
+        assertTrue(detachedNoCert.output().startsWith("rpc.tlsservd: Can't create SSL context: "), detachedNoCert.output());
+        Commands.Result badSuite = Commands.run(30, java("-d", "--throwaway-cert", "-C", "TLS_AES_128_GCM_SHA256:BOGUS",
+                "--pidfile", tmp.resolve("x.pid").toString()).toArray(new String[0]));
+        assertEquals(1, badSuite.status());
+        assertEquals("rpc.tlsservd: Can't create SSL context: SSL_CTX_set_ciphersuites failed: unknown TLS 1.3 cipher suite BOGUS\n",
+                badSuite.output());
         Commands.Result help = Commands.run(30, java("--help").toArray(new String[0]));
         assertEquals(0, help.status());
         assertTrue(help.output().startsWith("usage: rpc.tlsservd [-2/--allowtls1_2]"), help.output());

@@ -286,6 +286,21 @@ class TlsHandshakeTest {
     }
 
     @Test
+    void stoppingTheDaemonEndsEverySession() throws Exception {
+        TlsHarness h = harness();
+        try {
+            TlsHarness.Attempt a = h.attempt(client(null));
+            TlsHarness.Attempt b = h.attempt(client(null));
+            h.daemon.close();
+            assertEquals(0, h.daemon.sessions().size());
+            assertEquals(-1, a.socket().getInputStream().read());
+            assertEquals(-1, b.socket().getInputStream().read());
+        } finally {
+            h.close();
+        }
+    }
+
+    @Test
     void opensslClientAfterTheHandOff() throws Exception {
         Path caFile = Files.writeString(tmp.resolve("ca.pem"), TestPki.pem(ca.cert()));
         Path cert = Files.writeString(tmp.resolve("client.pem"), TestPki.pem(good.cert()));
