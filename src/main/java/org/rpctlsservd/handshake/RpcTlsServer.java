@@ -48,16 +48,19 @@ final class RpcTlsServer extends DefaultTlsServer {
 
     private final BcTlsCrypto crypto;
     private final ServerCredentials credentials;
+    private final TlsCertificate[] chain;
     private final TlsPolicy policy;
     private final List<X500Name> caNames;
     private volatile List<X509CertificateHolder> clientChain = List.of();
     private volatile boolean complete;
     private volatile String alert;
 
-    RpcTlsServer(BcTlsCrypto crypto, ServerCredentials credentials, TlsPolicy policy, List<X500Name> caNames) {
+    /** {@code chain}: the credentials' certificates, parsed once per credentials, not per handshake. */
+    RpcTlsServer(BcTlsCrypto crypto, ServerCredentials credentials, TlsCertificate[] chain, TlsPolicy policy, List<X500Name> caNames) {
         super(crypto);
         this.crypto = crypto;
         this.credentials = credentials;
+        this.chain = chain;
         this.policy = policy;
         this.caNames = caNames;
     }
@@ -127,10 +130,7 @@ final class RpcTlsServer extends DefaultTlsServer {
     @Override
     public TlsCredentials getCredentials() throws IOException {
         SignatureAndHashAlgorithm alg = chooseSignature();
-        TlsCertificate[] certs = new TlsCertificate[credentials.chain().size()];
-        for (int i = 0; i < certs.length; i++) {
-            certs[i] = crypto.createCertificate(credentials.chain().get(i).getEncoded());
-        }
+        TlsCertificate[] certs = chain;
         Certificate certificate;
         if (TlsUtils.isTLSv13(context)) {
             CertificateEntry[] entries = new CertificateEntry[certs.length];
@@ -143,6 +143,15 @@ final class RpcTlsServer extends DefaultTlsServer {
         }
         return new BcDefaultTlsCredentialedSigner(new TlsCryptoParameters(context), crypto, credentials.privateKey(),
                 certificate, alg);
+    }
+
+    /** Parses a chain for {@link RpcTlsServer}'s constructor. */
+    static TlsCertificate[] parse(BcTlsCrypto crypto, ServerCredentials credentials) throws IOException {
+        TlsCertificate[] certs = new TlsCertificate[credentials.chain().size()];
+        for (int i = 0; i < certs.length; i++) {
+            certs[i] = crypto.createCertificate(credentials.chain().get(i).getEncoded());
+        }
+        return certs;
     }
 
     /** The client's most preferred signature scheme that the server's key can make. */

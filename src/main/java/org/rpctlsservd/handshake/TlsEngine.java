@@ -52,7 +52,7 @@ public final class TlsEngine implements Handshaker, Closeable {
 
     private final TlsPolicy policy;
     private final BcTlsCrypto crypto = new BcTlsCrypto(new SecureRandom());
-    private final AtomicReference<ServerCredentials> credentials;
+    private final AtomicReference<Prepared> credentials;
     private final AtomicReference<TrustMaterial> trust;
     private final NameService names;
     private final ScheduledExecutorService timer;
@@ -63,7 +63,7 @@ public final class TlsEngine implements Handshaker, Closeable {
     public TlsEngine(TlsPolicy policy, ServerCredentials credentials, TrustMaterial trust, NameService names,
             ScheduledExecutorService timer) throws IOException {
         this.policy = policy;
-        this.credentials = new AtomicReference<>(credentials);
+        this.credentials = new AtomicReference<>(new Prepared(credentials, RpcTlsServer.parse(crypto, credentials)));
         this.trust = new AtomicReference<>(trust);
         this.names = names;
         this.timer = timer;
@@ -81,13 +81,17 @@ public final class TlsEngine implements Handshaker, Closeable {
         return policy;
     }
 
+    /** Credentials with their certificates already parsed for the TLS layer. */
+    private record Prepared(ServerCredentials credentials, org.bouncycastle.tls.crypto.TlsCertificate[] chain) {
+    }
+
     public ServerCredentials credentials() {
-        return credentials.get();
+        return credentials.get().credentials();
     }
 
     /** New handshakes use {@code c}; live sessions keep theirs. */
-    public void replaceCredentials(ServerCredentials c) {
-        credentials.set(c);
+    public void replaceCredentials(ServerCredentials c) throws IOException {
+        credentials.set(new Prepared(c, RpcTlsServer.parse(crypto, c)));
     }
 
     /** The trust material, or null when client certificates are not checked. */
@@ -149,7 +153,8 @@ public final class TlsEngine implements Handshaker, Closeable {
                 deadline = timer.schedule(() -> fail("no handshake within " + policy.deadline().toMillis() + " ms", null),
                         policy.deadline().toMillis(), TimeUnit.MILLISECONDS);
                 TrustMaterial t = trust.get();
-                server = new RpcTlsServer(crypto, credentials.get(), policy, t == null ? List.of() : t.caNames());
+                Prepared p = credentials.get();
+                server = new RpcTlsServer(crypto, p.credentials(), p.chain(), policy, t == null ? List.of() : t.caNames());
                 protocol = new TlsServerProtocol();
                 protocol.accept(server);
                 afterStep();
