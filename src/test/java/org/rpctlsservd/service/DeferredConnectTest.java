@@ -142,7 +142,7 @@ class DeferredConnectTest {
         handshaker.hold(second);
         try (RawRpc rpc = new RawRpc(daemon.port())) {
             rpc.send(connect(1, first).bytes());
-            Await.until(() -> daemon.workers().running() == 1, "first handshake running");
+            Await.until(() -> handshaker.started.get() == 1, "first handshake running, its socket claimed");
             rpc.send(connect(2, second).bytes());
             Await.until(() -> daemon.workers().queued() == 1, "second queued");
             rpc.send(connect(3, third).bytes());
