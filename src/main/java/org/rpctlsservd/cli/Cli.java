@@ -109,6 +109,16 @@ public final class Cli {
                 .desc("refuse clients that do not offer ALPN \"sunrpc\" (RFC 9289 section 5)").build());
         o.addOption(Option.builder().longOpt("throwaway-cert")
                 .desc("serve a self-signed certificate made at start-up instead of certdir's (for trying it out)").build());
+        o.addOption(Option.builder().longOpt("listen").hasArg().argName("addr:port")
+                .desc("RFC 9289 front end: accept RPC clients here (repeatable; IPv4 or [IPv6])").build());
+        o.addOption(Option.builder().longOpt("backend").hasArg().argName("host:port")
+                .desc("the plain ONC-RPC server the front end relays to").build());
+        o.addOption(Option.builder().longOpt("require").hasArg().argName("none|tls|cert|certuser")
+                .desc("front end: the least a connection needs for calls other than NULL (default none)").build());
+        o.addOption(Option.builder().longOpt("idle-timeout").hasArg().argName("seconds")
+                .desc("front end: close a client connection idle this long (default 360)").build());
+        o.addOption(Option.builder().longOpt("upcall-timeout").hasArg().argName("seconds")
+                .desc("front end: give up a CONNECT upcall after this long (default 15)").build());
         o.addOption(Option.builder().longOpt("no-rpcbind").desc("do not register with rpcbind").build());
         o.addOption(Option.builder().longOpt("help").desc("show this help and exit").build());
         return o;
@@ -183,6 +193,11 @@ public final class Cli {
         Duration handshakeTimeout = Duration.ofSeconds(10);
         boolean requireAlpn = false;
         boolean throwaway = false;
+        java.util.List<InetSocketAddress> listen = new java.util.ArrayList<>();
+        InetSocketAddress backend = null;
+        Config.Require require = Config.Require.NONE;
+        Duration frontIdle = Duration.ofMinutes(6);
+        Duration upcall = Duration.ofSeconds(15);
 
         // In command-line order, as getopt sees them: the first refused option decides the message.
         for (Option o : cmd.getOptions()) {
@@ -225,6 +240,17 @@ public final class Cli {
                 case "handshake-timeout": handshakeTimeout = seconds("--handshake-timeout", v); break;
                 case "require-alpn": requireAlpn = true; break;
                 case "throwaway-cert": throwaway = true; break;
+                case "listen": listen.add(hostPort("--listen", v)); break;
+                case "backend": backend = hostPort("--backend", v); break;
+                case "require":
+                    try {
+                        require = Config.Require.valueOf(v.toUpperCase(java.util.Locale.ROOT));
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException(progname + ": --require takes none, tls, cert or certuser, not `" + v + "'");
+                    }
+                    break;
+                case "idle-timeout": frontIdle = seconds("--idle-timeout", v); break;
+                case "upcall-timeout": upcall = seconds("--upcall-timeout", v); break;
                 case "help": break;
                 default: throw new IllegalStateException("option without a handler: " + key);
             }
@@ -242,12 +268,18 @@ public final class Cli {
         if (certUser && !(mutual && haveCa)) {
             throw new UsageException(progname + ": -u requires the -m plus the -l <CAfile> and/or -p <CApath> options");
         }
+        if (!listen.isEmpty() && backend == null) {
+            throw new UsageException(progname + ": --listen requires --backend <host:port>");
+        }
+        if (listen.isEmpty() && (backend != null || require != Config.Require.NONE)) {
+            throw new UsageException(progname + ": --backend and --require need --listen <addr:port>");
+        }
         if (domain == null) {
             domain = defaultDomain(hostname, canonicalName);
         }
         return new Config(allowTls12, ciphers, certDir, debug, checkHost, caFile, mutual, maxThreads, domain, caPath,
                 crl, certUser, verbose, wildcard, pidFile, rpcAddress, maxConnections, connectQueue, idle, rpcbind, 111,
-                handshakeTimeout, requireAlpn, throwaway);
+                handshakeTimeout, requireAlpn, throwaway, listen, backend, require, frontIdle, upcall);
     }
 
     /** C atoi(): optional blanks and sign, then the leading digits; nothing numeric gives 0. */
@@ -286,13 +318,13 @@ public final class Cli {
     private Duration seconds(String name, String v) throws UsageException {
         try {
             double d = Double.parseDouble(v.trim());
-            if (d >= 0.001 && d <= 3600) {
+            if (d >= 0.001 && d <= 86_400) {
                 return Duration.ofMillis(Math.round(d * 1000));
             }
         } catch (NumberFormatException e) {
             // refused below
         }
-        throw new UsageException(progname + ": " + name + " takes seconds from 0.001 to 3600, not `" + v + "'");
+        throw new UsageException(progname + ": " + name + " takes seconds from 0.001 to 86400, not `" + v + "'");
     }
 
     private InetSocketAddress hostPort(String name, String v) throws UsageException {

@@ -29,7 +29,19 @@ public record Config(
         int portmapPort,
         Duration handshakeTimeout,
         boolean requireAlpn,
-        boolean throwawayCert) {
+        boolean throwawayCert,
+        java.util.List<InetSocketAddress> listen,
+        InetSocketAddress backend,
+        Require require,
+        Duration idleTimeout,
+        Duration upcallTimeout) {
+
+    /** --require: the least a connection must reach before calls other than NULL are relayed (exports(5) -tls, -tlscert, -tlscertuser). */
+    public enum Require { NONE, TLS, CERT, CERTUSER }
+
+    public Config {
+        listen = java.util.List.copyOf(listen);
+    }
 
     /** X509_CHECK_FLAG_NO_WILDCARDS: the default host-check mode. */
     public static final int NO_WILDCARDS = 0x2;

@@ -13,6 +13,7 @@ import org.rpctlsservd.certs.NameService;
 import org.rpctlsservd.certs.ServerCredentials;
 import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.cli.Config;
+import org.rpctlsservd.frontend.FrontEnd;
 import org.rpctlsservd.handshake.HandshakeWorkers;
 import org.rpctlsservd.handshake.Handshaker;
 import org.rpctlsservd.handshake.TlsEngine;
@@ -42,6 +43,7 @@ public final class Daemon implements Closeable {
     private final RpcServer server;
     private final Registration registration;
     private final Handshaker handshaker;
+    private final FrontEnd frontEnd;
     private final TlsEngine engine;
     /** SIGHUP handling: at most one reload per 250 ms, requests in between coalesce. */
     private static final long RELOAD_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
@@ -83,6 +85,21 @@ public final class Daemon implements Closeable {
             throw new IOException("Can't create transport for local rpctlssd socket: " + e.getMessage(), e);
         }
         this.server = started;
+        FrontEnd fe = null;
+        if (!config.listen().isEmpty()) {
+            try {
+                fe = new FrontEnd(config, new java.net.InetSocketAddress(server.address(), server.port()), handoff, sessions, timer);
+            } catch (IOException e) {
+                server.close();
+                workers.close();
+                if (engine != null) {
+                    engine.close();
+                }
+                timer.shutdownNow();
+                throw e;
+            }
+        }
+        this.frontEnd = fe;
         this.registration = config.rpcbind()
                 ? Registration.register(rpctlssd.RPCTLSSD, rpctlssd.RPCTLSSDVERS, server.port(), config.portmapPort(), timer)
                 : null;
@@ -109,6 +126,11 @@ public final class Daemon implements Closeable {
                 throw new java.io.UncheckedIOException(e);
             }
         });
+    }
+
+    /** The RFC 9289 front end, when --listen asked for one. */
+    public FrontEnd frontEnd() {
+        return frontEnd;
     }
 
     /** The TLS engine, when the daemon runs one. */
@@ -236,6 +258,9 @@ public final class Daemon implements Closeable {
             return;
         }
         closed = true;
+        if (frontEnd != null) {
+            frontEnd.close();
+        }
         if (registration != null) {
             registration.close();
         }

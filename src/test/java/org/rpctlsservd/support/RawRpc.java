@@ -23,12 +23,36 @@ public final class RawRpc implements Closeable {
     private final OutputStream out;
 
     public RawRpc(int port) throws IOException {
-        socket = new Socket();
-        socket.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+        this(connect(port));
+    }
+
+    /** Over an already connected socket (plain or TLS). */
+    public RawRpc(Socket socket) throws IOException {
+        this.socket = socket;
         socket.setSoTimeout(10_000);
-        socket.setTcpNoDelay(true);
         in = new DataInputStream(socket.getInputStream());
         out = socket.getOutputStream();
+    }
+
+    public static Socket connect(int port) throws IOException {
+        Socket s = new Socket();
+        s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+        s.setTcpNoDelay(true);
+        return s;
+    }
+
+    /** Reads one raw record (no parsing). */
+    public byte[] readRecord() throws IOException {
+        ByteArrayOutputStream rec = new ByteArrayOutputStream();
+        while (true) {
+            int mark = in.readInt();
+            byte[] frag = new byte[mark & 0x7fffffff];
+            in.readFully(frag);
+            rec.write(frag);
+            if (mark < 0) {
+                return rec.toByteArray();
+            }
+        }
     }
 
     public Socket socket() {
@@ -112,16 +136,7 @@ public final class RawRpc implements Closeable {
 
     /** Reads one whole reply record. */
     public Reply read() throws IOException {
-        ByteArrayOutputStream rec = new ByteArrayOutputStream();
-        while (true) {
-            int mark = in.readInt();
-            byte[] frag = new byte[mark & 0x7fffffff];
-            in.readFully(frag);
-            rec.write(frag);
-            if (mark < 0) {
-                return Reply.parse(rec.toByteArray());
-            }
-        }
+        return Reply.parse(readRecord());
     }
 
     /** True when the server closed the connection (EOF or reset) within the socket timeout. */

@@ -29,7 +29,8 @@ public final class TestDaemons {
         return new Config(false, null, "/etc/rpc.tlsservd/", 1, false, null, false, maxThreads, "@example.org",
                 null, null, false, true, Config.NO_WILDCARDS, pid,
                 new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64, connectQueue, Duration.ofMinutes(10),
-                rpcbind, 111, Duration.ofSeconds(10), false, false);
+                rpcbind, 111, Duration.ofSeconds(10), false, false, java.util.List.of(), null, Config.Require.NONE,
+                Duration.ofMinutes(6), Duration.ofSeconds(15));
     }
 
     public static Daemon start(int maxThreads, int connectQueue, Handshaker h) throws IOException {

@@ -1,0 +1,76 @@
+package org.rpctlsservd.frontend;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.function.Consumer;
+
+/**
+ * RFC 5531 record marking, parsed incrementally from bytes as they arrive on a non-blocking
+ * socket: every complete record is handed on whole. A record over the cap is an error (the stream
+ * cannot be resynchronised). Memory grows only with the bytes that arrived.
+ */
+final class RecordParser {
+    private final int cap;
+    private final byte[] mark = new byte[4];
+    private int markHave;
+    private int fragmentLeft = -1;
+    private boolean lastFragment;
+    private byte[] record = new byte[256];
+    private int length;
+
+    RecordParser(int cap) {
+        this.cap = cap;
+    }
+
+    /** True when bytes of an unfinished record are held. */
+    boolean midRecord() {
+        return markHave > 0 || fragmentLeft >= 0 || length > 0;
+    }
+
+    /** Consumes everything {@code in} holds; calls {@code sink} with each complete record (a fresh array of its exact length). */
+    void feed(ByteBuffer in, Consumer<byte[]> sink) throws IOException {
+        while (in.hasRemaining()) {
+            if (fragmentLeft < 0) {
+                while (markHave < 4 && in.hasRemaining()) {
+                    mark[markHave++] = in.get();
+                }
+                if (markHave < 4) {
+                    return;
+                }
+                markHave = 0;
+                int m = ((mark[0] & 0xff) << 24) | ((mark[1] & 0xff) << 16) | ((mark[2] & 0xff) << 8) | (mark[3] & 0xff);
+                lastFragment = m < 0;
+                fragmentLeft = m & 0x7fffffff;
+                if ((long) length + fragmentLeft > cap) {
+                    throw new IOException("record of at least " + ((long) length + fragmentLeft) + " bytes exceeds the cap of " + cap);
+                }
+            }
+            int take = Math.min(fragmentLeft, in.remaining());
+            if (length + take > record.length) {
+                record = Arrays.copyOf(record, Math.max(record.length * 2, length + take));
+            }
+            in.get(record, length, take);
+            length += take;
+            fragmentLeft -= take;
+            if (fragmentLeft == 0) {
+                fragmentLeft = -1;
+                if (lastFragment) {
+                    byte[] out = Arrays.copyOf(record, length);
+                    length = 0;
+                    if (record.length > 64 * 1024) {
+                        record = new byte[256]; // do not keep a large buffer for an idle connection
+                    }
+                    sink.accept(out);
+                }
+            }
+        }
+    }
+
+    /** Frames {@code rec} as one last fragment. */
+    static ByteBuffer framed(byte[] rec) {
+        ByteBuffer b = ByteBuffer.allocate(4 + rec.length);
+        b.putInt(0x80000000 | rec.length).put(rec).flip();
+        return b;
+    }
+}

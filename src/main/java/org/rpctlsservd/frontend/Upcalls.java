@@ -1,0 +1,43 @@
+package org.rpctlsservd.frontend;
+
+import java.io.Closeable;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
+import org.acplt.oncrpc.XdrLong;
+import org.rpctlsservd.rpc.AsyncRpcClient;
+import org.rpctlsservd.rpc.gen.rpctlssd;
+import org.rpctlsservd.rpc.gen.rpctlssd_disconnect_res;
+import org.rpctlsservd.rpc.gen.rpctlssd_handlerecord_res;
+
+/** The kernel's upcalls to the RPCTLSSD service, made over ONC-RPC on loopback, many at once. */
+final class Upcalls implements Closeable {
+    private final AsyncRpcClient client;
+    private final Duration connectTimeout;
+    private static final Duration SHORT = Duration.ofSeconds(15);
+
+    Upcalls(InetSocketAddress service, Duration connectTimeout, ScheduledExecutorService timer) {
+        this.client = new AsyncRpcClient(service, rpctlssd.RPCTLSSD, rpctlssd.RPCTLSSDVERS, timer);
+        this.connectTimeout = connectTimeout;
+    }
+
+    CompletableFuture<ConnectResult> connect(long cookie) {
+        return client.call(rpctlssd.RPCTLSSD_CONNECT_2, new XdrLong(cookie), ConnectResult::new, connectTimeout);
+    }
+
+    CompletableFuture<Integer> handleRecord(long cookie) {
+        return client.call(rpctlssd.RPCTLSSD_HANDLERECORD_2, new XdrLong(cookie), rpctlssd_handlerecord_res::new, SHORT)
+                .thenApply(r -> r.reterr);
+    }
+
+    CompletableFuture<Integer> disconnect(long cookie) {
+        return client.call(rpctlssd.RPCTLSSD_DISCONNECT_2, new XdrLong(cookie), rpctlssd_disconnect_res::new, SHORT)
+                .thenApply(r -> r.reterr);
+    }
+
+    @Override
+    public void close() {
+        client.close();
+    }
+}

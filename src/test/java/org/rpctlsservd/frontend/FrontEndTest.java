@@ -1,0 +1,230 @@
+package org.rpctlsservd.frontend;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import javax.net.ssl.SSLContext;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.rpctlsservd.support.Await;
+import org.rpctlsservd.support.EchoBackend;
+import org.rpctlsservd.support.FrontEndHarness;
+import org.rpctlsservd.support.LogCapture;
+import org.rpctlsservd.support.RawRpc;
+import org.rpctlsservd.support.TestPki;
+import org.rpctlsservd.support.TlsHarness;
+
+/** The RFC 9289 front end: the probe, the policy levels, DISABLED, and relaying to a plain backend. */
+class FrontEndTest {
+    static TestPki.Ca ca;
+    static TestPki.Issued server;
+    static TestPki.Issued good;
+
+    @TempDir
+    Path tmp;
+    EchoBackend backend;
+
+    @BeforeAll
+    static void pki() {
+        ca = TestPki.ca("FE CA");
+        server = ca.leaf("server").dns("localhost").issue();
+        good = ca.leaf("client").dns("localhost").issue();
+    }
+
+    @BeforeEach
+    void backend() throws IOException {
+        backend = new EchoBackend();
+    }
+
+    @AfterEach
+    void stop() {
+        backend.close();
+    }
+
+    private FrontEndHarness fe(String... args) throws Exception {
+        return new FrontEndHarness(tmp, server, backend.port(), args);
+    }
+
+    static SSLContext client(TestPki.Issued cert) throws Exception {
+        return TlsHarness.jdkClient(cert, ca, "TLSv1.3");
+    }
+
+    static void assertAuthError(RawRpc.Reply r, int authStat) {
+        assertEquals(1, r.replyStat, r.toString());
+        assertEquals(1, r.stat, r.toString());
+        assertEquals(authStat, r.authStat, r.toString());
+    }
+
+    static void assertSuccess(RawRpc.Reply r) {
+        assertEquals(0, r.replyStat, r.toString());
+        assertEquals(0, r.stat, r.toString());
+    }
+
+    /** Waits until the front end and the daemon hold nothing for any client. */
+    static void assertNothingLeft(FrontEndHarness h) {
+        Await.until(() -> h.daemon.frontEnd().connectionCount() == 0, "no front-end connection left");
+        Await.until(() -> h.daemon.sessions().size() == 0, "no session left");
+        assertEquals(0, h.daemon.handoff().size(), "no parked socket left");
+        assertEquals(h.daemon.frontEnd().handshakes(), h.daemon.frontEnd().disconnects(), "a DISCONNECT for every handshake");
+    }
+
+    @Test
+    void probeReplyByteForByte() throws Exception {
+        try (FrontEndHarness h = fe(); RawRpc c = h.plain()) {
+            c.send(FrontEndHarness.probe(0x01020304));
+            byte[] reply = c.readRecord();
+            byte[] expected = ByteBuffer.allocate(32).putInt(0x01020304).putInt(1).putInt(0).putInt(0).putInt(8)
+                    .put("STARTTLS".getBytes()).putInt(0).array();
+            assertArrayEquals(expected, reply);
+        }
+    }
+
+    @Test
+    void badProbesGetBadCred() throws Exception {
+        try (FrontEndHarness h = fe(); RawRpc c = h.plain()) {
+            c.send(RawRpc.call().xid(1).proc(1).prog(100000).vers(2).credRaw(RawRpc.opaqueAuth(7, new byte[0])).bytes());
+            assertAuthError(c.read(), 1);
+            c.send(RawRpc.call().xid(2).prog(100000).vers(2).credRaw(RawRpc.opaqueAuth(7, new byte[4])).bytes());
+            assertAuthError(c.read(), 1);
+            c.send(RawRpc.call().xid(3).prog(100000).vers(2).credRaw(RawRpc.opaqueAuth(7, new byte[0]))
+                    .verfRaw(RawRpc.opaqueAuth(1, new byte[0])).bytes());
+            assertAuthError(c.read(), 1);
+            // still plain RPC after bad probes
+            c.send(FrontEndHarness.whoami(4, FrontEndHarness.authNone()).bytes());
+            assertSuccess(c.read());
+        }
+        try (FrontEndHarness h = new FrontEndHarness(tmp.resolve("2"), server, backend.port()); RawRpc t = h.tls(client(null))) {
+            t.send(FrontEndHarness.probe(5));
+            assertAuthError(t.read(), 1);
+        }
+    }
+
+    @Test
+    void plainClientsAreRelayedWithRequireNone() throws Exception {
+        try (FrontEndHarness h = fe(); RawRpc c = h.plain()) {
+            c.send(FrontEndHarness.whoami(7, FrontEndHarness.authSys(1234, 100, 5, 6)).bytes());
+            RawRpc.Reply r = c.read();
+            assertSuccess(r);
+            assertEquals(1, r.result.getInt());
+            assertEquals(1234, r.result.getInt(), "credential passed as it is");
+        }
+    }
+
+    @Test
+    void requireLevels() throws Exception {
+        Path caFile = Files.writeString(tmp.resolve("ca.pem"), TestPki.pem(ca.cert()));
+        try (FrontEndHarness h = fe("--require", "tls"); RawRpc p = h.plain(); RawRpc t = h.tls(client(null))) {
+            p.send(FrontEndHarness.whoami(1, FrontEndHarness.authNone()).bytes());
+            assertAuthError(p.read(), 5);
+            p.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).proc(0).bytes());
+            assertSuccess(p.read());
+            t.send(FrontEndHarness.whoami(3, FrontEndHarness.authNone()).bytes());
+            assertSuccess(t.read());
+        }
+        try (FrontEndHarness h = new FrontEndHarness(tmp.resolve("c"), server, backend.port(), "--require", "cert", "-m", "-l",
+                caFile.toString()); RawRpc anon = h.tls(client(null)); RawRpc cert = h.tls(client(good))) {
+            anon.send(FrontEndHarness.whoami(1, FrontEndHarness.authNone()).bytes());
+            assertAuthError(anon.read(), 5);
+            cert.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).bytes());
+            assertSuccess(cert.read());
+        }
+        try (FrontEndHarness h = new FrontEndHarness(tmp.resolve("u"), server, backend.port(), "--require", "certuser", "-m",
+                "-l", caFile.toString(), "-u", "-n", "example.org"); RawRpc cert = h.tls(client(good))) {
+            cert.send(FrontEndHarness.whoami(1, FrontEndHarness.authNone()).bytes());
+            assertAuthError(cert.read(), 5);
+        }
+    }
+
+    @Test
+    void disabledRejectsAuthSysAndPassesAuthNone() throws Exception {
+        Path caFile = Files.writeString(tmp.resolve("ca.pem"), TestPki.pem(ca.cert()));
+        TestPki.Issued elsewhere = ca.leaf("elsewhere").dns("nfs.example.org").issue();
+        try (FrontEndHarness h = fe("-m", "-l", caFile.toString(), "-h"); RawRpc t = h.tls(client(elsewhere))) {
+            t.send(FrontEndHarness.whoami(1, FrontEndHarness.authSys(0, 0)).bytes());
+            assertAuthError(t.read(), 2);
+            t.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).bytes());
+            RawRpc.Reply r = t.read();
+            assertSuccess(r);
+            assertEquals(0, r.result.getInt(), "AUTH_NONE reached the backend");
+        }
+    }
+
+    @Test
+    void garbageInsteadOfAClientHello() throws Exception {
+        try (FrontEndHarness h = fe(); Socket s = RawRpc.connect(h.port)) {
+            RawRpc c = new RawRpc(s);
+            c.send(FrontEndHarness.probe(1));
+            c.readRecord();
+            s.getOutputStream().write("this is not a ClientHello, not at all\r\n".getBytes());
+            assertTrue(c.closedByServer());
+            assertNothingLeft(h);
+        }
+    }
+
+    @Test
+    void aStalledClientAfterTheProbeIsClosed() throws Exception {
+        try (FrontEndHarness h = fe("--handshake-timeout", "0.3"); Socket s = RawRpc.connect(h.port)) {
+            RawRpc c = new RawRpc(s);
+            c.send(FrontEndHarness.probe(1));
+            c.readRecord();
+            assertTrue(c.closedByServer());
+            assertNothingLeft(h);
+        }
+    }
+
+    @Test
+    void theBackendGoingAwayMidCallClosesTheClient() throws Exception {
+        try (FrontEndHarness h = fe(); RawRpc t = h.tls(client(null))) {
+            t.send(FrontEndHarness.whoami(1, FrontEndHarness.authNone()).bytes());
+            assertSuccess(t.read());
+            backend.close();
+            t.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).bytes());
+            assertTrue(t.closedByServer());
+            assertNothingLeft(h);
+            assertEquals(1, h.daemon.frontEnd().disconnects());
+        }
+    }
+
+    @Test
+    void closeNotifyLeadsToHandleRecordThenDisconnect() throws Exception {
+        try (LogCapture log = LogCapture.daemon(); FrontEndHarness h = fe("-v"); RawRpc t = h.tls(client(null))) {
+            t.send(FrontEndHarness.whoami(1, FrontEndHarness.authNone()).bytes());
+            assertSuccess(t.read());
+            ((javax.net.ssl.SSLSocket) t.socket()).shutdownOutput();
+            assertTrue(t.closedByServer());
+            assertNothingLeft(h);
+            assertTrue(log.has("rpctlssd_handlerecord cookie="), log.lines().toString());
+            int hr = indexOf(log, "rpctlssd_handlerecord cookie=");
+            int dc = indexOf(log, "rpctlssd_disconnect cookie=");
+            assertTrue(hr >= 0 && dc > hr, "HANDLERECORD before DISCONNECT");
+        }
+    }
+
+    private static int indexOf(LogCapture log, String fragment) {
+        java.util.List<String> lines = log.lines();
+        for (int i = 0; i < lines.size(); i++) {
+            if (lines.get(i).contains(fragment)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    @Test
+    void idleConnectionsAreClosed() throws Exception {
+        try (FrontEndHarness h = fe("--idle-timeout", "0.3"); RawRpc t = h.tls(client(null)); RawRpc p = h.plain()) {
+            assertTrue(t.closedByServer());
+            assertTrue(p.closedByServer());
+            assertNothingLeft(h);
+        }
+    }
+}

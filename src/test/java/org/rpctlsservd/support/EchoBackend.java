@@ -1,0 +1,97 @@
+package org.rpctlsservd.support;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.acplt.oncrpc.OncRpcAcceptStatus;
+import org.acplt.oncrpc.OncRpcException;
+import org.acplt.oncrpc.XdrAble;
+import org.acplt.oncrpc.XdrDecodingStream;
+import org.acplt.oncrpc.XdrEncodingStream;
+import org.acplt.oncrpc.XdrVoid;
+import org.rpctlsservd.rpc.AuthSys;
+import org.rpctlsservd.rpc.RpcCall;
+import org.rpctlsservd.rpc.RpcDispatcher;
+import org.rpctlsservd.rpc.RpcProgram;
+import org.rpctlsservd.rpc.RpcServer;
+import org.rpctlsservd.rpc.ServerLimits;
+
+/**
+ * A plain ONC-RPC test backend (program 0x20000099 version 1): NULL, and WHOAMI (1), which answers
+ * with the credential it received: flavor, then for AUTH_SYS uid, gid and the gid list.
+ */
+public final class EchoBackend implements RpcProgram, Closeable {
+    public static final int PROGRAM = 0x20000099;
+    public static final int WHOAMI = 1;
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+    private final RpcServer server;
+    public final AtomicInteger calls = new AtomicInteger();
+
+    public EchoBackend() throws IOException {
+        server = RpcServer.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                new RpcDispatcher(RpcDispatcher.NONE_OR_SYS).add(this), ServerLimits.DEFAULT, timer);
+    }
+
+    public int port() {
+        return server.port();
+    }
+
+    @Override
+    public int program() {
+        return PROGRAM;
+    }
+
+    @Override
+    public int lowVersion() {
+        return 1;
+    }
+
+    @Override
+    public int highVersion() {
+        return 1;
+    }
+
+    @Override
+    public void dispatch(RpcCall call) throws OncRpcException, IOException {
+        calls.incrementAndGet();
+        call.info().retrieveCall(XdrVoid.XDR_VOID);
+        switch (call.header().procedure) {
+            case 0:
+                call.replySuccess(XdrVoid.XDR_VOID);
+                break;
+            case WHOAMI: {
+                AuthSys a = call.header().authSys;
+                int flavor = call.header().credFlavor;
+                call.replySuccess(new XdrAble() {
+                    @Override
+                    public void xdrEncode(XdrEncodingStream x) throws OncRpcException, IOException {
+                        x.xdrEncodeInt(flavor);
+                        if (a != null) {
+                            x.xdrEncodeInt(a.uid);
+                            x.xdrEncodeInt(a.gid);
+                            x.xdrEncodeIntVector(a.gids);
+                        }
+                    }
+
+                    @Override
+                    public void xdrDecode(XdrDecodingStream x) {
+                        throw new UnsupportedOperationException();
+                    }
+                });
+                break;
+            }
+            default:
+                call.replyAccepted(OncRpcAcceptStatus.ONCRPC_PROC_UNAVAIL);
+        }
+    }
+
+    @Override
+    public void close() {
+        server.close();
+        timer.shutdownNow();
+    }
+}

@@ -1,0 +1,91 @@
+package org.rpctlsservd.support;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import org.rpctlsservd.cli.Cli;
+import org.rpctlsservd.cli.Config;
+import org.rpctlsservd.daemon.Daemon;
+
+/** A daemon with its front end relaying to a backend, and RPC clients that speak RFC 9289. */
+public final class FrontEndHarness implements Closeable {
+    public final Daemon daemon;
+    public final int port;
+    private final List<Closeable> clients = new ArrayList<>();
+
+    public FrontEndHarness(Path dir, TestPki.Issued server, int backendPort, String... args) throws Exception {
+        TestPki.writeServer(dir.resolve("server"), server);
+        List<String> all = new ArrayList<>(List.of(args));
+        all.addAll(List.of("-D", dir.resolve("server").toString(), "--pidfile", dir.resolve("pid").toString(), "--no-rpcbind",
+                "--listen", "127.0.0.1:0", "--backend", "127.0.0.1:" + backendPort));
+        Config c = new Cli("rpc.tlsservd", Math.max(2, Runtime.getRuntime().availableProcessors()), "nfs.example.org", h -> null)
+                .parse(all.toArray(new String[0]));
+        daemon = Daemon.start(c);
+        port = daemon.frontEnd().addresses().get(0).getPort();
+    }
+
+    /** The STARTTLS probe: NULL with an AUTH_TLS credential of length 0 and an AUTH_NONE verifier. */
+    public static byte[] probe(int xid) {
+        return RawRpc.call().xid(xid).proc(0).prog(100000).vers(2).credRaw(RawRpc.opaqueAuth(7, new byte[0])).bytes();
+    }
+
+    public RawRpc plain() throws IOException {
+        RawRpc r = new RawRpc(RawRpc.connect(port));
+        clients.add(r);
+        return r;
+    }
+
+    /** A client after its probe and TLS handshake. */
+    public RawRpc tls(SSLContext ctx, String... alpn) throws IOException {
+        Socket s = RawRpc.connect(port);
+        RawRpc plain = new RawRpc(s);
+        plain.send(probe(0x5157));
+        byte[] reply = plain.readRecord();
+        ByteBuffer b = ByteBuffer.wrap(reply);
+        if (b.getInt() != 0x5157 || b.getInt() != 1 || b.getInt() != 0 || b.getInt() != 0 || b.getInt() != 8) {
+            throw new IOException("not a STARTTLS reply");
+        }
+        SSLSocket ssl = (SSLSocket) ctx.getSocketFactory().createSocket(s, "localhost", port, true);
+        if (alpn.length > 0) {
+            SSLParameters p = ssl.getSSLParameters();
+            p.setApplicationProtocols(alpn);
+            ssl.setSSLParameters(p);
+        }
+        ssl.startHandshake();
+        RawRpc r = new RawRpc(ssl);
+        clients.add(r);
+        return r;
+    }
+
+    /** WHOAMI to the echo backend with the given credential. */
+    public static RawRpc.Call whoami(int xid, byte[] cred) {
+        return RawRpc.call().xid(xid).prog(EchoBackend.PROGRAM).vers(1).proc(EchoBackend.WHOAMI).credRaw(cred);
+    }
+
+    public static byte[] authSys(int uid, int gid, int... gids) {
+        return RawRpc.opaqueAuth(1, RawRpc.authSysBody("client.example.org", uid, gid, gids.length, gids));
+    }
+
+    public static byte[] authNone() {
+        return RawRpc.opaqueAuth(0, new byte[0]);
+    }
+
+    @Override
+    public void close() throws IOException {
+        daemon.close();
+        for (Closeable c : clients) {
+            try {
+                c.close();
+            } catch (IOException ignored) {
+                // best effort
+            }
+        }
+    }
+}
