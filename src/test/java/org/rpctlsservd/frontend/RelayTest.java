@@ -1,0 +1,246 @@
+package org.rpctlsservd.frontend;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+import org.acplt.oncrpc.OncRpcDumpResult;
+import org.acplt.oncrpc.OncRpcServerIdent;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.rpctlsservd.rpc.XdrReader;
+import org.rpctlsservd.rpcbind.PortmapClient;
+import org.rpctlsservd.support.Commands;
+import org.rpctlsservd.support.EchoBackend;
+import org.rpctlsservd.support.FrontEndHarness;
+import org.rpctlsservd.support.LogCapture;
+import org.rpctlsservd.support.RawRpc;
+import org.rpctlsservd.support.TestPki;
+import org.rpctlsservd.support.TestUsers;
+import org.rpctlsservd.support.TlsHarness;
+
+/** What goes through the front end: credentials rewritten, real services, callbacks, many clients. */
+class RelayTest {
+    @TempDir
+    Path tmp;
+
+    private static final TestPki.Ca CA = TestPki.ca("Relay CA");
+    private static final TestPki.Issued SERVER = CA.leaf("server").dns("localhost").issue();
+
+    @Test
+    void certUserRewritesEveryAuthSysCredentialKeepingSixteenGroups() throws Exception {
+        Path caFile = Files.writeString(tmp.resolve("ca.pem"), TestPki.pem(CA.cert()));
+        try (TestUsers small = TestUsers.create("rpctlsbob", "rpctlsb", 3);
+                TestUsers big = TestUsers.create("rpctlscarl", "rpctlsc", 20);
+                EchoBackend backend = new EchoBackend();
+                LogCapture log = LogCapture.daemon();
+                FrontEndHarness h = new FrontEndHarness(tmp, SERVER, backend.port(), "-m", "-l", caFile.toString(), "-u",
+                        "-n", "example.org", "--require", "certuser")) {
+            TestPki.Issued bobCert = CA.leaf("bob").user("rpctlsbob@example.org").issue();
+            TestPki.Issued carlCert = CA.leaf("carl").user("rpctlscarl@example.org").issue();
+            try (RawRpc bob = h.tls(TlsHarness.jdkClient(bobCert, CA, "TLSv1.3"))) {
+                bob.send(FrontEndHarness.whoami(1, FrontEndHarness.authSys(0, 0, 0, 1, 2)).bytes());
+                RawRpc.Reply r = bob.read();
+                assertEquals(0, r.stat, r.toString());
+                assertEquals(1, r.result.getInt(), "AUTH_SYS");
+                assertEquals(small.uid, r.result.getInt(), "uid from the certificate, not the client's 0");
+                assertEquals(small.gids[0], r.result.getInt(), "primary gid");
+                int n = r.result.getInt();
+                int[] rest = new int[n];
+                for (int i = 0; i < n; i++) {
+                    rest[i] = r.result.getInt();
+                }
+                assertArrayEquals(new int[] {small.gids[1], small.gids[2]}, rest);
+            }
+            try (RawRpc carl = h.tls(TlsHarness.jdkClient(carlCert, CA, "TLSv1.3"))) {
+                for (int xid = 1; xid <= 2; xid++) {
+                    carl.send(FrontEndHarness.whoami(xid, FrontEndHarness.authSys(4242, 4242)).bytes());
+                    RawRpc.Reply r = carl.read();
+                    assertEquals(1, r.result.getInt());
+                    assertEquals(big.uid, r.result.getInt());
+                    assertEquals(big.gids[0], r.result.getInt());
+                    int n = r.result.getInt();
+                    assertEquals(16, n, "AUTH_SYS carries at most 16 groups");
+                    for (int i = 0; i < n; i++) {
+                        assertEquals(big.gids[i + 1], r.result.getInt(), "the first 16 in order");
+                    }
+                }
+                assertEquals(1, log.lines().stream().filter(l -> l.contains("AUTH_SYS carries the first 16")).count(),
+                        "logged once per session");
+                // AUTH_NONE is relayed as it is
+                carl.send(FrontEndHarness.whoami(3, FrontEndHarness.authNone()).bytes());
+                assertEquals(0, carl.read().result.getInt());
+            }
+        }
+    }
+
+    @Test
+    void aPortmapperDumpOverTlsEqualsTheClearTextOne() throws Exception {
+        List<OncRpcServerIdent> clear;
+        try (PortmapClient pm = new PortmapClient(InetAddress.getLoopbackAddress(), 111, 6, 5000)) {
+            clear = pm.dump();
+        }
+        try (FrontEndHarness h = new FrontEndHarness(tmp, SERVER, 111); RawRpc t = h.tls(TlsHarness.jdkClient(null, CA, "TLSv1.3"), "sunrpc")) {
+            t.send(RawRpc.call().xid(77).prog(100000).vers(2).proc(4).bytes());
+            byte[] rec = t.readRecord();
+            RawRpc.Reply r = RawRpc.Reply.parse(rec);
+            assertEquals(77, r.xid);
+            assertEquals(0, r.stat);
+            byte[] body = new byte[r.result.remaining()];
+            r.result.get(body);
+            OncRpcDumpResult dump = new OncRpcDumpResult();
+            dump.xdrDecode(new XdrReader(body, 0, body.length));
+            assertEquals(render(clear), render(dump.servers));
+            assertTrue(render(clear).contains("100000/2/6/111"), render(clear));
+        }
+    }
+
+    private static String render(List<?> idents) {
+        List<String> out = new ArrayList<>();
+        for (Object o : idents) {
+            OncRpcServerIdent i = (OncRpcServerIdent) o;
+            out.add(i.program + "/" + i.version + "/" + i.protocol + "/" + i.port);
+        }
+        java.util.Collections.sort(out);
+        return out.toString();
+    }
+
+    @Test
+    void callbacksFromTheBackendReachTheClientOnTheSameConnection() throws Exception {
+        try (ServerSocket raw = new ServerSocket(0, 10, InetAddress.getLoopbackAddress())) {
+            ExecutorService ex = Executors.newSingleThreadExecutor();
+            // A backend that, on a call, first calls the client back and then answers with what the client said.
+            Future<Integer> served = ex.submit(() -> {
+                try (Socket s = raw.accept()) {
+                    s.setSoTimeout(20_000);
+                    DataInputStream in = new DataInputStream(s.getInputStream());
+                    OutputStream out = s.getOutputStream();
+                    byte[] call = readRecord(in);
+                    int xid = ByteBuffer.wrap(call).getInt();
+                    out.write(framed(RawRpc.call().xid(0xCB).prog(0x40000001).vers(1).proc(1).args(new byte[] {0, 0, 0, 42}).bytes()));
+                    out.flush();
+                    byte[] cbReply = readRecord(in);
+                    ByteBuffer b = ByteBuffer.wrap(cbReply);
+                    int cbXid = b.getInt();
+                    b.position(cbReply.length - 4);
+                    int value = b.getInt();
+                    ByteBuffer reply = ByteBuffer.allocate(28).putInt(xid).putInt(1).putInt(0).putInt(0).putInt(0).putInt(0).putInt(value);
+                    out.write(framed(reply.array()));
+                    out.flush();
+                    try {
+                        readRecord(in);
+                    } catch (java.io.EOFException gone) {
+                        // the client went: done
+                    }
+                    return cbXid;
+                } catch (IOException e) {
+                    return -1;
+                }
+            });
+            try (FrontEndHarness h = new FrontEndHarness(tmp, SERVER, raw.getLocalPort());
+                    RawRpc t = h.tls(TlsHarness.jdkClient(null, CA, "TLSv1.3"))) {
+                t.send(RawRpc.call().xid(5).prog(0x20000099).vers(1).proc(9).bytes());
+                byte[] callback = t.readRecord();
+                ByteBuffer cb = ByteBuffer.wrap(callback);
+                assertEquals(0xCB, cb.getInt());
+                assertEquals(0, cb.getInt(), "a CALL from the backend");
+                // the client answers the callback with 43
+                t.send(ByteBuffer.allocate(28).putInt(0xCB).putInt(1).putInt(0).putInt(0).putInt(0).putInt(0).putInt(43).array());
+                RawRpc.Reply r = t.read();
+                assertEquals(5, r.xid);
+                assertEquals(43, r.result.getInt(), "the backend got the client's reply to its callback");
+            }
+            assertEquals(0xCB, served.get(20, TimeUnit.SECONDS));
+            ex.shutdownNow();
+        }
+    }
+
+    static byte[] framed(byte[] rec) {
+        return ByteBuffer.allocate(rec.length + 4).putInt(0x80000000 | rec.length).put(rec).array();
+    }
+
+    static byte[] readRecord(DataInputStream in) throws IOException {
+        java.io.ByteArrayOutputStream rec = new java.io.ByteArrayOutputStream();
+        while (true) {
+            int mark = in.readInt();
+            byte[] frag = new byte[mark & 0x7fffffff];
+            in.readFully(frag);
+            rec.write(frag);
+            if (mark < 0) {
+                return rec.toByteArray();
+            }
+        }
+    }
+
+    @Test
+    void fiveHundredConcurrentTlsClients() throws Exception {
+        int n = 500;
+        try (EchoBackend backend = new EchoBackend();
+                FrontEndHarness h = new FrontEndHarness(tmp, SERVER, backend.port(), "--connect-queue", "2000",
+                        "--handshake-timeout", "60", "--upcall-timeout", "90")) {
+            SSLContext ctx = TlsHarness.jdkClient(null, CA, "TLSv1.3");
+            ExecutorService pool = Executors.newFixedThreadPool(n);
+            java.util.concurrent.CountDownLatch allConnected = new java.util.concurrent.CountDownLatch(n);
+            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+            List<Future<Integer>> results = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                int xid = 1000 + i;
+                results.add(pool.submit(() -> {
+                    try (RawRpc t = h.tls(ctx)) {
+                        t.socket().setSoTimeout(120_000);
+                        allConnected.countDown();
+                        release.await(120, TimeUnit.SECONDS); // all 500 sessions live at once
+                        t.send(FrontEndHarness.whoami(xid, FrontEndHarness.authSys(xid, 1)).bytes());
+                        RawRpc.Reply r = t.read();
+                        if (r.xid != xid || r.stat != 0) {
+                            return -1;
+                        }
+                        r.result.getInt();
+                        return r.result.getInt();
+                    }
+                }));
+            }
+            assertTrue(allConnected.await(180, TimeUnit.SECONDS), "all clients through their handshakes");
+            // a client is done with its handshake a moment before the server has read its Finished
+            org.rpctlsservd.support.Await.until(() -> h.daemon.sessions().size() == n, "500 sessions at once", 60);
+            release.countDown();
+            for (int i = 0; i < n; i++) {
+                assertEquals(1000 + i, results.get(i).get(180, TimeUnit.SECONDS), "client " + i + " got its own answer");
+            }
+            pool.shutdown();
+            FrontEndTest.assertNothingLeft(h);
+            assertEquals(n, h.daemon.frontEnd().handshakes());
+        }
+    }
+
+    @Test
+    void aClientNoOneHereWroteOpenSslThroughPython() throws Exception {
+        Path caFile = Files.writeString(tmp.resolve("ca.pem"), TestPki.pem(CA.cert()));
+        Path script = Path.of("tools", "rpctls-dump").toAbsolutePath();
+        try (LogCapture log = LogCapture.daemon(); FrontEndHarness h = new FrontEndHarness(tmp, SERVER, 111)) {
+            Commands.Result r = Commands.run(60, "python3", script.toString(), "127.0.0.1", String.valueOf(h.port), caFile.toString());
+            assertEquals(0, r.status(), r.output());
+            assertTrue(r.output().contains("starttls ok"), r.output());
+            assertTrue(r.output().contains("tls TLSv1.3 alpn sunrpc"), r.output());
+            assertTrue(r.output().matches("(?s).*dump .*100000/2/6/111.*"), r.output());
+            String audit = log.find("handshake peer=127.0.0.1");
+            assertTrue(audit.contains("result=ok version=TLS1.3") && audit.contains("alpn=sunrpc"), audit);
+        }
+    }
+}
