@@ -44,6 +44,13 @@ final class ClientConnection {
     private final List<byte[]> heldForClient = new ArrayList<>();
     private boolean clientWriteArmed;
     private boolean backendWriteArmed;
+    /** Back-pressure: a side that does not read stops the other side being read, so queues stay bounded. */
+    static final long HIGH_WATER = 8L * 1024 * 1024;
+    private static final long LOW_WATER = 1024L * 1024;
+    private long toClientBytes;
+    private long toBackendBytes;
+    private boolean clientReadPaused;
+    private boolean backendReadPaused;
     private boolean startTlsWhenFlushed;
     State state = State.PLAIN;
     private long cookie;
@@ -68,8 +75,8 @@ final class ClientConnection {
     }
 
     void start() {
-        fe.io.onReadable(client, this::clientReadable);
-        fe.io.onReadable(backend, this::backendReadable);
+        armClientRead();
+        armBackendRead();
     }
 
     // ---- from the client ----
@@ -106,9 +113,31 @@ final class ClientConnection {
             teardown("bad input from the client: " + e.getMessage());
             return;
         }
-        if (state == State.PLAIN || state == State.TLS) {
-            fe.io.onReadable(client, this::clientReadable);
+        armClientRead();
+    }
+
+    private void armClientRead() {
+        if (state != State.PLAIN && state != State.TLS) {
+            return;
         }
+        if (toBackendBytes >= HIGH_WATER) {
+            clientReadPaused = true; // resumed when the backend has taken enough
+            fe.pauses.incrementAndGet();
+            return;
+        }
+        fe.io.onReadable(client, this::clientReadable);
+    }
+
+    private void armBackendRead() {
+        if (state == State.CLOSED) {
+            return;
+        }
+        if (toClientBytes >= HIGH_WATER) {
+            backendReadPaused = true; // resumed when the client has taken enough
+            fe.pauses.incrementAndGet();
+            return;
+        }
+        fe.io.onReadable(backend, this::backendReadable);
     }
 
     /** Offers TLS records to the session; passes on application data; true when a close_notify came. */
@@ -142,8 +171,14 @@ final class ClientConnection {
             ByteBuffer out = ByteBuffer.allocate(avail);
             p.readOutput(out, avail);
             out.flip();
-            toClient.add(out);
+            queueToClient(out);
         }
+    }
+
+    private void queueToClient(ByteBuffer b) {
+        toClient.add(b);
+        toClientBytes += b.remaining();
+        fe.peakQueued.accumulateAndGet(toClientBytes, Math::max);
     }
 
     private void onClientRecord(byte[] rec) {
@@ -260,6 +295,7 @@ final class ClientConnection {
     private void toClientRecord(byte[] rec) {
         if (state == State.HANDSHAKING) {
             heldForClient.add(rec);
+            toClientBytes += rec.length;
             return;
         }
         if (state == State.CLOSED) {
@@ -267,7 +303,7 @@ final class ClientConnection {
         }
         ByteBuffer framed = RecordParser.framed(rec);
         if (state == State.PLAIN) {
-            toClient.add(framed);
+            queueToClient(framed);
         } else {
             try {
                 synchronized (session) {
@@ -300,11 +336,16 @@ final class ClientConnection {
                     return;
                 }
                 toClient.poll();
+                toClientBytes -= head.limit();
                 lastActivity = System.nanoTime();
             }
         } catch (IOException e) {
             teardown("client write failed: " + e.getMessage());
             return;
+        }
+        if (backendReadPaused && toClientBytes < LOW_WATER) {
+            backendReadPaused = false;
+            armBackendRead();
         }
         if (startTlsWhenFlushed) {
             startTlsWhenFlushed = false;
@@ -349,10 +390,12 @@ final class ClientConnection {
         try {
             // The client's first calls may have come with its Finished: the handshake kept them.
             boolean closeNotify = decrypt(null);
-            for (byte[] rec : heldForClient) {
+            List<byte[]> held = new ArrayList<>(heldForClient);
+            heldForClient.clear();
+            for (byte[] rec : held) {
+                toClientBytes -= rec.length;
                 toClientRecord(rec);
             }
-            heldForClient.clear();
             if (closeNotify) {
                 closeNotifyReceived();
                 return;
@@ -361,15 +404,16 @@ final class ClientConnection {
             teardown("bad input from the client: " + e.getMessage());
             return;
         }
-        if (state == State.TLS) {
-            fe.io.onReadable(client, this::clientReadable);
-        }
+        armClientRead();
     }
 
     // ---- the backend ----
 
     private void toBackend(byte[] rec) {
-        toBackend.add(RecordParser.framed(rec));
+        ByteBuffer b = RecordParser.framed(rec);
+        toBackend.add(b);
+        toBackendBytes += b.remaining();
+        fe.peakQueued.accumulateAndGet(toBackendBytes, Math::max);
         flushBackend();
     }
 
@@ -390,9 +434,15 @@ final class ClientConnection {
                     return;
                 }
                 toBackend.poll();
+                toBackendBytes -= head.limit();
             }
         } catch (IOException e) {
             teardown("backend write failed: " + e.getMessage());
+            return;
+        }
+        if (clientReadPaused && toBackendBytes < LOW_WATER) {
+            clientReadPaused = false;
+            armClientRead();
         }
     }
 
@@ -420,9 +470,7 @@ final class ClientConnection {
             teardown("bad input from the backend: " + e.getMessage());
             return;
         }
-        if (state != State.CLOSED) {
-            fe.io.onReadable(backend, this::backendReadable);
-        }
+        armBackendRead();
     }
 
     // ---- the end ----

@@ -42,6 +42,8 @@ public final class FrontEnd implements Closeable {
     final Set<ClientConnection> connections = ConcurrentHashMap.newKeySet();
     final AtomicInteger handshakes = new AtomicInteger();
     final AtomicInteger disconnects = new AtomicInteger();
+    final AtomicInteger pauses = new AtomicInteger();
+    final java.util.concurrent.atomic.AtomicLong peakQueued = new java.util.concurrent.atomic.AtomicLong();
     private final InetSocketAddress backend;
     private final long idleNanos;
     private final List<ServerSocketChannel> listeners = new ArrayList<>();
@@ -110,6 +112,21 @@ public final class FrontEnd implements Closeable {
 
     public int disconnects() {
         return disconnects.get();
+    }
+
+    /** Times a side stopped being read because the other side was not taking its bytes. */
+    public int pauses() {
+        return pauses.get();
+    }
+
+    /** The most bytes ever queued for one side of one connection. */
+    public long peakQueued() {
+        return peakQueued.get();
+    }
+
+    /** What one connection may queue for a side before the other side stops being read (plus one record). */
+    public long queueLimit() {
+        return ClientConnection.HIGH_WATER + maxRecord;
     }
 
     /** The shared read buffer; only the I/O thread uses it. */

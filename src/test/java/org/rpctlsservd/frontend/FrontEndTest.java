@@ -220,6 +220,36 @@ class FrontEndTest {
     }
 
     @Test
+    void aBackendThatStopsReadingStopsTheClientBeingRead() throws Exception {
+        try (java.net.ServerSocket deaf = new java.net.ServerSocket(0, 10, java.net.InetAddress.getLoopbackAddress());
+                FrontEndHarness h = new FrontEndHarness(tmp, server, deaf.getLocalPort());
+                RawRpc p = h.plain()) {
+            java.net.Socket accepted = deaf.accept(); // accepted, never read
+            byte[] call = FrontEndHarness.whoami(1, FrontEndHarness.authNone()).args(new byte[60 * 1024]).bytes();
+            byte[] framed = ByteBuffer.allocate(call.length + 4).putInt(0x80000000 | call.length).put(call).array();
+            Thread writer = new Thread(() -> {
+                try {
+                    for (int i = 0; i < 4000; i++) { // 240 MiB: far more than any socket buffer holds
+                        p.sendRaw(framed);
+                    }
+                } catch (IOException e) {
+                    // the connection ends when the test closes it
+                }
+            });
+            writer.setDaemon(true);
+            writer.start();
+            Await.until(() -> h.daemon.frontEnd().pauses() > 0, "the front end stopped reading the client", 60);
+            assertTrue(writer.isAlive(), "the client cannot push everything through");
+            assertTrue(h.daemon.frontEnd().peakQueued() <= h.daemon.frontEnd().queueLimit(),
+                    "queued at most " + h.daemon.frontEnd().queueLimit() + " bytes, saw " + h.daemon.frontEnd().peakQueued());
+            accepted.close();
+            p.close();
+            writer.join(30_000);
+            assertNothingLeft(h);
+        }
+    }
+
+    @Test
     void idleConnectionsAreClosed() throws Exception {
         try (FrontEndHarness h = fe("--idle-timeout", "0.3"); RawRpc t = h.tls(client(null)); RawRpc p = h.plain()) {
             assertTrue(t.closedByServer());
