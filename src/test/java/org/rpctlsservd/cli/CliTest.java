@@ -154,6 +154,31 @@ class CliTest {
     }
 
     @Test
+    void frontEndOptions() throws Exception {
+        Config c = parse("--listen", "127.0.0.1:2049", "--listen", "[::1]:2049", "--backend", "127.0.0.1:20490",
+                "--require", "certuser", "--idle-timeout", "60", "--upcall-timeout", "5");
+        assertEquals(2, c.listen().size());
+        assertEquals(2049, c.listen().get(1).getPort());
+        assertTrue(c.listen().get(1).getAddress() instanceof java.net.Inet6Address);
+        assertEquals(20490, c.backend().getPort());
+        assertEquals(Config.Require.CERTUSER, c.require());
+        assertEquals(Duration.ofSeconds(60), c.idleTimeout());
+        assertEquals(Duration.ofSeconds(5), c.upcallTimeout());
+        Config d = parse();
+        assertTrue(d.listen().isEmpty());
+        assertEquals(Config.Require.NONE, d.require());
+        assertEquals(Duration.ofMinutes(6), d.idleTimeout());
+        assertEquals(Duration.ofSeconds(15), d.upcallTimeout());
+        assertEquals(Duration.ofSeconds(10), d.handshakeTimeout());
+        assertEquals("rpc.tlsservd: --listen requires --backend <host:port>", refused("--listen", "127.0.0.1:2049"));
+        assertEquals("rpc.tlsservd: --backend and --require need --listen <addr:port>", refused("--backend", "127.0.0.1:1"));
+        assertEquals("rpc.tlsservd: --require takes none, tls, cert or certuser, not `all'",
+                refused("--listen", "127.0.0.1:1", "--backend", "127.0.0.1:2", "--require", "all"));
+        assertEquals("rpc.tlsservd: --handshake-timeout takes seconds from 0.001 to 86400, not `soon'",
+                refused("--handshake-timeout", "soon"));
+    }
+
+    @Test
     void domainIsTruncatedAt256Characters() throws Exception {
         String longName = "a".repeat(300);
         assertEquals("@" + "a".repeat(256), parse("-n", longName).domain());

@@ -77,6 +77,26 @@ class ProcessTest {
     }
 
     @Test
+    void sighupReloadsTheCertificateAndKey() throws Exception {
+        org.rpctlsservd.support.TestPki.Ca ca = org.rpctlsservd.support.TestPki.ca("CA");
+        org.rpctlsservd.support.TestPki.writeServer(tmp.resolve("certs"), ca.leaf("server").issue());
+        Path pid = tmp.resolve("hup.pid");
+        Path log = tmp.resolve("hup.log");
+        Process p = start(log, java("-d", "-D", tmp.resolve("certs").toString(), "--no-rpcbind", "--pidfile", pid.toString()));
+        try {
+            Await.until(() -> read(log).contains("serving RPCTLSSD"), "the daemon to start: " + read(log), 30);
+            assertEquals(0, Commands.run(10, "kill", "-HUP", String.valueOf(p.pid())).status());
+            Await.until(() -> read(log).contains("reloaded the server certificate and key"), "the reload: " + read(log), 30);
+            assertTrue(p.isAlive(), "SIGHUP does not stop the daemon");
+            p.destroy();
+            assertTrue(p.waitFor(20, TimeUnit.SECONDS));
+            assertEquals(0, p.exitValue());
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    @Test
     void withoutDebugTheDaemonDetaches() throws Exception {
         Path pid = tmp.resolve("bg.pid");
         Commands.Result launched = Commands.run(30, java("--throwaway-cert", "--pidfile", pid.toString()).toArray(new String[0]));

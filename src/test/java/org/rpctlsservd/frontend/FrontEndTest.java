@@ -109,6 +109,24 @@ class FrontEndTest {
     }
 
     @Test
+    void listensOnSeveralAddressesIpv6Too() throws Exception {
+        TestPki.writeServer(tmp.resolve("server"), server);
+        org.rpctlsservd.cli.Config c = new org.rpctlsservd.cli.Cli("rpc.tlsservd", 2, "h.example.org", x -> null).parse(new String[] {
+            "-D", tmp.resolve("server").toString(), "--pidfile", tmp.resolve("pid").toString(), "--no-rpcbind",
+            "--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--backend", "127.0.0.1:" + backend.port()});
+        try (org.rpctlsservd.daemon.Daemon d = org.rpctlsservd.daemon.Daemon.start(c)) {
+            java.util.List<java.net.InetSocketAddress> a = d.frontEnd().addresses();
+            assertEquals(2, a.size());
+            java.net.InetSocketAddress v6 = a.get(1);
+            assertTrue(v6.getAddress() instanceof java.net.Inet6Address, v6.toString());
+            try (Socket s = new Socket(v6.getAddress(), v6.getPort()); RawRpc r = new RawRpc(s)) {
+                r.send(FrontEndHarness.whoami(1, FrontEndHarness.authNone()).bytes());
+                assertSuccess(r.read());
+            }
+        }
+    }
+
+    @Test
     void plainClientsAreRelayedWithRequireNone() throws Exception {
         try (FrontEndHarness h = fe(); RawRpc c = h.plain()) {
             c.send(FrontEndHarness.whoami(7, FrontEndHarness.authSys(1234, 100, 5, 6)).bytes());
