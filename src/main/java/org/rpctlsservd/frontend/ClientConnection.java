@@ -39,16 +39,13 @@ final class ClientConnection {
     final InetSocketAddress peer;
     private final RecordParser fromClient;
     private final RecordParser fromBackend;
-    private final ArrayDeque<ByteBuffer> toClient = new ArrayDeque<>();
-    private final ArrayDeque<ByteBuffer> toBackend = new ArrayDeque<>();
+    private final Outbound toClient;
+    private final Outbound toBackend;
     private final List<byte[]> heldForClient = new ArrayList<>();
-    private boolean clientWriteArmed;
-    private boolean backendWriteArmed;
+    private long heldBytes;
     /** Back-pressure: a side that does not read stops the other side being read, so queues stay bounded. */
     static final long HIGH_WATER = 8L * 1024 * 1024;
     private static final long LOW_WATER = 1024L * 1024;
-    private long toClientBytes;
-    private long toBackendBytes;
     private boolean clientReadPaused;
     private boolean backendReadPaused;
     private boolean startTlsWhenFlushed;
@@ -68,6 +65,86 @@ final class ClientConnection {
         this.peer = peer;
         this.fromClient = new RecordParser(fe.maxRecord);
         this.fromBackend = new RecordParser(fe.maxRecord);
+        this.toClient = new Outbound(client, "client", () -> {
+            if (backendReadPaused) {
+                backendReadPaused = false;
+                armBackendRead();
+            }
+        });
+        this.toBackend = new Outbound(backend, "backend", () -> {
+            if (clientReadPaused) {
+                clientReadPaused = false;
+                armClientRead();
+            }
+        });
+    }
+
+    /** Bytes waiting for one side, written without blocking; queued bytes are bounded by back-pressure. */
+    private final class Outbound {
+        private final SocketChannel channel;
+        private final String side;
+        private final Runnable drained;
+        private final ArrayDeque<ByteBuffer> queue = new ArrayDeque<>();
+        long bytes;
+        private boolean armed;
+
+        Outbound(SocketChannel channel, String side, Runnable drained) {
+            this.channel = channel;
+            this.side = side;
+            this.drained = drained;
+        }
+
+        void add(ByteBuffer b) {
+            queue.add(b);
+            bytes += b.remaining();
+            fe.peakQueued.accumulateAndGet(bytes, Math::max);
+        }
+
+        boolean isEmpty() {
+            return queue.isEmpty();
+        }
+
+        /** Writes what the socket takes now and waits for the rest; false when the connection failed. */
+        boolean flush() {
+            if (state == State.CLOSED) {
+                return false;
+            }
+            if (armed) {
+                return true; // the rest goes when the socket is writable
+            }
+            try {
+                while (!queue.isEmpty()) {
+                    ByteBuffer head = queue.peek();
+                    channel.write(head);
+                    if (head.hasRemaining()) {
+                        armed = true;
+                        fe.io.onWritable(channel, () -> {
+                            armed = false;
+                            afterWritable();
+                        });
+                        return true;
+                    }
+                    queue.poll();
+                    bytes -= head.limit();
+                    lastActivity = System.nanoTime();
+                }
+            } catch (IOException e) {
+                teardown(side + " write failed: " + e.getMessage());
+                return false;
+            }
+            if (bytes < LOW_WATER) {
+                drained.run();
+            }
+            return true;
+        }
+
+        private void afterWritable() {
+            if (this == toClient) {
+                flushClient();
+            } else {
+                flush();
+            }
+        }
     }
 
     State state() {
@@ -120,7 +197,7 @@ final class ClientConnection {
         if (state != State.PLAIN && state != State.TLS) {
             return;
         }
-        if (toBackendBytes >= HIGH_WATER) {
+        if (toBackend.bytes >= HIGH_WATER) {
             clientReadPaused = true; // resumed when the backend has taken enough
             fe.pauses.incrementAndGet();
             return;
@@ -132,7 +209,7 @@ final class ClientConnection {
         if (state == State.CLOSED) {
             return;
         }
-        if (toClientBytes >= HIGH_WATER) {
+        if (toClient.bytes + heldBytes >= HIGH_WATER) {
             backendReadPaused = true; // resumed when the client has taken enough
             fe.pauses.incrementAndGet();
             return;
@@ -171,14 +248,8 @@ final class ClientConnection {
             ByteBuffer out = ByteBuffer.allocate(avail);
             p.readOutput(out, avail);
             out.flip();
-            queueToClient(out);
+            toClient.add(out);
         }
-    }
-
-    private void queueToClient(ByteBuffer b) {
-        toClient.add(b);
-        toClientBytes += b.remaining();
-        fe.peakQueued.accumulateAndGet(toClientBytes, Math::max);
     }
 
     private void onClientRecord(byte[] rec) {
@@ -295,7 +366,7 @@ final class ClientConnection {
     private void toClientRecord(byte[] rec) {
         if (state == State.HANDSHAKING) {
             heldForClient.add(rec);
-            toClientBytes += rec.length;
+            heldBytes += rec.length;
             return;
         }
         if (state == State.CLOSED) {
@@ -303,7 +374,7 @@ final class ClientConnection {
         }
         ByteBuffer framed = RecordParser.framed(rec);
         if (state == State.PLAIN) {
-            queueToClient(framed);
+            toClient.add(framed);
         } else {
             try {
                 synchronized (session) {
@@ -320,34 +391,10 @@ final class ClientConnection {
     }
 
     private void flushClient() {
-        if (clientWriteArmed || state == State.CLOSED) {
+        if (!toClient.flush()) {
             return;
         }
-        try {
-            while (!toClient.isEmpty()) {
-                ByteBuffer head = toClient.peek();
-                client.write(head);
-                if (head.hasRemaining()) {
-                    clientWriteArmed = true;
-                    fe.io.onWritable(client, () -> {
-                        clientWriteArmed = false;
-                        flushClient();
-                    });
-                    return;
-                }
-                toClient.poll();
-                toClientBytes -= head.limit();
-                lastActivity = System.nanoTime();
-            }
-        } catch (IOException e) {
-            teardown("client write failed: " + e.getMessage());
-            return;
-        }
-        if (backendReadPaused && toClientBytes < LOW_WATER) {
-            backendReadPaused = false;
-            armBackendRead();
-        }
-        if (startTlsWhenFlushed) {
+        if (startTlsWhenFlushed && toClient.isEmpty()) {
             startTlsWhenFlushed = false;
             startTls();
         }
@@ -392,8 +439,8 @@ final class ClientConnection {
             boolean closeNotify = decrypt(null);
             List<byte[]> held = new ArrayList<>(heldForClient);
             heldForClient.clear();
+            heldBytes = 0;
             for (byte[] rec : held) {
-                toClientBytes -= rec.length;
                 toClientRecord(rec);
             }
             if (closeNotify) {
@@ -410,40 +457,8 @@ final class ClientConnection {
     // ---- the backend ----
 
     private void toBackend(byte[] rec) {
-        ByteBuffer b = RecordParser.framed(rec);
-        toBackend.add(b);
-        toBackendBytes += b.remaining();
-        fe.peakQueued.accumulateAndGet(toBackendBytes, Math::max);
-        flushBackend();
-    }
-
-    private void flushBackend() {
-        if (backendWriteArmed || state == State.CLOSED) {
-            return;
-        }
-        try {
-            while (!toBackend.isEmpty()) {
-                ByteBuffer head = toBackend.peek();
-                backend.write(head);
-                if (head.hasRemaining()) {
-                    backendWriteArmed = true;
-                    fe.io.onWritable(backend, () -> {
-                        backendWriteArmed = false;
-                        flushBackend();
-                    });
-                    return;
-                }
-                toBackend.poll();
-                toBackendBytes -= head.limit();
-            }
-        } catch (IOException e) {
-            teardown("backend write failed: " + e.getMessage());
-            return;
-        }
-        if (clientReadPaused && toBackendBytes < LOW_WATER) {
-            clientReadPaused = false;
-            armClientRead();
-        }
+        toBackend.add(RecordParser.framed(rec));
+        toBackend.flush();
     }
 
     private void backendReadable() {

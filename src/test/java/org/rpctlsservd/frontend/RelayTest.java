@@ -4,9 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.DataInputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -127,24 +125,18 @@ class RelayTest {
             ExecutorService ex = Executors.newSingleThreadExecutor();
             // A backend that, on a call, first calls the client back and then answers with what the client said.
             Future<Integer> served = ex.submit(() -> {
-                try (Socket s = raw.accept()) {
-                    s.setSoTimeout(20_000);
-                    DataInputStream in = new DataInputStream(s.getInputStream());
-                    OutputStream out = s.getOutputStream();
-                    byte[] call = readRecord(in);
+                try (RawRpc s = new RawRpc(raw.accept())) {
+                    byte[] call = s.readRecord();
                     int xid = ByteBuffer.wrap(call).getInt();
-                    out.write(framed(RawRpc.call().xid(0xCB).prog(0x40000001).vers(1).proc(1).args(new byte[] {0, 0, 0, 42}).bytes()));
-                    out.flush();
-                    byte[] cbReply = readRecord(in);
+                    s.send(RawRpc.call().xid(0xCB).prog(0x40000001).vers(1).proc(1).args(new byte[] {0, 0, 0, 42}).bytes());
+                    byte[] cbReply = s.readRecord();
                     ByteBuffer b = ByteBuffer.wrap(cbReply);
                     int cbXid = b.getInt();
                     b.position(cbReply.length - 4);
                     int value = b.getInt();
-                    ByteBuffer reply = ByteBuffer.allocate(28).putInt(xid).putInt(1).putInt(0).putInt(0).putInt(0).putInt(0).putInt(value);
-                    out.write(framed(reply.array()));
-                    out.flush();
+                    s.send(ByteBuffer.allocate(28).putInt(xid).putInt(1).putInt(0).putInt(0).putInt(0).putInt(0).putInt(value).array());
                     try {
-                        readRecord(in);
+                        s.readRecord();
                     } catch (java.io.EOFException gone) {
                         // the client went: done
                     }
@@ -168,23 +160,6 @@ class RelayTest {
             }
             assertEquals(0xCB, served.get(20, TimeUnit.SECONDS));
             ex.shutdownNow();
-        }
-    }
-
-    static byte[] framed(byte[] rec) {
-        return ByteBuffer.allocate(rec.length + 4).putInt(0x80000000 | rec.length).put(rec).array();
-    }
-
-    static byte[] readRecord(DataInputStream in) throws IOException {
-        java.io.ByteArrayOutputStream rec = new java.io.ByteArrayOutputStream();
-        while (true) {
-            int mark = in.readInt();
-            byte[] frag = new byte[mark & 0x7fffffff];
-            in.readFully(frag);
-            rec.write(frag);
-            if (mark < 0) {
-                return rec.toByteArray();
-            }
         }
     }
 
