@@ -162,20 +162,10 @@ final class ClientConnection {
         if (state != State.PLAIN && state != State.TLS) {
             return;
         }
-        ByteBuffer buf = fe.readBuffer();
-        int n;
-        try {
-            n = client.read(buf);
-        } catch (IOException e) {
-            teardown("client read failed: " + e.getMessage());
+        ByteBuffer buf = readSome(client, "the client");
+        if (buf == null) {
             return;
         }
-        if (n < 0) {
-            teardown("client closed the connection");
-            return;
-        }
-        lastActivity = System.nanoTime();
-        buf.flip();
         try {
             if (state == State.PLAIN) {
                 fromClient.feed(buf, this::onClientRecord);
@@ -191,6 +181,23 @@ final class ClientConnection {
             return;
         }
         armClientRead();
+    }
+
+    /** What {@code ch} has now, in the shared read buffer; null when it ended (the connection is torn down). */
+    private ByteBuffer readSome(SocketChannel ch, String side) {
+        ByteBuffer buf = fe.readBuffer();
+        try {
+            if (ch.read(buf) < 0) {
+                teardown(side + " closed the connection");
+                return null;
+            }
+        } catch (IOException e) {
+            teardown(side + ": read failed: " + e.getMessage());
+            return null;
+        }
+        lastActivity = System.nanoTime();
+        buf.flip();
+        return buf;
     }
 
     private void armClientRead() {
@@ -465,20 +472,10 @@ final class ClientConnection {
         if (state == State.CLOSED) {
             return;
         }
-        ByteBuffer buf = fe.readBuffer();
-        int n;
-        try {
-            n = backend.read(buf);
-        } catch (IOException e) {
-            teardown("backend read failed: " + e.getMessage());
+        ByteBuffer buf = readSome(backend, "the backend");
+        if (buf == null) {
             return;
         }
-        if (n < 0) {
-            teardown("the backend closed the connection");
-            return;
-        }
-        lastActivity = System.nanoTime();
-        buf.flip();
         try {
             fromBackend.feed(buf, this::toClientRecord);
         } catch (IOException e) {
