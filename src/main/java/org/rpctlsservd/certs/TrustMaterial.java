@@ -112,10 +112,6 @@ public final class TrustMaterial {
         return out;
     }
 
-    public boolean crlCheck() {
-        return crlCheck;
-    }
-
     /** Checks a client's chain (leaf first) now. */
     public Verification verify(List<X509CertificateHolder> chain) {
         if (chain.isEmpty()) {

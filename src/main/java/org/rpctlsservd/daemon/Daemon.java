@@ -148,10 +148,6 @@ public final class Daemon implements Closeable {
         return java.util.List.copyOf(reloadTimes);
     }
 
-    public Config config() {
-        return config;
-    }
-
     public int port() {
         return server.port();
     }

@@ -64,10 +64,6 @@ public final class IoLoop implements Closeable {
         });
     }
 
-    public boolean inLoop() {
-        return Thread.currentThread() == thread;
-    }
-
     private void arm(SocketChannel ch, int op, Runnable callback) {
         try {
             SelectionKey k = ch.keyFor(selector);

@@ -108,10 +108,6 @@ public final class TlsEngine implements Handshaker, Closeable {
         return inFlight.get();
     }
 
-    public IoLoop io() {
-        return io;
-    }
-
     @Override
     public CompletionStage<HandshakeOutcome> handshake(SocketChannel socket, long cookie, Executor workers) {
         Run run = new Run(socket, cookie, workers);

@@ -45,10 +45,6 @@ public final class TlsSession implements Session {
         return cookie;
     }
 
-    public SocketChannel channel() {
-        return channel;
-    }
-
     /** The TLS state; use it only while holding this session's monitor. */
     public TlsServerProtocol protocol() {
         return protocol;
@@ -182,9 +178,5 @@ public final class TlsSession implements Session {
         } catch (IOException e) {
             LOG.fine(() -> "close: " + e.getMessage());
         }
-    }
-
-    public synchronized boolean isClosed() {
-        return closed;
     }
 }

@@ -76,15 +76,6 @@ public final class XdrReader extends XdrDecodingStream {
         return v;
     }
 
-    /** The int at {@code offset} bytes ahead, without consuming anything; -1 when not present. */
-    public long peekUnsignedInt(int offset) {
-        int p = pos + offset;
-        if (offset < 0 || p + 4 > end) {
-            return -1;
-        }
-        return ((long) (buf[p] & 0xff) << 24) | ((buf[p + 1] & 0xff) << 16) | ((buf[p + 2] & 0xff) << 8) | (buf[p + 3] & 0xff);
-    }
-
     @Override
     public byte[] xdrDecodeOpaque(int length) throws OncRpcException {
         if (length < 0 || padded(length) > remaining()) {
