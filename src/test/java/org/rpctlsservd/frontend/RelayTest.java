@@ -89,6 +89,38 @@ class RelayTest {
     }
 
     @Test
+    void certUserWithDisabledLeavesTheCredentialAlone() throws Exception {
+        // reference case 35: CERTUSER|DISABLED must not use the mapping; AUTH_SYS is refused, AUTH_NONE passes as sent
+        Path caFile = Files.writeString(tmp.resolve("ca.pem"), TestPki.pem(CA.cert()));
+        try (TestUsers u = TestUsers.create("rpctlsdan", "rpctlsd", 1);
+                EchoBackend backend = new EchoBackend();
+                FrontEndHarness h = new FrontEndHarness(tmp, SERVER, backend.port(), "-m", "-l", caFile.toString(), "-u", "-h",
+                        "-n", "example.org");
+                RawRpc dan = h.tls(TlsHarness.jdkClient(CA.leaf("dan").dns("nfs.example.org").user("rpctlsdan@example.org").issue(),
+                        CA, "TLSv1.3"))) {
+            dan.send(FrontEndHarness.whoami(1, FrontEndHarness.authSys(7, 7)).bytes());
+            FrontEndTest.assertAuthError(dan.read(), 2);
+            dan.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).bytes());
+            RawRpc.Reply r = dan.read();
+            assertEquals(0, r.stat);
+            assertEquals(0, r.result.getInt(), "AUTH_NONE, not rewritten");
+            assertEquals(1, backend.calls.get(), "only the AUTH_NONE call reached the backend");
+        }
+    }
+
+    @Test
+    void aConnectResultWithMoreThanNgroupsGidsIsRefused() throws Exception {
+        org.rpctlsservd.rpc.XdrWriter w = new org.rpctlsservd.rpc.XdrWriter(64);
+        w.xdrEncodeInt(0x2B);
+        w.xdrEncodeInt(1000);
+        w.xdrEncodeInt(1025);
+        byte[] b = w.toByteArray();
+        ConnectResult r = new ConnectResult();
+        org.junit.jupiter.api.Assertions.assertThrows(org.acplt.oncrpc.OncRpcException.class,
+                () -> r.xdrDecode(new XdrReader(b, 0, b.length)));
+    }
+
+    @Test
     void aPortmapperDumpOverTlsEqualsTheClearTextOne() throws Exception {
         List<OncRpcServerIdent> clear;
         try (PortmapClient pm = new PortmapClient(InetAddress.getLoopbackAddress(), 111, 6, 5000)) {
