@@ -109,8 +109,8 @@ public final class TlsEngine implements Handshaker, Closeable {
     }
 
     @Override
-    public CompletionStage<HandshakeOutcome> handshake(SocketChannel socket, long cookie, Executor workers) {
-        Run run = new Run(socket, cookie, workers);
+    public CompletionStage<HandshakeOutcome> handshake(SocketChannel socket, long cookie, Executor workers, long receivedNanos) {
+        Run run = new Run(socket, cookie, workers, receivedNanos);
         run.start();
         return run.future;
     }
@@ -128,14 +128,15 @@ public final class TlsEngine implements Handshaker, Closeable {
         final Executor workers;
         final CompletableFuture<HandshakeOutcome> future = new CompletableFuture<>();
         final AtomicBoolean done = new AtomicBoolean();
-        final long started = System.nanoTime();
+        final long started;
         TlsServerProtocol protocol;
         RpcTlsServer server;
         InetSocketAddress peer;
         ByteBuffer pendingOut;
         ScheduledFuture<?> deadline;
 
-        Run(SocketChannel ch, long cookie, Executor workers) {
+        Run(SocketChannel ch, long cookie, Executor workers, long received) {
+            this.started = received;
             this.ch = ch;
             this.cookie = cookie;
             this.workers = workers;
@@ -146,8 +147,9 @@ public final class TlsEngine implements Handshaker, Closeable {
             try {
                 ch.configureBlocking(false);
                 peer = (InetSocketAddress) ch.getRemoteAddress();
+                long left = policy.deadline().toNanos() - (System.nanoTime() - started);
                 deadline = timer.schedule(() -> fail("no handshake within " + policy.deadline().toMillis() + " ms", null),
-                        policy.deadline().toMillis(), TimeUnit.MILLISECONDS);
+                        Math.max(0, left), TimeUnit.NANOSECONDS);
                 TrustMaterial t = trust.get();
                 Prepared p = credentials.get();
                 server = new RpcTlsServer(crypto, p.credentials(), p.chain(), policy, t == null ? List.of() : t.caNames());

@@ -120,8 +120,9 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
     /** CONNECT: hand the call to the workers; never blocks the receiving thread. */
     private void connect(RpcCall call, long socookie) {
         call.defer();
+        long received = System.nanoTime();
         String xid = Integer.toUnsignedString(call.xid());
-        boolean queued = workers.submit(() -> runConnect(call, socookie));
+        boolean queued = workers.submit(() -> runConnect(call, socookie, received));
         if (!queued) {
             LOG.warning("rpctlssd_connect_svc: xid " + xid + ": handshake queue full, refused");
             call.replyAccepted(OncRpcAcceptStatus.ONCRPC_SYSTEM_ERR);
@@ -130,7 +131,7 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
         }
     }
 
-    private void runConnect(RpcCall call, long socookie) {
+    private void runConnect(RpcCall call, long socookie, long received) {
         String xid = Integer.toUnsignedString(call.xid());
         Optional<SocketChannel> claimed = handoff.claim(socookie);
         if (claimed.isEmpty()) {
@@ -140,7 +141,7 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
         }
         SocketChannel socket = claimed.get();
         try {
-            handshaker.handshake(socket, socookie, workers.executor())
+            handshaker.handshake(socket, socookie, workers.executor(), received)
                     .whenComplete((outcome, failure) -> finish(call, socookie, socket, outcome, failure));
         } catch (RuntimeException e) {
             finish(call, socookie, socket, null, e);

@@ -46,7 +46,7 @@ public final class ScriptedHandshaker implements Handshaker {
     }
 
     @Override
-    public CompletionStage<HandshakeOutcome> handshake(SocketChannel socket, long cookie, Executor workers) {
+    public CompletionStage<HandshakeOutcome> handshake(SocketChannel socket, long cookie, Executor workers, long receivedNanos) {
         started.incrementAndGet();
         CountDownLatch gate = gates.get(cookie);
         try {
