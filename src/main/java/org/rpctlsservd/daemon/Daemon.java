@@ -77,11 +77,7 @@ public final class Daemon implements Closeable {
                     config.rpcIdleTimeout(), ServerLimits.DEFAULT.writeTimeout());
             started = RpcServer.start(config.rpcAddress(), dispatcher, limits, timer);
         } catch (IOException | OncRpcException | RuntimeException e) {
-            workers.close();
-            if (engine != null) {
-                engine.close();
-            }
-            timer.shutdownNow();
+            releaseStarted(null);
             throw new IOException("Can't create transport for local rpctlssd socket: " + e.getMessage(), e);
         }
         this.server = started;
@@ -90,12 +86,7 @@ public final class Daemon implements Closeable {
             try {
                 fe = new FrontEnd(config, new java.net.InetSocketAddress(server.address(), server.port()), handoff, sessions, timer);
             } catch (IOException e) {
-                server.close();
-                workers.close();
-                if (engine != null) {
-                    engine.close();
-                }
-                timer.shutdownNow();
+                releaseStarted(server);
                 throw e;
             }
         }
@@ -106,6 +97,18 @@ public final class Daemon implements Closeable {
         LOG.info("serving RPCTLSSD (" + Integer.toUnsignedString(rpctlssd.RPCTLSSD) + ") version "
                 + rpctlssd.RPCTLSSDVERS + " on " + server.address().getHostAddress() + " port " + server.port()
                 + " (tcp, udp); at most " + workers.maxThreads() + " handshakes at once");
+    }
+
+    /** A start that failed half-way gives back what it had started. */
+    private void releaseStarted(RpcServer startedServer) {
+        if (startedServer != null) {
+            startedServer.close();
+        }
+        workers.close();
+        if (engine != null) {
+            engine.close();
+        }
+        timer.shutdownNow();
     }
 
     /** Starts the daemon with a given handshake step (no pidfile, no signals: those belong to {@link Main}). */
