@@ -48,7 +48,7 @@ class ReloadTest {
             assertTrue(s.isShutOff());
             assertFalse(((TlsSession) h.daemon.sessions().get(b.cookie())).isShutOff());
             assertEquals(-1, a.socket().getInputStream().read(), "the socket was half-closed for writing");
-            assertEquals(0, ReloadTest.disconnect(h, a.cookie()), "DISCONNECT after a shut-off still answers OK");
+            assertEquals(0, TlsHandshakeTest.disconnect(h, a.cookie()), "DISCONNECT after a shut-off still answers OK");
 
             // The same certificate is now refused at the handshake...
             assertEquals(0x03, h.attempt(TlsHarness.jdkClient(client, ca, "TLSv1.3")).flags());
@@ -62,10 +62,6 @@ class ReloadTest {
             assertEquals(1, log.alwaysLines().stream().filter(l -> l.startsWith("rpctls_daemon: Certificate Revoked")).count(),
                     "a shut-off session is not reported again");
         }
-    }
-
-    static int disconnect(TlsHarness h, long cookie) throws Exception {
-        return TlsHandshakeTest.disconnect(h, cookie);
     }
 
     @Test

@@ -31,6 +31,7 @@ import org.rpctlsservd.support.TestDaemons;
 /** The generated Remote Tea client against the service, over TCP and UDP, for all four procedures. */
 class RpctlssdServiceTest {
     private final ScriptedHandshaker handshaker = new ScriptedHandshaker();
+    private final java.util.List<SocketChannel> clientEnds = new java.util.ArrayList<>();
     private Daemon daemon;
 
     @BeforeEach
@@ -39,14 +40,30 @@ class RpctlssdServiceTest {
     }
 
     @AfterEach
-    void stop() {
+    void stop() throws Exception {
         daemon.close();
+        for (SocketChannel c : clientEnds) {
+            c.close();
+        }
     }
 
-    private rpctlssdClient client(int protocol) throws Exception {
-        rpctlssdClient c = new rpctlssdClient(InetAddress.getLoopbackAddress(), daemon.port(), protocol);
-        c.getClient().setTimeout(10_000);
-        return c;
+    /** The generated client, closable with try-with-resources. */
+    private static final class Client extends rpctlssdClient implements AutoCloseable {
+        Client(int port, int protocol) throws Exception {
+            super(InetAddress.getLoopbackAddress(), port, protocol);
+            getClient().setTimeout(10_000);
+        }
+    }
+
+    private Client client(int protocol) throws Exception {
+        return new Client(daemon.port(), protocol);
+    }
+
+    /** Parks the server end of a fresh loopback pair; the client end is closed after the test. */
+    private long parkPair() throws Exception {
+        SocketChannel[] pair = TestDaemons.pair();
+        clientEnds.add(pair[1]);
+        return daemon.handoff().park(pair[0]);
     }
 
     private static rpctlssd_connect_arg connectArg(long cookie) {
@@ -70,8 +87,7 @@ class RpctlssdServiceTest {
     @ParameterizedTest(name = "protocol {0}")
     @ValueSource(ints = {OncRpcProtocols.ONCRPC_TCP, OncRpcProtocols.ONCRPC_UDP})
     void allFourProcedures(int protocol) throws Exception {
-        rpctlssdClient c = client(protocol);
-        try {
+        try (Client c = client(protocol)) {
             c.RPCTLSSD_NULL_2();
 
             SocketChannel[] pair = TestDaemons.pair();
@@ -100,34 +116,26 @@ class RpctlssdServiceTest {
 
             assertEquals(1, c.RPCTLSSD_DISCONNECT_2(disconnectArg(cookie)).reterr, "second DISCONNECT: NOCLOSE");
             assertEquals(2, c.RPCTLSSD_HANDLERECORD_2(handleArg(cookie)).reterr, "HANDLERECORD after DISCONNECT: NOSSL");
-        } finally {
-            c.close();
         }
     }
 
     @ParameterizedTest(name = "protocol {0}")
     @ValueSource(ints = {OncRpcProtocols.ONCRPC_TCP, OncRpcProtocols.ONCRPC_UDP})
     void uidAndGidsOnlyWithCertUser(int protocol) throws Exception {
-        rpctlssdClient c = client(protocol);
-        try {
-            SocketChannel[] pair = TestDaemons.pair();
-            long cookie = daemon.handoff().park(pair[0]);
+        try (Client c = client(protocol)) {
+            long cookie = parkPair();
             handshaker.flags(cookie, 0x0B);
             rpctlssd_connect_res res = c.RPCTLSSD_CONNECT_2(connectArg(cookie));
             assertEquals(0x0B, res.flags);
             assertEquals(0, res.uid);
             assertEquals(0, res.gid.length);
-            pair[1].close();
-        } finally {
-            c.close();
         }
     }
 
     @ParameterizedTest(name = "protocol {0}")
     @ValueSource(ints = {OncRpcProtocols.ONCRPC_TCP, OncRpcProtocols.ONCRPC_UDP})
     void unknownCookiesAreAnsweredAtOnce(int protocol) throws Exception {
-        rpctlssdClient c = client(protocol);
-        try {
+        try (Client c = client(protocol)) {
             long t0 = System.nanoTime();
             OncRpcException e = assertThrows(OncRpcException.class, () -> c.RPCTLSSD_CONNECT_2(connectArg(0x1234_5678_9abc_def0L)));
             assertEquals(OncRpcException.RPC_SYSTEMERROR, e.getReason());
@@ -135,42 +143,32 @@ class RpctlssdServiceTest {
             assertEquals(0, handshaker.started.get(), "no handshake without a socket");
             assertEquals(2, c.RPCTLSSD_HANDLERECORD_2(handleArg(-1L)).reterr);
             assertEquals(1, c.RPCTLSSD_DISCONNECT_2(disconnectArg(-1L)).reterr);
-        } finally {
-            c.close();
         }
     }
 
     @ParameterizedTest(name = "protocol {0}")
     @ValueSource(ints = {OncRpcProtocols.ONCRPC_TCP, OncRpcProtocols.ONCRPC_UDP})
     void aCookieIsClaimedOnce(int protocol) throws Exception {
-        rpctlssdClient c = client(protocol);
-        try {
-            SocketChannel[] pair = TestDaemons.pair();
-            long cookie = daemon.handoff().park(pair[0]);
+        try (Client c = client(protocol)) {
+            long cookie = parkPair();
             assertEquals(1, c.RPCTLSSD_CONNECT_2(connectArg(cookie)).flags);
             OncRpcException e = assertThrows(OncRpcException.class, () -> c.RPCTLSSD_CONNECT_2(connectArg(cookie)));
             assertEquals(OncRpcException.RPC_SYSTEMERROR, e.getReason());
-            pair[1].close();
-        } finally {
-            c.close();
         }
     }
 
     @ParameterizedTest(name = "protocol {0}")
     @ValueSource(ints = {OncRpcProtocols.ONCRPC_TCP, OncRpcProtocols.ONCRPC_UDP})
     void aFailedHandshakeIsAnsweredAndClosesTheSocket(int protocol) throws Exception {
-        rpctlssdClient c = client(protocol);
-        try {
+        try (Client c = client(protocol)) {
             SocketChannel[] pair = TestDaemons.pair();
+            clientEnds.add(pair[1]);
             long cookie = daemon.handoff().park(pair[0]);
             handshaker.fail(cookie);
             OncRpcException e = assertThrows(OncRpcException.class, () -> c.RPCTLSSD_CONNECT_2(connectArg(cookie)));
             assertEquals(OncRpcException.RPC_SYSTEMERROR, e.getReason());
             assertFalse(pair[0].isOpen(), "the daemon closed the socket it took");
             assertNull(daemon.sessions().get(cookie), "no session for a failed handshake");
-            pair[1].close();
-        } finally {
-            c.close();
         }
     }
 }
