@@ -119,6 +119,15 @@ public final class Cli {
                 .desc("front end: close a client connection idle this long (default 360)").build());
         o.addOption(Option.builder().longOpt("upcall-timeout").hasArg().argName("seconds")
                 .desc("front end: give up a CONNECT upcall after this long (default 15)").build());
+        o.addOption(Option.builder().longOpt("write-timeout").hasArg().argName("seconds")
+                .desc("front end: close a connection whose client or backend took no bytes for this long (default 30)").build());
+        o.addOption(Option.builder().longOpt("memory-budget").hasArg().argName("MiB")
+                .desc("front end: bytes all connections may hold at once before accepting and reading pause (default half the maximum heap)").build());
+        o.addOption(Option.builder().longOpt("rpc-socket").hasArg().argName("path")
+                .desc("Unix-domain socket of the RPCTLSSD service, mode 0600, for root and the daemon's user only (default "
+                        + Config.DEFAULT_RPC_SOCKET + ")").build());
+        o.addOption(Option.builder().longOpt("rpc-insecure")
+                .desc("answer CONNECT, HANDLERECORD and DISCONNECT on TCP and UDP from unprivileged ports too (for testing only)").build());
         o.addOption(Option.builder().longOpt("no-rpcbind").desc("do not register with rpcbind").build());
         o.addOption(Option.builder().longOpt("help").desc("show this help and exit").build());
         return o;
@@ -198,6 +207,10 @@ public final class Cli {
         Config.Require require = Config.Require.NONE;
         Duration frontIdle = Duration.ofMinutes(6);
         Duration upcall = Duration.ofSeconds(15);
+        Duration writeTimeout = Config.DEFAULT_WRITE_TIMEOUT;
+        long memoryBudget = 0;
+        Path rpcSocket = Config.DEFAULT_RPC_SOCKET;
+        boolean rpcInsecure = false;
 
         // In command-line order, as getopt sees them: the first refused option decides the message.
         for (Option o : cmd.getOptions()) {
@@ -251,6 +264,15 @@ public final class Cli {
                     break;
                 case "idle-timeout": frontIdle = seconds("--idle-timeout", v); break;
                 case "upcall-timeout": upcall = seconds("--upcall-timeout", v); break;
+                case "write-timeout": writeTimeout = seconds("--write-timeout", v); break;
+                case "memory-budget": memoryBudget = positive("--memory-budget", v, 1 << 20) * 1024L * 1024; break;
+                case "rpc-socket":
+                    if (!v.startsWith("/") || v.length() > 107) {
+                        throw new UsageException(progname + ": --rpc-socket takes an absolute path of at most 107 bytes, not `" + v + "'");
+                    }
+                    rpcSocket = Path.of(v);
+                    break;
+                case "rpc-insecure": rpcInsecure = true; break;
                 case "help": break;
                 default: throw new IllegalStateException("option without a handler: " + key);
             }
@@ -279,7 +301,8 @@ public final class Cli {
         }
         return new Config(allowTls12, ciphers, certDir, debug, checkHost, caFile, mutual, maxThreads, domain, caPath,
                 crl, certUser, verbose, wildcard, pidFile, rpcAddress, maxConnections, connectQueue, idle, rpcbind, 111,
-                handshakeTimeout, requireAlpn, throwaway, listen, backend, require, frontIdle, upcall);
+                handshakeTimeout, requireAlpn, throwaway, listen, backend, require, frontIdle, upcall, writeTimeout, memoryBudget,
+                rpcSocket, rpcInsecure);
     }
 
     /** C atoi(): optional blanks and sign, then the leading digits; nothing numeric gives 0. */

@@ -34,7 +34,11 @@ public record Config(
         InetSocketAddress backend,
         Require require,
         Duration idleTimeout,
-        Duration upcallTimeout) {
+        Duration upcallTimeout,
+        Duration writeTimeout,
+        long memoryBudget,
+        Path rpcSocket,
+        boolean rpcInsecure) {
 
     /** --require: the least a connection must reach before calls other than NULL are relayed (exports(5) -tls, -tlscert, -tlscertuser). */
     public enum Require { NONE, TLS, CERT, CERTUSER }
@@ -49,6 +53,9 @@ public record Config(
     public static final int MULTI_LABEL_WILDCARDS = 0x8;
     public static final String DEFAULT_CERTDIR = "/etc/rpc.tlsservd/";
     public static final Path DEFAULT_PIDFILE = Path.of("/var/run/rpc.tlsservd.pid");
+    /** Where FreeBSD 13 and 14's rpc.tlsservd listened for the kernel's upcalls. */
+    public static final Path DEFAULT_RPC_SOCKET = Path.of("/var/run/rpctlssd.sock");
+    public static final Duration DEFAULT_WRITE_TIMEOUT = Duration.ofSeconds(30);
 
     /** With -d the daemon stays in the foreground and logs to stderr. */
     public boolean foreground() {

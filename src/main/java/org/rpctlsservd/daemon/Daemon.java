@@ -2,7 +2,7 @@ package org.rpctlsservd.daemon;
 
 import java.io.Closeable;
 import java.io.IOException;
-import java.util.concurrent.Executors;
+import java.net.UnixDomainSocketAddress;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -14,6 +14,7 @@ import org.rpctlsservd.certs.ServerCredentials;
 import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.cli.Config;
 import org.rpctlsservd.frontend.FrontEnd;
+import org.rpctlsservd.guard.Timers;
 import org.rpctlsservd.handshake.HandshakeWorkers;
 import org.rpctlsservd.handshake.Handshaker;
 import org.rpctlsservd.handshake.TlsEngine;
@@ -21,6 +22,8 @@ import org.rpctlsservd.handshake.TlsSession;
 import org.rpctlsservd.rpc.RpcDispatcher;
 import org.rpctlsservd.rpc.RpcServer;
 import org.rpctlsservd.rpc.ServerLimits;
+import org.rpctlsservd.rpc.StreamRpcServer;
+import org.rpctlsservd.guard.MemoryBudget;
 import org.rpctlsservd.rpc.gen.rpctlssd;
 import org.rpctlsservd.rpcbind.Registration;
 import org.rpctlsservd.service.RpctlssdService;
@@ -41,6 +44,8 @@ public final class Daemon implements Closeable {
     private final SessionTable sessions = new SessionTable();
     private final HandshakeWorkers workers;
     private final RpcServer server;
+    private final StreamRpcServer local;
+    private final MemoryBudget budget;
     private final Registration registration;
     private final Handshaker handshaker;
     private final FrontEnd frontEnd;
@@ -55,11 +60,7 @@ public final class Daemon implements Closeable {
 
     private Daemon(Config config, Function<ScheduledExecutorService, Handshaker> handshakers) throws IOException {
         this.config = config;
-        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "rpctlssd-timer");
-            t.setDaemon(true);
-            return t;
-        });
+        this.timer = Timers.single("rpctlssd-timer");
         this.workers = new HandshakeWorkers(config.maxThreads(), config.connectQueue());
         try {
             this.handshaker = handshakers.apply(timer);
@@ -69,40 +70,55 @@ public final class Daemon implements Closeable {
             throw e;
         }
         this.engine = handshaker instanceof TlsEngine ? (TlsEngine) handshaker : null;
+        this.budget = new MemoryBudget(config.memoryBudget() > 0 ? config.memoryBudget()
+                : MemoryBudget.defaultFor(Runtime.getRuntime().maxMemory()));
         RpcServer started = null;
+        StreamRpcServer startedLocal = null;
         try {
-            RpctlssdService service = new RpctlssdService(handoff, sessions, workers, handshaker);
+            RpctlssdService service = new RpctlssdService(handoff, sessions, workers, handshaker, config.rpcInsecure());
             RpcDispatcher dispatcher = new RpcDispatcher(RpcDispatcher.NONE_OR_SYS).add(service);
             ServerLimits limits = new ServerLimits(config.maxConnections(), ServerLimits.DEFAULT.maxRecordBytes(),
                     config.rpcIdleTimeout(), ServerLimits.DEFAULT.writeTimeout());
+            // The Unix-domain socket has its own connection slots: holders of TCP slots cannot block the upcalls.
+            startedLocal = RpcServer.startLocal(config.rpcSocket(), dispatcher, limits, timer);
             started = RpcServer.start(config.rpcAddress(), dispatcher, limits, timer);
         } catch (IOException | OncRpcException | RuntimeException e) {
-            releaseStarted(null);
+            releaseStarted(null, startedLocal);
             throw new IOException("Can't create transport for local rpctlssd socket: " + e.getMessage(), e);
         }
         this.server = started;
+        this.local = startedLocal;
+        if (!config.rpcAddress().getAddress().isLoopbackAddress()) {
+            LOG.warning("--rpc-address " + config.rpcAddress().getAddress().getHostAddress() + " is not a loopback address: "
+                    + "other hosts can reach the RPCTLSSD service (NULL, and from reserved ports every procedure)");
+        }
         FrontEnd fe = null;
         if (!config.listen().isEmpty()) {
             try {
-                fe = new FrontEnd(config, new java.net.InetSocketAddress(server.address(), server.port()), handoff, sessions, timer);
+                fe = new FrontEnd(config, UnixDomainSocketAddress.of(config.rpcSocket()), handoff, sessions, timer, budget);
             } catch (IOException e) {
-                releaseStarted(server);
+                releaseStarted(server, local);
                 throw e;
             }
         }
         this.frontEnd = fe;
         this.registration = config.rpcbind()
-                ? Registration.register(rpctlssd.RPCTLSSD, rpctlssd.RPCTLSSDVERS, server.port(), config.portmapPort(), timer)
+                ? Registration.register(rpctlssd.RPCTLSSD, rpctlssd.RPCTLSSDVERS, server.port(), config.rpcSocket(),
+                        config.portmapPort(), timer)
                 : null;
         LOG.info("serving RPCTLSSD (" + Integer.toUnsignedString(rpctlssd.RPCTLSSD) + ") version "
                 + rpctlssd.RPCTLSSDVERS + " on " + server.address().getHostAddress() + " port " + server.port()
-                + " (tcp, udp); at most " + workers.maxThreads() + " handshakes at once");
+                + " (tcp, udp) and " + config.rpcSocket() + "; at most " + workers.maxThreads() + " handshakes at once"
+                + (config.rpcInsecure() ? "; CONNECT, HANDLERECORD and DISCONNECT open to unprivileged callers (--rpc-insecure)" : ""));
     }
 
     /** A start that failed half-way gives back what it had started. */
-    private void releaseStarted(RpcServer startedServer) {
+    private void releaseStarted(RpcServer startedServer, StreamRpcServer startedLocal) {
         if (startedServer != null) {
             startedServer.close();
+        }
+        if (startedLocal != null) {
+            closeLocal(startedLocal);
         }
         workers.close();
         if (engine != null) {
@@ -250,6 +266,25 @@ public final class Daemon implements Closeable {
         });
     }
 
+    private void closeLocal(StreamRpcServer s) {
+        s.close();
+        try {
+            java.nio.file.Files.deleteIfExists(config.rpcSocket());
+        } catch (IOException e) {
+            LOG.warning("cannot remove " + config.rpcSocket() + ": " + e.getMessage());
+        }
+    }
+
+    /** The Unix-domain RPCTLSSD listener. */
+    public StreamRpcServer local() {
+        return local;
+    }
+
+    /** The front end's memory budget. */
+    public MemoryBudget budget() {
+        return budget;
+    }
+
     /** Orderly stop: unregister, stop serving, end every session and parked socket. */
     @Override
     public synchronized void close() {
@@ -264,6 +299,7 @@ public final class Daemon implements Closeable {
             registration.close();
         }
         server.close();
+        closeLocal(local);
         workers.close();
         if (engine != null) {
             engine.close();

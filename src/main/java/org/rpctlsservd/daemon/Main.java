@@ -13,11 +13,15 @@ import java.util.logging.Logger;
 import org.rpctlsservd.cli.Cli;
 import org.rpctlsservd.cli.Config;
 import org.rpctlsservd.cli.UsageException;
+import org.rpctlsservd.guard.Fatal;
 import sun.misc.Signal;
 
 /**
  * The rpc.tlsservd process: options, pidfile, detaching (without -d), signals (SIGTERM and
  * SIGINT stop it cleanly with status 0, SIGHUP reloads), then the daemon until it is stopped.
+ * Signal handlers are the first thing installed: a SIGHUP before the daemon is ready is
+ * remembered and applied once it is, and a SIGTERM at any time ends the process within
+ * {@link #STOP_DEADLINE_SECONDS} seconds, even when something hangs on the way out.
  */
 public final class Main {
     /** Set in the environment of the detached child so it does not detach again. */
@@ -27,11 +31,61 @@ public final class Main {
     private Main() {
     }
 
-    public static void main(String[] args) {
-        System.exit(run(args, System.out, System.err));
+    /** How long an orderly stop may take before the process is halted (status 1). */
+    static final int STOP_DEADLINE_SECONDS = 8;
+
+    /** Signals that arrived before or while the daemon runs. */
+    private static final class Signals {
+        final CountDownLatch stop = new CountDownLatch(1);
+        private Daemon daemon;
+        private boolean reloadPending;
+
+        synchronized void hup() {
+            if (daemon != null) {
+                daemon.reload();
+            } else {
+                reloadPending = true; // applied once the daemon is ready
+            }
+        }
+
+        synchronized void ready(Daemon d) {
+            daemon = d;
+            if (reloadPending) {
+                reloadPending = false;
+                LOG.info("applying a SIGHUP received while starting");
+                d.reload();
+            }
+        }
+
+        void term() {
+            if (stop.getCount() == 0) {
+                return;
+            }
+            stop.countDown();
+            Thread watchdog = new Thread(() -> {
+                try {
+                    Thread.sleep(STOP_DEADLINE_SECONDS * 1000L);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                LOG.severe("not stopped within " + STOP_DEADLINE_SECONDS + " s of SIGTERM: halting");
+                Runtime.getRuntime().halt(1);
+            }, "stop-watchdog");
+            watchdog.setDaemon(true);
+            watchdog.start();
+        }
     }
 
-    static int run(String[] args, PrintStream out, PrintStream err) {
+    public static void main(String[] args) {
+        Signals signals = new Signals();
+        Signal.handle(new Signal("HUP"), s -> signals.hup());
+        Signal.handle(new Signal("TERM"), s -> signals.term());
+        Signal.handle(new Signal("INT"), s -> signals.term());
+        Fatal.install();
+        System.exit(run(args, System.out, System.err, signals));
+    }
+
+    static int run(String[] args, PrintStream out, PrintStream err, Signals signals) {
         String progname = System.getProperty("rpctlsservd.progname", Cli.DEFAULT_PROGNAME);
         Cli cli = Cli.forThisHost(progname);
         if (Cli.wantsHelp(args)) {
@@ -70,6 +124,7 @@ public final class Main {
         } catch (IOException e) {
             LOG.warning("cannot open or create pidfile " + config.pidFile() + ": " + e.getMessage());
         }
+        LOG.info("starting (pid " + ProcessHandle.current().pid() + ")");
         Daemon daemon;
         try {
             daemon = Daemon.start(config);
@@ -78,12 +133,9 @@ public final class Main {
             closePid(pidFile);
             return 1;
         }
-        CountDownLatch stop = new CountDownLatch(1);
-        Signal.handle(new Signal("TERM"), s -> stop.countDown());
-        Signal.handle(new Signal("INT"), s -> stop.countDown());
-        Signal.handle(new Signal("HUP"), s -> daemon.reload());
+        signals.ready(daemon);
         try {
-            stop.await();
+            signals.stop.await();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -100,6 +152,17 @@ public final class Main {
                 LOG.warning("cannot remove pidfile: " + e.getMessage());
             }
         }
+    }
+
+    /** The -Xmx/-Xms the launcher gave this JVM, passed on to the detached child. */
+    private static List<String> heapOptions() {
+        List<String> out = new ArrayList<>();
+        for (String a : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (a.startsWith("-Xmx") || a.startsWith("-Xms") || a.startsWith("-XX:MaxRAMPercentage")) {
+                out.add(a);
+            }
+        }
+        return out;
     }
 
     /**
@@ -119,6 +182,8 @@ public final class Main {
             cmd.add("/usr/bin/setsid");
         }
         cmd.add(java);
+        cmd.add("-XX:+ExitOnOutOfMemoryError");
+        cmd.addAll(heapOptions());
         cmd.add("-Drpctlsservd.progname=" + progname);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));

@@ -8,6 +8,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.acplt.oncrpc.OncRpcAuthStatus;
 import org.acplt.oncrpc.OncRpcAuthType;
@@ -27,6 +28,13 @@ import org.rpctlsservd.rpc.XdrWriter;
  * (DISABLED, CERTUSER) and the --require policy. Everything but the upcall completions runs on the
  * front end's I/O thread, so this object needs no locks of its own; the TLS state is the
  * session's and is used under the session's monitor.
+ *
+ * <p>Memory: each side's outbound queue is bounded whoever fills it (relayed records, the front
+ * end's own replies, TLS output): past {@link #HIGH_WATER} the side producing for it is no
+ * longer read. What the connection holds is reported to the front end's global budget; while the
+ * budget is exhausted no client is read. A side that stops taking bytes is closed after the
+ * write timeout. The backend connection is made, without blocking, when the first call must be
+ * relayed: a client that only probes or says nothing costs the backend nothing.
  */
 final class ClientConnection {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
@@ -35,7 +43,9 @@ final class ClientConnection {
 
     private final FrontEnd fe;
     final SocketChannel client;
-    private final SocketChannel backend;
+    private SocketChannel backend;
+    private boolean backendConnected;
+    private java.util.concurrent.ScheduledFuture<?> connectTimeout;
     final InetSocketAddress peer;
     private final RecordParser fromClient;
     private final RecordParser fromBackend;
@@ -44,10 +54,18 @@ final class ClientConnection {
     private final List<byte[]> heldForClient = new ArrayList<>();
     private long heldBytes;
     /** Back-pressure: a side that does not read stops the other side being read, so queues stay bounded. */
-    static final long HIGH_WATER = 8L * 1024 * 1024;
-    private static final long LOW_WATER = 1024L * 1024;
+    static final long HIGH_WATER = 1024L * 1024;
+    private static final long LOW_WATER = 256L * 1024;
+    /** What a connection costs beyond its queues (buffers, parsers, objects); with TLS, Bouncy Castle's record buffers too. */
+    static final long PLAIN_OVERHEAD = 8 * 1024;
+    static final long TLS_OVERHEAD = 64 * 1024;
+    /** A queued buffer's cost beyond its bytes: the ByteBuffer, its array header, the queue slot. */
+    static final long BUFFER_OVERHEAD = 96;
     private boolean clientReadPaused;
     private boolean backendReadPaused;
+    boolean budgetPaused;
+    /** The bytes last reported to the front end's budget. */
+    private long reported;
     private boolean startTlsWhenFlushed;
     State state = State.PLAIN;
     private long cookie;
@@ -58,35 +76,39 @@ final class ClientConnection {
     private boolean trimLogged;
     volatile long lastActivity = System.nanoTime();
 
-    ClientConnection(FrontEnd fe, SocketChannel client, SocketChannel backend, InetSocketAddress peer) {
+    ClientConnection(FrontEnd fe, SocketChannel client, InetSocketAddress peer) {
         this.fe = fe;
         this.client = client;
-        this.backend = backend;
         this.peer = peer;
         this.fromClient = new RecordParser(fe.maxRecord);
         this.fromBackend = new RecordParser(fe.maxRecord);
-        this.toClient = new Outbound(client, "client", () -> {
+        this.toClient = new Outbound(client, "the client", () -> {
             if (backendReadPaused) {
                 backendReadPaused = false;
                 armBackendRead();
             }
+            resumeClientRead(); // the client's own replies may have held it
         });
-        this.toBackend = new Outbound(backend, "backend", () -> {
-            if (clientReadPaused) {
-                clientReadPaused = false;
-                armClientRead();
-            }
-        });
+        this.toBackend = new Outbound(null, "the backend", this::resumeClientRead);
+    }
+
+    private void resumeClientRead() {
+        if (clientReadPaused) {
+            clientReadPaused = false;
+            armClientRead();
+        }
     }
 
     /** Bytes waiting for one side, written without blocking; queued bytes are bounded by back-pressure. */
     private final class Outbound {
-        private final SocketChannel channel;
+        private SocketChannel channel;
         private final String side;
         private final Runnable drained;
         private final ArrayDeque<ByteBuffer> queue = new ArrayDeque<>();
         long bytes;
         private boolean armed;
+        /** When bytes were last taken by the socket, or first queued after an empty queue. */
+        long lastProgress = System.nanoTime();
 
         Outbound(SocketChannel channel, String side, Runnable drained) {
             this.channel = channel;
@@ -95,13 +117,26 @@ final class ClientConnection {
         }
 
         void add(ByteBuffer b) {
+            if (queue.isEmpty()) {
+                lastProgress = System.nanoTime();
+            }
             queue.add(b);
             bytes += b.remaining();
-            fe.peakQueued.accumulateAndGet(bytes, Math::max);
+            fe.peakQueued.accumulateAndGet(footprint(), Math::max);
         }
 
         boolean isEmpty() {
             return queue.isEmpty();
+        }
+
+        /** What the queue costs the heap: its bytes plus each buffer's object overhead (small replies are mostly overhead). */
+        long footprint() {
+            return bytes + BUFFER_OVERHEAD * queue.size();
+        }
+
+        /** True when bytes have waited for this side longer than {@code nanos} without any being taken. */
+        boolean stuckFor(long now, long nanos) {
+            return !queue.isEmpty() && now - lastProgress > nanos;
         }
 
         /** Writes what the socket takes now and waits for the rest; false when the connection failed. */
@@ -109,13 +144,15 @@ final class ClientConnection {
             if (state == State.CLOSED) {
                 return false;
             }
-            if (armed) {
-                return true; // the rest goes when the socket is writable
+            if (armed || channel == null || (this == toBackend && !backendConnected)) {
+                return true; // the rest goes when the socket is writable (or connected)
             }
             try {
                 while (!queue.isEmpty()) {
                     ByteBuffer head = queue.peek();
-                    channel.write(head);
+                    if (channel.write(head) > 0) {
+                        lastProgress = System.nanoTime();
+                    }
                     if (head.hasRemaining()) {
                         armed = true;
                         fe.io.onWritable(channel, () -> {
@@ -132,7 +169,7 @@ final class ClientConnection {
                 teardown(side + " write failed: " + e.getMessage());
                 return false;
             }
-            if (bytes < LOW_WATER) {
+            if (footprint() < LOW_WATER) {
                 drained.run();
             }
             return true;
@@ -144,6 +181,7 @@ final class ClientConnection {
             } else {
                 flush();
             }
+            account();
         }
     }
 
@@ -153,7 +191,31 @@ final class ClientConnection {
 
     void start() {
         armClientRead();
-        armBackendRead();
+        account();
+    }
+
+    /** Reports what this connection holds now to the front end's budget. */
+    private void account() {
+        long now = state == State.CLOSED ? 0
+                : toClient.footprint() + toBackend.footprint() + heldBytes + BUFFER_OVERHEAD * heldForClient.size()
+                        + fromClient.footprint() + fromBackend.footprint()
+                        + (session != null || state == State.HANDSHAKING ? TLS_OVERHEAD : PLAIN_OVERHEAD);
+        fe.budget.add(now - reported);
+        reported = now;
+    }
+
+    /** The sweep: a side that took no bytes for the write timeout is given up. */
+    void checkStuck(long now, long writeTimeoutNanos) {
+        if (state == State.CLOSED) {
+            return;
+        }
+        if (toClient.stuckFor(now, writeTimeoutNanos)) {
+            teardown("the client took no bytes for " + TimeUnit.NANOSECONDS.toSeconds(writeTimeoutNanos) + " s ("
+                    + toClient.bytes + " bytes waiting)");
+        } else if (toBackend.stuckFor(now, writeTimeoutNanos)) {
+            teardown("the backend took no bytes for " + TimeUnit.NANOSECONDS.toSeconds(writeTimeoutNanos) + " s ("
+                    + toBackend.bytes + " bytes waiting)");
+        }
     }
 
     // ---- from the client ----
@@ -179,6 +241,8 @@ final class ClientConnection {
         } catch (IOException e) {
             teardown("bad input from the client: " + e.getMessage());
             return;
+        } finally {
+            account();
         }
         armClientRead();
     }
@@ -204,19 +268,29 @@ final class ClientConnection {
         if (state != State.PLAIN && state != State.TLS) {
             return;
         }
-        if (toBackend.bytes >= HIGH_WATER) {
-            clientReadPaused = true; // resumed when the backend has taken enough
+        if (toBackend.footprint() >= HIGH_WATER || toClient.footprint() >= HIGH_WATER) {
+            clientReadPaused = true; // resumed when the side it fills has taken enough
             fe.pauses.incrementAndGet();
+            return;
+        }
+        if (fe.budget.paused()) {
+            fe.waitForBudget(this); // no new work from anyone until the front end's memory drains
             return;
         }
         fe.io.onReadable(client, this::clientReadable);
     }
 
+    /** The budget drained: read this client again. */
+    void budgetResumed() {
+        budgetPaused = false;
+        armClientRead();
+    }
+
     private void armBackendRead() {
-        if (state == State.CLOSED) {
+        if (state == State.CLOSED || !backendConnected) {
             return;
         }
-        if (toClient.bytes + heldBytes >= HIGH_WATER) {
+        if (toClient.footprint() + heldBytes + BUFFER_OVERHEAD * heldForClient.size() >= HIGH_WATER) {
             backendReadPaused = true; // resumed when the client has taken enough
             fe.pauses.incrementAndGet();
             return;
@@ -457,6 +531,8 @@ final class ClientConnection {
         } catch (IOException e) {
             teardown("bad input from the client: " + e.getMessage());
             return;
+        } finally {
+            account();
         }
         armClientRead();
     }
@@ -465,7 +541,72 @@ final class ClientConnection {
 
     private void toBackend(byte[] rec) {
         toBackend.add(RecordParser.framed(rec));
+        if (backend == null) {
+            connectBackend();
+            return;
+        }
         toBackend.flush();
+    }
+
+    /** Opens the backend connection without blocking; the first call waits in the queue meanwhile. */
+    private void connectBackend() {
+        if (!fe.backendConnects.tryAcquire()) {
+            fe.warnings.warning("backend-connects", () -> "front end: closing a client: " + fe.backendConnectLimit
+                    + " backend connections are being made already (backend " + fe.backend + " slow or down?)");
+            teardown("too many backend connections pending");
+            return;
+        }
+        try {
+            backend = SocketChannel.open();
+            toBackend.channel = backend;
+            backend.configureBlocking(false);
+            backend.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
+            if (backend.connect(fe.backend)) {
+                backendConnected();
+                return;
+            }
+        } catch (IOException e) {
+            backendFailed(e.getMessage());
+            return;
+        }
+        connectTimeout = fe.timer.schedule(() -> fe.io.submit(() -> {
+            if (!backendConnected && state != State.CLOSED) {
+                backendFailed("no connection within " + FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis() + " ms");
+            }
+        }), FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        fe.io.onConnectable(backend, this::backendConnectable);
+    }
+
+    private void backendConnectable() {
+        if (state == State.CLOSED || backendConnected) {
+            return;
+        }
+        try {
+            if (!backend.finishConnect()) {
+                fe.io.onConnectable(backend, this::backendConnectable);
+                return;
+            }
+        } catch (IOException e) {
+            backendFailed(e.getMessage());
+            return;
+        }
+        backendConnected();
+    }
+
+    private void backendConnected() {
+        backendConnected = true;
+        fe.backendConnects.release();
+        if (connectTimeout != null) {
+            connectTimeout.cancel(false);
+        }
+        toBackend.flush();
+        armBackendRead();
+        account();
+    }
+
+    private void backendFailed(String why) {
+        fe.warnings.warning("backend-connect", () -> "front end: cannot reach the backend " + fe.backend + ": " + why);
+        teardown("backend " + fe.backend + ": " + why);
     }
 
     private void backendReadable() {
@@ -481,6 +622,8 @@ final class ClientConnection {
         } catch (IOException e) {
             teardown("bad input from the backend: " + e.getMessage());
             return;
+        } finally {
+            account();
         }
         armBackendRead();
     }
@@ -511,9 +654,19 @@ final class ClientConnection {
     private void closeAll() {
         state = State.CLOSED;
         fe.io.forget(client);
-        fe.io.forget(backend);
         FrontEnd.closeQuietly(client);
-        FrontEnd.closeQuietly(backend);
+        if (backend != null) {
+            if (!backendConnected) {
+                backendConnected = true; // no longer counted as pending
+                fe.backendConnects.release();
+                if (connectTimeout != null) {
+                    connectTimeout.cancel(false);
+                }
+            }
+            fe.io.forget(backend);
+            FrontEnd.closeQuietly(backend);
+        }
         fe.connections.remove(this);
+        account();
     }
 }

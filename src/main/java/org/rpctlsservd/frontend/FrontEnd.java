@@ -7,27 +7,32 @@ import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
 import org.rpctlsservd.cli.Config;
+import org.rpctlsservd.guard.Acceptor;
+import org.rpctlsservd.guard.MemoryBudget;
+import org.rpctlsservd.guard.RateLimitedLog;
 import org.rpctlsservd.handshake.IoLoop;
 import org.rpctlsservd.sessions.SessionTable;
 import org.rpctlsservd.sessions.SocketHandoff;
 
 /**
  * The RFC 9289 front end: accepts RPC clients on the --listen addresses, connects each to the
- * --backend server, and plays the FreeBSD kernel's part for it (see {@link ClientConnection}).
- * It owns its listeners, its I/O thread, its upcall client and every client connection.
+ * --backend server when it first has a call to relay, and plays the FreeBSD kernel's part for it
+ * (see {@link ClientConnection}). It owns its listeners, its I/O thread, its upcall client and
+ * every client connection, and keeps them all within one memory budget: while the budget is
+ * exhausted it accepts nobody and reads no client until enough has drained.
  */
 public final class FrontEnd implements Closeable {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
@@ -44,31 +49,38 @@ public final class FrontEnd implements Closeable {
     final AtomicInteger disconnects = new AtomicInteger();
     final AtomicInteger pauses = new AtomicInteger();
     final java.util.concurrent.atomic.AtomicLong peakQueued = new java.util.concurrent.atomic.AtomicLong();
-    private final InetSocketAddress backend;
+    final InetSocketAddress backend;
+    final ScheduledExecutorService timer;
+    final MemoryBudget budget;
+    final RateLimitedLog warnings = new RateLimitedLog(LOG);
+    /** Backend connections being made at once; a client past this is closed (the backend is slow or down). */
+    final int backendConnectLimit = 256;
+    final Semaphore backendConnects = new Semaphore(backendConnectLimit);
+    static final Duration BACKEND_CONNECT_TIMEOUT = Duration.ofSeconds(5);
     private final long idleNanos;
+    private final long writeTimeoutNanos;
     private final List<ServerSocketChannel> listeners = new ArrayList<>();
+    private final List<Acceptor> acceptorGuards = new ArrayList<>();
     private final List<Thread> acceptors = new ArrayList<>();
-    private final ExecutorService connector;
+    /** Connections not read while the budget is exhausted; only the I/O thread uses it. */
+    private final ArrayDeque<ClientConnection> waitingForBudget = new ArrayDeque<>();
     private final ScheduledFuture<?> sweep;
     private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
     private volatile boolean closed;
 
-    public FrontEnd(Config config, InetSocketAddress service, SocketHandoff handoff, SessionTable sessions,
-            ScheduledExecutorService timer) throws IOException {
+    public FrontEnd(Config config, java.net.SocketAddress service, SocketHandoff handoff, SessionTable sessions,
+            ScheduledExecutorService timer, MemoryBudget budget) throws IOException {
         this.handoff = handoff;
         this.sessions = sessions;
         this.require = config.require();
         this.backend = config.backend();
+        this.timer = timer;
         this.idleNanos = config.idleTimeout().toNanos();
+        this.writeTimeoutNanos = config.writeTimeout().toNanos();
+        this.budget = budget;
         this.io = new IoLoop("frontend-io");
         this.upcalls = new Upcalls(service, config.upcallTimeout(), timer);
-        AtomicInteger serial = new AtomicInteger();
-        this.connector = new ThreadPoolExecutor(4, 4, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-            Thread t = new Thread(r, "frontend-connect-" + serial.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
-        ((ThreadPoolExecutor) connector).allowCoreThreadTimeOut(true);
+        budget.onDrained(() -> io.submit(this::budgetDrained));
         try {
             for (InetSocketAddress a : config.listen()) {
                 ServerSocketChannel ss = ServerSocketChannel.open();
@@ -80,10 +92,13 @@ public final class FrontEnd implements Closeable {
             close();
             throw new IOException("front end: cannot listen: " + e.getMessage(), e);
         }
-        long period = Math.max(50, Math.min(1000, TimeUnit.NANOSECONDS.toMillis(idleNanos) / 4));
+        long period = Math.max(50, Math.min(1000, TimeUnit.NANOSECONDS.toMillis(Math.min(idleNanos, writeTimeoutNanos)) / 4));
         this.sweep = timer.scheduleWithFixedDelay(this::sweepIdle, period, period, TimeUnit.MILLISECONDS);
         for (ServerSocketChannel ss : listeners) {
-            Thread t = new Thread(() -> acceptLoop(ss), "frontend-accept-" + ((InetSocketAddress) ss.getLocalAddress()).getPort());
+            String name = "frontend-accept-" + ((InetSocketAddress) ss.getLocalAddress()).getPort();
+            Acceptor a = new Acceptor(ss, "front end " + ss.getLocalAddress());
+            acceptorGuards.add(a);
+            Thread t = new Thread(() -> acceptLoop(a), name);
             t.setDaemon(true);
             acceptors.add(t);
             t.start();
@@ -135,60 +150,83 @@ public final class FrontEnd implements Closeable {
         return readBuffer;
     }
 
-    private void acceptLoop(ServerSocketChannel ss) {
+    private void acceptLoop(Acceptor acceptor) {
         while (!closed) {
             SocketChannel c;
             try {
-                c = ss.accept();
+                if (budget.paused()) {
+                    budget.awaitDrained(200); // clients wait in the listen queue meanwhile
+                    continue;
+                }
+                c = acceptor.accept();
+            } catch (InterruptedException e) {
+                return;
             } catch (IOException e) {
                 if (!closed) {
-                    LOG.warning("front end: accept failed: " + e.getMessage());
+                    warnings.warning("accept", () -> "front end: accept failed: " + e.getMessage());
                 }
                 continue;
             }
+            if (c == null) {
+                continue; // out of descriptors: handled and logged by the acceptor
+            }
             if (connections.size() >= MAX_CONNECTIONS) {
-                LOG.warning("front end: refused a client: " + MAX_CONNECTIONS + " connections already");
+                warnings.warning("max-connections", () -> "front end: refused a client: " + MAX_CONNECTIONS + " connections already");
                 closeQuietly(c);
                 continue;
             }
-            connector.execute(() -> open(c));
+            try {
+                InetSocketAddress peer = (InetSocketAddress) c.getRemoteAddress();
+                c.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                c.configureBlocking(false);
+                ClientConnection conn = new ClientConnection(this, c, peer);
+                connections.add(conn);
+                if (closed) {
+                    connections.remove(conn);
+                    closeQuietly(c);
+                    continue;
+                }
+                io.submit(conn::start);
+            } catch (IOException e) {
+                LOG.fine(() -> "front end: a client went before it was served: " + e.getMessage());
+                closeQuietly(c);
+            }
         }
     }
 
-    /** Connects the client's backend connection (blocking, bounded), then hands both to the I/O thread. */
-    private void open(SocketChannel c) {
-        SocketChannel b = null;
-        try {
-            InetSocketAddress peer = (InetSocketAddress) c.getRemoteAddress();
-            b = SocketChannel.open();
-            b.socket().connect(backend, 5000);
-            b.setOption(StandardSocketOptions.TCP_NODELAY, true);
-            c.setOption(StandardSocketOptions.TCP_NODELAY, true);
-            b.configureBlocking(false);
-            c.configureBlocking(false);
-            ClientConnection conn = new ClientConnection(this, c, b, peer);
-            connections.add(conn);
-            if (closed) {
-                connections.remove(conn);
-                throw new IOException("front end closed");
-            }
-            io.submit(conn::start);
-        } catch (IOException e) {
-            LOG.warning("front end: cannot serve a client: backend " + backend + ": " + e.getMessage());
-            closeQuietly(c);
-            if (b != null) {
-                closeQuietly(b);
-            }
+    /** On the I/O thread: {@code c} waits to be read until the budget drains. */
+    void waitForBudget(ClientConnection c) {
+        if (!c.budgetPaused) {
+            c.budgetPaused = true;
+            waitingForBudget.add(c);
+            warnings.warning("budget", () -> "front end: memory budget of " + (budget.limit() >> 20)
+                    + " MiB reached: not accepting or reading new calls until it drains");
+        }
+    }
+
+    private void budgetDrained() {
+        ClientConnection c;
+        while (!budget.paused() && (c = waitingForBudget.poll()) != null) {
+            c.budgetResumed();
         }
     }
 
     private void sweepIdle() {
-        long now = System.nanoTime();
-        for (ClientConnection c : connections) {
-            if (now - c.lastActivity > idleNanos && c.state() != ClientConnection.State.HANDSHAKING) {
-                io.submit(() -> c.teardown("idle for " + TimeUnit.NANOSECONDS.toSeconds(idleNanos) + " s"));
+        io.submit(() -> {
+            long now = System.nanoTime();
+            for (ClientConnection c : new ArrayList<>(connections)) {
+                if (now - c.lastActivity > idleNanos && c.state() != ClientConnection.State.HANDSHAKING) {
+                    c.teardown("idle for " + TimeUnit.NANOSECONDS.toSeconds(idleNanos) + " s");
+                } else {
+                    c.checkStuck(now, writeTimeoutNanos);
+                }
             }
-        }
+        });
+    }
+
+    /** The memory budget all connections share. */
+    public MemoryBudget budget() {
+        return budget;
     }
 
     static void closeQuietly(java.nio.channels.Channel c) {
@@ -209,13 +247,16 @@ public final class FrontEnd implements Closeable {
             closeQuietly(ss);
         }
         for (Thread t : acceptors) {
+            t.interrupt();
             try {
-                t.join(5000);
+                t.join(2000);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
         }
-        connector.shutdownNow();
+        for (Acceptor a : acceptorGuards) {
+            a.close();
+        }
         java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
         io.submit(() -> {
             for (ClientConnection c : new ArrayList<>(connections)) {

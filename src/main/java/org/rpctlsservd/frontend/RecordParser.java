@@ -18,6 +18,7 @@ final class RecordParser {
     private boolean lastFragment;
     private byte[] record = new byte[256];
     private int length;
+    private int fragments;
 
     RecordParser(int cap) {
         this.cap = cap;
@@ -42,6 +43,9 @@ final class RecordParser {
                 int m = ((mark[0] & 0xff) << 24) | ((mark[1] & 0xff) << 16) | ((mark[2] & 0xff) << 8) | (mark[3] & 0xff);
                 lastFragment = m < 0;
                 fragmentLeft = m & 0x7fffffff;
+                if (++fragments > org.rpctlsservd.rpc.RecordFraming.MAX_FRAGMENTS) {
+                    throw new IOException("record of more than " + org.rpctlsservd.rpc.RecordFraming.MAX_FRAGMENTS + " fragments");
+                }
                 if ((long) length + fragmentLeft > cap) {
                     throw new IOException("record of at least " + ((long) length + fragmentLeft) + " bytes exceeds the cap of " + cap);
                 }
@@ -58,6 +62,7 @@ final class RecordParser {
                 if (lastFragment) {
                     byte[] out = Arrays.copyOf(record, length);
                     length = 0;
+                    fragments = 0;
                     if (record.length > 64 * 1024) {
                         record = new byte[256]; // do not keep a large buffer for an idle connection
                     }
@@ -65,6 +70,11 @@ final class RecordParser {
                 }
             }
         }
+    }
+
+    /** Bytes this parser holds for an unfinished record (its buffer), for the memory budget. */
+    int footprint() {
+        return record.length;
     }
 
     /** Frames {@code rec} as one last fragment. */

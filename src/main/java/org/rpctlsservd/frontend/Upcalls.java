@@ -1,7 +1,6 @@
 package org.rpctlsservd.frontend;
 
 import java.io.Closeable;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
@@ -17,7 +16,7 @@ final class Upcalls implements Closeable {
     private final Duration connectTimeout;
     private static final Duration SHORT = Duration.ofSeconds(15);
 
-    Upcalls(InetSocketAddress service, Duration connectTimeout, ScheduledExecutorService timer) {
+    Upcalls(java.net.SocketAddress service, Duration connectTimeout, ScheduledExecutorService timer) {
         this.client = new AsyncRpcClient(service, rpctlssd.RPCTLSSD, rpctlssd.RPCTLSSDVERS, timer);
         this.connectTimeout = connectTimeout;
     }

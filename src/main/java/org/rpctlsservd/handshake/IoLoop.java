@@ -11,11 +11,14 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.rpctlsservd.guard.Fatal;
 
 /**
  * One selector thread that waits for sockets on behalf of handshakes (and sessions), so that no
  * worker is held while a peer is slow. Interest is one-shot: a callback fires once per request and
  * runs on this thread, where it must only do non-blocking work (read available bytes, hand off).
+ * The daemon cannot live without this thread: an Error in a callback ends the process
+ * ({@link Fatal}), a RuntimeException is logged and the loop goes on.
  */
 public final class IoLoop implements Closeable {
     private static final Logger LOG = Logger.getLogger(IoLoop.class.getName());
@@ -29,6 +32,7 @@ public final class IoLoop implements Closeable {
     private static final class Interest {
         Runnable onReadable;
         Runnable onWritable;
+        Runnable onConnectable;
     }
 
     public IoLoop(String name) throws IOException {
@@ -46,6 +50,11 @@ public final class IoLoop implements Closeable {
     /** Calls {@code callback} (on the loop thread) once {@code ch} can take more bytes. */
     public void onWritable(SocketChannel ch, Runnable callback) {
         submit(() -> arm(ch, SelectionKey.OP_WRITE, callback));
+    }
+
+    /** Calls {@code callback} (on the loop thread) once a non-blocking connect of {@code ch} has finished or failed. */
+    public void onConnectable(SocketChannel ch, Runnable callback) {
+        submit(() -> arm(ch, SelectionKey.OP_CONNECT, callback));
     }
 
     /** Runs {@code task} on the loop thread. */
@@ -79,8 +88,10 @@ public final class IoLoop implements Closeable {
             }
             if (op == SelectionKey.OP_READ) {
                 in.onReadable = callback;
-            } else {
+            } else if (op == SelectionKey.OP_WRITE) {
                 in.onWritable = callback;
+            } else {
+                in.onConnectable = callback;
             }
             k.interestOps(k.interestOps() | op);
         } catch (ClosedChannelException | CancelledKeyException e) {
@@ -96,8 +107,8 @@ public final class IoLoop implements Closeable {
             try {
                 selector.select(1000);
             } catch (IOException e) {
-                LOG.log(Level.SEVERE, "select failed", e);
-                continue;
+                Fatal.stop(thread.getName(), e); // a selector that cannot select would spin or hang every socket
+                return;
             }
             Runnable r;
             while ((r = pending.poll()) != null) {
@@ -107,6 +118,7 @@ public final class IoLoop implements Closeable {
                 Interest in = (Interest) k.attachment();
                 Runnable read = null;
                 Runnable write = null;
+                Runnable connect = null;
                 try {
                     int ready = k.readyOps();
                     int ops = k.interestOps();
@@ -120,12 +132,22 @@ public final class IoLoop implements Closeable {
                         in.onWritable = null;
                         ops &= ~SelectionKey.OP_WRITE;
                     }
+                    if ((ready & SelectionKey.OP_CONNECT) != 0 && in.onConnectable != null) {
+                        connect = in.onConnectable;
+                        in.onConnectable = null;
+                        ops &= ~SelectionKey.OP_CONNECT;
+                    }
                     k.interestOps(ops);
                 } catch (CancelledKeyException e) {
                     read = in.onReadable;
                     write = in.onWritable;
+                    connect = in.onConnectable;
                     in.onReadable = null;
                     in.onWritable = null;
+                    in.onConnectable = null;
+                }
+                if (connect != null) {
+                    safely(connect);
                 }
                 if (read != null) {
                     safely(read);
@@ -139,11 +161,7 @@ public final class IoLoop implements Closeable {
     }
 
     private static void safely(Runnable r) {
-        try {
-            r.run();
-        } catch (RuntimeException e) {
-            LOG.log(Level.SEVERE, "I/O callback failed", e);
-        }
+        Fatal.run("I/O callback", r);
     }
 
     @Override

@@ -37,6 +37,7 @@ import org.rpctlsservd.certs.HostMatcher;
 import org.rpctlsservd.certs.NameService;
 import org.rpctlsservd.certs.ServerCredentials;
 import org.rpctlsservd.certs.TrustMaterial;
+import org.rpctlsservd.sessions.Cookies;
 
 /**
  * The server side of RPC-over-TLS handshakes with Bouncy Castle's TLS API in non-blocking mode.
@@ -369,7 +370,7 @@ public final class TlsEngine implements Handshaker, Closeable {
         void audit(int flags, int uid, String failure) {
             StringBuilder b = new StringBuilder("handshake peer=");
             b.append(peer == null ? "?" : peer.getAddress().getHostAddress() + ":" + peer.getPort());
-            b.append(" cookie=0x").append(Long.toUnsignedString(cookie, 16));
+            b.append(' ').append(Cookies.tag(cookie)); // never the cookie itself: it is a capability
             b.append(failure == null ? " result=ok" : " result=failed");
             SecurityParameters sp = server == null ? null : server.securityParameters();
             if (sp != null && sp.getNegotiatedVersion() != null) {

@@ -4,9 +4,10 @@ import java.io.BufferedInputStream;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.Socket;
+import java.net.SocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.channels.SocketChannel;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Map;
@@ -30,7 +31,7 @@ import org.acplt.oncrpc.XdrAble;
 public final class AsyncRpcClient implements Closeable {
     private static final Logger LOG = Logger.getLogger(AsyncRpcClient.class.getName());
 
-    private final InetSocketAddress server;
+    private final SocketAddress server;
     private final int program;
     private final int version;
     private final ScheduledExecutorService timer;
@@ -49,7 +50,8 @@ public final class AsyncRpcClient implements Closeable {
         }
     }
 
-    public AsyncRpcClient(InetSocketAddress server, int program, int version, ScheduledExecutorService timer) {
+    /** {@code server}: a TCP address or a Unix-domain socket's. */
+    public AsyncRpcClient(SocketAddress server, int program, int version, ScheduledExecutorService timer) {
         this.server = server;
         this.program = program;
         this.version = version;
@@ -62,19 +64,26 @@ public final class AsyncRpcClient implements Closeable {
     }
 
     private final class Connection {
-        final Socket socket;
-        final OutputStream out;
+        final SocketChannel socket;
         final Map<Integer, Pending> pending = new ConcurrentHashMap<>();
         final Thread reader;
         volatile boolean dead;
 
         Connection() throws IOException {
-            socket = new Socket();
-            socket.connect(server, 5000);
-            socket.setTcpNoDelay(true);
-            out = socket.getOutputStream();
-            InputStream in = new BufferedInputStream(socket.getInputStream());
-            reader = new Thread(() -> read(in), "rpc-client-" + server.getPort());
+            if (server instanceof InetSocketAddress) {
+                socket = SocketChannel.open();
+                try {
+                    socket.socket().connect(server, 5000);
+                    socket.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                } catch (IOException e) {
+                    socket.close();
+                    throw e;
+                }
+            } else {
+                socket = SocketChannel.open(server); // Unix-domain: connects at once or fails
+            }
+            InputStream in = new BufferedInputStream(new ChannelInput(socket));
+            reader = new Thread(() -> read(in), "rpc-client");
             reader.setDaemon(true);
             reader.start();
         }
@@ -177,8 +186,7 @@ public final class AsyncRpcClient implements Closeable {
                 }
                 c = connection;
                 c.pending.put(xid, p);
-                c.out.write(w.array(), 0, XdrWriter.MARK + w.length());
-                c.out.flush();
+                ChannelInput.writeFully(c.socket, java.nio.ByteBuffer.wrap(w.array(), 0, XdrWriter.MARK + w.length()));
             } catch (IOException e) {
                 if (connection != null) {
                     connection.die(e);

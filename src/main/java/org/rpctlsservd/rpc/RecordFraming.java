@@ -17,6 +17,10 @@ public final class RecordFraming {
         RecordTooLargeException(long size, int cap) {
             super("record of at least " + size + " bytes exceeds the cap of " + cap);
         }
+
+        RecordTooLargeException(String message) {
+            super(message);
+        }
     }
 
     /** A whole record: its bytes are {@code data[0..length)}. */
@@ -30,39 +34,57 @@ public final class RecordFraming {
         }
     }
 
+    /** Fragments one record may have: real clients send one; thousands of empty ones are an attack. */
+    public static final int MAX_FRAGMENTS = 1024;
+
     /**
      * Reads one record. Returns null on a clean end of stream before a record starts. Memory grows
-     * only with bytes that actually arrived, never with a length claimed on the wire.
+     * only with bytes that actually arrived, never with a length claimed on the wire; fragments are
+     * appended into a buffer that doubles, so assembling a record costs time linear in its size.
      */
     public static Record read(InputStream in, int cap) throws IOException {
-        byte[] data = new byte[0];
+        byte[] data = null;
         int length = 0;
-        boolean first = true;
+        int fragments = 0;
         while (true) {
             byte[] mark = in.readNBytes(4);
-            if (mark.length == 0 && first) {
+            if (mark.length == 0 && fragments == 0) {
                 return null;
             }
             if (mark.length < 4) {
                 throw new EOFException("stream ended inside a record mark");
             }
-            first = false;
+            if (++fragments > MAX_FRAGMENTS) {
+                throw new RecordTooLargeException("record of more than " + MAX_FRAGMENTS + " fragments");
+            }
             int m = ((mark[0] & 0xff) << 24) | ((mark[1] & 0xff) << 16) | ((mark[2] & 0xff) << 8) | (mark[3] & 0xff);
             boolean last = m < 0;
             int fragment = m & 0x7fffffff;
             if ((long) length + fragment > cap) {
                 throw new RecordTooLargeException((long) length + fragment, cap);
             }
-            byte[] bytes = in.readNBytes(fragment);
-            if (bytes.length < fragment) {
-                throw new EOFException("stream ended inside a record");
-            }
-            if (length == 0 && last) {
+            if (data == null && last) {
+                byte[] bytes = in.readNBytes(fragment);
+                if (bytes.length < fragment) {
+                    throw new EOFException("stream ended inside a record");
+                }
                 return new Record(bytes, bytes.length);
             }
-            data = Arrays.copyOf(data, length + fragment);
-            System.arraycopy(bytes, 0, data, length, fragment);
-            length += fragment;
+            if (data == null) {
+                data = new byte[Math.min(cap, Math.max(256, fragment))];
+            }
+            // Grow only as bytes arrive: a claimed length is never allocated up front.
+            int want = length + fragment;
+            while (length < want) {
+                if (length == data.length) {
+                    data = Arrays.copyOf(data, (int) Math.min(cap, Math.max(256L, 2L * data.length)));
+                }
+                int n = in.read(data, length, Math.min(want, data.length) - length);
+                if (n < 0) {
+                    throw new EOFException("stream ended inside a record");
+                }
+                length += n;
+            }
             if (last) {
                 return new Record(data, length);
             }

@@ -11,7 +11,23 @@ public interface ReplySink {
      */
     boolean send(XdrWriter reply);
 
+    /** The caller's address; null for a Unix-domain caller. */
     InetSocketAddress peer();
+
+    /**
+     * True when the caller is privileged: a Unix-domain caller that the listener admitted (root or
+     * the daemon's user), or a TCP/UDP caller from a reserved port (below 1024), which only root can
+     * bind, as rpcbind judges SET.
+     */
+    default boolean privileged() {
+        InetSocketAddress p = peer();
+        return p != null && p.getPort() > 0 && p.getPort() < 1024;
+    }
+
+    /** The caller, for log lines. */
+    default String who() {
+        return String.valueOf(peer());
+    }
 
     /** Counts calls whose reply is still owed, so that an idle timeout never cuts them off. */
     default void owed(int delta) {

@@ -50,7 +50,7 @@ public final class RpcDispatcher {
         switch (h.problem) {
             case NOT_A_CALL:
             case TRUNCATED:
-                LOG.fine(() -> "dropped a " + length + "-byte record from " + sink.peer() + ": " + h.problem);
+                LOG.fine(() -> "dropped a " + length + "-byte record from " + sink.who() + ": " + h.problem);
                 return;
             default:
                 break;
@@ -80,7 +80,7 @@ public final class RpcDispatcher {
         try {
             program.dispatch(call);
         } catch (RpcCall.GarbageArgumentsException e) {
-            LOG.fine(() -> "xid " + Integer.toUnsignedString(h.xid) + " from " + sink.peer() + ": " + e.getMessage());
+            LOG.fine(() -> "xid " + Integer.toUnsignedString(h.xid) + " from " + sink.who() + ": " + e.getMessage());
             call.replyAccepted(OncRpcAcceptStatus.ONCRPC_GARBAGE_ARGS);
             return;
         } catch (OncRpcException | IOException | RuntimeException e) {

@@ -93,6 +93,6 @@ public final class UdpRpcServer implements Closeable {
     public void close() {
         closed = true;
         socket.close();
-        TcpRpcServer.joinQuietly(thread);
+        StreamRpcServer.joinQuietly(thread);
     }
 }

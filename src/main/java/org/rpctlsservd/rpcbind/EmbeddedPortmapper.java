@@ -25,7 +25,8 @@ import org.rpctlsservd.rpc.ServerLimits;
 /**
  * A portmap version 2 server bound to loopback only, for machines without rpcbind. Remote Tea's
  * jportmap binds every interface, and a portmapper exposed to the network is a reflection tool;
- * CALLIT (the amplifier) is not offered at all. Versions 3 and 4 get PROG_MISMATCH(2, 2), on
+ * CALLIT (the amplifier) is not offered at all. SET and UNSET are taken only from reserved ports on
+ * loopback, as rpcbind takes them, so no local user can replace a registration. Versions 3 and 4 get PROG_MISMATCH(2, 2), on
  * which libtirpc's rpcinfo falls back to version 2.
  */
 public final class EmbeddedPortmapper implements RpcProgram, Closeable {
@@ -105,9 +106,10 @@ public final class EmbeddedPortmapper implements RpcProgram, Closeable {
         }
     }
 
+    /** As rpcbind judges SET and UNSET: from loopback, and from a reserved port (which only root can bind). */
     private static boolean local(RpcCall call) {
         InetAddress a = call.sink().peer() == null ? null : call.sink().peer().getAddress();
-        return a != null && a.isLoopbackAddress();
+        return a != null && a.isLoopbackAddress() && call.sink().privileged();
     }
 
     /** Adds a mapping; false when (program, version, protocol) is already mapped. */

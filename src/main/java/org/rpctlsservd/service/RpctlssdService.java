@@ -7,6 +7,7 @@ import java.util.Optional;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.acplt.oncrpc.OncRpcAcceptStatus;
+import org.acplt.oncrpc.OncRpcAuthStatus;
 import org.acplt.oncrpc.OncRpcException;
 import org.acplt.oncrpc.server.OncRpcCallInformation;
 import org.rpctlsservd.handshake.HandshakeOutcome;
@@ -22,6 +23,8 @@ import org.rpctlsservd.rpc.gen.rpctlssd_disconnect_arg;
 import org.rpctlsservd.rpc.gen.rpctlssd_disconnect_res;
 import org.rpctlsservd.rpc.gen.rpctlssd_handlerecord_arg;
 import org.rpctlsservd.rpc.gen.rpctlssd_handlerecord_res;
+import org.rpctlsservd.guard.RateLimitedLog;
+import org.rpctlsservd.sessions.Cookies;
 import org.rpctlsservd.sessions.Session;
 import org.rpctlsservd.sessions.SessionTable;
 import org.rpctlsservd.sessions.SocketHandoff;
@@ -31,6 +34,12 @@ import org.rpctlsservd.sessions.SocketHandoff;
  * answered on the receiving thread; CONNECT is deferred: the call (with its xid) goes to the
  * handshake workers, which answer it when the handshake ends. Unlike the C daemon, every failure
  * is answered at once with SYSTEM_ERR, so no caller waits for its timeout.
+ *
+ * <p>Only privileged callers drive sessions: CONNECT, HANDLERECORD and DISCONNECT are answered
+ * on the Unix-domain socket (root and the daemon's user) and on TCP/UDP from reserved ports; any
+ * other caller gets AUTH_ERROR / AUTH_TOOWEAK, unless {@code insecure} (for testing). NULL stays
+ * open to everyone, for rpcinfo and monitoring. In FreeBSD the kernel-to-daemon channel is out of
+ * unprivileged users' reach; on loopback TCP it would not be without this check.
  */
 public final class RpctlssdService extends rpctlssdServerStub implements RpcProgram {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
@@ -39,9 +48,11 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
     private final SessionTable sessions;
     private final HandshakeWorkers workers;
     private final Handshaker handshaker;
+    private final boolean insecure;
+    private final RateLimitedLog warnings = new RateLimitedLog(LOG);
 
-    public RpctlssdService(SocketHandoff handoff, SessionTable sessions, HandshakeWorkers workers, Handshaker handshaker)
-            throws OncRpcException, IOException {
+    public RpctlssdService(SocketHandoff handoff, SessionTable sessions, HandshakeWorkers workers, Handshaker handshaker,
+            boolean insecure) throws OncRpcException, IOException {
         // The generated constructor always binds a TCP transport; ours serve the calls, so it is
         // bound to an ephemeral loopback port and closed at once.
         super(InetAddress.getLoopbackAddress(), 0);
@@ -50,6 +61,7 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
         this.sessions = sessions;
         this.workers = workers;
         this.handshaker = handshaker;
+        this.insecure = insecure;
     }
 
     @Override
@@ -69,6 +81,15 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
 
     @Override
     public void dispatch(RpcCall call) throws OncRpcException, IOException {
+        int procedure = call.header().procedure;
+        boolean drivesSessions = procedure == rpctlssd.RPCTLSSD_CONNECT_2 || procedure == rpctlssd.RPCTLSSD_HANDLERECORD_2
+                || procedure == rpctlssd.RPCTLSSD_DISCONNECT_2;
+        if (drivesSessions && !insecure && !call.sink().privileged()) {
+            warnings.warning("unprivileged", () -> "refused procedure " + procedure + " from " + call.sink().who()
+                    + ": not a privileged caller (AUTH_TOOWEAK)");
+            call.replyAuthError(OncRpcAuthStatus.ONCRPC_AUTH_TOOWEAK);
+            return;
+        }
         dispatchOncRpcCall(call.info(), call.header().program, call.header().version, call.header().procedure);
     }
 
@@ -113,8 +134,9 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
         return res;
     }
 
+    /** The whole cookie: for -v (FINE) lines only; other lines use {@link Cookies#tag}. */
     static String cookie(long socookie) {
-        return "0x" + Long.toUnsignedString(socookie, 16);
+        return Cookies.full(socookie) + " (" + Cookies.tag(socookie) + ")";
     }
 
     /** CONNECT: hand the call to the workers; never blocks the receiving thread. */
@@ -124,7 +146,7 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
         String xid = Integer.toUnsignedString(call.xid());
         boolean queued = workers.submit(() -> runConnect(call, socookie, received));
         if (!queued) {
-            LOG.warning("rpctlssd_connect_svc: xid " + xid + ": handshake queue full, refused");
+            warnings.warning("queue-full", () -> "rpctlssd_connect_svc: xid " + xid + ": handshake queue full, refused");
             call.replyAccepted(OncRpcAcceptStatus.ONCRPC_SYSTEM_ERR);
         } else {
             LOG.fine(() -> "rpctlsd_connect_svc: xid " + xid + " queued");
@@ -160,7 +182,7 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
         Session session = outcome.session();
         // The entry exists before the reply, so a HANDLERECORD or DISCONNECT right after it finds it.
         if (!sessions.put(session)) {
-            LOG.warning("rpctlssd_connect_svc: xid " + xid + ": cookie " + cookie(socookie) + " already has a session");
+            LOG.warning("rpctlssd_connect_svc: xid " + xid + ": " + Cookies.tag(socookie) + " already has a session");
             session.disconnect();
             call.replyAccepted(OncRpcAcceptStatus.ONCRPC_SYSTEM_ERR);
             return;
@@ -172,7 +194,8 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
         LOG.fine(() -> "rpctlssd_connect_svc: succeeded flags=0x" + Integer.toHexString(res.flags));
         if (!call.replySuccess(res)) {
             // The caller has gone and will never send DISCONNECT: do not leak the session.
-            LOG.info("rpctlssd_connect_svc: xid " + xid + ": caller gone, closing the session for cookie " + cookie(socookie));
+            warnings.info("caller-gone", () -> "rpctlssd_connect_svc: xid " + xid + ": caller gone, closing the session "
+                    + Cookies.tag(socookie));
             if (sessions.remove(socookie) != null) {
                 session.disconnect();
             }

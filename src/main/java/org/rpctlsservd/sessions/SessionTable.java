@@ -72,7 +72,7 @@ public final class SessionTable {
         try {
             s.handlePendingRecord();
         } catch (RuntimeException e) {
-            LOG.log(Level.WARNING, "handlerecord for cookie " + Long.toUnsignedString(cookie, 16) + " failed", e);
+            LOG.log(Level.WARNING, "handlerecord for " + Cookies.tag(cookie) + " failed", e);
         }
         return RPCTLSERR_OK;
     }
@@ -86,7 +86,7 @@ public final class SessionTable {
         try {
             s.disconnect();
         } catch (RuntimeException e) {
-            LOG.log(Level.WARNING, "disconnect for cookie " + Long.toUnsignedString(cookie, 16) + " failed", e);
+            LOG.log(Level.WARNING, "disconnect for " + Cookies.tag(cookie) + " failed", e);
         }
         return RPCTLSERR_OK;
     }

@@ -62,7 +62,8 @@ public final class HandshakeBench {
         TestPki.writeServer(dir.resolve("server"), server);
         Files.writeString(dir.resolve("ca.pem"), TestPki.pem(ca.cert()));
         List<String> opts = new ArrayList<>(List.of("-D", dir.resolve("server").toString(), "--no-rpcbind",
-                "--pidfile", dir.resolve("pid").toString(), "--connect-queue", "100000"));
+                "--pidfile", dir.resolve("pid").toString(), "--connect-queue", "100000",
+                "--rpc-socket", dir.resolve("rpctlssd.sock").toString()));
         if (mutual) {
             opts.addAll(List.of("-m", "-l", dir.resolve("ca.pem").toString()));
         }
@@ -73,7 +74,7 @@ public final class HandshakeBench {
         ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
         try (Daemon d = Daemon.start(c);
                 ServerSocketChannel listener = ServerSocketChannel.open();
-                AsyncRpcClient rpc = new AsyncRpcClient(new InetSocketAddress(InetAddress.getLoopbackAddress(), d.port()),
+                AsyncRpcClient rpc = new AsyncRpcClient(java.net.UnixDomainSocketAddress.of(c.rpcSocket()),
                         rpctlssd.RPCTLSSD, rpctlssd.RPCTLSSDVERS, timer)) {
             listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 4096);
             int port = ((InetSocketAddress) listener.getLocalAddress()).getPort();

@@ -113,7 +113,7 @@ class FrontEndTest {
         TestPki.writeServer(tmp.resolve("server"), server);
         org.rpctlsservd.cli.Config c = new org.rpctlsservd.cli.Cli("rpc.tlsservd", 2, "h.example.org", x -> null).parse(new String[] {
             "-D", tmp.resolve("server").toString(), "--pidfile", tmp.resolve("pid").toString(), "--no-rpcbind",
-            "--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--backend", "127.0.0.1:" + backend.port()});
+            "--rpc-socket", tmp.resolve("s.sock").toString(), "--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--backend", "127.0.0.1:" + backend.port()});
         try (org.rpctlsservd.daemon.Daemon d = org.rpctlsservd.daemon.Daemon.start(c)) {
             java.util.List<java.net.InetSocketAddress> a = d.frontEnd().addresses();
             assertEquals(2, a.size());
@@ -242,7 +242,6 @@ class FrontEndTest {
         try (java.net.ServerSocket deaf = new java.net.ServerSocket(0, 10, java.net.InetAddress.getLoopbackAddress());
                 FrontEndHarness h = new FrontEndHarness(tmp, server, deaf.getLocalPort());
                 RawRpc p = h.plain()) {
-            java.net.Socket accepted = deaf.accept(); // accepted, never read
             byte[] call = FrontEndHarness.whoami(1, FrontEndHarness.authNone()).args(new byte[60 * 1024]).bytes();
             byte[] framed = ByteBuffer.allocate(call.length + 4).putInt(0x80000000 | call.length).put(call).array();
             Thread writer = new Thread(() -> {
@@ -256,6 +255,8 @@ class FrontEndTest {
             });
             writer.setDaemon(true);
             writer.start();
+            deaf.setSoTimeout(10_000);
+            java.net.Socket accepted = deaf.accept(); // connected for the first call; accepted, never read
             Await.until(() -> h.daemon.frontEnd().pauses() > 0, "the front end stopped reading the client", 60);
             assertTrue(writer.isAlive(), "the client cannot push everything through");
             assertTrue(h.daemon.frontEnd().peakQueued() <= h.daemon.frontEnd().queueLimit(),

@@ -87,7 +87,7 @@ class RegistrationTest {
     @Test
     void embeddedPortmapperWhereNoneAnswers() throws Exception {
         int pmapPort = TestDaemons.freePort();
-        Registration r = Registration.register(PROG, 2, 4242, pmapPort, timer);
+        Registration r = Registration.register(PROG, 2, 4242, null, pmapPort, timer);
         try {
             assertEquals(Registration.Kind.EMBEDDED, r.kind());
             assertEquals(pmapPort, r.embedded().port());
@@ -101,12 +101,25 @@ class RegistrationTest {
                     assertEquals(4, dump.size(), "portmapper tcp+udp and ours tcp+udp");
                 }
             }
+            // As rpcbind: SET and UNSET from an unprivileged port are refused and change nothing ...
             try (PortmapClient pm = PortmapClient.udp(InetAddress.getLoopbackAddress(), pmapPort, 2000)) {
-                assertTrue(pm.set(100003, 3, OncRpcProtocols.ONCRPC_TCP, 2049));
-                assertFalse(pm.set(100003, 3, OncRpcProtocols.ONCRPC_TCP, 2050), "already mapped");
+                assertFalse(pm.set(100003, 3, OncRpcProtocols.ONCRPC_TCP, 2049));
+                assertFalse(pm.set(PROG, 2, OncRpcProtocols.ONCRPC_TCP, 9999), "nobody replaces the daemon's registration");
+                assertFalse(pm.unset(PROG, 2));
+                assertEquals(4242, pm.getPort(PROG, 2, OncRpcProtocols.ONCRPC_TCP));
+                assertEquals(0, pm.getPort(100003, 3, OncRpcProtocols.ONCRPC_TCP));
+            }
+            // ... and taken from a reserved one
+            try (RawRpc root = new RawRpc(RawRpc.connectFromReservedPort(pmapPort));
+                    PortmapClient pm = PortmapClient.udp(InetAddress.getLoopbackAddress(), pmapPort, 2000)) {
+                root.send(pmap(1, 1, 100003, 3, OncRpcProtocols.ONCRPC_TCP, 2049));
+                assertEquals(1, root.read().result.getInt(), "SET from a reserved port");
+                root.send(pmap(2, 1, 100003, 3, OncRpcProtocols.ONCRPC_TCP, 2050));
+                assertEquals(0, root.read().result.getInt(), "already mapped");
                 assertEquals(2049, pm.getPort(100003, 3, OncRpcProtocols.ONCRPC_TCP));
-                assertTrue(pm.unset(100003, 3));
-                assertFalse(pm.unset(100003, 3));
+                root.send(pmap(3, 2, 100003, 3, 0, 0));
+                assertEquals(1, root.read().result.getInt(), "UNSET from a reserved port");
+                assertEquals(0, pm.getPort(100003, 3, OncRpcProtocols.ONCRPC_TCP));
             }
             // libtirpc's rpcinfo talks to it; rpcbind versions 3 and 4 get PROG_MISMATCH(2, 2)
             Commands.Result ping = Commands.run(20, "rpcinfo", "-n", String.valueOf(pmapPort), "-T", "tcp", "127.0.0.1", "100000", "2");
@@ -126,6 +139,12 @@ class RegistrationTest {
         try (ServerSocket again = new ServerSocket(pmapPort, 1, InetAddress.getLoopbackAddress())) {
             assertNotNull(again, "the embedded portmapper released its port");
         }
+    }
+
+    /** A portmap v2 SET (1) or UNSET (2) call. */
+    private static byte[] pmap(int xid, int proc, int prog, int vers, int prot, int port) {
+        byte[] args = java.nio.ByteBuffer.allocate(16).putInt(prog).putInt(vers).putInt(prot).putInt(port).array();
+        return RawRpc.call().xid(xid).prog(100000).vers(2).proc(proc).args(args).bytes();
     }
 
     @Test
@@ -158,7 +177,7 @@ class RegistrationTest {
             };
             log.addHandler(h);
             try {
-                Registration r = Registration.register(PROG, 2, 4242, squatter.getLocalPort(), timer);
+                Registration r = Registration.register(PROG, 2, 4242, null, squatter.getLocalPort(), timer);
                 assertEquals(Registration.Kind.NONE, r.kind());
                 r.close();
             } finally {

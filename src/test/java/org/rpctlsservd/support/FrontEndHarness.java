@@ -24,6 +24,7 @@ public final class FrontEndHarness implements Closeable {
         TestPki.writeServer(dir.resolve("server"), server);
         List<String> all = new ArrayList<>(List.of(args));
         all.addAll(List.of("-D", dir.resolve("server").toString(), "--pidfile", dir.resolve("pid").toString(), "--no-rpcbind",
+                "--rpc-socket", dir.resolve("rpctlssd.sock").toString(),
                 "--listen", "127.0.0.1:0", "--backend", "127.0.0.1:" + backendPort));
         Config c = new Cli("rpc.tlsservd", Math.max(2, Runtime.getRuntime().availableProcessors()), "nfs.example.org", h -> null)
                 .parse(all.toArray(new String[0]));

@@ -41,6 +41,25 @@ public final class RawRpc implements Closeable {
         return s;
     }
 
+    /** A loopback TCP connection from a reserved source port (below 1024), as only root can make. */
+    public static Socket connectFromReservedPort(int port) throws IOException {
+        IOException last = null;
+        for (int local = 1023; local >= 600; local--) {
+            Socket s = new Socket();
+            try {
+                s.setReuseAddress(true);
+                s.bind(new InetSocketAddress("127.0.0.1", local));
+                s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+                s.setTcpNoDelay(true);
+                return s;
+            } catch (IOException e) {
+                s.close();
+                last = e;
+            }
+        }
+        throw new IOException("no reserved port free", last);
+    }
+
     /** Reads one raw record (no parsing). */
     public byte[] readRecord() throws IOException {
         ByteArrayOutputStream rec = new ByteArrayOutputStream();

@@ -19,10 +19,13 @@ public final class TestDaemons {
     private TestDaemons() {
     }
 
+    /** A foreground, verbose daemon on a free loopback port and a socket of its own; --rpc-insecure, so tests may call from any port. */
     public static Config config(int maxThreads, int connectQueue, boolean rpcbind) {
         Path pid;
+        Path socket;
         try {
             pid = Files.createTempFile("rpctlssd", ".pid");
+            socket = Files.createTempDirectory("rpctlssd").resolve("rpctlssd.sock");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -30,7 +33,7 @@ public final class TestDaemons {
                 null, null, false, true, Config.NO_WILDCARDS, pid,
                 new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64, connectQueue, Duration.ofMinutes(10),
                 rpcbind, 111, Duration.ofSeconds(10), false, false, java.util.List.of(), null, Config.Require.NONE,
-                Duration.ofMinutes(6), Duration.ofSeconds(15));
+                Duration.ofMinutes(6), Duration.ofSeconds(15), Config.DEFAULT_WRITE_TIMEOUT, 0, socket, true);
     }
 
     public static Daemon start(int maxThreads, int connectQueue, Handshaker h) throws IOException {

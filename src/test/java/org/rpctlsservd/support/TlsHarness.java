@@ -46,14 +46,15 @@ public final class TlsHarness implements Closeable {
     private final rpctlssdClient rpc;
     private final List<Closeable> toClose = new ArrayList<>();
 
-    /** {@code args}: rpc.tlsservd options; -D, --pidfile and --no-rpcbind are added. */
+    /** {@code args}: rpc.tlsservd options; -D, --pidfile, --no-rpcbind, --rpc-socket and --rpc-insecure (the test calls over TCP) are added. */
     public TlsHarness(Path dir, TestPki.Ca ca, TestPki.Issued server, String... args) throws Exception {
         this.dir = dir;
         this.ca = ca;
         this.server = server;
         TestPki.writeServer(dir.resolve("server"), server);
         List<String> all = new ArrayList<>(List.of(args));
-        all.addAll(List.of("-D", dir.resolve("server").toString(), "--pidfile", dir.resolve("pid").toString(), "--no-rpcbind"));
+        all.addAll(List.of("-D", dir.resolve("server").toString(), "--pidfile", dir.resolve("pid").toString(), "--no-rpcbind",
+                "--rpc-socket", dir.resolve("rpctlssd.sock").toString(), "--rpc-insecure"));
         Config c = new Cli("rpc.tlsservd", Math.max(2, Runtime.getRuntime().availableProcessors()), "nfs.example.org", h -> null)
                 .parse(all.toArray(new String[0]));
         daemon = Daemon.start(c);

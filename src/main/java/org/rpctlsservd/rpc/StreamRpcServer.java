@@ -4,52 +4,87 @@ import java.io.BufferedInputStream;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.net.SocketException;
+import java.net.SocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.rpctlsservd.guard.Acceptor;
+import org.rpctlsservd.guard.RateLimitedLog;
 
 /**
- * ONC-RPC over TCP: one accept thread, one reader thread per connection (capped), a write lock
- * per connection shared by immediate and deferred replies, a record size cap, and a sweeper that
- * closes idle connections and writes stuck behind a peer that stopped reading.
+ * ONC-RPC over a stream socket, TCP or Unix-domain: one accept thread, one reader thread per
+ * connection (capped), a write lock per connection shared by immediate and deferred replies, a
+ * record size cap, and a sweeper that closes idle connections and writes stuck behind a peer that
+ * stopped reading. Immediate replies are written by the reader itself, so a caller that does not
+ * read its replies stops being read (its socket buffer is the bound). A Unix-domain listener
+ * accepts only the peers its {@link PeerCheck} admits (by SO_PEERCRED).
  */
-public final class TcpRpcServer implements Closeable {
-    private static final Logger LOG = Logger.getLogger(TcpRpcServer.class.getName());
+public final class StreamRpcServer implements Closeable {
+    private static final Logger LOG = Logger.getLogger(StreamRpcServer.class.getName());
 
-    private final ServerSocket listener;
+    /** Decides, at accept, whether a peer may talk to this listener; returns why not, or null. */
+    @FunctionalInterface
+    public interface PeerCheck {
+        String refuse(SocketChannel peer) throws IOException;
+    }
+
+    private final ServerSocketChannel listener;
+    private final String name;
+    private final boolean local;
+    private final PeerCheck check;
     private final RpcDispatcher dispatcher;
     private final ServerLimits limits;
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+    private final Acceptor acceptor;
     private final Thread acceptThread;
     private final ScheduledFuture<?> sweep;
     private final AtomicInteger serial = new AtomicInteger();
+    private final RateLimitedLog warnings = new RateLimitedLog(Logger.getLogger("rpctlssd"));
     private volatile boolean closed;
 
-    public TcpRpcServer(ServerSocket listener, RpcDispatcher dispatcher, ServerLimits limits, ScheduledExecutorService timer) {
+    /**
+     * @param local true for a Unix-domain listener: its callers count as privileged, since
+     *              {@code check} has admitted only root and the daemon's own user
+     */
+    public StreamRpcServer(ServerSocketChannel listener, String name, boolean local, PeerCheck check, RpcDispatcher dispatcher,
+            ServerLimits limits, ScheduledExecutorService timer) {
         this.listener = listener;
+        this.name = name;
+        this.local = local;
+        this.check = check;
         this.dispatcher = dispatcher;
         this.limits = limits;
-        this.acceptThread = new Thread(this::acceptLoop, "rpc-tcp-accept-" + listener.getLocalPort());
-        long period = Math.max(50, Math.min(1000, limits.idleTimeout().toMillis() / 4));
+        this.acceptor = new Acceptor(listener, name);
+        this.acceptThread = new Thread(this::acceptLoop, "rpc-accept-" + name);
+        this.acceptThread.setDaemon(true);
+        long period = Math.max(50, Math.min(1000, Math.min(limits.idleTimeout().toMillis(), limits.writeTimeout().toMillis()) / 4));
         this.sweep = timer.scheduleWithFixedDelay(this::sweep, period, period, TimeUnit.MILLISECONDS);
     }
 
-    public TcpRpcServer start() {
+    public StreamRpcServer start() {
         acceptThread.start();
         return this;
     }
 
+    /** The TCP port (0 for a Unix-domain listener). */
     public int port() {
-        return listener.getLocalPort();
+        try {
+            SocketAddress a = listener.getLocalAddress();
+            return a instanceof InetSocketAddress ? ((InetSocketAddress) a).getPort() : 0;
+        } catch (IOException e) {
+            return 0;
+        }
     }
 
     /** Open connections, for tests and monitoring. */
@@ -59,23 +94,36 @@ public final class TcpRpcServer implements Closeable {
 
     private void acceptLoop() {
         while (!closed) {
-            Socket s;
+            SocketChannel s;
             try {
-                s = listener.accept();
+                s = acceptor.accept();
+            } catch (ClosedChannelException e) {
+                return;
             } catch (IOException e) {
                 if (!closed) {
-                    LOG.warning("accept on port " + port() + " failed: " + e.getMessage());
+                    warnings.warning("accept-" + name, () -> "accept on " + name + " failed: " + e.getMessage());
                 }
                 continue;
             }
+            if (s == null) {
+                continue; // out of descriptors: handled and logged by the acceptor
+            }
             if (connections.size() >= limits.maxConnections()) {
-                LOG.warning("refused a connection from " + s.getRemoteSocketAddress() + ": already "
+                warnings.warning("max-" + name, () -> "refused a connection on " + name + ": already "
                         + limits.maxConnections() + " connections");
                 closeQuietly(s);
                 continue;
             }
             try {
-                s.setTcpNoDelay(true);
+                String refusal = check == null ? null : check.refuse(s);
+                if (refusal != null) {
+                    warnings.warning("refused-" + name, () -> "refused a connection on " + name + ": " + refusal);
+                    closeQuietly(s);
+                    continue;
+                }
+                if (!local) {
+                    s.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                }
                 Connection c = new Connection(s);
                 connections.add(c);
                 if (closed) {
@@ -94,10 +142,11 @@ public final class TcpRpcServer implements Closeable {
         for (Connection c : connections) {
             long writing = c.writeStarted;
             if (writing != 0 && now - writing > limits.writeTimeout().toNanos()) {
-                LOG.warning("closing " + c.peer + ": a reply could not be written for " + limits.writeTimeout().toSeconds() + " s");
+                warnings.warning("stuck-" + name, () -> "closing " + c.who() + " on " + name + ": a reply could not be written for "
+                        + limits.writeTimeout().toSeconds() + " s");
                 c.close();
             } else if (c.owed.get() == 0 && now - c.lastActivity > limits.idleTimeout().toNanos()) {
-                LOG.fine(() -> "closing idle connection from " + c.peer);
+                LOG.fine(() -> "closing idle connection from " + c.who());
                 c.close();
             }
         }
@@ -108,6 +157,7 @@ public final class TcpRpcServer implements Closeable {
         closed = true;
         sweep.cancel(false);
         closeQuietly(listener);
+        acceptor.close();
         for (Connection c : connections) {
             c.close();
         }
@@ -134,10 +184,9 @@ public final class TcpRpcServer implements Closeable {
     }
 
     private final class Connection implements ReplySink {
-        final Socket socket;
+        final SocketChannel channel;
         final InetSocketAddress peer;
         final InputStream in;
-        final OutputStream out;
         final Thread thread;
         final Object writeLock = new Object();
         final AtomicInteger owed = new AtomicInteger();
@@ -145,12 +194,12 @@ public final class TcpRpcServer implements Closeable {
         volatile long writeStarted;
         volatile boolean gone;
 
-        Connection(Socket socket) throws IOException {
-            this.socket = socket;
-            this.peer = (InetSocketAddress) socket.getRemoteSocketAddress();
-            this.in = new BufferedInputStream(socket.getInputStream(), 8192);
-            this.out = socket.getOutputStream();
-            this.thread = new Thread(this::run, "rpc-tcp-" + port() + "-" + serial.incrementAndGet());
+        Connection(SocketChannel channel) throws IOException {
+            this.channel = channel;
+            SocketAddress remote = channel.getRemoteAddress();
+            this.peer = remote instanceof InetSocketAddress ? (InetSocketAddress) remote : null;
+            this.in = new BufferedInputStream(new ChannelInput(channel), 8192);
+            this.thread = new Thread(this::run, "rpc-" + name + "-" + serial.incrementAndGet());
             this.thread.setDaemon(true);
         }
 
@@ -165,13 +214,11 @@ public final class TcpRpcServer implements Closeable {
                     dispatcher.handle(rec.data, rec.length, this);
                 }
             } catch (RecordFraming.RecordTooLargeException e) {
-                LOG.warning("closing " + peer + ": " + e.getMessage());
-            } catch (SocketException e) {
-                // closed by us or reset by the peer
+                warnings.warning("too-large-" + name, () -> "closing " + who() + " on " + name + ": " + e.getMessage());
             } catch (IOException e) {
-                LOG.fine(() -> "connection from " + peer + ": " + e.getMessage());
+                LOG.fine(() -> "connection from " + who() + ": " + e.getMessage());
             } catch (RuntimeException e) {
-                LOG.log(java.util.logging.Level.SEVERE, "connection from " + peer + " failed", e);
+                LOG.log(Level.SEVERE, "connection from " + who() + " failed", e);
             } finally {
                 close();
             }
@@ -186,8 +233,7 @@ public final class TcpRpcServer implements Closeable {
                 RecordFraming.putMark(reply.array(), reply.length());
                 writeStarted = System.nanoTime();
                 try {
-                    out.write(reply.array(), 0, XdrWriter.MARK + reply.length());
-                    out.flush();
+                    ChannelInput.writeFully(channel, ByteBuffer.wrap(reply.array(), 0, XdrWriter.MARK + reply.length()));
                     lastActivity = System.nanoTime();
                     return true;
                 } catch (IOException e) {
@@ -205,6 +251,16 @@ public final class TcpRpcServer implements Closeable {
         }
 
         @Override
+        public boolean privileged() {
+            return local || ReplySink.super.privileged();
+        }
+
+        @Override
+        public String who() {
+            return peer != null ? peer.toString() : "a local caller";
+        }
+
+        @Override
         public void owed(int delta) {
             owed.addAndGet(delta);
             lastActivity = System.nanoTime();
@@ -212,7 +268,7 @@ public final class TcpRpcServer implements Closeable {
 
         void close() {
             gone = true;
-            closeQuietly(socket);
+            closeQuietly(channel);
             connections.remove(this);
         }
     }

@@ -1,0 +1,110 @@
+package org.rpctlsservd.guard;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The bytes all front-end connections may hold at once (queued records, TLS output, records
+ * being assembled, per-connection state), so that no number of clients can put the heap at risk.
+ * At the limit the front end stops accepting and stops reading new calls; it resumes once usage
+ * has drained below three quarters of the limit (the gap keeps it from flapping). Connections add
+ * and release their own bytes; the check is one atomic read, so the relay pays nothing for it.
+ */
+public final class MemoryBudget {
+    private final long limit;
+    private final long resumeBelow;
+    private final AtomicLong used = new AtomicLong();
+    private final AtomicLong peak = new AtomicLong();
+    private final AtomicLong pauses = new AtomicLong();
+    private final Object monitor = new Object();
+    private volatile boolean paused;
+    private volatile Runnable onDrained = () -> { };
+
+    public MemoryBudget(long limit) {
+        if (limit < 1024 * 1024) {
+            throw new IllegalArgumentException("a memory budget below 1 MiB");
+        }
+        this.limit = limit;
+        this.resumeBelow = limit / 4 * 3;
+    }
+
+    /** Half the maximum heap: the rest is for sessions, the handshake engine and garbage not yet collected. */
+    public static long defaultFor(long maxHeapBytes) {
+        return Math.max(16L * 1024 * 1024, maxHeapBytes / 2);
+    }
+
+    /** Called (on the thread that released the bytes) when a pause ends. */
+    public void onDrained(Runnable r) {
+        onDrained = r;
+    }
+
+    /** Records {@code delta} more (or, negative, fewer) bytes held. */
+    public void add(long delta) {
+        if (delta == 0) {
+            return;
+        }
+        long now = used.addAndGet(delta);
+        if (delta > 0) {
+            if (now > peak.get()) {
+                peak.accumulateAndGet(now, Math::max);
+            }
+            if (now >= limit && !paused) {
+                synchronized (monitor) {
+                    if (!paused) {
+                        paused = true;
+                        pauses.incrementAndGet();
+                    }
+                }
+            }
+        } else if (paused && now < resumeBelow) {
+            boolean resumed = false;
+            synchronized (monitor) {
+                if (paused && used.get() < resumeBelow) {
+                    paused = false;
+                    resumed = true;
+                    monitor.notifyAll();
+                }
+            }
+            if (resumed) {
+                onDrained.run();
+            }
+        }
+    }
+
+    /** True from reaching the limit until usage drains below three quarters of it. */
+    public boolean paused() {
+        return paused;
+    }
+
+    /** Waits up to {@code millis} for a pause to end; true when not paused. */
+    public boolean awaitDrained(long millis) throws InterruptedException {
+        long deadline = System.nanoTime() + millis * 1_000_000L;
+        synchronized (monitor) {
+            while (paused) {
+                long left = (deadline - System.nanoTime()) / 1_000_000L;
+                if (left <= 0) {
+                    return false;
+                }
+                monitor.wait(left);
+            }
+            return true;
+        }
+    }
+
+    public long used() {
+        return used.get();
+    }
+
+    public long limit() {
+        return limit;
+    }
+
+    /** The most bytes ever held at once. */
+    public long peak() {
+        return peak.get();
+    }
+
+    /** Times the limit was reached. */
+    public long pauses() {
+        return pauses.get();
+    }
+}
