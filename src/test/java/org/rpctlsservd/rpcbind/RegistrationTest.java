@@ -76,10 +76,15 @@ class RegistrationTest {
             }
             Commands.Result v3 = Commands.run(20, "rpcinfo", "-T", "tcp", "127.0.0.1", "1080521589", "3");
             assertTrue(v3.output().contains("low version = 2, high version = 2"), v3.output());
+            // the Unix-domain socket under netid "local", as libtirpc's svc_reg() registers one
+            Commands.Result all = Commands.run(20, "rpcinfo");
+            assertTrue(all.output().matches("(?s).*\\b1080521589\\s+2\\s+local\\s+" + java.util.regex.Pattern.quote(cfg.rpcSocket().toString()) + "\\s.*"),
+                    all.output());
         } finally {
             d.close();
         }
         assertFalse(systemHasAny(), "unset on a clean exit");
+        assertFalse(Commands.run(20, "rpcinfo").output().contains("1080521589"), "every netid unset, local too");
         Commands.Result p = Commands.run(20, "rpcinfo", "-p", "127.0.0.1");
         assertFalse(p.output().contains("1080521589"), p.output());
     }

@@ -21,6 +21,11 @@ public final class TestDaemons {
 
     /** A foreground, verbose daemon on a free loopback port and a socket of its own; --rpc-insecure, so tests may call from any port. */
     public static Config config(int maxThreads, int connectQueue, boolean rpcbind) {
+        return config(maxThreads, connectQueue, rpcbind, true);
+    }
+
+    /** As {@link #config(int, int, boolean)}; {@code insecure} false: session procedures only from privileged callers. */
+    public static Config config(int maxThreads, int connectQueue, boolean rpcbind, boolean insecure) {
         Path pid;
         Path socket;
         try {
@@ -33,7 +38,7 @@ public final class TestDaemons {
                 null, null, false, true, Config.NO_WILDCARDS, pid,
                 new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64, connectQueue, Duration.ofMinutes(10),
                 rpcbind, 111, Duration.ofSeconds(10), false, false, java.util.List.of(), null, Config.Require.NONE,
-                Duration.ofMinutes(6), Duration.ofSeconds(15), Config.DEFAULT_WRITE_TIMEOUT, 0, socket, true);
+                Duration.ofMinutes(6), Duration.ofSeconds(15), Config.DEFAULT_WRITE_TIMEOUT, 0, socket, insecure);
     }
 
     public static Daemon start(int maxThreads, int connectQueue, Handshaker h) throws IOException {
