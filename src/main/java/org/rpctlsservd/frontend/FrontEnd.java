@@ -199,8 +199,6 @@ public final class FrontEnd implements Closeable {
         if (!c.budgetPaused) {
             c.budgetPaused = true;
             waitingForBudget.add(c);
-            warnings.warning("budget", () -> "front end: memory budget of " + (budget.limit() >> 20)
-                    + " MiB reached: not accepting or reading new calls until it drains");
         }
     }
 

@@ -18,6 +18,7 @@ public final class MemoryBudget {
     private final Object monitor = new Object();
     private volatile boolean paused;
     private volatile Runnable onDrained = () -> { };
+    private final RateLimitedLog warnings = new RateLimitedLog(java.util.logging.Logger.getLogger("rpctlssd"));
 
     public MemoryBudget(long limit) {
         if (limit < 1024 * 1024) {
@@ -51,6 +52,8 @@ public final class MemoryBudget {
                 synchronized (monitor) {
                     if (!paused) {
                         paused = true;
+                        warnings.warning("budget", () -> "front end: memory budget of " + size(limit) + " reached: not accepting"
+                                + " or reading new calls until it drains below " + size(resumeBelow));
                         pauses.incrementAndGet();
                     }
                 }
@@ -68,6 +71,10 @@ public final class MemoryBudget {
                 onDrained.run();
             }
         }
+    }
+
+    private static String size(long bytes) {
+        return bytes % (1024 * 1024) == 0 ? (bytes >> 20) + " MiB" : (bytes >> 10) + " KiB";
     }
 
     /** True from reaching the limit until usage drains below three quarters of it. */

@@ -41,6 +41,11 @@ public final class EchoBackend implements RpcProgram, Closeable {
         return server.port();
     }
 
+    /** Connections open to this backend now. */
+    public int connections() {
+        return server.tcp().connectionCount();
+    }
+
     @Override
     public int program() {
         return PROGRAM;

@@ -1,0 +1,132 @@
+package org.rpctlsservd.frontend;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.rpctlsservd.support.Await;
+import org.rpctlsservd.support.EchoBackend;
+import org.rpctlsservd.support.FrontEndHarness;
+import org.rpctlsservd.support.LogCapture;
+import org.rpctlsservd.support.RawRpc;
+import org.rpctlsservd.support.TestPki;
+
+/**
+ * Clients that never read: the front end's own replies are bounded per connection, the budget
+ * bounds all connections together, a client that takes nothing is closed after the write
+ * timeout, and a client that only probes never costs the backend a connection.
+ */
+class HostileClientTest {
+    static TestPki.Issued server;
+
+    @TempDir
+    Path tmp;
+    EchoBackend backend;
+    private final List<Socket> sockets = new ArrayList<>();
+    private final List<Thread> writers = new ArrayList<>();
+
+    @BeforeAll
+    static void pki() {
+        server = TestPki.ca("Hostile CA").leaf("server").dns("localhost").issue();
+    }
+
+    @BeforeEach
+    void backend() throws IOException {
+        backend = new EchoBackend();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (Socket s : sockets) {
+            s.close();
+        }
+        for (Thread t : writers) {
+            t.join(10_000);
+        }
+        backend.close();
+    }
+
+    /** A client that streams bad STARTTLS probes (answered by the front end itself) and reads nothing. */
+    private Thread flooder(int port) throws IOException {
+        Socket s = new Socket();
+        s.setReceiveBufferSize(4096);
+        s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+        sockets.add(s);
+        ByteBuffer batch = ByteBuffer.allocate(1000 * 48);
+        for (int i = 0; i < 1000; i++) {
+            byte[] bad = RawRpc.call().xid(i).prog(100000).vers(2).proc(1).credRaw(RawRpc.opaqueAuth(7, new byte[0])).bytes();
+            batch.putInt(0x80000000 | bad.length).put(bad);
+        }
+        byte[] bytes = java.util.Arrays.copyOf(batch.array(), batch.position());
+        Thread t = new Thread(() -> {
+            try {
+                OutputStream out = s.getOutputStream();
+                for (int i = 0; i < 100_000; i++) { // up to 4.4 GB: only the front end closing the connection ends it
+                    out.write(bytes);
+                }
+            } catch (IOException e) {
+                // closed by the front end (or by the test)
+            }
+        }, "flooder");
+        t.setDaemon(true);
+        t.start();
+        writers.add(t);
+        return t;
+    }
+
+    @Test
+    void aClientThatNeverReadsIsBoundedThenClosedAndNeverReachesTheBackend() throws Exception {
+        try (LogCapture log = LogCapture.daemon();
+                FrontEndHarness h = new FrontEndHarness(tmp, server, backend.port(), "--write-timeout", "1")) {
+            FrontEnd fe = h.daemon.frontEnd();
+            Thread t = flooder(h.port);
+            Await.until(() -> fe.pauses() > 0, "the front end stopped reading the flooding client", 30);
+            assertTrue(fe.peakQueued() <= fe.queueLimit(), "queued at most " + fe.queueLimit() + ", saw " + fe.peakQueued());
+            t.join(20_000);
+            assertFalse(t.isAlive(), "the front end closed the client that took no bytes");
+            assertTrue(log.has("the client took no bytes for 1 s"), log.lines().toString());
+            FrontEndTest.assertNothingLeft(h);
+            Await.until(() -> fe.budget().used() == 0, "every byte given back to the budget");
+            assertEquals(0, backend.calls.get());
+            assertEquals(0, backend.connections(), "probes alone never open a backend connection");
+        }
+    }
+
+    @Test
+    void theGlobalBudgetPausesAcceptingAndReadingUntilItDrains() throws Exception {
+        try (LogCapture log = LogCapture.daemon();
+                FrontEndHarness h = new FrontEndHarness(tmp, server, backend.port(), "--memory-budget", "1", "--write-timeout", "2")) {
+            FrontEnd fe = h.daemon.frontEnd();
+            for (int i = 0; i < 3; i++) {
+                flooder(h.port);
+            }
+            Await.until(() -> fe.budget().pauses() > 0, "the budget was reached", 30);
+            assertTrue(log.has("front end: memory budget of 1 MiB reached"), log.lines().toString());
+            // A good client is served once the write timeout has closed the flooders and the budget drained.
+            try (RawRpc good = h.plain()) {
+                good.send(FrontEndHarness.whoami(7, FrontEndHarness.authNone()).bytes());
+                FrontEndTest.assertSuccess(good.read());
+            }
+            long limit = fe.budget().limit();
+            assertTrue(fe.budget().peak() < limit + 3 * 256 * 1024, "peak " + fe.budget().peak() + " over a budget of " + limit);
+            for (Thread t : writers) {
+                t.join(20_000);
+                assertFalse(t.isAlive());
+            }
+            FrontEndTest.assertNothingLeft(h);
+        }
+    }
+}
