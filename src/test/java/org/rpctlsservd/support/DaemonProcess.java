@@ -1,0 +1,141 @@
+package org.rpctlsservd.support;
+
+import java.io.Closeable;
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.rpctlsservd.daemon.Main;
+
+/**
+ * The daemon as a separate JVM, started as the launcher starts it (-XX:+ExitOnOutOfMemoryError)
+ * with a capped heap, and looked at from outside: its log, file descriptors, threads, heap and
+ * CPU time, as an administrator would with /proc and jcmd.
+ */
+public final class DaemonProcess implements Closeable {
+    public final Process process;
+    public final Path log;
+    public final int frontEndPort;
+
+    private DaemonProcess(Process process, Path log, int frontEndPort) {
+        this.process = process;
+        this.log = log;
+        this.frontEndPort = frontEndPort;
+    }
+
+    /** Starts {@code java jvmOptions Main args} and waits until it serves (and its front end listens, with --listen). */
+    public static DaemonProcess start(Path dir, List<String> jvmOptions, List<String> prefix, String... args) throws Exception {
+        return awaitServing(launch(dir, jvmOptions, prefix, args), dir.resolve("daemon.log"));
+    }
+
+    /** A process from {@link #launch}, once it serves. */
+    public static DaemonProcess serving(Process p, Path dir) {
+        return awaitServing(p, dir.resolve("daemon.log"));
+    }
+
+    /** Starts the process and returns at once; its output goes to {@code dir/daemon.log}. */
+    public static Process launch(Path dir, List<String> jvmOptions, List<String> prefix, String... args) throws Exception {
+        Files.createDirectories(dir);
+        Path log = dir.resolve("daemon.log");
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.add("-XX:+ExitOnOutOfMemoryError");
+        cmd.addAll(jvmOptions);
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(Main.class.getName());
+        cmd.addAll(Arrays.asList(args));
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+    }
+
+    private static DaemonProcess awaitServing(Process p, Path log) {
+        DaemonProcess d = new DaemonProcess(p, log, 0);
+        try {
+            Await.until(() -> d.log().contains("serving RPCTLSSD") || !p.isAlive(), "the daemon to start", 60);
+        } catch (AssertionError e) {
+            p.destroyForcibly();
+            throw new AssertionError(e.getMessage() + ": " + d.log());
+        }
+        if (!p.isAlive()) {
+            throw new AssertionError("the daemon did not start: " + d.log());
+        }
+        Matcher m = Pattern.compile("front end: RPC-over-TLS on /[0-9.]+:(\\d+)").matcher(d.log());
+        return new DaemonProcess(p, log, m.find() ? Integer.parseInt(m.group(1)) : 0);
+    }
+
+    public String log() {
+        try {
+            return Files.readString(log, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    /** Open file descriptors. */
+    public int fds() {
+        String[] l = new File("/proc/" + pid() + "/fd").list();
+        return l == null ? -1 : l.length;
+    }
+
+    /** The names of its threads (as the kernel keeps them: 15 characters at most). */
+    public List<String> threads() throws IOException {
+        List<String> out = new ArrayList<>();
+        File[] tasks = new File("/proc/" + pid() + "/task").listFiles();
+        if (tasks != null) {
+            for (File t : tasks) {
+                try {
+                    out.add(Files.readString(t.toPath().resolve("comm")).trim());
+                } catch (IOException e) {
+                    // the thread ended meanwhile
+                }
+            }
+        }
+        return out;
+    }
+
+    /** User plus system CPU time so far, in seconds. */
+    public double cpuSeconds() throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid() + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0; // utime, stime in clock ticks (USER_HZ 100)
+    }
+
+    /** Heap in use after a full collection, in MiB (jcmd GC.run, then GC.heap_info). */
+    public long heapUsedMiB() throws Exception {
+        Commands.run(60, "jcmd", String.valueOf(pid()), "GC.run");
+        String info = Commands.run(60, "jcmd", String.valueOf(pid()), "GC.heap_info").output();
+        Matcher m = Pattern.compile("total \\d+K, used (\\d+)K").matcher(info);
+        if (!m.find()) {
+            throw new AssertionError("no heap figures from jcmd: " + info);
+        }
+        return Long.parseLong(m.group(1)) / 1024;
+    }
+
+    /** SIGTERM; the exit status, or -1 when it did not end within {@code seconds}. */
+    public int terminate(int seconds) throws InterruptedException {
+        process.destroy();
+        return process.waitFor(seconds, TimeUnit.SECONDS) ? process.exitValue() : -1;
+    }
+
+    @Override
+    public void close() {
+        process.destroyForcibly();
+        try {
+            process.waitFor(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
