@@ -25,6 +25,10 @@ public final class RateLimitedLog {
         boolean logged;
     }
 
+    /** Loaded with this class, not at the first warning: that may come at the file-descriptor limit, when no class file can be opened. */
+    @SuppressWarnings("unused")
+    private static final Class<?> LOADED_EARLY = Kind.class;
+
     public RateLimitedLog(Logger log) {
         this(log, INTERVAL_NANOS);
     }
