@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
+import org.rpctlsservd.guard.RateLimitedLog;
 import java.util.regex.Pattern;
 
 /**
@@ -18,6 +19,7 @@ import java.util.regex.Pattern;
  * Answers, found or not, are cached briefly. Blocking: never call it on a handshake worker.
  */
 public final class NameService {
+    private static final RateLimitedLog WARNINGS = new RateLimitedLog(Logger.getLogger("rpctlssd"));
     private static final Logger LOG = Logger.getLogger("rpctlssd");
     public static final int NGROUPS = 1024;
     /** Portable user names (and the common '@'-free extensions); anything else is never looked up. */
@@ -92,7 +94,7 @@ public final class NameService {
             }
             return Optional.of(new User(name, uid, gids.stream().mapToInt(Integer::intValue).toArray()));
         } catch (IOException | NumberFormatException e) {
-            LOG.warning("looking up user " + name + " failed: " + e.getMessage());
+            WARNINGS.warning("lookup-failed", () -> "looking up user " + name + " failed: " + e.getMessage());
             return Optional.empty();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -415,7 +415,8 @@ final class ClientConnection {
         if (rest.length > CallHeader.MAX_AUTH_SYS_GIDS) {
             if (!trimLogged) {
                 trimLogged = true;
-                LOG.info("front end " + peer + ": user uid " + Integer.toUnsignedString(uid) + " has " + rest.length
+                int n = rest.length;
+                fe.warnings.info("groups-trimmed", () -> "front end " + peer + ": user uid " + Integer.toUnsignedString(uid) + " has " + n
                         + " supplementary groups; AUTH_SYS carries the first " + CallHeader.MAX_AUTH_SYS_GIDS);
             }
             rest = Arrays.copyOf(rest, CallHeader.MAX_AUTH_SYS_GIDS);
@@ -493,7 +494,8 @@ final class ClientConnection {
         if (err != null || res == null) {
             Throwable cause = err instanceof java.util.concurrent.CompletionException ? err.getCause() : err;
             boolean ours = fe.handoff.withdraw(cookie, client);
-            LOG.info("front end " + peer + ": CONNECT upcall failed: " + (cause == null ? "no result" : cause.getMessage()));
+            fe.warnings.info("upcall-failed", () -> "front end " + peer + ": CONNECT upcall failed: "
+                    + (cause == null ? "no result" : cause.getMessage()));
             if (!ours && cause instanceof java.util.concurrent.TimeoutException) {
                 // the daemon took the socket and has not answered: make sure no session is left behind
                 fe.upcalls.disconnect(cookie);

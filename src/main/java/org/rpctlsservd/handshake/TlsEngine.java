@@ -25,6 +25,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
+import org.rpctlsservd.guard.RateLimitedLog;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.tls.NamedGroup;
 import org.bouncycastle.tls.ProtocolName;
@@ -60,6 +61,8 @@ public final class TlsEngine implements Handshaker, Closeable {
     private final IoLoop io;
     private final ThreadPoolExecutor lookups;
     private final AtomicInteger inFlight = new AtomicInteger();
+    /** Clients can repeat bad certificates at will; each handshake's audit line is kept, the detail line rate-limited. */
+    private final RateLimitedLog verifyFailures = new RateLimitedLog(LOG);
 
     public TlsEngine(TlsPolicy policy, ServerCredentials credentials, TrustMaterial trust, NameService names,
             ScheduledExecutorService timer) throws IOException {
@@ -283,9 +286,9 @@ public final class TlsEngine implements Handshaker, Closeable {
                     flags |= HandshakeOutcome.FLAGS_GOTCERT;
                     TrustMaterial.Verification v = t.verify(chain);
                     if (!v.verified()) {
-                        LOG.info("rpctls_server: client IP " + peer.getAddress().getHostAddress() + " issuerName="
-                                + Dn.oneline(chain.get(0).getIssuer()) + " subjectName=" + Dn.oneline(chain.get(0).getSubject())
-                                + " verify failed " + v.reason());
+                        verifyFailures.info("verify-failed", () -> "rpctls_server: client IP " + peer.getAddress().getHostAddress()
+                                + " issuerName=" + Dn.oneline(chain.get(0).getIssuer()) + " subjectName="
+                                + Dn.oneline(chain.get(0).getSubject()) + " verify failed " + v.reason());
                     }
                     if (v.selfSigned()) {
                         flags |= HandshakeOutcome.FLAGS_SELFSIGNED;

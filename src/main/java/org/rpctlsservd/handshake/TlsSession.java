@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.List;
 import java.util.logging.Logger;
+import org.rpctlsservd.guard.RateLimitedLog;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.tls.TlsServerProtocol;
 import org.rpctlsservd.certs.Dn;
@@ -21,6 +22,7 @@ import org.rpctlsservd.sessions.Session;
 public final class TlsSession implements Session {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
 
+    private static final RateLimitedLog WARNINGS = new RateLimitedLog(LOG);
     private final long cookie;
     private final SocketChannel channel;
     private final TlsServerProtocol protocol;
@@ -84,7 +86,8 @@ public final class TlsSession implements Session {
                 buf.clear();
             }
             if (protocol.applicationDataAvailable() > 0) {
-                LOG.severe("SSL_read returned " + protocol.applicationDataAvailable());
+                int pending = protocol.applicationDataAvailable();
+                WARNINGS.log(java.util.logging.Level.SEVERE, "ssl-read", () -> "SSL_read returned " + pending);
             }
         } catch (IOException e) {
             LOG.fine(() -> "handlerecord cookie=0x" + Long.toUnsignedString(cookie, 16) + ": " + e.getMessage());

@@ -7,6 +7,7 @@ import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
 import java.util.Arrays;
 import java.util.logging.Logger;
+import org.rpctlsservd.guard.RateLimitedLog;
 
 /** ONC-RPC over UDP: one receiving thread; each datagram is one call, replies go to its sender. */
 public final class UdpRpcServer implements Closeable {
@@ -18,6 +19,7 @@ public final class UdpRpcServer implements Closeable {
     private final int maxRecordBytes;
     private final Thread thread;
     private volatile boolean closed;
+    private final RateLimitedLog warnings = new RateLimitedLog(Logger.getLogger("rpctlssd"));
 
     public UdpRpcServer(DatagramSocket socket, RpcDispatcher dispatcher, ServerLimits limits) {
         this.socket = socket;
@@ -44,7 +46,7 @@ public final class UdpRpcServer implements Closeable {
                 socket.receive(p);
             } catch (IOException e) {
                 if (!closed) {
-                    LOG.warning("UDP receive on port " + port() + " failed: " + e.getMessage());
+                    warnings.warning("udp-receive", () -> "UDP receive on port " + port() + " failed: " + e.getMessage());
                 }
                 continue;
             }
