@@ -13,25 +13,30 @@ import java.util.logging.Logger;
 /**
  * Accepting on a blocking listener without spinning at the file-descriptor limit. On EMFILE or
  * ENFILE the connection stays in the kernel's queue and accept fails again at once; looping on
- * that burns a core and leaves clients hanging. Instead: give up a spare descriptor kept for this
- * moment, accept and close the waiting connections (their clients see the refusal at once), take
- * the spare back, pause briefly, and log once per interval with the count.
+ * that burns a core and leaves clients hanging. Instead, every listener of the process goes into
+ * limit mode: it polls without blocking every 100 ms, and when the limit still holds it gives up
+ * the one spare descriptor the process keeps for this moment, accepts and closes the waiting
+ * connections (their clients see the refusal at once), and takes the spare back. One lock covers
+ * that for all listeners, so that no other listener's accept takes the descriptor just freed. It
+ * logs once per interval with the count. A poll that finds a free descriptor ends limit mode.
  */
 public final class Acceptor implements Closeable {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
-    /** How long accepting pauses after running out of descriptors. */
+    /** How long accepting pauses between polls at the limit. */
     static final long PAUSE_MILLIS = 100;
+    private static final Object SHED = new Object();
+    private static final RateLimitedLog WARNINGS = new RateLimitedLog(LOG);
+    /** The process's spare descriptor; guarded by SHED. */
+    private static FileChannel spare = openSpare();
+    private static volatile boolean atLimit;
+    private static long refusedTotal;
 
     private final ServerSocketChannel listener;
     private final String name;
-    private final RateLimitedLog warnings = new RateLimitedLog(LOG);
-    private FileChannel spare;
-    private long refused;
 
     public Acceptor(ServerSocketChannel listener, String name) {
         this.listener = listener;
         this.name = name;
-        this.spare = openSpare();
     }
 
     /** True when {@code e} says the process or system is out of file descriptors. */
@@ -41,56 +46,95 @@ public final class Acceptor implements Closeable {
     }
 
     /**
-     * The next connection, or null after a failure that was handled here (out of descriptors: the
-     * waiting clients were refused and accepting paused). Other failures are thrown.
+     * The next connection, or null after a pause at the descriptor limit (the waiting clients were
+     * refused). Other failures are thrown.
      */
     public SocketChannel accept() throws IOException {
+        if (!atLimit) {
+            try {
+                return listener.accept();
+            } catch (IOException e) {
+                if (!outOfDescriptors(e) || !listener.isOpen()) {
+                    throw e;
+                }
+                atLimit = true;
+            }
+        }
+        SocketChannel c = pollAtLimit();
+        if (c != null) {
+            return c;
+        }
+        if (atLimit) {
+            try {
+                TimeUnit.MILLISECONDS.sleep(PAUSE_MILLIS); // a back-off on this listener's own thread
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return null;
+    }
+
+    /** Refused for lack of descriptors so far, by all listeners. */
+    public static long refused() {
+        synchronized (SHED) {
+            return refusedTotal;
+        }
+    }
+
+    private SocketChannel pollAtLimit() throws IOException {
+        int shed = 0;
+        synchronized (SHED) {
+            listener.configureBlocking(false);
+            try {
+                try {
+                    SocketChannel c = listener.accept();
+                    if (c == null) {
+                        atLimit = false; // a descriptor was free and nobody waits: back to blocking accepts
+                        if (spare == null) {
+                            spare = openSpare();
+                        }
+                    } else {
+                        c.configureBlocking(true);
+                    }
+                    return c;
+                } catch (IOException e) {
+                    if (!outOfDescriptors(e) || !listener.isOpen()) {
+                        throw e;
+                    }
+                }
+                if (spare == null) {
+                    spare = openSpare(); // given up earlier and not yet taken back: try again
+                }
+                if (spare != null) {
+                    closeQuietly(spare);
+                    spare = null;
+                    SocketChannel c;
+                    // at most a listen backlog's worth: the queue is drained, not raced forever
+                    while (shed < 1024 && (c = acceptOrNull()) != null) {
+                        closeQuietly(c);
+                        shed++;
+                    }
+                    spare = openSpare();
+                }
+                refusedTotal += shed;
+            } finally {
+                if (listener.isOpen()) {
+                    listener.configureBlocking(true);
+                }
+            }
+        }
+        long total = refused();
+        int n = shed;
+        WARNINGS.warning("emfile", () -> name + ": out of file descriptors; refused " + n + " waiting connection(s) ("
+                + total + " so far by all listeners); accepting every " + PAUSE_MILLIS + " ms until descriptors are free");
+        return null;
+    }
+
+    private SocketChannel acceptOrNull() {
         try {
             return listener.accept();
         } catch (IOException e) {
-            if (!outOfDescriptors(e) || !listener.isOpen()) {
-                throw e;
-            }
-            shed();
             return null;
-        }
-    }
-
-    /** Connections refused for lack of descriptors so far. */
-    public synchronized long refused() {
-        return refused;
-    }
-
-    private void shed() {
-        int n = 0;
-        synchronized (this) {
-            closeSpare();
-            try {
-                listener.configureBlocking(false);
-                try {
-                    SocketChannel c;
-                    // at most a listen backlog's worth: the queue is drained, not raced forever
-                    while (n < 1024 && (c = listener.accept()) != null) {
-                        c.close();
-                        n++;
-                    }
-                } finally {
-                    listener.configureBlocking(true);
-                }
-            } catch (IOException e) {
-                // still no descriptor even with the spare given up: nothing to shed now
-            }
-            refused += n;
-            spare = openSpare();
-        }
-        long total = refused();
-        int shed = n;
-        warnings.warning("emfile", () -> name + ": out of file descriptors; refused " + shed + " waiting connection(s) ("
-                + total + " so far) and paused accepting for " + PAUSE_MILLIS + " ms");
-        try {
-            TimeUnit.MILLISECONDS.sleep(PAUSE_MILLIS); // a back-off on this listener's own thread
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 
@@ -98,23 +142,20 @@ public final class Acceptor implements Closeable {
         try {
             return FileChannel.open(Path.of("/dev/null"), StandardOpenOption.READ);
         } catch (IOException e) {
-            return null; // out of descriptors already: taken again at the next shed
+            return null; // out of descriptors already: taken again at the next poll
         }
     }
 
-    private void closeSpare() {
-        if (spare != null) {
-            try {
-                spare.close();
-            } catch (IOException ignored) {
-                // a /dev/null descriptor: nothing to report
-            }
-            spare = null;
+    private static void closeQuietly(java.nio.channels.Channel c) {
+        try {
+            c.close();
+        } catch (IOException ignored) {
+            // a descriptor given back: nothing to report
         }
     }
 
     @Override
-    public synchronized void close() {
-        closeSpare();
+    public void close() {
+        // the spare belongs to the process, not to one listener
     }
 }

@@ -206,9 +206,26 @@ final class RpcTlsServer extends DefaultTlsServer {
         return new CertificateRequest(types, sigAlgs, authorities);
     }
 
+    /** The longest client chain taken, as OpenSSL's default verify depth allows. */
+    static final int MAX_CLIENT_CHAIN = 10;
+
+    /**
+     * Bouncy Castle refuses a chain over its limit with internal_error while parsing; parsing is
+     * left to the handshake message size cap (32 KiB) and the length is judged below, with the
+     * alert the peer should see.
+     */
+    @Override
+    public int getMaxCertificateChainLength() {
+        return 1024;
+    }
+
     @Override
     public void notifyClientCertificate(Certificate clientCertificate) throws IOException {
-        // Record only: a missing or bad client certificate never fails the handshake.
+        if (clientCertificate != null && clientCertificate.getLength() > MAX_CLIENT_CHAIN) {
+            throw new TlsFatalAlert(AlertDescription.bad_certificate, "a client chain of " + clientCertificate.getLength()
+                    + " certificates, more than " + MAX_CLIENT_CHAIN);
+        }
+        // Otherwise record only: a missing or bad client certificate never fails the handshake.
         List<X509CertificateHolder> chain = new ArrayList<>();
         if (clientCertificate != null) {
             for (int i = 0; i < clientCertificate.getLength(); i++) {
@@ -227,7 +244,13 @@ final class RpcTlsServer extends DefaultTlsServer {
     @Override
     public void notifyAlertRaised(short alertLevel, short alertDescription, String message, Throwable cause) {
         if (alertLevel == AlertLevel.fatal) {
-            alert = "sent " + AlertDescription.getText(alertDescription) + (message == null ? "" : " (" + message + ")");
+            // our own refusals carry their reason in the alert's cause; Bouncy Castle's message is only where it noticed
+            String text = AlertDescription.getText(alertDescription);
+            String why = cause instanceof TlsFatalAlert && cause.getMessage() != null ? cause.getMessage() : message;
+            if (why != null && why.startsWith(text + "; ")) {
+                why = why.substring(text.length() + 2); // TlsFatalAlert's message repeats the alert's name
+            }
+            alert = "sent " + text + (why == null ? "" : " (" + why + ")");
         }
     }
 

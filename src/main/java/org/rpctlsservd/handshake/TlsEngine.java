@@ -25,7 +25,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
-import org.rpctlsservd.guard.RateLimitedLog;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.tls.NamedGroup;
 import org.bouncycastle.tls.ProtocolName;
@@ -61,8 +60,6 @@ public final class TlsEngine implements Handshaker, Closeable {
     private final IoLoop io;
     private final ThreadPoolExecutor lookups;
     private final AtomicInteger inFlight = new AtomicInteger();
-    /** Clients can repeat bad certificates at will; each handshake's audit line is kept, the detail line rate-limited. */
-    private final RateLimitedLog verifyFailures = new RateLimitedLog(LOG);
 
     public TlsEngine(TlsPolicy policy, ServerCredentials credentials, TrustMaterial trust, NameService names,
             ScheduledExecutorService timer) throws IOException {
@@ -286,9 +283,10 @@ public final class TlsEngine implements Handshaker, Closeable {
                     flags |= HandshakeOutcome.FLAGS_GOTCERT;
                     TrustMaterial.Verification v = t.verify(chain);
                     if (!v.verified()) {
-                        verifyFailures.info("verify-failed", () -> "rpctls_server: client IP " + peer.getAddress().getHostAddress()
-                                + " issuerName=" + Dn.oneline(chain.get(0).getIssuer()) + " subjectName="
-                                + Dn.oneline(chain.get(0).getSubject()) + " verify failed " + v.reason());
+                        // always logged, as the C daemon does: like the audit line, it is one line per handshake
+                        LOG.info("rpctls_server: client IP " + peer.getAddress().getHostAddress() + " issuerName="
+                                + Dn.oneline(chain.get(0).getIssuer()) + " subjectName=" + Dn.oneline(chain.get(0).getSubject())
+                                + " verify failed " + v.reason());
                     }
                     if (v.selfSigned()) {
                         flags |= HandshakeOutcome.FLAGS_SELFSIGNED;

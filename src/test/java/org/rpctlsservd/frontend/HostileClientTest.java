@@ -106,6 +106,45 @@ class HostileClientTest {
     }
 
     @Test
+    void aHungBackendCostsBoundedConnectsEachWithATimeout() throws Exception {
+        // A backend whose accept queue is full: the kernel drops further SYNs, so connects hang.
+        try (java.net.ServerSocket hung = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            List<Socket> filling = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                Socket f = new Socket();
+                try {
+                    f.connect(hung.getLocalSocketAddress(), 300);
+                    filling.add(f);
+                } catch (IOException e) {
+                    f.close(); // the queue is full
+                }
+            }
+            sockets.addAll(filling);
+            try (LogCapture log = LogCapture.daemon();
+                    FrontEndHarness h = new FrontEndHarness(tmp, server, hung.getLocalPort())) {
+                FrontEnd fe = h.daemon.frontEnd();
+                List<RawRpc> clients = new ArrayList<>();
+                for (int i = 0; i < fe.backendConnectLimit + 20; i++) {
+                    RawRpc c = new RawRpc(RawRpc.connect(h.port));
+                    clients.add(c);
+                    c.send(FrontEndHarness.whoami(i, FrontEndHarness.authNone()).bytes());
+                }
+                Await.until(() -> log.has("backend connections are being made already"), "clients past the bound closed at once", 10);
+                long t0 = System.nanoTime();
+                for (RawRpc c : clients) {
+                    assertTrue(c.closedByServer(), "every client closed: past the bound at once, the others at the connect timeout");
+                    c.close();
+                }
+                long waited = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+                assertTrue(waited < FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis() + 3000, "closed after " + waited + " ms");
+                assertTrue(log.has("cannot reach the backend"), log.lines().toString());
+                FrontEndTest.assertNothingLeft(h);
+                assertEquals(fe.backendConnectLimit, fe.backendConnects.availablePermits(), "no connect left counted");
+            }
+        }
+    }
+
+    @Test
     void theGlobalBudgetPausesAcceptingAndReadingUntilItDrains() throws Exception {
         try (LogCapture log = LogCapture.daemon();
                 FrontEndHarness h = new FrontEndHarness(tmp, server, backend.port(), "--memory-budget", "1", "--write-timeout", "2")) {

@@ -198,6 +198,23 @@ class TlsHandshakeTest {
     }
 
     @Test
+    void anOverLongClientChainGetsBadCertificate() throws Exception {
+        java.util.List<org.bouncycastle.cert.X509CertificateHolder> chain = new java.util.ArrayList<>(good.chain());
+        while (chain.size() <= 11) {
+            chain.add(ca.cert());
+        }
+        TestPki.Issued longChain = new TestPki.Issued(good.cert(), good.keys(), chain);
+        Path caFile = Files.writeString(tmp.resolve("ca.pem"), TestPki.pem(ca.cert()));
+        try (LogCapture log = LogCapture.daemon(); TlsHarness h = harness("-m", "-l", caFile.toString())) {
+            TlsHarness.Attempt a = h.attempt(client(longChain));
+            assertNotNull(a.rpcError(), "CONNECT answered with an error");
+            // TLS 1.3: the client's handshake is over before its certificate is judged; the alert is in the audit line
+            assertTrue(log.has("reason=\"sent bad_certificate(42) (a client chain of 12 certificates, more than 10)\""), log.lines().toString());
+            assertEquals(0x0B, h.attempt(client(good)).flags(), "a chain of two is fine");
+        }
+    }
+
+    @Test
     void hashedCaDirectory() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("capath"));
         Path pem = Files.writeString(dir.resolve("ca.pem"), TestPki.pem(ca.cert()));
