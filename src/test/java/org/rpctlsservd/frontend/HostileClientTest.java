@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -65,12 +64,7 @@ class HostileClientTest {
         s.setReceiveBufferSize(4096);
         s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
         sockets.add(s);
-        ByteBuffer batch = ByteBuffer.allocate(1000 * 48);
-        for (int i = 0; i < 1000; i++) {
-            byte[] bad = RawRpc.call().xid(i).prog(100000).vers(2).proc(1).credRaw(RawRpc.opaqueAuth(7, new byte[0])).bytes();
-            batch.putInt(0x80000000 | bad.length).put(bad);
-        }
-        byte[] bytes = java.util.Arrays.copyOf(batch.array(), batch.position());
+        byte[] bytes = FrontEndHarness.badProbes(1000);
         Thread t = new Thread(() -> {
             try {
                 OutputStream out = s.getOutputStream();

@@ -37,6 +37,16 @@ public final class FrontEndHarness implements Closeable {
         return RawRpc.call().xid(xid).proc(0).prog(100000).vers(2).credRaw(RawRpc.opaqueAuth(7, new byte[0])).bytes();
     }
 
+    /** {@code n} framed calls that the front end answers itself (AUTH_TLS on a procedure other than NULL: AUTH_BADCRED). */
+    public static byte[] badProbes(int n) {
+        ByteBuffer batch = ByteBuffer.allocate(n * 48);
+        for (int i = 0; i < n; i++) {
+            byte[] bad = RawRpc.call().xid(i).prog(100000).vers(2).proc(1).credRaw(RawRpc.opaqueAuth(7, new byte[0])).bytes();
+            batch.putInt(0x80000000 | bad.length).put(bad);
+        }
+        return java.util.Arrays.copyOf(batch.array(), batch.position());
+    }
+
     public RawRpc plain() throws IOException {
         RawRpc r = new RawRpc(RawRpc.connect(port));
         clients.add(r);

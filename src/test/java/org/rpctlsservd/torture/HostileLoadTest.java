@@ -169,12 +169,7 @@ class HostileLoadTest {
         s.setReceiveBufferSize(4096);
         s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
         sockets.add(s);
-        ByteBuffer batch = ByteBuffer.allocate(1000 * 48);
-        for (int i = 0; i < 1000; i++) {
-            byte[] bad = RawRpc.call().xid(i).prog(100000).vers(2).proc(1).credRaw(RawRpc.opaqueAuth(7, new byte[0])).bytes();
-            batch.putInt(0x80000000 | bad.length).put(bad);
-        }
-        byte[] bytes = Arrays.copyOf(batch.array(), batch.position());
+        byte[] bytes = FrontEndHarness.badProbes(1000);
         attackers.submit(() -> {
             try {
                 OutputStream out = s.getOutputStream();
