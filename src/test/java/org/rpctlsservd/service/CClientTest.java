@@ -2,6 +2,7 @@ package org.rpctlsservd.service;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -51,7 +52,8 @@ class CClientTest {
             assertEquals(0, r.status(), String.join(" ", step) + "\n" + r.output());
         }
         client = dir.resolve("rpctlssd_client").toAbsolutePath();
-        daemon = Daemon.start(TestDaemons.config(1, 8, true), HANDSHAKER);
+        // Not --rpc-insecure: libtirpc binds a reserved source port when it runs as root, as the tests do.
+        daemon = Daemon.start(TestDaemons.config(1, 8, true, false), HANDSHAKER);
     }
 
     @AfterAll
@@ -99,6 +101,26 @@ class CClientTest {
         assertNull(daemon.sessions().get(cookie));
         assertFalse(pair[0].isOpen());
         assertEquals("disconnect reterr=1\n", call(proto, "disconnect", hex).output());
+        pair[1].close();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tcp", "udp"})
+    void anotherUserGetsNullButNotTheSessionProcedures(String proto) throws Exception {
+        Path copy = Files.createTempDirectory("cclient");
+        Files.setPosixFilePermissions(copy, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path exe = Files.copy(client, copy.resolve("rpctlssd_client"));
+        SocketChannel[] pair = TestDaemons.pair();
+        long cookie = daemon.handoff().park(pair[0]);
+        HANDSHAKER.flags(cookie, 0x01);
+        assertTrue(call(proto, "connect", "0x" + Long.toUnsignedString(cookie, 16)).output().startsWith("connect ok"));
+        Commands.Result nul = Commands.run(30, "runuser", "-u", "nobody", "--", exe.toString(), "127.0.0.1", proto, "null");
+        assertEquals("null ok\n", nul.output());
+        Commands.Result dis = Commands.run(30, "runuser", "-u", "nobody", "--", exe.toString(), "127.0.0.1", proto, "disconnect",
+                "0x" + Long.toUnsignedString(cookie, 16));
+        assertTrue(dis.output().contains("Client credential too weak"), dis.output());
+        assertNotNull(daemon.sessions().get(cookie), "the session lives on");
+        assertEquals("disconnect reterr=0\n", call(proto, "disconnect", "0x" + Long.toUnsignedString(cookie, 16)).output());
         pair[1].close();
     }
 }
