@@ -45,6 +45,8 @@ final class ClientConnection {
     final SocketChannel client;
     private SocketChannel backend;
     private boolean backendConnected;
+    /** In the front end's queue of connections waiting to start their backend connect. */
+    private boolean waitingForConnect;
     private java.util.concurrent.ScheduledFuture<?> connectTimeout;
     final InetSocketAddress peer;
     private final RecordParser fromClient;
@@ -544,20 +546,34 @@ final class ClientConnection {
     private void toBackend(byte[] rec) {
         toBackend.add(RecordParser.framed(rec));
         if (backend == null) {
-            connectBackend();
+            connectBackend(); // the queued records go once it is connected
             return;
         }
         toBackend.flush();
     }
 
     /** Opens the backend connection without blocking; the first call waits in the queue meanwhile. */
-    private void connectBackend() {
+    void connectBackend() {
+        if (state == State.CLOSED || backend != null) {
+            return;
+        }
         if (!fe.backendConnects.tryAcquire()) {
+            // Wait for a connect to finish (each has a timeout), in a queue that is bounded too.
+            if (waitingForConnect) {
+                return;
+            }
+            if (fe.waitingForConnect.size() < FrontEnd.MAX_WAITING_CONNECTS) {
+                waitingForConnect = true;
+                fe.waitingForConnect.add(this);
+                return;
+            }
             fe.warnings.warning("backend-connects", () -> "front end: closing a client: " + fe.backendConnectLimit
-                    + " backend connections are being made already (backend " + fe.backend + " slow or down?)");
+                    + " backend connections are being made and " + FrontEnd.MAX_WAITING_CONNECTS + " more wait (backend "
+                    + fe.backend + " slow or down?)");
             teardown("too many backend connections pending");
             return;
         }
+        waitingForConnect = false;
         try {
             backend = SocketChannel.open();
             toBackend.channel = backend;
@@ -597,7 +613,7 @@ final class ClientConnection {
 
     private void backendConnected() {
         backendConnected = true;
-        fe.backendConnects.release();
+        fe.connectPermitReleased();
         if (connectTimeout != null) {
             connectTimeout.cancel(false);
         }
@@ -660,7 +676,7 @@ final class ClientConnection {
         if (backend != null) {
             if (!backendConnected) {
                 backendConnected = true; // no longer counted as pending
-                fe.backendConnects.release();
+                fe.connectPermitReleased();
                 if (connectTimeout != null) {
                     connectTimeout.cancel(false);
                 }

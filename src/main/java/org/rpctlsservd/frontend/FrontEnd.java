@@ -56,6 +56,10 @@ public final class FrontEnd implements Closeable {
     /** Backend connections being made at once; a client past this is closed (the backend is slow or down). */
     final int backendConnectLimit = 256;
     final Semaphore backendConnects = new Semaphore(backendConnectLimit);
+    /** Connections whose first call waits for a backend connect to start; only the I/O thread uses it. */
+    final ArrayDeque<ClientConnection> waitingForConnect = new ArrayDeque<>();
+    /** Past this many waiting, a client is closed: the backend is down or far too slow. */
+    static final int MAX_WAITING_CONNECTS = 4096;
     static final Duration BACKEND_CONNECT_TIMEOUT = Duration.ofSeconds(5);
     private final long idleNanos;
     private final long writeTimeoutNanos;
@@ -199,6 +203,15 @@ public final class FrontEnd implements Closeable {
         if (!c.budgetPaused) {
             c.budgetPaused = true;
             waitingForBudget.add(c);
+        }
+    }
+
+    /** On the I/O thread: a backend connect finished or was given up; the next waiting connection may start its own. */
+    void connectPermitReleased() {
+        backendConnects.release();
+        ClientConnection c;
+        while (backendConnects.availablePermits() > 0 && (c = waitingForConnect.poll()) != null) {
+            c.connectBackend();
         }
     }
 

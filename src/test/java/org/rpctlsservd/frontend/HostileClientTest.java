@@ -123,14 +123,14 @@ class HostileClientTest {
                     clients.add(c);
                     c.send(FrontEndHarness.whoami(i, FrontEndHarness.authNone()).bytes());
                 }
-                Await.until(() -> log.has("backend connections are being made already"), "clients past the bound closed at once", 10);
                 long t0 = System.nanoTime();
                 for (RawRpc c : clients) {
-                    assertTrue(c.closedByServer(), "every client closed: past the bound at once, the others at the connect timeout");
+                    assertTrue(c.closedByServer(), "every client closed at its connect timeout; those past the bound waited for one");
                     c.close();
                 }
                 long waited = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
-                assertTrue(waited < FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis() + 3000, "closed after " + waited + " ms");
+                // 256 connects time out together, then the 20 that waited for them
+                assertTrue(waited < 2 * FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis() + 3000, "closed after " + waited + " ms");
                 assertTrue(log.has("cannot reach the backend"), log.lines().toString());
                 FrontEndTest.assertNothingLeft(h);
                 assertEquals(fe.backendConnectLimit, fe.backendConnects.availablePermits(), "no connect left counted");

@@ -373,11 +373,15 @@ class HostileLoadTest {
 
     @Test
     void aBurstOfNewClientsNeverAbortsAdmittedHandshakes() throws Exception {
-        try (DaemonProcess d = daemon(HEAP, List.of(), "-N", "1", "--connect-queue", "32")) {
-            int clients = 100 * Math.max(2, SECONDS);
-            ExecutorService burst = Executors.newFixedThreadPool(100);
+        // -Dtorture.burst=CLIENTS,AT_ONCE,QUEUE (issue 7 measured 5000,1000,1024)
+        String[] burstSpec = System.getProperty("torture.burst", 100 * Math.max(2, SECONDS) + ",100,32").split(",");
+        int clients = Integer.parseInt(burstSpec[0]);
+        int atOnce = Integer.parseInt(burstSpec[1]);
+        try (DaemonProcess d = daemon(HEAP, List.of(), "-N", "1", "--connect-queue", burstSpec[2])) {
+            ExecutorService burst = Executors.newFixedThreadPool(atOnce);
             AtomicInteger ok = new AtomicInteger();
             AtomicInteger refused = new AtomicInteger();
+            java.util.Map<String, Integer> why = new java.util.concurrent.ConcurrentHashMap<>();
             List<Future<?>> all = new ArrayList<>();
             for (int i = 0; i < clients; i++) {
                 all.add(burst.submit(() -> {
@@ -386,19 +390,22 @@ class HostileLoadTest {
                         ok.incrementAndGet();
                     } catch (Exception | AssertionError e) {
                         refused.incrementAndGet(); // a full queue: the CONNECT was refused at once and the client closed
+                        why.merge(String.valueOf(e), 1, Integer::sum);
                     }
                 }));
             }
             for (Future<?> f : all) {
-                f.get(120, TimeUnit.SECONDS);
+                f.get(600, TimeUnit.SECONDS);
             }
             burst.shutdown();
             long failedAfterAdmission = d.log().lines().filter(l -> l.contains("result=failed")).count();
             long okLines = d.log().lines().filter(l -> l.contains("result=ok")).count();
             assertEquals(0, failedAfterAdmission, "no admitted handshake failed: " + d.log());
-            assertEquals(ok.get(), okLines, "every admitted handshake finished");
-            report(String.format("burst of %d TLS clients, 100 at a time, -N 1, --connect-queue 32: %d served, %d refused at admission, "
-                    + "0 admitted handshakes aborted", clients, ok.get(), refused.get()));
+            assertTrue(ok.get() <= okLines, "every served client had its handshake logged");
+            // Past that, a client either was refused at admission or gave up on its own side (its JVM runs the whole burst).
+            String failures = why.toString();
+            report(String.format("burst of %d TLS clients, %d at a time, -N 1, --connect-queue %s: %d handshakes done, %d clients served, "
+                    + "%d not (%s), 0 admitted handshakes aborted", clients, atOnce, burstSpec[2], okLines, ok.get(), refused.get(), failures));
             assertWhole(d);
         }
     }
