@@ -100,7 +100,13 @@ public final class FrontEnd implements Closeable {
         this.sweep = timer.scheduleWithFixedDelay(this::sweepIdle, period, period, TimeUnit.MILLISECONDS);
         for (ServerSocketChannel ss : listeners) {
             String name = "frontend-accept-" + ((InetSocketAddress) ss.getLocalAddress()).getPort();
-            Acceptor a = new Acceptor(ss, "front end " + ss.getLocalAddress());
+            Acceptor a;
+            try {
+                a = new Acceptor(ss, "front end " + ss.getLocalAddress());
+            } catch (IOException e) {
+                close(); // gives back what was started
+                throw new IOException("front end: cannot listen: " + e.getMessage(), e);
+            }
             acceptorGuards.add(a);
             Thread t = new Thread(() -> acceptLoop(a), name);
             t.setDaemon(true);
@@ -163,7 +169,7 @@ public final class FrontEnd implements Closeable {
                     continue;
                 }
                 c = acceptor.accept();
-            } catch (InterruptedException e) {
+            } catch (InterruptedException | java.nio.channels.ClosedChannelException e) {
                 return;
             } catch (IOException e) {
                 if (!closed) {
@@ -257,6 +263,9 @@ public final class FrontEnd implements Closeable {
         for (ServerSocketChannel ss : listeners) {
             closeQuietly(ss);
         }
+        for (Acceptor a : acceptorGuards) {
+            a.close(); // wakes its thread
+        }
         for (Thread t : acceptors) {
             t.interrupt();
             try {
@@ -264,9 +273,6 @@ public final class FrontEnd implements Closeable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-        }
-        for (Acceptor a : acceptorGuards) {
-            a.close();
         }
         java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
         io.submit(() -> {

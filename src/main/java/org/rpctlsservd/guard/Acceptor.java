@@ -2,7 +2,11 @@ package org.rpctlsservd.guard;
 
 import java.io.Closeable;
 import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.FileChannel;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
@@ -11,32 +15,49 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
- * Accepting on a blocking listener without spinning at the file-descriptor limit. On EMFILE or
- * ENFILE the connection stays in the kernel's queue and accept fails again at once; looping on
- * that burns a core and leaves clients hanging. Instead, every listener of the process goes into
- * limit mode: it polls without blocking every 100 ms, and when the limit still holds it gives up
- * the one spare descriptor the process keeps for this moment, accepts and closes the waiting
- * connections (their clients see the refusal at once), and takes the spare back. One lock covers
- * that for all listeners, so that no other listener's accept takes the descriptor just freed. It
- * logs once per interval with the count. A poll that finds a free descriptor ends limit mode.
+ * Accepting on one listener, for its own thread, without spinning at the file-descriptor limit.
+ * On EMFILE or ENFILE a connection stays in the kernel's queue and accept fails again at once;
+ * looping on that burns a core and leaves clients hanging. Instead: give up the spare descriptors
+ * the process keeps for this moment, accept and close the waiting connections (their clients see
+ * the refusal at once), take the spares back, pause 100 ms, and log once per interval with the
+ * count. The thread waits for connections in a selector, never in a blocking accept: the kernel
+ * reserves a descriptor for a blocked accept, and a listener waiting that way would take the
+ * descriptor freed for refusing clients. For the same reason every listener accepts under the
+ * lock that guards the spares.
  */
 public final class Acceptor implements Closeable {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
-    /** How long accepting pauses between polls at the limit. */
+    /** How long accepting pauses after refusing clients at the limit. */
     static final long PAUSE_MILLIS = 100;
-    private static final Object SHED = new Object();
+    /** Two, so that one taken by another thread in the moment it is free still leaves one. */
+    private static final FileChannel[] SPARES = new FileChannel[2];
     private static final RateLimitedLog WARNINGS = new RateLimitedLog(LOG);
-    /** The process's spare descriptor; guarded by SHED. */
-    private static FileChannel spare = openSpare();
-    private static volatile boolean atLimit;
     private static long refusedTotal;
+
+    static {
+        synchronized (SPARES) {
+            for (int i = 0; i < SPARES.length; i++) {
+                SPARES[i] = openSpare();
+            }
+        }
+    }
 
     private final ServerSocketChannel listener;
     private final String name;
+    private final Selector selector;
 
-    public Acceptor(ServerSocketChannel listener, String name) {
+    /** Puts {@code listener} in non-blocking mode; accept with {@link #accept()} only. */
+    public Acceptor(ServerSocketChannel listener, String name) throws IOException {
         this.listener = listener;
         this.name = name;
+        this.selector = Selector.open();
+        try {
+            listener.configureBlocking(false);
+            listener.register(selector, SelectionKey.OP_ACCEPT);
+        } catch (IOException e) {
+            selector.close();
+            throw e;
+        }
     }
 
     /** True when {@code e} says the process or system is out of file descriptors. */
@@ -46,88 +67,84 @@ public final class Acceptor implements Closeable {
     }
 
     /**
-     * The next connection, or null after a pause at the descriptor limit (the waiting clients were
-     * refused). Other failures are thrown.
+     * Waits for the next connection and returns it (in blocking mode), or null after refusing the
+     * waiting clients at the descriptor limit. Throws ClosedChannelException once closed.
      */
     public SocketChannel accept() throws IOException {
-        if (!atLimit) {
+        while (true) {
             try {
-                return listener.accept();
+                selector.select();
+                selector.selectedKeys().clear();
+            } catch (ClosedSelectorException e) {
+                throw new ClosedChannelException();
+            }
+            if (!listener.isOpen()) {
+                throw new ClosedChannelException();
+            }
+            if (Thread.currentThread().isInterrupted()) {
+                throw new ClosedChannelException();
+            }
+            try {
+                SocketChannel c;
+                synchronized (SPARES) { // so that no listener takes a descriptor another one freed for refusing
+                    c = listener.accept();
+                }
+                if (c != null) {
+                    return c;
+                }
             } catch (IOException e) {
                 if (!outOfDescriptors(e) || !listener.isOpen()) {
                     throw e;
                 }
-                atLimit = true;
+                shed();
+                return null;
             }
         }
-        SocketChannel c = pollAtLimit();
-        if (c != null) {
-            return c;
-        }
-        if (atLimit) {
-            try {
-                TimeUnit.MILLISECONDS.sleep(PAUSE_MILLIS); // a back-off on this listener's own thread
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        return null;
     }
 
     /** Refused for lack of descriptors so far, by all listeners. */
     public static long refused() {
-        synchronized (SHED) {
+        synchronized (SPARES) {
             return refusedTotal;
         }
     }
 
-    private SocketChannel pollAtLimit() throws IOException {
-        int shed = 0;
-        synchronized (SHED) {
-            listener.configureBlocking(false);
-            try {
-                try {
-                    SocketChannel c = listener.accept();
-                    if (c == null) {
-                        atLimit = false; // a descriptor was free and nobody waits: back to blocking accepts
-                        if (spare == null) {
-                            spare = openSpare();
-                        }
-                    } else {
-                        c.configureBlocking(true);
-                    }
-                    return c;
-                } catch (IOException e) {
-                    if (!outOfDescriptors(e) || !listener.isOpen()) {
-                        throw e;
-                    }
+    private void shed() {
+        int n = 0;
+        synchronized (SPARES) {
+            for (int i = 0; i < SPARES.length; i++) {
+                if (SPARES[i] == null) {
+                    continue;
                 }
-                if (spare == null) {
-                    spare = openSpare(); // given up earlier and not yet taken back: try again
+                closeQuietly(SPARES[i]);
+                SPARES[i] = null;
+                int before = n;
+                // at most a listen backlog's worth: the queue is drained, not raced forever
+                SocketChannel c;
+                while (n < 1024 && (c = acceptOrNull()) != null) {
+                    closeQuietly(c);
+                    n++;
                 }
-                if (spare != null) {
-                    closeQuietly(spare);
-                    spare = null;
-                    SocketChannel c;
-                    // at most a listen backlog's worth: the queue is drained, not raced forever
-                    while (shed < 1024 && (c = acceptOrNull()) != null) {
-                        closeQuietly(c);
-                        shed++;
-                    }
-                    spare = openSpare();
-                }
-                refusedTotal += shed;
-            } finally {
-                if (listener.isOpen()) {
-                    listener.configureBlocking(true);
+                if (n > before) {
+                    break; // that spare did it; the other stays in reserve
                 }
             }
+            for (int i = 0; i < SPARES.length; i++) {
+                if (SPARES[i] == null) {
+                    SPARES[i] = openSpare();
+                }
+            }
+            refusedTotal += n;
         }
         long total = refused();
-        int n = shed;
-        WARNINGS.warning("emfile", () -> name + ": out of file descriptors; refused " + n + " waiting connection(s) ("
-                + total + " so far by all listeners); accepting every " + PAUSE_MILLIS + " ms until descriptors are free");
-        return null;
+        int shed = n;
+        WARNINGS.warning("emfile", () -> name + ": out of file descriptors; refused " + shed + " waiting connection(s) ("
+                + total + " so far by all listeners); accepting paused for " + PAUSE_MILLIS + " ms");
+        try {
+            TimeUnit.MILLISECONDS.sleep(PAUSE_MILLIS); // a back-off on this listener's own thread
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private SocketChannel acceptOrNull() {
@@ -142,7 +159,7 @@ public final class Acceptor implements Closeable {
         try {
             return FileChannel.open(Path.of("/dev/null"), StandardOpenOption.READ);
         } catch (IOException e) {
-            return null; // out of descriptors already: taken again at the next poll
+            return null; // out of descriptors already: taken again after the next shed
         }
     }
 
@@ -154,8 +171,13 @@ public final class Acceptor implements Closeable {
         }
     }
 
+    /** Wakes and ends a thread waiting in {@link #accept()}; the listener is the caller's to close. */
     @Override
     public void close() {
-        // the spare belongs to the process, not to one listener
+        try {
+            selector.close();
+        } catch (IOException e) {
+            LOG.fine(() -> name + ": closing the selector: " + e.getMessage());
+        }
     }
 }

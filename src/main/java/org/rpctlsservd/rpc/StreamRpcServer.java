@@ -58,7 +58,7 @@ public final class StreamRpcServer implements Closeable {
      *              {@code check} has admitted only root and the daemon's own user
      */
     public StreamRpcServer(ServerSocketChannel listener, String name, boolean local, PeerCheck check, RpcDispatcher dispatcher,
-            ServerLimits limits, ScheduledExecutorService timer) {
+            ServerLimits limits, ScheduledExecutorService timer) throws IOException {
         this.listener = listener;
         this.name = name;
         this.local = local;

@@ -178,6 +178,19 @@ class UpcallAccessTest {
     }
 
     @Test
+    void aNonLoopbackRpcAddressIsWarnedAbout() throws Exception {
+        Config c = TestDaemons.config(1, 8, false, false);
+        Config wide = new Config(c.allowTls12(), c.ciphers(), c.certDir(), c.debugLevel(), c.checkHost(), c.caFile(), c.mutualVerify(),
+                c.maxThreads(), c.domain(), c.caPath(), c.crlFile(), c.certUser(), c.verbose(), c.wildcardFlags(), c.pidFile(),
+                new InetSocketAddress(InetAddress.getByName("0.0.0.0"), 0), c.maxConnections(), c.connectQueue(), c.rpcIdleTimeout(),
+                c.rpcbind(), c.portmapPort(), c.handshakeTimeout(), c.requireAlpn(), c.throwawayCert(), c.listen(), c.backend(),
+                c.require(), c.idleTimeout(), c.upcallTimeout(), c.writeTimeout(), c.memoryBudget(), c.rpcSocket(), false);
+        try (LogCapture log = LogCapture.daemon(); Daemon d = Daemon.start(wide, handshaker)) {
+            assertTrue(log.has("--rpc-address 0.0.0.0 is not a loopback address"), log.lines().toString());
+        }
+    }
+
+    @Test
     void noCookieInAnyLineAtTheDefaultLevel() throws Exception {
         long cookie = parkPair();
         handshaker.flags(cookie, HandshakeOutcome.FLAGS_HANDSHAKE);

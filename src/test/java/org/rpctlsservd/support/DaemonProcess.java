@@ -12,11 +12,10 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.rpctlsservd.daemon.Main;
 
 /**
- * The daemon as a separate JVM, started as the launcher starts it (-XX:+ExitOnOutOfMemoryError)
- * with a capped heap, and looked at from outside: its log, file descriptors, threads, heap and
+ * The daemon as a separate process, started by its launcher on the packaged jar with a capped
+ * heap, and looked at from outside: its log, file descriptors, threads, heap and
  * CPU time, as an administrator would with /proc and jcmd.
  */
 public final class DaemonProcess implements Closeable {
@@ -40,20 +39,32 @@ public final class DaemonProcess implements Closeable {
         return awaitServing(p, dir.resolve("daemon.log"));
     }
 
-    /** Starts the process and returns at once; its output goes to {@code dir/daemon.log}. */
+    /**
+     * Starts the daemon through the launcher, tools/rpc.tlsservd (which adds -XX:+ExitOnOutOfMemoryError),
+     * on the packaged jar, as an administrator would; {@code jvmOptions} go to RPCTLSSERVD_JAVA_OPTS and
+     * {@code prefix} before the launcher (prlimit, for example). Returns at once; the output goes to
+     * {@code dir/daemon.log}.
+     */
     public static Process launch(Path dir, List<String> jvmOptions, List<String> prefix, String... args) throws Exception {
         Files.createDirectories(dir);
         Path log = dir.resolve("daemon.log");
         List<String> cmd = new ArrayList<>(prefix);
-        cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.add("-XX:+ExitOnOutOfMemoryError");
-        cmd.addAll(jvmOptions);
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(Main.class.getName());
+        cmd.add(Path.of("tools", "rpc.tlsservd").toAbsolutePath().toString());
         cmd.addAll(Arrays.asList(args));
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        pb.environment().put("RPCTLSSERVD_JAVA_OPTS", String.join(" ", jvmOptions));
+        pb.environment().put("RPCTLSSERVD_JAR", packagedJar().toString());
+        return pb.start();
+    }
+
+    /** The runnable jar that {@code package} made. */
+    static Path packagedJar() throws IOException {
+        try (var files = Files.list(Path.of("target"))) {
+            return files.filter(f -> f.getFileName().toString().matches("rpc-tlsservd-.*-all\\.jar")).findFirst()
+                    .orElseThrow(() -> new IOException("no target/rpc-tlsservd-*-all.jar: run after package (mvn verify)"))
+                    .toAbsolutePath();
+        }
     }
 
     private static DaemonProcess awaitServing(Process p, Path log) {

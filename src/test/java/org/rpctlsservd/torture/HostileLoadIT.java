@@ -42,13 +42,14 @@ import org.rpctlsservd.support.TestPki;
 import org.rpctlsservd.support.TlsHarness;
 
 /**
- * The hostile-load suite: each attack of issue 7, against the daemon as a process with its heap
+ * The hostile-load suite: each attack of issue 7, against the daemon as an administrator runs it
+ * (tools/rpc.tlsservd and the packaged jar, so after {@code package}: a failsafe test) with its heap
  * capped at 256 MiB (so that an unbounded queue shows in seconds as an OutOfMemoryError), checked
  * from outside: heap after a full GC, file descriptors, vital threads, good clients' latency, and
  * the exit on a forced OutOfMemoryError. {@code -Dtorture.seconds=N} (tools/torture) makes every
  * attack last N seconds; CI runs the short form. Figures go to target/torture-report.txt.
  */
-class HostileLoadTest {
+class HostileLoadIT {
     static final int SECONDS = Integer.getInteger("torture.seconds", 3);
     static final List<String> HEAP = List.of("-Xmx256m");
     static final Path REPORT = Path.of("target", "torture-report.txt");
@@ -284,23 +285,40 @@ class HostileLoadTest {
             double cpu0 = d.cpuSeconds();
             long t0 = System.nanoTime();
             int refused = 0;
+            int served = 0;
             long worstRefusal = 0;
             long end = t0 + TimeUnit.SECONDS.toNanos(Math.max(2, SECONDS));
             while (System.nanoTime() < end) {
                 long t = System.nanoTime();
-                try (RawRpc late = new RawRpc(RawRpc.connect(d.frontEndPort))) {
-                    assertTrue(late.closedByServer(), "a client past the limit is refused, not left hanging");
+                Socket lateSocket;
+                try {
+                    lateSocket = RawRpc.connect(d.frontEndPort);
+                } catch (IOException e) {
+                    throw new AssertionError("the front end stopped listening: " + d.log(), e);
+                }
+                try (RawRpc late = new RawRpc(lateSocket)) {
+                    // Refused at once, or (when a descriptor came free for it) served: never left hanging.
+                    late.send(FrontEndHarness.probe(9));
+                    try {
+                        late.readRecord();
+                        served++;
+                    } catch (java.net.SocketTimeoutException e) {
+                        throw new AssertionError("a client past the limit was left hanging: " + d.log() + "\nfds " + d.fds() + "\n"
+                                + Commands.run(30, "jcmd", String.valueOf(d.pid()), "Thread.print").output(), e);
+                    } catch (IOException e) {
+                        refused++;
+                    }
                 }
                 worstRefusal = Math.max(worstRefusal, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t));
-                refused++;
             }
             double cpu = (d.cpuSeconds() - cpu0) / ((System.nanoTime() - t0) / 1e9);
             long lines = d.log().lines().filter(l -> l.contains("out of file descriptors")).count();
             assertTrue(cpu < 0.5, "the daemon used " + cpu + " cores at the limit");
             assertTrue(lines <= 2 + SECONDS / 10 * 2, lines + " log lines about the limit");
-            assertTrue(worstRefusal < 3000, "refused within " + worstRefusal + " ms");
-            report(String.format("at the fd limit (160): %d late clients refused, worst %d ms; daemon CPU %.2f cores; %d log lines",
-                    refused, worstRefusal, cpu, lines));
+            assertTrue(worstRefusal < 3000, "refused or answered within " + worstRefusal + " ms");
+            assertTrue(refused > served, refused + " late clients refused, " + served + " served");
+            report(String.format("at the fd limit (160): %d late clients refused, %d served, worst %d ms; daemon CPU %.2f cores; %d log lines",
+                    refused, served, worstRefusal, cpu, lines));
             for (Socket s : sockets) {
                 s.close();
             }
