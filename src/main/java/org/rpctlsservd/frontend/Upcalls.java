@@ -19,6 +19,12 @@ final class Upcalls implements Closeable {
     Upcalls(java.net.SocketAddress service, Duration connectTimeout, ScheduledExecutorService timer) {
         this.client = new AsyncRpcClient(service, rpctlssd.RPCTLSSD, rpctlssd.RPCTLSSDVERS, timer);
         this.connectTimeout = connectTimeout;
+        try {
+            client.connect(); // like the kernel's, the upcall channel exists before the first client
+        } catch (java.io.IOException e) {
+            java.util.logging.Logger.getLogger("rpctlssd").warning("front end: no upcall connection to " + service + " yet: "
+                    + e.getMessage() + "; it is made again at the first upcall");
+        }
     }
 
     CompletableFuture<ConnectResult> connect(long cookie) {

@@ -152,6 +152,18 @@ public final class AsyncRpcClient implements Closeable {
         }
     }
 
+    /**
+     * Makes the connection now rather than at the first call: a channel made at start-up is there
+     * when it is needed most, for example when the process is out of file descriptors.
+     */
+    public void connect() throws IOException {
+        synchronized (lock) {
+            if (!closed && (connection == null || connection.dead)) {
+                connection = new Connection();
+            }
+        }
+    }
+
     /** Calls {@code procedure}; the result is decoded into what {@code result} makes. */
     public <T extends XdrAble> CompletableFuture<T> call(int procedure, XdrAble args, Supplier<T> result, Duration timeout) {
         CompletableFuture<T> out = new CompletableFuture<>();

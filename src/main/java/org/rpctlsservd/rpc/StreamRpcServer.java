@@ -145,7 +145,8 @@ public final class StreamRpcServer implements Closeable {
                 warnings.warning("stuck-" + name, () -> "closing " + c.who() + " on " + name + ": a reply could not be written for "
                         + limits.writeTimeout().toSeconds() + " s");
                 c.close();
-            } else if (c.owed.get() == 0 && now - c.lastActivity > limits.idleTimeout().toNanos()) {
+            } else if (!local && c.owed.get() == 0 && now - c.lastActivity > limits.idleTimeout().toNanos()) {
+                // (a Unix-domain caller is root's, like the kernel's upcall channel: it is never idled out)
                 LOG.fine(() -> "closing idle connection from " + c.who());
                 c.close();
             }
