@@ -45,7 +45,6 @@ public final class Daemon implements Closeable {
     private final HandshakeWorkers workers;
     private final RpcServer server;
     private final StreamRpcServer local;
-    private final MemoryBudget budget;
     private final Registration registration;
     private final Handshaker handshaker;
     private final FrontEnd frontEnd;
@@ -70,7 +69,7 @@ public final class Daemon implements Closeable {
             throw e;
         }
         this.engine = handshaker instanceof TlsEngine ? (TlsEngine) handshaker : null;
-        this.budget = new MemoryBudget(config.memoryBudget() > 0 ? config.memoryBudget()
+        MemoryBudget budget = new MemoryBudget(config.memoryBudget() > 0 ? config.memoryBudget()
                 : MemoryBudget.defaultFor(Runtime.getRuntime().maxMemory()));
         RpcServer started = null;
         StreamRpcServer startedLocal = null;
@@ -273,16 +272,6 @@ public final class Daemon implements Closeable {
         } catch (IOException e) {
             LOG.warning("cannot remove " + config.rpcSocket() + ": " + e.getMessage());
         }
-    }
-
-    /** The Unix-domain RPCTLSSD listener. */
-    public StreamRpcServer local() {
-        return local;
-    }
-
-    /** The front end's memory budget. */
-    public MemoryBudget budget() {
-        return budget;
     }
 
     /** Orderly stop: unregister, stop serving, end every session and parked socket. */

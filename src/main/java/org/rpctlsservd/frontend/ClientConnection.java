@@ -47,6 +47,8 @@ final class ClientConnection {
     private boolean backendConnected;
     /** In the front end's queue of connections waiting to start their backend connect. */
     private boolean waitingForConnect;
+    /** Holds one of the front end's permits for a backend connect in progress. */
+    private boolean connectPermit;
     private java.util.concurrent.ScheduledFuture<?> connectTimeout;
     final InetSocketAddress peer;
     private final RecordParser fromClient;
@@ -199,11 +201,15 @@ final class ClientConnection {
     /** Reports what this connection holds now to the front end's budget. */
     private void account() {
         long now = state == State.CLOSED ? 0
-                : toClient.footprint() + toBackend.footprint() + heldBytes + BUFFER_OVERHEAD * heldForClient.size()
-                        + fromClient.footprint() + fromBackend.footprint()
+                : forClient() + toBackend.footprint() + fromClient.footprint() + fromBackend.footprint()
                         + (session != null || state == State.HANDSHAKING ? TLS_OVERHEAD : PLAIN_OVERHEAD);
         fe.budget.add(now - reported);
         reported = now;
+    }
+
+    /** What waits for the client: its queue and the replies held while the handshake runs. */
+    private long forClient() {
+        return toClient.footprint() + heldBytes + BUFFER_OVERHEAD * heldForClient.size();
     }
 
     /** The sweep: a side that took no bytes for the write timeout is given up. */
@@ -211,12 +217,12 @@ final class ClientConnection {
         if (state == State.CLOSED) {
             return;
         }
-        if (toClient.stuckFor(now, writeTimeoutNanos)) {
-            teardown("the client took no bytes for " + TimeUnit.NANOSECONDS.toSeconds(writeTimeoutNanos) + " s ("
-                    + toClient.bytes + " bytes waiting)");
-        } else if (toBackend.stuckFor(now, writeTimeoutNanos)) {
-            teardown("the backend took no bytes for " + TimeUnit.NANOSECONDS.toSeconds(writeTimeoutNanos) + " s ("
-                    + toBackend.bytes + " bytes waiting)");
+        for (Outbound o : new Outbound[] {toClient, toBackend}) {
+            if (o.stuckFor(now, writeTimeoutNanos)) {
+                teardown(o.side + " took no bytes for " + TimeUnit.NANOSECONDS.toSeconds(writeTimeoutNanos) + " s (" + o.bytes
+                        + " bytes waiting)");
+                return;
+            }
         }
     }
 
@@ -292,7 +298,7 @@ final class ClientConnection {
         if (state == State.CLOSED || !backendConnected) {
             return;
         }
-        if (toClient.footprint() + heldBytes + BUFFER_OVERHEAD * heldForClient.size() >= HIGH_WATER) {
+        if (forClient() >= HIGH_WATER) {
             backendReadPaused = true; // resumed when the client has taken enough
             fe.pauses.incrementAndGet();
             return;
@@ -574,6 +580,7 @@ final class ClientConnection {
             return;
         }
         waitingForConnect = false;
+        connectPermit = true;
         try {
             backend = SocketChannel.open();
             toBackend.channel = backend;
@@ -613,13 +620,21 @@ final class ClientConnection {
 
     private void backendConnected() {
         backendConnected = true;
-        fe.connectPermitReleased();
-        if (connectTimeout != null) {
-            connectTimeout.cancel(false);
-        }
+        releaseConnectPermit();
         toBackend.flush();
         armBackendRead();
         account();
+    }
+
+    /** The connect finished, failed or was given up: its permit goes to the next waiting connection. */
+    private void releaseConnectPermit() {
+        if (connectTimeout != null) {
+            connectTimeout.cancel(false);
+        }
+        if (connectPermit) {
+            connectPermit = false;
+            fe.connectPermitReleased();
+        }
     }
 
     private void backendFailed(String why) {
@@ -673,18 +688,14 @@ final class ClientConnection {
         state = State.CLOSED;
         fe.io.forget(client);
         FrontEnd.closeQuietly(client);
+        releaseConnectPermit(); // also when opening the socket itself failed
         if (backend != null) {
-            if (!backendConnected) {
-                backendConnected = true; // no longer counted as pending
-                fe.connectPermitReleased();
-                if (connectTimeout != null) {
-                    connectTimeout.cancel(false);
-                }
-            }
             fe.io.forget(backend);
             FrontEnd.closeQuietly(backend);
         }
-        fe.connections.remove(this);
+        fe.forget(this, waitingForConnect, budgetPaused);
+        waitingForConnect = false;
+        budgetPaused = false;
         account();
     }
 }

@@ -53,7 +53,7 @@ public final class FrontEnd implements Closeable {
     final ScheduledExecutorService timer;
     final MemoryBudget budget;
     final RateLimitedLog warnings = new RateLimitedLog(LOG);
-    /** Backend connections being made at once; a client past this is closed (the backend is slow or down). */
+    /** Backend connections being made at once; further connections wait for one (up to MAX_WAITING_CONNECTS). */
     final int backendConnectLimit = 256;
     final Semaphore backendConnects = new Semaphore(backendConnectLimit);
     /** Connections whose first call waits for a backend connect to start; only the I/O thread uses it. */
@@ -218,6 +218,17 @@ public final class FrontEnd implements Closeable {
         ClientConnection c;
         while (backendConnects.availablePermits() > 0 && (c = waitingForConnect.poll()) != null) {
             c.connectBackend();
+        }
+    }
+
+    /** On the I/O thread: a closed connection leaves the queues it waited in. */
+    void forget(ClientConnection c, boolean waitingForConnect, boolean waitingForBudget) {
+        connections.remove(c);
+        if (waitingForConnect) {
+            this.waitingForConnect.remove(c);
+        }
+        if (waitingForBudget) {
+            this.waitingForBudget.remove(c);
         }
     }
 

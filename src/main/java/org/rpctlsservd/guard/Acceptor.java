@@ -103,7 +103,7 @@ public final class Acceptor implements Closeable {
     }
 
     /** Refused for lack of descriptors so far, by all listeners. */
-    public static long refused() {
+    private static long refused() {
         synchronized (SPARES) {
             return refusedTotal;
         }

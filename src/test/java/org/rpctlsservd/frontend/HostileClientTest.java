@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -60,9 +59,7 @@ class HostileClientTest {
 
     /** A client that streams bad STARTTLS probes (answered by the front end itself) and reads nothing. */
     private Thread flooder(int port) throws IOException {
-        Socket s = new Socket();
-        s.setReceiveBufferSize(4096);
-        s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+        Socket s = FrontEndHarness.nonReading(port);
         sockets.add(s);
         byte[] bytes = FrontEndHarness.badProbes(1000);
         Thread t = new Thread(() -> {

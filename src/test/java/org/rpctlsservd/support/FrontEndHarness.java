@@ -47,6 +47,14 @@ public final class FrontEndHarness implements Closeable {
         return java.util.Arrays.copyOf(batch.array(), batch.position());
     }
 
+    /** A client with a tiny receive buffer, for attacks that never read: the front end's queue fills at once. */
+    public static Socket nonReading(int port) throws IOException {
+        Socket s = new Socket();
+        s.setReceiveBufferSize(4096);
+        s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 5000);
+        return s;
+    }
+
     public RawRpc plain() throws IOException {
         RawRpc r = new RawRpc(RawRpc.connect(port));
         clients.add(r);

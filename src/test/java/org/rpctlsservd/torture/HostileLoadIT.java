@@ -166,9 +166,7 @@ class HostileLoadIT {
 
     /** Streams bad STARTTLS probes, which the front end answers itself, and never reads. */
     private Socket flooder(int port) throws IOException {
-        Socket s = new Socket();
-        s.setReceiveBufferSize(4096);
-        s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+        Socket s = FrontEndHarness.nonReading(port);
         sockets.add(s);
         byte[] bytes = FrontEndHarness.badProbes(1000);
         attackers.submit(() -> {
