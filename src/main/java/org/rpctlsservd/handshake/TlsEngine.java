@@ -52,7 +52,7 @@ public final class TlsEngine implements Handshaker, Closeable {
     private static final int READ_CHUNK = 16 * 1024;
 
     private final TlsPolicy policy;
-    private final BcTlsCrypto crypto = new BcTlsCrypto(new SecureRandom());
+    private final BcTlsCrypto crypto = new RecordCrypto(new SecureRandom());
     private final AtomicReference<Prepared> credentials;
     private final AtomicReference<TrustMaterial> trust;
     private final NameService names;

@@ -6,7 +6,10 @@ import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
@@ -19,6 +22,7 @@ public final class FrontEndHarness implements Closeable {
     public final Daemon daemon;
     public final int port;
     private final List<Closeable> clients = new ArrayList<>();
+    private final Map<RawRpc, Socket> rawSockets = new HashMap<>();
 
     public FrontEndHarness(Path dir, TestPki.Issued server, int backendPort, String... args) throws Exception {
         TestPki.writeServer(dir.resolve("server"), server);
@@ -63,6 +67,17 @@ public final class FrontEndHarness implements Closeable {
 
     /** A client after its probe and TLS handshake. */
     public RawRpc tls(SSLContext ctx, String... alpn) throws IOException {
+        return tls(ctx, ssl -> {
+            if (alpn.length > 0) {
+                SSLParameters p = ssl.getSSLParameters();
+                p.setApplicationProtocols(alpn);
+                ssl.setSSLParameters(p);
+            }
+        });
+    }
+
+    /** A client after its probe and TLS handshake, its socket set up by {@code setup} first. */
+    public RawRpc tls(SSLContext ctx, Consumer<SSLSocket> setup) throws IOException {
         Socket s = RawRpc.connect(port);
         RawRpc plain = new RawRpc(s);
         plain.send(probe(0x5157));
@@ -72,15 +87,17 @@ public final class FrontEndHarness implements Closeable {
             throw new IOException("not a STARTTLS reply");
         }
         SSLSocket ssl = (SSLSocket) ctx.getSocketFactory().createSocket(s, "localhost", port, true);
-        if (alpn.length > 0) {
-            SSLParameters p = ssl.getSSLParameters();
-            p.setApplicationProtocols(alpn);
-            ssl.setSSLParameters(p);
-        }
+        setup.accept(ssl);
         ssl.startHandshake();
         RawRpc r = new RawRpc(ssl);
         clients.add(r);
+        rawSockets.put(r, s);
         return r;
+    }
+
+    /** The TCP socket under a client's TLS layer, for writing what no TLS implementation would. */
+    public Socket rawSocketOf(RawRpc tlsClient) {
+        return rawSockets.get(tlsClient);
     }
 
     /** WHOAMI to the echo backend with the given credential. */
