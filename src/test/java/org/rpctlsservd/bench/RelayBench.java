@@ -1,0 +1,350 @@
+package org.rpctlsservd.bench;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import org.rpctlsservd.support.DaemonProcess;
+import org.rpctlsservd.support.FrontEndHarness;
+import org.rpctlsservd.support.TestPki;
+import org.rpctlsservd.support.TlsHarness;
+
+/**
+ * tools/bench-relay: the same RPC load relayed over TLS 1.3 by the daemon's front end and by stunnel4,
+ * in one run, to the same plain backend, with the same JDK clients. Both relays run as processes of
+ * their own, so their CPU is read from /proc (all threads: JIT and GC count for the daemon).
+ * Bulk: 1 MiB RPC replies; small: short calls and replies, many in flight. Not a test.
+ * Arguments: [SECONDS per measurement] [suite ...]
+ */
+public final class RelayBench {
+    private static final int BULK_REPLY = 1 << 20;
+    private static final int SMALL_REPLY = 128;
+    private static final byte[] BULK = reply(BULK_REPLY);
+    private static final byte[] SMALL = reply(SMALL_REPLY);
+
+    private RelayBench() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        double seconds = args.length > 0 ? Double.parseDouble(args[0]) : 10;
+        List<String> suites = new ArrayList<>();
+        for (int i = 1; i < args.length; i++) {
+            suites.add(args[i]);
+        }
+        if (suites.isEmpty()) {
+            suites = List.of("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384");
+        }
+        Path dir = Files.createTempDirectory("bench-relay");
+        TestPki.Ca ca = TestPki.ca("Relay CA");
+        TestPki.Issued server = ca.leaf("server").dns("localhost").issue();
+        TestPki.writeServer(dir.resolve("server"), server);
+        SSLContext client = TlsHarness.jdkClient(null, ca, "TLSv1.3");
+        ExecutorService pool = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r);
+            t.setDaemon(true);
+            return t;
+        });
+        try (ServerSocket backend = new ServerSocket(0, 128, InetAddress.getLoopbackAddress())) {
+            pool.submit(() -> serveBackend(backend, pool));
+            System.out.printf("%s, java %s, %.0f s per measurement after as long a warm-up%n",
+                    Files.readString(Path.of("/proc/cpuinfo")).lines().filter(l -> l.startsWith("model name"))
+                            .findFirst().orElse("cpu").replaceFirst(".*: ", ""),
+                    System.getProperty("java.version"), seconds);
+            System.out.printf("%-24s %-6s %-22s %14s %14s %10s%n", "suite", "load", "relay", "rate", "CPU", "vs stunnel");
+            for (String suite : suites) {
+                Result[] bulk = new Result[2];
+                Result[] small = new Result[2];
+                for (int which = 0; which < 2; which++) {
+                    boolean daemon = which == 1;
+                    try (Relay relay = daemon ? Relay.daemon(dir, suite, backend.getLocalPort())
+                            : Relay.stunnel(dir, suite, backend.getLocalPort())) {
+                        bulk[which] = measure(relay, client, suite, pool, 4, 2, true, seconds);
+                        small[which] = measure(relay, client, suite, pool, 8, 16, false, seconds);
+                    }
+                }
+                print(suite, "bulk", bulk, true);
+                print(suite, "small", small, false);
+            }
+        }
+        pool.shutdownNow();
+    }
+
+    private static void print(String suite, String load, Result[] r, boolean bulk) {
+        String[] names = {"stunnel4", "rpc.tlsservd front end"};
+        for (int i = 0; i < 2; i++) {
+            double rate = bulk ? r[i].bytes / r[i].seconds / 1e6 : r[i].calls / r[i].seconds;
+            double cpu = bulk ? r[i].cpu * 1e3 / (r[i].bytes / 1e6) : r[i].cpu * 1e6 / r[i].calls;
+            double base = bulk ? r[0].bytes / r[0].seconds : r[0].calls / r[0].seconds;
+            double mine = bulk ? r[i].bytes / r[i].seconds : r[i].calls / r[i].seconds;
+            double baseCpu = bulk ? r[0].cpu / r[0].bytes : r[0].cpu / r[0].calls;
+            double myCpu = bulk ? r[i].cpu / r[i].bytes : r[i].cpu / r[i].calls;
+            System.out.printf("%-24s %-6s %-22s %9.1f %-4s %7.1f %-6s %s%n", suite, load, names[i], rate,
+                    bulk ? "MB/s" : "/s", cpu, bulk ? "ms/MB" : "us/call",
+                    i == 0 ? "" : String.format("%.2fx rate, %.2fx CPU", mine / base, myCpu / baseCpu));
+        }
+    }
+
+    record Result(long bytes, long calls, double seconds, double cpu) {
+    }
+
+    /** K connections with D calls in flight each: a warm-up, then the counted interval. */
+    private static Result measure(Relay relay, SSLContext ctx, String suite, ExecutorService pool, int k, int depth,
+            boolean bulk, double seconds) throws Exception {
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicLong bytes = new AtomicLong();
+        AtomicLong calls = new AtomicLong();
+        List<Socket> open = new ArrayList<>();
+        List<java.util.concurrent.Future<?>> running = new ArrayList<>();
+        for (int i = 0; i < k; i++) {
+            SSLSocket s = relay.connect(ctx, suite);
+            open.add(s);
+            Semaphore window = new Semaphore(depth);
+            byte[] call = call(bulk ? 1 : 2);
+            OutputStream out = s.getOutputStream();
+            InputStream in = s.getInputStream();
+            running.add(pool.submit(() -> {
+                while (!stop.get()) {
+                    if (window.tryAcquire(100, TimeUnit.MILLISECONDS)) {
+                        synchronized (out) {
+                            out.write(call);
+                            out.flush();
+                        }
+                    }
+                }
+                return null;
+            }));
+            running.add(pool.submit(() -> {
+                byte[] buf = new byte[64 * 1024];
+                while (!stop.get()) {
+                    long n = readRecord(in, buf);
+                    bytes.addAndGet(n);
+                    calls.incrementAndGet();
+                    window.release();
+                }
+                return null;
+            }));
+        }
+        Thread.sleep((long) (seconds * 1000));
+        long b0 = bytes.get();
+        long c0 = calls.get();
+        double cpu0 = relay.cpuSeconds();
+        long t0 = System.nanoTime();
+        Thread.sleep((long) (seconds * 1000));
+        long b1 = bytes.get();
+        long c1 = calls.get();
+        double cpu1 = relay.cpuSeconds();
+        double dt = (System.nanoTime() - t0) / 1e9;
+        stop.set(true);
+        for (Socket s : open) {
+            s.close();
+        }
+        for (java.util.concurrent.Future<?> f : running) {
+            try {
+                f.get(5, TimeUnit.SECONDS);
+            } catch (Exception closed) {
+                // ended by the close above
+            }
+        }
+        return new Result(b1 - b0, c1 - c0, dt, cpu1 - cpu0);
+    }
+
+    /** Reads one record-marked message, returning its length. */
+    private static long readRecord(InputStream in, byte[] buf) throws IOException {
+        long total = 0;
+        while (true) {
+            readFully(in, buf, 4);
+            int mark = ((buf[0] & 0xff) << 24) | ((buf[1] & 0xff) << 16) | ((buf[2] & 0xff) << 8) | (buf[3] & 0xff);
+            int len = mark & 0x7fffffff;
+            total += len;
+            while (len > 0) {
+                int n = in.read(buf, 0, Math.min(len, buf.length));
+                if (n < 0) {
+                    throw new IOException("closed");
+                }
+                len -= n;
+            }
+            if (mark < 0) {
+                return total;
+            }
+        }
+    }
+
+    private static void readFully(InputStream in, byte[] buf, int n) throws IOException {
+        int off = 0;
+        while (off < n) {
+            int r = in.read(buf, off, n - off);
+            if (r < 0) {
+                throw new IOException("closed");
+            }
+            off += r;
+        }
+    }
+
+    /** A plain backend: procedure 1 answers with a 1 MiB reply, any other with a short one. */
+    private static Void serveBackend(ServerSocket ss, ExecutorService pool) throws IOException {
+        while (!ss.isClosed()) {
+            Socket s = ss.accept();
+            s.setTcpNoDelay(true);
+            pool.submit(() -> {
+                try (s) {
+                    InputStream in = s.getInputStream();
+                    OutputStream out = new java.io.BufferedOutputStream(s.getOutputStream(), 64 * 1024);
+                    byte[] buf = new byte[64 * 1024];
+                    byte[] bulk = BULK.clone();
+                    byte[] small = SMALL.clone();
+                    while (true) {
+                        readRecord(in, buf);
+                        // buf now holds the call from its xid on (calls here are one short fragment)
+                        byte[] body = buf[23] == 1 ? bulk : small;
+                        System.arraycopy(buf, 0, body, 4, 4);
+                        out.write(body);
+                        if (in.available() == 0) {
+                            out.flush();
+                        }
+                    }
+                } catch (IOException gone) {
+                    return null;
+                }
+            });
+        }
+        return null;
+    }
+
+    private static byte[] call(int proc) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 40);
+        b.putInt(0x80000000 | 40).putInt(7).putInt(0).putInt(2).putInt(0x20000099).putInt(1).putInt(proc)
+                .putInt(0).putInt(0).putInt(0).putInt(0);
+        return b.array();
+    }
+
+    /** A framed accepted/SUCCESS reply with {@code size} bytes of body after the header (xid filled per call). */
+    private static byte[] reply(int size) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 24 + size);
+        b.putInt(0x80000000 | (24 + size)).putInt(0).putInt(1).putInt(0).putInt(0).putInt(0).putInt(0);
+        return b.array();
+    }
+
+    /** A TLS relay in a process of its own. */
+    private interface Relay extends AutoCloseable {
+        SSLSocket connect(SSLContext ctx, String suite) throws IOException;
+
+        double cpuSeconds() throws IOException;
+
+        @Override
+        void close() throws Exception;
+
+        static Relay daemon(Path dir, String suite, int backendPort) throws Exception {
+            Path run = Files.createTempDirectory(dir, "daemon");
+            DaemonProcess d = DaemonProcess.start(run, List.of(), List.of(), "-d", "-D", dir.resolve("server").toString(),
+                    "-C", suite, "--pidfile", run.resolve("pid").toString(), "--rpc-socket", run.resolve("sock").toString(),
+                    "--no-rpcbind", "--listen", "127.0.0.1:0", "--backend", "127.0.0.1:" + backendPort);
+            return new Relay() {
+                @Override
+                public SSLSocket connect(SSLContext ctx, String s) throws IOException {
+                    Socket raw = new Socket();
+                    raw.connect(new InetSocketAddress("127.0.0.1", d.frontEndPort), 5000);
+                    raw.setTcpNoDelay(true);
+                    raw.getOutputStream().write(frame(FrontEndHarness.probe(1)));
+                    readRecord(raw.getInputStream(), new byte[256]);
+                    return handshake(ctx, s, raw, d.frontEndPort);
+                }
+
+                @Override
+                public double cpuSeconds() throws IOException {
+                    return d.cpuSeconds();
+                }
+
+                @Override
+                public void close() {
+                    d.close();
+                }
+            };
+        }
+
+        static Relay stunnel(Path dir, String suite, int backendPort) throws Exception {
+            int port;
+            try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                port = free.getLocalPort();
+            }
+            Path conf = dir.resolve("stunnel.conf");
+            Files.writeString(conf, String.join("\n",
+                    "foreground = yes",
+                    "pid =",
+                    "debug = 3",
+                    "[relay]",
+                    "accept = 127.0.0.1:" + port,
+                    "connect = 127.0.0.1:" + backendPort,
+                    "cert = " + dir.resolve("server/cert.pem"),
+                    "key = " + dir.resolve("server/certkey.pem"),
+                    "sslVersionMin = TLSv1.3",
+                    "ciphersuites = " + suite,
+                    "socket = l:TCP_NODELAY=1",
+                    "socket = r:TCP_NODELAY=1",
+                    ""), StandardCharsets.US_ASCII);
+            Process p = new ProcessBuilder("stunnel4", conf.toString()).redirectErrorStream(true)
+                    .redirectOutput(dir.resolve("stunnel.log").toFile()).start();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (true) {
+                try (Socket probe = new Socket()) {
+                    probe.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                    break;
+                } catch (IOException notYet) {
+                    if (System.nanoTime() > deadline || !p.isAlive()) {
+                        throw new IOException("stunnel4 did not start: " + Files.readString(dir.resolve("stunnel.log")));
+                    }
+                    Thread.sleep(50);
+                }
+            }
+            int listenPort = port;
+            return new Relay() {
+                @Override
+                public SSLSocket connect(SSLContext ctx, String s) throws IOException {
+                    Socket raw = new Socket();
+                    raw.connect(new InetSocketAddress("127.0.0.1", listenPort), 5000);
+                    raw.setTcpNoDelay(true);
+                    return handshake(ctx, s, raw, listenPort);
+                }
+
+                @Override
+                public double cpuSeconds() throws IOException {
+                    String[] f = Files.readString(Path.of("/proc/" + p.pid() + "/stat")).replaceFirst(".*\\) ", "").split(" ");
+                    return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+                }
+
+                @Override
+                public void close() throws Exception {
+                    p.destroy();
+                    p.waitFor(10, TimeUnit.SECONDS);
+                }
+            };
+        }
+    }
+
+    private static SSLSocket handshake(SSLContext ctx, String suite, Socket raw, int port) throws IOException {
+        SSLSocket ssl = (SSLSocket) ctx.getSocketFactory().createSocket(raw, "localhost", port, true);
+        ssl.setEnabledProtocols(new String[] {"TLSv1.3"});
+        ssl.setEnabledCipherSuites(new String[] {suite});
+        ssl.startHandshake();
+        return ssl;
+    }
+
+    private static byte[] frame(byte[] message) {
+        return java.nio.ByteBuffer.allocate(4 + message.length).putInt(0x80000000 | message.length).put(message).array();
+    }
+}
