@@ -12,7 +12,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.acplt.oncrpc.OncRpcAuthStatus;
 import org.acplt.oncrpc.OncRpcAuthType;
-import org.bouncycastle.tls.TlsServerProtocol;
 import org.rpctlsservd.cli.Config;
 import org.rpctlsservd.handshake.HandshakeOutcome;
 import org.rpctlsservd.handshake.TlsSession;
@@ -52,11 +51,16 @@ final class ClientConnection {
     private java.util.concurrent.ScheduledFuture<?> connectTimeout;
     final InetSocketAddress peer;
     private final RecordParser fromClient;
-    private final RecordParser fromBackend;
+    /** The backend's bytes are passed on as they come; this only tracks where its records end. */
+    private final RecordMarks fromBackend;
     private final Outbound toClient;
     private final Outbound toBackend;
+    /** Bytes for the client (record-marked) held while the handshake runs, to go encrypted after it. */
     private final List<byte[]> heldForClient = new ArrayList<>();
     private long heldBytes;
+    /** The front end's own replies, waiting for the backend's stream to reach the end of a record. */
+    private final ArrayDeque<byte[]> ownReplies = new ArrayDeque<>();
+    private long ownReplyBytes;
     /** Back-pressure: a side that does not read stops the other side being read, so queues stay bounded. */
     static final long HIGH_WATER = 1024L * 1024;
     private static final long LOW_WATER = 256L * 1024;
@@ -71,6 +75,9 @@ final class ClientConnection {
     /** The bytes last reported to the front end's budget. */
     private long reported;
     private boolean startTlsWhenFlushed;
+    /** The STARTTLS reply, while it waits for the end of the backend's record; the last reply in clear text. */
+    private byte[] startTlsReply;
+    private int repliesBeforeStartTls;
     State state = State.PLAIN;
     private long cookie;
     private TlsSession session;
@@ -85,7 +92,7 @@ final class ClientConnection {
         this.client = client;
         this.peer = peer;
         this.fromClient = new RecordParser(fe.maxRecord);
-        this.fromBackend = new RecordParser(fe.maxRecord);
+        this.fromBackend = new RecordMarks(fe.maxRecord);
         this.toClient = new Outbound(client, "the client", () -> {
             if (backendReadPaused) {
                 backendReadPaused = false;
@@ -179,6 +186,19 @@ final class ClientConnection {
             return true;
         }
 
+        /** What the socket takes now, without waiting, before the connection is closed. */
+        void lastWrite() {
+            try {
+                for (ByteBuffer b : queue) {
+                    if (channel == null || channel.write(b) == 0 || b.hasRemaining()) {
+                        return;
+                    }
+                }
+            } catch (IOException ignored) {
+                // closing anyway
+            }
+        }
+
         private void afterWritable() {
             if (this == toClient) {
                 flushClient();
@@ -201,15 +221,16 @@ final class ClientConnection {
     /** Reports what this connection holds now to the front end's budget. */
     private void account() {
         long now = state == State.CLOSED ? 0
-                : forClient() + toBackend.footprint() + fromClient.footprint() + fromBackend.footprint()
+                : forClient() + toBackend.footprint() + fromClient.footprint()
                         + (session != null || state == State.HANDSHAKING ? TLS_OVERHEAD : PLAIN_OVERHEAD);
         fe.budget.add(now - reported);
         reported = now;
     }
 
-    /** What waits for the client: its queue and the replies held while the handshake runs. */
+    /** What waits for the client: its queue, what is held while the handshake runs, and our own replies not yet placed. */
     private long forClient() {
-        return toClient.footprint() + heldBytes + BUFFER_OVERHEAD * heldForClient.size();
+        return toClient.footprint() + heldBytes + BUFFER_OVERHEAD * heldForClient.size() + ownReplyBytes
+                + BUFFER_OVERHEAD * ownReplies.size();
     }
 
     /** The sweep: a side that took no bytes for the write timeout is given up. */
@@ -308,37 +329,18 @@ final class ClientConnection {
 
     /** Offers TLS records to the session; passes on application data; true when a close_notify came. */
     private boolean decrypt(ByteBuffer encrypted) throws IOException {
-        List<byte[]> plain = new ArrayList<>();
-        boolean closed;
-        synchronized (session) {
-            TlsServerProtocol p = session.protocol();
-            if (encrypted != null) {
-                p.offerInput(encrypted.array(), encrypted.position(), encrypted.remaining());
-            }
-            int avail;
-            while ((avail = p.applicationDataAvailable()) > 0) {
-                byte[] b = new byte[avail];
-                int got = p.readApplicationData(b, 0, avail);
-                plain.add(got == avail ? b : Arrays.copyOf(b, got));
-            }
-            closed = p.isClosed();
-            drainTlsOutput(p);
-        }
-        for (byte[] b : plain) {
-            fromClient.feed(ByteBuffer.wrap(b), this::onClientRecord);
+        List<ByteBuffer> plain = new ArrayList<>();
+        boolean closed = session.decrypt(encrypted, (b, off, len) -> plain.add(ByteBuffer.wrap(b, off, len)), this::queueTls);
+        for (ByteBuffer b : plain) {
+            fromClient.feed(b, this::onClientRecord);
         }
         flushClient();
         return closed;
     }
 
-    private void drainTlsOutput(TlsServerProtocol p) {
-        int avail;
-        while ((avail = p.getAvailableOutputBytes()) > 0) {
-            ByteBuffer out = ByteBuffer.allocate(avail);
-            p.readOutput(out, avail);
-            out.flip();
-            toClient.add(out);
-        }
+    /** TLS records the session made for the client. */
+    private void queueTls(byte[] b, int off, int len) {
+        toClient.add(ByteBuffer.wrap(b, off, len));
     }
 
     private void onClientRecord(byte[] rec) {
@@ -365,7 +367,7 @@ final class ClientConnection {
                 break;
         }
         if (h.credFlavor == CallHeader.AUTH_TLS) {
-            boolean probe = state == State.PLAIN && h.procedure == 0 && h.credLength == 0
+            boolean probe = state == State.PLAIN && !startTlsWhenFlushed && startTlsReply == null && h.procedure == 0 && h.credLength == 0
                     && h.verfFlavor == OncRpcAuthType.ONCRPC_AUTH_NONE && h.verfLength == 0 && r.remaining() == 0;
             if (!probe) {
                 answer(Replies.authError(h.xid, OncRpcAuthStatus.ONCRPC_AUTH_BADCRED));
@@ -375,8 +377,11 @@ final class ClientConnection {
                 teardown("bytes after the STARTTLS probe before its reply");
                 return;
             }
-            answer(Replies.startTls(h.xid));
-            startTlsWhenFlushed = true;
+            startTlsReply = Replies.startTls(h.xid);
+            repliesBeforeStartTls = ownReplies.size();
+            if (fromBackend.atBoundary()) {
+                placeOwnReplies();
+            }
             flushClient();
             return;
         }
@@ -448,36 +453,63 @@ final class ClientConnection {
 
     // ---- to the client ----
 
-    /** A reply made here (not by the backend). */
+    /** A reply made here (not by the backend): it goes between the backend's records, never inside one. */
     private void answer(byte[] reply) {
-        toClientRecord(reply);
+        if (fromBackend.atBoundary() && startTlsReply == null) {
+            ByteBuffer framed = RecordParser.framed(reply);
+            toClientBytes(framed.array(), 0, framed.limit());
+            flushClient();
+        } else {
+            ownReplies.add(reply);
+            ownReplyBytes += reply.length;
+        }
     }
 
-    private void toClientRecord(byte[] rec) {
-        if (state == State.HANDSHAKING) {
-            heldForClient.add(rec);
-            heldBytes += rec.length;
-            return;
-        }
-        if (state == State.CLOSED) {
-            return;
-        }
-        ByteBuffer framed = RecordParser.framed(rec);
-        if (state == State.PLAIN) {
-            toClient.add(framed);
-        } else {
-            try {
-                synchronized (session) {
-                    TlsServerProtocol p = session.protocol();
-                    p.writeApplicationData(framed.array(), 0, framed.limit());
-                    drainTlsOutput(p);
-                }
-            } catch (IOException e) {
-                teardown("TLS write failed: " + e.getMessage());
-                return;
+    /** Our own replies that waited for the end of the backend's record. */
+    private void placeOwnReplies() {
+        byte[] reply;
+        while ((reply = ownReplies.poll()) != null) {
+            if (startTlsReply != null && repliesBeforeStartTls-- == 0) {
+                placeStartTls();
             }
+            ownReplyBytes -= reply.length;
+            ByteBuffer framed = RecordParser.framed(reply);
+            toClientBytes(framed.array(), 0, framed.limit());
         }
-        flushClient();
+        if (startTlsReply != null) {
+            placeStartTls();
+        }
+    }
+
+    private void placeStartTls() {
+        ByteBuffer framed = RecordParser.framed(startTlsReply);
+        startTlsReply = null;
+        toClientBytes(framed.array(), 0, framed.limit());
+        startTlsWhenFlushed = true; // from here on what is for the client waits for the handshake
+    }
+
+    /**
+     * Record-marked bytes for the client: queued as they are on a plain connection, encrypted on a
+     * TLS one, held (copied) from the STARTTLS reply until the handshake is done.
+     */
+    private void toClientBytes(byte[] b, int off, int len) {
+        if (state == State.CLOSED || len == 0) {
+            return;
+        }
+        if (state == State.HANDSHAKING || startTlsWhenFlushed) {
+            heldForClient.add(Arrays.copyOfRange(b, off, off + len));
+            heldBytes += len;
+            return;
+        }
+        if (state == State.PLAIN) {
+            toClient.add(ByteBuffer.wrap(Arrays.copyOfRange(b, off, off + len)));
+            return;
+        }
+        try {
+            session.encrypt(b, off, len, this::queueTls);
+        } catch (IOException e) {
+            teardown("TLS write failed: " + e.getMessage());
+        }
     }
 
     private void flushClient() {
@@ -531,9 +563,10 @@ final class ClientConnection {
             List<byte[]> held = new ArrayList<>(heldForClient);
             heldForClient.clear();
             heldBytes = 0;
-            for (byte[] rec : held) {
-                toClientRecord(rec);
+            for (byte[] b : held) {
+                toClientBytes(b, 0, b.length);
             }
+            flushClient();
             if (closeNotify) {
                 closeNotifyReceived();
                 return;
@@ -651,13 +684,23 @@ final class ClientConnection {
             return;
         }
         try {
-            fromBackend.feed(buf, this::toClientRecord);
+            // Passed on as read, many replies in one TLS record when they came together; split only
+            // where one of our own replies waits for the end of the backend's record.
+            while (buf.hasRemaining() && state != State.CLOSED) {
+                int start = buf.position();
+                int n = fromBackend.advance(buf, !ownReplies.isEmpty());
+                toClientBytes(buf.array(), start, n);
+                if (fromBackend.atBoundary()) {
+                    placeOwnReplies();
+                }
+            }
         } catch (IOException e) {
             teardown("bad input from the backend: " + e.getMessage());
             return;
         } finally {
             account();
         }
+        flushClient();
         armBackendRead();
     }
 
@@ -669,6 +712,7 @@ final class ClientConnection {
             return;
         }
         LOG.fine(() -> "front end " + peer + ": closing: " + reason);
+        toClient.lastWrite(); // an alert the session made for the client (bad_record_mac, say) goes if it can
         state = State.CLOSED;
         finish(reason);
     }

@@ -16,7 +16,8 @@ final class RecordParser {
     private int markHave;
     private int fragmentLeft = -1;
     private boolean lastFragment;
-    private byte[] record = new byte[256];
+    private static final byte[] EMPTY = new byte[0];
+    private byte[] record = EMPTY;
     private int length;
     private int fragments;
 
@@ -51,8 +52,10 @@ final class RecordParser {
                 }
             }
             int take = Math.min(fragmentLeft, in.remaining());
-            if (length + take > record.length) {
-                record = Arrays.copyOf(record, Math.max(record.length * 2, length + take));
+            if (length == 0 && lastFragment && take == fragmentLeft && record.length != take) {
+                record = new byte[take]; // the whole record is here: its exact array, no copy at the end
+            } else if (length + take > record.length) {
+                record = Arrays.copyOf(record, Math.max(Math.max(256, record.length * 2), length + take));
             }
             in.get(record, length, take);
             length += take;
@@ -60,12 +63,18 @@ final class RecordParser {
             if (fragmentLeft == 0) {
                 fragmentLeft = -1;
                 if (lastFragment) {
-                    byte[] out = Arrays.copyOf(record, length);
+                    byte[] out;
+                    if (length == record.length) {
+                        out = record;
+                        record = EMPTY;
+                    } else {
+                        out = Arrays.copyOf(record, length);
+                        if (record.length > 64 * 1024) {
+                            record = EMPTY; // do not keep a large buffer for an idle connection
+                        }
+                    }
                     length = 0;
                     fragments = 0;
-                    if (record.length > 64 * 1024) {
-                        record = new byte[256]; // do not keep a large buffer for an idle connection
-                    }
                     sink.accept(out);
                 }
             }

@@ -47,9 +47,52 @@ public final class TlsSession implements Session {
         return cookie;
     }
 
-    /** The TLS state; use it only while holding this session's monitor. */
-    public TlsServerProtocol protocol() {
-        return protocol;
+    /** Where a session puts bytes: plaintext it decrypted, or TLS records it made for the peer. */
+    public interface Sink {
+        void accept(byte[] b, int off, int len);
+    }
+
+    /**
+     * Offers bytes that arrived from the peer ({@code arrived} may be null: only what the TLS state
+     * kept, for example application data that came with the client's Finished); hands every piece of
+     * application data to {@code plain} and every TLS record made meanwhile (alerts, a close_notify
+     * answer) to {@code out}. True when the peer closed (close_notify). On a bad record the fatal
+     * alert goes to {@code out} before the exception is thrown.
+     */
+    public synchronized boolean decrypt(ByteBuffer arrived, Sink plain, Sink out) throws IOException {
+        try {
+            if (arrived != null && arrived.hasRemaining()) {
+                protocol.offerInput(arrived.array(), arrived.arrayOffset() + arrived.position(), arrived.remaining());
+                arrived.position(arrived.limit());
+            }
+            int avail;
+            while ((avail = protocol.applicationDataAvailable()) > 0) {
+                byte[] b = new byte[avail];
+                int got = protocol.readApplicationData(b, 0, avail);
+                plain.accept(b, 0, got);
+            }
+            return protocol.isClosed();
+        } finally {
+            drain(out);
+        }
+    }
+
+    /** Encrypts application data for the peer; the records go to {@code out}. */
+    public synchronized void encrypt(byte[] b, int off, int len, Sink out) throws IOException {
+        if (closed) {
+            throw new IOException("session closed");
+        }
+        protocol.writeApplicationData(b, off, len);
+        drain(out);
+    }
+
+    private void drain(Sink out) {
+        int avail;
+        while ((avail = protocol.getAvailableOutputBytes()) > 0) {
+            byte[] rec = new byte[avail];
+            int got = protocol.readOutput(rec, 0, avail);
+            out.accept(rec, 0, got);
+        }
     }
 
     public InetSocketAddress peer() {
@@ -62,6 +105,11 @@ public final class TlsSession implements Session {
 
     public List<X509CertificateHolder> verifiedChain() {
         return verifiedChain;
+    }
+
+    /** True once the TLS state is closed (a close_notify came or went, or a fatal alert). */
+    public synchronized boolean tlsClosed() {
+        return protocol.isClosed();
     }
 
     public synchronized boolean isShutOff() {

@@ -30,7 +30,7 @@ import org.rpctlsservd.support.TlsHarness;
  * in one run, to the same plain backend, with the same JDK clients. Both relays run as processes of
  * their own, so their CPU is read from /proc (all threads: JIT and GC count for the daemon).
  * Bulk: 1 MiB RPC replies; small: short calls and replies, many in flight. Not a test.
- * Arguments: [SECONDS per measurement] [suite ...]
+ * Arguments: [SECONDS per measurement] [suite ...]; BENCH_DAEMON_JVM adds JVM options to the daemon.
  */
 public final class RelayBench {
     private static final int BULK_REPLY = 1 << 20;
@@ -251,7 +251,8 @@ public final class RelayBench {
 
         static Relay daemon(Path dir, String suite, int backendPort) throws Exception {
             Path run = Files.createTempDirectory(dir, "daemon");
-            DaemonProcess d = DaemonProcess.start(run, List.of(), List.of(), "-d", "-D", dir.resolve("server").toString(),
+            String jvm = System.getenv().getOrDefault("BENCH_DAEMON_JVM", "").trim(); // for profiling: -XX:StartFlightRecording=...
+            DaemonProcess d = DaemonProcess.start(run, jvm.isEmpty() ? List.of() : List.of(jvm.split("\\s+")), List.of(), "-d", "-D", dir.resolve("server").toString(),
                     "-C", suite, "--pidfile", run.resolve("pid").toString(), "--rpc-socket", run.resolve("sock").toString(),
                     "--no-rpcbind", "--listen", "127.0.0.1:0", "--backend", "127.0.0.1:" + backendPort);
             return new Relay() {
@@ -271,7 +272,8 @@ public final class RelayBench {
                 }
 
                 @Override
-                public void close() {
+                public void close() throws Exception {
+                    d.terminate(15); // SIGTERM: an orderly stop, so that a flight recording is written
                     d.close();
                 }
             };

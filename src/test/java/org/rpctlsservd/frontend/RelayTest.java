@@ -196,6 +196,51 @@ class RelayTest {
     }
 
     @Test
+    void aReplyOfTheFrontEndsOwnWaitsForTheEndOfTheBackendsRecord() throws Exception {
+        // The backend's replies are passed on as they arrive, so the front end's own reply (here
+        // TOOWEAK) must not land inside a backend record that is only half through.
+        byte[] big = new byte[200_000];
+        new java.util.Random(3).nextBytes(big);
+        try (ServerSocket raw = new ServerSocket(0, 10, InetAddress.getLoopbackAddress())) {
+            ExecutorService ex = Executors.newSingleThreadExecutor();
+            Future<Integer> served = ex.submit(() -> {
+                try (RawRpc s = new RawRpc(raw.accept())) {
+                    int first = ByteBuffer.wrap(s.readRecord()).getInt();
+                    ByteBuffer reply = ByteBuffer.allocate(4 + 24 + big.length);
+                    reply.putInt(0x80000000 | (24 + big.length)).putInt(first).putInt(1).putInt(0).putInt(0).putInt(0).putInt(0).put(big);
+                    byte[] all = reply.array();
+                    s.sendRaw(java.util.Arrays.copyOf(all, 50_000)); // half a record, then wait for the next call
+                    int third = ByteBuffer.wrap(s.readRecord()).getInt();
+                    s.sendRaw(java.util.Arrays.copyOfRange(all, 50_000, all.length));
+                    s.send(ByteBuffer.allocate(24).putInt(third).putInt(1).putInt(0).putInt(0).putInt(0).putInt(0).array());
+                    return third;
+                }
+            });
+            try (FrontEndHarness h = new FrontEndHarness(tmp, SERVER, raw.getLocalPort(), "--require", "tls");
+                    RawRpc c = h.plain()) {
+                c.send(RawRpc.call().xid(1).prog(0x20000099).vers(1).proc(0).bytes()); // NULL: relayed
+                java.io.DataInputStream in = new java.io.DataInputStream(c.socket().getInputStream());
+                int mark = in.readInt();
+                assertEquals(0x80000000 | (24 + big.length), mark);
+                byte[] rec = new byte[24 + big.length];
+                in.readFully(rec, 0, 1000); // the backend's record is under way
+                c.send(RawRpc.call().xid(2).prog(0x20000099).vers(1).proc(1).bytes()); // answered here: TOOWEAK
+                c.send(RawRpc.call().xid(3).prog(0x20000099).vers(1).proc(0).bytes()); // relayed after it
+                in.readFully(rec, 1000, rec.length - 1000);
+                assertArrayEquals(big, java.util.Arrays.copyOfRange(rec, 24, rec.length), "the backend's record arrived whole");
+                assertEquals(1, ByteBuffer.wrap(rec).getInt());
+                RawRpc.Reply r2 = c.read();
+                assertEquals(2, r2.xid);
+                assertEquals(1, r2.replyStat, "MSG_DENIED");
+                assertEquals(5, r2.authStat, "AUTH_TOOWEAK");
+                assertEquals(3, c.read().xid);
+            }
+            assertEquals(3, served.get(20, TimeUnit.SECONDS));
+            ex.shutdownNow();
+        }
+    }
+
+    @Test
     void fiveHundredConcurrentTlsClients() throws Exception {
         int n = 500;
         try (EchoBackend backend = new EchoBackend();

@@ -286,7 +286,7 @@ class TlsHandshakeTest {
             a.socket().shutdownOutput(); // the client's close_notify
             Await.until(() -> {
                 try {
-                    return handleRecord(h, a.cookie()) == 0 && ((TlsSession) h.daemon.sessions().get(a.cookie())).protocol().isClosed();
+                    return handleRecord(h, a.cookie()) == 0 && ((TlsSession) h.daemon.sessions().get(a.cookie())).tlsClosed();
                 } catch (Exception e) {
                     throw new AssertionError(e);
                 }
