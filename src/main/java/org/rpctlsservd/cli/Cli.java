@@ -126,6 +126,8 @@ public final class Cli {
         o.addOption(Option.builder().longOpt("rpc-socket").hasArg().argName("path")
                 .desc("Unix-domain socket of the RPCTLSSD service, mode 0600, for root and the daemon's user only (default "
                         + Config.DEFAULT_RPC_SOCKET + ")").build());
+        o.addOption(Option.builder().longOpt("io-threads").hasArg().argName("num")
+                .desc("front end: event loops, each serving its share of the connections (default: number of CPUs)").build());
         o.addOption(Option.builder().longOpt("rpc-insecure")
                 .desc("answer CONNECT, HANDLERECORD and DISCONNECT on TCP and UDP from unprivileged ports too (for testing only)").build());
         o.addOption(Option.builder().longOpt("no-rpcbind").desc("do not register with rpcbind").build());
@@ -211,6 +213,7 @@ public final class Cli {
         long memoryBudget = 0;
         Path rpcSocket = Config.DEFAULT_RPC_SOCKET;
         boolean rpcInsecure = false;
+        int ioThreads = ncpu;
 
         // In command-line order, as getopt sees them: the first refused option decides the message.
         for (Option o : cmd.getOptions()) {
@@ -273,6 +276,7 @@ public final class Cli {
                     rpcSocket = Path.of(v);
                     break;
                 case "rpc-insecure": rpcInsecure = true; break;
+                case "io-threads": ioThreads = (int) positive("--io-threads", v, 256); break;
                 case "help": break;
                 default: throw new IllegalStateException("option without a handler: " + key);
             }
@@ -302,7 +306,7 @@ public final class Cli {
         return new Config(allowTls12, ciphers, certDir, debug, checkHost, caFile, mutual, maxThreads, domain, caPath,
                 crl, certUser, verbose, wildcard, pidFile, rpcAddress, maxConnections, connectQueue, idle, rpcbind, 111,
                 handshakeTimeout, requireAlpn, throwaway, listen, backend, require, frontIdle, upcall, writeTimeout, memoryBudget,
-                rpcSocket, rpcInsecure);
+                rpcSocket, rpcInsecure, ioThreads);
     }
 
     /** C atoi(): optional blanks and sign, then the leading digits; nothing numeric gives 0. */

@@ -38,7 +38,8 @@ public record Config(
         Duration writeTimeout,
         long memoryBudget,
         Path rpcSocket,
-        boolean rpcInsecure) {
+        boolean rpcInsecure,
+        int ioThreads) {
 
     /** --require: the least a connection must reach before calls other than NULL are relayed (exports(5) -tls, -tlscert, -tlscertuser). */
     public enum Require { NONE, TLS, CERT, CERTUSER }

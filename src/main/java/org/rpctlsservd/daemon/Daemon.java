@@ -14,6 +14,7 @@ import org.rpctlsservd.certs.ServerCredentials;
 import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.cli.Config;
 import org.rpctlsservd.frontend.FrontEnd;
+import org.rpctlsservd.frontend.FrontEndSettings;
 import org.rpctlsservd.guard.Timers;
 import org.rpctlsservd.handshake.HandshakeWorkers;
 import org.rpctlsservd.handshake.Handshaker;
@@ -94,7 +95,8 @@ public final class Daemon implements Closeable {
         FrontEnd fe = null;
         if (!config.listen().isEmpty()) {
             try {
-                fe = new FrontEnd(config, UnixDomainSocketAddress.of(config.rpcSocket()), handoff, sessions, timer, budget);
+                fe = new FrontEnd(FrontEndSettings.from(config), UnixDomainSocketAddress.of(config.rpcSocket()), handoff, sessions,
+                        timer, budget);
             } catch (IOException e) {
                 releaseStarted(server, local);
                 throw e;

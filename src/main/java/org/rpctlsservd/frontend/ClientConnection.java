@@ -14,6 +14,7 @@ import org.acplt.oncrpc.OncRpcAuthStatus;
 import org.acplt.oncrpc.OncRpcAuthType;
 import org.rpctlsservd.cli.Config;
 import org.rpctlsservd.handshake.HandshakeOutcome;
+import org.rpctlsservd.handshake.IoLoop;
 import org.rpctlsservd.handshake.TlsSession;
 import org.rpctlsservd.rpc.AuthSys;
 import org.rpctlsservd.rpc.CallHeader;
@@ -41,6 +42,9 @@ final class ClientConnection {
     enum State { PLAIN, HANDSHAKING, TLS, CLOSED }
 
     private final FrontEnd fe;
+    /** The event loop this connection belongs to for its life: every callback of it runs there. */
+    private final FrontEnd.Loop loop;
+    final IoLoop io;
     final SocketChannel client;
     private SocketChannel backend;
     private boolean backendConnected;
@@ -87,8 +91,10 @@ final class ClientConnection {
     private boolean trimLogged;
     volatile long lastActivity = System.nanoTime();
 
-    ClientConnection(FrontEnd fe, SocketChannel client, InetSocketAddress peer) {
+    ClientConnection(FrontEnd fe, FrontEnd.Loop loop, SocketChannel client, InetSocketAddress peer) {
         this.fe = fe;
+        this.loop = loop;
+        this.io = loop.io;
         this.client = client;
         this.peer = peer;
         this.fromClient = new RecordParser(fe.maxRecord);
@@ -166,7 +172,7 @@ final class ClientConnection {
                     }
                     if (head.hasRemaining()) {
                         armed = true;
-                        fe.io.onWritable(channel, () -> {
+                        io.onWritable(channel, () -> {
                             armed = false;
                             afterWritable();
                         });
@@ -278,7 +284,7 @@ final class ClientConnection {
 
     /** What {@code ch} has now, in the shared read buffer; null when it ended (the connection is torn down). */
     private ByteBuffer readSome(SocketChannel ch, String side) {
-        ByteBuffer buf = fe.readBuffer();
+        ByteBuffer buf = loop.readBuffer();
         try {
             if (ch.read(buf) < 0) {
                 teardown(side + " closed the connection");
@@ -306,7 +312,7 @@ final class ClientConnection {
             fe.waitForBudget(this); // no new work from anyone until the front end's memory drains
             return;
         }
-        fe.io.onReadable(client, this::clientReadable);
+        io.onReadable(client, this::clientReadable);
     }
 
     /** The budget drained: read this client again. */
@@ -324,7 +330,7 @@ final class ClientConnection {
             fe.pauses.incrementAndGet();
             return;
         }
-        fe.io.onReadable(backend, this::backendReadable);
+        io.onReadable(backend, this::backendReadable);
     }
 
     /** Offers TLS records to the session; passes on application data; true when a close_notify came. */
@@ -448,7 +454,7 @@ final class ClientConnection {
 
     private void closeNotifyReceived() {
         state = State.CLOSED; // no more records either way; the upcalls finish the job
-        fe.upcalls.handleRecord(cookie).whenComplete((r, e) -> fe.io.submit(() -> finish("client sent close_notify")));
+        fe.upcalls.handleRecord(cookie).whenComplete((r, e) -> io.submit(() -> finish("client sent close_notify")));
     }
 
     // ---- to the client ----
@@ -527,7 +533,7 @@ final class ClientConnection {
     private void startTls() {
         state = State.HANDSHAKING;
         cookie = fe.handoff.park(client);
-        fe.upcalls.connect(cookie).whenComplete((res, err) -> fe.io.submit(() -> connected(res, err)));
+        fe.upcalls.connect(cookie).whenComplete((res, err) -> io.submit(() -> connected(res, err)));
     }
 
     private void connected(ConnectResult res, Throwable err) {
@@ -596,23 +602,36 @@ final class ClientConnection {
         if (state == State.CLOSED || backend != null) {
             return;
         }
+        if (waitingForConnect) {
+            return; // its turn comes with a permit (permitGranted)
+        }
         if (!fe.backendConnects.tryAcquire()) {
             // Wait for a connect to finish (each has a timeout), in a queue that is bounded too.
-            if (waitingForConnect) {
+            waitingForConnect = true;
+            if (fe.waitForConnect(this)) {
                 return;
             }
-            if (fe.waitingForConnect.size() < FrontEnd.MAX_WAITING_CONNECTS) {
-                waitingForConnect = true;
-                fe.waitingForConnect.add(this);
-                return;
-            }
+            waitingForConnect = false;
             fe.warnings.warning("backend-connects", () -> "front end: closing a client: " + fe.backendConnectLimit
                     + " backend connections are being made and " + FrontEnd.MAX_WAITING_CONNECTS + " more wait (backend "
                     + fe.backend + " slow or down?)");
             teardown("too many backend connections pending");
             return;
         }
+        startConnect();
+    }
+
+    /** On this connection's loop: a finished connect handed its permit to this waiting connection. */
+    void permitGranted() {
         waitingForConnect = false;
+        if (state == State.CLOSED || backend != null) {
+            fe.connectPermitReleased();
+            return;
+        }
+        startConnect();
+    }
+
+    private void startConnect() {
         connectPermit = true;
         try {
             backend = SocketChannel.open();
@@ -627,12 +646,12 @@ final class ClientConnection {
             backendFailed(e.getMessage());
             return;
         }
-        connectTimeout = fe.timer.schedule(() -> fe.io.submit(() -> {
+        connectTimeout = fe.timer.schedule(() -> io.submit(() -> {
             if (!backendConnected && state != State.CLOSED) {
                 backendFailed("no connection within " + FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis() + " ms");
             }
         }), FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-        fe.io.onConnectable(backend, this::backendConnectable);
+        io.onConnectable(backend, this::backendConnectable);
     }
 
     private void backendConnectable() {
@@ -641,7 +660,7 @@ final class ClientConnection {
         }
         try {
             if (!backend.finishConnect()) {
-                fe.io.onConnectable(backend, this::backendConnectable);
+                io.onConnectable(backend, this::backendConnectable);
                 return;
             }
         } catch (IOException e) {
@@ -721,7 +740,7 @@ final class ClientConnection {
         if (session != null) {
             long c = cookie;
             fe.disconnects.incrementAndGet();
-            fe.upcalls.disconnect(c).whenComplete((r, e) -> fe.io.submit(this::closeAll));
+            fe.upcalls.disconnect(c).whenComplete((r, e) -> io.submit(this::closeAll));
             session = null;
         } else {
             closeAll();
@@ -730,11 +749,11 @@ final class ClientConnection {
 
     private void closeAll() {
         state = State.CLOSED;
-        fe.io.forget(client);
+        io.forget(client);
         FrontEnd.closeQuietly(client);
         releaseConnectPermit(); // also when opening the socket itself failed
         if (backend != null) {
-            fe.io.forget(backend);
+            io.forget(backend);
             FrontEnd.closeQuietly(backend);
         }
         fe.forget(this, waitingForConnect, budgetPaused);

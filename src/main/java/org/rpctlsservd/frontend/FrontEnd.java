@@ -42,7 +42,9 @@ public final class FrontEnd implements Closeable {
     final SessionTable sessions;
     final Config.Require require;
     final int maxRecord = 4 * 1024 * 1024 + 1024;
-    final IoLoop io;
+    /** The event loops; each connection belongs to one of them for its life. */
+    private final List<Loop> loops = new ArrayList<>();
+    private final AtomicInteger nextLoop = new AtomicInteger();
     final Upcalls upcalls;
     final Set<ClientConnection> connections = ConcurrentHashMap.newKeySet();
     final AtomicInteger handshakes = new AtomicInteger();
@@ -56,8 +58,8 @@ public final class FrontEnd implements Closeable {
     /** Backend connections being made at once; further connections wait for one (up to MAX_WAITING_CONNECTS). */
     final int backendConnectLimit = 256;
     final Semaphore backendConnects = new Semaphore(backendConnectLimit);
-    /** Connections whose first call waits for a backend connect to start; only the I/O thread uses it. */
-    final ArrayDeque<ClientConnection> waitingForConnect = new ArrayDeque<>();
+    /** Connections whose first call waits for a backend connect to start; guarded by itself (every loop uses it). */
+    private final ArrayDeque<ClientConnection> waitingForConnect = new ArrayDeque<>();
     /** Past this many waiting, a client is closed: the backend is down or far too slow. */
     static final int MAX_WAITING_CONNECTS = 4096;
     static final Duration BACKEND_CONNECT_TIMEOUT = Duration.ofSeconds(5);
@@ -66,13 +68,28 @@ public final class FrontEnd implements Closeable {
     private final List<ServerSocketChannel> listeners = new ArrayList<>();
     private final List<Acceptor> acceptorGuards = new ArrayList<>();
     private final List<Thread> acceptors = new ArrayList<>();
-    /** Connections not read while the budget is exhausted; only the I/O thread uses it. */
+    /** Connections not read while the budget is exhausted; guarded by itself (every loop uses it). */
     private final ArrayDeque<ClientConnection> waitingForBudget = new ArrayDeque<>();
     private final ScheduledFuture<?> sweep;
-    private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
     private volatile boolean closed;
 
-    public FrontEnd(Config config, java.net.SocketAddress service, SocketHandoff handoff, SessionTable sessions,
+    /** One event loop and the read buffer its callbacks share. */
+    static final class Loop {
+        final IoLoop io;
+        private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
+
+        Loop(IoLoop io) {
+            this.io = io;
+        }
+
+        /** The loop's read buffer, emptied; only its own thread uses it. */
+        ByteBuffer readBuffer() {
+            readBuffer.clear();
+            return readBuffer;
+        }
+    }
+
+    public FrontEnd(FrontEndSettings config, java.net.SocketAddress service, SocketHandoff handoff, SessionTable sessions,
             ScheduledExecutorService timer, MemoryBudget budget) throws IOException {
         this.handoff = handoff;
         this.sessions = sessions;
@@ -82,9 +99,11 @@ public final class FrontEnd implements Closeable {
         this.idleNanos = config.idleTimeout().toNanos();
         this.writeTimeoutNanos = config.writeTimeout().toNanos();
         this.budget = budget;
-        this.io = new IoLoop("frontend-io");
+        for (int i = 0; i < config.ioThreads(); i++) {
+            loops.add(new Loop(new IoLoop(config.ioThreads() == 1 ? "frontend-io" : "frontend-io-" + (i + 1))));
+        }
         this.upcalls = new Upcalls(service, config.upcallTimeout(), timer);
-        budget.onDrained(() -> io.submit(this::budgetDrained));
+        budget.onDrained(this::budgetDrained);
         try {
             for (InetSocketAddress a : config.listen()) {
                 ServerSocketChannel ss = ServerSocketChannel.open();
@@ -154,10 +173,9 @@ public final class FrontEnd implements Closeable {
         return ClientConnection.HIGH_WATER + maxRecord;
     }
 
-    /** The shared read buffer; only the I/O thread uses it. */
-    ByteBuffer readBuffer() {
-        readBuffer.clear();
-        return readBuffer;
+    /** How many event loops serve the connections. */
+    public int loopCount() {
+        return loops.size();
     }
 
     private void acceptLoop(Acceptor acceptor) {
@@ -189,14 +207,15 @@ public final class FrontEnd implements Closeable {
                 InetSocketAddress peer = (InetSocketAddress) c.getRemoteAddress();
                 c.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 c.configureBlocking(false);
-                ClientConnection conn = new ClientConnection(this, c, peer);
+                Loop loop = loops.get(Math.floorMod(nextLoop.getAndIncrement(), loops.size()));
+                ClientConnection conn = new ClientConnection(this, loop, c, peer);
                 connections.add(conn);
                 if (closed) {
                     connections.remove(conn);
                     closeQuietly(c);
                     continue;
                 }
-                io.submit(conn::start);
+                loop.io.submit(conn::start);
             } catch (IOException e) {
                 LOG.fine(() -> "front end: a client went before it was served: " + e.getMessage());
                 closeQuietly(c);
@@ -204,52 +223,97 @@ public final class FrontEnd implements Closeable {
         }
     }
 
-    /** On the I/O thread: {@code c} waits to be read until the budget drains. */
+    /** On c's loop: {@code c} waits to be read until the budget drains. */
     void waitForBudget(ClientConnection c) {
         if (!c.budgetPaused) {
             c.budgetPaused = true;
-            waitingForBudget.add(c);
+            synchronized (waitingForBudget) {
+                waitingForBudget.add(c);
+            }
+            if (!budget.paused()) {
+                budgetDrained(); // it drained while c was being queued
+            }
         }
     }
 
-    /** On the I/O thread: a backend connect finished or was given up; the next waiting connection may start its own. */
+    /**
+     * On c's loop: {@code c} waits for a backend connect permit; false when too many wait already.
+     * The permit is handed to it on its own loop ({@link ClientConnection#permitGranted}).
+     */
+    boolean waitForConnect(ClientConnection c) {
+        synchronized (waitingForConnect) {
+            if (waitingForConnect.size() >= MAX_WAITING_CONNECTS) {
+                return false;
+            }
+            waitingForConnect.add(c);
+        }
+        grantConnectPermits(); // a permit may have come back meanwhile
+        return true;
+    }
+
+    /** A backend connect finished or was given up: its permit goes to the next waiting connection. */
     void connectPermitReleased() {
         backendConnects.release();
-        ClientConnection c;
-        while (backendConnects.availablePermits() > 0 && (c = waitingForConnect.poll()) != null) {
-            c.connectBackend();
+        grantConnectPermits();
+    }
+
+    private void grantConnectPermits() {
+        while (true) {
+            ClientConnection c;
+            synchronized (waitingForConnect) {
+                if (waitingForConnect.isEmpty() || !backendConnects.tryAcquire()) {
+                    return;
+                }
+                c = waitingForConnect.poll();
+            }
+            c.io.submit(c::permitGranted);
         }
     }
 
-    /** On the I/O thread: a closed connection leaves the queues it waited in. */
+    /** On c's loop: a closed connection leaves the queues it waited in. */
     void forget(ClientConnection c, boolean waitingForConnect, boolean waitingForBudget) {
         connections.remove(c);
         if (waitingForConnect) {
-            this.waitingForConnect.remove(c);
+            synchronized (this.waitingForConnect) {
+                this.waitingForConnect.remove(c);
+            }
         }
         if (waitingForBudget) {
-            this.waitingForBudget.remove(c);
+            synchronized (this.waitingForBudget) {
+                this.waitingForBudget.remove(c);
+            }
         }
     }
 
     private void budgetDrained() {
-        ClientConnection c;
-        while (!budget.paused() && (c = waitingForBudget.poll()) != null) {
-            c.budgetResumed();
+        while (!budget.paused()) {
+            ClientConnection c;
+            synchronized (waitingForBudget) {
+                c = waitingForBudget.poll();
+            }
+            if (c == null) {
+                return;
+            }
+            c.io.submit(c::budgetResumed);
         }
     }
 
     private void sweepIdle() {
-        io.submit(() -> {
-            long now = System.nanoTime();
-            for (ClientConnection c : new ArrayList<>(connections)) {
-                if (now - c.lastActivity > idleNanos && c.state() != ClientConnection.State.HANDSHAKING) {
-                    c.teardown("idle for " + TimeUnit.NANOSECONDS.toSeconds(idleNanos) + " s");
-                } else {
-                    c.checkStuck(now, writeTimeoutNanos);
+        for (Loop loop : loops) {
+            loop.io.submit(() -> {
+                long now = System.nanoTime();
+                for (ClientConnection c : connections) {
+                    if (c.io != loop.io) {
+                        continue; // another loop's: swept there
+                    }
+                    if (now - c.lastActivity > idleNanos && c.state() != ClientConnection.State.HANDSHAKING) {
+                        c.teardown("idle for " + TimeUnit.NANOSECONDS.toSeconds(idleNanos) + " s");
+                    } else {
+                        c.checkStuck(now, writeTimeoutNanos);
+                    }
                 }
-            }
-        });
+            });
+        }
     }
 
     /** The memory budget all connections share. */
@@ -285,20 +349,26 @@ public final class FrontEnd implements Closeable {
                 Thread.currentThread().interrupt();
             }
         }
-        java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
-        io.submit(() -> {
-            for (ClientConnection c : new ArrayList<>(connections)) {
-                c.teardown("the daemon is stopping");
-            }
-            done.countDown();
-        });
+        java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(loops.size());
+        for (Loop loop : loops) {
+            loop.io.submit(() -> {
+                for (ClientConnection c : connections) {
+                    if (c.io == loop.io) {
+                        c.teardown("the daemon is stopping");
+                    }
+                }
+                done.countDown();
+            });
+        }
         try {
             done.await(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
         upcalls.close();
-        io.close();
+        for (Loop loop : loops) {
+            loop.io.close();
+        }
         for (ClientConnection c : connections) {
             closeQuietly(c.client);
         }

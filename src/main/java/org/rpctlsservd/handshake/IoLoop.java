@@ -17,6 +17,10 @@ import org.rpctlsservd.guard.Fatal;
  * One selector thread that waits for sockets on behalf of handshakes (and sessions), so that no
  * worker is held while a peer is slow. Interest is one-shot: a callback fires once per request and
  * runs on this thread, where it must only do non-blocking work (read available bytes, hand off).
+ * What the kernel is told is not one-shot: a callback that asks again for the same event from
+ * inside itself (the usual case: read, then wait for more) leaves the epoll registration as it
+ * was, and a request made on this thread needs no wake-up; so a busy socket costs no epoll_ctl
+ * and no wake-up write per event.
  * The daemon cannot live without this thread: an Error in a callback ends the process
  * ({@link Fatal}), a RuntimeException is logged and the loop goes on.
  */
@@ -44,23 +48,42 @@ public final class IoLoop implements Closeable {
 
     /** Calls {@code callback} (on the loop thread) once {@code ch} is readable or at end of stream. */
     public void onReadable(SocketChannel ch, Runnable callback) {
-        submit(() -> arm(ch, SelectionKey.OP_READ, callback));
+        request(ch, SelectionKey.OP_READ, callback);
     }
 
     /** Calls {@code callback} (on the loop thread) once {@code ch} can take more bytes. */
     public void onWritable(SocketChannel ch, Runnable callback) {
-        submit(() -> arm(ch, SelectionKey.OP_WRITE, callback));
+        request(ch, SelectionKey.OP_WRITE, callback);
     }
 
     /** Calls {@code callback} (on the loop thread) once a non-blocking connect of {@code ch} has finished or failed. */
     public void onConnectable(SocketChannel ch, Runnable callback) {
-        submit(() -> arm(ch, SelectionKey.OP_CONNECT, callback));
+        request(ch, SelectionKey.OP_CONNECT, callback);
+    }
+
+    private void request(SocketChannel ch, int op, Runnable callback) {
+        if (Thread.currentThread() == thread) {
+            SelectionKey k = ch.keyFor(selector);
+            if (k == null || k.isValid()) {
+                arm(ch, op, callback);
+                return;
+            }
+        }
+        submit(() -> arm(ch, op, callback)); // a cancelled key is flushed (selectNow) outside the key iteration
+
+    }
+
+    /** True on this loop's own thread. */
+    public boolean inLoop() {
+        return Thread.currentThread() == thread;
     }
 
     /** Runs {@code task} on the loop thread. */
     public void submit(Runnable task) {
         pending.add(task);
-        selector.wakeup();
+        if (Thread.currentThread() != thread) {
+            selector.wakeup(); // the loop runs what is pending before it selects again
+        }
     }
 
     /** Drops every interest in {@code ch} (it is about to be closed or handed on). */
@@ -93,7 +116,9 @@ public final class IoLoop implements Closeable {
             } else {
                 in.onConnectable = callback;
             }
-            k.interestOps(k.interestOps() | op);
+            if ((k.interestOps() & op) == 0) {
+                k.interestOps(k.interestOps() | op);
+            }
         } catch (ClosedChannelException | CancelledKeyException e) {
             callback.run(); // the callback's read or write will see the closed channel
         } catch (IOException e) {
@@ -105,7 +130,11 @@ public final class IoLoop implements Closeable {
     private void run() {
         while (!closed) {
             try {
-                selector.select(1000);
+                if (pending.isEmpty()) {
+                    selector.select(1000);
+                } else {
+                    selector.selectNow(); // tasks this thread queued for itself: no wake-up was written for them
+                }
             } catch (IOException e) {
                 Fatal.stop(thread.getName(), e); // a selector that cannot select would spin or hang every socket
                 return;
@@ -121,23 +150,18 @@ public final class IoLoop implements Closeable {
                 Runnable connect = null;
                 try {
                     int ready = k.readyOps();
-                    int ops = k.interestOps();
                     if ((ready & SelectionKey.OP_READ) != 0 && in.onReadable != null) {
                         read = in.onReadable;
                         in.onReadable = null;
-                        ops &= ~SelectionKey.OP_READ;
                     }
                     if ((ready & SelectionKey.OP_WRITE) != 0 && in.onWritable != null) {
                         write = in.onWritable;
                         in.onWritable = null;
-                        ops &= ~SelectionKey.OP_WRITE;
                     }
                     if ((ready & SelectionKey.OP_CONNECT) != 0 && in.onConnectable != null) {
                         connect = in.onConnectable;
                         in.onConnectable = null;
-                        ops &= ~SelectionKey.OP_CONNECT;
                     }
-                    k.interestOps(ops);
                 } catch (CancelledKeyException e) {
                     read = in.onReadable;
                     write = in.onWritable;
@@ -155,8 +179,22 @@ public final class IoLoop implements Closeable {
                 if (write != null) {
                     safely(write);
                 }
+                settle(k, in);
             }
             selector.selectedKeys().clear();
+        }
+    }
+
+    /** After the callbacks: the kernel keeps watching only what some callback still waits for. */
+    private static void settle(SelectionKey k, Interest in) {
+        int want = (in.onReadable != null ? SelectionKey.OP_READ : 0) | (in.onWritable != null ? SelectionKey.OP_WRITE : 0)
+                | (in.onConnectable != null ? SelectionKey.OP_CONNECT : 0);
+        try {
+            if (k.isValid() && k.interestOps() != want) {
+                k.interestOps(want);
+            }
+        } catch (CancelledKeyException e) {
+            // closed by a callback: nothing to watch
         }
     }
 
