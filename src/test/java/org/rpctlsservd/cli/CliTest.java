@@ -176,6 +176,9 @@ class CliTest {
                 refused("--listen", "127.0.0.1:1", "--backend", "127.0.0.1:2", "--require", "all"));
         assertEquals("rpc.tlsservd: --handshake-timeout takes seconds from 0.001 to 86400, not `soon'",
                 refused("--handshake-timeout", "soon"));
+        assertEquals(2, d.ioThreads(), "one event loop per CPU (2 here)");
+        assertEquals(5, parse("--io-threads", "5").ioThreads());
+        assertEquals("rpc.tlsservd: --io-threads must be a whole number from 1 to 256, not `0'", refused("--io-threads", "0"));
     }
 
     @Test

@@ -127,6 +127,32 @@ class FrontEndTest {
     }
 
     @Test
+    void connectionsAreSpreadOverTheEventLoops() throws Exception {
+        try (FrontEndHarness h = fe("--io-threads", "3")) {
+            assertEquals(3, h.daemon.frontEnd().loopCount());
+            java.util.List<RawRpc> clients = new java.util.ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                clients.add(i % 2 == 0 ? h.plain() : h.tls(client(good)));
+            }
+            for (int i = 0; i < clients.size(); i++) {
+                clients.get(i).send(FrontEndHarness.whoami(100 + i, FrontEndHarness.authNone()).bytes());
+            }
+            for (int i = 0; i < clients.size(); i++) {
+                RawRpc.Reply r = clients.get(i).read();
+                assertEquals(100 + i, r.xid);
+                assertSuccess(r);
+            }
+            java.util.Set<String> loops = new java.util.TreeSet<>();
+            for (Thread t : Thread.getAllStackTraces().keySet()) {
+                if (t.getName().startsWith("frontend-io")) {
+                    loops.add(t.getName());
+                }
+            }
+            assertEquals(java.util.Set.of("frontend-io-1", "frontend-io-2", "frontend-io-3"), loops);
+        }
+    }
+
+    @Test
     void plainClientsAreRelayedWithRequireNone() throws Exception {
         try (FrontEndHarness h = fe(); RawRpc c = h.plain()) {
             c.send(FrontEndHarness.whoami(7, FrontEndHarness.authSys(1234, 100, 5, 6)).bytes());
