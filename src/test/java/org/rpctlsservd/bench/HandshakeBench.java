@@ -52,6 +52,7 @@ public final class HandshakeBench {
         boolean rsa = args.length > 2 && args[2].equals("rsa");
         List<String> extra = new ArrayList<>(Arrays.asList(args).subList(Math.min(3, args.length), args.length));
         boolean mutual = extra.remove("--mutual");
+        boolean compare = extra.remove("--compare");
         Logger.getLogger("").setLevel(Level.WARNING);
         Logger.getLogger("rpctlssd").setLevel(Level.WARNING);
 
@@ -71,6 +72,10 @@ public final class HandshakeBench {
         Config c = new Cli("rpc.tlsservd", Runtime.getRuntime().availableProcessors(), "bench.example.org", h -> null)
                 .parse(opts.toArray(new String[0]));
         SSLContext ctx = TlsHarness.jdkClient(mutual ? client : null, ca, "TLSv1.3");
+        if (compare) {
+            compare(ctx, dir, opts, n, k, rsa);
+            return;
+        }
         ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
         try (Daemon d = Daemon.start(c);
                 ServerSocketChannel listener = ServerSocketChannel.open();
@@ -127,7 +132,103 @@ public final class HandshakeBench {
         }
     }
 
+    /**
+     * --compare: the same clients against the bare engine (the daemon's TLS server on Bouncy Castle's
+     * blocking engine, nothing around it) and through the front end (probe, park, CONNECT upcall over
+     * the Unix-domain socket, handshake on the workers, DISCONNECT when the client goes), one after
+     * the other in one run; the daemon's CPU per handshake as a ratio of the bare engine's.
+     */
+    private static void compare(SSLContext ctx, Path dir, List<String> opts, int n, int k, boolean rsa) throws Exception {
+        double bare = 0;
+        // twice: the first pass also warms the JIT for Bouncy Castle's code, which both modes share
+        for (int pass = 0; pass < 2; pass++)
+        try (org.rpctlsservd.handshake.BareEngine b = new org.rpctlsservd.handshake.BareEngine(
+                org.rpctlsservd.certs.ServerCredentials.load(dir.resolve("server").toString()), k)) {
+            run(ctx, b.port(), Math.max(200, n / 4), k, false, false);
+            Map<Long, Long> c0 = cpu(name -> name.startsWith("bare-"));
+            long t0 = System.nanoTime();
+            run(ctx, b.port(), n, k, false, false);
+            double rate = n / ((System.nanoTime() - t0) / 1e9);
+            bare = used(c0, cpu(name -> name.startsWith("bare-"))) / 1e3 / n;
+            System.out.printf("bare engine%s handshakes/s=%.0f server-cpu/handshake=%.0f us%n", pass == 0 ? " (warm-up):" : ":",
+                    rate, bare);
+        }
+        List<String> fe = new ArrayList<>(opts);
+        try (java.net.ServerSocket backend = new java.net.ServerSocket(0, 10, InetAddress.getLoopbackAddress())) {
+            fe.addAll(List.of("--listen", "127.0.0.1:0", "--backend", "127.0.0.1:" + backend.getLocalPort()));
+            Config c = new Cli("rpc.tlsservd", Runtime.getRuntime().availableProcessors(), "bench.example.org", h -> null)
+                    .parse(fe.toArray(new String[0]));
+            try (Daemon d = Daemon.start(c)) {
+                int port = d.frontEnd().addresses().get(0).getPort();
+                int warm = Math.max(200, n / 4);
+                run(ctx, port, warm, k, true, false);
+                awaitDisconnects(d, warm);
+                Map<Long, Long> c0 = cpu(HandshakeBench::daemonThread);
+                long t0 = System.nanoTime();
+                run(ctx, port, n, k, true, false);
+                awaitDisconnects(d, warm + n);
+                double rate = n / ((System.nanoTime() - t0) / 1e9);
+                Map<Long, Long> c1 = cpu(HandshakeBench::daemonThread);
+                double mine = used(c0, c1) / 1e3 / n;
+                Map<String, Long> byRole = new java.util.TreeMap<>();
+                for (Map.Entry<Long, Long> e : c1.entrySet()) {
+                    byRole.merge(ROLES.getOrDefault(e.getKey(), "?"), e.getValue() - c0.getOrDefault(e.getKey(), 0L), Long::sum);
+                }
+                System.out.printf("front end:    handshakes/s=%.0f server-cpu/handshake=%.0f us (%.2fx the bare engine)%n", rate, mine,
+                        mine / bare);
+                StringBuilder roles = new StringBuilder("front end cpu/handshake by thread:");
+                byRole.forEach((role, used) -> roles.append(String.format(" %s=%.0fus", role, used / 1e3 / n)));
+                System.out.println(roles);
+            }
+        }
+        System.out.printf("key=%s handshakes=%d concurrency=%d java=%s%n", rsa ? "rsa2048" : "ecdsa-p256", n, k,
+                System.getProperty("java.version"));
+    }
+
+    private static boolean daemonThread(String name) {
+        return name.startsWith("frontend-") || name.startsWith("rpc-") || name.startsWith("handshake-") || name.startsWith("tls-")
+                || name.startsWith("rpctlssd-");
+    }
+
+    private static void awaitDisconnects(Daemon d, int n) throws InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+        while (d.frontEnd().disconnects() < n && System.nanoTime() < deadline) {
+            Thread.sleep(10); // a benchmark's wait for the last DISCONNECTs, not a test's synchronisation
+        }
+    }
+
+    private static long used(Map<Long, Long> before, Map<Long, Long> after) {
+        long sum = 0;
+        for (Map.Entry<Long, Long> e : after.entrySet()) {
+            sum += e.getValue() - before.getOrDefault(e.getKey(), 0L);
+        }
+        return sum;
+    }
+
+    private static Map<Long, Long> cpu(java.util.function.Predicate<String> which) {
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        Map<Long, Long> out = new HashMap<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (which.test(t.getName())) {
+                long v = mx.getThreadCpuTime(t.getId());
+                if (v >= 0) {
+                    out.put(t.getId(), v);
+                    ROLES.put(t.getId(), t.getName().replaceAll("-[0-9]+$", "").replaceAll("-[0-9]+-[0-9]+$", ""));
+                }
+            }
+        }
+        return out;
+    }
+
     private static long[] run(SSLContext ctx, int port, int n, int k) throws Exception {
+        return run(ctx, port, n, k, false, true);
+    }
+
+    /**
+     * {@code probe}: first the RFC 9289 STARTTLS probe in clear text, as a client of the front end sends it;
+     * {@code awaitClose}: after the handshake, wait for the server's close_notify (else close at once).
+     */
+    private static long[] run(SSLContext ctx, int port, int n, int k, boolean probe, boolean awaitClose) throws Exception {
         long[] lat = new long[n];
         AtomicInteger next = new AtomicInteger();
         ExecutorService clients = Executors.newFixedThreadPool(k);
@@ -139,10 +240,17 @@ public final class HandshakeBench {
                     long s = System.nanoTime();
                     try (Socket sock = new Socket("127.0.0.1", port)) {
                         sock.setSoTimeout(30_000);
+                        if (probe) {
+                            byte[] p = org.rpctlsservd.support.FrontEndHarness.probe(1);
+                            sock.getOutputStream().write(java.nio.ByteBuffer.allocate(4 + p.length).putInt(0x80000000 | p.length).put(p).array());
+                            new java.io.DataInputStream(sock.getInputStream()).readFully(new byte[4 + 32]);
+                        }
                         SSLSocket ssl = (SSLSocket) ctx.getSocketFactory().createSocket(sock, "localhost", port, true);
                         ssl.startHandshake();
-                        // the daemon's DISCONNECT follows CONNECT: wait for its close_notify, then go
-                        ssl.getInputStream().read();
+                        if (awaitClose) {
+                            // the daemon's DISCONNECT follows CONNECT: wait for its close_notify, then go
+                            ssl.getInputStream().read();
+                        }
                     }
                     lat[i] = System.nanoTime() - s;
                 }

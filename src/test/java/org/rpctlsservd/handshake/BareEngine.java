@@ -1,0 +1,99 @@
+package org.rpctlsservd.handshake;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.bouncycastle.tls.TlsServerProtocol;
+import org.rpctlsservd.certs.ServerCredentials;
+import org.rpctlsservd.cli.Config;
+
+/**
+ * For the benchmark's comparison: the daemon's own TLS server (same crypto, credentials and
+ * suites) run bare, as Bouncy Castle's blocking engine on a socket, with nothing around it: no
+ * probe, no upcall, no hand-off, no selector. Threads are named {@code bare-N}.
+ */
+public final class BareEngine implements Closeable {
+    private final ServerSocket listener;
+    private final ExecutorService workers;
+    private final Thread acceptor;
+
+    public BareEngine(ServerCredentials credentials, int threads) throws IOException {
+        RecordCrypto crypto = new RecordCrypto(new SecureRandom());
+        org.bouncycastle.tls.crypto.TlsCertificate[] chain = RpcTlsServer.parse(crypto, credentials);
+        TlsPolicy policy = new TlsPolicy(false, TlsPolicy.DEFAULT_TLS13, false, Duration.ofSeconds(10), false, false,
+                Config.NO_WILDCARDS, false, "@example.org", false);
+        AtomicInteger serial = new AtomicInteger();
+        workers = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "bare-" + serial.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        listener = java.nio.channels.ServerSocketChannel.open().bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 4096)
+                .socket();
+        acceptor = new Thread(() -> {
+            while (!listener.isClosed()) {
+                try {
+                    Socket s = listener.accept();
+                    s.setTcpNoDelay(true);
+                    workers.submit(() -> {
+                        // Bouncy Castle's non-blocking engine on a blocking socket: read, offer, write, nothing else
+                        try (java.nio.channels.SocketChannel ch = s.getChannel()) {
+                            TlsServerProtocol p = new TlsServerProtocol();
+                            RpcTlsServer server = new RpcTlsServer(crypto, credentials, chain, policy, List.of());
+                            p.accept(server);
+                            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(16 * 1024);
+                            while (!server.complete()) {
+                                write(p, ch);
+                                int n = ch.read(buf);
+                                if (n < 0) {
+                                    return null;
+                                }
+                                p.offerInput(buf.array(), 0, n);
+                                buf.clear();
+                            }
+                            p.close(); // close_notify, as DISCONNECT sends
+                            write(p, ch);
+                        } catch (IOException e) {
+                            // the client went: next
+                        }
+                        return null;
+                    });
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        }, "bare-accept");
+        acceptor.setDaemon(true);
+        acceptor.start();
+    }
+
+    private static void write(TlsServerProtocol p, java.nio.channels.SocketChannel ch) throws IOException {
+        int avail;
+        while ((avail = p.getAvailableOutputBytes()) > 0) {
+            java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(avail);
+            p.readOutput(out, avail);
+            out.flip();
+            while (out.hasRemaining()) {
+                ch.write(out);
+            }
+        }
+    }
+
+    public int port() {
+        return listener.getLocalPort();
+    }
+
+    @Override
+    public void close() throws IOException {
+        listener.close();
+        workers.shutdownNow();
+    }
+}
