@@ -12,8 +12,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.acplt.oncrpc.OncRpcAuthStatus;
 import org.acplt.oncrpc.OncRpcAuthType;
-import org.rpctlsservd.cli.Config;
-import org.rpctlsservd.handshake.HandshakeOutcome;
 import org.rpctlsservd.handshake.IoLoop;
 import org.rpctlsservd.handshake.TlsSession;
 import org.rpctlsservd.rpc.AuthSys;
@@ -355,76 +353,38 @@ final class ClientConnection {
         }
         XdrReader r = new XdrReader(rec, 0, rec.length);
         CallHeader h = CallHeader.decode(r, flavor -> true);
-        switch (h.problem) {
-            case NOT_A_CALL:
-                if (h.messageType == 1) {
-                    toBackend(rec); // a reply to one of the backend's callbacks
+        CallPolicy.Decision d = CallPolicy.decide(h, r.remaining() == 0, state == State.TLS, flags,
+                state == State.PLAIN && !startTlsWhenFlushed && startTlsReply == null, fe.require);
+        switch (d.action()) {
+            case DROP:
+                return;
+            case REFUSE:
+                answer(Replies.authError(h.xid, d.authStat()));
+                return;
+            case START_TLS:
+                if (fromClient.midRecord()) {
+                    teardown("bytes after the STARTTLS probe before its reply");
+                    return;
                 }
+                startTlsReply = Replies.startTls(h.xid);
+                repliesBeforeStartTls = ownReplies.size();
+                if (fromBackend.atBoundary()) {
+                    placeOwnReplies();
+                }
+                flushClient();
                 return;
-            case TRUNCATED:
-            case RPC_MISMATCH:
-                toBackend(rec); // the backend answers what it makes of it
+            case RELAY_AS_CERTIFICATE_USER:
+                h.decodeAuthSys(rec);
+                if (h.authSys == null) {
+                    answer(Replies.authError(h.xid, OncRpcAuthStatus.ONCRPC_AUTH_BADCRED));
+                    return;
+                }
+                toBackend(rewrite(rec, h));
                 return;
-            case BAD_CRED:
-            case BAD_VERF:
-                answer(Replies.authError(h.xid, h.authStatus()));
-                return;
+            case RELAY:
             default:
-                break;
+                toBackend(rec);
         }
-        if (h.credFlavor == CallHeader.AUTH_TLS) {
-            boolean probe = state == State.PLAIN && !startTlsWhenFlushed && startTlsReply == null && h.procedure == 0 && h.credLength == 0
-                    && h.verfFlavor == OncRpcAuthType.ONCRPC_AUTH_NONE && h.verfLength == 0 && r.remaining() == 0;
-            if (!probe) {
-                answer(Replies.authError(h.xid, OncRpcAuthStatus.ONCRPC_AUTH_BADCRED));
-                return;
-            }
-            if (fromClient.midRecord()) {
-                teardown("bytes after the STARTTLS probe before its reply");
-                return;
-            }
-            startTlsReply = Replies.startTls(h.xid);
-            repliesBeforeStartTls = ownReplies.size();
-            if (fromBackend.atBoundary()) {
-                placeOwnReplies();
-            }
-            flushClient();
-            return;
-        }
-        if (state == State.TLS && (flags & HandshakeOutcome.FLAGS_DISABLED) != 0
-                && (h.credFlavor == OncRpcAuthType.ONCRPC_AUTH_UNIX || h.credFlavor == OncRpcAuthType.ONCRPC_AUTH_SHORT
-                        || h.credFlavor == CallHeader.RPCSEC_GSS)) {
-            answer(Replies.authError(h.xid, OncRpcAuthStatus.ONCRPC_AUTH_REJECTEDCRED));
-            return;
-        }
-        if (h.procedure != 0 && level().ordinal() < fe.require.ordinal()) {
-            answer(Replies.authError(h.xid, OncRpcAuthStatus.ONCRPC_AUTH_TOOWEAK));
-            return;
-        }
-        if (state == State.TLS && h.credFlavor == OncRpcAuthType.ONCRPC_AUTH_UNIX
-                && (flags & (HandshakeOutcome.FLAGS_CERTUSER | HandshakeOutcome.FLAGS_DISABLED)) == HandshakeOutcome.FLAGS_CERTUSER) {
-            h.decodeAuthSys(rec);
-            if (h.authSys == null) {
-                answer(Replies.authError(h.xid, OncRpcAuthStatus.ONCRPC_AUTH_BADCRED));
-                return;
-            }
-            rec = rewrite(rec, h);
-        }
-        toBackend(rec);
-    }
-
-    /** What this connection has reached, in --require's terms. */
-    private Config.Require level() {
-        if (state != State.TLS) {
-            return Config.Require.NONE;
-        }
-        if ((flags & (HandshakeOutcome.FLAGS_CERTUSER | HandshakeOutcome.FLAGS_DISABLED)) == HandshakeOutcome.FLAGS_CERTUSER) {
-            return Config.Require.CERTUSER;
-        }
-        if ((flags & HandshakeOutcome.FLAGS_VERIFIED) != 0) {
-            return Config.Require.CERT;
-        }
-        return Config.Require.TLS;
     }
 
     /** The call with its AUTH_SYS credential replaced by the certificate's user (at most 16 groups). */

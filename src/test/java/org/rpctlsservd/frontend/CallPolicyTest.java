@@ -1,0 +1,87 @@
+package org.rpctlsservd.frontend;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+import org.rpctlsservd.cli.Config.Require;
+import org.rpctlsservd.rpc.CallHeader;
+import org.rpctlsservd.rpc.XdrReader;
+import org.rpctlsservd.support.FrontEndHarness;
+import org.rpctlsservd.support.RawRpc;
+
+/** The front end's decisions on calls, from bytes to action, without sockets. */
+class CallPolicyTest {
+    private static final int TLS = 0x01;
+    private static final int VERIFIED = 0x0B;
+    private static final int DISABLED = 0x1B;
+    private static final int CERTUSER = 0x2B;
+    private static final int CERTUSER_DISABLED = 0x3B;
+
+    // RFC 5531 auth_stat: AUTH_BADCRED 1, AUTH_REJECTEDCRED 2, AUTH_TOOWEAK 5
+    private static String decide(byte[] call, boolean tls, int flags, boolean probeWelcome, Require require) {
+        XdrReader r = new XdrReader(call, 0, call.length);
+        CallHeader h = CallHeader.decode(r, f -> true);
+        CallPolicy.Decision d = CallPolicy.decide(h, r.remaining() == 0, tls, flags, probeWelcome, require);
+        return d.action() == CallPolicy.Action.REFUSE ? "REFUSE " + d.authStat() : d.action().name();
+    }
+
+    private static byte[] call(int proc, byte[] cred) {
+        return RawRpc.call().xid(1).prog(100003).vers(3).proc(proc).credRaw(cred).bytes();
+    }
+
+    private static final byte[] SYS = FrontEndHarness.authSys(1000, 100, 5);
+    private static final byte[] NONE = FrontEndHarness.authNone();
+    private static final byte[] SHORT = RawRpc.opaqueAuth(2, new byte[8]);
+    private static final byte[] GSS = RawRpc.opaqueAuth(6, new byte[20]);
+
+    @Test
+    void theProbeStartsTlsOnceOnPlainConnectionsAndIsRefusedElsewhere() {
+        byte[] probe = FrontEndHarness.probe(9);
+        assertEquals("START_TLS", decide(probe, false, 0, true, Require.NONE));
+        assertEquals("REFUSE 1", decide(probe, false, 0, false, Require.NONE), "a second probe: AUTH_BADCRED");
+        assertEquals("REFUSE 1", decide(probe, true, TLS, false, Require.NONE), "a probe inside TLS");
+        byte[] withBody = RawRpc.call().xid(9).prog(100000).vers(2).proc(0).credRaw(RawRpc.opaqueAuth(7, new byte[4])).bytes();
+        assertEquals("REFUSE 1", decide(withBody, false, 0, true, Require.NONE), "AUTH_TLS with a credential body");
+        byte[] notNull = RawRpc.call().xid(9).prog(100000).vers(2).proc(1).credRaw(RawRpc.opaqueAuth(7, new byte[0])).bytes();
+        assertEquals("REFUSE 1", decide(notNull, false, 0, true, Require.NONE), "AUTH_TLS on a procedure other than NULL");
+        byte[] withArgs = RawRpc.call().xid(9).prog(100000).vers(2).proc(0).credRaw(RawRpc.opaqueAuth(7, new byte[0]))
+                .args(new byte[4]).bytes();
+        assertEquals("REFUSE 1", decide(withArgs, false, 0, true, Require.NONE), "a probe with arguments");
+    }
+
+    @Test
+    void requireLevelsRefuseAllButNullWithTooWeak() {
+        assertEquals("RELAY", decide(call(1, SYS), false, 0, true, Require.NONE));
+        assertEquals("REFUSE 5", decide(call(1, SYS), false, 0, true, Require.TLS));
+        assertEquals("RELAY", decide(call(0, SYS), false, 0, true, Require.CERTUSER), "NULL always passes");
+        assertEquals("RELAY", decide(call(1, SYS), true, TLS, false, Require.TLS));
+        assertEquals("REFUSE 5", decide(call(1, SYS), true, TLS, false, Require.CERT));
+        assertEquals("RELAY", decide(call(1, NONE), true, VERIFIED, false, Require.CERT));
+        assertEquals("REFUSE 5", decide(call(1, NONE), true, VERIFIED, false, Require.CERTUSER));
+        assertEquals("RELAY_AS_CERTIFICATE_USER", decide(call(1, SYS), true, CERTUSER, false, Require.CERTUSER));
+        assertEquals("RELAY", decide(call(1, NONE), true, CERTUSER, false, Require.CERTUSER), "AUTH_NONE is not rewritten");
+    }
+
+    @Test
+    void disabledRejectsIdentityCredentialsAndCertUserIsIgnoredThen() {
+        for (byte[] cred : new byte[][] {SYS, SHORT, GSS}) {
+            assertEquals("REFUSE 2", decide(call(1, cred), true, DISABLED, false, Require.NONE), "AUTH_REJECTEDCRED");
+            assertEquals("REFUSE 2", decide(call(1, cred), true, CERTUSER_DISABLED, false, Require.NONE));
+        }
+        assertEquals("RELAY", decide(call(1, NONE), true, DISABLED, false, Require.NONE));
+        assertEquals("REFUSE 5", decide(call(1, NONE), true, CERTUSER_DISABLED, false, Require.CERTUSER),
+                "DISABLED does not reach the certuser level");
+    }
+
+    @Test
+    void repliesAndBrokenHeadersGoToTheBackendBadCredentialsAreAnsweredHere() {
+        byte[] reply = java.nio.ByteBuffer.allocate(24).putInt(5).putInt(1).array();
+        assertEquals("RELAY", decide(reply, true, TLS, false, Require.TLS), "a reply to a backend callback");
+        assertEquals("DROP", decide(java.nio.ByteBuffer.allocate(8).putInt(5).putInt(7).array(), false, 0, true, Require.NONE));
+        assertEquals("RELAY", decide(new byte[6], false, 0, true, Require.NONE), "truncated: the backend answers it");
+        byte[] v3 = RawRpc.call().xid(1).rpcvers(3).bytes();
+        assertEquals("RELAY", decide(v3, false, 0, true, Require.NONE), "RPC_MISMATCH is the backend's to answer");
+        byte[] hugeCred = RawRpc.call().xid(1).credRaw(java.nio.ByteBuffer.allocate(8).putInt(1).putInt(401).array()).bytes();
+        assertEquals("REFUSE 1", decide(hugeCred, false, 0, true, Require.NONE), "AUTH_BADCRED");
+    }
+}
