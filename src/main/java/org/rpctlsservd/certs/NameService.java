@@ -41,8 +41,37 @@ public final class NameService {
     private record Entry(Optional<User> user, long at) {
     }
 
+    /** Where the answers come from: the system's name service, or a test's. */
+    public interface Directory {
+        /** The {@code getent passwd} line(s) for {@code name}, or null when there is no such user. */
+        String passwd(String name) throws IOException, InterruptedException;
+
+        /** The {@code id -G} output for {@code name} (gids separated by blanks), or null. */
+        String groups(String name) throws IOException, InterruptedException;
+    }
+
+    /** The system's name service, through {@code getent passwd} and {@code id -G}. */
+    public static final Directory SYSTEM = new Directory() {
+        @Override
+        public String passwd(String name) throws IOException, InterruptedException {
+            return run("getent", "passwd", name);
+        }
+
+        @Override
+        public String groups(String name) throws IOException, InterruptedException {
+            return run("id", "-G", name);
+        }
+    };
+
+    private final Directory directory;
+
     public NameService(long ttlMillis) {
+        this(ttlMillis, SYSTEM);
+    }
+
+    public NameService(long ttlMillis, Directory directory) {
         this.ttlNanos = TimeUnit.MILLISECONDS.toNanos(ttlMillis);
+        this.directory = directory;
     }
 
     public Optional<User> lookup(String name) {
@@ -63,9 +92,9 @@ public final class NameService {
         return u;
     }
 
-    private static Optional<User> resolve(String name) {
+    private Optional<User> resolve(String name) {
         try {
-            String passwd = run("getent", "passwd", name);
+            String passwd = directory.passwd(name);
             if (passwd == null) {
                 return Optional.empty();
             }
@@ -75,7 +104,7 @@ public final class NameService {
             }
             int uid = (int) Long.parseLong(f[2]);
             int gid = (int) Long.parseLong(f[3]);
-            String groups = run("id", "-G", name);
+            String groups = directory.groups(name);
             List<Integer> gids = new ArrayList<>();
             gids.add(gid);
             if (groups != null) {

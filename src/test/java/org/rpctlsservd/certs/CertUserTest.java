@@ -56,4 +56,37 @@ class CertUserTest {
         assertEquals(Optional.empty(), ns.lookup("no-such-user-rpctls"));
         assertEquals(Optional.empty(), ns.lookup("-rf"), "never passed to a command as an option");
     }
+
+    @Test
+    void aUserInMoreThan1024GroupsIsNotMappedAndOneIn1024Is() throws Exception {
+        // the name service's answers from a test directory: making 1,025 real groups took minutes
+        for (int n : new int[] {1024, 1025}) {
+            StringBuilder gids = new StringBuilder();
+            for (int g = 0; g < n; g++) {
+                gids.append(70000 + g).append(' ');
+            }
+            NameService ns = new NameService(1000, new NameService.Directory() {
+                @Override
+                public String passwd(String name) {
+                    return name + ":x:4321:70000:Many Groups:/home/many:/bin/sh\n";
+                }
+
+                @Override
+                public String groups(String name) {
+                    return gids.toString();
+                }
+            });
+            try (org.rpctlsservd.support.LogCapture log = org.rpctlsservd.support.LogCapture.daemon()) {
+                Optional<NameService.User> u = ns.lookup("many");
+                if (n == 1024) {
+                    assertEquals(1024, u.orElseThrow().gids().length, "NGROUPS groups map");
+                    assertEquals(70000, u.get().gids()[0], "primary gid first");
+                } else {
+                    assertEquals(Optional.empty(), u, "more than NGROUPS: no mapping");
+                    org.junit.jupiter.api.Assertions.assertTrue(log.has("user many is in 1025 groups, more than 1024: not mapped"),
+                            log.lines().toString());
+                }
+            }
+        }
+    }
 }

@@ -53,23 +53,6 @@ class CertUserMappingTest {
     }
 
     @Test
-    void aUserInMoreThan1024GroupsIsNotMapped() throws Exception {
-        TestPki.Ca ca = TestPki.ca("CA");
-        TestPki.Issued server = ca.leaf("server").dns("localhost").issue();
-        TestPki.Issued many = ca.leaf("many").user("rpctlsmany@example.org").issue();
-        Path caFile = Files.writeString(tmp.resolve("ca.pem"), TestPki.pem(ca.cert()));
-        try (org.rpctlsservd.support.TestUsers u = org.rpctlsservd.support.TestUsers.create("rpctlsmany", "rpctlsm", 1025);
-                LogCapture log = LogCapture.daemon();
-                TlsHarness h = new TlsHarness(tmp, ca, server, "-m", "-l", caFile.toString(), "-u", "-n", "example.org")) {
-            assertEquals(1025, Commands.run(30, "id", "-G", "rpctlsmany").output().trim().split("\\s+").length);
-            TlsHarness.Attempt a = h.attempt(TlsHarness.jdkClient(many, ca, "TLSv1.3"));
-            assertEquals(0x0B, a.flags(), "no CERTUSER for more than NGROUPS (1024) groups");
-            assertEquals(0, a.result().gid.length);
-            assertTrue(log.has("user rpctlsmany is in 1025 groups, more than 1024: not mapped"), log.lines().toString());
-        }
-    }
-
-    @Test
     void otherNameMapsToTheUsersUidAndGids() throws Exception {
         TestPki.Ca ca = TestPki.ca("CA");
         TestPki.Issued server = ca.leaf("server").dns("localhost").issue();
