@@ -12,10 +12,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.acplt.oncrpc.OncRpcAuthStatus;
 import org.acplt.oncrpc.OncRpcAuthType;
-import org.rpctlsservd.handshake.IoLoop;
+import org.rpctlsservd.io.IoLoop;
 import org.rpctlsservd.handshake.TlsSession;
 import org.rpctlsservd.rpc.AuthSys;
 import org.rpctlsservd.rpc.CallHeader;
+import org.rpctlsservd.rpc.RecordParser;
 import org.rpctlsservd.rpc.XdrReader;
 import org.rpctlsservd.rpc.XdrWriter;
 

@@ -23,7 +23,7 @@ import org.rpctlsservd.cli.Config;
 import org.rpctlsservd.guard.Acceptor;
 import org.rpctlsservd.guard.MemoryBudget;
 import org.rpctlsservd.guard.RateLimitedLog;
-import org.rpctlsservd.handshake.IoLoop;
+import org.rpctlsservd.io.IoLoop;
 import org.rpctlsservd.sessions.SessionTable;
 import org.rpctlsservd.sessions.SocketHandoff;
 
@@ -102,7 +102,7 @@ public final class FrontEnd implements Closeable {
         for (int i = 0; i < config.ioThreads(); i++) {
             loops.add(new Loop(new IoLoop(config.ioThreads() == 1 ? "frontend-io" : "frontend-io-" + (i + 1))));
         }
-        this.upcalls = new Upcalls(service, config.upcallTimeout(), timer);
+        this.upcalls = new Upcalls(service, config.upcallTimeout(), timer, loops.get(0).io);
         budget.onDrained(this::budgetDrained);
         try {
             for (InetSocketAddress a : config.listen()) {

@@ -5,19 +5,23 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
 import org.acplt.oncrpc.XdrLong;
+import org.rpctlsservd.io.IoLoop;
 import org.rpctlsservd.rpc.AsyncRpcClient;
 import org.rpctlsservd.rpc.gen.rpctlssd;
 import org.rpctlsservd.rpc.gen.rpctlssd_disconnect_res;
 import org.rpctlsservd.rpc.gen.rpctlssd_handlerecord_res;
 
-/** The kernel's upcalls to the RPCTLSSD service, made over ONC-RPC on loopback, many at once. */
+/**
+ * The kernel's upcalls to the RPCTLSSD service, made over ONC-RPC on its Unix-domain socket, many
+ * at once; the client lives on one of the front end's event loops and never blocks it.
+ */
 final class Upcalls implements Closeable {
     private final AsyncRpcClient client;
     private final Duration connectTimeout;
     private static final Duration SHORT = Duration.ofSeconds(15);
 
-    Upcalls(java.net.SocketAddress service, Duration connectTimeout, ScheduledExecutorService timer) {
-        this.client = new AsyncRpcClient(service, rpctlssd.RPCTLSSD, rpctlssd.RPCTLSSDVERS, timer);
+    Upcalls(java.net.SocketAddress service, Duration connectTimeout, ScheduledExecutorService timer, IoLoop loop) throws java.io.IOException {
+        this.client = new AsyncRpcClient(service, rpctlssd.RPCTLSSD, rpctlssd.RPCTLSSDVERS, timer, loop);
         this.connectTimeout = connectTimeout;
         try {
             client.connect(); // like the kernel's, the upcall channel exists before the first client

@@ -37,6 +37,7 @@ import org.rpctlsservd.certs.HostMatcher;
 import org.rpctlsservd.certs.NameService;
 import org.rpctlsservd.certs.ServerCredentials;
 import org.rpctlsservd.certs.TrustMaterial;
+import org.rpctlsservd.io.IoLoop;
 import org.rpctlsservd.sessions.Cookies;
 
 /**

@@ -2,7 +2,7 @@ package org.rpctlsservd.guard;
 
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import org.rpctlsservd.handshake.IoLoop;
+import org.rpctlsservd.io.IoLoop;
 
 /** A process for {@link FatalTest}: makes one of the daemon's vital threads fail in a chosen way. */
 public final class FatalProbe {

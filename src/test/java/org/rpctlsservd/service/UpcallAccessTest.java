@@ -91,7 +91,7 @@ class UpcallAccessTest {
         assertEquals(AUTH_TOOWEAK, r.authStat, r.toString());
     }
 
-    private AsyncRpcClient local() {
+    private AsyncRpcClient local() throws java.io.IOException {
         return new AsyncRpcClient(UnixDomainSocketAddress.of(config.rpcSocket()), rpctlssd.RPCTLSSD, rpctlssd.RPCTLSSDVERS, timer);
     }
 

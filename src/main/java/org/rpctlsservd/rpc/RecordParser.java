@@ -1,4 +1,4 @@
-package org.rpctlsservd.frontend;
+package org.rpctlsservd.rpc;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -10,7 +10,7 @@ import java.util.function.Consumer;
  * socket: every complete record is handed on whole. A record over the cap is an error (the stream
  * cannot be resynchronised). Memory grows only with the bytes that arrived.
  */
-final class RecordParser {
+public final class RecordParser {
     private final int cap;
     private final byte[] mark = new byte[4];
     private int markHave;
@@ -21,17 +21,17 @@ final class RecordParser {
     private int length;
     private int fragments;
 
-    RecordParser(int cap) {
+    public RecordParser(int cap) {
         this.cap = cap;
     }
 
     /** True when bytes of an unfinished record are held. */
-    boolean midRecord() {
+    public boolean midRecord() {
         return markHave > 0 || fragmentLeft >= 0 || length > 0;
     }
 
     /** Consumes everything {@code in} holds; calls {@code sink} with each complete record (a fresh array of its exact length). */
-    void feed(ByteBuffer in, Consumer<byte[]> sink) throws IOException {
+    public void feed(ByteBuffer in, Consumer<byte[]> sink) throws IOException {
         while (in.hasRemaining()) {
             if (fragmentLeft < 0) {
                 while (markHave < 4 && in.hasRemaining()) {
@@ -44,8 +44,8 @@ final class RecordParser {
                 int m = ((mark[0] & 0xff) << 24) | ((mark[1] & 0xff) << 16) | ((mark[2] & 0xff) << 8) | (mark[3] & 0xff);
                 lastFragment = m < 0;
                 fragmentLeft = m & 0x7fffffff;
-                if (++fragments > org.rpctlsservd.rpc.RecordFraming.MAX_FRAGMENTS) {
-                    throw new IOException("record of more than " + org.rpctlsservd.rpc.RecordFraming.MAX_FRAGMENTS + " fragments");
+                if (++fragments > RecordFraming.MAX_FRAGMENTS) {
+                    throw new IOException("record of more than " + RecordFraming.MAX_FRAGMENTS + " fragments");
                 }
                 if ((long) length + fragmentLeft > cap) {
                     throw new IOException("record of at least " + ((long) length + fragmentLeft) + " bytes exceeds the cap of " + cap);
@@ -82,12 +82,12 @@ final class RecordParser {
     }
 
     /** Bytes this parser holds for an unfinished record (its buffer), for the memory budget. */
-    int footprint() {
+    public int footprint() {
         return record.length;
     }
 
     /** Frames {@code rec} as one last fragment. */
-    static ByteBuffer framed(byte[] rec) {
+    public static ByteBuffer framed(byte[] rec) {
         ByteBuffer b = ByteBuffer.allocate(4 + rec.length);
         b.putInt(0x80000000 | rec.length).put(rec).flip();
         return b;

@@ -1,4 +1,4 @@
-package org.rpctlsservd.handshake;
+package org.rpctlsservd.io;
 
 import java.io.Closeable;
 import java.io.IOException;

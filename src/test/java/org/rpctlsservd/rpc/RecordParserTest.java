@@ -1,4 +1,4 @@
-package org.rpctlsservd.frontend;
+package org.rpctlsservd.rpc;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -8,7 +8,6 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.rpctlsservd.rpc.RecordFraming;
 
 /** The front end's incremental framer, fed bytes without sockets. */
 class RecordParserTest {
