@@ -180,7 +180,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                         return;
                     }
                 }
-                proceed();
+                proceed(true);
             } catch (IOException e) {
                 fail("write failed: " + e.getMessage(), e);
             }
@@ -195,16 +195,21 @@ public final class TlsEngine implements Handshaker, Closeable {
                 if (pendingOut.hasRemaining()) {
                     io.onWritable(ch, this::writable);
                 } else {
-                    proceed();
+                    proceed(false);
                 }
             } catch (IOException e) {
                 fail("write failed: " + e.getMessage(), e);
             }
         }
 
-        void proceed() {
+        /** {@code onWorkerThread}: called from a step on a worker, which then goes on with the checks itself. */
+        void proceed(boolean onWorkerThread) {
             if (server.complete()) {
-                onWorker(this::verify);
+                if (onWorkerThread) {
+                    verify(); // no second trip through the workers' queue
+                } else {
+                    onWorker(this::verify);
+                }
             } else if (protocol.isClosed()) {
                 fail(server.alert() != null ? server.alert() : "closed during the handshake", null);
             } else {
