@@ -30,7 +30,6 @@ import org.bouncycastle.tls.NamedGroup;
 import org.bouncycastle.tls.ProtocolName;
 import org.bouncycastle.tls.SecurityParameters;
 import org.bouncycastle.tls.TlsServerProtocol;
-import org.bouncycastle.tls.crypto.impl.bc.BcTlsCrypto;
 import org.rpctlsservd.certs.CertUser;
 import org.rpctlsservd.certs.Dn;
 import org.rpctlsservd.certs.HostMatcher;
@@ -53,7 +52,7 @@ public final class TlsEngine implements Handshaker, Closeable {
     private static final int READ_CHUNK = 16 * 1024;
 
     private final TlsPolicy policy;
-    private final BcTlsCrypto crypto = new RecordCrypto(new SecureRandom());
+    private final RecordCrypto crypto = new RecordCrypto(new SecureRandom());
     private final AtomicReference<Prepared> credentials;
     private final AtomicReference<TrustMaterial> trust;
     private final NameService names;

@@ -1,0 +1,117 @@
+package org.rpctlsservd.bench;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import org.rpctlsservd.support.DaemonProcess;
+import org.rpctlsservd.support.FrontEndHarness;
+import org.rpctlsservd.support.TestPki;
+import org.rpctlsservd.support.TlsHarness;
+
+/**
+ * tools/bench-handshake --cold: the daemon as it ships (the launcher on the packaged jar, a process
+ * of its own), started fresh: how long from launch until a first RFC 9289 client completes its
+ * handshake, and the daemon's CPU (every thread, JIT included, from /proc) per handshake over the
+ * first N handshakes against the next N, warm. Arguments: N K.
+ */
+public final class ColdStartBench {
+    private ColdStartBench() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int n = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
+        int k = args.length > 1 ? Integer.parseInt(args[1]) : 8;
+        Path dir = Files.createTempDirectory("bench-cold");
+        TestPki.Ca ca = TestPki.ca("Cold CA");
+        TestPki.writeServer(dir.resolve("server"), ca.leaf("server").dns("localhost").issue());
+        SSLContext ctx = TlsHarness.jdkClient(null, ca, "TLSv1.3");
+        // the client side warms up first, against a daemon that is then thrown away: only the daemon is cold
+        int port;
+        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = free.getLocalPort();
+        }
+        String[] daemonArgs = {"-d", "-D", dir.resolve("server").toString(), "--no-rpcbind", "--pidfile",
+            dir.resolve("pid").toString(), "--rpc-socket", dir.resolve("sock").toString(), "--listen", "127.0.0.1:" + port,
+            "--backend", "127.0.0.1:9", "--connect-queue", "100000"};
+        try (DaemonProcess warmClients = DaemonProcess.start(dir.resolve("clients"), List.of(), List.of(), daemonArgs)) {
+            handshakes(ctx, port, 500, k);
+        }
+        String jvm = System.getenv().getOrDefault("BENCH_DAEMON_JVM", "").trim(); // to try JVM options
+        Process p = DaemonProcess.launch(dir.resolve("cold"), jvm.isEmpty() ? List.of() : List.of(jvm.split("\\s+")), List.of(),
+                daemonArgs);
+        long launched = System.nanoTime();
+        while (true) {
+            try {
+                handshakes(ctx, port, 1, 1);
+                break;
+            } catch (IOException notYet) {
+                if (!p.isAlive()) {
+                    throw new IOException("the daemon ended: " + Files.readString(dir.resolve("cold/daemon.log")));
+                }
+                Thread.sleep(5); // polling for the listener of a process starting up
+            }
+        }
+        long first = System.nanoTime() - launched;
+        try (DaemonProcess d = DaemonProcess.serving(p, dir.resolve("cold"))) {
+            double c0 = d.cpuSeconds();
+            handshakes(ctx, port, n, k);
+            double c1 = d.cpuSeconds();
+            handshakes(ctx, port, 2 * n, k); // settling
+            double c2 = d.cpuSeconds();
+            handshakes(ctx, port, n, k);
+            double c3 = d.cpuSeconds();
+            double cold = (c1 - c0) * 1e6 / n;
+            double warm = (c3 - c2) * 1e6 / n;
+            System.out.printf("launch to the first handshake done: %d ms%n", first / 1_000_000);
+            System.out.printf("daemon CPU per handshake: first %d %.0f us, warm %.0f us: %.2fx%n", n, cold, warm, cold / warm);
+            d.terminate(20); // an orderly stop (a class-data archive asked for is written then)
+        }
+    }
+
+    /** {@code n} RFC 9289 clients (probe, TLS 1.3), {@code k} at a time; throws when one fails. */
+    private static void handshakes(SSLContext ctx, int port, int n, int k) throws Exception {
+        AtomicInteger next = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(k);
+        try {
+            List<Future<Void>> fs = new java.util.ArrayList<>();
+            for (int t = 0; t < k; t++) {
+                fs.add(pool.submit(() -> {
+                    while (next.getAndIncrement() < n) {
+                        try (Socket s = new Socket()) {
+                            s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
+                            s.setSoTimeout(30_000);
+                            byte[] probe = FrontEndHarness.probe(1);
+                            s.getOutputStream().write(ByteBuffer.allocate(4 + probe.length).putInt(0x80000000 | probe.length).put(probe).array());
+                            new DataInputStream(s.getInputStream()).readFully(new byte[36]);
+                            SSLSocket ssl = (SSLSocket) ctx.getSocketFactory().createSocket(s, "localhost", port, true);
+                            ssl.startHandshake();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<Void> f : fs) {
+                try {
+                    f.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw e.getCause() instanceof IOException ? (IOException) e.getCause() : new IOException(e.getCause());
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+}

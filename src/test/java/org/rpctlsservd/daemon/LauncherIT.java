@@ -1,0 +1,60 @@
+package org.rpctlsservd.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** After package: the launcher starts the jar with the class-data archive made beside it, and quietly without a usable one. */
+class LauncherIT {
+    @TempDir
+    Path tmp;
+
+    private static Path jar() throws IOException {
+        try (var files = Files.list(Path.of("target"))) {
+            return files.filter(f -> f.getFileName().toString().matches("rpc-tlsservd-.*-all\\.jar")).findFirst()
+                    .orElseThrow().toAbsolutePath();
+        }
+    }
+
+    private static String launch(Path jar) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(Path.of("tools", "rpc.tlsservd").toAbsolutePath().toString(), "--help")
+                .redirectErrorStream(true);
+        pb.environment().put("RPCTLSSERVD_JAR", jar.toString());
+        pb.environment().put("RPCTLSSERVD_JAVA_OPTS", "-Xlog:class+load=info");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("--io-threads"), "the help text: " + out.lines().filter(l -> !l.startsWith("[")).toList());
+        return out;
+    }
+
+    @Test
+    void theDaemonsClassesComeFromTheArchiveMadeAtPackageTime() throws Exception {
+        Path jar = jar();
+        Path jsa = Path.of(jar.toString().replaceFirst("\\.jar$", ".jsa"));
+        assertTrue(Files.isRegularFile(jsa), "package made " + jsa);
+        String out = launch(jar);
+        assertTrue(out.contains("org.rpctlsservd.cli.Cli source: shared objects file (top)"),
+                out.lines().filter(l -> l.contains("rpctlsservd.cli.Cli ")).toList().toString());
+    }
+
+    @Test
+    void anArchiveThatDoesNotFitIsIgnoredQuietly() throws Exception {
+        Path jar = Files.copy(jar(), tmp.resolve("rpc-tlsservd-all.jar"));
+        Files.write(tmp.resolve("rpc-tlsservd-all.jsa"), "not an archive".getBytes(StandardCharsets.US_ASCII));
+        String out = launch(jar);
+        assertFalse(out.contains("shared objects file (top)"));
+        List<String> warnings = out.lines().filter(l -> l.contains("[warning]") || l.contains("[error")).toList();
+        assertTrue(warnings.isEmpty(), warnings.toString());
+    }
+}
