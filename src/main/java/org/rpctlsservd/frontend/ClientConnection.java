@@ -415,7 +415,10 @@ final class ClientConnection {
 
     private void closeNotifyReceived() {
         state = State.CLOSED; // no more records either way; the upcalls finish the job
-        fe.upcalls.handleRecord(cookie).whenComplete((r, e) -> io.submit(() -> finish("client sent close_notify")));
+        // HANDLERECORD and then DISCONNECT, back to back: the service takes a connection's calls in order,
+        // so the session answers the close_notify before it is closed, and no round trip is waited for
+        fe.upcalls.handleRecord(cookie);
+        finish("client sent close_notify");
     }
 
     // ---- to the client ----
@@ -494,7 +497,7 @@ final class ClientConnection {
     private void startTls() {
         state = State.HANDSHAKING;
         cookie = fe.handoff.park(client);
-        fe.upcalls.connect(cookie).whenComplete((res, err) -> io.submit(() -> connected(res, err)));
+        fe.upcalls.connect(cookie).whenComplete((res, err) -> onLoop(() -> connected(res, err)));
     }
 
     private void connected(ConnectResult res, Throwable err) {
@@ -701,10 +704,19 @@ final class ClientConnection {
         if (session != null) {
             long c = cookie;
             fe.disconnects.incrementAndGet();
-            fe.upcalls.disconnect(c).whenComplete((r, e) -> io.submit(this::closeAll));
+            fe.upcalls.disconnect(c).whenComplete((r, e) -> onLoop(this::closeAll));
             session = null;
         } else {
             closeAll();
+        }
+    }
+
+    /** Runs {@code r} on this connection's loop: at once when already there (an upcall answered on it). */
+    private void onLoop(Runnable r) {
+        if (io.inLoop()) {
+            r.run();
+        } else {
+            io.submit(r);
         }
     }
 
