@@ -62,7 +62,8 @@ int main(int argc, char **argv)
 			clnt_perror(cl, "handlerecord");
 			return 2;
 		}
-		printf("handlerecord reterr=%u\n", r->reterr);
+		printf("handlerecord reterr=%u%s\n", r->reterr,
+		    r->reterr == RPCTLSERR_NOSSL ? " (no such connection)" : "");
 	} else if (strcmp(argv[3], "disconnect") == 0) {
 		rpctlssd_disconnect_arg a = { cookie };
 		rpctlssd_disconnect_res *r = rpctlssd_disconnect_2(&a, cl);
@@ -71,7 +72,8 @@ int main(int argc, char **argv)
 			clnt_perror(cl, "disconnect");
 			return 2;
 		}
-		printf("disconnect reterr=%u\n", r->reterr);
+		printf("disconnect reterr=%u%s\n", r->reterr,
+		    r->reterr == RPCTLSERR_NOCLOSE ? " (no such connection)" : "");
 	} else {
 		fprintf(stderr, "unknown procedure %s\n", argv[3]);
 		return 64;

@@ -1,17 +1,18 @@
 package org.rpctlsservd.handshake;
 
+import org.rpctlsservd.rpc.gen.rpctlssd;
 import org.rpctlsservd.sessions.Session;
 
 /** A finished handshake: the RPCTLS_FLAGS_* bits, the mapped user, and the live session. */
 public record HandshakeOutcome(int flags, int uid, int[] gids, Session session) {
-    public static final int FLAGS_HANDSHAKE = 0x01;
-    public static final int FLAGS_GOTCERT = 0x02;
-    public static final int FLAGS_SELFSIGNED = 0x04;
-    public static final int FLAGS_VERIFIED = 0x08;
-    public static final int FLAGS_DISABLED = 0x10;
-    public static final int FLAGS_CERTUSER = 0x20;
+    public static final int FLAGS_HANDSHAKE = rpctlssd.RPCTLS_FLAGS_HANDSHAKE;
+    public static final int FLAGS_GOTCERT = rpctlssd.RPCTLS_FLAGS_GOTCERT;
+    public static final int FLAGS_SELFSIGNED = rpctlssd.RPCTLS_FLAGS_SELFSIGNED;
+    public static final int FLAGS_VERIFIED = rpctlssd.RPCTLS_FLAGS_VERIFIED;
+    public static final int FLAGS_DISABLED = rpctlssd.RPCTLS_FLAGS_DISABLED;
+    public static final int FLAGS_CERTUSER = rpctlssd.RPCTLS_FLAGS_CERTUSER;
     /** NGROUPS on FreeBSD: never send more gids, the kernel does not bound the count. */
-    public static final int NGROUPS = 1024;
+    public static final int NGROUPS = rpctlssd.RPCTLS_NGROUPS;
 
     public HandshakeOutcome {
         gids = gids == null ? new int[0] : gids.clone();

@@ -85,8 +85,8 @@ class CClientTest {
         assertTrue(unknown.output().contains("RPC: Remote system error"), unknown.output());
         assertTrue(millis < 5_000, "an unknown cookie is answered at once, not after the caller's timeout: " + millis + " ms");
 
-        assertEquals("handlerecord reterr=2\n", call(proto, "handlerecord", "0x1234").output());
-        assertEquals("disconnect reterr=1\n", call(proto, "disconnect", "0x1234").output());
+        assertEquals("handlerecord reterr=2 (no such connection)\n", call(proto, "handlerecord", "0x1234").output());
+        assertEquals("disconnect reterr=1 (no such connection)\n", call(proto, "disconnect", "0x1234").output());
 
         SocketChannel[] pair = TestDaemons.pair();
         long cookie = daemon.handoff().park(pair[0]);
@@ -100,7 +100,7 @@ class CClientTest {
         assertEquals("disconnect reterr=0\n", call(proto, "disconnect", hex).output());
         assertNull(daemon.sessions().get(cookie));
         assertFalse(pair[0].isOpen());
-        assertEquals("disconnect reterr=1\n", call(proto, "disconnect", hex).output());
+        assertEquals("disconnect reterr=1 (no such connection)\n", call(proto, "disconnect", hex).output());
         pair[1].close();
     }
 
