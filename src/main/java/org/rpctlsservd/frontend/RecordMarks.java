@@ -48,10 +48,10 @@ final class RecordMarks {
                 fragmentLeft = mark & 0x7fffffff;
                 mark = 0;
                 if (++fragments > RecordFraming.MAX_FRAGMENTS) {
-                    throw new IOException("record of more than " + RecordFraming.MAX_FRAGMENTS + " fragments");
+                    throw new RecordFraming.RecordTooLargeException("record of more than " + RecordFraming.MAX_FRAGMENTS + " fragments");
                 }
                 if (length + fragmentLeft > cap) {
-                    throw new IOException("record of at least " + (length + fragmentLeft) + " bytes exceeds the cap of " + cap);
+                    throw new RecordFraming.RecordTooLargeException(length + fragmentLeft, cap);
                 }
             }
             int take = Math.min(fragmentLeft, in.remaining());

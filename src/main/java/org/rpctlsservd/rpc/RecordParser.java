@@ -45,10 +45,10 @@ public final class RecordParser {
                 lastFragment = m < 0;
                 fragmentLeft = m & 0x7fffffff;
                 if (++fragments > RecordFraming.MAX_FRAGMENTS) {
-                    throw new IOException("record of more than " + RecordFraming.MAX_FRAGMENTS + " fragments");
+                    throw new RecordFraming.RecordTooLargeException("record of more than " + RecordFraming.MAX_FRAGMENTS + " fragments");
                 }
                 if ((long) length + fragmentLeft > cap) {
-                    throw new IOException("record of at least " + ((long) length + fragmentLeft) + " bytes exceeds the cap of " + cap);
+                    throw new RecordFraming.RecordTooLargeException((long) length + fragmentLeft, cap);
                 }
             }
             int take = Math.min(fragmentLeft, in.remaining());

@@ -1,9 +1,7 @@
 package org.rpctlsservd.rpc;
 
-import java.io.BufferedInputStream;
 import java.io.Closeable;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.StandardSocketOptions;
@@ -168,6 +166,13 @@ public final class StreamRpcServer implements Closeable {
         }
     }
 
+    /** Writes all of {@code b} to a blocking channel (the sweep cuts a write stuck behind a peer that stopped reading). */
+    private static void writeFully(SocketChannel ch, ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) {
+            ch.write(b);
+        }
+    }
+
     static void joinQuietly(Thread t) {
         try {
             t.join(5000);
@@ -187,7 +192,6 @@ public final class StreamRpcServer implements Closeable {
     private final class Connection implements ReplySink {
         final SocketChannel channel;
         final InetSocketAddress peer;
-        final InputStream in;
         final Thread thread;
         final Object writeLock = new Object();
         final AtomicInteger owed = new AtomicInteger();
@@ -199,20 +203,22 @@ public final class StreamRpcServer implements Closeable {
             this.channel = channel;
             SocketAddress remote = channel.getRemoteAddress();
             this.peer = remote instanceof InetSocketAddress ? (InetSocketAddress) remote : null;
-            this.in = new BufferedInputStream(new ChannelInput(channel), 8192);
             this.thread = new Thread(this::run, "rpc-" + name + "-" + serial.incrementAndGet());
             this.thread.setDaemon(true);
         }
 
         void run() {
+            RecordParser calls = new RecordParser(limits.maxRecordBytes());
+            ByteBuffer buf = ByteBuffer.allocate(8192);
             try {
                 while (!gone) {
-                    RecordFraming.Record rec = RecordFraming.read(in, limits.maxRecordBytes());
-                    if (rec == null) {
+                    buf.clear();
+                    if (channel.read(buf) < 0) {
                         break;
                     }
+                    buf.flip();
                     lastActivity = System.nanoTime();
-                    dispatcher.handle(rec.data, rec.length, this);
+                    calls.feed(buf, rec -> dispatcher.handle(rec, rec.length, this));
                 }
             } catch (RecordFraming.RecordTooLargeException e) {
                 warnings.warning("too-large-" + name, () -> "closing " + who() + " on " + name + ": " + e.getMessage());
@@ -234,7 +240,7 @@ public final class StreamRpcServer implements Closeable {
                 RecordFraming.putMark(reply.array(), reply.length());
                 writeStarted = System.nanoTime();
                 try {
-                    ChannelInput.writeFully(channel, ByteBuffer.wrap(reply.array(), 0, XdrWriter.MARK + reply.length()));
+                    writeFully(channel, ByteBuffer.wrap(reply.array(), 0, XdrWriter.MARK + reply.length()));
                     lastActivity = System.nanoTime();
                     return true;
                 } catch (IOException e) {
