@@ -17,6 +17,7 @@ import org.rpctlsservd.handshake.TlsSession;
 import org.rpctlsservd.rpc.AuthSys;
 import org.rpctlsservd.rpc.CallHeader;
 import org.rpctlsservd.rpc.RecordParser;
+import org.rpctlsservd.rpc.RpcMessages;
 import org.rpctlsservd.rpc.XdrReader;
 import org.rpctlsservd.rpc.XdrWriter;
 
@@ -360,14 +361,14 @@ final class ClientConnection {
             case DROP:
                 return;
             case REFUSE:
-                answer(Replies.authError(h.xid, d.authStat()));
+                answer(RpcMessages.authError(h.xid, d.authStat()));
                 return;
             case START_TLS:
                 if (fromClient.midRecord()) {
                     teardown("bytes after the STARTTLS probe before its reply");
                     return;
                 }
-                startTlsReply = Replies.startTls(h.xid);
+                startTlsReply = RpcMessages.startTls(h.xid);
                 repliesBeforeStartTls = ownReplies.size();
                 if (fromBackend.atBoundary()) {
                     placeOwnReplies();
@@ -377,7 +378,7 @@ final class ClientConnection {
             case RELAY_AS_CERTIFICATE_USER:
                 h.decodeAuthSys(rec);
                 if (h.authSys == null) {
-                    answer(Replies.authError(h.xid, OncRpcAuthStatus.ONCRPC_AUTH_BADCRED));
+                    answer(RpcMessages.authError(h.xid, OncRpcAuthStatus.ONCRPC_AUTH_BADCRED));
                     return;
                 }
                 toBackend(rewrite(rec, h));

@@ -285,19 +285,9 @@ public final class AsyncRpcClient implements Closeable {
     public <T extends XdrAble> CompletableFuture<T> call(int procedure, XdrAble args, Supplier<T> result, Duration timeout) {
         CompletableFuture<T> out = new CompletableFuture<>();
         int xid = xids.incrementAndGet();
-        XdrWriter w = new XdrWriter(128);
-        w.xdrEncodeInt(xid);
-        w.xdrEncodeInt(CallHeader.CALL);
-        w.xdrEncodeInt(CallHeader.RPC_VERSION);
-        w.xdrEncodeInt(program);
-        w.xdrEncodeInt(version);
-        w.xdrEncodeInt(procedure);
-        w.xdrEncodeInt(0); // AUTH_NONE credential
-        w.xdrEncodeInt(0);
-        w.xdrEncodeInt(0); // AUTH_NONE verifier
-        w.xdrEncodeInt(0);
+        XdrWriter w;
         try {
-            args.xdrEncode(w);
+            w = RpcMessages.call(xid, program, version, procedure, args);
         } catch (OncRpcException | IOException e) {
             out.completeExceptionally(e);
             return out;

@@ -132,19 +132,15 @@ public final class RpcCall extends OncRpcServerTransport {
     }
 
     private boolean send(OncRpcServerReplyMessage state, XdrAble result) {
-        XdrWriter w = new XdrWriter(128);
+        XdrWriter w;
         try {
-            state.xdrEncode(w);
-            if (result != null) {
-                result.xdrEncode(w);
-            }
+            w = RpcMessages.reply(state, result);
         } catch (OncRpcException | IOException | RuntimeException e) {
             // The result could not be encoded: the caller still gets an answer.
             LOG.log(Level.WARNING, "xid " + Integer.toUnsignedString(header.xid) + ": cannot encode reply", e);
-            w = new XdrWriter(32);
             try {
-                new OncRpcServerReplyMessage(info.callMessage, OncRpcReplyStatus.ONCRPC_MSG_ACCEPTED,
-                        OncRpcAcceptStatus.ONCRPC_SYSTEM_ERR, 0, 0, 0, 0).xdrEncode(w);
+                w = RpcMessages.reply(new OncRpcServerReplyMessage(info.callMessage, OncRpcReplyStatus.ONCRPC_MSG_ACCEPTED,
+                        OncRpcAcceptStatus.ONCRPC_SYSTEM_ERR, 0, 0, 0, 0), null);
             } catch (OncRpcException | IOException impossible) {
                 throw new IllegalStateException(impossible);
             }
