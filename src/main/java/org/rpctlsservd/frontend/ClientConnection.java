@@ -71,8 +71,7 @@ final class ClientConnection {
     /** What a connection costs beyond its queues (buffers, parsers, objects); with TLS, Bouncy Castle's record buffers too. */
     static final long PLAIN_OVERHEAD = 8 * 1024;
     static final long TLS_OVERHEAD = 64 * 1024;
-    /** A queued buffer's cost beyond its bytes: the ByteBuffer, its array header, the queue slot. */
-    static final long BUFFER_OVERHEAD = 96;
+    private static final long BUFFER_OVERHEAD = Outbound.BUFFER_OVERHEAD;
     private boolean clientReadPaused;
     private boolean backendReadPaused;
     boolean budgetPaused;
@@ -99,119 +98,38 @@ final class ClientConnection {
         this.peer = peer;
         this.fromClient = new RecordParser(fe.maxRecord);
         this.fromBackend = new RecordMarks(fe.maxRecord);
-        this.toClient = new Outbound(client, "the client", () -> {
+        this.toClient = new Outbound(io, "the client", LOW_WATER, () -> {
             if (backendReadPaused) {
                 backendReadPaused = false;
                 armBackendRead();
             }
             resumeClientRead(); // the client's own replies may have held it
-        });
-        this.toBackend = new Outbound(null, "the backend", this::resumeClientRead);
+        }, () -> {
+            flushClient();
+            account();
+        }, this::teardown, this::progressed, this::closed, fe.peakQueued);
+        this.toBackend = new Outbound(io, "the backend", LOW_WATER, this::resumeClientRead, this::backendWritable,
+                this::teardown, this::progressed, this::closed, fe.peakQueued);
+        toClient.open(client);
+    }
+
+    private void backendWritable() {
+        toBackend.flush();
+        account();
+    }
+
+    private boolean closed() {
+        return state == State.CLOSED;
+    }
+
+    private void progressed() {
+        lastActivity = System.nanoTime();
     }
 
     private void resumeClientRead() {
         if (clientReadPaused) {
             clientReadPaused = false;
             armClientRead();
-        }
-    }
-
-    /** Bytes waiting for one side, written without blocking; queued bytes are bounded by back-pressure. */
-    private final class Outbound {
-        private SocketChannel channel;
-        private final String side;
-        private final Runnable drained;
-        private final ArrayDeque<ByteBuffer> queue = new ArrayDeque<>();
-        long bytes;
-        private boolean armed;
-        /** When bytes were last taken by the socket, or first queued after an empty queue. */
-        long lastProgress = System.nanoTime();
-
-        Outbound(SocketChannel channel, String side, Runnable drained) {
-            this.channel = channel;
-            this.side = side;
-            this.drained = drained;
-        }
-
-        void add(ByteBuffer b) {
-            if (queue.isEmpty()) {
-                lastProgress = System.nanoTime();
-            }
-            queue.add(b);
-            bytes += b.remaining();
-            fe.peakQueued.accumulateAndGet(footprint(), Math::max);
-        }
-
-        boolean isEmpty() {
-            return queue.isEmpty();
-        }
-
-        /** What the queue costs the heap: its bytes plus each buffer's object overhead (small replies are mostly overhead). */
-        long footprint() {
-            return bytes + BUFFER_OVERHEAD * queue.size();
-        }
-
-        /** True when bytes have waited for this side longer than {@code nanos} without any being taken. */
-        boolean stuckFor(long now, long nanos) {
-            return !queue.isEmpty() && now - lastProgress > nanos;
-        }
-
-        /** Writes what the socket takes now and waits for the rest; false when the connection failed. */
-        boolean flush() {
-            if (state == State.CLOSED) {
-                return false;
-            }
-            if (armed || channel == null || (this == toBackend && !backendConnected)) {
-                return true; // the rest goes when the socket is writable (or connected)
-            }
-            try {
-                while (!queue.isEmpty()) {
-                    ByteBuffer head = queue.peek();
-                    if (channel.write(head) > 0) {
-                        lastProgress = System.nanoTime();
-                    }
-                    if (head.hasRemaining()) {
-                        armed = true;
-                        io.onWritable(channel, () -> {
-                            armed = false;
-                            afterWritable();
-                        });
-                        return true;
-                    }
-                    queue.poll();
-                    bytes -= head.limit();
-                    lastActivity = System.nanoTime();
-                }
-            } catch (IOException e) {
-                teardown(side + " write failed: " + e.getMessage());
-                return false;
-            }
-            if (footprint() < LOW_WATER) {
-                drained.run();
-            }
-            return true;
-        }
-
-        /** What the socket takes now, without waiting, before the connection is closed. */
-        void lastWrite() {
-            try {
-                for (ByteBuffer b : queue) {
-                    if (channel == null || channel.write(b) == 0 || b.hasRemaining()) {
-                        return;
-                    }
-                }
-            } catch (IOException ignored) {
-                // closing anyway
-            }
-        }
-
-        private void afterWritable() {
-            if (this == toClient) {
-                flushClient();
-            } else {
-                flush();
-            }
-            account();
         }
     }
 
@@ -600,7 +518,6 @@ final class ClientConnection {
         connectPermit = true;
         try {
             backend = SocketChannel.open();
-            toBackend.channel = backend;
             backend.configureBlocking(false);
             backend.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
             if (backend.connect(fe.backend)) {
@@ -637,6 +554,7 @@ final class ClientConnection {
 
     private void backendConnected() {
         backendConnected = true;
+        toBackend.open(backend);
         releaseConnectPermit();
         toBackend.flush();
         armBackendRead();

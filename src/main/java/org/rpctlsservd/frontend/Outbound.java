@@ -1,0 +1,134 @@
+package org.rpctlsservd.frontend;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayDeque;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import org.rpctlsservd.io.IoLoop;
+
+/**
+ * The relay's last stage for one side of a connection: the bytes waiting for it, written without
+ * blocking, whatever produced them. It bounds nothing itself: its owner stops reading whoever fills
+ * it past the high-water mark, and is told when it has drained below the low one. A side that takes
+ * no bytes for the write timeout is found by {@link #stuckFor}. Used on its connection's loop only.
+ */
+final class Outbound {
+    /** A queued buffer's cost beyond its bytes: the ByteBuffer, its array header, the queue slot. */
+    static final long BUFFER_OVERHEAD = 96;
+
+    private final IoLoop io;
+    final String side;
+    private final long lowWater;
+    private final Runnable drained;
+    private final Runnable writableAgain;
+    private final Consumer<String> failed;
+    private final Runnable progressed;
+    private final BooleanSupplier closed;
+    private final AtomicLong peak;
+    private final ArrayDeque<ByteBuffer> queue = new ArrayDeque<>();
+    private SocketChannel channel;
+    long bytes;
+    private boolean armed;
+    /** When bytes were last taken by the socket, or first queued after an empty queue. */
+    private long lastProgress = System.nanoTime();
+
+    /**
+     * @param drained       the queue went below {@code lowWater}: whoever was paused for it may be read again
+     * @param writableAgain the socket can take more after it was full (the owner flushes, and may do more)
+     * @param failed        a write failed: the owner tears the connection down with this reason
+     * @param progressed    bytes were taken (the connection is not idle)
+     */
+    Outbound(IoLoop io, String side, long lowWater, Runnable drained, Runnable writableAgain, Consumer<String> failed,
+            Runnable progressed, BooleanSupplier closed, AtomicLong peak) {
+        this.io = io;
+        this.side = side;
+        this.lowWater = lowWater;
+        this.drained = drained;
+        this.writableAgain = writableAgain;
+        this.failed = failed;
+        this.progressed = progressed;
+        this.closed = closed;
+        this.peak = peak;
+    }
+
+    /** From now on the bytes go to {@code ch} (until then they wait: the backend is being connected). */
+    void open(SocketChannel ch) {
+        this.channel = ch;
+    }
+
+    void add(ByteBuffer b) {
+        if (queue.isEmpty()) {
+            lastProgress = System.nanoTime();
+        }
+        ByteBuffer own = b.slice(); // position 0: what is taken off below is exactly what was counted here
+        queue.add(own);
+        bytes += own.remaining();
+        peak.accumulateAndGet(footprint(), Math::max);
+    }
+
+    boolean isEmpty() {
+        return queue.isEmpty();
+    }
+
+    /** What the queue costs the heap: its bytes plus each buffer's object overhead (small replies are mostly overhead). */
+    long footprint() {
+        return bytes + BUFFER_OVERHEAD * queue.size();
+    }
+
+    /** True when bytes have waited for this side longer than {@code nanos} without any being taken. */
+    boolean stuckFor(long now, long nanos) {
+        return !queue.isEmpty() && now - lastProgress > nanos;
+    }
+
+    /** Writes what the socket takes now and waits for the rest; false when the connection failed or is closed. */
+    boolean flush() {
+        if (closed.getAsBoolean()) {
+            return false;
+        }
+        if (armed || channel == null) {
+            return true; // the rest goes when the socket is writable (or connected)
+        }
+        try {
+            while (!queue.isEmpty()) {
+                ByteBuffer head = queue.peek();
+                if (channel.write(head) > 0) {
+                    lastProgress = System.nanoTime();
+                }
+                if (head.hasRemaining()) {
+                    armed = true;
+                    io.onWritable(channel, () -> {
+                        armed = false;
+                        writableAgain.run();
+                    });
+                    return true;
+                }
+                queue.poll();
+                bytes -= head.limit();
+                progressed.run();
+            }
+        } catch (IOException e) {
+            failed.accept(side + " write failed: " + e.getMessage());
+            return false;
+        }
+        if (footprint() < lowWater) {
+            drained.run();
+        }
+        return true;
+    }
+
+    /** What the socket takes now, without waiting, before the connection is closed (an alert, say). */
+    void lastWrite() {
+        try {
+            for (ByteBuffer b : queue) {
+                if (channel == null || channel.write(b) == 0 || b.hasRemaining()) {
+                    return;
+                }
+            }
+        } catch (IOException ignored) {
+            // closing anyway
+        }
+    }
+}
