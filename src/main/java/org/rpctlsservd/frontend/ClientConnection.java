@@ -25,9 +25,15 @@ import org.rpctlsservd.rpc.XdrWriter;
  * One client connection of the front end and its backend connection, doing what the FreeBSD
  * kernel does for an RPC-over-TLS transport: answer the STARTTLS probe, hand the socket to the
  * handshake with a CONNECT upcall, then relay records both ways under the result's rules
- * (DISABLED, CERTUSER) and the --require policy. Everything but the upcall completions runs on the
- * front end's I/O thread, so this object needs no locks of its own; the TLS state is the
- * session's and is used under the session's monitor.
+ * (DISABLED, CERTUSER) and the --require policy. Everything runs on the connection's own event
+ * loop, so this object needs no locks of its own; the TLS state is behind {@link TlsSession}'s door.
+ *
+ * <p>Its stages, in the order bytes meet them: from the client, {@link RecordParser} assembles
+ * calls (decrypted by the session first, once TLS is up) and {@link CallPolicy} decides on each
+ * (relay, rewrite, refuse, start TLS); the upcalls ({@link Upcalls}) park the socket and hand it
+ * to the handshake; from the backend, bytes pass as they come while {@link RecordMarks} finds
+ * where records end, so the front end's own replies go between them; each side's bytes wait in
+ * an {@link Outbound}. This class wires them and owns the connection's state and teardown.
  *
  * <p>Memory: each side's outbound queue is bounded whoever fills it (relayed records, the front
  * end's own replies, TLS output): past {@link #HIGH_WATER} the side producing for it is no
