@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.util.ArrayDeque;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
@@ -19,14 +20,17 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.rpctlsservd.guard.Acceptor;
 import org.rpctlsservd.guard.RateLimitedLog;
+import org.rpctlsservd.io.IoLoop;
 
 /**
- * ONC-RPC over a stream socket, TCP or Unix-domain: one accept thread, one reader thread per
- * connection (capped), a write lock per connection shared by immediate and deferred replies, a
- * record size cap, and a sweeper that closes idle connections and writes stuck behind a peer that
- * stopped reading. Immediate replies are written by the reader itself, so a caller that does not
- * read its replies stops being read (its socket buffer is the bound). A Unix-domain listener
- * accepts only the peers its {@link PeerCheck} admits (by SO_PEERCRED).
+ * ONC-RPC over a stream socket, TCP or Unix-domain: one accept thread, and one event loop that
+ * serves every connection (capped) without blocking: it reads calls (read interest stays armed
+ * while a caller keeps sending) and dispatches them, and replies, immediate or deferred, are
+ * written without blocking under a write lock per connection. What waits to be written is bounded:
+ * past {@link #PAUSE_READING} bytes the caller is no longer read until it takes its replies, and a
+ * caller that takes nothing for the write timeout is closed by the sweeper, which also closes idle
+ * connections. A record size cap. A Unix-domain listener accepts only the peers its
+ * {@link PeerCheck} admits (by SO_PEERCRED).
  */
 public final class StreamRpcServer implements Closeable {
     private static final Logger LOG = Logger.getLogger(StreamRpcServer.class.getName());
@@ -46,8 +50,12 @@ public final class StreamRpcServer implements Closeable {
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final Acceptor acceptor;
     private final Thread acceptThread;
+    private final IoLoop loop;
+    private final ByteBuffer readBuffer = ByteBuffer.allocate(16 * 1024);
+    /** Replies waiting for a caller beyond which it is not read (it is not reading its replies). */
+    static final int PAUSE_READING = 256 * 1024;
+    private final java.util.concurrent.atomic.AtomicLong peakQueued = new java.util.concurrent.atomic.AtomicLong();
     private final ScheduledFuture<?> sweep;
-    private final AtomicInteger serial = new AtomicInteger();
     private final RateLimitedLog warnings = new RateLimitedLog(Logger.getLogger("rpctlssd"));
     private volatile boolean closed;
 
@@ -64,6 +72,7 @@ public final class StreamRpcServer implements Closeable {
         this.dispatcher = dispatcher;
         this.limits = limits;
         this.acceptor = new Acceptor(listener, name);
+        this.loop = new IoLoop("rpc-" + name);
         this.acceptThread = new Thread(this::acceptLoop, "rpc-accept-" + name);
         this.acceptThread.setDaemon(true);
         long period = Math.max(50, Math.min(1000, Math.min(limits.idleTimeout().toMillis(), limits.writeTimeout().toMillis()) / 4));
@@ -83,6 +92,11 @@ public final class StreamRpcServer implements Closeable {
         } catch (IOException e) {
             return 0;
         }
+    }
+
+    /** The most reply bytes that ever waited for one caller (bounded by {@link #PAUSE_READING} and one read's calls). */
+    public long peakQueued() {
+        return peakQueued.get();
     }
 
     /** Open connections, for tests and monitoring. */
@@ -122,13 +136,14 @@ public final class StreamRpcServer implements Closeable {
                 if (!local) {
                     s.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 }
+                s.configureBlocking(false);
                 Connection c = new Connection(s);
                 connections.add(c);
                 if (closed) {
                     c.close();
                     continue;
                 }
-                c.thread.start();
+                loop.submit(c::readable);
             } catch (IOException e) {
                 closeQuietly(s);
             }
@@ -140,6 +155,7 @@ public final class StreamRpcServer implements Closeable {
         for (Connection c : connections) {
             long writing = c.writeStarted;
             if (writing != 0 && now - writing > limits.writeTimeout().toNanos()) {
+                // replies have waited that long with none of their bytes taken
                 warnings.warning("stuck-" + name, () -> "closing " + c.who() + " on " + name + ": a reply could not be written for "
                         + limits.writeTimeout().toSeconds() + " s");
                 c.close();
@@ -161,16 +177,7 @@ public final class StreamRpcServer implements Closeable {
             c.close();
         }
         joinQuietly(acceptThread);
-        for (Connection c : connections) {
-            joinQuietly(c.thread);
-        }
-    }
-
-    /** Writes all of {@code b} to a blocking channel (the sweep cuts a write stuck behind a peer that stopped reading). */
-    private static void writeFully(SocketChannel ch, ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) {
-            ch.write(b);
-        }
+        loop.close();
     }
 
     static void joinQuietly(Thread t) {
@@ -192,10 +199,16 @@ public final class StreamRpcServer implements Closeable {
     private final class Connection implements ReplySink {
         final SocketChannel channel;
         final InetSocketAddress peer;
-        final Thread thread;
-        final Object writeLock = new Object();
+        final RecordParser calls = new RecordParser(limits.maxRecordBytes());
+        /** Replies not yet taken by the socket; guarded by itself (immediate replies come from the loop, deferred ones from workers). */
+        final ArrayDeque<ByteBuffer> out = new ArrayDeque<>();
+        long outBytes;
+        boolean writeArmed;
+        /** Read interest was dropped because replies piled up; the loop only. */
+        boolean readPaused;
         final AtomicInteger owed = new AtomicInteger();
         volatile long lastActivity = System.nanoTime();
+        /** When replies started waiting with none of their bytes taken since; 0 when none wait. */
         volatile long writeStarted;
         volatile boolean gone;
 
@@ -203,51 +216,102 @@ public final class StreamRpcServer implements Closeable {
             this.channel = channel;
             SocketAddress remote = channel.getRemoteAddress();
             this.peer = remote instanceof InetSocketAddress ? (InetSocketAddress) remote : null;
-            this.thread = new Thread(this::run, "rpc-" + name + "-" + serial.incrementAndGet());
-            this.thread.setDaemon(true);
         }
 
-        void run() {
-            RecordParser calls = new RecordParser(limits.maxRecordBytes());
-            ByteBuffer buf = ByteBuffer.allocate(8192);
+        /** On the loop: the calls that arrived, each dispatched as it completes. */
+        void readable() {
+            if (gone) {
+                return;
+            }
+            ByteBuffer buf = readBuffer;
+            buf.clear();
             try {
-                while (!gone) {
-                    buf.clear();
-                    if (channel.read(buf) < 0) {
-                        break;
-                    }
-                    buf.flip();
-                    lastActivity = System.nanoTime();
-                    calls.feed(buf, rec -> dispatcher.handle(rec, rec.length, this));
+                if (channel.read(buf) < 0) {
+                    close();
+                    return;
                 }
+                buf.flip();
+                lastActivity = System.nanoTime();
+                calls.feed(buf, rec -> dispatcher.handle(rec, rec.length, this));
             } catch (RecordFraming.RecordTooLargeException e) {
                 warnings.warning("too-large-" + name, () -> "closing " + who() + " on " + name + ": " + e.getMessage());
+                close();
+                return;
             } catch (IOException e) {
                 LOG.fine(() -> "connection from " + who() + ": " + e.getMessage());
+                close();
+                return;
             } catch (RuntimeException e) {
                 LOG.log(Level.SEVERE, "connection from " + who() + " failed", e);
-            } finally {
                 close();
+                return;
             }
+            synchronized (out) {
+                if (outBytes > PAUSE_READING) {
+                    readPaused = true; // read again once it has taken its replies
+                    return;
+                }
+            }
+            loop.onReadable(channel, this::readable);
         }
 
         @Override
         public boolean send(XdrWriter reply) {
-            synchronized (writeLock) {
+            RecordFraming.putMark(reply.array(), reply.length());
+            ByteBuffer b = ByteBuffer.wrap(reply.array(), 0, XdrWriter.MARK + reply.length());
+            synchronized (out) {
                 if (gone) {
                     return false;
                 }
-                RecordFraming.putMark(reply.array(), reply.length());
-                writeStarted = System.nanoTime();
-                try {
-                    writeFully(channel, ByteBuffer.wrap(reply.array(), 0, XdrWriter.MARK + reply.length()));
-                    lastActivity = System.nanoTime();
-                    return true;
-                } catch (IOException e) {
-                    close();
-                    return false;
-                } finally {
-                    writeStarted = 0;
+                if (out.isEmpty()) {
+                    writeStarted = System.nanoTime();
+                }
+                out.add(b);
+                outBytes += b.remaining();
+                if (outBytes > peakQueued.get()) {
+                    peakQueued.accumulateAndGet(outBytes, Math::max);
+                }
+                return flushLocked();
+            }
+        }
+
+        /** Writes what the socket takes now; the rest when it is writable. Holding {@code out}. */
+        private boolean flushLocked() {
+            if (writeArmed) {
+                return true;
+            }
+            try {
+                while (!out.isEmpty()) {
+                    ByteBuffer head = out.peek();
+                    if (channel.write(head) > 0) {
+                        writeStarted = System.nanoTime();
+                        lastActivity = writeStarted;
+                    }
+                    if (head.hasRemaining()) {
+                        writeArmed = true;
+                        loop.onWritable(channel, this::writable);
+                        return true;
+                    }
+                    out.poll();
+                    outBytes -= head.limit();
+                }
+                writeStarted = 0;
+                if (readPaused && outBytes <= PAUSE_READING / 2) {
+                    readPaused = false;
+                    loop.onReadable(channel, this::readable);
+                }
+                return true;
+            } catch (IOException e) {
+                closeLater();
+                return false;
+            }
+        }
+
+        void writable() {
+            synchronized (out) {
+                writeArmed = false;
+                if (!gone) {
+                    flushLocked();
                 }
             }
         }
@@ -273,8 +337,15 @@ public final class StreamRpcServer implements Closeable {
             lastActivity = System.nanoTime();
         }
 
+        /** From any thread: closes on the loop, after whatever it is doing with this connection. */
+        private void closeLater() {
+            gone = true;
+            loop.submit(this::close);
+        }
+
         void close() {
             gone = true;
+            loop.forget(channel);
             closeQuietly(channel);
             connections.remove(this);
         }
