@@ -31,7 +31,8 @@ import org.rpctlsservd.rpc.XdrWriter;
  * <p>Its stages, in the order bytes meet them: from the client, {@link RecordParser} assembles
  * calls (decrypted by the session first, once TLS is up) and {@link CallPolicy} decides on each
  * (relay, rewrite, refuse, start TLS); the upcalls ({@link Upcalls}) park the socket and hand it
- * to the handshake; from the backend, bytes pass as they come while {@link RecordMarks} finds
+ * to the handshake; {@link BackendConnect} opens the backend connection when the first call must
+ * go; from the backend, bytes pass as they come while {@link RecordMarks} finds
  * where records end, so the front end's own replies go between them; each side's bytes wait in
  * an {@link Outbound}. This class wires them and owns the connection's state and teardown.
  *
@@ -52,13 +53,7 @@ final class ClientConnection {
     private final FrontEnd.Loop loop;
     final IoLoop io;
     final SocketChannel client;
-    private SocketChannel backend;
-    private boolean backendConnected;
-    /** In the front end's queue of connections waiting to start their backend connect. */
-    private boolean waitingForConnect;
-    /** Holds one of the front end's permits for a backend connect in progress. */
-    private boolean connectPermit;
-    private java.util.concurrent.ScheduledFuture<?> connectTimeout;
+    private final BackendConnect backend;
     final InetSocketAddress peer;
     private final RecordParser fromClient;
     /** The backend's bytes are passed on as they come; this only tracks where its records end. */
@@ -117,6 +112,7 @@ final class ClientConnection {
         this.toBackend = new Outbound(io, "the backend", LOW_WATER, this::resumeClientRead, this::backendWritable,
                 this::teardown, this::progressed, this::closed, fe.peakQueued);
         toClient.open(client);
+        this.backend = new BackendConnect(fe, this, io, this::backendConnected, this::teardown, this::closed);
     }
 
     private void backendWritable() {
@@ -246,7 +242,7 @@ final class ClientConnection {
     }
 
     private void armBackendRead() {
-        if (state == State.CLOSED || !backendConnected) {
+        if (state == State.CLOSED || !backend.connected()) {
             return;
         }
         if (forClient() >= HIGH_WATER) {
@@ -254,7 +250,7 @@ final class ClientConnection {
             fe.pauses.incrementAndGet();
             return;
         }
-        io.onReadable(backend, this::backendReadable);
+        io.onReadable(backend.channel(), this::backendReadable);
     }
 
     /** Offers TLS records to the session; passes on application data; true when a close_notify came. */
@@ -479,115 +475,30 @@ final class ClientConnection {
 
     private void toBackend(byte[] rec) {
         toBackend.add(RecordParser.framed(rec));
-        if (backend == null) {
-            connectBackend(); // the queued records go once it is connected
+        if (!backend.connected()) {
+            backend.start(); // the queued records go once it is connected
             return;
         }
         toBackend.flush();
-    }
-
-    /** Opens the backend connection without blocking; the first call waits in the queue meanwhile. */
-    void connectBackend() {
-        if (state == State.CLOSED || backend != null) {
-            return;
-        }
-        if (waitingForConnect) {
-            return; // its turn comes with a permit (permitGranted)
-        }
-        if (!fe.backendConnects.tryAcquire()) {
-            // Wait for a connect to finish (each has a timeout), in a queue that is bounded too.
-            waitingForConnect = true;
-            if (fe.waitForConnect(this)) {
-                return;
-            }
-            waitingForConnect = false;
-            fe.warnings.warning("backend-connects", () -> "front end: closing a client: " + fe.backendConnectLimit
-                    + " backend connections are being made and " + FrontEnd.MAX_WAITING_CONNECTS + " more wait (backend "
-                    + fe.backend + " slow or down?)");
-            teardown("too many backend connections pending");
-            return;
-        }
-        startConnect();
     }
 
     /** On this connection's loop: a finished connect handed its permit to this waiting connection. */
     void permitGranted() {
-        waitingForConnect = false;
-        if (state == State.CLOSED || backend != null) {
-            fe.connectPermitReleased();
-            return;
-        }
-        startConnect();
-    }
-
-    private void startConnect() {
-        connectPermit = true;
-        try {
-            backend = SocketChannel.open();
-            backend.configureBlocking(false);
-            backend.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
-            if (backend.connect(fe.backend)) {
-                backendConnected();
-                return;
-            }
-        } catch (IOException e) {
-            backendFailed(e.getMessage());
-            return;
-        }
-        connectTimeout = fe.timer.schedule(() -> io.submit(() -> {
-            if (!backendConnected && state != State.CLOSED) {
-                backendFailed("no connection within " + FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis() + " ms");
-            }
-        }), FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-        io.onConnectable(backend, this::backendConnectable);
-    }
-
-    private void backendConnectable() {
-        if (state == State.CLOSED || backendConnected) {
-            return;
-        }
-        try {
-            if (!backend.finishConnect()) {
-                io.onConnectable(backend, this::backendConnectable);
-                return;
-            }
-        } catch (IOException e) {
-            backendFailed(e.getMessage());
-            return;
-        }
-        backendConnected();
+        backend.permitGranted();
     }
 
     private void backendConnected() {
-        backendConnected = true;
-        toBackend.open(backend);
-        releaseConnectPermit();
+        toBackend.open(backend.channel());
         toBackend.flush();
         armBackendRead();
         account();
-    }
-
-    /** The connect finished, failed or was given up: its permit goes to the next waiting connection. */
-    private void releaseConnectPermit() {
-        if (connectTimeout != null) {
-            connectTimeout.cancel(false);
-        }
-        if (connectPermit) {
-            connectPermit = false;
-            fe.connectPermitReleased();
-        }
-    }
-
-    private void backendFailed(String why) {
-        fe.warnings.warning("backend-connect", () -> "front end: cannot reach the backend " + fe.backend + ": " + why);
-        teardown("backend " + fe.backend + ": " + why);
     }
 
     private void backendReadable() {
         if (state == State.CLOSED) {
             return;
         }
-        ByteBuffer buf = readSome(backend, "the backend");
+        ByteBuffer buf = readSome(backend.channel(), "the backend");
         if (buf == null) {
             return;
         }
@@ -649,13 +560,9 @@ final class ClientConnection {
         state = State.CLOSED;
         io.forget(client);
         FrontEnd.closeQuietly(client);
-        releaseConnectPermit(); // also when opening the socket itself failed
-        if (backend != null) {
-            io.forget(backend);
-            FrontEnd.closeQuietly(backend);
-        }
-        fe.forget(this, waitingForConnect, budgetPaused);
-        waitingForConnect = false;
+        boolean waitedForConnect = backend.waiting();
+        backend.close();
+        fe.forget(this, waitedForConnect, budgetPaused);
         budgetPaused = false;
         account();
     }
