@@ -140,7 +140,11 @@ final class ClientConnection {
     }
 
     void start() {
-        armClientRead();
+        if (fe.budget.paused()) {
+            armClientRead(); // waits for the budget
+        } else {
+            clientReadable(); // the client's first call (its probe) has usually arrived already: no wait for it
+        }
         account();
     }
 
