@@ -50,7 +50,7 @@ final class ClientConnection {
 
     private final FrontEnd fe;
     /** The event loop this connection belongs to for its life: every callback of it runs there. */
-    private final FrontEnd.Loop loop;
+    final FrontEnd.Loop loop;
     final IoLoop io;
     final SocketChannel client;
     private final BackendConnect backend;
@@ -64,7 +64,7 @@ final class ClientConnection {
     private final List<byte[]> heldForClient = new ArrayList<>();
     private long heldBytes;
     /** The front end's own replies, waiting for the backend's stream to reach the end of a record. */
-    private final ArrayDeque<byte[]> ownReplies = new ArrayDeque<>();
+    private final ArrayDeque<OwnReply> ownReplies = new ArrayDeque<>();
     private long ownReplyBytes;
     /** Back-pressure: a side that does not read stops the other side being read, so queues stay bounded. */
     static final long HIGH_WATER = 1024L * 1024;
@@ -79,9 +79,12 @@ final class ClientConnection {
     /** The bytes last reported to the front end's budget. */
     private long reported;
     private boolean startTlsWhenFlushed;
-    /** The STARTTLS reply, while it waits for the end of the backend's record; the last reply in clear text. */
-    private byte[] startTlsReply;
-    private int repliesBeforeStartTls;
+    /** The STARTTLS probe was answered (its reply may still wait in {@link #ownReplies}): no second one. */
+    private boolean probeAnswered;
+
+    /** A reply made here; the STARTTLS one is the last in clear text. */
+    private record OwnReply(byte[] message, boolean startsTls) {
+    }
     State state = State.PLAIN;
     private long cookie;
     private TlsSession session;
@@ -280,7 +283,7 @@ final class ClientConnection {
         XdrReader r = new XdrReader(rec, 0, rec.length);
         CallHeader h = CallHeader.decode(r, flavor -> true);
         CallPolicy.Decision d = CallPolicy.decide(h, r.remaining() == 0, state == State.TLS, flags,
-                state == State.PLAIN && !startTlsWhenFlushed && startTlsReply == null, fe.require);
+                state == State.PLAIN && !probeAnswered, fe.require);
         switch (d.action()) {
             case DROP:
                 return;
@@ -292,12 +295,8 @@ final class ClientConnection {
                     teardown("bytes after the STARTTLS probe before its reply");
                     return;
                 }
-                startTlsReply = RpcMessages.startTls(h.xid);
-                repliesBeforeStartTls = ownReplies.size();
-                if (fromBackend.atBoundary()) {
-                    placeOwnReplies();
-                }
-                flushClient();
+                probeAnswered = true;
+                reply(new OwnReply(RpcMessages.startTls(h.xid), true));
                 return;
             case RELAY_AS_CERTIFICATE_USER:
                 h.decodeAuthSys(rec);
@@ -348,39 +347,32 @@ final class ClientConnection {
 
     // ---- to the client ----
 
-    /** A reply made here (not by the backend): it goes between the backend's records, never inside one. */
+    /** A reply made here (not by the backend). */
     private void answer(byte[] reply) {
-        if (fromBackend.atBoundary() && startTlsReply == null) {
-            ByteBuffer framed = RecordParser.framed(reply);
-            toClientBytes(framed.array(), 0, framed.limit());
-            flushClient();
-        } else {
-            ownReplies.add(reply);
-            ownReplyBytes += reply.length;
+        reply(new OwnReply(reply, false));
+    }
+
+    /** Our replies go in order, between the backend's records, never inside one. */
+    private void reply(OwnReply r) {
+        ownReplies.add(r);
+        ownReplyBytes += r.message().length;
+        if (fromBackend.atBoundary()) {
+            placeOwnReplies();
         }
+        flushClient();
     }
 
     /** Our own replies that waited for the end of the backend's record. */
     private void placeOwnReplies() {
-        byte[] reply;
-        while ((reply = ownReplies.poll()) != null) {
-            if (startTlsReply != null && repliesBeforeStartTls-- == 0) {
-                placeStartTls();
-            }
-            ownReplyBytes -= reply.length;
-            ByteBuffer framed = RecordParser.framed(reply);
+        OwnReply r;
+        while ((r = ownReplies.poll()) != null) {
+            ownReplyBytes -= r.message().length;
+            ByteBuffer framed = RecordParser.framed(r.message());
             toClientBytes(framed.array(), 0, framed.limit());
+            if (r.startsTls()) {
+                startTlsWhenFlushed = true; // from here on what is for the client waits for the handshake
+            }
         }
-        if (startTlsReply != null) {
-            placeStartTls();
-        }
-    }
-
-    private void placeStartTls() {
-        ByteBuffer framed = RecordParser.framed(startTlsReply);
-        startTlsReply = null;
-        toClientBytes(framed.array(), 0, framed.limit());
-        startTlsWhenFlushed = true; // from here on what is for the client waits for the handshake
     }
 
     /**

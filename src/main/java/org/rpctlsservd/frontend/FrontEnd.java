@@ -76,6 +76,8 @@ public final class FrontEnd implements Closeable {
     /** One event loop and the read buffer its callbacks share. */
     static final class Loop {
         final IoLoop io;
+        /** The connections this loop serves (each also in the front end's {@code connections}). */
+        final Set<ClientConnection> members = ConcurrentHashMap.newKeySet();
         private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
 
         Loop(IoLoop io) {
@@ -210,8 +212,10 @@ public final class FrontEnd implements Closeable {
                 Loop loop = loops.get(Math.floorMod(nextLoop.getAndIncrement(), loops.size()));
                 ClientConnection conn = new ClientConnection(this, loop, c, peer);
                 connections.add(conn);
+                loop.members.add(conn);
                 if (closed) {
                     connections.remove(conn);
+                    loop.members.remove(conn);
                     closeQuietly(c);
                     continue;
                 }
@@ -273,6 +277,7 @@ public final class FrontEnd implements Closeable {
     /** On c's loop: a closed connection leaves the queues it waited in. */
     void forget(ClientConnection c, boolean waitingForConnect, boolean waitingForBudget) {
         connections.remove(c);
+        c.loop.members.remove(c);
         if (waitingForConnect) {
             synchronized (this.waitingForConnect) {
                 this.waitingForConnect.remove(c);
@@ -302,10 +307,7 @@ public final class FrontEnd implements Closeable {
         for (Loop loop : loops) {
             loop.io.submit(() -> {
                 long now = System.nanoTime();
-                for (ClientConnection c : connections) {
-                    if (c.io != loop.io) {
-                        continue; // another loop's: swept there
-                    }
+                for (ClientConnection c : loop.members) {
                     if (now - c.lastActivity > idleNanos && c.state() != ClientConnection.State.HANDSHAKING) {
                         c.teardown("idle for " + TimeUnit.NANOSECONDS.toSeconds(idleNanos) + " s");
                     } else {
@@ -352,10 +354,8 @@ public final class FrontEnd implements Closeable {
         java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(loops.size());
         for (Loop loop : loops) {
             loop.io.submit(() -> {
-                for (ClientConnection c : connections) {
-                    if (c.io == loop.io) {
-                        c.teardown("the daemon is stopping");
-                    }
+                for (ClientConnection c : loop.members) {
+                    c.teardown("the daemon is stopping");
                 }
                 done.countDown();
             });

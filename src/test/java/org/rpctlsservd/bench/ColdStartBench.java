@@ -1,12 +1,10 @@
 package org.rpctlsservd.bench;
 
-import java.io.DataInputStream;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -15,7 +13,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLSocket;
+import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.DaemonProcess;
 import org.rpctlsservd.support.FrontEndHarness;
 import org.rpctlsservd.support.TestPki;
@@ -53,16 +51,9 @@ public final class ColdStartBench {
         Process p = DaemonProcess.launch(dir.resolve("cold"), jvm.isEmpty() ? List.of() : List.of(jvm.split("\\s+")), List.of(),
                 daemonArgs);
         long launched = System.nanoTime();
-        while (true) {
-            try {
-                handshakes(ctx, port, 1, 1);
-                break;
-            } catch (IOException notYet) {
-                if (!p.isAlive()) {
-                    throw new IOException("the daemon ended: " + Files.readString(dir.resolve("cold/daemon.log")));
-                }
-                Thread.sleep(5); // polling for the listener of a process starting up
-            }
+        Await.until(() -> firstHandshake(ctx, port) || !p.isAlive(), "a first handshake with the new daemon", 60);
+        if (!p.isAlive()) {
+            throw new IOException("the daemon ended: " + Files.readString(dir.resolve("cold/daemon.log")));
         }
         long first = System.nanoTime() - launched;
         try (DaemonProcess d = DaemonProcess.serving(p, dir.resolve("cold"))) {
@@ -81,6 +72,16 @@ public final class ColdStartBench {
         }
     }
 
+    /** One client's try while the daemon starts: false until it listens and serves. */
+    private static boolean firstHandshake(SSLContext ctx, int port) {
+        try {
+            handshakes(ctx, port, 1, 1);
+            return true;
+        } catch (Exception notYet) {
+            return false;
+        }
+    }
+
     /** {@code n} RFC 9289 clients (probe, TLS 1.3), {@code k} at a time; throws when one fails. */
     private static void handshakes(SSLContext ctx, int port, int n, int k) throws Exception {
         AtomicInteger next = new AtomicInteger();
@@ -93,11 +94,7 @@ public final class ColdStartBench {
                         try (Socket s = new Socket()) {
                             s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
                             s.setSoTimeout(30_000);
-                            byte[] probe = FrontEndHarness.probe(1);
-                            s.getOutputStream().write(ByteBuffer.allocate(4 + probe.length).putInt(0x80000000 | probe.length).put(probe).array());
-                            new DataInputStream(s.getInputStream()).readFully(new byte[36]);
-                            SSLSocket ssl = (SSLSocket) ctx.getSocketFactory().createSocket(s, "localhost", port, true);
-                            ssl.startHandshake();
+                            FrontEndHarness.startTls(s, port, ctx, ssl -> { });
                         }
                     }
                     return null;

@@ -204,11 +204,8 @@ public final class HandshakeBench {
                 || name.startsWith("rpctlssd-");
     }
 
-    private static void awaitDisconnects(Daemon d, int n) throws InterruptedException {
-        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
-        while (d.frontEnd().disconnects() < n && System.nanoTime() < deadline) {
-            Thread.sleep(10); // a benchmark's wait for the last DISCONNECTs, not a test's synchronisation
-        }
+    private static void awaitDisconnects(Daemon d, int n) {
+        org.rpctlsservd.support.Await.until(() -> d.frontEnd().disconnects() >= n, n + " DISCONNECT upcalls", 60);
     }
 
     private static long used(Map<Long, Long> before, Map<Long, Long> after) {
@@ -254,13 +251,13 @@ public final class HandshakeBench {
                     long s = System.nanoTime();
                     try (Socket sock = new Socket("127.0.0.1", port)) {
                         sock.setSoTimeout(30_000);
+                        SSLSocket ssl;
                         if (probe) {
-                            byte[] p = org.rpctlsservd.support.FrontEndHarness.probe(1);
-                            sock.getOutputStream().write(java.nio.ByteBuffer.allocate(4 + p.length).putInt(0x80000000 | p.length).put(p).array());
-                            new java.io.DataInputStream(sock.getInputStream()).readFully(new byte[4 + 32]);
+                            ssl = org.rpctlsservd.support.FrontEndHarness.startTls(sock, port, ctx, x -> { });
+                        } else {
+                            ssl = (SSLSocket) ctx.getSocketFactory().createSocket(sock, "localhost", port, true);
+                            ssl.startHandshake();
                         }
-                        SSLSocket ssl = (SSLSocket) ctx.getSocketFactory().createSocket(sock, "localhost", port, true);
-                        ssl.startHandshake();
                         if (awaitClose) {
                             // the daemon's DISCONNECT follows CONNECT: wait for its close_notify, then go
                             ssl.getInputStream().read();
@@ -280,23 +277,9 @@ public final class HandshakeBench {
 
     private static final Map<Long, String> ROLES = new java.util.concurrent.ConcurrentHashMap<>();
 
-    /** CPU time of the daemon's threads, by thread id. */
+    /** CPU time of the daemon's threads, by thread id (rpc-client is the benchmark's own "kernel" side). */
     private static Map<Long, Long> serverCpu() {
-        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
-        Map<Long, Long> out = new HashMap<>();
-        for (Thread t : Thread.getAllStackTraces().keySet()) {
-            String name = t.getName();
-            // the service's threads on every transport (the upcalls now come over the Unix-domain socket);
-            // rpc-client is the benchmark's own "kernel" side
-            boolean service = name.startsWith("rpc-") && !name.startsWith("rpc-client");
-            if (name.startsWith("handshake-") || name.startsWith("tls-") || service || name.startsWith("rpctlssd-")) {
-                long v = mx.getThreadCpuTime(t.getId());
-                if (v >= 0) {
-                    out.put(t.getId(), v);
-                    ROLES.put(t.getId(), name.replaceAll("-[0-9]+$", "").replaceAll("-[0-9]+-[0-9]+$", ""));
-                }
-            }
-        }
-        return out;
+        return cpu(name -> name.startsWith("handshake-") || name.startsWith("tls-") || name.startsWith("rpctlssd-")
+                || (name.startsWith("rpc-") && !name.startsWith("rpc-client")));
     }
 }

@@ -20,6 +20,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
+import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.DaemonProcess;
 import org.rpctlsservd.support.FrontEndHarness;
 import org.rpctlsservd.support.TestPki;
@@ -140,12 +141,12 @@ public final class RelayBench {
                 return null;
             }));
         }
-        Thread.sleep((long) (seconds * 1000));
+        Thread.sleep((long) (seconds * 1000)); // the warm-up: a length of time, not a wait for something
         long b0 = bytes.get();
         long c0 = calls.get();
         double cpu0 = relay.cpuSeconds();
         long t0 = System.nanoTime();
-        Thread.sleep((long) (seconds * 1000));
+        Thread.sleep((long) (seconds * 1000)); // the measured interval
         long b1 = bytes.get();
         long c1 = calls.get();
         double cpu1 = relay.cpuSeconds();
@@ -261,9 +262,7 @@ public final class RelayBench {
                     Socket raw = new Socket();
                     raw.connect(new InetSocketAddress("127.0.0.1", d.frontEndPort), 5000);
                     raw.setTcpNoDelay(true);
-                    raw.getOutputStream().write(frame(FrontEndHarness.probe(1)));
-                    readRecord(raw.getInputStream(), new byte[256]);
-                    return handshake(ctx, s, raw, d.frontEndPort);
+                    return FrontEndHarness.startTls(raw, d.frontEndPort, ctx, ssl -> only(ssl, s));
                 }
 
                 @Override
@@ -301,17 +300,15 @@ public final class RelayBench {
                     ""), StandardCharsets.US_ASCII);
             Process p = new ProcessBuilder("stunnel4", conf.toString()).redirectErrorStream(true)
                     .redirectOutput(dir.resolve("stunnel.log").toFile()).start();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (true) {
-                try (Socket probe = new Socket()) {
-                    probe.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                    break;
-                } catch (IOException notYet) {
-                    if (System.nanoTime() > deadline || !p.isAlive()) {
-                        throw new IOException("stunnel4 did not start: " + Files.readString(dir.resolve("stunnel.log")));
-                    }
-                    Thread.sleep(50);
-                }
+            int stunnelPort = port;
+            try {
+                Await.until(() -> listening(stunnelPort) || !p.isAlive(), "stunnel4 to listen", 10);
+            } catch (AssertionError e) {
+                p.destroy();
+                throw new IOException("stunnel4 did not start: " + Files.readString(dir.resolve("stunnel.log")));
+            }
+            if (!p.isAlive()) {
+                throw new IOException("stunnel4 did not start: " + Files.readString(dir.resolve("stunnel.log")));
             }
             int listenPort = port;
             return new Relay() {
@@ -340,13 +337,23 @@ public final class RelayBench {
 
     private static SSLSocket handshake(SSLContext ctx, String suite, Socket raw, int port) throws IOException {
         SSLSocket ssl = (SSLSocket) ctx.getSocketFactory().createSocket(raw, "localhost", port, true);
-        ssl.setEnabledProtocols(new String[] {"TLSv1.3"});
-        ssl.setEnabledCipherSuites(new String[] {suite});
+        only(ssl, suite);
         ssl.startHandshake();
         return ssl;
     }
 
-    private static byte[] frame(byte[] message) {
-        return java.nio.ByteBuffer.allocate(4 + message.length).putInt(0x80000000 | message.length).put(message).array();
+    private static boolean listening(int port) {
+        try (Socket probe = new Socket()) {
+            probe.connect(new InetSocketAddress("127.0.0.1", port), 200);
+            return true;
+        } catch (IOException notYet) {
+            return false;
+        }
+    }
+
+    /** TLS 1.3 with {@code suite} alone, for both relays alike. */
+    private static void only(SSLSocket ssl, String suite) {
+        ssl.setEnabledProtocols(new String[] {"TLSv1.3"});
+        ssl.setEnabledCipherSuites(new String[] {suite});
     }
 }

@@ -22,6 +22,7 @@ import java.util.concurrent.TimeoutException;
 import org.acplt.oncrpc.XdrInt;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.rpctlsservd.support.TestProgram;
 
 /** The upcall client on its event loop: many calls in flight, deadlines, a lost connection, connecting again. */
 class AsyncRpcClientTest {
@@ -39,33 +40,15 @@ class AsyncRpcClientTest {
 
     /** A server whose procedure 1 echoes its int argument, and procedure 2 never answers. */
     private RpcServer server() throws IOException {
-        RpcProgram echo = new RpcProgram() {
-            @Override
-            public int program() {
-                return PROGRAM;
+        RpcProgram echo = new TestProgram(PROGRAM, call -> {
+            XdrInt v = new XdrInt();
+            call.info().retrieveCall(v);
+            if (call.header().procedure == 1) {
+                call.replySuccess(v);
+            } else {
+                call.defer(); // an answer owed and never given
             }
-
-            @Override
-            public int lowVersion() {
-                return 1;
-            }
-
-            @Override
-            public int highVersion() {
-                return 1;
-            }
-
-            @Override
-            public void dispatch(RpcCall call) throws org.acplt.oncrpc.OncRpcException, IOException {
-                XdrInt v = new XdrInt();
-                call.info().retrieveCall(v);
-                if (call.header().procedure == 1) {
-                    call.replySuccess(v);
-                } else {
-                    call.defer(); // an answer owed and never given
-                }
-            }
-        };
+        });
         RpcServer s = RpcServer.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
                 new RpcDispatcher(RpcDispatcher.NONE_OR_SYS).add(echo), ServerLimits.DEFAULT, timer);
         closing.add(s::close);

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.RawRpc;
+import org.rpctlsservd.support.TestProgram;
 
 /** The stream server's event loop under a caller that never reads its replies. */
 class StreamRpcServerTest {
@@ -27,29 +28,11 @@ class StreamRpcServerTest {
 
     @BeforeEach
     void start() throws IOException {
-        RpcProgram nulls = new RpcProgram() {
-            @Override
-            public int program() {
-                return 0x20000077;
-            }
-
-            @Override
-            public int lowVersion() {
-                return 1;
-            }
-
-            @Override
-            public int highVersion() {
-                return 1;
-            }
-
-            @Override
-            public void dispatch(RpcCall call) throws org.acplt.oncrpc.OncRpcException, IOException {
-                served.incrementAndGet();
-                call.info().retrieveCall(XdrVoid.XDR_VOID);
-                call.replySuccess(XdrVoid.XDR_VOID);
-            }
-        };
+        RpcProgram nulls = new TestProgram(0x20000077, call -> {
+            served.incrementAndGet();
+            call.info().retrieveCall(XdrVoid.XDR_VOID);
+            call.replySuccess(XdrVoid.XDR_VOID);
+        });
         server = RpcServer.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
                 new RpcDispatcher(RpcDispatcher.NONE_OR_SYS).add(nulls),
                 new ServerLimits(8, 64 * 1024, Duration.ofMinutes(10), Duration.ofSeconds(1)), timer);

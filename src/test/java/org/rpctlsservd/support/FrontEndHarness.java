@@ -79,20 +79,30 @@ public final class FrontEndHarness implements Closeable {
     /** A client after its probe and TLS handshake, its socket set up by {@code setup} first. */
     public RawRpc tls(SSLContext ctx, Consumer<SSLSocket> setup) throws IOException {
         Socket s = RawRpc.connect(port);
-        RawRpc plain = new RawRpc(s);
-        plain.send(probe(0x5157));
-        byte[] reply = plain.readRecord();
-        ByteBuffer b = ByteBuffer.wrap(reply);
+        SSLSocket ssl = startTls(s, port, ctx, setup);
+        RawRpc r = new RawRpc(ssl);
+        clients.add(r);
+        rawSockets.put(r, s);
+        return r;
+    }
+
+    /**
+     * RFC 9289 on a connected socket: the STARTTLS probe in clear text, its reply checked, then the TLS
+     * handshake, the socket set up by {@code setup} first.
+     */
+    public static SSLSocket startTls(Socket s, int port, SSLContext ctx, Consumer<SSLSocket> setup) throws IOException {
+        byte[] p = probe(0x5157);
+        s.getOutputStream().write(ByteBuffer.allocate(4 + p.length).putInt(0x80000000 | p.length).put(p).array());
+        byte[] reply = new byte[4 + 32];
+        new java.io.DataInputStream(s.getInputStream()).readFully(reply);
+        ByteBuffer b = ByteBuffer.wrap(reply, 4, 32);
         if (b.getInt() != 0x5157 || b.getInt() != 1 || b.getInt() != 0 || b.getInt() != 0 || b.getInt() != 8) {
             throw new IOException("not a STARTTLS reply");
         }
         SSLSocket ssl = (SSLSocket) ctx.getSocketFactory().createSocket(s, "localhost", port, true);
         setup.accept(ssl);
         ssl.startHandshake();
-        RawRpc r = new RawRpc(ssl);
-        clients.add(r);
-        rawSockets.put(r, s);
-        return r;
+        return ssl;
     }
 
     /** The TCP socket under a client's TLS layer, for writing what no TLS implementation would. */
