@@ -173,6 +173,11 @@ public final class TrustMaterial {
         }
     }
 
+    /** The earliest nextUpdate of the CRLs (when the first of them goes stale), if any CRL has one. */
+    public java.util.Optional<java.util.Date> crlNextUpdate() {
+        return crls.stream().map(X509CRLHolder::getNextUpdate).filter(java.util.Objects::nonNull).min(java.util.Date::compareTo);
+    }
+
     /** True when a CRL of this material lists {@code cert} (issuer name and serial). */
     public boolean revoked(X509CertificateHolder cert) {
         for (X509CRLHolder crl : crls) {

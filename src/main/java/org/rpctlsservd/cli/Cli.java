@@ -131,6 +131,12 @@ public final class Cli {
         o.addOption(Option.builder().longOpt("rpc-insecure")
                 .desc("answer CONNECT, HANDLERECORD and DISCONNECT on TCP and UDP from unprivileged ports too (for testing only)").build());
         o.addOption(Option.builder().longOpt("no-rpcbind").desc("do not register with rpcbind").build());
+        o.addOption(Option.builder().longOpt("metrics").hasArg().argName("addr:port")
+                .desc("serve Prometheus metrics on /metrics and readiness on /ready here (default off; bind it to loopback)").build());
+        o.addOption(Option.builder().longOpt("config").hasArg().argName("file")
+                .desc("read options from this file, lines \"name = value\" or \"name\"; the command line overrides it").build());
+        o.addOption(Option.builder().longOpt("check").desc("check the options, files and addresses as a start would, then exit (0: valid)").build());
+        o.addOption(Option.builder().longOpt("version").desc("print the version and exit").build());
         o.addOption(Option.builder().longOpt("help").desc("show this help and exit").build());
         return o;
     }
@@ -159,8 +165,75 @@ public final class Cli {
         return false;
     }
 
-    /** Parses and checks {@code args}; a refusal carries the exact text for stderr. */
+    /** The project's version, as Maven built it ("unknown" when run from classes that were not). */
+    public static String version() {
+        try (java.io.InputStream in = Cli.class.getResourceAsStream("/org/rpctlsservd/version.properties")) {
+            if (in != null) {
+                java.util.Properties p = new java.util.Properties();
+                p.load(in);
+                String v = p.getProperty("version", "");
+                if (!v.isEmpty() && !v.startsWith("${")) {
+                    return v;
+                }
+            }
+        } catch (java.io.IOException e) {
+            // falls through
+        }
+        return "unknown";
+    }
+
+    /** True when the arguments ask for --version (after --help, it wins over everything else). */
+    public static boolean wantsVersion(String[] args) {
+        for (String a : args) {
+            if (a.equals("--version")) {
+                return true;
+            }
+            if (a.equals("--")) {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    /** The long option names a config file may use: every option that has one, but the actions and --config itself. */
+    public static java.util.Set<String> configNames() {
+        java.util.Set<String> names = new java.util.TreeSet<>();
+        for (Option o : options().getOptions()) {
+            if (o.getLongOpt() != null && !ConfigFile.NOT_IN_FILES.contains(o.getLongOpt())) {
+                names.add(o.getLongOpt());
+            }
+        }
+        return names;
+    }
+
+    /** Every long option name, as --help lists them. */
+    public static java.util.Set<String> longNames() {
+        java.util.Set<String> names = new java.util.TreeSet<>();
+        for (Option o : options().getOptions()) {
+            names.add(o.getLongOpt());
+        }
+        return names;
+    }
+
+    /**
+     * Parses and checks {@code args}; a refusal carries the exact text for stderr. With
+     * {@code --config FILE}, the file's options come first and the command line's after them, so
+     * the command line overrides the file (a {@code --listen} on the command line replaces the
+     * file's).
+     */
     public Config parse(String[] args) throws UsageException {
+        CommandLine first = commandLine(args);
+        String file = first.getOptionValue("config");
+        if (file == null) {
+            return check(first);
+        }
+        java.util.List<String> merged = new java.util.ArrayList<>(
+                ConfigFile.read(progname, Path.of(file), options(), first.hasOption("listen")));
+        merged.addAll(java.util.Arrays.asList(args));
+        return check(commandLine(merged.toArray(new String[0])));
+    }
+
+    private CommandLine commandLine(String[] args) throws UsageException {
         CommandLine cmd;
         try {
             cmd = DefaultParser.builder().setAllowPartialMatching(true).get().parse(options(), args);
@@ -180,6 +253,10 @@ public final class Cli {
         if (!cmd.getArgList().isEmpty()) {
             throw new UsageException(progname + ": unexpected argument `" + cmd.getArgList().get(0) + "'\n" + usage());
         }
+        return cmd;
+    }
+
+    private Config check(CommandLine cmd) throws UsageException {
 
         boolean allowTls12 = false;
         String ciphers = null;
@@ -214,6 +291,8 @@ public final class Cli {
         Path rpcSocket = Config.DEFAULT_RPC_SOCKET;
         boolean rpcInsecure = false;
         int ioThreads = ncpu;
+        InetSocketAddress metrics = null;
+        boolean checkOnly = false;
 
         // In command-line order, as getopt sees them: the first refused option decides the message.
         for (Option o : cmd.getOptions()) {
@@ -277,6 +356,10 @@ public final class Cli {
                     break;
                 case "rpc-insecure": rpcInsecure = true; break;
                 case "io-threads": ioThreads = (int) positive("--io-threads", v, 256); break;
+                case "metrics": metrics = hostPort("--metrics", v); break;
+                case "check": checkOnly = true; break;
+                case "config":
+                case "version":
                 case "help": break;
                 default: throw new IllegalStateException("option without a handler: " + key);
             }
@@ -306,7 +389,7 @@ public final class Cli {
         return new Config(allowTls12, ciphers, certDir, debug, checkHost, caFile, mutual, maxThreads, domain, caPath,
                 crl, certUser, verbose, wildcard, pidFile, rpcAddress, maxConnections, connectQueue, idle, rpcbind, 111,
                 handshakeTimeout, requireAlpn, throwaway, listen, backend, require, frontIdle, upcall, writeTimeout, memoryBudget,
-                rpcSocket, rpcInsecure, ioThreads);
+                rpcSocket, rpcInsecure, ioThreads, metrics, checkOnly);
     }
 
     /** C atoi(): optional blanks and sign, then the leading digits; nothing numeric gives 0. */

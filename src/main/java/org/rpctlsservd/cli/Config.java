@@ -39,7 +39,9 @@ public record Config(
         long memoryBudget,
         Path rpcSocket,
         boolean rpcInsecure,
-        int ioThreads) {
+        int ioThreads,
+        InetSocketAddress metrics,
+        boolean checkOnly) {
 
     /** --require: the least a connection must reach before calls other than NULL are relayed (exports(5) -tls, -tlscert, -tlscertuser). */
     public enum Require { NONE, TLS, CERT, CERTUSER }

@@ -25,6 +25,8 @@ import org.rpctlsservd.rpc.RpcServer;
 import org.rpctlsservd.rpc.ServerLimits;
 import org.rpctlsservd.rpc.StreamRpcServer;
 import org.rpctlsservd.guard.MemoryBudget;
+import org.rpctlsservd.metrics.Metrics;
+import org.rpctlsservd.metrics.MetricsServer;
 import org.rpctlsservd.rpc.gen.rpctlssd;
 import org.rpctlsservd.rpcbind.Registration;
 import org.rpctlsservd.service.RpctlssdService;
@@ -50,12 +52,16 @@ public final class Daemon implements Closeable {
     private final Handshaker handshaker;
     private final FrontEnd frontEnd;
     private final TlsEngine engine;
+    /** --metrics: null when off. */
+    private final MetricsServer metrics;
     /** SIGHUP handling: at most one reload per 250 ms, requests in between coalesce. */
     private static final long RELOAD_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
     private long lastReload = System.nanoTime() - RELOAD_DELAY_NANOS;
     private boolean reloadPending;
     private final java.util.List<Long> reloadTimes = new java.util.ArrayList<>();
     private int reloadCount;
+    /** Told after each reload (systemd's READY=1 after RELOADING=1). */
+    private volatile Runnable afterReload = () -> { };
     private boolean closed;
 
     private Daemon(Config config, Function<ScheduledExecutorService, Handshaker> handshakers) throws IOException {
@@ -70,6 +76,17 @@ public final class Daemon implements Closeable {
             throw e;
         }
         this.engine = handshaker instanceof TlsEngine ? (TlsEngine) handshaker : null;
+        MetricsServer startedMetrics = null;
+        if (config.metrics() != null) {
+            try {
+                // Serving before the service starts: /ready answers 503 until everything below is done.
+                startedMetrics = MetricsServer.start(config.metrics(), new Gauges());
+            } catch (IOException e) {
+                releaseStarted(null, null);
+                throw e;
+            }
+        }
+        this.metrics = startedMetrics;
         MemoryBudget budget = new MemoryBudget(config.memoryBudget() > 0 ? config.memoryBudget()
                 : MemoryBudget.defaultFor(Runtime.getRuntime().maxMemory()));
         RpcServer started = null;
@@ -111,10 +128,61 @@ public final class Daemon implements Closeable {
                 + rpctlssd.RPCTLSSDVERS + " on " + server.address().getHostAddress() + " port " + server.port()
                 + " (tcp, udp) and " + config.rpcSocket() + "; at most " + workers.maxThreads() + " handshakes at once"
                 + (config.rpcInsecure() ? "; CONNECT, HANDLERECORD and DISCONNECT open to unprivileged callers (--rpc-insecure)" : ""));
+        if (metrics != null) {
+            metrics.ready();
+        }
+    }
+
+    /** What the metrics' gauges read: this daemon's live state, when scraped. */
+    private final class Gauges implements MetricsServer.Sources {
+        @Override
+        public int connectQueue() {
+            return workers.queued();
+        }
+
+        @Override
+        public int workersBusy() {
+            return workers.running();
+        }
+
+        @Override
+        public int sessions() {
+            return sessions.size();
+        }
+
+        @Override
+        public int[] frontEndConnections() {
+            FrontEnd fe = frontEnd;
+            return fe == null ? new int[2] : fe.connectionsByState();
+        }
+
+        @Override
+        public java.util.Optional<Long> certificateExpiry() {
+            TlsEngine e = engine;
+            if (e == null || e.credentials().chain().isEmpty()) {
+                return java.util.Optional.empty();
+            }
+            return java.util.Optional.of(e.credentials().chain().get(0).getNotAfter().getTime() / 1000);
+        }
+
+        @Override
+        public java.util.Optional<Long> crlNextUpdate() {
+            TlsEngine e = engine;
+            TrustMaterial t = e == null ? null : e.trust();
+            return t == null ? java.util.Optional.empty() : t.crlNextUpdate().map(d -> d.getTime() / 1000);
+        }
+    }
+
+    /** The metrics server, when --metrics asked for one. */
+    public MetricsServer metrics() {
+        return metrics;
     }
 
     /** A start that failed half-way gives back what it had started. */
     private void releaseStarted(RpcServer startedServer, StreamRpcServer startedLocal) {
+        if (metrics != null) {
+            metrics.close();
+        }
         if (startedServer != null) {
             startedServer.close();
         }
@@ -213,14 +281,13 @@ public final class Daemon implements Closeable {
                 return;
             }
         }
+        boolean ok = false;
         try {
-            if (engine != null) {
-                reloadCredentials();
-                reloadCrl();
-            }
+            ok = engine == null || reloadCredentials() & reloadCrl(); // both run, whatever the first gave
         } catch (RuntimeException e) {
             LOG.log(Level.SEVERE, "reload failed", e);
         }
+        Metrics.reload(ok);
         synchronized (this) {
             if (reloadTimes.size() == 100) {
                 reloadTimes.remove(0);
@@ -228,33 +295,43 @@ public final class Daemon implements Closeable {
             reloadTimes.add(lastReload);
             reloadCount++;
         }
+        afterReload.run();
     }
 
-    private void reloadCredentials() {
+    /** {@code r} runs after each reload, on the daemon's timer thread. */
+    public void afterReload(Runnable r) {
+        afterReload = r;
+    }
+
+    /** False when the new certificate and key were refused (the old ones stay). */
+    private boolean reloadCredentials() {
         if (config.throwawayCert()) {
-            return;
+            return true;
         }
         try {
             ServerCredentials c = ServerCredentials.load(config.certDir());
             engine.replaceCredentials(c);
             LOG.info("reloaded the server certificate and key (" + c.source() + ")");
+            return true;
         } catch (IOException e) {
             LOG.warning("refused the new server certificate and key, keeping the old ones: " + e.getMessage());
+            return false;
         }
     }
 
     /** Replaces the CRLs (an entry gone from the file stops counting) and shuts off revoked sessions. */
-    private void reloadCrl() {
+    /** False when the CRL file could not be read again (the old CRLs stay). */
+    private boolean reloadCrl() {
         TrustMaterial current = engine.trust();
         if (config.crlFile() == null || current == null) {
-            return;
+            return true;
         }
         TrustMaterial fresh;
         try {
             fresh = current.withCrls(config.crlFile());
         } catch (IOException e) {
             LOG.fine(() -> "rpc.tlsservd: Can't reload CRLfile: " + e.getMessage());
-            return;
+            return false;
         }
         engine.replaceTrust(fresh);
         sessions.forEach(s -> {
@@ -265,6 +342,7 @@ public final class Daemon implements Closeable {
                 }
             }
         });
+        return true;
     }
 
     private void closeLocal(StreamRpcServer s) {
@@ -283,6 +361,9 @@ public final class Daemon implements Closeable {
             return;
         }
         closed = true;
+        if (metrics != null) {
+            metrics.notReady(); // at once: a balancer stops sending before the service goes
+        }
         if (frontEnd != null) {
             frontEnd.close();
         }
@@ -298,6 +379,9 @@ public final class Daemon implements Closeable {
         sessions.abortAll();
         handoff.closeAll();
         timer.shutdownNow();
+        if (metrics != null) {
+            metrics.close();
+        }
         LOG.info("stopped");
     }
 }

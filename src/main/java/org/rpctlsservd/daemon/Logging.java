@@ -1,6 +1,9 @@
 package org.rpctlsservd.daemon;
 
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.logging.Formatter;
 import java.util.logging.Handler;
@@ -12,19 +15,30 @@ import java.util.logging.StreamHandler;
 
 /**
  * java.util.logging set up as the C daemon logs: verbose activity (FINE) only with -v; with -d
- * readable lines on stderr; detached, lines carrying a syslog priority prefix ({@code <30>} is
- * daemon.info) for logger(1) to pass on to syslog.
+ * readable lines on stderr, or, when stderr is the journal, lines with the {@code <N>} priority
+ * prefix journald reads (it stamps the time itself); detached, lines carrying a syslog priority
+ * prefix ({@code <30>} is daemon.info) for logger(1) to pass on to syslog.
  */
 public final class Logging {
     private Logging() {
     }
 
-    public static void configure(boolean verbose, boolean syslogPrefix, PrintStream err) {
+    /** How each line is written. */
+    public enum Style {
+        /** A timestamp, the level and the message: for a terminal or a file. */
+        PLAIN,
+        /** {@code <facility*8+severity>} and the message, for logger(1) --prio-prefix. */
+        SYSLOG,
+        /** {@code <severity>} and the message, as sd-daemon(3) prefixes: journald takes the priority from it. */
+        JOURNAL
+    }
+
+    public static void configure(boolean verbose, Style style, PrintStream err) {
         LogManager.getLogManager().reset();
         Logger root = Logger.getLogger("");
         Level level = verbose ? Level.FINE : Level.INFO;
         root.setLevel(level);
-        Handler h = new StreamHandler(err, syslogPrefix ? new Syslog() : new Plain()) {
+        Handler h = new StreamHandler(err, new Lines(style)) {
             @Override
             public synchronized void publish(LogRecord record) {
                 super.publish(record);
@@ -35,6 +49,27 @@ public final class Logging {
         root.addHandler(h);
     }
 
+    /** JOURNAL when {@code $JOURNAL_STREAM} names the file that stderr is (systemd sets it so), else PLAIN. */
+    static Style forStderr() {
+        return isJournal(System.getenv("JOURNAL_STREAM"), Path.of("/proc/self/fd/2")) ? Style.JOURNAL : Style.PLAIN;
+    }
+
+    /** True when {@code journalStream} ("device:inode") is the device and inode of {@code stderr}. */
+    static boolean isJournal(String journalStream, Path stderr) {
+        if (journalStream == null || journalStream.indexOf(':') < 0) {
+            return false;
+        }
+        try {
+            String[] di = journalStream.split(":", 2);
+            long dev = Long.parseLong(di[0]);
+            long ino = Long.parseLong(di[1]);
+            return ((Number) Files.getAttribute(stderr, "unix:dev")).longValue() == dev
+                    && ((Number) Files.getAttribute(stderr, "unix:ino")).longValue() == ino;
+        } catch (IOException | NumberFormatException | UnsupportedOperationException e) {
+            return false;
+        }
+    }
+
     static String text(Formatter f, LogRecord r) {
         String msg = f.formatMessage(r);
         if (r.getThrown() != null) {
@@ -43,27 +78,33 @@ public final class Logging {
         return msg;
     }
 
-    private static final class Plain extends Formatter {
-        @Override
-        public String format(LogRecord r) {
-            return Instant.ofEpochMilli(r.getMillis()) + " " + r.getLevel().getName() + " " + text(this, r) + "\n";
+    /** syslog severity: err (3), warning (4), info (6); FINE lines are info too, as -v's are in the C daemon. */
+    static int severity(Level level) {
+        int v = level.intValue();
+        if (v >= Level.SEVERE.intValue()) {
+            return 3;
         }
+        return v >= Level.WARNING.intValue() ? 4 : 6;
     }
 
-    private static final class Syslog extends Formatter {
+    private static final class Lines extends Formatter {
+        private final Style style;
+
+        Lines(Style style) {
+            this.style = style;
+        }
+
         @Override
         public String format(LogRecord r) {
-            int severity;
-            int v = r.getLevel().intValue();
-            if (v >= Level.SEVERE.intValue()) {
-                severity = 3;
-            } else if (v >= Level.WARNING.intValue()) {
-                severity = 4;
-            } else {
-                severity = 6;
+            switch (style) {
+                case SYSLOG:
+                    // facility daemon (3); one line per record, newlines folded for syslog
+                    return "<" + (3 * 8 + severity(r.getLevel())) + ">" + text(this, r).replace('\n', ' ') + "\n";
+                case JOURNAL:
+                    return "<" + severity(r.getLevel()) + ">" + text(this, r).replace('\n', ' ') + "\n";
+                default:
+                    return Instant.ofEpochMilli(r.getMillis()) + " " + r.getLevel().getName() + " " + text(this, r) + "\n";
             }
-            // facility daemon (3); one line per record, newlines folded for syslog
-            return "<" + (3 * 8 + severity) + ">" + text(this, r).replace('\n', ' ') + "\n";
         }
     }
 }

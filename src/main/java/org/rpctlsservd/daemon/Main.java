@@ -37,11 +37,13 @@ public final class Main {
     /** Signals that arrived before or while the daemon runs. */
     private static final class Signals {
         final CountDownLatch stop = new CountDownLatch(1);
+        final SystemdNotify systemd = SystemdNotify.fromEnvironment();
         private Daemon daemon;
         private boolean reloadPending;
 
         synchronized void hup() {
             if (daemon != null) {
+                systemd.reloading();
                 daemon.reload();
             } else {
                 reloadPending = true; // applied once the daemon is ready
@@ -50,6 +52,8 @@ public final class Main {
 
         synchronized void ready(Daemon d) {
             daemon = d;
+            d.afterReload(systemd::ready);
+            systemd.ready();
             if (reloadPending) {
                 reloadPending = false;
                 LOG.info("applying a SIGHUP received while starting");
@@ -62,6 +66,7 @@ public final class Main {
                 return;
             }
             stop.countDown();
+            systemd.stopping();
             Thread watchdog = new Thread(() -> {
                 try {
                     Thread.sleep(STOP_DEADLINE_SECONDS * 1000L);
@@ -92,6 +97,10 @@ public final class Main {
             out.print(cli.help());
             return 0;
         }
+        if (Cli.wantsVersion(args)) {
+            out.println(progname + " " + Cli.version());
+            return 0;
+        }
         Config config;
         try {
             config = cli.parse(args);
@@ -100,21 +109,23 @@ public final class Main {
             return 1;
         }
         boolean detached = System.getenv(DETACHED_ENV) != null;
-        if (!detached) {
-            // The TLS context is checked before detaching, so its errors reach the terminal.
+        if (!detached || config.checkOnly()) {
+            // Checked before detaching, so the errors reach the terminal; --check runs these alone.
             try {
-                TlsSetup.policy(config);
-                TlsSetup.credentials(config);
-                TlsSetup.trust(config);
-            } catch (TlsSetup.SetupException e) {
+                Preflight.check(config);
+            } catch (Preflight.Refused e) {
                 err.println(progname + ": " + e.getMessage());
                 return 1;
+            }
+            if (config.checkOnly()) {
+                out.println(progname + ": configuration is valid");
+                return 0;
             }
         }
         if (!config.foreground() && !detached) {
             return detach(progname, config, args, err);
         }
-        Logging.configure(config.verbose(), !config.foreground(), err);
+        Logging.configure(config.verbose(), config.foreground() ? Logging.forStderr() : Logging.Style.SYSLOG, err);
         PidFile pidFile = null;
         try {
             pidFile = PidFile.acquire(config.pidFile());

@@ -13,6 +13,7 @@ import java.util.logging.Logger;
 import org.acplt.oncrpc.OncRpcAuthStatus;
 import org.acplt.oncrpc.OncRpcAuthType;
 import org.rpctlsservd.io.IoLoop;
+import org.rpctlsservd.metrics.Metrics;
 import org.rpctlsservd.handshake.TlsSession;
 import org.rpctlsservd.rpc.AuthSys;
 import org.rpctlsservd.rpc.CallHeader;
@@ -111,9 +112,15 @@ final class ClientConnection {
         }, () -> {
             flushClient();
             account();
-        }, this::teardown, this::progressed, this::closed, fe.peakQueued);
+        }, this::teardown, n -> {
+            progressed();
+            Metrics.toClient(n);
+        }, this::closed, fe.peakQueued);
         this.toBackend = new Outbound(io, "the backend", LOW_WATER, this::resumeClientRead, this::backendWritable,
-                this::teardown, this::progressed, this::closed, fe.peakQueued);
+                this::teardown, n -> {
+                    progressed();
+                    Metrics.toBackend(n);
+                }, this::closed, fe.peakQueued);
         toClient.open(client);
         this.backend = new BackendConnect(fe, this, io, this::backendConnected, this::teardown, this::closed);
     }

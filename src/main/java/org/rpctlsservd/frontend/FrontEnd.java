@@ -151,6 +151,21 @@ public final class FrontEnd implements Closeable {
         return connections.size();
     }
 
+    /** Connections now before TLS (plain or handshaking) and with TLS, read for the metrics (a snapshot, not exact under change). */
+    public int[] connectionsByState() {
+        int plain = 0;
+        int tls = 0;
+        for (ClientConnection c : connections) {
+            ClientConnection.State s = c.state;
+            if (s == ClientConnection.State.TLS) {
+                tls++;
+            } else if (s != ClientConnection.State.CLOSED) {
+                plain++;
+            }
+        }
+        return new int[] {plain, tls};
+    }
+
     /** Handshakes that succeeded, and DISCONNECT upcalls made, so far. */
     public int handshakes() {
         return handshakes.get();

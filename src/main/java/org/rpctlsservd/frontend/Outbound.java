@@ -7,6 +7,7 @@ import java.util.ArrayDeque;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
+import java.util.function.LongConsumer;
 import org.rpctlsservd.io.IoLoop;
 
 /**
@@ -25,7 +26,7 @@ final class Outbound {
     private final Runnable drained;
     private final Runnable writableAgain;
     private final Consumer<String> failed;
-    private final Runnable progressed;
+    private final LongConsumer progressed;
     private final BooleanSupplier closed;
     private final AtomicLong peak;
     private final ArrayDeque<ByteBuffer> queue = new ArrayDeque<>();
@@ -39,10 +40,10 @@ final class Outbound {
      * @param drained       the queue went below {@code lowWater}: whoever was paused for it may be read again
      * @param writableAgain the socket can take more after it was full (the owner flushes, and may do more)
      * @param failed        a write failed: the owner tears the connection down with this reason
-     * @param progressed    bytes were taken (the connection is not idle)
+     * @param progressed    a buffer of this many bytes was taken whole (the connection is not idle)
      */
     Outbound(IoLoop io, String side, long lowWater, Runnable drained, Runnable writableAgain, Consumer<String> failed,
-            Runnable progressed, BooleanSupplier closed, AtomicLong peak) {
+            LongConsumer progressed, BooleanSupplier closed, AtomicLong peak) {
         this.io = io;
         this.side = side;
         this.lowWater = lowWater;
@@ -107,7 +108,7 @@ final class Outbound {
                 }
                 queue.poll();
                 bytes -= head.limit();
-                progressed.run();
+                progressed.accept(head.limit());
             }
         } catch (IOException e) {
             failed.accept(side + " write failed: " + e.getMessage());

@@ -37,6 +37,8 @@ import org.rpctlsservd.certs.NameService;
 import org.rpctlsservd.certs.ServerCredentials;
 import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.io.IoLoop;
+import org.rpctlsservd.metrics.Metrics;
+import org.rpctlsservd.metrics.Metrics.Failure;
 import org.rpctlsservd.sessions.Cookies;
 
 /**
@@ -149,7 +151,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                 ch.configureBlocking(false);
                 peer = (InetSocketAddress) ch.getRemoteAddress();
                 long left = policy.deadline().toNanos() - (System.nanoTime() - started);
-                deadline = timer.schedule(() -> fail("no handshake within " + policy.deadline().toMillis() + " ms", null),
+                deadline = timer.schedule(() -> fail(Failure.TIMEOUT, "no handshake within " + policy.deadline().toMillis() + " ms", null),
                         Math.max(0, left), TimeUnit.NANOSECONDS);
                 TrustMaterial t = trust.get();
                 Prepared p = credentials.get();
@@ -158,7 +160,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                 protocol.accept(server);
                 afterStep();
             } catch (IOException | RuntimeException e) {
-                fail("handshake set-up failed: " + e.getMessage(), e);
+                fail(Failure.INTERNAL, "handshake set-up failed: " + e.getMessage(), e);
             }
         }
 
@@ -181,7 +183,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                 }
                 proceed(true);
             } catch (IOException e) {
-                fail("write failed: " + e.getMessage(), e);
+                fail(Failure.IO, "write failed: " + e.getMessage(), e);
             }
         }
 
@@ -197,7 +199,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                     proceed(false);
                 }
             } catch (IOException e) {
-                fail("write failed: " + e.getMessage(), e);
+                fail(Failure.IO, "write failed: " + e.getMessage(), e);
             }
         }
 
@@ -210,7 +212,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                     onWorker(this::verify);
                 }
             } else if (protocol.isClosed()) {
-                fail(server.alert() != null ? server.alert() : "closed during the handshake", null);
+                fail(Failure.TLS, server.alert() != null ? server.alert() : "closed during the handshake", null);
             } else {
                 io.onReadable(ch, this::readable);
             }
@@ -225,14 +227,14 @@ public final class TlsEngine implements Handshaker, Closeable {
                 ByteBuffer buf = ByteBuffer.allocate(READ_CHUNK);
                 int n = ch.read(buf);
                 if (n < 0) {
-                    fail("the peer closed the connection during the handshake", null);
+                    fail(Failure.PEER_CLOSED, "the peer closed the connection during the handshake", null);
                 } else if (n == 0) {
                     io.onReadable(ch, this::readable);
                 } else {
                     onWorker(() -> step(buf.array(), n));
                 }
             } catch (IOException e) {
-                fail("read failed: " + e.getMessage(), e);
+                fail(Failure.IO, "read failed: " + e.getMessage(), e);
             }
         }
 
@@ -244,7 +246,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                 protocol.offerInput(data, 0, length);
             } catch (IOException e) {
                 flushAlert();
-                fail(server.alert() != null ? server.alert() : "TLS error: " + e.getMessage(), e);
+                fail(Failure.TLS, server.alert() != null ? server.alert() : "TLS error: " + e.getMessage(), e);
                 return;
             }
             afterStep();
@@ -269,7 +271,7 @@ public final class TlsEngine implements Handshaker, Closeable {
             try {
                 workers.execute(r);
             } catch (RejectedExecutionException e) {
-                fail("handshake workers overloaded", e);
+                fail(Failure.OVERLOADED, "handshake workers overloaded", e);
             }
         }
 
@@ -301,7 +303,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                             try {
                                 lookups.execute(() -> lookUp(f, chain));
                             } catch (RejectedExecutionException e) {
-                                fail("look-up pool overloaded", e);
+                                fail(Failure.OVERLOADED, "look-up pool overloaded", e);
                             }
                             return;
                         }
@@ -351,10 +353,11 @@ public final class TlsEngine implements Handshaker, Closeable {
             TlsSession session = new TlsSession(cookie, ch, protocol, peer, verified, flags);
             HandshakeOutcome outcome = new HandshakeOutcome(flags, uid, gids, session);
             audit(flags, uid, null);
+            Metrics.handshakeOk(flags, !server.clientChain().isEmpty(), started);
             future.complete(outcome);
         }
 
-        void fail(String reason, Throwable cause) {
+        void fail(Failure kind, String reason, Throwable cause) {
             if (!done.compareAndSet(false, true)) {
                 return;
             }
@@ -369,6 +372,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                 // closing after a failure
             }
             audit(0, 0, reason);
+            Metrics.handshakeFailed(kind, started);
             future.completeExceptionally(cause != null ? new IOException(reason, cause) : new IOException(reason));
         }
 

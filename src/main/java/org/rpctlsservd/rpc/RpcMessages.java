@@ -15,6 +15,7 @@ import org.acplt.oncrpc.XdrEncodingStream;
 import org.acplt.oncrpc.server.OncRpcServerAuth;
 import org.acplt.oncrpc.server.OncRpcServerCallMessage;
 import org.acplt.oncrpc.server.OncRpcServerReplyMessage;
+import org.rpctlsservd.metrics.Metrics;
 
 /**
  * Every RPC message the project writes (RFC 5531), in one place, on Remote Tea's message classes:
@@ -36,8 +37,9 @@ public final class RpcMessages {
         return w;
     }
 
-    /** A reply to {@code call} in the state {@code reply} says, then {@code result} (null: none). */
+    /** A reply to {@code call} in the state {@code reply} says, then {@code result} (null: none); counted when not SUCCESS. */
     static XdrWriter reply(OncRpcServerReplyMessage reply, XdrAble result) throws OncRpcException, IOException {
+        Metrics.reply(reply.replyStatus, reply.acceptStatus, reply.rejectStatus, reply.authStatus);
         XdrWriter w = new XdrWriter(128);
         reply.xdrEncode(w);
         if (result != null) {

@@ -24,6 +24,7 @@ import org.rpctlsservd.rpc.gen.rpctlssd_disconnect_res;
 import org.rpctlsservd.rpc.gen.rpctlssd_handlerecord_arg;
 import org.rpctlsservd.rpc.gen.rpctlssd_handlerecord_res;
 import org.rpctlsservd.guard.RateLimitedLog;
+import org.rpctlsservd.metrics.Metrics;
 import org.rpctlsservd.sessions.Cookies;
 import org.rpctlsservd.sessions.Session;
 import org.rpctlsservd.sessions.SessionTable;
@@ -147,6 +148,7 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
         boolean queued = workers.submit(() -> runConnect(call, socookie, received));
         if (!queued) {
             warnings.warning("queue-full", () -> "rpctlssd_connect_svc: xid " + xid + ": handshake queue full, refused");
+            Metrics.handshakeFailed(Metrics.Failure.QUEUE_FULL, received);
             call.replyAccepted(OncRpcAcceptStatus.ONCRPC_SYSTEM_ERR);
         } else {
             LOG.fine(() -> "rpctlsd_connect_svc: xid " + xid + " queued");
@@ -158,6 +160,7 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
         Optional<SocketChannel> claimed = handoff.claim(socookie);
         if (claimed.isEmpty()) {
             LOG.fine(() -> "rpctlssd_connect_svc: xid " + xid + ": no socket for cookie " + cookie(socookie));
+            Metrics.handshakeFailed(Metrics.Failure.UNKNOWN_COOKIE, received);
             call.replyAccepted(OncRpcAcceptStatus.ONCRPC_SYSTEM_ERR);
             return;
         }

@@ -1,0 +1,86 @@
+package org.rpctlsservd.cli;
+
+import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+
+/**
+ * The {@code --config} file: one option per line, {@code name = value} or a bare {@code name} for
+ * a flag, where {@code name} is a long option name; blank lines and lines starting with {@code #}
+ * are ignored. It becomes command-line arguments, so its values meet exactly the checks and
+ * messages of the command line. Hand-written: ten lines of syntax, and the errors must name the
+ * file, the line and the name.
+ */
+final class ConfigFile {
+    /** Actions and the file itself: not options a file can set. */
+    static final Set<String> NOT_IN_FILES = Set.of("config", "check", "version", "help");
+    /** Larger than any sensible configuration; a bound on what is read. */
+    private static final long MAX_BYTES = 1 << 20;
+
+    private ConfigFile() {
+    }
+
+    /**
+     * The file's options as arguments ({@code --name=value} or {@code --name}). Its {@code listen}
+     * lines are left out when the command line has its own.
+     */
+    static List<String> read(String progname, Path file, Options options, boolean commandLineListens) throws UsageException {
+        List<String> lines;
+        try {
+            if (Files.size(file) > MAX_BYTES) {
+                throw new UsageException(progname + ": " + file + ": config file larger than " + MAX_BYTES + " bytes");
+            }
+            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        } catch (CharacterCodingException e) {
+            throw new UsageException(progname + ": " + file + ": config file is not UTF-8 text");
+        } catch (IOException e) {
+            throw new UsageException(progname + ": cannot read config file " + file + ": " + reason(e));
+        }
+        List<String> args = new ArrayList<>();
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i).strip();
+            if (line.isEmpty() || line.startsWith("#")) {
+                continue;
+            }
+            String where = progname + ": " + file + ":" + (i + 1) + ": ";
+            int eq = line.indexOf('=');
+            String name = (eq < 0 ? line : line.substring(0, eq)).strip();
+            String value = eq < 0 ? null : line.substring(eq + 1).strip();
+            if (name.isEmpty() || !name.chars().allMatch(c -> c == '-' || c == '_' || Character.isLetterOrDigit(c))) {
+                throw new UsageException(where + "malformed line, expected \"name = value\" or \"name\": `" + line + "'");
+            }
+            Option o = NOT_IN_FILES.contains(name) ? null : options.getOption(name);
+            if (o == null || !name.equals(o.getLongOpt())) {
+                throw new UsageException(where + "unknown option `" + name + "'");
+            }
+            if (o.hasArg() && (value == null || value.isEmpty())) {
+                throw new UsageException(where + "option `" + name + "' needs a value: " + name + " = " + o.getArgName());
+            }
+            if (!o.hasArg() && value != null) {
+                throw new UsageException(where + "option `" + name + "' takes no value; write the bare name to set it");
+            }
+            if (name.equals("listen") && commandLineListens) {
+                continue;
+            }
+            args.add(value == null ? "--" + name : "--" + name + "=" + value); // "=": a value may begin with '-'
+        }
+        return args;
+    }
+
+    private static String reason(IOException e) {
+        if (e instanceof java.nio.file.NoSuchFileException) {
+            return "no such file";
+        }
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        return e.getMessage();
+    }
+}

@@ -1,0 +1,174 @@
+package org.rpctlsservd.metrics;
+
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.EnumMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.acplt.oncrpc.OncRpcAcceptStatus;
+import org.acplt.oncrpc.OncRpcAuthStatus;
+import org.acplt.oncrpc.OncRpcRejectStatus;
+import org.acplt.oncrpc.OncRpcReplyStatus;
+
+/**
+ * The daemon's event counters, counted where the events happen. They are process-wide and
+ * lock-free: each label set's data point is resolved once here, and counting is an add to a
+ * striped adder, so workers never share a lock. A {@link MetricsServer} registers them, with its
+ * daemon's gauges, in the registry it serves. Counting goes on whether or not metrics are served.
+ */
+public final class Metrics {
+    private Metrics() {
+    }
+
+    /** Why a handshake failed: a small fixed set, so the label has few values. */
+    public enum Failure {
+        /** The --handshake-timeout deadline passed. */
+        TIMEOUT,
+        /** TLS refused it: a bad ClientHello, no common suite or group, a bad certificate message, an alert. */
+        TLS,
+        /** The client closed the connection before the handshake was done. */
+        PEER_CLOSED,
+        /** A read or write on the socket failed. */
+        IO,
+        /** The workers or the look-up pool had no room for its next step. */
+        OVERLOADED,
+        /** CONNECT named a cookie with no parked socket. */
+        UNKNOWN_COOKIE,
+        /** The CONNECT queue was full. */
+        QUEUE_FULL,
+        /** Anything else (set-up errors, a session already under that cookie). */
+        INTERNAL;
+
+        public String label() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    static final Counter HANDSHAKES = Counter.builder().name("rpctlssd_handshakes_total")
+            .help("TLS handshakes finished, by result and, for failures, the reason").labelNames("result", "reason").build();
+    private static final CounterDataPoint HANDSHAKES_OK = HANDSHAKES.labelValues("ok", "none");
+    private static final Map<Failure, CounterDataPoint> HANDSHAKES_FAILED = new EnumMap<>(Failure.class);
+
+    static final Histogram HANDSHAKE_SECONDS = Histogram.builder().name("rpctlssd_handshake_duration_seconds")
+            .help("Time from the CONNECT call's arrival to the end of its handshake, ok or failed").classicOnly()
+            .classicUpperBounds(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30).build();
+
+    static final Counter CLIENT_CERTIFICATES = Counter.builder().name("rpctlssd_client_certificates_total")
+            .help("Successful handshakes in which the client presented a certificate, by the RPCTLS flags they ended with (hex)")
+            .labelNames("flags").build();
+    /** The flags are six bits: every label value is resolved up front. */
+    private static final CounterDataPoint[] CERTIFICATES_BY_FLAGS = new CounterDataPoint[64];
+
+    static final Counter RELAY_BYTES = Counter.builder().name("rpctlssd_relay_bytes_total")
+            .help("Bytes the front end wrote to backends and to clients (to clients: TLS records and the clear-text STARTTLS exchange)")
+            .labelNames("direction").build();
+    private static final CounterDataPoint TO_BACKEND = RELAY_BYTES.labelValues("to_backend");
+    private static final CounterDataPoint TO_CLIENT = RELAY_BYTES.labelValues("to_client");
+
+    static final Counter RPC_REJECTS = Counter.builder().name("rpctlssd_rpc_rejects_total")
+            .help("RPC calls answered with anything but SUCCESS, by the service or the front end itself (RFC 5531 accept and reject statuses)")
+            .labelNames("reason").build();
+
+    static final Counter RELOADS = Counter.builder().name("rpctlssd_reloads_total")
+            .help("SIGHUP reloads, by result: ok, or failed when a new certificate, key or CRL was refused and the old one kept")
+            .labelNames("result").build();
+    private static final CounterDataPoint RELOAD_OK = RELOADS.labelValues("ok");
+    private static final CounterDataPoint RELOAD_FAILED = RELOADS.labelValues("failed");
+
+    static {
+        for (Failure f : Failure.values()) {
+            HANDSHAKES_FAILED.put(f, HANDSHAKES.labelValues("failed", f.label()));
+        }
+        for (int flags = 0; flags < CERTIFICATES_BY_FLAGS.length; flags++) {
+            CERTIFICATES_BY_FLAGS[flags] = CLIENT_CERTIFICATES.labelValues(String.format("0x%02x", flags));
+        }
+        // Every reason shows from the start, at 0, so rates and alerts need no "absent" special case.
+        for (String r : new String[] {"prog_unavail", "prog_mismatch", "proc_unavail", "garbage_args", "system_err",
+                "rpc_mismatch", "auth_badcred", "auth_rejectedcred", "auth_badverf", "auth_rejectedverf", "auth_tooweak",
+                "auth_other"}) {
+            RPC_REJECTS.labelValues(r);
+        }
+    }
+
+    /** Registers the counters in {@code registry} (each daemon's server has its own registry). */
+    static void registerCounters(PrometheusRegistry registry) {
+        registry.register(HANDSHAKES);
+        registry.register(HANDSHAKE_SECONDS);
+        registry.register(CLIENT_CERTIFICATES);
+        registry.register(RELAY_BYTES);
+        registry.register(RPC_REJECTS);
+        registry.register(RELOADS);
+    }
+
+    /** A handshake that ended well, with its RPCTLS flags; {@code receivedNanos} is when its CONNECT arrived. */
+    public static void handshakeOk(int flags, boolean gotCertificate, long receivedNanos) {
+        HANDSHAKES_OK.inc();
+        HANDSHAKE_SECONDS.observe(seconds(receivedNanos));
+        if (gotCertificate) {
+            CERTIFICATES_BY_FLAGS[flags & 0x3f].inc();
+        }
+    }
+
+    /** A handshake that failed; {@code receivedNanos} is when its CONNECT arrived, or 0 when it never started. */
+    public static void handshakeFailed(Failure why, long receivedNanos) {
+        HANDSHAKES_FAILED.get(why).inc();
+        if (receivedNanos != 0) {
+            HANDSHAKE_SECONDS.observe(seconds(receivedNanos));
+        }
+    }
+
+    private static double seconds(long sinceNanos) {
+        return (System.nanoTime() - sinceNanos) / (double) TimeUnit.SECONDS.toNanos(1);
+    }
+
+    public static void toBackend(long bytes) {
+        TO_BACKEND.inc(bytes);
+    }
+
+    public static void toClient(long bytes) {
+        TO_CLIENT.inc(bytes);
+    }
+
+    public static void reload(boolean ok) {
+        (ok ? RELOAD_OK : RELOAD_FAILED).inc();
+    }
+
+    /**
+     * A reply about to be sent: counted when it is not SUCCESS. The statuses are those of the
+     * reply message ({@code OncRpcServerReplyMessage}'s fields).
+     */
+    public static void reply(int replyStatus, int acceptStatus, int rejectStatus, int authStatus) {
+        String reason = rejectReason(replyStatus, acceptStatus, rejectStatus, authStatus);
+        if (reason != null) {
+            RPC_REJECTS.labelValues(reason).inc();
+        }
+    }
+
+    /** The label for a reply, or null for SUCCESS. */
+    static String rejectReason(int replyStatus, int acceptStatus, int rejectStatus, int authStatus) {
+        if (replyStatus == OncRpcReplyStatus.ONCRPC_MSG_ACCEPTED) {
+            switch (acceptStatus) {
+                case OncRpcAcceptStatus.ONCRPC_SUCCESS: return null;
+                case OncRpcAcceptStatus.ONCRPC_PROG_UNAVAIL: return "prog_unavail";
+                case OncRpcAcceptStatus.ONCRPC_PROG_MISMATCH: return "prog_mismatch";
+                case OncRpcAcceptStatus.ONCRPC_PROC_UNAVAIL: return "proc_unavail";
+                case OncRpcAcceptStatus.ONCRPC_GARBAGE_ARGS: return "garbage_args";
+                default: return "system_err";
+            }
+        }
+        if (rejectStatus == OncRpcRejectStatus.ONCRPC_RPC_MISMATCH) {
+            return "rpc_mismatch";
+        }
+        switch (authStatus) {
+            case OncRpcAuthStatus.ONCRPC_AUTH_BADCRED: return "auth_badcred";
+            case OncRpcAuthStatus.ONCRPC_AUTH_REJECTEDCRED: return "auth_rejectedcred";
+            case OncRpcAuthStatus.ONCRPC_AUTH_BADVERF: return "auth_badverf";
+            case OncRpcAuthStatus.ONCRPC_AUTH_REJECTEDVERF: return "auth_rejectedverf";
+            case OncRpcAuthStatus.ONCRPC_AUTH_TOOWEAK: return "auth_tooweak";
+            default: return "auth_other";
+        }
+    }
+}
