@@ -217,9 +217,8 @@ public final class Cli {
 
     /**
      * Parses and checks {@code args}; a refusal carries the exact text for stderr. With
-     * {@code --config FILE}, the file's options come first and the command line's after them, so
-     * the command line overrides the file (a {@code --listen} on the command line replaces the
-     * file's).
+     * {@code --config FILE}, the file's options come first and the command line's after them; an
+     * option the command line gives replaces the file's (all its {@code --listen}s too).
      */
     public Config parse(String[] args) throws UsageException {
         CommandLine first = commandLine(args);
@@ -227,8 +226,13 @@ public final class Cli {
         if (file == null) {
             return check(first);
         }
-        java.util.List<String> merged = new java.util.ArrayList<>(
-                ConfigFile.read(progname, Path.of(file), options(), first.hasOption("listen")));
+        java.util.Set<String> given = new java.util.HashSet<>();
+        for (Option o : first.getOptions()) {
+            if (o.getLongOpt() != null) {
+                given.add(o.getLongOpt());
+            }
+        }
+        java.util.List<String> merged = new java.util.ArrayList<>(ConfigFile.read(progname, Path.of(file), options(), given));
         merged.addAll(java.util.Arrays.asList(args));
         return check(commandLine(merged.toArray(new String[0])));
     }

@@ -28,10 +28,11 @@ final class ConfigFile {
     }
 
     /**
-     * The file's options as arguments ({@code --name=value} or {@code --name}). Its {@code listen}
-     * lines are left out when the command line has its own.
+     * The file's options as arguments ({@code --name=value} or {@code --name}), but those the
+     * command line also gives (by long name): the command line's replace them, a repeatable
+     * {@code listen} included.
      */
-    static List<String> read(String progname, Path file, Options options, boolean commandLineListens) throws UsageException {
+    static List<String> read(String progname, Path file, Options options, Set<String> onCommandLine) throws UsageException {
         List<String> lines;
         try {
             if (Files.size(file) > MAX_BYTES) {
@@ -66,7 +67,7 @@ final class ConfigFile {
             if (!o.hasArg() && value != null) {
                 throw new UsageException(where + "option `" + name + "' takes no value; write the bare name to set it");
             }
-            if (name.equals("listen") && commandLineListens) {
+            if (onCommandLine.contains(name)) {
                 continue;
             }
             args.add(value == null ? "--" + name : "--" + name + "=" + value); // "=": a value may begin with '-'

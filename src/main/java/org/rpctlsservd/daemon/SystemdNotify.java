@@ -1,11 +1,11 @@
 package org.rpctlsservd.daemon;
 
 import java.io.IOException;
-import java.net.DatagramPacket;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.logging.Logger;
-import org.newsclub.net.unix.AFUNIXDatagramSocket;
+import org.newsclub.net.unix.AFUNIXDatagramChannel;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
@@ -49,11 +49,11 @@ final class SystemdNotify {
             return;
         }
         byte[] b = state.getBytes(StandardCharsets.UTF_8);
-        try (AFUNIXDatagramSocket s = AFUNIXDatagramSocket.newInstance()) {
+        try (AFUNIXDatagramChannel ch = AFUNIXDatagramChannel.open()) {
             AFUNIXSocketAddress to = socket.startsWith("@")
                     ? AFUNIXSocketAddress.inAbstractNamespace(socket.substring(1))
                     : AFUNIXSocketAddress.of(Path.of(socket));
-            s.send(new DatagramPacket(b, b.length, to));
+            ch.send(ByteBuffer.wrap(b), to);
         } catch (IOException | RuntimeException | LinkageError e) {
             // systemd then sees no readiness and says so; the daemon itself is fine
             LOG.warning("cannot notify systemd at " + socket + ": " + e);

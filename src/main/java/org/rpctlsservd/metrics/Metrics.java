@@ -59,8 +59,8 @@ public final class Metrics {
     static final Counter CLIENT_CERTIFICATES = Counter.builder().name("rpctlssd_client_certificates_total")
             .help("Successful handshakes in which the client presented a certificate, by the RPCTLS flags they ended with (hex)")
             .labelNames("flags").build();
-    /** The flags are six bits: every label value is resolved up front. */
-    private static final CounterDataPoint[] CERTIFICATES_BY_FLAGS = new CounterDataPoint[64];
+    /** The flags are eight bits; a label set is resolved when first seen (a benign race: the same data point either way). */
+    private static final CounterDataPoint[] CERTIFICATES_BY_FLAGS = new CounterDataPoint[256];
 
     static final Counter RELAY_BYTES = Counter.builder().name("rpctlssd_relay_bytes_total")
             .help("Bytes the front end wrote to backends and to clients (to clients: TLS records and the clear-text STARTTLS exchange)")
@@ -81,9 +81,6 @@ public final class Metrics {
     static {
         for (Failure f : Failure.values()) {
             HANDSHAKES_FAILED.put(f, HANDSHAKES.labelValues("failed", f.label()));
-        }
-        for (int flags = 0; flags < CERTIFICATES_BY_FLAGS.length; flags++) {
-            CERTIFICATES_BY_FLAGS[flags] = CLIENT_CERTIFICATES.labelValues(String.format("0x%02x", flags));
         }
         // Every reason shows from the start, at 0, so rates and alerts need no "absent" special case.
         for (String r : new String[] {"prog_unavail", "prog_mismatch", "proc_unavail", "garbage_args", "system_err",
@@ -108,7 +105,13 @@ public final class Metrics {
         HANDSHAKES_OK.inc();
         HANDSHAKE_SECONDS.observe(seconds(receivedNanos));
         if (gotCertificate) {
-            CERTIFICATES_BY_FLAGS[flags & 0x3f].inc();
+            int f = flags & 0xff;
+            CounterDataPoint p = CERTIFICATES_BY_FLAGS[f];
+            if (p == null) {
+                p = CLIENT_CERTIFICATES.labelValues(String.format("0x%02x", f));
+                CERTIFICATES_BY_FLAGS[f] = p;
+            }
+            p.inc();
         }
     }
 

@@ -207,4 +207,65 @@ class CliTest {
         assertTrue(Cli.wantsHelp(new String[] {"-d", "--help"}));
         assertFalse(Cli.wantsHelp(new String[] {"-d"}));
     }
+
+    // ---- --config FILE ----
+
+    @org.junit.jupiter.api.io.TempDir
+    Path confDir;
+
+    private Path conf(String text) throws java.io.IOException {
+        Path f = confDir.resolve("rpc-tlsservd.conf");
+        java.nio.file.Files.writeString(f, text);
+        return f;
+    }
+
+    @Test
+    void configFileValuesFlagsAndComments() throws Exception {
+        Path f = conf("# the daemon\n\n  allowtls1_2\nmaxthreads = 2\nciphers=TLS_AES_128_GCM_SHA256\n"
+                + "listen = 127.0.0.1:2049\nlisten = 127.0.0.1:2050\nbackend = 127.0.0.1:111\nrequire = tls\n");
+        Config c = parse("--config", f.toString());
+        assertTrue(c.allowTls12());
+        assertEquals(2, c.maxThreads());
+        assertEquals("TLS_AES_128_GCM_SHA256", c.ciphers());
+        assertEquals(2, c.listen().size(), "listen is repeatable in the file");
+        assertEquals(Config.Require.TLS, c.require());
+    }
+
+    @Test
+    void theCommandLineOverridesTheFile() throws Exception {
+        Path f = conf("maxthreads = 0\nlisten = 127.0.0.1:2049\nlisten = 127.0.0.1:2050\nbackend = 127.0.0.1:111\n");
+        Config c = parse("--config", f.toString(), "-N", "1", "--listen", "127.0.0.1:3049");
+        assertEquals(1, c.maxThreads(), "the file's invalid value is replaced, never checked");
+        assertEquals(1, c.listen().size(), "the command line's --listen replaces all of the file's");
+        assertEquals(3049, c.listen().get(0).getPort());
+    }
+
+    @Test
+    void configFileErrorsNameTheFileTheLineAndTheName() throws Exception {
+        Path f = conf("allowtls1_2\nnosuch = 1\n");
+        assertEquals("rpc.tlsservd: " + f + ":2: unknown option `nosuch'", refused("--config", f.toString()));
+        f = conf("\nverbose = yes\n");
+        assertEquals("rpc.tlsservd: " + f + ":2: option `verbose' takes no value; write the bare name to set it",
+                refused("--config", f.toString()));
+        f = conf("certdir\n");
+        assertEquals("rpc.tlsservd: " + f + ":1: option `certdir' needs a value: certdir = certdir", refused("--config", f.toString()));
+        f = conf("= 3\n");
+        assertEquals("rpc.tlsservd: " + f + ":1: malformed line, expected \"name = value\" or \"name\": `= 3'",
+                refused("--config", f.toString()));
+        f = conf("N = 2\n");
+        assertEquals("rpc.tlsservd: " + f + ":1: unknown option `N'", refused("--config", f.toString()), "long names only");
+        f = conf("config = /etc/other.conf\n");
+        assertEquals("rpc.tlsservd: " + f + ":1: unknown option `config'", refused("--config", f.toString()));
+        f = conf("maxthreads = 5\n");
+        assertEquals(refused("-N", "5"), refused("--config", f.toString()), "a value gets the command line's message");
+    }
+
+    @Test
+    void versionAndCheckAreActions() throws Exception {
+        assertTrue(Cli.wantsVersion(new String[] {"-d", "--version"}));
+        assertFalse(Cli.wantsVersion(new String[] {"--", "--version"}));
+        assertTrue(parse("--check").checkOnly());
+        assertEquals("127.0.0.1", parse("--metrics", "127.0.0.1:9464").metrics().getAddress().getHostAddress());
+        assertNull(parse().metrics(), "metrics are off by default");
+    }
 }

@@ -1,0 +1,201 @@
+package org.rpctlsservd.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.File;
+import java.net.DatagramPacket;
+import java.net.ServerSocket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXDatagramSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.rpctlsservd.support.Await;
+import org.rpctlsservd.support.Commands;
+import org.rpctlsservd.support.TestPki;
+
+/**
+ * The daemon run as a service, as a process: --version, --check beside a running daemon and on a
+ * bad key pair, config-file errors, journal priority prefixes, and sd_notify readiness.
+ */
+class OperationsTest {
+    @TempDir
+    Path tmp;
+
+    private static String[] cmd(String... args) {
+        return ProcessTest.java(args).toArray(new String[0]);
+    }
+
+    /** A daemon's private files, so that tests never touch the system's pidfile or socket. */
+    private List<String> own(String name, String... args) {
+        List<String> a = new ArrayList<>(List.of("--pidfile", tmp.resolve(name + ".pid").toString(), "--rpc-socket",
+                tmp.resolve(name + ".sock").toString(), "--no-rpcbind"));
+        a.addAll(List.of(args));
+        return a;
+    }
+
+    private static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    @Test
+    void versionPrintsTheProjectVersion() throws Exception {
+        Commands.Result r = Commands.run(30, cmd("--version"));
+        assertEquals(0, r.status());
+        assertEquals("rpc.tlsservd " + System.getProperty("rpctlsservd.version") + "\n", r.output());
+        assertFalse(r.output().contains("unknown"));
+    }
+
+    @Test
+    void checkRunsBesideARunningDaemonAndTakesNothing() throws Exception {
+        int port = freePort();
+        List<String> args = own("d", "-d", "--throwaway-cert", "--listen", "127.0.0.1:" + port, "--backend", "127.0.0.1:111");
+        Path log = tmp.resolve("d.log");
+        Process d = new ProcessBuilder(ProcessTest.java(args.toArray(new String[0]))).redirectErrorStream(true)
+                .redirectOutput(log.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        try {
+            Await.until(() -> ProcessTest.read(log).contains("serving RPCTLSSD"), "the daemon to start", 30);
+            String pid = ProcessTest.read(tmp.resolve("d.pid"));
+            // The same options: a check that took the pidfile or bound the port would fail.
+            List<String> check = new ArrayList<>(args);
+            check.add("--check");
+            Commands.Result r = Commands.run(30, cmd(check.toArray(new String[0])));
+            assertEquals(0, r.status(), r.output());
+            assertEquals("rpc.tlsservd: configuration is valid\n", r.output());
+            assertEquals(pid, ProcessTest.read(tmp.resolve("d.pid")), "the pidfile is the daemon's still");
+            assertTrue(d.isAlive());
+        } finally {
+            d.destroy();
+            d.waitFor(20, TimeUnit.SECONDS);
+            d.destroyForcibly();
+        }
+    }
+
+    @Test
+    void checkRefusesAMismatchedKeyPairWithTheStartsMessage() throws Exception {
+        TestPki.Ca ca = TestPki.ca("Check CA");
+        Path certs = tmp.resolve("certs");
+        TestPki.writeServer(certs, ca.leaf("server").issue());
+        Path other = tmp.resolve("other");
+        TestPki.writeServer(other, ca.leaf("other").issue());
+        Files.copy(other.resolve("certkey.pem"), certs.resolve("certkey.pem"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+
+        Commands.Result check = Commands.run(30, cmd(own("c", "-D", certs.toString(), "--check").toArray(new String[0])));
+        Commands.Result start = Commands.run(30, cmd(own("c", "-d", "-D", certs.toString()).toArray(new String[0])));
+        assertEquals(1, check.status(), check.output());
+        assertEquals(1, start.status(), start.output());
+        assertTrue(check.output().startsWith("rpc.tlsservd: Can't create SSL context: "), check.output());
+        assertEquals(start.output(), check.output(), "--check says what a start says");
+        assertFalse(Files.exists(tmp.resolve("c.pid")), "neither took a pidfile");
+
+        Commands.Result addr = Commands.run(30, cmd(own("a", "--throwaway-cert", "--listen", "192.0.2.1:2049", "--backend",
+                "127.0.0.1:111", "--check").toArray(new String[0])));
+        assertEquals(1, addr.status());
+        assertEquals("rpc.tlsservd: --listen 192.0.2.1:2049: not an address of this host\n", addr.output());
+    }
+
+    @Test
+    void configFileErrorsFromTheProcess() throws Exception {
+        Path conf = tmp.resolve("rpc-tlsservd.conf");
+        Files.writeString(conf, "# comment\nthrowaway-cert\n\nmaxthreads = 0\n");
+        Commands.Result bad = Commands.run(30, cmd("--config", conf.toString(), "--check"));
+        Commands.Result same = Commands.run(30, cmd("-N", "0", "--check"));
+        assertEquals(1, bad.status());
+        assertEquals(same.output(), bad.output(), "a value from the file gets the command line's message");
+
+        Files.writeString(conf, "throwaway-cert\nmaxthreads = 0\n");
+        Commands.Result overridden = Commands.run(30, cmd(own("o", "--config", conf.toString(), "-N", "1", "--check")
+                .toArray(new String[0])));
+        assertEquals(0, overridden.status(), "the command line overrides the file: " + overridden.output());
+
+        Files.writeString(conf, "throwaway-cert\ncertdirr = /etc\n");
+        Commands.Result unknown = Commands.run(30, cmd("--config", conf.toString(), "--check"));
+        assertEquals(1, unknown.status());
+        assertEquals("rpc.tlsservd: " + conf + ":2: unknown option `certdirr'\n", unknown.output());
+
+        Commands.Result missing = Commands.run(30, cmd("--config", tmp.resolve("none.conf").toString()));
+        assertEquals(1, missing.status());
+        assertEquals("rpc.tlsservd: cannot read config file " + tmp.resolve("none.conf") + ": no such file\n", missing.output());
+    }
+
+    @Test
+    void onTheJournalLinesCarryPriorityPrefixesInsteadOfTimestamps() throws Exception {
+        Path log = tmp.resolve("journal.log");
+        Files.createFile(log);
+        long dev = ((Number) Files.getAttribute(log, "unix:dev")).longValue();
+        long ino = ((Number) Files.getAttribute(log, "unix:ino")).longValue();
+        ProcessBuilder pb = new ProcessBuilder(ProcessTest.java(own("j", "-d", "--throwaway-cert").toArray(new String[0])))
+                .redirectErrorStream(true).redirectOutput(log.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        pb.environment().put("JOURNAL_STREAM", dev + ":" + ino);
+        Process p = pb.start();
+        try {
+            Await.until(() -> ProcessTest.read(log).contains("serving RPCTLSSD"), "the daemon to start", 30);
+        } finally {
+            p.destroy();
+            p.waitFor(20, TimeUnit.SECONDS);
+            p.destroyForcibly();
+        }
+        for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
+            assertTrue(line.matches("<[0-7]>\\S.*"), "journal line: " + line);
+        }
+        assertTrue(ProcessTest.read(log).contains("<6>serving RPCTLSSD"), ProcessTest.read(log));
+
+        // Another file than the one named: plain lines with timestamps.
+        assertFalse(Logging.isJournal(dev + ":" + (ino + 1), log));
+        assertTrue(Logging.isJournal(dev + ":" + ino, log));
+        assertFalse(Logging.isJournal(null, log));
+    }
+
+    @Test
+    void systemdHearsReadyReloadingAndStopping() throws Exception {
+        Path notify = tmp.resolve("notify.sock");
+        try (AFUNIXDatagramSocket systemd = AFUNIXDatagramSocket.newInstance()) {
+            systemd.bind(AFUNIXSocketAddress.of(notify));
+            systemd.setSoTimeout(30_000);
+            Path log = tmp.resolve("n.log");
+            ProcessBuilder pb = new ProcessBuilder(ProcessTest.java(own("n", "-d", "--throwaway-cert").toArray(new String[0])))
+                    .redirectErrorStream(true).redirectOutput(log.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+            pb.environment().put("NOTIFY_SOCKET", notify.toString());
+            Process p = pb.start();
+            try {
+                String ready = receive(systemd);
+                assertTrue(ready.startsWith("READY=1\n"), ready);
+                assertTrue(ready.contains("MAINPID=" + p.pid()), ready);
+                assertTrue(ProcessTest.read(log).contains("serving RPCTLSSD"), "READY=1 comes once the service serves");
+
+                assertEquals(0, Commands.run(10, "kill", "-HUP", String.valueOf(p.pid())).status());
+                String reloading = receive(systemd);
+                assertTrue(reloading.startsWith("RELOADING=1\nMONOTONIC_USEC="), reloading);
+                assertTrue(receive(systemd).startsWith("READY=1"), "READY=1 again after the reload");
+
+                p.destroy();
+                assertEquals("STOPPING=1", receive(systemd));
+                assertTrue(p.waitFor(20, TimeUnit.SECONDS));
+                assertEquals(0, p.exitValue());
+            } finally {
+                p.destroyForcibly();
+            }
+        }
+    }
+
+    private static String receive(AFUNIXDatagramSocket s) throws Exception {
+        byte[] b = new byte[4096];
+        DatagramPacket p = new DatagramPacket(b, b.length);
+        try {
+            s.receive(p);
+        } catch (SocketTimeoutException e) {
+            throw new AssertionError("no notification within 30 s");
+        }
+        return new String(b, 0, p.getLength(), StandardCharsets.UTF_8);
+    }
+}

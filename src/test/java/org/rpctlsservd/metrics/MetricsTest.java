@@ -1,0 +1,208 @@
+package org.rpctlsservd.metrics;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.acplt.oncrpc.OncRpcAuthStatus;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.rpctlsservd.support.Await;
+import org.rpctlsservd.support.EchoBackend;
+import org.rpctlsservd.support.FrontEndHarness;
+import org.rpctlsservd.support.RawRpc;
+import org.rpctlsservd.support.TestPki;
+import org.rpctlsservd.support.TlsHarness;
+
+/**
+ * --metrics: the Prometheus text on /metrics and /ready, fetched over HTTP as a scraper would,
+ * changing with real handshakes, relayed calls and refusals through the front end.
+ */
+class MetricsTest {
+    static TestPki.Ca ca;
+    static TestPki.Issued server;
+    static TestPki.Issued client;
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    @TempDir
+    Path tmp;
+    EchoBackend backend;
+
+    @BeforeAll
+    static void pki() {
+        ca = TestPki.ca("Metrics CA");
+        server = ca.leaf("server").dns("localhost").issue();
+        client = ca.leaf("client").dns("localhost").issue();
+    }
+
+    @BeforeEach
+    void backend() throws IOException {
+        backend = new EchoBackend();
+    }
+
+    @AfterEach
+    void stop() {
+        backend.close();
+    }
+
+    private FrontEndHarness fe(String... args) throws Exception {
+        Files.writeString(tmp.resolve("ca.pem"), TestPki.pem(ca.cert()));
+        String[] all = new String[args.length + 6];
+        System.arraycopy(new String[] {"--metrics", "127.0.0.1:0", "-m", "-l", tmp.resolve("ca.pem").toString(), "--require"}, 0, all, 0, 6);
+        System.arraycopy(args, 0, all, 6, args.length);
+        return new FrontEndHarness(tmp, server, backend.port(), all);
+    }
+
+    static HttpResponse<String> get(FrontEndHarness h, String path) throws Exception {
+        URI uri = URI.create("http://127.0.0.1:" + h.daemon.metrics().port() + path);
+        return HTTP.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** The value of one sample, e.g. {@code rpctlssd_handshakes_total{reason="none",result="ok"}}; absent: -1. */
+    static double sample(String text, String series) {
+        Matcher m = Pattern.compile("^" + Pattern.quote(series) + " (\\S+)$", Pattern.MULTILINE).matcher(text);
+        return m.find() ? Double.parseDouble(m.group(1)) : -1;
+    }
+
+    static double scrape(FrontEndHarness h, String series) {
+        HttpResponse<String> r;
+        try {
+            r = get(h, "/metrics");
+        } catch (Exception e) {
+            throw new AssertionError("scraping /metrics: " + e, e);
+        }
+        assertEquals(200, r.statusCode());
+        return sample(r.body(), series);
+    }
+
+    static final String OK = "rpctlssd_handshakes_total{reason=\"none\",result=\"ok\"}";
+    static final String FAILED_TLS = "rpctlssd_handshakes_total{reason=\"tls\",result=\"failed\"}";
+    static final String VERIFIED_CERT = "rpctlssd_client_certificates_total{flags=\"0x0b\"}";
+    static final String TLS_CONNECTIONS = "rpctlssd_frontend_connections{state=\"tls\"}";
+    static final String PLAIN_CONNECTIONS = "rpctlssd_frontend_connections{state=\"plain\"}";
+    static final String TOOWEAK = "rpctlssd_rpc_rejects_total{reason=\"auth_tooweak\"}";
+    static final String TO_BACKEND = "rpctlssd_relay_bytes_total{direction=\"to_backend\"}";
+    static final String TO_CLIENT = "rpctlssd_relay_bytes_total{direction=\"to_client\"}";
+    static final String DURATION_COUNT = "rpctlssd_handshake_duration_seconds_count";
+
+    @Test
+    void aHandshakeAndARelayedCallShowInTheMetrics() throws Exception {
+        try (FrontEndHarness h = fe("cert")) {
+            assertEquals(200, get(h, "/ready").statusCode());
+            assertEquals("ready\n", get(h, "/ready").body());
+            assertEquals(404, get(h, "/nothing").statusCode());
+            String before = get(h, "/metrics").body();
+            assertTrue(before.contains("# TYPE rpctlssd_handshakes_total counter"), before);
+            assertTrue(before.contains("# TYPE rpctlssd_handshake_duration_seconds histogram"), before);
+            assertEquals(0, sample(before, TLS_CONNECTIONS));
+            assertEquals(0, sample(before, "rpctlssd_sessions"));
+            assertEquals(0, sample(before, "rpctlssd_connect_queue"));
+            assertEquals(0, sample(before, "rpctlssd_workers_busy"));
+            long notAfter = server.cert().getNotAfter().getTime() / 1000;
+            assertEquals(notAfter, sample(before, "rpctlssd_server_certificate_expiry_timestamp_seconds"));
+
+            try (RawRpc c = h.tls(TlsHarness.jdkClient(client, ca, "TLSv1.3"))) {
+                c.send(FrontEndHarness.whoami(1, FrontEndHarness.authNone()).bytes());
+                assertEquals(0, c.read().stat);
+                String during = get(h, "/metrics").body();
+                assertEquals(sample(before, OK) + 1, sample(during, OK), during);
+                assertEquals(Math.max(0, sample(before, VERIFIED_CERT)) + 1, sample(during, VERIFIED_CERT),
+                        "a verified client certificate: flags HANDSHAKE|GOTCERT|VERIFIED\n" + during);
+                assertEquals(sample(before, DURATION_COUNT) + 1, sample(during, DURATION_COUNT));
+                assertEquals(1, sample(during, TLS_CONNECTIONS), during);
+                assertEquals(1, sample(during, "rpctlssd_sessions"), during);
+                assertTrue(sample(during, TO_BACKEND) > sample(before, TO_BACKEND), during);
+                assertTrue(sample(during, TO_CLIENT) > sample(before, TO_CLIENT), during);
+            }
+            Await.until(() -> scrape(h, TLS_CONNECTIONS) == 0 && scrape(h, "rpctlssd_sessions") == 0,
+                    "the closed connection to leave the gauges");
+        }
+    }
+
+    @Test
+    void refusalsAndFailedHandshakesAreCountedByReason() throws Exception {
+        try (FrontEndHarness h = fe("tls")) {
+            String before = get(h, "/metrics").body();
+            try (RawRpc plain = h.plain()) {
+                plain.send(FrontEndHarness.whoami(1, FrontEndHarness.authNone()).bytes());
+                assertEquals(OncRpcAuthStatus.ONCRPC_AUTH_TOOWEAK, plain.read().authStat);
+                assertEquals(1, scrape(h, PLAIN_CONNECTIONS));
+            }
+            assertEquals(sample(before, TOOWEAK) + 1, scrape(h, TOOWEAK), "--require tls refused a call in clear text");
+
+            // A probe, then garbage where the ClientHello belongs: a failed handshake, reason tls.
+            try (Socket s = RawRpc.connect(h.port)) {
+                byte[] p = FrontEndHarness.probe(9);
+                OutputStream out = s.getOutputStream();
+                out.write(java.nio.ByteBuffer.allocate(4 + p.length).putInt(0x80000000 | p.length).put(p).array());
+                s.getInputStream().readNBytes(36);
+                out.write(new byte[] {0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5});
+                out.flush();
+                Await.until(() -> scrape(h, FAILED_TLS) == sample(before, FAILED_TLS) + 1, "the failed handshake to be counted");
+            }
+        }
+    }
+
+    @Test
+    void reloadsAreCountedAndReadinessEndsWithTheDaemon() throws Exception {
+        FrontEndHarness h = fe("none");
+        try {
+            String ok = "rpctlssd_reloads_total{result=\"ok\"}";
+            String failed = "rpctlssd_reloads_total{result=\"failed\"}";
+            double okBefore = scrape(h, ok);
+            double failedBefore = scrape(h, failed);
+            h.daemon.reload();
+            Await.until(() -> scrape(h, ok) == okBefore + 1, "a good reload to be counted");
+            Files.writeString(tmp.resolve("server").resolve("certkey.pem"), "not a key\n");
+            h.daemon.reload();
+            Await.until(() -> scrape(h, failed) == failedBefore + 1, "a refused reload to be counted");
+            assertEquals(okBefore + 1, scrape(h, ok));
+        } finally {
+            int port = h.daemon.metrics().port();
+            h.close();
+            // closed: nothing answers any more (a balancer's health check fails)
+            URI uri = URI.create("http://127.0.0.1:" + port + "/ready");
+            assertTrue(assertThrowsIo(uri), "the metrics server stops with the daemon");
+        }
+    }
+
+    private static boolean assertThrowsIo(URI uri) {
+        try {
+            HTTP.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+            return false;
+        } catch (IOException e) {
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    @Test
+    void rejectReasonsFollowRfc5531() {
+        assertEquals(null, Metrics.rejectReason(0, 0, 0, 0));
+        assertEquals("prog_unavail", Metrics.rejectReason(0, 1, 0, 0));
+        assertEquals("prog_mismatch", Metrics.rejectReason(0, 2, 0, 0));
+        assertEquals("proc_unavail", Metrics.rejectReason(0, 3, 0, 0));
+        assertEquals("garbage_args", Metrics.rejectReason(0, 4, 0, 0));
+        assertEquals("system_err", Metrics.rejectReason(0, 5, 0, 0));
+        assertEquals("rpc_mismatch", Metrics.rejectReason(1, 0, 0, 0));
+        assertEquals("auth_badcred", Metrics.rejectReason(1, 0, 1, 1));
+        assertEquals("auth_rejectedcred", Metrics.rejectReason(1, 0, 1, 2));
+        assertEquals("auth_tooweak", Metrics.rejectReason(1, 0, 1, 5));
+    }
+}
