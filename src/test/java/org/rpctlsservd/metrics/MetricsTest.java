@@ -105,6 +105,12 @@ class MetricsTest {
             assertEquals(200, get(h, "/ready").statusCode());
             assertEquals("ready\n", get(h, "/ready").body());
             assertEquals(404, get(h, "/nothing").statusCode());
+            // What Prometheus asks first when native histograms are on: protobuf, not an error.
+            HttpResponse<byte[]> proto = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + h.daemon.metrics().port()
+                    + "/metrics")).header("Accept", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
+                    .build(), HttpResponse.BodyHandlers.ofByteArray());
+            assertEquals(200, proto.statusCode());
+            assertTrue(proto.headers().firstValue("Content-Type").orElse("").startsWith("application/vnd.google.protobuf"));
             String before = get(h, "/metrics").body();
             assertTrue(before.contains("# TYPE rpctlssd_handshakes_total counter"), before);
             assertTrue(before.contains("# TYPE rpctlssd_handshake_duration_seconds histogram"), before);
