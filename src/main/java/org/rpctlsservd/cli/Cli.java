@@ -105,6 +105,9 @@ public final class Cli {
                 .desc("CONNECT calls waiting for a worker before more are refused (default 1024)").build());
         o.addOption(Option.builder().longOpt("handshake-timeout").hasArg().argName("seconds")
                 .desc("give up a handshake not done in this time (default 10; fractions allowed)").build());
+        o.addOption(Option.builder().longOpt("groups").hasArg().argName("groups")
+                .desc("key-exchange groups, colon-separated, in order of preference (default "
+                        + "X25519MLKEM768:SecP256r1MLKEM768:x25519:secp256r1:secp384r1)").build());
         o.addOption(Option.builder().longOpt("require-alpn")
                 .desc("refuse clients that do not offer ALPN \"sunrpc\" (RFC 9289 section 5)").build());
         o.addOption(Option.builder().longOpt("throwaway-cert")
@@ -297,6 +300,7 @@ public final class Cli {
         int ioThreads = ncpu;
         InetSocketAddress metrics = null;
         boolean checkOnly = false;
+        String groups = null;
 
         // In command-line order, as getopt sees them: the first refused option decides the message.
         for (Option o : cmd.getOptions()) {
@@ -361,6 +365,7 @@ public final class Cli {
                 case "rpc-insecure": rpcInsecure = true; break;
                 case "io-threads": ioThreads = (int) positive("--io-threads", v, 256); break;
                 case "metrics": metrics = hostPort("--metrics", v); break;
+                case "groups": groups = v; break;
                 case "check": checkOnly = true; break;
                 case "config":
                 case "version":
@@ -393,7 +398,7 @@ public final class Cli {
         return new Config(allowTls12, ciphers, certDir, debug, checkHost, caFile, mutual, maxThreads, domain, caPath,
                 crl, certUser, verbose, wildcard, pidFile, rpcAddress, maxConnections, connectQueue, idle, rpcbind, 111,
                 handshakeTimeout, requireAlpn, throwaway, listen, backend, require, frontIdle, upcall, writeTimeout, memoryBudget,
-                rpcSocket, rpcInsecure, ioThreads, metrics, checkOnly);
+                rpcSocket, rpcInsecure, ioThreads, metrics, checkOnly, groups);
     }
 
     /** C atoi(): optional blanks and sign, then the leading digits; nothing numeric gives 0. */

@@ -41,7 +41,8 @@ public record Config(
         boolean rpcInsecure,
         int ioThreads,
         InetSocketAddress metrics,
-        boolean checkOnly) {
+        boolean checkOnly,
+        String groups) {
 
     /** --require: the least a connection must reach before calls other than NULL are relayed (exports(5) -tls, -tlscert, -tlscertuser). */
     public enum Require { NONE, TLS, CERT, CERTUSER }

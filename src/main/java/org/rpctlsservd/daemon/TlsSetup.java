@@ -32,8 +32,14 @@ public final class TlsSetup {
         } catch (IllegalArgumentException e) {
             throw new SetupException("SSL_CTX_set_ciphersuites failed: " + e.getMessage());
         }
+        int[] groups;
+        try {
+            groups = c.groups() == null ? TlsPolicy.DEFAULT_GROUPS : TlsPolicy.parseGroups(c.groups());
+        } catch (IllegalArgumentException e) {
+            throw new SetupException("SSL_CTX_set1_groups_list failed: " + e.getMessage());
+        }
         return new TlsPolicy(c.allowTls12(), suites, c.requireAlpn(), c.handshakeTimeout(), c.mutualVerify(),
-                c.checkHost(), c.wildcardFlags(), c.certUser(), c.domain(), c.verbose());
+                c.checkHost(), c.wildcardFlags(), c.certUser(), c.domain(), c.verbose(), groups);
     }
 
     public static ServerCredentials credentials(Config c) throws SetupException {

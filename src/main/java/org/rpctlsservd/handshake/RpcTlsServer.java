@@ -111,6 +111,23 @@ final class RpcTlsServer extends DefaultTlsServer {
         return true;
     }
 
+    /** --groups, hybrids first by default. */
+    @Override
+    public int[] getSupportedGroups() {
+        return policy.groups();
+    }
+
+    /**
+     * The server's order, not the client's: a client that supports a hybrid group but sent only an
+     * x25519 key share gets a HelloRetryRequest for the hybrid. One round trip more, once per
+     * connection, is cheap for a mount that lives for days, and buys protection of its records
+     * against decryption later by a quantum computer ("harvest now, decrypt later").
+     */
+    @Override
+    public boolean preferLocalSupportedGroups() {
+        return true;
+    }
+
     @Override
     protected Vector<ProtocolName> getProtocolNames() {
         Vector<ProtocolName> v = new Vector<>();

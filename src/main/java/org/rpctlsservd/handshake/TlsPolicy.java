@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import org.bouncycastle.tls.CipherSuite;
+import org.bouncycastle.tls.NamedGroup;
 
 /** What a handshake allows and checks, from the command line. */
 public record TlsPolicy(
@@ -18,7 +19,24 @@ public record TlsPolicy(
         int wildcardFlags,
         boolean certUser,
         String domain,
-        boolean verbose) {
+        boolean verbose,
+        int[] groups) {
+
+    /**
+     * The key-exchange groups, in the server's order of preference: the hybrid post-quantum ones
+     * first (X25519MLKEM768 is OpenSSL 3.5's and GnuTLS's default), then the classical ones.
+     */
+    public static final int[] DEFAULT_GROUPS = {
+        NamedGroup.X25519MLKEM768, NamedGroup.SecP256r1MLKEM768, NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1,
+    };
+    /** What --groups may name (Bouncy Castle's names, which are OpenSSL's), with OpenSSL's P-NNN aliases. */
+    private static final int[] GROUPS_ALL = {
+        NamedGroup.X25519MLKEM768, NamedGroup.SecP256r1MLKEM768, NamedGroup.SecP384r1MLKEM1024, NamedGroup.x25519,
+        NamedGroup.x448, NamedGroup.secp256r1, NamedGroup.secp384r1, NamedGroup.secp521r1, NamedGroup.ffdhe2048,
+        NamedGroup.ffdhe3072, NamedGroup.ffdhe4096,
+    };
+    private static final Map<String, Integer> GROUP_ALIASES = Map.of("p-256", NamedGroup.secp256r1, "p-384", NamedGroup.secp384r1,
+            "p-521", NamedGroup.secp521r1);
 
     /** The TLS 1.3 suites, in OpenSSL's default preference order. */
     public static final int[] DEFAULT_TLS13 = {
@@ -44,6 +62,50 @@ public record TlsPolicy(
 
     public TlsPolicy {
         tls13Suites = tls13Suites.clone();
+        groups = groups.clone();
+    }
+
+    /** The groups as a list of names, for messages and logs. */
+    public static String groupNames(int[] groups) {
+        StringBuilder b = new StringBuilder();
+        for (int g : groups) {
+            b.append(b.length() == 0 ? "" : ":").append(NamedGroup.getName(g));
+        }
+        return b.toString();
+    }
+
+    /**
+     * {@code --groups}: group names, colon-separated, in order of preference, matched without
+     * regard to case. An unknown name is refused with the names that are known.
+     */
+    public static int[] parseGroups(String list) {
+        String[] names = list.split(":");
+        int[] out = new int[names.length];
+        int n = 0;
+        for (String name : names) {
+            if (name.isEmpty()) {
+                continue;
+            }
+            Integer found = GROUP_ALIASES.get(name.toLowerCase(java.util.Locale.ROOT));
+            for (int g : GROUPS_ALL) {
+                if (NamedGroup.getName(g).equalsIgnoreCase(name)) {
+                    found = g;
+                }
+            }
+            if (found == null) {
+                throw new IllegalArgumentException("unknown group `" + name + "' (known: " + groupNames(GROUPS_ALL) + ")");
+            }
+            for (int i = 0; i < n; i++) {
+                if (out[i] == found) {
+                    throw new IllegalArgumentException("group " + name + " named twice");
+                }
+            }
+            out[n++] = found;
+        }
+        if (n == 0) {
+            throw new IllegalArgumentException("no group in \"" + list + "\"");
+        }
+        return java.util.Arrays.copyOf(out, n);
     }
 
     /** The IANA name of a cipher suite. */

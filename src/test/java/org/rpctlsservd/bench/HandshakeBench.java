@@ -53,6 +53,14 @@ public final class HandshakeBench {
         List<String> extra = new ArrayList<>(Arrays.asList(args).subList(Math.min(3, args.length), args.length));
         boolean mutual = extra.remove("--mutual");
         boolean compare = extra.remove("--compare");
+        // --client-groups LIST: a Bouncy Castle JSSE client offering these groups (X25519MLKEM768 for the hybrid)
+        int cg = extra.indexOf("--client-groups");
+        String clientGroups = null;
+        if (cg >= 0) {
+            clientGroups = extra.get(cg + 1);
+            extra.remove(cg + 1);
+            extra.remove(cg);
+        }
         Logger.getLogger("").setLevel(Level.WARNING);
         Logger.getLogger("rpctlssd").setLevel(Level.WARNING);
 
@@ -71,7 +79,8 @@ public final class HandshakeBench {
         opts.addAll(extra);
         Config c = new Cli("rpc.tlsservd", Runtime.getRuntime().availableProcessors(), "bench.example.org", h -> null)
                 .parse(opts.toArray(new String[0]));
-        SSLContext ctx = TlsHarness.jdkClient(mutual ? client : null, ca, "TLSv1.3");
+        SSLContext ctx = clientGroups != null ? TlsHarness.bcClient(ca, clientGroups)
+                : TlsHarness.jdkClient(mutual ? client : null, ca, "TLSv1.3");
         if (compare) {
             compare(ctx, dir, opts, n, k, rsa);
             return;

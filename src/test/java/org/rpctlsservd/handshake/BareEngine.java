@@ -29,7 +29,7 @@ public final class BareEngine implements Closeable {
         RecordCrypto crypto = new RecordCrypto(new SecureRandom());
         org.bouncycastle.tls.crypto.TlsCertificate[] chain = RpcTlsServer.parse(crypto, credentials);
         TlsPolicy policy = new TlsPolicy(false, TlsPolicy.DEFAULT_TLS13, false, Duration.ofSeconds(10), false, false,
-                Config.NO_WILDCARDS, false, "@example.org", false);
+                Config.NO_WILDCARDS, false, "@example.org", false, TlsPolicy.DEFAULT_GROUPS);
         AtomicInteger serial = new AtomicInteger();
         workers = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "bare-" + serial.incrementAndGet());

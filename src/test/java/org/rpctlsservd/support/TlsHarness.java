@@ -156,6 +156,25 @@ public final class TlsHarness implements Closeable {
         return ctx;
     }
 
+    /**
+     * A Bouncy Castle JSSE client (on the BC provider, which has ML-KEM) trusting {@code trusted},
+     * TLS 1.3, offering the key-exchange groups {@code groups} (colon-separated, in order; the
+     * first is the one it sends a key share for).
+     */
+    public static SSLContext bcClient(TestPki.Ca trusted, String groups) throws Exception {
+        System.setProperty("jdk.tls.namedGroups", groups.replace(':', ',')); // read when the context is made
+        java.security.Provider jsse = new org.bouncycastle.jsse.provider.BouncyCastleJsseProvider(
+                new org.bouncycastle.jce.provider.BouncyCastleProvider());
+        KeyStore ts = KeyStore.getInstance("PKCS12");
+        ts.load(null, null);
+        ts.setCertificateEntry("ca", new org.bouncycastle.cert.jcajce.JcaX509CertificateConverter().getCertificate(trusted.cert()));
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX", jsse);
+        tmf.init(ts);
+        SSLContext ctx = SSLContext.getInstance("TLSv1.3", jsse);
+        ctx.init(new KeyManager[0], tmf.getTrustManagers(), null);
+        return ctx;
+    }
+
     public static SSLParameters alpn(String... protocols) {
         SSLParameters p = new SSLParameters();
         p.setApplicationProtocols(protocols);
