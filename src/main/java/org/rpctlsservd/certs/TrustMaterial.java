@@ -44,13 +44,16 @@ public final class TrustMaterial {
     private final List<X509CertificateHolder> anchorHolders;
     private final List<X509CRLHolder> crls;
     private final boolean crlCheck;
+    /** Checked after a chain verifies: who of the verified may use the service. */
+    private final AllowList allow;
 
     /** The outcome of checking one client chain. */
     public record Verification(boolean verified, boolean selfSigned, String reason) {
     }
 
     private TrustMaterial(List<X509CertificateHolder> caFileCerts, List<X509CertificateHolder> anchorHolders,
-            List<X509CRLHolder> crls, boolean crlCheck) throws IOException {
+            List<X509CRLHolder> crls, boolean crlCheck, AllowList allow) throws IOException {
+        this.allow = allow;
         this.caFileCerts = List.copyOf(caFileCerts);
         this.anchorHolders = List.copyOf(anchorHolders);
         this.crls = List.copyOf(crls);
@@ -87,7 +90,7 @@ public final class TrustMaterial {
             }
         }
         List<X509CRLHolder> crls = crlFile == null ? List.of() : loadCrls(crlFile);
-        return new TrustMaterial(fromFile, all, crls, crlFile != null);
+        return new TrustMaterial(fromFile, all, crls, crlFile != null, AllowList.ANYONE);
     }
 
     private static List<X509CRLHolder> loadCrls(String crlFile) throws IOException {
@@ -100,7 +103,20 @@ public final class TrustMaterial {
 
     /** The same anchors with the CRLs of {@code crlFile} instead of the current ones. */
     public TrustMaterial withCrls(String crlFile) throws IOException {
-        return new TrustMaterial(caFileCerts, anchorHolders, loadCrls(crlFile), true);
+        return new TrustMaterial(caFileCerts, anchorHolders, loadCrls(crlFile), true, allow);
+    }
+
+    /** The same anchors and CRLs with {@code a} as the allow-list. */
+    public TrustMaterial withAllowList(AllowList a) {
+        try {
+            return new TrustMaterial(caFileCerts, anchorHolders, crls, crlCheck, a);
+        } catch (IOException e) {
+            throw new IllegalStateException("these anchors were parsed before", e);
+        }
+    }
+
+    public AllowList allowList() {
+        return allow;
     }
 
     /** Names sent in the CertificateRequest: those of the -l file's certificates (none with -p alone). */
@@ -135,6 +151,10 @@ public final class TrustMaterial {
             params.setRevocationEnabled(crlCheck);
             params.setDate(new Date());
             CertPathBuilder.getInstance("PKIX").build(params);
+            java.util.Optional<String> refused = allow.refusal(chain.get(0));
+            if (refused.isPresent()) {
+                return new Verification(false, false, refused.get()); // as if it had not verified: no VERIFIED flag
+            }
             return new Verification(true, false, null);
         } catch (CertPathBuilderException e) {
             return failed(chain, reason(e));

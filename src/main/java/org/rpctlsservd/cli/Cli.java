@@ -108,6 +108,12 @@ public final class Cli {
         o.addOption(Option.builder().longOpt("groups").hasArg().argName("groups")
                 .desc("key-exchange groups, colon-separated, in order of preference (default "
                         + "X25519MLKEM768:SecP256r1MLKEM768:x25519:secp256r1:secp384r1)").build());
+        o.addOption(Option.builder().longOpt("allow-subject").hasArg().argName("DN")
+                .desc("only verified client certificates with this RFC 2253 subject (exact, or a glob with * and ?) count as verified; repeatable").build());
+        o.addOption(Option.builder().longOpt("allow-san").hasArg().argName("name")
+                .desc("only verified client certificates with this DNS or URI subjectAltName (a glob) count as verified; repeatable").build());
+        o.addOption(Option.builder().longOpt("require-eku")
+                .desc("only verified client certificates with the extended key usage id-kp-rpcTLSClient count as verified").build());
         o.addOption(Option.builder().longOpt("require-alpn")
                 .desc("refuse clients that do not offer ALPN \"sunrpc\" (RFC 9289 section 5)").build());
         o.addOption(Option.builder().longOpt("throwaway-cert")
@@ -301,6 +307,9 @@ public final class Cli {
         InetSocketAddress metrics = null;
         boolean checkOnly = false;
         String groups = null;
+        java.util.List<String> allowSubjects = new java.util.ArrayList<>();
+        java.util.List<String> allowSans = new java.util.ArrayList<>();
+        boolean requireEku = false;
 
         // In command-line order, as getopt sees them: the first refused option decides the message.
         for (Option o : cmd.getOptions()) {
@@ -366,6 +375,9 @@ public final class Cli {
                 case "io-threads": ioThreads = (int) positive("--io-threads", v, 256); break;
                 case "metrics": metrics = hostPort("--metrics", v); break;
                 case "groups": groups = v; break;
+                case "allow-subject": allowSubjects.add(v); break;
+                case "allow-san": allowSans.add(v); break;
+                case "require-eku": requireEku = true; break;
                 case "check": checkOnly = true; break;
                 case "config":
                 case "version":
@@ -386,6 +398,9 @@ public final class Cli {
         if (certUser && !(mutual && haveCa)) {
             throw new UsageException(progname + ": -u requires the -m plus the -l <CAfile> and/or -p <CApath> options");
         }
+        if ((!allowSubjects.isEmpty() || !allowSans.isEmpty() || requireEku) && !(mutual && haveCa)) {
+            throw new UsageException(progname + ": --allow-subject, --allow-san and --require-eku require the -m plus the -l <CAfile> and/or -p <CApath> options");
+        }
         if (!listen.isEmpty() && backend == null) {
             throw new UsageException(progname + ": --listen requires --backend <host:port>");
         }
@@ -398,7 +413,7 @@ public final class Cli {
         return new Config(allowTls12, ciphers, certDir, debug, checkHost, caFile, mutual, maxThreads, domain, caPath,
                 crl, certUser, verbose, wildcard, pidFile, rpcAddress, maxConnections, connectQueue, idle, rpcbind, 111,
                 handshakeTimeout, requireAlpn, throwaway, listen, backend, require, frontIdle, upcall, writeTimeout, memoryBudget,
-                rpcSocket, rpcInsecure, ioThreads, metrics, checkOnly, groups);
+                rpcSocket, rpcInsecure, ioThreads, metrics, checkOnly, groups, allowSubjects, allowSans, requireEku);
     }
 
     /** C atoi(): optional blanks and sign, then the leading digits; nothing numeric gives 0. */

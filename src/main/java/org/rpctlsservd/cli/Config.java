@@ -42,13 +42,18 @@ public record Config(
         int ioThreads,
         InetSocketAddress metrics,
         boolean checkOnly,
-        String groups) {
+        String groups,
+        java.util.List<String> allowSubjects,
+        java.util.List<String> allowSans,
+        boolean requireEku) {
 
     /** --require: the least a connection must reach before calls other than NULL are relayed (exports(5) -tls, -tlscert, -tlscertuser). */
     public enum Require { NONE, TLS, CERT, CERTUSER }
 
     public Config {
         listen = java.util.List.copyOf(listen);
+        allowSubjects = java.util.List.copyOf(allowSubjects);
+        allowSans = java.util.List.copyOf(allowSans);
     }
 
     /** X509_CHECK_FLAG_NO_WILDCARDS: the default host-check mode. */

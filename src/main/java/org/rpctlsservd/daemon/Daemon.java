@@ -9,6 +9,7 @@ import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.acplt.oncrpc.OncRpcException;
+import org.rpctlsservd.certs.AllowList;
 import org.rpctlsservd.certs.NameService;
 import org.rpctlsservd.certs.ServerCredentials;
 import org.rpctlsservd.certs.TrustMaterial;
@@ -283,7 +284,11 @@ public final class Daemon implements Closeable {
         }
         boolean ok = false;
         try {
-            ok = engine == null || reloadCredentials() & reloadCrl(); // both run, whatever the first gave
+            // every part runs, whatever the one before gave
+            ok = engine == null || reloadCredentials() & reloadAllowList() & reloadCrl();
+            if (engine != null) {
+                shutOffRefusedSessions();
+            }
         } catch (RuntimeException e) {
             LOG.log(Level.SEVERE, "reload failed", e);
         }
@@ -319,30 +324,68 @@ public final class Daemon implements Closeable {
         }
     }
 
-    /** Replaces the CRLs (an entry gone from the file stops counting) and shuts off revoked sessions. */
-    /** False when the CRL file could not be read again (the old CRLs stay). */
+    /** False when the CRL file could not be read again (the old CRLs stay); an entry gone from the file stops counting. */
     private boolean reloadCrl() {
         TrustMaterial current = engine.trust();
         if (config.crlFile() == null || current == null) {
             return true;
         }
-        TrustMaterial fresh;
         try {
-            fresh = current.withCrls(config.crlFile());
+            engine.replaceTrust(current.withCrls(config.crlFile()));
+            return true;
         } catch (IOException e) {
             LOG.fine(() -> "rpc.tlsservd: Can't reload CRLfile: " + e.getMessage());
             return false;
         }
-        engine.replaceTrust(fresh);
+    }
+
+    /**
+     * The allow-lists as the command line and the --config file give them now; false when the
+     * file is refused (the old lists stay). Other options in the file take effect at a restart.
+     */
+    private boolean reloadAllowList() {
+        TrustMaterial current = engine.trust();
+        java.util.concurrent.Callable<Config> source = configSource;
+        if (current == null || source == null) {
+            return true;
+        }
+        Config now;
+        try {
+            now = source.call();
+        } catch (Exception e) {
+            LOG.warning("reload: refused the configuration, keeping the old allow-lists: " + e.getMessage().replace('\n', ' '));
+            return false;
+        }
+        AllowList fresh = TlsSetup.allowList(now);
+        if (!fresh.toString().equals(current.allowList().toString())) {
+            engine.replaceTrust(current.withAllowList(fresh));
+            LOG.info("reloaded the allow-lists: " + (fresh.restricts() ? fresh : "every verified certificate"));
+        }
+        return true;
+    }
+
+    /** Sessions whose verified certificate the trust now in force refuses (revoked, or off the allow-list) are shut off. */
+    private void shutOffRefusedSessions() {
+        TrustMaterial trust = engine.trust();
+        if (trust == null) {
+            return;
+        }
         sessions.forEach(s -> {
             if (s instanceof TlsSession) {
                 TlsSession t = (TlsSession) s;
-                if (!t.verifiedChain().isEmpty() && !t.isShutOff() && t.revokedUnder(fresh)) {
-                    t.shutOff(fresh);
+                if (!t.verifiedChain().isEmpty() && !t.isShutOff() && t.refusedUnder(trust)) {
+                    t.shutOff(trust);
                 }
             }
         });
-        return true;
+    }
+
+    /** Where a reload reads the options again (the command line and its --config file); null: never. */
+    private volatile java.util.concurrent.Callable<Config> configSource;
+
+    /** {@code source} gives the options as they are now, for SIGHUP (the allow-lists). */
+    public void rereadConfigWith(java.util.concurrent.Callable<Config> source) {
+        configSource = source;
     }
 
     private void closeLocal(StreamRpcServer s) {

@@ -144,6 +144,7 @@ public final class Main {
             closePid(pidFile);
             return 1;
         }
+        daemon.rereadConfigWith(() -> cli.parse(args)); // SIGHUP: the allow-lists as the command line and --config give them now
         signals.ready(daemon);
         try {
             signals.stop.await();

@@ -3,6 +3,7 @@ package org.rpctlsservd.daemon;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import org.rpctlsservd.certs.AllowList;
 import org.rpctlsservd.certs.ServerCredentials;
 import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.cli.Config;
@@ -59,10 +60,15 @@ public final class TlsSetup {
             return null;
         }
         try {
-            return TrustMaterial.load(c.caFile(), c.caPath(), c.crlFile());
+            return TrustMaterial.load(c.caFile(), c.caPath(), c.crlFile()).withAllowList(allowList(c));
         } catch (IOException e) {
             throw new SetupException(e.getMessage());
         }
+    }
+
+    /** --allow-subject, --allow-san and --require-eku. */
+    public static AllowList allowList(Config c) {
+        return new AllowList(c.allowSubjects(), c.allowSans(), c.requireEku());
     }
 
     static String hostname() {

@@ -189,14 +189,24 @@ public final class TlsSession implements Session {
             return;
         }
         X509CertificateHolder leaf = verifiedChain.get(0);
-        LOG.info("rpctls_daemon: Certificate Revoked issuerName=" + Dn.oneline(leaf.getIssuer()) + " subjectName="
-                + Dn.oneline(leaf.getSubject()) + ": TCP connection closed");
+        if (revokedUnder(trust)) {
+            LOG.info("rpctls_daemon: Certificate Revoked issuerName=" + Dn.oneline(leaf.getIssuer()) + " subjectName="
+                    + Dn.oneline(leaf.getSubject()) + ": TCP connection closed");
+        } else {
+            LOG.info("rpctls_daemon: Certificate no longer allowed issuerName=" + Dn.oneline(leaf.getIssuer()) + " subjectName="
+                    + Dn.oneline(leaf.getSubject()) + " (" + trust.allowList().refusal(leaf).orElse("?") + "): TCP connection closed");
+        }
         shutoff = true;
         try {
             channel.shutdownOutput();
         } catch (IOException e) {
             LOG.fine(() -> "shutdown: " + e.getMessage());
         }
+    }
+
+    /** True when {@code trust} would not let this session's verified certificate in now: revoked, or off the allow-list. */
+    public boolean refusedUnder(TrustMaterial trust) {
+        return revokedUnder(trust) || trust.allowList().refusal(verifiedChain.get(0)).isPresent();
     }
 
     /** True when a certificate of the verified chain is revoked under {@code trust}. */

@@ -21,6 +21,8 @@ import org.rpctlsservd.daemon.Daemon;
 public final class FrontEndHarness implements Closeable {
     public final Daemon daemon;
     public final int port;
+    /** The daemon's whole command line, for parsing it again (a reload of --config). */
+    public final List<String> args;
     private final List<Closeable> clients = new ArrayList<>();
     private final Map<RawRpc, Socket> rawSockets = new HashMap<>();
 
@@ -34,6 +36,7 @@ public final class FrontEndHarness implements Closeable {
                 .parse(all.toArray(new String[0]));
         daemon = Daemon.start(c);
         port = daemon.frontEnd().addresses().get(0).getPort();
+        this.args = List.copyOf(all);
     }
 
     /** The STARTTLS probe: NULL with an AUTH_TLS credential of length 0 and an AUTH_NONE verifier. */

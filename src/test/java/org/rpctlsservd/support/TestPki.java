@@ -106,6 +106,7 @@ public final class TestPki {
         private final Ca ca;
         private final String cn;
         private final List<GeneralName> sans = new ArrayList<>();
+        private final List<org.bouncycastle.asn1.x509.KeyPurposeId> ekus = new ArrayList<>();
         private boolean rsa;
 
         Builder(Ca ca, String cn) {
@@ -120,6 +121,17 @@ public final class TestPki {
 
         public Builder rsa() {
             rsa = true;
+            return this;
+        }
+
+        public Builder uri(String uri) {
+            sans.add(new GeneralName(GeneralName.uniformResourceIdentifier, uri));
+            return this;
+        }
+
+        /** An extended key usage, by OID (1.3.6.1.5.5.7.3.33 is id-kp-rpcTLSClient). */
+        public Builder eku(String oid) {
+            ekus.add(org.bouncycastle.asn1.x509.KeyPurposeId.getInstance(new org.bouncycastle.asn1.ASN1ObjectIdentifier(oid)));
             return this;
         }
 
@@ -145,7 +157,7 @@ public final class TestPki {
         public Issued issue() {
             KeyPair kp = rsa ? rsaKeys() : ecKeys();
             X509CertificateHolder cert = build(new X500Name("CN=" + cn + ",O=rpc-tlsservd tests"), kp,
-                    ca.self.cert().getSubject(), ca.self.keys().getPrivate(), false, sans);
+                    ca.self.cert().getSubject(), ca.self.keys().getPrivate(), false, sans, ekus);
             List<X509CertificateHolder> chain = List.of(cert, ca.self.cert());
             return new Issued(cert, kp, chain);
         }
@@ -169,6 +181,11 @@ public final class TestPki {
 
     static X509CertificateHolder build(X500Name subject, KeyPair kp, X500Name issuer, PrivateKey issuerKey, boolean ca,
             List<GeneralName> sans) {
+        return build(subject, kp, issuer, issuerKey, ca, sans, List.of());
+    }
+
+    static X509CertificateHolder build(X500Name subject, KeyPair kp, X500Name issuer, PrivateKey issuerKey, boolean ca,
+            List<GeneralName> sans, List<org.bouncycastle.asn1.x509.KeyPurposeId> ekus) {
         try {
             Instant now = Instant.now();
             JcaX509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(issuer, BigInteger.valueOf(SERIAL.incrementAndGet()),
@@ -181,6 +198,10 @@ public final class TestPki {
             }
             if (!sans.isEmpty()) {
                 b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(sans.toArray(new GeneralName[0])));
+            }
+            if (!ekus.isEmpty()) {
+                b.addExtension(Extension.extendedKeyUsage, false, new org.bouncycastle.asn1.x509.ExtendedKeyUsage(
+                        ekus.toArray(new org.bouncycastle.asn1.x509.KeyPurposeId[0])));
             }
             return b.build(signer(issuerKey));
         } catch (IOException e) {
