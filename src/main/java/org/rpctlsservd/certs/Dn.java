@@ -23,6 +23,16 @@ public final class Dn {
         return b.length() == 0 ? "/" : b.toString();
     }
 
+    /** The last (most specific) commonName of {@code name}, or null when it has none. */
+    public static String commonName(X500Name name) {
+        RDN[] cns = name.getRDNs(BCStyle.CN);
+        if (cns.length == 0) {
+            return null;
+        }
+        org.bouncycastle.asn1.ASN1Encodable v = cns[cns.length - 1].getFirst().getValue();
+        return v instanceof org.bouncycastle.asn1.ASN1String ? ((org.bouncycastle.asn1.ASN1String) v).getString() : IETFUtils.valueToString(v);
+    }
+
     private static String shortName(ASN1ObjectIdentifier oid) {
         if (BCStyle.EmailAddress.equals(oid)) {
             return "emailAddress";

@@ -122,6 +122,12 @@ public final class Cli {
                 .desc("RFC 9289 front end: accept RPC clients here (repeatable; IPv4 or [IPv6])").build());
         o.addOption(Option.builder().longOpt("backend").hasArg().argName("host:port")
                 .desc("the plain ONC-RPC server the front end relays to").build());
+        o.addOption(Option.builder().longOpt("accept-proxy-from").hasArg().argName("cidr")
+                .desc("front end: connections from these addresses must begin with a PROXY protocol header (v1 or v2), whose source "
+                        + "address then stands for the client; repeatable").build());
+        o.addOption(Option.builder().longOpt("backend-proxy").hasArg().argName("v1|v2")
+                .desc("front end: begin each backend connection with a PROXY protocol header carrying the client's address "
+                        + "(v2: with its TLS details)").build());
         o.addOption(Option.builder().longOpt("require").hasArg().argName("none|tls|cert|certuser")
                 .desc("front end: the least a connection needs for calls other than NULL (default none)").build());
         o.addOption(Option.builder().longOpt("idle-timeout").hasArg().argName("seconds")
@@ -310,6 +316,8 @@ public final class Cli {
         java.util.List<String> allowSubjects = new java.util.ArrayList<>();
         java.util.List<String> allowSans = new java.util.ArrayList<>();
         boolean requireEku = false;
+        java.util.List<org.rpctlsservd.proxy.Cidr> acceptProxyFrom = new java.util.ArrayList<>();
+        int backendProxy = 0;
 
         // In command-line order, as getopt sees them: the first refused option decides the message.
         for (Option o : cmd.getOptions()) {
@@ -378,6 +386,19 @@ public final class Cli {
                 case "allow-subject": allowSubjects.add(v); break;
                 case "allow-san": allowSans.add(v); break;
                 case "require-eku": requireEku = true; break;
+                case "accept-proxy-from":
+                    try {
+                        acceptProxyFrom.add(org.rpctlsservd.proxy.Cidr.parse(v));
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException(progname + ": --accept-proxy-from: " + e.getMessage());
+                    }
+                    break;
+                case "backend-proxy":
+                    if (!v.equals("v1") && !v.equals("v2")) {
+                        throw new UsageException(progname + ": --backend-proxy takes v1 or v2, not `" + v + "'");
+                    }
+                    backendProxy = v.equals("v1") ? 1 : 2;
+                    break;
                 case "check": checkOnly = true; break;
                 case "config":
                 case "version":
@@ -404,8 +425,8 @@ public final class Cli {
         if (!listen.isEmpty() && backend == null) {
             throw new UsageException(progname + ": --listen requires --backend <host:port>");
         }
-        if (listen.isEmpty() && (backend != null || require != Config.Require.NONE)) {
-            throw new UsageException(progname + ": --backend and --require need --listen <addr:port>");
+        if (listen.isEmpty() && (backend != null || require != Config.Require.NONE || !acceptProxyFrom.isEmpty() || backendProxy != 0)) {
+            throw new UsageException(progname + ": --backend, --require, --accept-proxy-from and --backend-proxy need --listen <addr:port>");
         }
         if (domain == null) {
             domain = defaultDomain(hostname, canonicalName);
@@ -413,7 +434,8 @@ public final class Cli {
         return new Config(allowTls12, ciphers, certDir, debug, checkHost, caFile, mutual, maxThreads, domain, caPath,
                 crl, certUser, verbose, wildcard, pidFile, rpcAddress, maxConnections, connectQueue, idle, rpcbind, 111,
                 handshakeTimeout, requireAlpn, throwaway, listen, backend, require, frontIdle, upcall, writeTimeout, memoryBudget,
-                rpcSocket, rpcInsecure, ioThreads, metrics, checkOnly, groups, allowSubjects, allowSans, requireEku);
+                rpcSocket, rpcInsecure, ioThreads, metrics, checkOnly, groups, allowSubjects, allowSans, requireEku, acceptProxyFrom,
+                backendProxy);
     }
 
     /** C atoi(): optional blanks and sign, then the leading digits; nothing numeric gives 0. */

@@ -45,7 +45,9 @@ public record Config(
         String groups,
         java.util.List<String> allowSubjects,
         java.util.List<String> allowSans,
-        boolean requireEku) {
+        boolean requireEku,
+        java.util.List<org.rpctlsservd.proxy.Cidr> acceptProxyFrom,
+        int backendProxy) {
 
     /** --require: the least a connection must reach before calls other than NULL are relayed (exports(5) -tls, -tlscert, -tlscertuser). */
     public enum Require { NONE, TLS, CERT, CERTUSER }
@@ -54,6 +56,7 @@ public record Config(
         listen = java.util.List.copyOf(listen);
         allowSubjects = java.util.List.copyOf(allowSubjects);
         allowSans = java.util.List.copyOf(allowSans);
+        acceptProxyFrom = java.util.List.copyOf(acceptProxyFrom);
     }
 
     /** X509_CHECK_FLAG_NO_WILDCARDS: the default host-check mode. */

@@ -14,6 +14,9 @@ import org.acplt.oncrpc.OncRpcAuthStatus;
 import org.acplt.oncrpc.OncRpcAuthType;
 import org.rpctlsservd.io.IoLoop;
 import org.rpctlsservd.metrics.Metrics;
+import org.rpctlsservd.proxy.ProxyHeader;
+import org.rpctlsservd.certs.Dn;
+import org.rpctlsservd.handshake.HandshakeOutcome;
 import org.rpctlsservd.handshake.TlsSession;
 import org.rpctlsservd.rpc.AuthSys;
 import org.rpctlsservd.rpc.CallHeader;
@@ -55,7 +58,18 @@ final class ClientConnection {
     final IoLoop io;
     final SocketChannel client;
     private final BackendConnect backend;
-    final InetSocketAddress peer;
+    /** The client: the socket's peer, or the source a trusted balancer's PROXY header named. */
+    InetSocketAddress peer;
+    /** What the client connected to: this socket's local address, or the destination of the PROXY header. */
+    private InetSocketAddress destination;
+    /** A trusted balancer's connection: its PROXY header is read first (into {@link #proxyIn}), within a deadline. */
+    private boolean awaitingProxy;
+    private ByteBuffer proxyIn;
+    private java.util.concurrent.ScheduledFuture<?> proxyDeadline;
+    /** The first bytes of an untrusted peer were checked for a PROXY signature. */
+    private boolean firstBytesChecked;
+    /** The PROXY header for the backend (--backend-proxy) is queued. */
+    private boolean backendProxySent;
     private final RecordParser fromClient;
     /** The backend's bytes are passed on as they come; this only tracks where its records end. */
     private final RecordMarks fromBackend;
@@ -101,6 +115,12 @@ final class ClientConnection {
         this.io = loop.io;
         this.client = client;
         this.peer = peer;
+        this.awaitingProxy = fe.trustsProxy(peer.getAddress());
+        try {
+            this.destination = (InetSocketAddress) client.getLocalAddress();
+        } catch (IOException e) {
+            this.destination = new InetSocketAddress(0);
+        }
         this.fromClient = new RecordParser(fe.maxRecord);
         this.fromBackend = new RecordMarks(fe.maxRecord);
         this.toClient = new Outbound(io, "the client", LOW_WATER, () -> {
@@ -150,6 +170,16 @@ final class ClientConnection {
     }
 
     void start() {
+        if (awaitingProxy) {
+            long nanos = fe.proxyHeaderNanos;
+            proxyDeadline = fe.timer.schedule(() -> onLoop(() -> {
+                if (awaitingProxy) {
+                    fe.warnings.warning("proxy-slow", () -> "front end " + peer + ": no PROXY header within "
+                            + TimeUnit.NANOSECONDS.toMillis(nanos) + " ms: closed");
+                    teardown("no PROXY header in time");
+                }
+            }), nanos, TimeUnit.NANOSECONDS);
+        }
         if (fe.budget.paused()) {
             armClientRead(); // waits for the budget
         } else {
@@ -199,6 +229,18 @@ final class ClientConnection {
         }
         try {
             if (state == State.PLAIN) {
+                if (awaitingProxy && !readProxyHeader(buf)) {
+                    return; // torn down, or more of the header to come (armed below unless torn down)
+                }
+                if (!firstBytesChecked && buf.hasRemaining()) {
+                    firstBytesChecked = true;
+                    if (ProxyHeader.startsLikeOne(buf)) {
+                        fe.warnings.warning("proxy-untrusted", () -> "front end " + peer + ": a PROXY header from an address "
+                                + "--accept-proxy-from does not name: not believed, closed");
+                        teardown("PROXY header from an untrusted peer");
+                        return;
+                    }
+                }
                 fromClient.feed(buf, this::onClientRecord);
             } else {
                 boolean closeNotify = decrypt(buf);
@@ -214,6 +256,69 @@ final class ClientConnection {
             account();
         }
         armClientRead();
+    }
+
+    /**
+     * Takes bytes of a trusted balancer's PROXY header from {@code buf}; true once it is whole (the
+     * client's first bytes after it are passed on, and {@code buf} holds the rest), false while more
+     * is to come (read is armed again) or when it was bad (the connection is torn down).
+     */
+    private boolean readProxyHeader(ByteBuffer buf) throws IOException {
+        if (proxyIn == null) {
+            proxyIn = ByteBuffer.allocate(ProxyHeader.V2_MAX);
+        }
+        int take = Math.min(buf.remaining(), proxyIn.remaining());
+        ByteBuffer part = buf.slice();
+        part.limit(take);
+        proxyIn.put(part);
+        buf.position(buf.position() + take);
+        if (proxyIn.position() == 0) {
+            armClientRead(); // nothing has come yet (the first read is tried before any wait)
+            return false;
+        }
+        proxyIn.flip();
+        ProxyHeader.Parsed h;
+        try {
+            h = ProxyHeader.parse(proxyIn);
+        } catch (ProxyHeader.BadHeaderException e) {
+            fe.warnings.warning("proxy-bad", () -> "front end " + peer + ": bad PROXY header: " + e.getMessage() + ": closed");
+            teardown("bad PROXY header: " + e.getMessage());
+            return false;
+        }
+        if (h == null) {
+            proxyIn.position(proxyIn.limit()).limit(proxyIn.capacity());
+            armClientRead();
+            return false;
+        }
+        awaitingProxy = false;
+        firstBytesChecked = true; // what follows is the client's, whatever it looks like
+        proxyDeadline.cancel(false);
+        if (h.source() != null) {
+            InetSocketAddress balancer = peer;
+            peer = h.source();
+            destination = h.destination();
+            LOG.fine(() -> "front end " + peer + ": by PROXY header from " + balancer);
+        }
+        proxyIn.position(h.length());
+        ByteBuffer rest = proxyIn;
+        proxyIn = null;
+        fromClient.feed(rest, this::onClientRecord);
+        return state != State.CLOSED;
+    }
+
+    /** The PROXY header that begins the backend connection: the client's address, and with v2 its TLS. */
+    private byte[] backendProxyHeader() {
+        if (fe.backendProxy == 1) {
+            return ProxyHeader.v1(peer, destination);
+        }
+        ProxyHeader.Tls tls = null;
+        if (session != null) {
+            List<org.bouncycastle.cert.X509CertificateHolder> verified = session.verifiedChain();
+            String cn = verified.isEmpty() ? null : Dn.commonName(verified.get(0).getSubject());
+            tls = new ProxyHeader.Tls(session.version(), (flags & HandshakeOutcome.FLAGS_GOTCERT) != 0,
+                    (flags & HandshakeOutcome.FLAGS_VERIFIED) != 0, cn, session.alpn());
+        }
+        return ProxyHeader.v2(peer, destination, tls);
     }
 
     /** What {@code ch} has now, in the shared read buffer; null when it ended (the connection is torn down). */
@@ -420,7 +525,7 @@ final class ClientConnection {
 
     private void startTls() {
         state = State.HANDSHAKING;
-        cookie = fe.handoff.park(client);
+        cookie = fe.handoff.park(client, peer); // the daemon's audit line and -h check name the client, not a balancer
         fe.upcalls.connect(cookie).whenComplete((res, err) -> onLoop(() -> connected(res, err)));
     }
 
@@ -477,6 +582,10 @@ final class ClientConnection {
     // ---- the backend ----
 
     private void toBackend(byte[] rec) {
+        if (fe.backendProxy != 0 && !backendProxySent) {
+            backendProxySent = true; // the first bytes the backend sees, before any record
+            toBackend.add(ByteBuffer.wrap(backendProxyHeader()));
+        }
         toBackend.add(RecordParser.framed(rec));
         if (!backend.connected()) {
             backend.start(); // the queued records go once it is connected
@@ -561,6 +670,9 @@ final class ClientConnection {
 
     private void closeAll() {
         state = State.CLOSED;
+        if (proxyDeadline != null) {
+            proxyDeadline.cancel(false);
+        }
         io.forget(client);
         FrontEnd.closeQuietly(client);
         boolean waitedForConnect = backend.waiting();

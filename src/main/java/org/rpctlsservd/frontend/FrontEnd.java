@@ -52,6 +52,12 @@ public final class FrontEnd implements Closeable {
     final AtomicInteger pauses = new AtomicInteger();
     final java.util.concurrent.atomic.AtomicLong peakQueued = new java.util.concurrent.atomic.AtomicLong();
     final InetSocketAddress backend;
+    /** --accept-proxy-from: peers whose connections begin with a PROXY header (and only theirs may). */
+    private final List<org.rpctlsservd.proxy.Cidr> acceptProxyFrom;
+    /** --backend-proxy: 0 none, 1 or 2 the PROXY protocol version to send. */
+    final int backendProxy;
+    /** How long a trusted peer has to send its PROXY header. */
+    final long proxyHeaderNanos;
     final ScheduledExecutorService timer;
     final MemoryBudget budget;
     final RateLimitedLog warnings = new RateLimitedLog(LOG);
@@ -97,6 +103,9 @@ public final class FrontEnd implements Closeable {
         this.sessions = sessions;
         this.require = config.require();
         this.backend = config.backend();
+        this.acceptProxyFrom = config.acceptProxyFrom();
+        this.backendProxy = config.backendProxy();
+        this.proxyHeaderNanos = config.proxyHeaderTimeout().toNanos();
         this.timer = timer;
         this.idleNanos = config.idleTimeout().toNanos();
         this.writeTimeoutNanos = config.writeTimeout().toNanos();
@@ -136,6 +145,16 @@ public final class FrontEnd implements Closeable {
             LOG.info("front end: RPC-over-TLS on " + ss.getLocalAddress() + ", relaying to " + backend
                     + " (require " + require.name().toLowerCase(java.util.Locale.ROOT) + ")");
         }
+    }
+
+    /** True when connections from {@code ip} must begin with a PROXY header. */
+    boolean trustsProxy(java.net.InetAddress ip) {
+        for (org.rpctlsservd.proxy.Cidr c : acceptProxyFrom) {
+            if (c.contains(ip)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The bound listening addresses (the real ports when 0 was asked for). */

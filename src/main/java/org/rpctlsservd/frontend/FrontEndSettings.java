@@ -4,6 +4,7 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 import org.rpctlsservd.cli.Config;
+import org.rpctlsservd.proxy.Cidr;
 
 /** What the front end is told, and nothing more of the command line. */
 public record FrontEndSettings(
@@ -13,10 +14,14 @@ public record FrontEndSettings(
         Duration idleTimeout,
         Duration upcallTimeout,
         Duration writeTimeout,
-        int ioThreads) {
+        int ioThreads,
+        List<Cidr> acceptProxyFrom,
+        int backendProxy,
+        Duration proxyHeaderTimeout) {
 
     public FrontEndSettings {
         listen = List.copyOf(listen);
+        acceptProxyFrom = List.copyOf(acceptProxyFrom);
         if (ioThreads < 1) {
             throw new IllegalArgumentException("ioThreads must be at least 1");
         }
@@ -24,7 +29,8 @@ public record FrontEndSettings(
 
     /** The front end's part of the command line. */
     public static FrontEndSettings from(Config c) {
+        // A PROXY header must be in within the handshake deadline, as a ClientHello must.
         return new FrontEndSettings(c.listen(), c.backend(), c.require(), c.idleTimeout(), c.upcallTimeout(), c.writeTimeout(),
-                c.ioThreads());
+                c.ioThreads(), c.acceptProxyFrom(), c.backendProxy(), c.handshakeTimeout());
     }
 }

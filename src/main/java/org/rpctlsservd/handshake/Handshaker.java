@@ -14,5 +14,6 @@ public interface Handshaker {
      * from then, so time spent waiting for a worker counts too and the caller's own timeout is
      * not outrun by a late success.
      */
-    CompletionStage<HandshakeOutcome> handshake(SocketChannel socket, long cookie, Executor workers, long receivedNanos);
+    CompletionStage<HandshakeOutcome> handshake(SocketChannel socket, java.net.InetSocketAddress client, long cookie, Executor workers,
+            long receivedNanos);
 }

@@ -112,8 +112,9 @@ public final class TlsEngine implements Handshaker, Closeable {
     }
 
     @Override
-    public CompletionStage<HandshakeOutcome> handshake(SocketChannel socket, long cookie, Executor workers, long receivedNanos) {
-        Run run = new Run(socket, cookie, workers, receivedNanos);
+    public CompletionStage<HandshakeOutcome> handshake(SocketChannel socket, InetSocketAddress client, long cookie, Executor workers,
+            long receivedNanos) {
+        Run run = new Run(socket, client, cookie, workers, receivedNanos);
         run.start();
         return run.future;
     }
@@ -138,7 +139,11 @@ public final class TlsEngine implements Handshaker, Closeable {
         ByteBuffer pendingOut;
         ScheduledFuture<?> deadline;
 
-        Run(SocketChannel ch, long cookie, Executor workers, long received) {
+        /** The client a PROXY header named, or null: the socket's peer. */
+        final InetSocketAddress client;
+
+        Run(SocketChannel ch, InetSocketAddress client, long cookie, Executor workers, long received) {
+            this.client = client;
             this.started = received;
             this.ch = ch;
             this.cookie = cookie;
@@ -149,7 +154,7 @@ public final class TlsEngine implements Handshaker, Closeable {
             inFlight.incrementAndGet();
             try {
                 ch.configureBlocking(false);
-                peer = (InetSocketAddress) ch.getRemoteAddress();
+                peer = client != null ? client : (InetSocketAddress) ch.getRemoteAddress();
                 long left = policy.deadline().toNanos() - (System.nanoTime() - started);
                 deadline = timer.schedule(() -> fail(Failure.TIMEOUT, "no handshake within " + policy.deadline().toMillis() + " ms", null),
                         Math.max(0, left), TimeUnit.NANOSECONDS);
@@ -350,7 +355,11 @@ public final class TlsEngine implements Handshaker, Closeable {
             }
             deadline.cancel(false);
             inFlight.decrementAndGet();
-            TlsSession session = new TlsSession(cookie, ch, protocol, peer, verified, flags);
+            SecurityParameters sp = server.securityParameters();
+            String version = sp == null || sp.getNegotiatedVersion() == null ? "TLSv1.3"
+                    : sp.getNegotiatedVersion().getName().replace(" ", "v"); // "TLS 1.3" as OpenSSL names it: "TLSv1.3"
+            String alpn = sp == null || sp.getApplicationProtocol() == null ? null : sp.getApplicationProtocol().getUtf8Decoding();
+            TlsSession session = new TlsSession(cookie, ch, protocol, peer, verified, flags, version, alpn);
             HandshakeOutcome outcome = new HandshakeOutcome(flags, uid, gids, session);
             audit(flags, uid, null);
             Metrics.handshakeOk(flags, !server.clientChain().isEmpty(), started);

@@ -29,11 +29,16 @@ public final class TlsSession implements Session {
     private final InetSocketAddress peer;
     private final List<X509CertificateHolder> verifiedChain;
     private final int flags;
+    /** The negotiated version ("TLSv1.3") and ALPN protocol (null when none), for a PROXY header to the backend. */
+    private final String version;
+    private final String alpn;
     private boolean shutoff;
     private boolean closed;
 
     TlsSession(long cookie, SocketChannel channel, TlsServerProtocol protocol, InetSocketAddress peer,
-            List<X509CertificateHolder> verifiedChain, int flags) {
+            List<X509CertificateHolder> verifiedChain, int flags, String version, String alpn) {
+        this.version = version;
+        this.alpn = alpn;
         this.cookie = cookie;
         this.channel = channel;
         this.protocol = protocol;
@@ -45,6 +50,16 @@ public final class TlsSession implements Session {
     @Override
     public long cookie() {
         return cookie;
+    }
+
+    /** "TLSv1.3" or "TLSv1.2". */
+    public String version() {
+        return version;
+    }
+
+    /** The ALPN protocol agreed ("sunrpc"), or null. */
+    public String alpn() {
+        return alpn;
     }
 
     /** Where a session puts bytes: plaintext it decrypted, or TLS records it made for the peer. */

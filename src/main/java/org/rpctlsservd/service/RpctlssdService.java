@@ -157,16 +157,16 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
 
     private void runConnect(RpcCall call, long socookie, long received) {
         String xid = Integer.toUnsignedString(call.xid());
-        Optional<SocketChannel> claimed = handoff.claim(socookie);
+        Optional<SocketHandoff.Parked> claimed = handoff.claim(socookie);
         if (claimed.isEmpty()) {
             LOG.fine(() -> "rpctlssd_connect_svc: xid " + xid + ": no socket for cookie " + cookie(socookie));
             Metrics.handshakeFailed(Metrics.Failure.UNKNOWN_COOKIE, received);
             call.replyAccepted(OncRpcAcceptStatus.ONCRPC_SYSTEM_ERR);
             return;
         }
-        SocketChannel socket = claimed.get();
+        SocketChannel socket = claimed.get().socket();
         try {
-            handshaker.handshake(socket, socookie, workers.executor(), received)
+            handshaker.handshake(socket, claimed.get().client(), socookie, workers.executor(), received)
                     .whenComplete((outcome, failure) -> finish(call, socookie, socket, outcome, failure));
         } catch (RuntimeException e) {
             finish(call, socookie, socket, null, e);

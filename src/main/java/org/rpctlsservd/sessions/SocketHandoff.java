@@ -18,26 +18,40 @@ public final class SocketHandoff {
     private static final Logger LOG = Logger.getLogger(SocketHandoff.class.getName());
 
     private final SecureRandom random = new SecureRandom();
-    private final ConcurrentMap<Long, SocketChannel> parked = new ConcurrentHashMap<>();
+    private final ConcurrentMap<Long, Parked> parked = new ConcurrentHashMap<>();
+
+    /**
+     * A parked socket and the client it stands for: null when that is its peer, else the address
+     * a PROXY protocol header gave (the peer is then the load balancer).
+     */
+    public record Parked(SocketChannel socket, java.net.InetSocketAddress client) {
+    }
 
     /** Parks {@code socket} and returns its cookie: random, never 0, unique among parked sockets. */
     public long park(SocketChannel socket) {
+        return park(socket, null);
+    }
+
+    /** Parks {@code socket}, which stands for {@code client} (null: its peer). */
+    public long park(SocketChannel socket, java.net.InetSocketAddress client) {
+        Parked p = new Parked(socket, client);
         while (true) {
             long cookie = random.nextLong();
-            if (cookie != 0 && parked.putIfAbsent(cookie, socket) == null) {
+            if (cookie != 0 && parked.putIfAbsent(cookie, p) == null) {
                 return cookie;
             }
         }
     }
 
     /** Takes the socket for {@code cookie}; empty when unknown or already claimed. */
-    public Optional<SocketChannel> claim(long cookie) {
+    public Optional<Parked> claim(long cookie) {
         return Optional.ofNullable(parked.remove(cookie));
     }
 
     /** The parker takes its socket back (its upcall failed); false when CONNECT already took it. */
     public boolean withdraw(long cookie, SocketChannel socket) {
-        return parked.remove(cookie, socket);
+        Parked p = parked.get(cookie);
+        return p != null && p.socket() == socket && parked.remove(cookie, p);
     }
 
     public int size() {
@@ -47,10 +61,10 @@ public final class SocketHandoff {
     /** Closes every socket still parked (daemon shutdown). */
     public void closeAll() {
         for (Long cookie : parked.keySet()) {
-            SocketChannel s = parked.remove(cookie);
-            if (s != null) {
+            Parked p = parked.remove(cookie);
+            if (p != null) {
                 try {
-                    s.close();
+                    p.socket().close();
                 } catch (IOException e) {
                     LOG.fine(() -> "closing a parked socket: " + e.getMessage());
                 }

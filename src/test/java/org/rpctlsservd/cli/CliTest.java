@@ -171,7 +171,7 @@ class CliTest {
         assertEquals(Duration.ofSeconds(15), d.upcallTimeout());
         assertEquals(Duration.ofSeconds(10), d.handshakeTimeout());
         assertEquals("rpc.tlsservd: --listen requires --backend <host:port>", refused("--listen", "127.0.0.1:2049"));
-        assertEquals("rpc.tlsservd: --backend and --require need --listen <addr:port>", refused("--backend", "127.0.0.1:1"));
+        assertEquals("rpc.tlsservd: --backend, --require, --accept-proxy-from and --backend-proxy need --listen <addr:port>", refused("--backend", "127.0.0.1:1"));
         assertEquals("rpc.tlsservd: --require takes none, tls, cert or certuser, not `all'",
                 refused("--listen", "127.0.0.1:1", "--backend", "127.0.0.1:2", "--require", "all"));
         assertEquals("rpc.tlsservd: --handshake-timeout takes seconds from 0.001 to 86400, not `soon'",
@@ -267,5 +267,19 @@ class CliTest {
         assertTrue(parse("--check").checkOnly());
         assertEquals("127.0.0.1", parse("--metrics", "127.0.0.1:9464").metrics().getAddress().getHostAddress());
         assertNull(parse().metrics(), "metrics are off by default");
+    }
+
+    @Test
+    void proxyProtocolOptions() throws Exception {
+        Config c = parse("--listen", "127.0.0.1:2049", "--backend", "127.0.0.1:111", "--accept-proxy-from", "10.0.0.0/8",
+                "--accept-proxy-from", "192.0.2.1", "--backend-proxy", "v2");
+        assertEquals(2, c.acceptProxyFrom().size());
+        assertEquals(2, c.backendProxy());
+        assertEquals("rpc.tlsservd: --backend-proxy takes v1 or v2, not `v3'",
+                refused("--listen", "127.0.0.1:2049", "--backend", "127.0.0.1:111", "--backend-proxy", "v3"));
+        assertEquals("rpc.tlsservd: --accept-proxy-from: bad prefix length in `10.0.0.0/40'",
+                refused("--listen", "127.0.0.1:2049", "--backend", "127.0.0.1:111", "--accept-proxy-from", "10.0.0.0/40"));
+        assertEquals("rpc.tlsservd: --accept-proxy-from: not an address: `lb.example.org'",
+                refused("--listen", "127.0.0.1:2049", "--backend", "127.0.0.1:111", "--accept-proxy-from", "lb.example.org"));
     }
 }

@@ -46,7 +46,8 @@ public final class ScriptedHandshaker implements Handshaker {
     }
 
     @Override
-    public CompletionStage<HandshakeOutcome> handshake(SocketChannel socket, long cookie, Executor workers, long receivedNanos) {
+    public CompletionStage<HandshakeOutcome> handshake(SocketChannel socket, java.net.InetSocketAddress client, long cookie,
+            Executor workers, long receivedNanos) {
         started.incrementAndGet();
         CountDownLatch gate = gates.get(cookie);
         try {
