@@ -55,7 +55,33 @@ public final class Pem {
 
     /** The first private key in the file, in any of the usual PEM forms; encrypted keys are refused. */
     public static PrivateKeyInfo privateKey(Path file) throws IOException {
+        return privateKey(file, null);
+    }
+
+    /**
+     * The private key of {@code file}; an encrypted one (PKCS#8 "ENCRYPTED PRIVATE KEY", or
+     * OpenSSL's traditional "Proc-Type: 4,ENCRYPTED") is decrypted with {@code passphrase}.
+     */
+    public static PrivateKeyInfo privateKey(Path file, char[] passphrase) throws IOException {
         for (Object o : objects(file)) {
+            if (passphrase != null && o instanceof PKCS8EncryptedPrivateKeyInfo) {
+                try {
+                    return ((PKCS8EncryptedPrivateKeyInfo) o).decryptPrivateKeyInfo(
+                            new org.bouncycastle.openssl.jcajce.JceOpenSSLPKCS8DecryptorProviderBuilder()
+                                    .setProvider(new org.bouncycastle.jce.provider.BouncyCastleProvider()).build(passphrase));
+                } catch (org.bouncycastle.operator.OperatorCreationException | org.bouncycastle.pkcs.PKCSException e) {
+                    throw new IOException(file + ": cannot decrypt the private key (wrong passphrase?)", e);
+                }
+            }
+            if (passphrase != null && o instanceof PEMEncryptedKeyPair) {
+                try {
+                    return ((PEMEncryptedKeyPair) o).decryptKeyPair(
+                            new org.bouncycastle.openssl.jcajce.JcePEMDecryptorProviderBuilder()
+                                    .setProvider(new org.bouncycastle.jce.provider.BouncyCastleProvider()).build(passphrase)).getPrivateKeyInfo();
+                } catch (IOException | RuntimeException e) {
+                    throw new IOException(file + ": cannot decrypt the private key (wrong passphrase?)", e);
+                }
+            }
             if (o instanceof PrivateKeyInfo) {
                 return (PrivateKeyInfo) o;
             }
@@ -63,7 +89,7 @@ public final class Pem {
                 return ((PEMKeyPair) o).getPrivateKeyInfo();
             }
             if (o instanceof PEMEncryptedKeyPair || o instanceof PKCS8EncryptedPrivateKeyInfo) {
-                throw new IOException(file + ": the private key is encrypted; an unencrypted key is needed");
+                throw new IOException(file + ": the private key is encrypted; give its passphrase with --key-passphrase-file");
             }
             if (o instanceof SubjectPublicKeyInfo) {
                 continue;

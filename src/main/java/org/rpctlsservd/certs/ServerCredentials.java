@@ -40,13 +40,18 @@ public final class ServerCredentials {
     public enum KeyType { RSA, EC, ED25519 }
 
     private final List<X509CertificateHolder> chain;
+    /** The key in memory; null when it stays in a token ({@link #tokenKey}). */
     private final AsymmetricKeyParameter privateKey;
+    /** A key in a PKCS#11 token, signing through its JCA provider; null for a key in memory. */
+    private final TokenKey.Loaded tokenKey;
     private final KeyType keyType;
     private final String source;
 
-    private ServerCredentials(List<X509CertificateHolder> chain, AsymmetricKeyParameter privateKey, KeyType keyType, String source) {
+    private ServerCredentials(List<X509CertificateHolder> chain, AsymmetricKeyParameter privateKey, TokenKey.Loaded tokenKey,
+            KeyType keyType, String source) {
         this.chain = List.copyOf(chain);
         this.privateKey = privateKey;
+        this.tokenKey = tokenKey;
         this.keyType = keyType;
         this.source = source;
     }
@@ -59,8 +64,31 @@ public final class ServerCredentials {
         return privateKey;
     }
 
+    /** The key in a token, or null. */
+    public TokenKey.Loaded tokenKey() {
+        return tokenKey;
+    }
+
+    /** Where the key comes from besides certdir's certkey.pem: a token, or a passphrase for an encrypted file. */
+    public record KeySource(TokenKey token, Path passphraseFile) {
+        public static final KeySource CERTDIR = new KeySource(null, null);
+    }
+
     public KeyType keyType() {
         return keyType;
+    }
+
+    /** For an EC key, its curve's size in bits (256 for P-256), from the certificate; 0 otherwise. */
+    public int ecBits() {
+        if (keyType != KeyType.EC) {
+            return 0;
+        }
+        try {
+            return ((ECPublicKeyParameters) PublicKeyFactory.createKey(chain.get(0).getSubjectPublicKeyInfo())).getParameters()
+                    .getCurve().getFieldSize();
+        } catch (IOException | RuntimeException e) {
+            return 256;
+        }
     }
 
     public String source() {
@@ -81,10 +109,22 @@ public final class ServerCredentials {
 
     /** Loads and checks the pair; the exception's message says what is wrong. */
     public static ServerCredentials load(String certDir) throws IOException {
+        return load(certDir, KeySource.CERTDIR);
+    }
+
+    /** Loads and checks the pair, the key from {@code keys}; the exception's message says what is wrong. */
+    public static ServerCredentials load(String certDir, KeySource keys) throws IOException {
         Path cert = certFile(certDir);
         Path key = keyFile(certDir);
         if (!Files.isReadable(cert)) {
             throw new IOException("can't use certificate file path=" + cert + ": not readable");
+        }
+        if (keys.token() != null) {
+            List<X509CertificateHolder> chain = Pem.certificates(cert);
+            if (chain.isEmpty()) {
+                throw new IOException("can't use certificate file path=" + cert + ": no certificate in it");
+            }
+            return ofToken(chain, keys.token().load(), cert + ", " + keys.token().redacted());
         }
         if (!Files.isReadable(key)) {
             throw new IOException("Can't use private key path=" + key + ": not readable");
@@ -93,8 +133,72 @@ public final class ServerCredentials {
         if (chain.isEmpty()) {
             throw new IOException("can't use certificate file path=" + cert + ": no certificate in it");
         }
-        PrivateKeyInfo pki = Pem.privateKey(key);
+        PrivateKeyInfo pki;
+        if (keys.passphraseFile() != null) {
+            char[] pass = passphrase(keys.passphraseFile());
+            try {
+                pki = Pem.privateKey(key, pass);
+            } finally {
+                java.util.Arrays.fill(pass, '\0');
+            }
+        } else {
+            pki = Pem.privateKey(key);
+        }
         return of(chain, pki, cert + ", " + key);
+    }
+
+    /** The first line of the passphrase file. */
+    private static char[] passphrase(Path file) throws IOException {
+        if (!Files.isReadable(file)) {
+            throw new IOException("passphrase file " + file + " is not readable");
+        }
+        String s = Files.readString(file, java.nio.charset.StandardCharsets.UTF_8);
+        int nl = s.indexOf('\n');
+        return (nl < 0 ? s : s.substring(0, nl)).replace("\r", "").toCharArray();
+    }
+
+    /**
+     * A chain with its key in a token: they belong together when the token's signature over a
+     * test message verifies with the certificate's public key (the private key cannot be read).
+     */
+    static ServerCredentials ofToken(List<X509CertificateHolder> chain, TokenKey.Loaded key, String source) throws IOException {
+        java.security.PublicKey pub;
+        try {
+            pub = new org.bouncycastle.cert.jcajce.JcaX509CertificateConverter().getCertificate(chain.get(0)).getPublicKey();
+        } catch (java.security.cert.CertificateException e) {
+            throw new IOException("cannot read the certificate's public key: " + e.getMessage(), e);
+        }
+        KeyType type;
+        String alg;
+        switch (pub.getAlgorithm()) {
+            case "EC":
+                type = KeyType.EC;
+                alg = "SHA256withECDSA";
+                break;
+            case "RSA":
+                type = KeyType.RSA;
+                alg = "SHA256withRSA";
+                break;
+            default:
+                throw new IOException("a token key must be EC or RSA, the certificate's is " + pub.getAlgorithm());
+        }
+        byte[] probe = "rpc-tlsservd key check".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        try {
+            java.security.Signature s = java.security.Signature.getInstance(alg, key.provider());
+            s.initSign(key.key());
+            s.update(probe);
+            byte[] sig = s.sign();
+            java.security.Signature v = java.security.Signature.getInstance(alg);
+            v.initVerify(pub);
+            v.update(probe);
+            if (!v.verify(sig)) {
+                throw new IOException("the private key does not match the certificate " + Dn.oneline(chain.get(0).getSubject()));
+            }
+        } catch (java.security.GeneralSecurityException | java.security.ProviderException e) {
+            throw new IOException("the token's key cannot sign for the certificate " + Dn.oneline(chain.get(0).getSubject()) + ": "
+                    + e.getMessage(), e);
+        }
+        return new ServerCredentials(chain, null, key, type, source);
     }
 
     /** A pair from memory; fails when the key does not match the first certificate. */
@@ -135,7 +239,7 @@ public final class ServerCredentials {
         if (!matches) {
             throw new IOException("the private key does not match the certificate " + Dn.oneline(chain.get(0).getSubject()));
         }
-        return new ServerCredentials(chain, priv, type, source);
+        return new ServerCredentials(chain, priv, null, type, source);
     }
 
     /** A throwaway self-signed ECDSA P-256 certificate for {@code hostname}, valid for a year. */

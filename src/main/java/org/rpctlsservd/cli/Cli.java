@@ -80,6 +80,11 @@ public final class Cli {
                 .desc("TLS 1.3 cipher suites, colon-separated, in order of preference").build());
         o.addOption(Option.builder("D").longOpt("certdir").hasArg().argName("certdir")
                 .desc("directory of cert.pem and certkey.pem (default " + Config.DEFAULT_CERTDIR + ")").build());
+        o.addOption(Option.builder().longOpt("key-uri").hasArg().argName("pkcs11-uri")
+                .desc("the server key in a PKCS#11 token (RFC 7512 URI: pkcs11:token=...;object=...?module-path=...&pin-source=file:...); "
+                        + "the certificate stays certdir's cert.pem").build());
+        o.addOption(Option.builder().longOpt("key-passphrase-file").hasArg().argName("file")
+                .desc("the passphrase of an encrypted certkey.pem, on the file's first line").build());
         o.addOption(Option.builder("d").longOpt("debuglevel").desc("stay in the foreground and log to stderr").build());
         o.addOption(Option.builder("h").longOpt("checkhost").desc("client certificate must match the peer's reverse-DNS name").build());
         o.addOption(Option.builder("l").longOpt("verifylocs").hasArg().argName("CAfile").desc("CA file for client certificates").build());
@@ -318,6 +323,8 @@ public final class Cli {
         boolean requireEku = false;
         java.util.List<org.rpctlsservd.proxy.Cidr> acceptProxyFrom = new java.util.ArrayList<>();
         int backendProxy = 0;
+        String keyUri = null;
+        Path keyPassphraseFile = null;
 
         // In command-line order, as getopt sees them: the first refused option decides the message.
         for (Option o : cmd.getOptions()) {
@@ -386,6 +393,15 @@ public final class Cli {
                 case "allow-subject": allowSubjects.add(v); break;
                 case "allow-san": allowSans.add(v); break;
                 case "require-eku": requireEku = true; break;
+                case "key-uri":
+                    try {
+                        org.rpctlsservd.certs.TokenKey.parse(v);
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException(progname + ": --key-uri: " + e.getMessage());
+                    }
+                    keyUri = v;
+                    break;
+                case "key-passphrase-file": keyPassphraseFile = Path.of(v); break;
                 case "accept-proxy-from":
                     try {
                         acceptProxyFrom.add(org.rpctlsservd.proxy.Cidr.parse(v));
@@ -422,6 +438,12 @@ public final class Cli {
         if ((!allowSubjects.isEmpty() || !allowSans.isEmpty() || requireEku) && !(mutual && haveCa)) {
             throw new UsageException(progname + ": --allow-subject, --allow-san and --require-eku require the -m plus the -l <CAfile> and/or -p <CApath> options");
         }
+        if (keyUri != null && keyPassphraseFile != null) {
+            throw new UsageException(progname + ": --key-uri and --key-passphrase-file are mutually exclusive");
+        }
+        if ((keyUri != null || keyPassphraseFile != null) && throwaway) {
+            throw new UsageException(progname + ": --key-uri and --key-passphrase-file do not go with --throwaway-cert");
+        }
         if (!listen.isEmpty() && backend == null) {
             throw new UsageException(progname + ": --listen requires --backend <host:port>");
         }
@@ -435,7 +457,7 @@ public final class Cli {
                 crl, certUser, verbose, wildcard, pidFile, rpcAddress, maxConnections, connectQueue, idle, rpcbind, 111,
                 handshakeTimeout, requireAlpn, throwaway, listen, backend, require, frontIdle, upcall, writeTimeout, memoryBudget,
                 rpcSocket, rpcInsecure, ioThreads, metrics, checkOnly, groups, allowSubjects, allowSans, requireEku, acceptProxyFrom,
-                backendProxy);
+                backendProxy, keyUri, keyPassphraseFile);
     }
 
     /** C atoi(): optional blanks and sign, then the leading digits; nothing numeric gives 0. */

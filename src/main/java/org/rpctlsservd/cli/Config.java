@@ -47,7 +47,9 @@ public record Config(
         java.util.List<String> allowSans,
         boolean requireEku,
         java.util.List<org.rpctlsservd.proxy.Cidr> acceptProxyFrom,
-        int backendProxy) {
+        int backendProxy,
+        String keyUri,
+        Path keyPassphraseFile) {
 
     /** --require: the least a connection must reach before calls other than NULL are relayed (exports(5) -tls, -tlscert, -tlscertuser). */
     public enum Require { NONE, TLS, CERT, CERTUSER }

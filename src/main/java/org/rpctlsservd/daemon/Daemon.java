@@ -125,6 +125,9 @@ public final class Daemon implements Closeable {
                 ? Registration.register(rpctlssd.RPCTLSSD, rpctlssd.RPCTLSSDVERS, server.port(), config.rpcSocket(),
                         config.portmapPort(), timer)
                 : null;
+        if (engine != null) {
+            LOG.info("server certificate and key: " + engine.credentials().source());
+        }
         LOG.info("serving RPCTLSSD (" + Integer.toUnsignedString(rpctlssd.RPCTLSSD) + ") version "
                 + rpctlssd.RPCTLSSDVERS + " on " + server.address().getHostAddress() + " port " + server.port()
                 + " (tcp, udp) and " + config.rpcSocket() + "; at most " + workers.maxThreads() + " handshakes at once"
@@ -314,7 +317,7 @@ public final class Daemon implements Closeable {
             return true;
         }
         try {
-            ServerCredentials c = ServerCredentials.load(config.certDir());
+            ServerCredentials c = ServerCredentials.load(config.certDir(), TlsSetup.keySource(config));
             engine.replaceCredentials(c);
             LOG.info("reloaded the server certificate and key (" + c.source() + ")");
             return true;

@@ -31,6 +31,9 @@ public final class Main {
     private Main() {
     }
 
+    /** Lets --key-uri find a PKCS#11 token by its label (certs.TokenSlots); the launcher passes the same. */
+    static final String TOKEN_LABELS = "--add-exports=jdk.crypto.cryptoki/sun.security.pkcs11.wrapper=ALL-UNNAMED";
+
     /** How long an orderly stop may take before the process is halted (status 1). */
     static final int STOP_DEADLINE_SECONDS = 8;
 
@@ -195,6 +198,7 @@ public final class Main {
         }
         cmd.add(java);
         cmd.add("-XX:+ExitOnOutOfMemoryError");
+        cmd.add(TOKEN_LABELS);
         cmd.addAll(heapOptions());
         cmd.add("-Drpctlsservd.progname=" + progname);
         cmd.add("-cp");

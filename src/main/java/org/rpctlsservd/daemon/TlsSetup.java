@@ -48,7 +48,7 @@ public final class TlsSetup {
             if (c.throwawayCert()) {
                 return ServerCredentials.throwaway(hostname());
             }
-            return ServerCredentials.load(c.certDir());
+            return ServerCredentials.load(c.certDir(), keySource(c));
         } catch (IOException e) {
             throw new SetupException(e.getMessage());
         }
@@ -64,6 +64,12 @@ public final class TlsSetup {
         } catch (IOException e) {
             throw new SetupException(e.getMessage());
         }
+    }
+
+    /** Where the key comes from: certkey.pem, decrypted with --key-passphrase-file, or a token (--key-uri). */
+    public static ServerCredentials.KeySource keySource(Config c) {
+        return new ServerCredentials.KeySource(c.keyUri() == null ? null : org.rpctlsservd.certs.TokenKey.parse(c.keyUri()),
+                c.keyPassphraseFile());
     }
 
     /** --allow-subject, --allow-san and --require-eku. */

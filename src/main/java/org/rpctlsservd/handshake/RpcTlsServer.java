@@ -15,6 +15,7 @@ import org.bouncycastle.tls.CertificateEntry;
 import org.bouncycastle.tls.CertificateRequest;
 import org.bouncycastle.tls.CipherSuite;
 import org.bouncycastle.tls.ClientCertificateType;
+import org.bouncycastle.tls.DefaultTlsCredentialedSigner;
 import org.bouncycastle.tls.DefaultTlsServer;
 import org.bouncycastle.tls.ProtocolName;
 import org.bouncycastle.tls.ProtocolVersion;
@@ -48,6 +49,7 @@ final class RpcTlsServer extends DefaultTlsServer {
 
     private final BcTlsCrypto crypto;
     private final ServerCredentials credentials;
+    private final int ecBits;
     private final TlsCertificate[] chain;
     private final TlsPolicy policy;
     private final List<X500Name> caNames;
@@ -60,6 +62,7 @@ final class RpcTlsServer extends DefaultTlsServer {
         super(crypto);
         this.crypto = crypto;
         this.credentials = credentials;
+        this.ecBits = credentials.ecBits();
         this.chain = chain;
         this.policy = policy;
         this.caNames = caNames;
@@ -158,6 +161,10 @@ final class RpcTlsServer extends DefaultTlsServer {
         } else {
             certificate = new Certificate(certs);
         }
+        if (credentials.tokenKey() != null) {
+            return new DefaultTlsCredentialedSigner(new TlsCryptoParameters(context), new TokenSigner(credentials.tokenKey()),
+                    certificate, alg);
+        }
         return new BcDefaultTlsCredentialedSigner(new TlsCryptoParameters(context), crypto, credentials.privateKey(),
                 certificate, alg);
     }
@@ -185,7 +192,7 @@ final class RpcTlsServer extends DefaultTlsServer {
                 }
                 break;
             case EC: {
-                int bits = ((ECPrivateKeyParameters) credentials.privateKey()).getParameters().getCurve().getFieldSize();
+                int bits = ecBits;
                 usable.add(bits <= 256 ? SignatureScheme.ecdsa_secp256r1_sha256
                         : bits <= 384 ? SignatureScheme.ecdsa_secp384r1_sha384 : SignatureScheme.ecdsa_secp521r1_sha512);
                 break;
