@@ -105,6 +105,16 @@ class OperationsTest {
     }
 
     @Test
+    void anUnknownKeyExchangeGroupStopsTheStart() throws Exception {
+        Commands.Result r = Commands.run(30, cmd(own("g", "-d", "--throwaway-cert", "--groups", "X25519MLKEM768:x25519kyber768")
+                .toArray(new String[0])));
+        assertEquals(1, r.status());
+        assertTrue(r.output().startsWith("rpc.tlsservd: Can't create SSL context: SSL_CTX_set1_groups_list failed: unknown group "
+                + "`x25519kyber768' (known: X25519MLKEM768:"), r.output());
+        assertFalse(Files.exists(tmp.resolve("g.pid")));
+    }
+
+    @Test
     void configFileErrorsFromTheProcess() throws Exception {
         Path conf = tmp.resolve("rpc-tlsservd.conf");
         Files.writeString(conf, "# comment\nthrowaway-cert\n\nmaxthreads = 0\n");
