@@ -58,8 +58,23 @@ public final class MetricsServer implements Closeable {
         this.executor = executor;
     }
 
+    /**
+     * Bounds for the JDK's HTTP server, read when its first server is made (an administrator's own
+     * -D settings win): a request and its answer must be done in 10 s, and (Java 18 and later read
+     * this one) at most 64 connections at once, so a scraper that stalls or floods holds little.
+     */
+    private static void boundTheHttpServer() {
+        for (String[] p : new String[][] {{"sun.net.httpserver.maxReqTime", "10"}, {"sun.net.httpserver.maxRspTime", "10"},
+            {"sun.net.httpserver.maxConnections", "64"}}) {
+            if (System.getProperty(p[0]) == null) {
+                System.setProperty(p[0], p[1]);
+            }
+        }
+    }
+
     /** Binds {@code address} and serves; not ready until {@link #ready()}. */
     public static MetricsServer start(InetSocketAddress address, Sources sources) throws IOException {
+        boundTheHttpServer();
         PrometheusRegistry registry = new PrometheusRegistry();
         Metrics.registerCounters(registry);
         registry.register(gauge("rpctlssd_connect_queue", "CONNECT calls waiting for a handshake worker", sources::connectQueue));
