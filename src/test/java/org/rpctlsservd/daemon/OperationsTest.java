@@ -198,6 +198,29 @@ class OperationsTest {
         }
     }
 
+    @Test
+    void aScraperThatStallsIsClosed() throws Exception {
+        int port = freePort();
+        List<String> cmd = new ArrayList<>(ProcessTest.java(own("m", "-d", "--throwaway-cert", "--metrics", "127.0.0.1:" + port)
+                .toArray(new String[0])));
+        cmd.add(1, "-Dsun.net.httpserver.maxReqTime=1"); // the daemon's 10 s, shortened as an administrator may
+        Path log = tmp.resolve("m.log");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        try {
+            Await.until(() -> ProcessTest.read(log).contains("serving RPCTLSSD"), "the daemon to start", 30);
+            try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+                s.setSoTimeout(20_000);
+                s.getOutputStream().write("GET /metrics HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII)); // and no more
+                assertEquals(-1, s.getInputStream().read(), "half a request is given up, not held");
+            }
+        } finally {
+            p.destroy();
+            p.waitFor(20, TimeUnit.SECONDS);
+            p.destroyForcibly();
+        }
+    }
+
     private static String receive(AFUNIXDatagramSocket s) throws Exception {
         byte[] b = new byte[4096];
         DatagramPacket p = new DatagramPacket(b, b.length);
