@@ -30,6 +30,9 @@ final class Outbound {
     private final BooleanSupplier closed;
     private final AtomicLong peak;
     private final ArrayDeque<ByteBuffer> queue = new ArrayDeque<>();
+    /** Buffers handed to one gathering write (the socket's loop only, so one array serves). */
+    private static final int BATCH = 16;
+    private final ByteBuffer[] batch = new ByteBuffer[BATCH];
     private SocketChannel channel;
     long bytes;
     private boolean armed;
@@ -94,21 +97,38 @@ final class Outbound {
         }
         try {
             while (!queue.isEmpty()) {
-                ByteBuffer head = queue.peek();
-                if (channel.write(head) > 0) {
+                // One gathering write for up to BATCH buffers: TLS records of a bulk reply, or replies that queued together.
+                int n = 0;
+                long offered = 0;
+                for (ByteBuffer b : queue) {
+                    batch[n++] = b;
+                    offered += b.remaining();
+                    if (n == BATCH) {
+                        break;
+                    }
+                }
+                long written;
+                try {
+                    written = channel.write(batch, 0, n);
+                } finally {
+                    java.util.Arrays.fill(batch, 0, n, null);
+                }
+                if (written > 0) {
                     lastProgress = System.nanoTime();
                 }
-                if (head.hasRemaining()) {
-                    armed = true;
+                while (!queue.isEmpty() && !queue.peek().hasRemaining()) {
+                    ByteBuffer done = queue.poll();
+                    bytes -= done.limit();
+                    progressed.accept(done.limit());
+                }
+                if (written < offered) {
+                    armed = true; // the socket took less than offered: it is full
                     io.onWritable(channel, () -> {
                         armed = false;
                         writableAgain.run();
                     });
                     return true;
                 }
-                queue.poll();
-                bytes -= head.limit();
-                progressed.accept(head.limit());
             }
         } catch (IOException e) {
             failed.accept(side + " write failed: " + e.getMessage());

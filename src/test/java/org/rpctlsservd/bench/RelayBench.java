@@ -68,19 +68,37 @@ public final class RelayBench {
                             .findFirst().orElse("cpu").replaceFirst(".*: ", ""),
                     System.getProperty("java.version"), seconds);
             System.out.printf("%-24s %-6s %-22s %14s %14s %10s%n", "suite", "load", "relay", "rate", "CPU", "vs stunnel");
+            // Rounds, alternating which relay goes first, and the median of each: on two cores the order of
+            // the measurements moves a figure by more than the margins (the second one measured did worse).
+            int rounds = Integer.parseInt(System.getenv().getOrDefault("BENCH_ROUNDS", "1"));
             for (String suite : suites) {
-                Result[] bulk = new Result[2];
-                Result[] small = new Result[2];
-                for (int which = 0; which < 2; which++) {
-                    boolean daemon = which == 1;
-                    try (Relay relay = daemon ? Relay.daemon(dir, suite, backend.getLocalPort())
-                            : Relay.stunnel(dir, suite, backend.getLocalPort())) {
-                        bulk[which] = measure(relay, client, suite, pool, 4, 2, true, seconds);
-                        small[which] = measure(relay, client, suite, pool, 8, 16, false, seconds);
+                List<Result[]> bulks = new ArrayList<>();
+                List<Result[]> smalls = new ArrayList<>();
+                for (int round = 0; round < rounds; round++) {
+                    Result[] bulk = new Result[2];
+                    Result[] small = new Result[2];
+                    for (int step = 0; step < 2; step++) {
+                        int which = round % 2 == 0 ? step : 1 - step;
+                        boolean daemon = which == 1;
+                        try (Relay relay = daemon ? Relay.daemon(dir, suite, backend.getLocalPort())
+                                : Relay.stunnel(dir, suite, backend.getLocalPort())) {
+                            bulk[which] = measure(relay, client, suite, pool, 4, 2, true, seconds);
+                            small[which] = measure(relay, client, suite, pool, 8, 16, false, seconds);
+                        }
                     }
+                    if (rounds > 1) {
+                        System.out.printf("round %d:%n", round + 1);
+                        print(suite, "bulk", bulk, true);
+                        print(suite, "small", small, false);
+                    }
+                    bulks.add(bulk);
+                    smalls.add(small);
                 }
-                print(suite, "bulk", bulk, true);
-                print(suite, "small", small, false);
+                if (rounds > 1) {
+                    System.out.printf("median of %d rounds (by the front end's rate ratio):%n", rounds);
+                }
+                print(suite, "bulk", median(bulks, true), true);
+                print(suite, "small", median(smalls, false), false);
             }
         }
         pool.shutdownNow();
@@ -102,6 +120,14 @@ public final class RelayBench {
     }
 
     record Result(long bytes, long calls, double seconds, double cpu) {
+    }
+
+    /** The round whose front-end-to-stunnel rate ratio is the median. */
+    private static Result[] median(List<Result[]> rounds, boolean bulk) {
+        List<Result[]> sorted = new ArrayList<>(rounds);
+        sorted.sort(java.util.Comparator.comparingDouble(r -> bulk ? (r[1].bytes / r[1].seconds) / (r[0].bytes / r[0].seconds)
+                : (r[1].calls / r[1].seconds) / (r[0].calls / r[0].seconds)));
+        return sorted.get(sorted.size() / 2);
     }
 
     /** K connections with D calls in flight each: a warm-up, then the counted interval. */
