@@ -123,15 +123,16 @@ public final class DaemonProcess implements Closeable {
         return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0; // utime, stime in clock ticks (USER_HZ 100)
     }
 
-    /** Heap in use after a full collection, in MiB (jcmd GC.run, then GC.heap_info). */
+    /** Live heap after a full collection, in MiB (jcmd GC.class_histogram, which collects first, then counts). */
     public long heapUsedMiB() throws Exception {
-        Commands.run(60, "jcmd", String.valueOf(pid()), "GC.run");
-        String info = Commands.run(60, "jcmd", String.valueOf(pid()), "GC.heap_info").output();
-        Matcher m = Pattern.compile("total \\d+K, used (\\d+)K").matcher(info);
+        // One command that collects and counts: the live objects after a full GC. (GC.run, then GC.heap_info
+        // in a second attach, also counted what a flood allocated in between: up to 75 MiB of garbage.)
+        String last = Commands.run(60, "sh", "-c", "jcmd " + pid() + " GC.class_histogram | tail -1").output();
+        Matcher m = Pattern.compile("Total\\s+\\d+\\s+(\\d+)").matcher(last);
         if (!m.find()) {
-            throw new AssertionError("no heap figures from jcmd: " + info);
+            throw new AssertionError("no heap figures from jcmd: " + last);
         }
-        return Long.parseLong(m.group(1)) / 1024;
+        return Long.parseLong(m.group(1)) / (1024 * 1024);
     }
 
     /** SIGTERM; the exit status, or -1 when it did not end within {@code seconds}. */
