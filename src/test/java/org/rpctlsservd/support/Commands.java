@@ -19,13 +19,19 @@ public final class Commands {
 
     /** As {@link #run}, in the working directory {@code dir}. */
     public static Result runIn(java.io.File dir, int timeoutSeconds, String... command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(List.of(command)).directory(dir).redirectErrorStream(true).start();
-        p.getOutputStream().close();
-        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError("timed out after " + timeoutSeconds + " s: " + String.join(" ", command));
+        // The output goes to a file, not a pipe: a command that prints more than a pipe holds must not hang.
+        java.nio.file.Path out = java.nio.file.Files.createTempFile("command", ".out");
+        try {
+            Process p = new ProcessBuilder(List.of(command)).directory(dir).redirectErrorStream(true)
+                    .redirectOutput(out.toFile()).start();
+            p.getOutputStream().close();
+            if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new AssertionError("timed out after " + timeoutSeconds + " s: " + String.join(" ", command));
+            }
+            return new Result(p.exitValue(), new String(java.nio.file.Files.readAllBytes(out), StandardCharsets.UTF_8));
+        } finally {
+            java.nio.file.Files.deleteIfExists(out);
         }
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        return new Result(p.exitValue(), out);
     }
 }

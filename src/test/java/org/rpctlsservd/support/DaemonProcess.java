@@ -127,7 +127,8 @@ public final class DaemonProcess implements Closeable {
     public long heapUsedMiB() throws Exception {
         // One command that collects and counts: the live objects after a full GC. (GC.run, then GC.heap_info
         // in a second attach, also counted what a flood allocated in between: up to 75 MiB of garbage.)
-        String last = Commands.run(60, "sh", "-c", "jcmd " + pid() + " GC.class_histogram | tail -1").output();
+        String last = Commands.run(60, "jcmd", String.valueOf(pid()), "GC.class_histogram").output().strip();
+        last = last.substring(last.lastIndexOf('\n') + 1);
         Matcher m = Pattern.compile("Total\\s+\\d+\\s+(\\d+)").matcher(last);
         if (!m.find()) {
             throw new AssertionError("no heap figures from jcmd: " + last);
