@@ -136,6 +136,16 @@ public final class AllowList {
     }
 
     @Override
+    public boolean equals(Object o) {
+        return o instanceof AllowList a && a.subjects.equals(subjects) && a.sans.equals(sans) && a.requireEku == requireEku;
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(subjects, sans, requireEku);
+    }
+
+    @Override
     public String toString() {
         return "subjects " + subjects + ", names " + sans + (requireEku ? ", id-kp-rpcTLSClient required" : "");
     }

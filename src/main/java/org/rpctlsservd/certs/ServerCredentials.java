@@ -45,6 +45,8 @@ public final class ServerCredentials {
     /** A key in a PKCS#11 token, signing through its JCA provider; null for a key in memory. */
     private final TokenKey.Loaded tokenKey;
     private final KeyType keyType;
+    /** For an EC key, its curve's size in bits, from the certificate; 0 otherwise. Parsed once, not per handshake. */
+    private final int ecBits;
     private final String source;
 
     private ServerCredentials(List<X509CertificateHolder> chain, AsymmetricKeyParameter privateKey, TokenKey.Loaded tokenKey,
@@ -52,6 +54,7 @@ public final class ServerCredentials {
         this.chain = List.copyOf(chain);
         this.privateKey = privateKey;
         this.tokenKey = tokenKey;
+        this.ecBits = keyType == KeyType.EC ? ecBitsOf(this.chain.get(0)) : 0;
         this.keyType = keyType;
         this.source = source;
     }
@@ -80,11 +83,12 @@ public final class ServerCredentials {
 
     /** For an EC key, its curve's size in bits (256 for P-256), from the certificate; 0 otherwise. */
     public int ecBits() {
-        if (keyType != KeyType.EC) {
-            return 0;
-        }
+        return ecBits;
+    }
+
+    private static int ecBitsOf(X509CertificateHolder cert) {
         try {
-            return ((ECPublicKeyParameters) PublicKeyFactory.createKey(chain.get(0).getSubjectPublicKeyInfo())).getParameters()
+            return ((ECPublicKeyParameters) PublicKeyFactory.createKey(cert.getSubjectPublicKeyInfo())).getParameters()
                     .getCurve().getFieldSize();
         } catch (IOException | RuntimeException e) {
             return 256;

@@ -174,8 +174,13 @@ public final class Cli {
 
     /** True when the arguments ask for --help (which then wins over everything else). */
     public static boolean wantsHelp(String[] args) {
+        return asks(args, "--help");
+    }
+
+    /** True when {@code action} is among the arguments, before any "--". */
+    private static boolean asks(String[] args, String action) {
         for (String a : args) {
-            if (a.equals("--help")) {
+            if (a.equals(action)) {
                 return true;
             }
             if (a.equals("--")) {
@@ -204,15 +209,7 @@ public final class Cli {
 
     /** True when the arguments ask for --version (after --help, it wins over everything else). */
     public static boolean wantsVersion(String[] args) {
-        for (String a : args) {
-            if (a.equals("--version")) {
-                return true;
-            }
-            if (a.equals("--")) {
-                return false;
-            }
-        }
-        return false;
+        return asks(args, "--version");
     }
 
     /** The long option names a config file may use: every option that has one, but the actions and --config itself. */

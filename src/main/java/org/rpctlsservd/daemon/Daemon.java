@@ -360,7 +360,7 @@ public final class Daemon implements Closeable {
             return false;
         }
         AllowList fresh = TlsSetup.allowList(now);
-        if (!fresh.toString().equals(current.allowList().toString())) {
+        if (!fresh.equals(current.allowList())) {
             engine.replaceTrust(current.withAllowList(fresh));
             LOG.info("reloaded the allow-lists: " + (fresh.restricts() ? fresh : "every verified certificate"));
         }

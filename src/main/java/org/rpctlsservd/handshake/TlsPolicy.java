@@ -79,13 +79,7 @@ public record TlsPolicy(
      * regard to case. An unknown name is refused with the names that are known.
      */
     public static int[] parseGroups(String list) {
-        String[] names = list.split(":");
-        int[] out = new int[names.length];
-        int n = 0;
-        for (String name : names) {
-            if (name.isEmpty()) {
-                continue;
-            }
+        return parseList(list, name -> {
             Integer found = GROUP_ALIASES.get(name.toLowerCase(java.util.Locale.ROOT));
             for (int g : GROUPS_ALL) {
                 if (NamedGroup.getName(g).equalsIgnoreCase(name)) {
@@ -95,15 +89,33 @@ public record TlsPolicy(
             if (found == null) {
                 throw new IllegalArgumentException("unknown group `" + name + "' (known: " + groupNames(GROUPS_ALL) + ")");
             }
-            for (int i = 0; i < n; i++) {
+            return found;
+        }, name -> "group " + name + " named twice", "no group in \"" + list + "\"");
+    }
+
+    /**
+     * A colon-separated list of names, each looked up by {@code lookup} (which refuses an unknown
+     * one), empty names skipped; {@code twice} gives the refusal of a repeated one (null: allowed).
+     */
+    private static int[] parseList(String list, java.util.function.ToIntFunction<String> lookup,
+            java.util.function.UnaryOperator<String> twice, String none) {
+        String[] names = list.split(":");
+        int[] out = new int[names.length];
+        int n = 0;
+        for (String name : names) {
+            if (name.isEmpty()) {
+                continue;
+            }
+            int found = lookup.applyAsInt(name);
+            for (int i = 0; twice != null && i < n; i++) {
                 if (out[i] == found) {
-                    throw new IllegalArgumentException("group " + name + " named twice");
+                    throw new IllegalArgumentException(twice.apply(name));
                 }
             }
             out[n++] = found;
         }
         if (n == 0) {
-            throw new IllegalArgumentException("no group in \"" + list + "\"");
+            throw new IllegalArgumentException(none);
         }
         return java.util.Arrays.copyOf(out, n);
     }
@@ -118,27 +130,13 @@ public record TlsPolicy(
      * non-TLS 1.3 name is refused, as OpenSSL's SSL_CTX_set_ciphersuites() refuses it.
      */
     public static int[] parseTls13Suites(String list) {
-        String[] names = list.split(":");
-        int[] out = new int[names.length];
-        int n = 0;
-        for (String name : names) {
-            if (name.isEmpty()) {
-                continue;
-            }
-            int found = -1;
+        return parseList(list, name -> {
             for (int s : TLS13_ALL) {
                 if (suiteName(s).equals(name)) {
-                    found = s;
+                    return s;
                 }
             }
-            if (found < 0) {
-                throw new IllegalArgumentException("unknown TLS 1.3 cipher suite " + name);
-            }
-            out[n++] = found;
-        }
-        if (n == 0) {
-            throw new IllegalArgumentException("no TLS 1.3 cipher suite in \"" + list + "\"");
-        }
-        return java.util.Arrays.copyOf(out, n);
+            throw new IllegalArgumentException("unknown TLS 1.3 cipher suite " + name);
+        }, null, "no TLS 1.3 cipher suite in \"" + list + "\"");
     }
 }

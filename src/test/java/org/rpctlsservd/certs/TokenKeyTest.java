@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.File;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -96,10 +95,7 @@ class TokenKeyTest {
     }
 
     private Process start(Path log, List<String> cmd) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-        pb.environment().put("SOFTHSM2_CONF", tmp.resolve("softhsm2.conf").toString());
-        return pb.start();
+        return Commands.startLogged(cmd, log, java.util.Map.of("SOFTHSM2_CONF", tmp.resolve("softhsm2.conf").toString()));
     }
 
     private Commands.Result check(String uri) throws Exception {
@@ -145,9 +141,7 @@ class TokenKeyTest {
                 Await.until(() -> read(log).contains("reloaded the server certificate and key"), "the reload: " + read(log), 60);
                 assertEquals("O=rpc-tlsservd tests,CN=second", servedSubject(port, ca), "the rotated key and certificate");
             } finally {
-                d.destroy();
-                d.waitFor(20, TimeUnit.SECONDS);
-                d.destroyForcibly();
+                Commands.stop(d);
             }
         }
     }

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -61,8 +62,7 @@ class OperationsTest {
         int port = freePort();
         List<String> args = own("d", "-d", "--throwaway-cert", "--listen", "127.0.0.1:" + port, "--backend", "127.0.0.1:111");
         Path log = tmp.resolve("d.log");
-        Process d = new ProcessBuilder(ProcessTest.java(args.toArray(new String[0]))).redirectErrorStream(true)
-                .redirectOutput(log.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        Process d = Commands.startLogged(ProcessTest.java(args.toArray(new String[0])), log, Map.of());
         try {
             Await.until(() -> ProcessTest.read(log).contains("serving RPCTLSSD"), "the daemon to start", 30);
             String pid = ProcessTest.read(tmp.resolve("d.pid"));
@@ -75,9 +75,7 @@ class OperationsTest {
             assertEquals(pid, ProcessTest.read(tmp.resolve("d.pid")), "the pidfile is the daemon's still");
             assertTrue(d.isAlive());
         } finally {
-            d.destroy();
-            d.waitFor(20, TimeUnit.SECONDS);
-            d.destroyForcibly();
+            Commands.stop(d);
         }
     }
 
@@ -144,16 +142,12 @@ class OperationsTest {
         Files.createFile(log);
         long dev = ((Number) Files.getAttribute(log, "unix:dev")).longValue();
         long ino = ((Number) Files.getAttribute(log, "unix:ino")).longValue();
-        ProcessBuilder pb = new ProcessBuilder(ProcessTest.java(own("j", "-d", "--throwaway-cert").toArray(new String[0])))
-                .redirectErrorStream(true).redirectOutput(log.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-        pb.environment().put("JOURNAL_STREAM", dev + ":" + ino);
-        Process p = pb.start();
+        Process p = Commands.startLogged(ProcessTest.java(own("j", "-d", "--throwaway-cert").toArray(new String[0])), log,
+                Map.of("JOURNAL_STREAM", dev + ":" + ino));
         try {
             Await.until(() -> ProcessTest.read(log).contains("serving RPCTLSSD"), "the daemon to start", 30);
         } finally {
-            p.destroy();
-            p.waitFor(20, TimeUnit.SECONDS);
-            p.destroyForcibly();
+            Commands.stop(p);
         }
         for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
             assertTrue(line.matches("<[0-7]>\\S.*"), "journal line: " + line);
@@ -173,10 +167,8 @@ class OperationsTest {
             systemd.bind(AFUNIXSocketAddress.of(notify));
             systemd.setSoTimeout(30_000);
             Path log = tmp.resolve("n.log");
-            ProcessBuilder pb = new ProcessBuilder(ProcessTest.java(own("n", "-d", "--throwaway-cert").toArray(new String[0])))
-                    .redirectErrorStream(true).redirectOutput(log.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-            pb.environment().put("NOTIFY_SOCKET", notify.toString());
-            Process p = pb.start();
+            Process p = Commands.startLogged(ProcessTest.java(own("n", "-d", "--throwaway-cert").toArray(new String[0])), log,
+                    Map.of("NOTIFY_SOCKET", notify.toString()));
             try {
                 String ready = receive(systemd);
                 assertTrue(ready.startsWith("READY=1\n"), ready);
@@ -204,8 +196,7 @@ class OperationsTest {
         List<String> cmd = new ArrayList<>(ProcessTest.java(own("m", "-d", "--throwaway-cert", "--metrics", "127.0.0.1:" + port)
                 .toArray(new String[0])));
         Path log = tmp.resolve("m.log");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        Process p = Commands.startLogged(cmd, log, Map.of());
         try {
             Await.until(() -> ProcessTest.read(log).contains("serving RPCTLSSD"), "the daemon to start", 30);
             try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
@@ -217,9 +208,7 @@ class OperationsTest {
                 assertTrue(waited >= 9 && waited < 19, "closed by the daemon's 10 s bound, after " + waited + " s");
             }
         } finally {
-            p.destroy();
-            p.waitFor(20, TimeUnit.SECONDS);
-            p.destroyForcibly();
+            Commands.stop(p);
         }
     }
 

@@ -71,20 +71,20 @@ class HybridGroupsTest {
         }
 
         @Override
-        @SuppressWarnings({"rawtypes", "unchecked"})
+        @SuppressWarnings("rawtypes")
         protected Vector getSupportedGroups(Vector namedGroupRoles) {
-            Vector v = new Vector();
-            for (int g : supported) {
-                v.add(g);
-            }
-            return v;
+            return vector(supported);
         }
 
         @Override
-        @SuppressWarnings({"rawtypes", "unchecked"})
+        @SuppressWarnings("rawtypes")
         public Vector getEarlyKeyShareGroups() {
-            Vector v = new Vector();
-            for (int g : shares) {
+            return vector(shares);
+        }
+
+        private static Vector<Integer> vector(int[] groups) {
+            Vector<Integer> v = new Vector<>();
+            for (int g : groups) {
                 v.add(g);
             }
             return v;

@@ -17,6 +17,22 @@ public final class Commands {
         return runIn(null, timeoutSeconds, command);
     }
 
+    /** Starts {@code command}: stdin from /dev/null, stdout and stderr into {@code log}, {@code env} added to its environment. */
+    public static Process startLogged(List<String> command, java.nio.file.Path log, java.util.Map<String, String> env)
+            throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        pb.environment().putAll(env);
+        return pb.start();
+    }
+
+    /** SIGTERM, up to 20 s to end, then SIGKILL: for a test's finally. */
+    public static void stop(Process p) throws InterruptedException {
+        p.destroy();
+        p.waitFor(20, TimeUnit.SECONDS);
+        p.destroyForcibly();
+    }
+
     /** As {@link #run}, in the working directory {@code dir}. */
     public static Result runIn(java.io.File dir, int timeoutSeconds, String... command) throws IOException, InterruptedException {
         // The output goes to a file, not a pipe: a command that prints more than a pipe holds must not hang.
