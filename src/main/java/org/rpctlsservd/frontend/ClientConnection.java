@@ -453,7 +453,7 @@ final class ClientConnection {
         state = State.CLOSED; // no more records either way; the upcalls finish the job
         // HANDLERECORD and then DISCONNECT, back to back: the service takes a connection's calls in order,
         // so the session answers the close_notify before it is closed, and no round trip is waited for
-        fe.upcalls.handleRecord(cookie);
+        loop.upcalls.handleRecord(cookie);
         finish("client sent close_notify");
     }
 
@@ -526,7 +526,7 @@ final class ClientConnection {
     private void startTls() {
         state = State.HANDSHAKING;
         cookie = fe.handoff.park(client, peer); // the daemon's audit line and -h check name the client, not a balancer
-        fe.upcalls.connect(cookie).whenComplete((res, err) -> onLoop(() -> connected(res, err)));
+        loop.upcalls.connect(cookie).whenComplete((res, err) -> onLoop(() -> connected(res, err)));
     }
 
     private void connected(ConnectResult res, Throwable err) {
@@ -537,7 +537,7 @@ final class ClientConnection {
                     + (cause == null ? "no result" : cause.getMessage()));
             if (!ours && cause instanceof java.util.concurrent.TimeoutException) {
                 // the daemon took the socket and has not answered: make sure no session is left behind
-                fe.upcalls.disconnect(cookie);
+                loop.upcalls.disconnect(cookie);
             }
             closeAll();
             return;
@@ -545,7 +545,7 @@ final class ClientConnection {
         TlsSession s = (TlsSession) fe.sessions.get(cookie);
         if (s == null || state == State.CLOSED) {
             if (s != null) {
-                fe.upcalls.disconnect(cookie);
+                loop.upcalls.disconnect(cookie);
             }
             closeAll();
             return;
@@ -652,7 +652,7 @@ final class ClientConnection {
         if (session != null) {
             long c = cookie;
             fe.disconnects.incrementAndGet();
-            fe.upcalls.disconnect(c).whenComplete((r, e) -> onLoop(this::closeAll));
+            loop.upcalls.disconnect(c).whenComplete((r, e) -> onLoop(this::closeAll));
             session = null;
         } else {
             closeAll();

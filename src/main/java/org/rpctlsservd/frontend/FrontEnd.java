@@ -45,7 +45,9 @@ public final class FrontEnd implements Closeable {
     /** The event loops; each connection belongs to one of them for its life. */
     private final List<Loop> loops = new ArrayList<>();
     private final AtomicInteger nextLoop = new AtomicInteger();
-    final Upcalls upcalls;
+    /** Connections to the RPCTLSSD service for the upcalls: one per loop, up to {@link #MAX_UPCALL_CONNECTIONS}. */
+    private final List<Upcalls> upcalls = new ArrayList<>();
+    static final int MAX_UPCALL_CONNECTIONS = 16;
     final Set<ClientConnection> connections = ConcurrentHashMap.newKeySet();
     final AtomicInteger handshakes = new AtomicInteger();
     final AtomicInteger disconnects = new AtomicInteger();
@@ -72,19 +74,36 @@ public final class FrontEnd implements Closeable {
     private final long idleNanos;
     private final long writeTimeoutNanos;
     private final List<ServerSocketChannel> listeners = new ArrayList<>();
-    private final List<Acceptor> acceptorGuards = new ArrayList<>();
-    private final List<Thread> acceptors = new ArrayList<>();
+    /** Each --listen socket, accepted on by one of the loops (in turn). */
+    private final List<Listener> accepting = new ArrayList<>();
     /** Connections not read while the budget is exhausted; guarded by itself (every loop uses it). */
     private final ArrayDeque<ClientConnection> waitingForBudget = new ArrayDeque<>();
     private final ScheduledFuture<?> sweep;
     private volatile boolean closed;
 
-    /** One event loop and the read buffer its callbacks share. */
+    /** A --listen socket and the loop that accepts on it. */
+    private static final class Listener {
+        final ServerSocketChannel channel;
+        final Acceptor acceptor;
+        final Loop loop;
+        /** True while accepting waits for the memory budget to drain; touched on the loop, read by the sweep. */
+        volatile boolean waitingForBudget;
+
+        Listener(ServerSocketChannel channel, Acceptor acceptor, Loop loop) {
+            this.channel = channel;
+            this.acceptor = acceptor;
+            this.loop = loop;
+        }
+    }
+
+    /** One event loop, the read buffer its callbacks share, and the upcall client its connections use. */
     static final class Loop {
         final IoLoop io;
         /** The connections this loop serves (each also in the front end's {@code connections}). */
         final Set<ClientConnection> members = ConcurrentHashMap.newKeySet();
         private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
+        /** Usually on this loop, so an upcall and its answer need no hand-off between threads. */
+        Upcalls upcalls;
 
         Loop(IoLoop io) {
             this.io = io;
@@ -113,7 +132,13 @@ public final class FrontEnd implements Closeable {
         for (int i = 0; i < config.ioThreads(); i++) {
             loops.add(new Loop(new IoLoop(config.ioThreads() == 1 ? "frontend-io" : "frontend-io-" + (i + 1))));
         }
-        this.upcalls = new Upcalls(service, config.upcallTimeout(), timer, loops.get(0).io);
+        for (int i = 0; i < loops.size(); i++) {
+            Loop loop = loops.get(i);
+            if (i < MAX_UPCALL_CONNECTIONS) {
+                upcalls.add(new Upcalls(service, config.upcallTimeout(), timer, loop.io));
+            }
+            loop.upcalls = upcalls.get(i % upcalls.size()); // loops past the cap share, handing their calls over
+        }
         budget.onDrained(this::budgetDrained);
         try {
             for (InetSocketAddress a : config.listen()) {
@@ -128,20 +153,17 @@ public final class FrontEnd implements Closeable {
         }
         long period = Math.max(50, Math.min(1000, TimeUnit.NANOSECONDS.toMillis(Math.min(idleNanos, writeTimeoutNanos)) / 4));
         this.sweep = timer.scheduleWithFixedDelay(this::sweepIdle, period, period, TimeUnit.MILLISECONDS);
-        for (ServerSocketChannel ss : listeners) {
-            String name = "frontend-accept-" + ((InetSocketAddress) ss.getLocalAddress()).getPort();
-            Acceptor a;
+        for (int i = 0; i < listeners.size(); i++) {
+            ServerSocketChannel ss = listeners.get(i);
+            Listener l;
             try {
-                a = new Acceptor(ss, "front end " + ss.getLocalAddress());
+                l = new Listener(ss, new Acceptor(ss, "front end " + ss.getLocalAddress()), loops.get(i % loops.size()));
             } catch (IOException e) {
                 close(); // gives back what was started
                 throw new IOException("front end: cannot listen: " + e.getMessage(), e);
             }
-            acceptorGuards.add(a);
-            Thread t = new Thread(() -> acceptLoop(a), name);
-            t.setDaemon(true);
-            acceptors.add(t);
-            t.start();
+            accepting.add(l);
+            l.loop.io.onAcceptable(ss, () -> acceptable(l));
             LOG.info("front end: RPC-over-TLS on " + ss.getLocalAddress() + ", relaying to " + backend
                     + " (require " + require.name().toLowerCase(java.util.Locale.ROOT) + ")");
         }
@@ -214,50 +236,81 @@ public final class FrontEnd implements Closeable {
         return loops.size();
     }
 
-    private void acceptLoop(Acceptor acceptor) {
-        while (!closed) {
+    /** Connections one wake-up of a listener accepts at most, so that its loop serves its connections too. */
+    private static final int ACCEPT_BATCH = 64;
+
+    /**
+     * On the listener's loop: accepts what waits and deals it out to the loops in turn (a
+     * connection dealt to this loop starts at once, with no hand-off). While the memory budget is
+     * exhausted, clients wait in the listen queue; out of descriptors, the waiting ones are
+     * refused and accepting pauses.
+     */
+    private void acceptable(Listener l) {
+        for (int i = 0; i < ACCEPT_BATCH && !closed; i++) {
+            if (budget.paused()) {
+                l.waitingForBudget = true;
+                if (!budget.paused()) {
+                    resumeAccepting(l); // it drained while the flag was being set
+                }
+                return;
+            }
             SocketChannel c;
             try {
-                if (budget.paused()) {
-                    budget.awaitDrained(200); // clients wait in the listen queue meanwhile
-                    continue;
-                }
-                c = acceptor.accept();
-            } catch (InterruptedException | java.nio.channels.ClosedChannelException e) {
+                c = l.acceptor.acceptNow();
+            } catch (Acceptor.Shed e) {
+                timer.schedule(() -> l.loop.io.submit(() -> armAccept(l)), Acceptor.pauseMillis(), TimeUnit.MILLISECONDS);
                 return;
             } catch (IOException e) {
-                if (!closed) {
+                if (!closed && l.channel.isOpen()) {
                     warnings.warning("accept", () -> "front end: accept failed: " + e.getMessage());
                 }
-                continue;
+                break;
             }
             if (c == null) {
-                continue; // out of descriptors: handled and logged by the acceptor
+                break;
             }
-            if (connections.size() >= MAX_CONNECTIONS) {
-                warnings.warning("max-connections", () -> "front end: refused a client: " + MAX_CONNECTIONS + " connections already");
-                closeQuietly(c);
-                continue;
-            }
-            try {
-                InetSocketAddress peer = (InetSocketAddress) c.getRemoteAddress();
-                c.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                c.configureBlocking(false);
-                Loop loop = loops.get(Math.floorMod(nextLoop.getAndIncrement(), loops.size()));
-                ClientConnection conn = new ClientConnection(this, loop, c, peer);
-                connections.add(conn);
-                loop.members.add(conn);
-                if (closed) {
-                    connections.remove(conn);
-                    loop.members.remove(conn);
-                    closeQuietly(c);
-                    continue;
-                }
+            admit(c, l.loop);
+        }
+        armAccept(l);
+    }
+
+    private void armAccept(Listener l) {
+        if (!closed && l.channel.isOpen()) {
+            l.loop.io.onAcceptable(l.channel, () -> acceptable(l));
+        }
+    }
+
+    /** From any thread: accepting on {@code l} goes on after a pause for the budget. */
+    private void resumeAccepting(Listener l) {
+        if (l.waitingForBudget) {
+            l.waitingForBudget = false;
+            l.loop.io.submit(() -> armAccept(l));
+        }
+    }
+
+    /** On {@code here}, a loop: a newly accepted client goes to the next loop in turn. */
+    private void admit(SocketChannel c, Loop here) {
+        if (connections.size() >= MAX_CONNECTIONS) {
+            warnings.warning("max-connections", () -> "front end: refused a client: " + MAX_CONNECTIONS + " connections already");
+            closeQuietly(c);
+            return;
+        }
+        try {
+            InetSocketAddress peer = (InetSocketAddress) c.getRemoteAddress();
+            c.setOption(StandardSocketOptions.TCP_NODELAY, true);
+            c.configureBlocking(false);
+            Loop loop = loops.get(Math.floorMod(nextLoop.getAndIncrement(), loops.size()));
+            ClientConnection conn = new ClientConnection(this, loop, c, peer);
+            connections.add(conn);
+            loop.members.add(conn);
+            if (loop == here) {
+                conn.start();
+            } else {
                 loop.io.submit(conn::start);
-            } catch (IOException e) {
-                LOG.fine(() -> "front end: a client went before it was served: " + e.getMessage());
-                closeQuietly(c);
             }
+        } catch (IOException e) {
+            LOG.fine(() -> "front end: a client went before it was served: " + e.getMessage());
+            closeQuietly(c);
         }
     }
 
@@ -325,6 +378,9 @@ public final class FrontEnd implements Closeable {
     }
 
     private void budgetDrained() {
+        for (Listener l : accepting) {
+            resumeAccepting(l);
+        }
         while (!budget.paused()) {
             ClientConnection c;
             synchronized (waitingForBudget) {
@@ -372,18 +428,7 @@ public final class FrontEnd implements Closeable {
             sweep.cancel(false);
         }
         for (ServerSocketChannel ss : listeners) {
-            closeQuietly(ss);
-        }
-        for (Acceptor a : acceptorGuards) {
-            a.close(); // wakes its thread
-        }
-        for (Thread t : acceptors) {
-            t.interrupt();
-            try {
-                t.join(2000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            closeQuietly(ss); // its key goes with it; a callback already running sees it closed
         }
         java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(loops.size());
         for (Loop loop : loops) {
@@ -399,7 +444,9 @@ public final class FrontEnd implements Closeable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        upcalls.close();
+        for (Upcalls u : upcalls) {
+            u.close();
+        }
         for (Loop loop : loops) {
             loop.io.close();
         }

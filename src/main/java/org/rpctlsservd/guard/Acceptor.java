@@ -20,7 +20,8 @@ import java.util.logging.Logger;
  * looping on that burns a core and leaves clients hanging. Instead: give up the spare descriptors
  * the process keeps for this moment, accept and close the waiting connections (their clients see
  * the refusal at once), take the spares back, pause 100 ms, and log once per interval with the
- * count. The thread waits for connections in a selector, never in a blocking accept: the kernel
+ * count. A listener is served either by a thread of its own ({@link #accept()}) or by an event
+ * loop ({@link #acceptNow()}, which leaves the pause to the loop's timer). The thread waits for connections in a selector, never in a blocking accept: the kernel
  * reserves a descriptor for a blocked accept, and a listener waiting that way would take the
  * descriptor freed for refusing clients. For the same reason every listener accepts under the
  * lock that guards the spares.
@@ -44,20 +45,29 @@ public final class Acceptor implements Closeable {
 
     private final ServerSocketChannel listener;
     private final String name;
-    private final Selector selector;
+    /** For {@link #accept()} only: made at its first call, so a listener served by an event loop has none. */
+    private Selector selector;
+    private volatile boolean closed;
 
-    /** Puts {@code listener} in non-blocking mode; accept with {@link #accept()} only. */
+    /** Thrown by {@link #acceptNow()} after it refused the waiting clients at the descriptor limit. */
+    public static final class Shed extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        Shed(String message) {
+            super(message);
+        }
+    }
+
+    /** Puts {@code listener} in non-blocking mode; accept with {@link #accept()} or {@link #acceptNow()} only. */
     public Acceptor(ServerSocketChannel listener, String name) throws IOException {
         this.listener = listener;
         this.name = name;
-        this.selector = Selector.open();
-        try {
-            listener.configureBlocking(false);
-            listener.register(selector, SelectionKey.OP_ACCEPT);
-        } catch (IOException e) {
-            selector.close();
-            throw e;
-        }
+        listener.configureBlocking(false);
+    }
+
+    /** How long to stop accepting after a {@link Shed}. */
+    public static long pauseMillis() {
+        return PAUSE_MILLIS;
     }
 
     /** True when {@code e} says the process or system is out of file descriptors. */
@@ -67,10 +77,20 @@ public final class Acceptor implements Closeable {
     }
 
     /**
-     * Waits for the next connection and returns it (in blocking mode), or null after refusing the
-     * waiting clients at the descriptor limit. Throws ClosedChannelException once closed.
+     * For a listener's own thread: waits for the next connection and returns it (in blocking mode),
+     * or null after refusing the waiting clients at the descriptor limit and pausing. Throws
+     * ClosedChannelException once closed.
      */
     public SocketChannel accept() throws IOException {
+        synchronized (this) {
+            if (selector == null) {
+                if (closed) {
+                    throw new ClosedChannelException();
+                }
+                selector = Selector.open();
+                listener.register(selector, SelectionKey.OP_ACCEPT);
+            }
+        }
         while (true) {
             try {
                 selector.select();
@@ -78,27 +98,41 @@ public final class Acceptor implements Closeable {
             } catch (ClosedSelectorException e) {
                 throw new ClosedChannelException();
             }
-            if (!listener.isOpen()) {
-                throw new ClosedChannelException();
-            }
-            if (Thread.currentThread().isInterrupted()) {
+            if (!listener.isOpen() || Thread.currentThread().isInterrupted()) {
                 throw new ClosedChannelException();
             }
             try {
-                SocketChannel c;
-                synchronized (SPARES) { // so that no listener takes a descriptor another one freed for refusing
-                    c = listener.accept();
-                }
+                SocketChannel c = acceptNow();
                 if (c != null) {
                     return c;
                 }
-            } catch (IOException e) {
-                if (!outOfDescriptors(e) || !listener.isOpen()) {
-                    throw e;
+            } catch (Shed e) {
+                try {
+                    TimeUnit.MILLISECONDS.sleep(PAUSE_MILLIS); // a back-off on this listener's own thread
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
                 }
-                shed();
                 return null;
             }
+        }
+    }
+
+    /**
+     * For an event loop: the next waiting connection (in blocking mode), or null when none waits.
+     * At the descriptor limit it refuses the waiting clients and throws {@link Shed}: the caller
+     * stops accepting for {@link #pauseMillis()}.
+     */
+    public SocketChannel acceptNow() throws IOException {
+        try {
+            synchronized (SPARES) { // so that no listener takes a descriptor another one freed for refusing
+                return listener.accept();
+            }
+        } catch (IOException e) {
+            if (!outOfDescriptors(e) || !listener.isOpen()) {
+                throw e;
+            }
+            shed();
+            throw new Shed("out of file descriptors");
         }
     }
 
@@ -140,11 +174,6 @@ public final class Acceptor implements Closeable {
         int shed = n;
         WARNINGS.warning("emfile", () -> name + ": out of file descriptors; refused " + shed + " waiting connection(s) ("
                 + total + " so far by all listeners); accepting paused for " + PAUSE_MILLIS + " ms");
-        try {
-            TimeUnit.MILLISECONDS.sleep(PAUSE_MILLIS); // a back-off on this listener's own thread
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     private SocketChannel acceptOrNull() {
@@ -174,8 +203,16 @@ public final class Acceptor implements Closeable {
     /** Wakes and ends a thread waiting in {@link #accept()}; the listener is the caller's to close. */
     @Override
     public void close() {
+        Selector s;
+        synchronized (this) {
+            closed = true;
+            s = selector;
+        }
+        if (s == null) {
+            return;
+        }
         try {
-            selector.close();
+            s.close();
         } catch (IOException e) {
             LOG.fine(() -> name + ": closing the selector: " + e.getMessage());
         }

@@ -5,7 +5,9 @@ import java.io.IOException;
 import java.nio.channels.CancelledKeyException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SelectionKey;
+import java.nio.channels.SelectableChannel;
 import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -37,6 +39,7 @@ public final class IoLoop implements Closeable {
         Runnable onReadable;
         Runnable onWritable;
         Runnable onConnectable;
+        Runnable onAcceptable;
     }
 
     public IoLoop(String name) throws IOException {
@@ -61,7 +64,12 @@ public final class IoLoop implements Closeable {
         request(ch, SelectionKey.OP_CONNECT, callback);
     }
 
-    private void request(SocketChannel ch, int op, Runnable callback) {
+    /** Calls {@code callback} (on the loop thread) once {@code listener} has a connection waiting. */
+    public void onAcceptable(ServerSocketChannel listener, Runnable callback) {
+        request(listener, SelectionKey.OP_ACCEPT, callback);
+    }
+
+    private void request(SelectableChannel ch, int op, Runnable callback) {
         if (Thread.currentThread() == thread) {
             SelectionKey k = ch.keyFor(selector);
             if (k == null || k.isValid()) {
@@ -87,7 +95,7 @@ public final class IoLoop implements Closeable {
     }
 
     /** Drops every interest in {@code ch} (it is about to be closed or handed on). */
-    public void forget(SocketChannel ch) {
+    public void forget(SelectableChannel ch) {
         submit(() -> {
             SelectionKey k = ch.keyFor(selector);
             if (k != null) {
@@ -96,7 +104,7 @@ public final class IoLoop implements Closeable {
         });
     }
 
-    private void arm(SocketChannel ch, int op, Runnable callback) {
+    private void arm(SelectableChannel ch, int op, Runnable callback) {
         try {
             SelectionKey k = ch.keyFor(selector);
             Interest in;
@@ -113,6 +121,8 @@ public final class IoLoop implements Closeable {
                 in.onReadable = callback;
             } else if (op == SelectionKey.OP_WRITE) {
                 in.onWritable = callback;
+            } else if (op == SelectionKey.OP_ACCEPT) {
+                in.onAcceptable = callback;
             } else {
                 in.onConnectable = callback;
             }
@@ -148,6 +158,7 @@ public final class IoLoop implements Closeable {
                 Runnable read = null;
                 Runnable write = null;
                 Runnable connect = null;
+                Runnable accept = null;
                 try {
                     int ready = k.readyOps();
                     if ((ready & SelectionKey.OP_READ) != 0 && in.onReadable != null) {
@@ -162,13 +173,22 @@ public final class IoLoop implements Closeable {
                         connect = in.onConnectable;
                         in.onConnectable = null;
                     }
+                    if ((ready & SelectionKey.OP_ACCEPT) != 0 && in.onAcceptable != null) {
+                        accept = in.onAcceptable;
+                        in.onAcceptable = null;
+                    }
                 } catch (CancelledKeyException e) {
                     read = in.onReadable;
                     write = in.onWritable;
                     connect = in.onConnectable;
+                    accept = in.onAcceptable;
                     in.onReadable = null;
                     in.onWritable = null;
                     in.onConnectable = null;
+                    in.onAcceptable = null;
+                }
+                if (accept != null) {
+                    safely(accept);
                 }
                 if (connect != null) {
                     safely(connect);
@@ -188,7 +208,7 @@ public final class IoLoop implements Closeable {
     /** After the callbacks: the kernel keeps watching only what some callback still waits for. */
     private static void settle(SelectionKey k, Interest in) {
         int want = (in.onReadable != null ? SelectionKey.OP_READ : 0) | (in.onWritable != null ? SelectionKey.OP_WRITE : 0)
-                | (in.onConnectable != null ? SelectionKey.OP_CONNECT : 0);
+                | (in.onConnectable != null ? SelectionKey.OP_CONNECT : 0) | (in.onAcceptable != null ? SelectionKey.OP_ACCEPT : 0);
         try {
             if (k.isValid() && k.interestOps() != want) {
                 k.interestOps(want);
