@@ -52,6 +52,10 @@ import org.rpctlsservd.sessions.Cookies;
 public final class TlsEngine implements Handshaker, Closeable {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
     private static final int READ_CHUNK = 16 * 1024;
+    /** Reads a handshake may make on a worker before it waits on the selector (the ClientHello, the Finished, and slack). */
+    private static final int INLINE_READS = 4;
+    /** At most this many bytes of ChangeCipherSpec records are kept back from the workers (one is usual). */
+    private static final int MAX_HELD = 64;
 
     private final TlsPolicy policy;
     private final RecordCrypto crypto = new RecordCrypto(new SecureRandom());
@@ -138,6 +142,9 @@ public final class TlsEngine implements Handshaker, Closeable {
         InetSocketAddress peer;
         ByteBuffer pendingOut;
         ScheduledFuture<?> deadline;
+        int inlineReads;
+        /** Bytes read on the selector thread and kept for the next read (a lone ChangeCipherSpec), or null. */
+        ByteBuffer arrived;
 
         /** The client a PROXY header named, or null: the socket's peer. */
         final InetSocketAddress client;
@@ -186,7 +193,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                         return;
                     }
                 }
-                proceed(true);
+                proceed(avail == 0); // after a flight went out the answer is a round trip away: no read to try
             } catch (IOException e) {
                 fail(Failure.IO, "write failed: " + e.getMessage(), e);
             }
@@ -208,7 +215,10 @@ public final class TlsEngine implements Handshaker, Closeable {
             }
         }
 
-        /** {@code onWorkerThread}: called from a step on a worker, which then goes on with the checks itself. */
+        /**
+         * {@code onWorkerThread}: called from a step on a worker that sent nothing, which then goes on with
+         * the checks itself, and first tries a read of its own.
+         */
         void proceed(boolean onWorkerThread) {
             if (server.complete()) {
                 if (onWorkerThread) {
@@ -218,16 +228,19 @@ public final class TlsEngine implements Handshaker, Closeable {
                 }
             } else if (protocol.isClosed()) {
                 fail(Failure.TLS, server.alert() != null ? server.alert() : "closed during the handshake", null);
+            } else if (onWorkerThread && inlineReads < INLINE_READS) {
+                inlineReads++;
+                readOnWorker();
             } else {
                 io.onReadable(ch, this::readable);
             }
         }
 
-        /** On the selector thread: take what arrived and hand it to a worker. */
-        void readable() {
-            if (done.get()) {
-                return;
-            }
+        /**
+         * On a worker: bytes already waiting (the ClientHello, which came before the CONNECT upcall
+         * did) are taken at once, with no trip through the selector thread and back.
+         */
+        void readOnWorker() {
             try {
                 ByteBuffer buf = ByteBuffer.allocate(READ_CHUNK);
                 int n = ch.read(buf);
@@ -236,7 +249,34 @@ public final class TlsEngine implements Handshaker, Closeable {
                 } else if (n == 0) {
                     io.onReadable(ch, this::readable);
                 } else {
-                    onWorker(() -> step(buf.array(), n));
+                    step(buf.array(), n);
+                }
+            } catch (IOException e) {
+                fail(Failure.IO, "read failed: " + e.getMessage(), e);
+            }
+        }
+
+        /**
+         * On the selector thread: take what arrived and hand it to a worker. A lone ChangeCipherSpec
+         * (the compatibility record TLS 1.3 clients send just before their Finished, which Bouncy
+         * Castle ignores) is kept until the Finished comes: a worker woken for it would have nothing to do.
+         */
+        void readable() {
+            if (done.get()) {
+                return;
+            }
+            try {
+                ByteBuffer buf = arrived != null ? arrived : ByteBuffer.allocate(READ_CHUNK);
+                arrived = null;
+                int n = ch.read(buf);
+                if (n < 0) {
+                    fail(Failure.PEER_CLOSED, "the peer closed the connection during the handshake", null);
+                } else if (n == 0 || onlyChangeCipherSpec(buf.array(), buf.position(), MAX_HELD)) {
+                    arrived = n == 0 && buf.position() == 0 ? null : buf;
+                    io.onReadable(ch, this::readable);
+                } else {
+                    int length = buf.position();
+                    onWorker(() -> step(buf.array(), length));
                 }
             } catch (IOException e) {
                 fail(Failure.IO, "read failed: " + e.getMessage(), e);
@@ -428,6 +468,26 @@ public final class TlsEngine implements Handshaker, Closeable {
         } catch (NoSuchAlgorithmException | IOException e) {
             return "?";
         }
+    }
+
+    /**
+     * True when the first {@code length} bytes of {@code b} are one or more whole TLS records of
+     * type change_cipher_spec and nothing else, {@code max} bytes at most (more goes on to the
+     * engine, which refuses what TLS 1.3 does not allow). Read by hand: five-byte record headers.
+     */
+    static boolean onlyChangeCipherSpec(byte[] b, int length, int max) {
+        if (length == 0 || length > max) {
+            return false;
+        }
+        int at = 0;
+        while (at < length) {
+            if (length - at < 5 || b[at] != 20) {
+                return false;
+            }
+            int body = ((b[at + 3] & 0xff) << 8) | (b[at + 4] & 0xff);
+            at += 5 + body;
+        }
+        return at == length;
     }
 
     /** getnameinfo(NI_NAMEREQD): the PTR name, or empty when there is none. */
