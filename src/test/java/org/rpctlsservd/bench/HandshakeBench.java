@@ -166,20 +166,26 @@ public final class HandshakeBench {
                 awaitDisconnects(d, disconnects);
                 List<Double> bares = new ArrayList<>();
                 List<Double> mine = new ArrayList<>();
+                long bareSwitches = 0;
+                long frontSwitches = 0;
                 Map<String, Long> byRole = new java.util.TreeMap<>();
                 for (int round = 1; round <= rounds; round++) {
                     Map<Long, Long> b0 = cpu(name -> name.startsWith("bare-"));
+                    long s0 = switches(name -> name.startsWith("bare-"));
                     long t0 = System.nanoTime();
                     run(ctx, b.port(), n, k, false, false);
                     double bareRate = n / ((System.nanoTime() - t0) / 1e9);
                     double bare = used(b0, cpu(name -> name.startsWith("bare-"))) / 1e3 / n;
+                    bareSwitches += switches(name -> name.startsWith("bare-")) - s0;
                     Map<Long, Long> c0 = cpu(HandshakeBench::daemonThread);
+                    s0 = switches(HandshakeBench::daemonThread);
                     t0 = System.nanoTime();
                     run(ctx, port, n, k, true, false);
                     disconnects += n;
                     awaitDisconnects(d, disconnects);
                     double rate = n / ((System.nanoTime() - t0) / 1e9);
                     Map<Long, Long> c1 = cpu(HandshakeBench::daemonThread);
+                    frontSwitches += switches(HandshakeBench::daemonThread) - s0;
                     double front = used(c0, c1) / 1e3 / n;
                     for (Map.Entry<Long, Long> e : c1.entrySet()) {
                         byRole.merge(ROLES.getOrDefault(e.getKey(), "?"), e.getValue() - c0.getOrDefault(e.getKey(), 0L), Long::sum);
@@ -202,6 +208,8 @@ public final class HandshakeBench {
                     }
                 });
                 System.out.println(roles);
+                System.out.printf("context switches per handshake (all rounds): bare engine %.1f, front end %.1f%n",
+                        bareSwitches / (double) (n * rounds), frontSwitches / (double) (n * rounds));
             }
         }
         System.out.printf("key=%s handshakes=%d x %d rounds concurrency=%d java=%s%n", rsa ? "rsa2048" : "ecdsa-p256", n, rounds, k,
@@ -282,6 +290,31 @@ public final class HandshakeBench {
         }
         clients.shutdown();
         return lat;
+    }
+
+    /** Context switches (voluntary and not) of the threads whose names {@code which} accepts, from /proc (Linux). */
+    private static long switches(java.util.function.Predicate<String> which) {
+        long sum = 0;
+        try (java.util.stream.Stream<java.nio.file.Path> tasks = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/task"))) {
+            for (java.nio.file.Path t : (Iterable<java.nio.file.Path>) tasks::iterator) {
+                try {
+                    // /proc names threads by their first 15 characters: the prefixes tested are shorter
+                    if (!which.test(java.nio.file.Files.readString(t.resolve("comm")).strip())) {
+                        continue;
+                    }
+                    for (String line : java.nio.file.Files.readAllLines(t.resolve("status"))) {
+                        if (line.startsWith("voluntary_ctxt_switches:") || line.startsWith("nonvoluntary_ctxt_switches:")) {
+                            sum += Long.parseLong(line.substring(line.indexOf(':') + 1).strip());
+                        }
+                    }
+                } catch (java.io.IOException | NumberFormatException e) {
+                    // the thread ended meanwhile
+                }
+            }
+        } catch (java.io.IOException e) {
+            return -1;
+        }
+        return sum;
     }
 
     private static final Map<Long, String> ROLES = new java.util.concurrent.ConcurrentHashMap<>();
