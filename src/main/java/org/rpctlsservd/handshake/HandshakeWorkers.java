@@ -1,16 +1,19 @@
 package org.rpctlsservd.handshake;
 
 import java.io.Closeable;
+import java.io.IOException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.SocketChannel;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.rpctlsservd.guard.Fatal;
+import org.rpctlsservd.io.Readiness;
 
 /**
  * The bounded pool that runs handshake work: at most {@code maxThreads} tasks at once (the
@@ -20,6 +23,11 @@ import org.rpctlsservd.guard.Fatal;
  * queue of their own that workers serve first and that never refuses, so a burst of new clients
  * cannot drop a handshake after its expensive crypto. That queue is bounded all the same: each
  * admitted handshake has at most one step waiting, and admitted handshakes are capped.
+ * <p>
+ * Each worker also waits for the sockets of the handshakes it started ({@link Steps}): an idle
+ * worker sleeps in its own selector, so a peer's next flight wakes the worker that runs the step,
+ * and a new task wakes an idle worker through that selector. A ready socket is a step too, and
+ * goes before any queued task.
  */
 public final class HandshakeWorkers implements Closeable {
     private static final Logger LOG = Logger.getLogger(HandshakeWorkers.class.getName());
@@ -29,10 +37,31 @@ public final class HandshakeWorkers implements Closeable {
     private final Object lock = new Object();
     private final ArrayDeque<Runnable> steps = new ArrayDeque<>();
     private final ArrayDeque<Runnable> connects = new ArrayDeque<>();
-    private final List<Thread> threads = new ArrayList<>();
+    /** Workers asleep in their selectors, to be woken for a queued task; guarded by {@code lock}. */
+    private final ArrayDeque<Worker> idle = new ArrayDeque<>();
+    private final List<Worker> workers = new ArrayList<>();
     private final AtomicInteger running = new AtomicInteger();
     private final AtomicInteger peak = new AtomicInteger();
-    private boolean closed;
+    private final StepsImpl stepsView = new StepsImpl();
+    private volatile boolean closed;
+
+    /** One worker thread and the selector it waits in. */
+    private final class Worker extends Thread {
+        final Readiness readiness;
+        /** Arming that had to wait until the ready keys were gone through; only this thread uses it. */
+        final ArrayDeque<Runnable> later = new ArrayDeque<>();
+
+        Worker(String name) throws IOException {
+            super(name);
+            readiness = new Readiness();
+            setDaemon(true);
+        }
+
+        @Override
+        public void run() {
+            work(this);
+        }
+    }
 
     public HandshakeWorkers(int maxThreads, int queueCapacity) {
         if (maxThreads < 1 || queueCapacity < 1) {
@@ -40,11 +69,18 @@ public final class HandshakeWorkers implements Closeable {
         }
         this.maxThreads = maxThreads;
         this.queueCapacity = queueCapacity;
-        for (int i = 1; i <= maxThreads; i++) {
-            Thread t = new Thread(this::work, "handshake-" + i);
-            t.setDaemon(true);
-            threads.add(t);
-            t.start();
+        try {
+            for (int i = 1; i <= maxThreads; i++) {
+                workers.add(new Worker("handshake-" + i));
+            }
+        } catch (IOException e) {
+            for (Worker w : workers) {
+                w.readiness.close();
+            }
+            throw new IllegalStateException("cannot open a selector for the handshake workers: " + e.getMessage(), e);
+        }
+        for (Worker w : workers) {
+            w.start();
         }
     }
 
@@ -59,46 +95,119 @@ public final class HandshakeWorkers implements Closeable {
 
     /** Admits a new CONNECT's first task; false, at once, when the queue is full or the pool is closed. */
     public boolean submit(Runnable task) {
+        Worker wake;
         synchronized (lock) {
             if (closed || connects.size() >= queueCapacity) {
                 return false;
             }
             connects.add(task);
-            lock.notify();
-            return true;
+            wake = idle.poll();
         }
+        if (wake != null) {
+            wake.readiness.wakeup();
+        }
+        return true;
     }
 
-    /** The pool as an executor for later steps of admitted handshakes: never full, refused only when closed. */
-    public Executor executor() {
-        return task -> {
+    /** The pool as an executor for later steps of admitted handshakes, which also waits for their sockets. */
+    public Steps executor() {
+        return stepsView;
+    }
+
+    private final class StepsImpl implements Steps {
+        /** Never full, refused only when closed. */
+        @Override
+        public void execute(Runnable task) {
+            Worker wake;
             synchronized (lock) {
                 if (closed) {
                     throw new RejectedExecutionException("handshake workers closed");
                 }
                 steps.add(task);
-                lock.notify();
+                wake = idle.poll();
             }
-        };
+            if (wake != null) {
+                wake.readiness.wakeup();
+            }
+        }
+
+        @Override
+        public void onReadable(SocketChannel ch, Runnable callback) {
+            await(ch, SelectionKey.OP_READ, callback);
+        }
+
+        @Override
+        public void onWritable(SocketChannel ch, Runnable callback) {
+            await(ch, SelectionKey.OP_WRITE, callback);
+        }
+
+        private void await(SocketChannel ch, int op, Runnable callback) {
+            if (Thread.currentThread() instanceof Worker w && workers.contains(w)) {
+                if (w.readiness.canArmNow(ch)) {
+                    w.readiness.arm(ch, op, callback); // the usual case: no other thread, no wake-up
+                } else {
+                    w.later.add(() -> w.readiness.arm(ch, op, callback));
+                }
+            } else {
+                execute(() -> await(ch, op, callback)); // from a look-up or a timer: a worker takes it up
+            }
+        }
+
+        @Override
+        public void release(SocketChannel ch) {
+            for (Worker w : workers) {
+                if (w.readiness.release(ch) && Thread.currentThread() != w) {
+                    w.readiness.wakeup(); // its next select lets go of the key (and of a closed socket's descriptor) now
+                }
+            }
+        }
     }
 
-    private void work() {
-        while (true) {
-            Runnable task;
-            synchronized (lock) {
-                while (!closed && steps.isEmpty() && connects.isEmpty()) {
-                    try {
-                        lock.wait();
-                    } catch (InterruptedException e) {
+    private void work(Worker w) {
+        try {
+            while (!closed) {
+                w.readiness.select(0); // sockets that are ready go before anything queued
+                if (w.readiness.anyReady()) {
+                    dispatch(w);
+                    continue;
+                }
+                Runnable task;
+                synchronized (lock) {
+                    if (closed) {
                         return;
                     }
+                    task = steps.isEmpty() ? connects.poll() : steps.poll();
+                    if (task == null) {
+                        idle.add(w);
+                    }
                 }
-                if (closed) {
-                    return;
+                if (task != null) {
+                    run(task);
+                    runLater(w);
+                    continue;
                 }
-                task = steps.isEmpty() ? connects.poll() : steps.poll();
+                w.readiness.select(1000); // a socket, a task (wakeup) or closing ends the wait
+                synchronized (lock) {
+                    idle.remove(w);
+                }
+                dispatch(w);
             }
-            run(task);
+        } catch (IOException e) {
+            Fatal.stop(w.getName(), e); // a selector that cannot select would hang every handshake it waits for
+        } finally {
+            w.readiness.close();
+        }
+    }
+
+    private void dispatch(Worker w) {
+        w.readiness.dispatch(this::run);
+        runLater(w);
+    }
+
+    private static void runLater(Worker w) {
+        Runnable r;
+        while ((r = w.later.poll()) != null) {
+            r.run();
         }
     }
 
@@ -146,21 +255,21 @@ public final class HandshakeWorkers implements Closeable {
             closed = true;
             steps.clear();
             connects.clear();
-            lock.notifyAll();
         }
-        for (Thread t : threads) {
-            t.interrupt();
+        for (Worker w : workers) {
+            w.readiness.wakeup();
+            w.interrupt();
         }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        for (Thread t : threads) {
+        for (Worker w : workers) {
             try {
-                t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+                w.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
             }
-            if (t.isAlive()) {
-                LOG.warning("handshake worker " + t.getName() + " did not stop within 5 s");
+            if (w.isAlive()) {
+                LOG.warning("handshake worker " + w.getName() + " did not stop within 5 s");
             }
         }
     }

@@ -15,7 +15,6 @@ import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -36,7 +35,6 @@ import org.rpctlsservd.certs.HostMatcher;
 import org.rpctlsservd.certs.NameService;
 import org.rpctlsservd.certs.ServerCredentials;
 import org.rpctlsservd.certs.TrustMaterial;
-import org.rpctlsservd.io.IoLoop;
 import org.rpctlsservd.metrics.Metrics;
 import org.rpctlsservd.metrics.Metrics.Failure;
 import org.rpctlsservd.sessions.Cookies;
@@ -63,7 +61,6 @@ public final class TlsEngine implements Handshaker, Closeable {
     private final AtomicReference<TrustMaterial> trust;
     private final NameService names;
     private final ScheduledExecutorService timer;
-    private final IoLoop io;
     private final ThreadPoolExecutor lookups;
     private final AtomicInteger inFlight = new AtomicInteger();
 
@@ -74,7 +71,6 @@ public final class TlsEngine implements Handshaker, Closeable {
         this.trust = new AtomicReference<>(trust);
         this.names = names;
         this.timer = timer;
-        this.io = new IoLoop("tls-io");
         AtomicInteger serial = new AtomicInteger();
         this.lookups = new ThreadPoolExecutor(8, 8, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(4096), r -> {
             Thread t = new Thread(r, "tls-lookup-" + serial.incrementAndGet());
@@ -116,7 +112,7 @@ public final class TlsEngine implements Handshaker, Closeable {
     }
 
     @Override
-    public CompletionStage<HandshakeOutcome> handshake(SocketChannel socket, InetSocketAddress client, long cookie, Executor workers,
+    public CompletionStage<HandshakeOutcome> handshake(SocketChannel socket, InetSocketAddress client, long cookie, Steps workers,
             long receivedNanos) {
         Run run = new Run(socket, client, cookie, workers, receivedNanos);
         run.start();
@@ -125,7 +121,6 @@ public final class TlsEngine implements Handshaker, Closeable {
 
     @Override
     public void close() {
-        io.close();
         lookups.shutdownNow();
     }
 
@@ -133,7 +128,7 @@ public final class TlsEngine implements Handshaker, Closeable {
     private final class Run {
         final SocketChannel ch;
         final long cookie;
-        final Executor workers;
+        final Steps workers;
         final CompletableFuture<HandshakeOutcome> future = new CompletableFuture<>();
         final AtomicBoolean done = new AtomicBoolean();
         final long started;
@@ -149,7 +144,7 @@ public final class TlsEngine implements Handshaker, Closeable {
         /** The client a PROXY header named, or null: the socket's peer. */
         final InetSocketAddress client;
 
-        Run(SocketChannel ch, InetSocketAddress client, long cookie, Executor workers, long received) {
+        Run(SocketChannel ch, InetSocketAddress client, long cookie, Steps workers, long received) {
             this.client = client;
             this.started = received;
             this.ch = ch;
@@ -189,7 +184,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                     pendingOut.flip();
                     ch.write(pendingOut);
                     if (pendingOut.hasRemaining()) {
-                        io.onWritable(ch, this::writable);
+                        workers.onWritable(ch, this::writable);
                         return;
                     }
                 }
@@ -206,7 +201,7 @@ public final class TlsEngine implements Handshaker, Closeable {
             try {
                 ch.write(pendingOut);
                 if (pendingOut.hasRemaining()) {
-                    io.onWritable(ch, this::writable);
+                    workers.onWritable(ch, this::writable);
                 } else {
                     proceed(false);
                 }
@@ -216,50 +211,27 @@ public final class TlsEngine implements Handshaker, Closeable {
         }
 
         /**
-         * {@code onWorkerThread}: called from a step on a worker that sent nothing, which then goes on with
-         * the checks itself, and first tries a read of its own.
+         * After a step or a write, on a worker: checks the client and finishes, or waits for the peer.
+         * {@code tryRead}: the step sent nothing, so more of the peer's flight may be there already.
          */
-        void proceed(boolean onWorkerThread) {
+        void proceed(boolean tryRead) {
             if (server.complete()) {
-                if (onWorkerThread) {
-                    verify(); // no second trip through the workers' queue
-                } else {
-                    onWorker(this::verify);
-                }
+                verify(); // on this worker: no second trip through the queue
             } else if (protocol.isClosed()) {
                 fail(Failure.TLS, server.alert() != null ? server.alert() : "closed during the handshake", null);
-            } else if (onWorkerThread && inlineReads < INLINE_READS) {
-                inlineReads++;
-                readOnWorker();
+            } else if (tryRead && inlineReads < INLINE_READS) {
+                inlineReads++; // bounds the read-step-read chain on one worker's stack
+                readable();
             } else {
-                io.onReadable(ch, this::readable);
+                workers.onReadable(ch, this::readable);
             }
         }
 
         /**
-         * On a worker: bytes already waiting (the ClientHello, which came before the CONNECT upcall
-         * did) are taken at once, with no trip through the selector thread and back.
-         */
-        void readOnWorker() {
-            try {
-                ByteBuffer buf = ByteBuffer.allocate(READ_CHUNK);
-                int n = ch.read(buf);
-                if (n < 0) {
-                    fail(Failure.PEER_CLOSED, "the peer closed the connection during the handshake", null);
-                } else if (n == 0) {
-                    io.onReadable(ch, this::readable);
-                } else {
-                    step(buf.array(), n);
-                }
-            } catch (IOException e) {
-                fail(Failure.IO, "read failed: " + e.getMessage(), e);
-            }
-        }
-
-        /**
-         * On the selector thread: take what arrived and hand it to a worker. A lone ChangeCipherSpec
-         * (the compatibility record TLS 1.3 clients send just before their Finished, which Bouncy
-         * Castle ignores) is kept until the Finished comes: a worker woken for it would have nothing to do.
+         * On a worker, when the socket is readable or may be (the ClientHello usually came before the
+         * CONNECT upcall did): read and take the next step, or wait. A lone ChangeCipherSpec (the
+         * compatibility record TLS 1.3 clients send just before their Finished, which Bouncy Castle
+         * ignores) is kept until the Finished comes: a step for it alone would only wait again.
          */
         void readable() {
             if (done.get()) {
@@ -272,11 +244,10 @@ public final class TlsEngine implements Handshaker, Closeable {
                 if (n < 0) {
                     fail(Failure.PEER_CLOSED, "the peer closed the connection during the handshake", null);
                 } else if (n == 0 || onlyChangeCipherSpec(buf.array(), buf.position(), MAX_HELD)) {
-                    arrived = n == 0 && buf.position() == 0 ? null : buf;
-                    io.onReadable(ch, this::readable);
+                    arrived = buf.position() == 0 ? null : buf;
+                    workers.onReadable(ch, this::readable);
                 } else {
-                    int length = buf.position();
-                    onWorker(() -> step(buf.array(), length));
+                    step(buf.array(), buf.position());
                 }
             } catch (IOException e) {
                 fail(Failure.IO, "read failed: " + e.getMessage(), e);
@@ -309,14 +280,6 @@ public final class TlsEngine implements Handshaker, Closeable {
                 }
             } catch (IOException e) {
                 // the connection is being dropped anyway
-            }
-        }
-
-        void onWorker(Runnable r) {
-            try {
-                workers.execute(r);
-            } catch (RejectedExecutionException e) {
-                fail(Failure.OVERLOADED, "handshake workers overloaded", e);
             }
         }
 
@@ -395,6 +358,7 @@ public final class TlsEngine implements Handshaker, Closeable {
             }
             deadline.cancel(false);
             inFlight.decrementAndGet();
+            workers.release(ch); // the socket goes on to the session and the front end's loop
             SecurityParameters sp = server.securityParameters();
             String version = sp == null || sp.getNegotiatedVersion() == null ? "TLSv1.3"
                     : sp.getNegotiatedVersion().getName().replace(" ", "v"); // "TLS 1.3" as OpenSSL names it: "TLSv1.3"
@@ -414,7 +378,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                 deadline.cancel(false);
             }
             inFlight.decrementAndGet();
-            io.forget(ch);
+            workers.release(ch);
             try {
                 ch.close();
             } catch (IOException e) {

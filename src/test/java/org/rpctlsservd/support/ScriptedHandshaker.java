@@ -7,11 +7,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.rpctlsservd.handshake.HandshakeOutcome;
 import org.rpctlsservd.handshake.Handshaker;
+import org.rpctlsservd.handshake.Steps;
 import org.rpctlsservd.sessions.Session;
 
 /**
@@ -47,7 +47,7 @@ public final class ScriptedHandshaker implements Handshaker {
 
     @Override
     public CompletionStage<HandshakeOutcome> handshake(SocketChannel socket, java.net.InetSocketAddress client, long cookie,
-            Executor workers, long receivedNanos) {
+            Steps workers, long receivedNanos) {
         started.incrementAndGet();
         CountDownLatch gate = gates.get(cookie);
         try {

@@ -56,7 +56,7 @@ class HostileLoadIT {
     /** How long SIGTERM may take (the daemon's own deadline is 8 s). */
     static final int STOP_SECONDS = 10;
     /** Threads the daemon cannot live without, as /proc names them (15 characters at most). */
-    static final List<String> VITAL = List.of("frontend-io", "tls-io", "rpctlssd-timer", "handshake-1", "rpc-accept-tcp-",
+    static final List<String> VITAL = List.of("frontend-io", "rpctlssd-timer", "handshake-1", "rpc-accept-tcp-",
             "rpc-accept-loca");
 
     static TestPki.Ca ca;
