@@ -4,6 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -44,6 +49,56 @@ class HandshakeWorkersTest {
             assertEquals("step 0", order.get(0), "steps of admitted handshakes run before new CONNECTs");
             assertEquals(List.of("connect 1", "connect 2"), order.subList(100, 102));
             assertEquals(1, w.peak());
+        }
+    }
+
+    @Test
+    void aWorkerWaitsForASocketWithoutBeingHeldAndTakesTheStepWhenBytesCome() throws Exception {
+        try (HandshakeWorkers w = new HandshakeWorkers(1, 4);
+                ServerSocketChannel listener = ServerSocketChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+                SocketChannel peer = SocketChannel.open(listener.getLocalAddress());
+                SocketChannel ours = listener.accept()) {
+            ours.configureBlocking(false);
+            Steps steps = w.executor();
+            CountDownLatch armed = new CountDownLatch(1);
+            CountDownLatch stepped = new CountDownLatch(1);
+            List<String> seen = new CopyOnWriteArrayList<>();
+            assertTrue(w.submit(() -> {
+                steps.onReadable(ours, () -> {
+                    ByteBuffer b = ByteBuffer.allocate(16);
+                    try {
+                        seen.add(Thread.currentThread().getName() + " read " + ours.read(b));
+                    } catch (java.io.IOException e) {
+                        seen.add("failed " + e);
+                    }
+                    stepped.countDown();
+                });
+                armed.countDown();
+            }));
+            assertTrue(armed.await(10, TimeUnit.SECONDS));
+            CountDownLatch other = new CountDownLatch(1);
+            assertTrue(w.submit(other::countDown));
+            assertTrue(other.await(10, TimeUnit.SECONDS), "the only worker is free while the socket has nothing");
+            assertEquals(1, stepped.getCount(), "no step before bytes come");
+            assertEquals(List.of(), seen);
+            peer.write(ByteBuffer.wrap(new byte[] {1, 2, 3}));
+            assertTrue(stepped.await(10, TimeUnit.SECONDS));
+            assertEquals(List.of("handshake-1 read 3"), seen, "the step ran on the worker, with the bytes");
+
+            // released: bytes that come later wake nobody
+            CountDownLatch again = new CountDownLatch(1);
+            CountDownLatch released = new CountDownLatch(1);
+            assertTrue(w.submit(() -> {
+                steps.onReadable(ours, again::countDown);
+                steps.release(ours);
+                released.countDown();
+            }));
+            assertTrue(released.await(10, TimeUnit.SECONDS));
+            peer.write(ByteBuffer.wrap(new byte[] {4}));
+            CountDownLatch after = new CountDownLatch(1);
+            assertTrue(w.submit(after::countDown));
+            assertTrue(after.await(10, TimeUnit.SECONDS));
+            assertEquals(1, again.getCount(), "a released socket's callback never runs");
         }
     }
 
