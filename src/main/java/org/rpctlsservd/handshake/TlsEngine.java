@@ -42,8 +42,8 @@ import org.rpctlsservd.sessions.Cookies;
 /**
  * The server side of RPC-over-TLS handshakes with Bouncy Castle's TLS API in non-blocking mode.
  * A handshake is a series of short CPU steps on the handshake workers (offering the bytes that
- * arrived, producing the next flight); between steps it holds no worker: one selector thread
- * waits for every handshake's socket, and DNS and user look-ups run on a separate pool. Every
+ * arrived, producing the next flight); between steps it holds no worker: the workers wait for the
+ * sockets in their own selectors ({@link Steps}), and DNS and user look-ups run on a separate pool. Every
  * handshake has a deadline. Credentials and trust material can be replaced at any time: a
  * handshake uses those current when it starts.
  */
@@ -138,7 +138,7 @@ public final class TlsEngine implements Handshaker, Closeable {
         ByteBuffer pendingOut;
         ScheduledFuture<?> deadline;
         int inlineReads;
-        /** Bytes read on the selector thread and kept for the next read (a lone ChangeCipherSpec), or null. */
+        /** Bytes read and kept for the next read (a lone ChangeCipherSpec), or null. */
         ByteBuffer arrived;
 
         /** The client a PROXY header named, or null: the socket's peer. */

@@ -1,6 +1,7 @@
 /**
- * Event loops: one selector thread each, on which callbacks run that must never block. The TLS
- * engine waits for handshakes' sockets on one; the front end serves its connections, and its
- * upcall client, on its own.
+ * Selectors with one-shot callbacks ({@link org.rpctlsservd.io.Readiness}), and event loops built
+ * on them: one selector thread each, on which callbacks run that must never block. The front end
+ * serves its connections and upcall clients on its loops, the RPC service its connections; the
+ * handshake workers wait in selectors of their own.
  */
 package org.rpctlsservd.io;
