@@ -21,6 +21,7 @@ import org.rpctlsservd.handshake.HandshakeWorkers;
 import org.rpctlsservd.handshake.Handshaker;
 import org.rpctlsservd.handshake.TlsEngine;
 import org.rpctlsservd.handshake.TlsSession;
+import org.rpctlsservd.rpc.LoopPlacement;
 import org.rpctlsservd.rpc.RpcDispatcher;
 import org.rpctlsservd.rpc.RpcServer;
 import org.rpctlsservd.rpc.ServerLimits;
@@ -92,13 +93,15 @@ public final class Daemon implements Closeable {
                 : MemoryBudget.defaultFor(Runtime.getRuntime().maxMemory()));
         RpcServer started = null;
         StreamRpcServer startedLocal = null;
+        // the front end's upcall connections are served on the front end's own loops: no thread in between
+        LoopPlacement placement = new LoopPlacement();
         try {
             RpctlssdService service = new RpctlssdService(handoff, sessions, workers, handshaker, config.rpcInsecure());
             RpcDispatcher dispatcher = new RpcDispatcher(RpcDispatcher.NONE_OR_SYS).add(service);
             ServerLimits limits = new ServerLimits(config.maxConnections(), ServerLimits.DEFAULT.maxRecordBytes(),
                     config.rpcIdleTimeout(), ServerLimits.DEFAULT.writeTimeout());
             // The Unix-domain socket has its own connection slots: holders of TCP slots cannot block the upcalls.
-            startedLocal = RpcServer.startLocal(config.rpcSocket(), dispatcher, limits, timer);
+            startedLocal = RpcServer.startLocal(config.rpcSocket(), dispatcher, limits, timer, placement);
             started = RpcServer.start(config.rpcAddress(), dispatcher, limits, timer);
         } catch (IOException | OncRpcException | RuntimeException e) {
             releaseStarted(null, startedLocal);
@@ -113,8 +116,8 @@ public final class Daemon implements Closeable {
         FrontEnd fe = null;
         if (!config.listen().isEmpty()) {
             try {
-                fe = new FrontEnd(FrontEndSettings.from(config), UnixDomainSocketAddress.of(config.rpcSocket()), handoff, sessions,
-                        timer, budget);
+                fe = new FrontEnd(FrontEndSettings.from(config), UnixDomainSocketAddress.of(config.rpcSocket()), placement, handoff,
+                        sessions, timer, budget);
             } catch (IOException e) {
                 releaseStarted(server, local);
                 throw e;

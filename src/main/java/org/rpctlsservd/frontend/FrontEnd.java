@@ -116,8 +116,9 @@ public final class FrontEnd implements Closeable {
         }
     }
 
-    public FrontEnd(FrontEndSettings config, java.net.SocketAddress service, SocketHandoff handoff, SessionTable sessions,
-            ScheduledExecutorService timer, MemoryBudget budget) throws IOException {
+    /** {@code placement}: how the RPCTLSSD service in this process learns to serve each loop's upcalls on that loop, or null. */
+    public FrontEnd(FrontEndSettings config, java.net.SocketAddress service, org.rpctlsservd.rpc.LoopPlacement placement,
+            SocketHandoff handoff, SessionTable sessions, ScheduledExecutorService timer, MemoryBudget budget) throws IOException {
         this.handoff = handoff;
         this.sessions = sessions;
         this.require = config.require();
@@ -135,7 +136,7 @@ public final class FrontEnd implements Closeable {
         for (int i = 0; i < loops.size(); i++) {
             Loop loop = loops.get(i);
             if (i < MAX_UPCALL_CONNECTIONS) {
-                upcalls.add(new Upcalls(service, config.upcallTimeout(), timer, loop.io));
+                upcalls.add(new Upcalls(service, config.upcallTimeout(), timer, loop.io, placement));
             }
             loop.upcalls = upcalls.get(i % upcalls.size()); // loops past the cap share, handing their calls over
         }

@@ -13,15 +13,18 @@ import org.rpctlsservd.rpc.gen.rpctlssd_handlerecord_res;
 
 /**
  * The kernel's upcalls to the RPCTLSSD service, made over ONC-RPC on its Unix-domain socket, many
- * at once; the client lives on one of the front end's event loops and never blocks it.
+ * at once; the client lives on one of the front end's event loops and never blocks it. The
+ * service in this process serves the other end of its connection on the same loop.
  */
 final class Upcalls implements Closeable {
     private final AsyncRpcClient client;
     private final Duration connectTimeout;
     private static final Duration SHORT = Duration.ofSeconds(15);
 
-    Upcalls(java.net.SocketAddress service, Duration connectTimeout, ScheduledExecutorService timer, IoLoop loop) throws java.io.IOException {
-        this.client = new AsyncRpcClient(service, rpctlssd.RPCTLSSD, rpctlssd.RPCTLSSDVERS, timer, loop);
+    /** {@code placement}: where the service, when in this process, learns to serve this client on {@code loop} (null: it does not). */
+    Upcalls(java.net.SocketAddress service, Duration connectTimeout, ScheduledExecutorService timer, IoLoop loop,
+            org.rpctlsservd.rpc.LoopPlacement placement) throws java.io.IOException {
+        this.client = new AsyncRpcClient(service, rpctlssd.RPCTLSSD, rpctlssd.RPCTLSSDVERS, timer, loop, placement);
         this.connectTimeout = connectTimeout;
         try {
             client.connect(); // like the kernel's, the upcall channel exists before the first client

@@ -59,6 +59,11 @@ public final class IoLoop implements Closeable {
         }
     }
 
+    /** The loop thread's name. */
+    public String name() {
+        return thread.getName();
+    }
+
     /** True on this loop's own thread. */
     public boolean inLoop() {
         return Thread.currentThread() == thread;

@@ -6,6 +6,9 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
+import java.net.UnixDomainSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.security.SecureRandom;
@@ -44,6 +47,7 @@ public final class AsyncRpcClient implements Closeable {
     private final ScheduledExecutorService timer;
     private final IoLoop loop;
     private final boolean ownLoop;
+    private final LoopPlacement placement;
     private final AtomicInteger xids = new AtomicInteger(new SecureRandom().nextInt());
     private final Map<Integer, Pending> pending = new ConcurrentHashMap<>();
     private volatile boolean closed;
@@ -67,6 +71,17 @@ public final class AsyncRpcClient implements Closeable {
     /** {@code server}: a TCP address or a Unix-domain socket's; {@code loop}: where it lives (null: a loop of its own). */
     public AsyncRpcClient(SocketAddress server, int program, int version, ScheduledExecutorService timer, IoLoop loop)
             throws IOException {
+        this(server, program, version, timer, loop, null);
+    }
+
+    /**
+     * {@code placement}: for a Unix-domain server in this process, its connections are announced
+     * there, bound to {@code <server path>.<loop's thread name>}, so that the server serves them on
+     * {@code loop} too (null: not).
+     */
+    public AsyncRpcClient(SocketAddress server, int program, int version, ScheduledExecutorService timer, IoLoop loop,
+            LoopPlacement placement) throws IOException {
+        this.placement = placement;
         this.server = server;
         this.program = program;
         this.version = version;
@@ -92,15 +107,25 @@ public final class AsyncRpcClient implements Closeable {
 
         Connection() throws IOException {
             channel = server instanceof InetSocketAddress ? SocketChannel.open() : SocketChannel.open(StandardProtocolFamily.UNIX);
+            Path announced = null;
             try {
                 channel.configureBlocking(false);
                 if (server instanceof InetSocketAddress) {
                     channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                } else if (placement != null) {
+                    announced = announce(channel);
                 }
                 connected = channel.connect(server); // a Unix-domain socket connects at once or fails
             } catch (IOException e) {
                 channel.close();
+                if (announced != null) {
+                    placement.withdraw(announced); // never to be accepted
+                }
                 throw new IOException("cannot connect to " + server + ": " + e.getMessage(), e);
+            } finally {
+                if (announced != null) {
+                    Files.deleteIfExists(announced); // the name stays with the socket; the file is not needed
+                }
             }
             if (connected) {
                 loop.onReadable(channel, this::readable);
@@ -114,6 +139,21 @@ public final class AsyncRpcClient implements Closeable {
                     giveUp.cancel(false);
                     finishConnect();
                 });
+            }
+        }
+
+        /** Binds {@code ch} to the name under which the server expects this loop's connection; null when it cannot. */
+        private Path announce(SocketChannel ch) {
+            Path path = Path.of(((UnixDomainSocketAddress) server).getPath() + "." + loop.name());
+            try {
+                Files.deleteIfExists(path); // left by a daemon that died
+                placement.expect(path, loop);
+                ch.bind(UnixDomainSocketAddress.of(path));
+                return path;
+            } catch (IOException | RuntimeException e) {
+                placement.withdraw(path);
+                LOG.fine(() -> "connecting to " + server + " unnamed: " + e.getMessage()); // served all the same, on the server's loop
+                return null;
             }
         }
 

@@ -71,10 +71,11 @@ public final class RpcServer implements Closeable {
      * Serves {@code dispatcher} on a Unix-domain stream socket at {@code path}, mode 0600, to root
      * and to this process's user only (checked by SO_PEERCRED at accept, so that the moment
      * between bind and chmod grants nobody anything). A socket file left by a daemon that died is
-     * replaced; one that still answers is not.
+     * replaced; one that still answers is not. {@code placement}: callers in this process (the
+     * front end's upcall clients) whose connections are served on their own loops, or null.
      */
     public static StreamRpcServer startLocal(Path path, RpcDispatcher dispatcher, ServerLimits limits,
-            ScheduledExecutorService timer) throws IOException {
+            ScheduledExecutorService timer, LoopPlacement placement) throws IOException {
         UnixDomainSocketAddress address = UnixDomainSocketAddress.of(path);
         if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
             try (SocketChannel probe = SocketChannel.open(address)) {
@@ -98,7 +99,7 @@ public final class RpcServer implements Closeable {
                 return user.equals(root) || user.equals(self) ? null
                         : "user " + user.getName() + " is neither root nor " + self.getName();
             };
-            return new StreamRpcServer(ss, "local-" + path.getFileName(), true, check, dispatcher, limits, timer).start();
+            return new StreamRpcServer(ss, "local-" + path.getFileName(), true, check, dispatcher, limits, timer, placement).start();
         } catch (IOException | RuntimeException e) {
             ss.close();
             Files.deleteIfExists(path);

@@ -51,7 +51,9 @@ public final class StreamRpcServer implements Closeable {
     private final Acceptor acceptor;
     private final Thread acceptThread;
     private final IoLoop loop;
+    /** For the connections on {@link #loop}; a connection on another loop has its own. */
     private final ByteBuffer readBuffer = ByteBuffer.allocate(16 * 1024);
+    private final LoopPlacement placement;
     /** Replies waiting for a caller beyond which it is not read (it is not reading its replies). */
     static final int PAUSE_READING = 256 * 1024;
     private final java.util.concurrent.atomic.AtomicLong peakQueued = new java.util.concurrent.atomic.AtomicLong();
@@ -65,6 +67,13 @@ public final class StreamRpcServer implements Closeable {
      */
     public StreamRpcServer(ServerSocketChannel listener, String name, boolean local, PeerCheck check, RpcDispatcher dispatcher,
             ServerLimits limits, ScheduledExecutorService timer) throws IOException {
+        this(listener, name, local, check, dispatcher, limits, timer, null);
+    }
+
+    /** {@code placement}: callers in this process whose connections are served on their own loops (null: none). */
+    public StreamRpcServer(ServerSocketChannel listener, String name, boolean local, PeerCheck check, RpcDispatcher dispatcher,
+            ServerLimits limits, ScheduledExecutorService timer, LoopPlacement placement) throws IOException {
+        this.placement = placement;
         this.listener = listener;
         this.name = name;
         this.local = local;
@@ -137,13 +146,14 @@ public final class StreamRpcServer implements Closeable {
                     s.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 }
                 s.configureBlocking(false);
-                Connection c = new Connection(s);
+                IoLoop on = placement == null ? null : placement.claim(s.getRemoteAddress());
+                Connection c = new Connection(s, on != null ? on : loop);
                 connections.add(c);
                 if (closed) {
                     c.close();
                     continue;
                 }
-                loop.submit(c::readable);
+                c.loop.submit(c::readable);
             } catch (IOException e) {
                 closeQuietly(s);
             }
@@ -212,8 +222,14 @@ public final class StreamRpcServer implements Closeable {
         volatile long writeStarted;
         volatile boolean gone;
 
-        Connection(SocketChannel channel) throws IOException {
+        /** The loop that serves this connection: the service's own, or its caller's ({@link LoopPlacement}). */
+        final IoLoop loop;
+        final ByteBuffer readBuffer;
+
+        Connection(SocketChannel channel, IoLoop loop) throws IOException {
             this.channel = channel;
+            this.loop = loop;
+            this.readBuffer = loop == StreamRpcServer.this.loop ? StreamRpcServer.this.readBuffer : ByteBuffer.allocate(16 * 1024);
             SocketAddress remote = channel.getRemoteAddress();
             this.peer = remote instanceof InetSocketAddress ? (InetSocketAddress) remote : null;
         }

@@ -66,6 +66,36 @@ class AsyncRpcClientTest {
     }
 
     @Test
+    void aCallerThatAnnouncedItsLoopIsServedOnItAndAnyOtherOnTheServicesOwn(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        List<String> servedOn = new java.util.concurrent.CopyOnWriteArrayList<>();
+        RpcProgram where = new TestProgram(PROGRAM, call -> {
+            XdrInt v = new XdrInt();
+            call.info().retrieveCall(v);
+            servedOn.add(Thread.currentThread().getName());
+            call.replySuccess(v);
+        });
+        java.nio.file.Path sock = dir.resolve("svc.sock");
+        LoopPlacement placement = new LoopPlacement();
+        StreamRpcServer local = RpcServer.startLocal(sock, new RpcDispatcher(RpcDispatcher.NONE_OR_SYS).add(where), ServerLimits.DEFAULT,
+                timer, placement);
+        closing.add(local::close);
+        org.rpctlsservd.io.IoLoop loop = new org.rpctlsservd.io.IoLoop("caller-loop");
+        closing.add(loop::close);
+        java.net.UnixDomainSocketAddress address = java.net.UnixDomainSocketAddress.of(sock);
+        AsyncRpcClient announced = new AsyncRpcClient(address, PROGRAM, 1, timer, loop, placement);
+        closing.add(0, announced::close);
+        AsyncRpcClient other = new AsyncRpcClient(address, PROGRAM, 1, timer, loop);
+        closing.add(0, other::close);
+
+        assertEquals(7, echo(announced, 7, 1, Duration.ofSeconds(10)).get(10, TimeUnit.SECONDS).intValue());
+        assertEquals(8, echo(other, 8, 1, Duration.ofSeconds(10)).get(10, TimeUnit.SECONDS).intValue());
+        assertEquals(List.of("caller-loop", "rpc-local-svc.sock"), servedOn);
+        assertTrue(java.nio.file.Files.notExists(dir.resolve("svc.sock.caller-loop")), "the name's file is gone once connected");
+        assertEquals(List.of("svc.sock"), java.nio.file.Files.list(dir).map(f -> f.getFileName().toString()).toList());
+    }
+
+    @Test
     void manyCallsInFlightGetTheirOwnReplies() throws Exception {
         AsyncRpcClient c = client(server().port());
         List<CompletableFuture<XdrInt>> calls = new ArrayList<>();
