@@ -62,12 +62,9 @@ final class ClientConnection {
     InetSocketAddress peer;
     /** What the client connected to: this socket's local address, or the destination of the PROXY header. */
     private InetSocketAddress destination;
-    /** A trusted balancer's connection: its PROXY header is read first (into {@link #proxyIn}), within a deadline. */
-    private boolean awaitingProxy;
-    private ByteBuffer proxyIn;
+    /** The PROXY stage, until it has decided (then null); a trusted balancer's header must come within a deadline. */
+    private ProxyIntake intake;
     private java.util.concurrent.ScheduledFuture<?> proxyDeadline;
-    /** The first bytes of an untrusted peer were checked for a PROXY signature. */
-    private boolean firstBytesChecked;
     /** The PROXY header for the backend (--backend-proxy) is queued. */
     private boolean backendProxySent;
     private final RecordParser fromClient;
@@ -115,7 +112,7 @@ final class ClientConnection {
         this.io = loop.io;
         this.client = client;
         this.peer = peer;
-        this.awaitingProxy = fe.trustsProxy(peer.getAddress());
+        this.intake = new ProxyIntake(fe.trustsProxy(peer.getAddress()));
         try {
             this.destination = (InetSocketAddress) client.getLocalAddress();
         } catch (IOException e) {
@@ -170,10 +167,10 @@ final class ClientConnection {
     }
 
     void start() {
-        if (awaitingProxy) {
+        if (intake.expectsHeader()) {
             long nanos = fe.proxyHeaderNanos;
             proxyDeadline = fe.timer.schedule(() -> onLoop(() -> {
-                if (awaitingProxy) {
+                if (intake != null) {
                     fe.warnings.warning("proxy-slow", () -> "front end " + peer + ": no PROXY header within "
                             + TimeUnit.NANOSECONDS.toMillis(nanos) + " ms: closed");
                     teardown("no PROXY header in time");
@@ -229,17 +226,8 @@ final class ClientConnection {
         }
         try {
             if (state == State.PLAIN) {
-                if (awaitingProxy && !readProxyHeader(buf)) {
-                    return; // torn down, or more of the header to come (armed below unless torn down)
-                }
-                if (!firstBytesChecked && buf.hasRemaining()) {
-                    firstBytesChecked = true;
-                    if (ProxyHeader.startsLikeOne(buf)) {
-                        fe.warnings.warning("proxy-untrusted", () -> "front end " + peer + ": a PROXY header from an address "
-                                + "--accept-proxy-from does not name: not believed, closed");
-                        teardown("PROXY header from an untrusted peer");
-                        return;
-                    }
+                if (intake != null && !passIntake(buf)) {
+                    return; // torn down, or more of the header to come (read armed again)
                 }
                 fromClient.feed(buf, this::onClientRecord);
             } else {
@@ -259,51 +247,45 @@ final class ClientConnection {
     }
 
     /**
-     * Takes bytes of a trusted balancer's PROXY header from {@code buf}; true once it is whole (the
-     * client's first bytes after it are passed on, and {@code buf} holds the rest), false while more
-     * is to come (read is armed again) or when it was bad (the connection is torn down).
+     * The PROXY stage ({@link ProxyIntake}): true once it is over and {@code buf} holds the client's
+     * own bytes; false while more of a header is to come (read is armed again) or when the
+     * connection was refused (it is torn down).
      */
-    private boolean readProxyHeader(ByteBuffer buf) throws IOException {
-        if (proxyIn == null) {
-            proxyIn = ByteBuffer.allocate(ProxyHeader.V2_MAX);
+    private boolean passIntake(ByteBuffer buf) throws IOException {
+        if (!intake.expectsHeader() && !buf.hasRemaining()) {
+            return true; // nothing to judge yet
         }
-        int take = Math.min(buf.remaining(), proxyIn.remaining());
-        ByteBuffer part = buf.slice();
-        part.limit(take);
-        proxyIn.put(part);
-        buf.position(buf.position() + take);
-        if (proxyIn.position() == 0) {
-            armClientRead(); // nothing has come yet (the first read is tried before any wait)
-            return false;
+        switch (intake.offer(buf)) {
+            case MORE:
+                armClientRead();
+                return false;
+            case BAD:
+                String problem = intake.problem();
+                fe.warnings.warning("proxy-bad", () -> "front end " + peer + ": bad PROXY header: " + problem + ": closed");
+                teardown("bad PROXY header: " + problem);
+                return false;
+            case NOT_BELIEVED:
+                fe.warnings.warning("proxy-untrusted", () -> "front end " + peer + ": a PROXY header from an address "
+                        + "--accept-proxy-from does not name: not believed, closed");
+                teardown("PROXY header from an untrusted peer");
+                return false;
+            case PASS:
+                intake = null;
+                return true;
+            default: // DONE: what follows is the client's, whatever it looks like
+                ProxyHeader.Parsed h = intake.header();
+                ByteBuffer rest = intake.rest();
+                intake = null;
+                proxyDeadline.cancel(false);
+                if (h.source() != null) {
+                    InetSocketAddress balancer = peer;
+                    peer = h.source();
+                    destination = h.destination();
+                    LOG.fine(() -> "front end " + peer + ": by PROXY header from " + balancer);
+                }
+                fromClient.feed(rest, this::onClientRecord);
+                return state != State.CLOSED;
         }
-        proxyIn.flip();
-        ProxyHeader.Parsed h;
-        try {
-            h = ProxyHeader.parse(proxyIn);
-        } catch (ProxyHeader.BadHeaderException e) {
-            fe.warnings.warning("proxy-bad", () -> "front end " + peer + ": bad PROXY header: " + e.getMessage() + ": closed");
-            teardown("bad PROXY header: " + e.getMessage());
-            return false;
-        }
-        if (h == null) {
-            proxyIn.position(proxyIn.limit()).limit(proxyIn.capacity());
-            armClientRead();
-            return false;
-        }
-        awaitingProxy = false;
-        firstBytesChecked = true; // what follows is the client's, whatever it looks like
-        proxyDeadline.cancel(false);
-        if (h.source() != null) {
-            InetSocketAddress balancer = peer;
-            peer = h.source();
-            destination = h.destination();
-            LOG.fine(() -> "front end " + peer + ": by PROXY header from " + balancer);
-        }
-        proxyIn.position(h.length());
-        ByteBuffer rest = proxyIn;
-        proxyIn = null;
-        fromClient.feed(rest, this::onClientRecord);
-        return state != State.CLOSED;
     }
 
     /** The PROXY header that begins the backend connection: the client's address, and with v2 its TLS. */
