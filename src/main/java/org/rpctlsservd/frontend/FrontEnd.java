@@ -86,7 +86,7 @@ public final class FrontEnd implements Closeable {
         final ServerSocketChannel channel;
         final Acceptor acceptor;
         final Loop loop;
-        /** True while accepting waits for the memory budget to drain; touched on the loop, read by the sweep. */
+        /** True while accepting waits for the memory budget to drain: set on the loop, cleared by whoever sees it drain. */
         volatile boolean waitingForBudget;
 
         Listener(ServerSocketChannel channel, Acceptor acceptor, Loop loop) {

@@ -64,7 +64,6 @@ public final class MemoryBudget {
                 if (paused && used.get() < resumeBelow) {
                     paused = false;
                     resumed = true;
-                    monitor.notifyAll();
                 }
             }
             if (resumed) {
@@ -80,21 +79,6 @@ public final class MemoryBudget {
     /** True from reaching the limit until usage drains below three quarters of it. */
     public boolean paused() {
         return paused;
-    }
-
-    /** Waits up to {@code millis} for a pause to end; true when not paused. */
-    public boolean awaitDrained(long millis) throws InterruptedException {
-        long deadline = System.nanoTime() + millis * 1_000_000L;
-        synchronized (monitor) {
-            while (paused) {
-                long left = (deadline - System.nanoTime()) / 1_000_000L;
-                if (left <= 0) {
-                    return false;
-                }
-                monitor.wait(left);
-            }
-            return true;
-        }
     }
 
     public long used() {

@@ -13,7 +13,7 @@ class MemoryBudgetTest {
     private static final long MIB = 1024 * 1024;
 
     @Test
-    void pausesAtTheLimitAndResumesBelowThreeQuarters() throws Exception {
+    void pausesAtTheLimitAndResumesBelowThreeQuarters() {
         MemoryBudget b = new MemoryBudget(4 * MIB);
         AtomicInteger drained = new AtomicInteger();
         b.onDrained(drained::incrementAndGet);
@@ -21,14 +21,12 @@ class MemoryBudgetTest {
         assertFalse(b.paused());
         b.add(MIB);
         assertTrue(b.paused(), "at the limit");
-        assertFalse(b.awaitDrained(1), "still paused");
         b.add(-MIB / 2);
         assertTrue(b.paused(), "3.5 of 4 MiB: not yet drained far enough");
         assertEquals(0, drained.get());
         b.add(-MIB);
         assertFalse(b.paused(), "2.5 of 4 MiB: resumed");
         assertEquals(1, drained.get(), "one resumption per pause");
-        assertTrue(b.awaitDrained(1));
         b.add(-MIB);
         assertEquals(1, drained.get());
         assertEquals(4 * MIB, b.peak());
