@@ -22,13 +22,34 @@ public final class Readiness implements Closeable {
     private static final Logger LOG = Logger.getLogger(Readiness.class.getName());
 
     private final Selector selector;
+    /** The callbacks due for one ready key; the owner's thread only, reused so dispatching allocates nothing. */
+    private final Runnable[] due = new Runnable[OPS.length];
 
-    /** What a registration waits for. */
+    /** The operations a registration may wait for, in the order their callbacks run when ready together. */
+    private static final int[] OPS = {SelectionKey.OP_CONNECT, SelectionKey.OP_ACCEPT, SelectionKey.OP_READ, SelectionKey.OP_WRITE};
+
+    /** What a registration waits for: a callback per operation of {@link #OPS}, or null. */
     private static final class Interest {
-        Runnable onReadable;
-        Runnable onWritable;
-        Runnable onConnectable;
-        Runnable onAcceptable;
+        final Runnable[] waiting = new Runnable[OPS.length];
+
+        int ops() {
+            int want = 0;
+            for (int i = 0; i < OPS.length; i++) {
+                if (waiting[i] != null) {
+                    want |= OPS[i];
+                }
+            }
+            return want;
+        }
+    }
+
+    private static int slot(int op) {
+        for (int i = 0; i < OPS.length; i++) {
+            if (OPS[i] == op) {
+                return i;
+            }
+        }
+        throw new IllegalArgumentException("operation " + op);
     }
 
     public Readiness() throws IOException {
@@ -59,13 +80,7 @@ public final class Readiness implements Closeable {
             } else {
                 in = (Interest) k.attachment();
             }
-            switch (op) {
-                case SelectionKey.OP_READ -> in.onReadable = callback;
-                case SelectionKey.OP_WRITE -> in.onWritable = callback;
-                case SelectionKey.OP_ACCEPT -> in.onAcceptable = callback;
-                case SelectionKey.OP_CONNECT -> in.onConnectable = callback;
-                default -> throw new IllegalArgumentException("operation " + op);
-            }
+            in.waiting[slot(op)] = callback;
             if ((k.interestOps() & op) == 0) {
                 k.interestOps(k.interestOps() | op);
             }
@@ -117,57 +132,33 @@ public final class Readiness implements Closeable {
     public void dispatch(Consumer<Runnable> run) {
         for (SelectionKey k : selector.selectedKeys()) {
             Interest in = (Interest) k.attachment();
-            Runnable read = null;
-            Runnable write = null;
-            Runnable connect = null;
-            Runnable accept = null;
             int ready;
             try {
                 ready = k.readyOps();
             } catch (CancelledKeyException e) {
                 ready = -1; // closed meanwhile: every waiting callback sees it
             }
-            if ((ready & SelectionKey.OP_READ) != 0) {
-                read = in.onReadable;
-                in.onReadable = null;
+            for (int i = 0; i < OPS.length; i++) { // all taken first: a callback may ask again for its own event
+                due[i] = (ready & OPS[i]) != 0 ? in.waiting[i] : null;
+                if (due[i] != null) {
+                    in.waiting[i] = null;
+                }
             }
-            if ((ready & SelectionKey.OP_WRITE) != 0) {
-                write = in.onWritable;
-                in.onWritable = null;
+            for (Runnable r : due) {
+                if (r != null) {
+                    run.accept(r);
+                }
             }
-            if ((ready & SelectionKey.OP_CONNECT) != 0) {
-                connect = in.onConnectable;
-                in.onConnectable = null;
+            try {
+                // the kernel watches only what some callback still waits for
+                if (k.isValid() && k.interestOps() != in.ops()) {
+                    k.interestOps(in.ops());
+                }
+            } catch (CancelledKeyException e) {
+                // closed by a callback: nothing to watch
             }
-            if ((ready & SelectionKey.OP_ACCEPT) != 0) {
-                accept = in.onAcceptable;
-                in.onAcceptable = null;
-            }
-            runIf(connect, run);
-            runIf(accept, run);
-            runIf(read, run);
-            runIf(write, run);
-            settle(k, in);
         }
         selector.selectedKeys().clear();
-    }
-
-    private static void runIf(Runnable r, Consumer<Runnable> run) {
-        if (r != null) {
-            run.accept(r);
-        }
-    }
-
-    private static void settle(SelectionKey k, Interest in) {
-        int want = (in.onReadable != null ? SelectionKey.OP_READ : 0) | (in.onWritable != null ? SelectionKey.OP_WRITE : 0)
-                | (in.onConnectable != null ? SelectionKey.OP_CONNECT : 0) | (in.onAcceptable != null ? SelectionKey.OP_ACCEPT : 0);
-        try {
-            if (k.isValid() && k.interestOps() != want) {
-                k.interestOps(want);
-            }
-        } catch (CancelledKeyException e) {
-            // closed by a callback: nothing to watch
-        }
     }
 
     @Override

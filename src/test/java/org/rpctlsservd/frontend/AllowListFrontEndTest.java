@@ -8,14 +8,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.acplt.oncrpc.OncRpcAuthStatus;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.rpctlsservd.cli.Cli;
 import org.rpctlsservd.support.Await;
-import org.rpctlsservd.support.EchoBackend;
+import org.rpctlsservd.support.FrontEndFixture;
 import org.rpctlsservd.support.FrontEndHarness;
 import org.rpctlsservd.support.LogCapture;
 import org.rpctlsservd.support.RawRpc;
@@ -29,32 +27,14 @@ import org.rpctlsservd.support.TlsHarness;
  * longer allowed is shut off.
  */
 class AllowListFrontEndTest {
-    static TestPki.Ca ca;
-    static TestPki.Issued server;
-    static TestPki.Issued alice;
-    static TestPki.Issued bob;
+    @RegisterExtension
+    static final FrontEndFixture FX = new FrontEndFixture("Allow CA");
+    static final TestPki.Ca ca = FX.ca;
+    static final TestPki.Issued alice = ca.leaf("alice").dns("alice.example.org").eku("1.3.6.1.5.5.7.3.33").issue();
+    static final TestPki.Issued bob = ca.leaf("bob").dns("bob.example.org").issue();
 
     @TempDir
     Path tmp;
-    EchoBackend backend;
-
-    @BeforeAll
-    static void pki() {
-        ca = TestPki.ca("Allow CA");
-        server = ca.leaf("server").dns("localhost").issue();
-        alice = ca.leaf("alice").dns("alice.example.org").eku("1.3.6.1.5.5.7.3.33").issue();
-        bob = ca.leaf("bob").dns("bob.example.org").issue();
-    }
-
-    @BeforeEach
-    void backend() throws IOException {
-        backend = new EchoBackend();
-    }
-
-    @AfterEach
-    void stop() {
-        backend.close();
-    }
 
     private Path conf(String allow) throws IOException {
         Files.writeString(tmp.resolve("ca.pem"), TestPki.pem(ca.cert()));
@@ -72,7 +52,7 @@ class AllowListFrontEndTest {
     void offTheListMeansNotVerifiedAndTheReloadedListCutsSessions() throws Exception {
         Path f = conf("allow-subject = O=*,CN=alice\n");
         try (LogCapture log = LogCapture.daemon();
-                FrontEndHarness h = new FrontEndHarness(tmp, server, backend.port(), "--config", f.toString())) {
+                FrontEndHarness h = FX.frontEnd(tmp, "--config", f.toString())) {
             RawRpc a = h.tls(TlsHarness.jdkClient(alice, ca, "TLSv1.3"));
             assertEquals(0, whoami(a, 1).stat, "alice is on the list");
             RawRpc b = h.tls(TlsHarness.jdkClient(bob, ca, "TLSv1.3"));
@@ -99,7 +79,7 @@ class AllowListFrontEndTest {
     @Test
     void requireEkuLetsOnlyRpcTlsClientCertificatesVerify() throws Exception {
         Path f = conf("require-eku\n");
-        try (FrontEndHarness h = new FrontEndHarness(tmp, server, backend.port(), "--config", f.toString())) {
+        try (FrontEndHarness h = FX.frontEnd(tmp, "--config", f.toString())) {
             RawRpc a = h.tls(TlsHarness.jdkClient(alice, ca, "TLSv1.3"));
             assertEquals(0, whoami(a, 1).stat, "alice has id-kp-rpcTLSClient");
             RawRpc b = h.tls(TlsHarness.jdkClient(bob, ca, "TLSv1.3"));
@@ -110,7 +90,7 @@ class AllowListFrontEndTest {
     @Test
     void theRpctlssdResultsApplyTheListForAnyCaller() throws Exception {
         Files.writeString(tmp.resolve("ca.pem"), TestPki.pem(ca.cert()));
-        try (TlsHarness h = new TlsHarness(tmp, ca, server, "-m", "-l", tmp.resolve("ca.pem").toString(), "--allow-san", "alice.*")) {
+        try (TlsHarness h = new TlsHarness(tmp, ca, FX.server, "-m", "-l", tmp.resolve("ca.pem").toString(), "--allow-san", "alice.*")) {
             assertEquals(0x0b, h.attempt(TlsHarness.jdkClient(alice, ca, "TLSv1.3")).flags());
             assertEquals(0x03, h.attempt(TlsHarness.jdkClient(bob, ca, "TLSv1.3")).flags());
         }

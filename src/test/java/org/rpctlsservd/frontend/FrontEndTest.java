@@ -10,13 +10,11 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import javax.net.ssl.SSLContext;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.rpctlsservd.support.Await;
-import org.rpctlsservd.support.EchoBackend;
+import org.rpctlsservd.support.FrontEndFixture;
 import org.rpctlsservd.support.FrontEndHarness;
 import org.rpctlsservd.support.LogCapture;
 import org.rpctlsservd.support.RawRpc;
@@ -25,33 +23,16 @@ import org.rpctlsservd.support.TlsHarness;
 
 /** The RFC 9289 front end: the probe, the policy levels, DISABLED, and relaying to a plain backend. */
 class FrontEndTest {
-    static TestPki.Ca ca;
-    static TestPki.Issued server;
-    static TestPki.Issued good;
+    @RegisterExtension
+    static final FrontEndFixture FX = new FrontEndFixture("FE CA");
+    static final TestPki.Ca ca = FX.ca;
+    static final TestPki.Issued good = FX.client;
 
     @TempDir
     Path tmp;
-    EchoBackend backend;
-
-    @BeforeAll
-    static void pki() {
-        ca = TestPki.ca("FE CA");
-        server = ca.leaf("server").dns("localhost").issue();
-        good = ca.leaf("client").dns("localhost").issue();
-    }
-
-    @BeforeEach
-    void backend() throws IOException {
-        backend = new EchoBackend();
-    }
-
-    @AfterEach
-    void stop() {
-        backend.close();
-    }
 
     private FrontEndHarness fe(String... args) throws Exception {
-        return new FrontEndHarness(tmp, server, backend.port(), args);
+        return FX.frontEnd(tmp, args);
     }
 
     static SSLContext client(TestPki.Issued cert) throws Exception {
@@ -102,7 +83,7 @@ class FrontEndTest {
             c.send(FrontEndHarness.whoami(4, FrontEndHarness.authNone()).bytes());
             assertSuccess(c.read());
         }
-        try (FrontEndHarness h = new FrontEndHarness(tmp.resolve("2"), server, backend.port()); RawRpc t = h.tls(client(null))) {
+        try (FrontEndHarness h = FX.frontEnd(tmp.resolve("2")); RawRpc t = h.tls(client(null))) {
             t.send(FrontEndHarness.probe(5));
             assertAuthError(t.read(), 1);
         }
@@ -110,10 +91,10 @@ class FrontEndTest {
 
     @Test
     void listensOnSeveralAddressesIpv6Too() throws Exception {
-        TestPki.writeServer(tmp.resolve("server"), server);
+        TestPki.writeServer(tmp.resolve("server"), FX.server);
         org.rpctlsservd.cli.Config c = new org.rpctlsservd.cli.Cli("rpc.tlsservd", 2, "h.example.org", x -> null).parse(new String[] {
             "-D", tmp.resolve("server").toString(), "--pidfile", tmp.resolve("pid").toString(), "--no-rpcbind",
-            "--rpc-socket", tmp.resolve("s.sock").toString(), "--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--backend", "127.0.0.1:" + backend.port()});
+            "--rpc-socket", tmp.resolve("s.sock").toString(), "--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--backend", "127.0.0.1:" + FX.backend().port()});
         try (org.rpctlsservd.daemon.Daemon d = org.rpctlsservd.daemon.Daemon.start(c)) {
             java.util.List<java.net.InetSocketAddress> a = d.frontEnd().addresses();
             assertEquals(2, a.size());
@@ -174,14 +155,14 @@ class FrontEndTest {
             t.send(FrontEndHarness.whoami(3, FrontEndHarness.authNone()).bytes());
             assertSuccess(t.read());
         }
-        try (FrontEndHarness h = new FrontEndHarness(tmp.resolve("c"), server, backend.port(), "--require", "cert", "-m", "-l",
+        try (FrontEndHarness h = FX.frontEnd(tmp.resolve("c"), "--require", "cert", "-m", "-l",
                 caFile.toString()); RawRpc anon = h.tls(client(null)); RawRpc cert = h.tls(client(good))) {
             anon.send(FrontEndHarness.whoami(1, FrontEndHarness.authNone()).bytes());
             assertAuthError(anon.read(), 5);
             cert.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).bytes());
             assertSuccess(cert.read());
         }
-        try (FrontEndHarness h = new FrontEndHarness(tmp.resolve("u"), server, backend.port(), "--require", "certuser", "-m",
+        try (FrontEndHarness h = FX.frontEnd(tmp.resolve("u"), "--require", "certuser", "-m",
                 "-l", caFile.toString(), "-u", "-n", "example.org"); RawRpc cert = h.tls(client(good))) {
             cert.send(FrontEndHarness.whoami(1, FrontEndHarness.authNone()).bytes());
             assertAuthError(cert.read(), 5);
@@ -230,7 +211,7 @@ class FrontEndTest {
         try (FrontEndHarness h = fe(); RawRpc t = h.tls(client(null))) {
             t.send(FrontEndHarness.whoami(1, FrontEndHarness.authNone()).bytes());
             assertSuccess(t.read());
-            backend.close();
+            FX.backend().close();
             t.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).bytes());
             assertTrue(t.closedByServer());
             assertNothingLeft(h);
@@ -266,7 +247,7 @@ class FrontEndTest {
     @Test
     void aBackendThatStopsReadingStopsTheClientBeingRead() throws Exception {
         try (java.net.ServerSocket deaf = new java.net.ServerSocket(0, 10, java.net.InetAddress.getLoopbackAddress());
-                FrontEndHarness h = new FrontEndHarness(tmp, server, deaf.getLocalPort());
+                FrontEndHarness h = new FrontEndHarness(tmp, FX.server, deaf.getLocalPort());
                 RawRpc p = h.plain()) {
             byte[] call = FrontEndHarness.whoami(1, FrontEndHarness.authNone()).args(new byte[60 * 1024]).bytes();
             byte[] framed = ByteBuffer.allocate(call.length + 4).putInt(0x80000000 | call.length).put(call).array();

@@ -21,13 +21,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.rpctlsservd.support.Await;
-import org.rpctlsservd.support.EchoBackend;
+import org.rpctlsservd.support.FrontEndFixture;
 import org.rpctlsservd.support.FrontEndHarness;
 import org.rpctlsservd.support.Haproxy;
 import org.rpctlsservd.support.LogCapture;
@@ -41,31 +39,14 @@ import org.rpctlsservd.support.TlsHarness;
  * a second HAProxy reads it; untrusted, bad, and missing headers are refused.
  */
 class ProxyProtocolTest {
-    static TestPki.Ca ca;
-    static TestPki.Issued server;
-    static TestPki.Issued client;
+    @RegisterExtension
+    static final FrontEndFixture FX = new FrontEndFixture("Proxy CA");
+    static final TestPki.Ca ca = FX.ca;
+    static final TestPki.Issued client = FX.client;
     static final String CLIENT_IP = "127.0.0.9";
 
     @TempDir
     Path tmp;
-    EchoBackend backend;
-
-    @BeforeAll
-    static void pki() {
-        ca = TestPki.ca("Proxy CA");
-        server = ca.leaf("server").dns("localhost").issue();
-        client = ca.leaf("client").dns("localhost").issue();
-    }
-
-    @BeforeEach
-    void backend() throws IOException {
-        backend = new EchoBackend();
-    }
-
-    @AfterEach
-    void stop() {
-        backend.close();
-    }
 
     /** A socket from 127.0.0.9 to {@code port}. */
     static Socket from(String ip, int port) throws IOException {
@@ -84,9 +65,9 @@ class ProxyProtocolTest {
 
     @Test
     void behindHaproxyTheClientsAddressStandsForItToTheDaemonAndTheBackend() throws Exception {
-        try (Haproxy back = new Haproxy(tmp.resolve("back"), "accept-proxy", backend.port(), "");
+        try (Haproxy back = new Haproxy(tmp.resolve("back"), "accept-proxy", FX.backend().port(), "");
                 LogCapture log = LogCapture.daemon();
-                FrontEndHarness h = new FrontEndHarness(tmp, server, back.port, "--accept-proxy-from", "127.0.0.1/32",
+                FrontEndHarness h = new FrontEndHarness(tmp, FX.server, back.port, "--accept-proxy-from", "127.0.0.1/32",
                         "--backend-proxy", "v2");
                 Haproxy front = new Haproxy(tmp.resolve("front"), "", h.port, "send-proxy-v2");
                 RawRpc c = tlsThrough(front.port, TlsHarness.jdkClient(client, ca, "TLSv1.3"))) {
@@ -101,7 +82,7 @@ class ProxyProtocolTest {
     @Test
     void version1FromHaproxyToo() throws Exception {
         try (LogCapture log = LogCapture.daemon();
-                FrontEndHarness h = new FrontEndHarness(tmp, server, backend.port(), "--accept-proxy-from", "127.0.0.0/29");
+                FrontEndHarness h = FX.frontEnd(tmp, "--accept-proxy-from", "127.0.0.0/29");
                 Haproxy front = new Haproxy(tmp.resolve("front"), "", h.port, "send-proxy");
                 RawRpc c = tlsThrough(front.port, TlsHarness.jdkClient(null, ca, "TLSv1.3"))) {
             c.send(FrontEndHarness.whoami(1, FrontEndHarness.authNone()).bytes());
@@ -122,7 +103,7 @@ class ProxyProtocolTest {
     @Test
     void aHeaderFromAnUntrustedAddressIsNotBelieved() throws Exception {
         try (LogCapture log = LogCapture.daemon();
-                FrontEndHarness h = new FrontEndHarness(tmp, server, backend.port(), "--accept-proxy-from", "127.0.0.1/32");
+                FrontEndHarness h = FX.frontEnd(tmp, "--accept-proxy-from", "127.0.0.1/32");
                 Socket s = from(CLIENT_IP, h.port)) {
             s.getOutputStream().write("PROXY TCP4 10.1.2.3 127.0.0.1 1111 2049\r\n".getBytes(StandardCharsets.US_ASCII));
             assertTrue(closedByPeer(s));
@@ -134,7 +115,7 @@ class ProxyProtocolTest {
     @Test
     void aTrustedPeerMustSendAGoodHeaderInTime() throws Exception {
         try (LogCapture log = LogCapture.daemon();
-                FrontEndHarness h = new FrontEndHarness(tmp, server, backend.port(), "--accept-proxy-from", "127.0.0.1",
+                FrontEndHarness h = FX.frontEnd(tmp, "--accept-proxy-from", "127.0.0.1",
                         "--handshake-timeout", "0.5")) {
             try (Socket bad = from("127.0.0.1", h.port)) {
                 byte[] probe = FrontEndHarness.probe(1);
@@ -214,8 +195,8 @@ class ProxyProtocolTest {
     @Test
     void version2TellsTheBackendAboutTheClientsTls() throws Exception {
         Files.writeString(tmp.resolve("ca.pem"), TestPki.pem(ca.cert()));
-        try (HeaderReadingBackend back = new HeaderReadingBackend(backend.port());
-                FrontEndHarness h = new FrontEndHarness(tmp, server, back.ss.getLocalPort(), "-m", "-l", tmp.resolve("ca.pem").toString(),
+        try (HeaderReadingBackend back = new HeaderReadingBackend(FX.backend().port());
+                FrontEndHarness h = new FrontEndHarness(tmp, FX.server, back.ss.getLocalPort(), "-m", "-l", tmp.resolve("ca.pem").toString(),
                         "--backend-proxy", "v2");
                 RawRpc c = h.tls(TlsHarness.jdkClient(client, ca, "TLSv1.3"), "sunrpc")) {
             c.send(FrontEndHarness.whoami(1, FrontEndHarness.authNone()).bytes());

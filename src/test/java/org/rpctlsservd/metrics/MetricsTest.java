@@ -16,13 +16,11 @@ import java.time.Duration;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.acplt.oncrpc.OncRpcAuthStatus;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.rpctlsservd.support.Await;
-import org.rpctlsservd.support.EchoBackend;
+import org.rpctlsservd.support.FrontEndFixture;
 import org.rpctlsservd.support.FrontEndHarness;
 import org.rpctlsservd.support.RawRpc;
 import org.rpctlsservd.support.TestPki;
@@ -33,38 +31,21 @@ import org.rpctlsservd.support.TlsHarness;
  * changing with real handshakes, relayed calls and refusals through the front end.
  */
 class MetricsTest {
-    static TestPki.Ca ca;
-    static TestPki.Issued server;
-    static TestPki.Issued client;
+    @RegisterExtension
+    static final FrontEndFixture FX = new FrontEndFixture("Metrics CA");
+    static final TestPki.Ca ca = FX.ca;
+    static final TestPki.Issued client = FX.client;
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @TempDir
     Path tmp;
-    EchoBackend backend;
-
-    @BeforeAll
-    static void pki() {
-        ca = TestPki.ca("Metrics CA");
-        server = ca.leaf("server").dns("localhost").issue();
-        client = ca.leaf("client").dns("localhost").issue();
-    }
-
-    @BeforeEach
-    void backend() throws IOException {
-        backend = new EchoBackend();
-    }
-
-    @AfterEach
-    void stop() {
-        backend.close();
-    }
 
     private FrontEndHarness fe(String... args) throws Exception {
         Files.writeString(tmp.resolve("ca.pem"), TestPki.pem(ca.cert()));
         String[] all = new String[args.length + 6];
         System.arraycopy(new String[] {"--metrics", "127.0.0.1:0", "-m", "-l", tmp.resolve("ca.pem").toString(), "--require"}, 0, all, 0, 6);
         System.arraycopy(args, 0, all, 6, args.length);
-        return new FrontEndHarness(tmp, server, backend.port(), all);
+        return FX.frontEnd(tmp, all);
     }
 
     static HttpResponse<String> get(FrontEndHarness h, String path) throws Exception {
@@ -118,7 +99,7 @@ class MetricsTest {
             assertEquals(0, sample(before, "rpctlssd_sessions"));
             assertEquals(0, sample(before, "rpctlssd_connect_queue"));
             assertEquals(0, sample(before, "rpctlssd_workers_busy"));
-            long notAfter = server.cert().getNotAfter().getTime() / 1000;
+            long notAfter = FX.server.cert().getNotAfter().getTime() / 1000;
             assertEquals(notAfter, sample(before, "rpctlssd_server_certificate_expiry_timestamp_seconds"));
 
             try (RawRpc c = h.tls(TlsHarness.jdkClient(client, ca, "TLSv1.3"))) {
