@@ -151,8 +151,9 @@ public final class Readiness implements Closeable {
             }
             try {
                 // the kernel watches only what some callback still waits for
-                if (k.isValid() && k.interestOps() != in.ops()) {
-                    k.interestOps(in.ops());
+                int want = in.ops();
+                if (k.isValid() && k.interestOps() != want) {
+                    k.interestOps(want);
                 }
             } catch (CancelledKeyException e) {
                 // closed by a callback: nothing to watch
