@@ -416,7 +416,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                 b.append(" cert.sha256=").append(sha256(c));
             }
             if (failure == null) {
-                b.append(" flags=0x").append(String.format("%02x", flags));
+                b.append(" flags=0x").append(flags < 0x10 ? "0" : "").append(Integer.toHexString(flags)); // no Formatter per handshake
                 b.append(" uid=").append((flags & HandshakeOutcome.FLAGS_CERTUSER) != 0 ? Integer.toUnsignedString(uid) : "-");
             } else {
                 b.append(" reason=\"").append(failure.replace('"', '\'')).append('"');

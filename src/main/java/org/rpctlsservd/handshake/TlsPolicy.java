@@ -122,7 +122,8 @@ public record TlsPolicy(
 
     /** The IANA name of a cipher suite. */
     public static String suiteName(int suite) {
-        return NAMES.getOrDefault(suite, String.format("0x%04x", suite));
+        String name = NAMES.get(suite); // not getOrDefault: its default would be formatted on every handshake's audit line
+        return name != null ? name : String.format("0x%04x", suite);
     }
 
     /**

@@ -58,16 +58,28 @@ public final class ColdStartBench {
         long first = System.nanoTime() - launched;
         try (DaemonProcess d = DaemonProcess.serving(p, dir.resolve("cold"))) {
             double c0 = d.cpuSeconds();
+            var k0 = d.cpuSecondsByThreadKind();
             handshakes(ctx, port, n, k);
             double c1 = d.cpuSeconds();
+            var k1 = d.cpuSecondsByThreadKind();
             handshakes(ctx, port, 2 * n, k); // settling
             double c2 = d.cpuSeconds();
+            var k2 = d.cpuSecondsByThreadKind();
             handshakes(ctx, port, n, k);
             double c3 = d.cpuSeconds();
+            var k3 = d.cpuSecondsByThreadKind();
             double cold = (c1 - c0) * 1e6 / n;
             double warm = (c3 - c2) * 1e6 / n;
             System.out.printf("launch to the first handshake done: %d ms%n", first / 1_000_000);
             System.out.printf("daemon CPU per handshake: first %d %.0f us, warm %.0f us: %.2fx%n", n, cold, warm, cold / warm);
+            System.out.println("by kind of thread, per handshake (first, warm):");
+            for (String kind : k1.keySet()) {
+                double a = (k1.get(kind) - k0.getOrDefault(kind, 0.0)) * 1e6 / n;
+                double b = (k3.getOrDefault(kind, 0.0) - k2.getOrDefault(kind, 0.0)) * 1e6 / n;
+                if (a >= 1 || b >= 1) {
+                    System.out.printf("  %-18s %6.0f us %6.0f us%n", kind, a, b);
+                }
+            }
             d.terminate(20); // an orderly stop (a class-data archive asked for is written then)
         }
     }

@@ -67,7 +67,8 @@ public final class RelayBench {
                     Files.readString(Path.of("/proc/cpuinfo")).lines().filter(l -> l.startsWith("model name"))
                             .findFirst().orElse("cpu").replaceFirst(".*: ", ""),
                     System.getProperty("java.version"), seconds);
-            System.out.printf("%-24s %-6s %-22s %14s %14s %10s%n", "suite", "load", "relay", "rate", "CPU", "vs stunnel");
+            System.out.printf("%-24s %-6s %-22s %14s %14s %14s %10s%n", "suite", "load", "relay", "rate", "relay CPU",
+                    "clients' CPU", "vs stunnel");
             // Rounds, alternating which relay goes first, and the median of each: on two cores the order of
             // the measurements moves a figure by more than the margins (the second one measured did worse).
             int rounds = Integer.parseInt(System.getenv().getOrDefault("BENCH_ROUNDS", "1"));
@@ -113,13 +114,15 @@ public final class RelayBench {
             double mine = bulk ? r[i].bytes / r[i].seconds : r[i].calls / r[i].seconds;
             double baseCpu = bulk ? r[0].cpu / r[0].bytes : r[0].cpu / r[0].calls;
             double myCpu = bulk ? r[i].cpu / r[i].bytes : r[i].cpu / r[i].calls;
-            System.out.printf("%-24s %-6s %-22s %9.1f %-4s %7.1f %-6s %s%n", suite, load, names[i], rate,
-                    bulk ? "MB/s" : "/s", cpu, bulk ? "ms/MB" : "us/call",
+            double peers = bulk ? r[i].peers * 1e3 / (r[i].bytes / 1e6) : r[i].peers * 1e6 / r[i].calls;
+            System.out.printf("%-24s %-6s %-22s %9.1f %-4s %7.1f %-6s %7.1f %-6s %s%n", suite, load, names[i], rate,
+                    bulk ? "MB/s" : "/s", cpu, bulk ? "ms/MB" : "us/call", peers, bulk ? "ms/MB" : "us/call",
                     i == 0 ? "" : String.format("%.2fx rate, %.2fx CPU", mine / base, myCpu / baseCpu));
         }
     }
 
-    record Result(long bytes, long calls, double seconds, double cpu) {
+    /** {@code cpu}: the relay's; {@code peers}: the clients' and the backend's (this process), in the same interval. */
+    record Result(long bytes, long calls, double seconds, double cpu, double peers) {
     }
 
     /** The round whose front-end-to-stunnel rate ratio is the median. */
@@ -171,11 +174,13 @@ public final class RelayBench {
         long b0 = bytes.get();
         long c0 = calls.get();
         double cpu0 = relay.cpuSeconds();
+        double own0 = ownCpuSeconds();
         long t0 = System.nanoTime();
         Thread.sleep((long) (seconds * 1000)); // the measured interval
         long b1 = bytes.get();
         long c1 = calls.get();
         double cpu1 = relay.cpuSeconds();
+        double own1 = ownCpuSeconds();
         double dt = (System.nanoTime() - t0) / 1e9;
         stop.set(true);
         for (Socket s : open) {
@@ -188,7 +193,13 @@ public final class RelayBench {
                 // ended by the close above
             }
         }
-        return new Result(b1 - b0, c1 - c0, dt, cpu1 - cpu0);
+        return new Result(b1 - b0, c1 - c0, dt, cpu1 - cpu0, own1 - own0);
+    }
+
+    /** This process's CPU so far (the clients' TLS and the backend), in seconds. */
+    private static double ownCpuSeconds() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime() / 1e9;
     }
 
     /** Reads one record-marked message, returning its length. */

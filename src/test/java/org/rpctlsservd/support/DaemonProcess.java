@@ -123,6 +123,26 @@ public final class DaemonProcess implements Closeable {
         return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0; // utime, stime in clock ticks (USER_HZ 100)
     }
 
+    /**
+     * CPU seconds so far by kind of thread: the kernel's thread name with its number taken off, so
+     * "C2 CompilerThre", "GC Thread#", "frontend-io-" each sum their threads. Threads that ended are not counted.
+     */
+    public java.util.Map<String, Double> cpuSecondsByThreadKind() {
+        java.util.Map<String, Double> out = new java.util.TreeMap<>();
+        File[] tasks = new File("/proc/" + pid() + "/task").listFiles();
+        for (File t : tasks == null ? new File[0] : tasks) {
+            try {
+                String kind = Files.readString(t.toPath().resolve("comm")).strip().replaceAll("[0-9]+$", "");
+                String stat = Files.readString(t.toPath().resolve("stat"));
+                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                out.merge(kind, (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0, Double::sum);
+            } catch (IOException e) {
+                // the thread ended meanwhile
+            }
+        }
+        return out;
+    }
+
     /** Live heap after a full collection, in MiB (jcmd GC.class_histogram, which collects first, then counts). */
     public long heapUsedMiB() throws Exception {
         // One command that collects and counts: the live objects after a full GC. (GC.run, then GC.heap_info
