@@ -4,7 +4,9 @@ import org.acplt.oncrpc.OncRpcAuthStatus;
 import org.acplt.oncrpc.OncRpcAuthType;
 import org.rpctlsservd.cli.Config;
 import org.rpctlsservd.handshake.HandshakeOutcome;
+import org.rpctlsservd.rpc.AuthSys;
 import org.rpctlsservd.rpc.CallHeader;
+import org.rpctlsservd.rpc.XdrWriter;
 
 /**
  * What the front end does with one record from a client, as the FreeBSD kernel decides it: a pure
@@ -77,6 +79,34 @@ final class CallPolicy {
             return Decision.CERTUSER;
         }
         return Decision.RELAY;
+    }
+
+    /**
+     * The call with its AUTH_SYS credential replaced by the certificate's user, as the kernel's
+     * CERTUSER mapping does: {@code uid}, the first of {@code gids} as the primary group and the rest
+     * as supplementary groups, at most {@link CallHeader#MAX_AUTH_SYS_GIDS} of them (the first ones);
+     * the stamp and machine name are kept, and every byte before and after the credential too.
+     *
+     * @param h the record's header, its AUTH_SYS credential decoded ({@link CallHeader#decodeAuthSys})
+     */
+    static byte[] asCertificateUser(byte[] rec, CallHeader h, int uid, int[] gids) {
+        int primary = gids.length > 0 ? gids[0] : 0;
+        int supplementary = Math.min(Math.max(gids.length - 1, 0), CallHeader.MAX_AUTH_SYS_GIDS);
+        int[] rest = supplementary == 0 ? new int[0] : java.util.Arrays.copyOfRange(gids, 1, 1 + supplementary);
+        XdrWriter body = new XdrWriter(128);
+        new AuthSys(h.authSys.stamp, h.authSys.machineName, uid, primary, rest).encodeBody(body);
+        byte[] b = body.toByteArray();
+        int credStart = h.credOffset - 8; // the flavor and length words before the credential's body
+        int afterCred = h.credOffset + ((h.credLength + 3) & ~3);
+        java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(credStart + 8 + b.length + (rec.length - afterCred));
+        out.put(rec, 0, credStart).putInt(OncRpcAuthType.ONCRPC_AUTH_UNIX).putInt(b.length).put(b);
+        out.put(rec, afterCred, rec.length - afterCred);
+        return out.array();
+    }
+
+    /** True when {@link #asCertificateUser} leaves some of {@code gids} out (the caller says so once). */
+    static boolean groupsTrimmed(int[] gids) {
+        return gids.length - 1 > CallHeader.MAX_AUTH_SYS_GIDS;
     }
 
     /** What a connection has reached, in --require's terms. */

@@ -11,19 +11,16 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.acplt.oncrpc.OncRpcAuthStatus;
-import org.acplt.oncrpc.OncRpcAuthType;
 import org.rpctlsservd.certs.Dn;
 import org.rpctlsservd.handshake.HandshakeOutcome;
 import org.rpctlsservd.handshake.TlsSession;
 import org.rpctlsservd.io.IoLoop;
 import org.rpctlsservd.metrics.Metrics;
 import org.rpctlsservd.proxy.ProxyHeader;
-import org.rpctlsservd.rpc.AuthSys;
 import org.rpctlsservd.rpc.CallHeader;
 import org.rpctlsservd.rpc.RecordParser;
 import org.rpctlsservd.rpc.RpcMessages;
 import org.rpctlsservd.rpc.XdrReader;
-import org.rpctlsservd.rpc.XdrWriter;
 
 /**
  * One client connection of the front end and its backend connection, doing what the FreeBSD
@@ -406,29 +403,15 @@ final class ClientConnection {
         }
     }
 
-    /** The call with its AUTH_SYS credential replaced by the certificate's user (at most 16 groups). */
+    /** The call as the certificate's user; a user in more groups than AUTH_SYS carries is logged once per connection. */
     private byte[] rewrite(byte[] rec, CallHeader h) {
-        int primary = gids.length > 0 ? gids[0] : 0;
-        int[] rest = gids.length > 1 ? Arrays.copyOfRange(gids, 1, gids.length) : new int[0];
-        if (rest.length > CallHeader.MAX_AUTH_SYS_GIDS) {
-            if (!trimLogged) {
-                trimLogged = true;
-                int n = rest.length;
-                fe.warnings.info("groups-trimmed", () -> "front end " + peer + ": user uid " + Integer.toUnsignedString(uid) + " has " + n
-                        + " supplementary groups; AUTH_SYS carries the first " + CallHeader.MAX_AUTH_SYS_GIDS);
-            }
-            rest = Arrays.copyOf(rest, CallHeader.MAX_AUTH_SYS_GIDS);
+        if (CallPolicy.groupsTrimmed(gids) && !trimLogged) {
+            trimLogged = true;
+            int n = gids.length - 1;
+            fe.warnings.info("groups-trimmed", () -> "front end " + peer + ": user uid " + Integer.toUnsignedString(uid) + " has " + n
+                    + " supplementary groups; AUTH_SYS carries the first " + CallHeader.MAX_AUTH_SYS_GIDS);
         }
-        AuthSys mapped = new AuthSys(h.authSys.stamp, h.authSys.machineName, uid, primary, rest);
-        XdrWriter body = new XdrWriter(128);
-        mapped.encodeBody(body);
-        int credStart = h.credOffset - 8;
-        int afterCred = h.credOffset + ((h.credLength + 3) & ~3);
-        byte[] b = body.toByteArray();
-        ByteBuffer out = ByteBuffer.allocate(credStart + 8 + b.length + (rec.length - afterCred));
-        out.put(rec, 0, credStart).putInt(OncRpcAuthType.ONCRPC_AUTH_UNIX).putInt(b.length).put(b);
-        out.put(rec, afterCred, rec.length - afterCred);
-        return out.array();
+        return CallPolicy.asCertificateUser(rec, h, uid, gids);
     }
 
     private void closeNotifyReceived() {

@@ -84,4 +84,40 @@ class CallPolicyTest {
         byte[] hugeCred = RawRpc.call().xid(1).credRaw(java.nio.ByteBuffer.allocate(8).putInt(1).putInt(401).array()).bytes();
         assertEquals("REFUSE 1", decide(hugeCred, false, 0, true, Require.NONE), "AUTH_BADCRED");
     }
+
+    @Test
+    void certificateUserReplacesOnlyTheCredentialAndCarriesAtMostSixteenGroups() {
+        byte[] verf = RawRpc.opaqueAuth(0, new byte[0]);
+        byte[] args = {1, 2, 3, 4, 5, 6, 7, 8};
+        byte[] cred = RawRpc.opaqueAuth(1, RawRpc.authSysBody("host.example.org", 1000, 100, 2, new int[] {5, 6}));
+        byte[] rec = RawRpc.call().xid(42).prog(100003).vers(3).proc(1).credRaw(cred).verfRaw(verf).args(args).bytes();
+        XdrReader r = new XdrReader(rec, 0, rec.length);
+        CallHeader h = CallHeader.decode(r, f -> true);
+        h.decodeAuthSys(rec);
+
+        int[] many = new int[20]; // the primary group and 19 supplementary ones: AUTH_SYS carries 16
+        for (int i = 0; i < many.length; i++) {
+            many[i] = 3000 + i;
+        }
+        for (int[] gids : new int[][] {{4000}, {}, {4000, 4001, 4002}, many}) {
+            byte[] out = CallPolicy.asCertificateUser(rec, h, 0xEE6B2800, gids); // uid 4000000000: unsigned on the wire
+            XdrReader or = new XdrReader(out, 0, out.length);
+            CallHeader oh = CallHeader.decode(or, f -> true);
+            oh.decodeAuthSys(out);
+            assertEquals(42, oh.xid);
+            assertEquals(1, oh.procedure);
+            assertEquals(0xEE6B2800, oh.authSys.uid);
+            assertEquals(gids.length > 0 ? gids[0] : 0, oh.authSys.gid, "the first group is the primary one");
+            int carried = Math.min(Math.max(gids.length - 1, 0), 16);
+            assertEquals(java.util.Arrays.toString(java.util.Arrays.copyOfRange(gids, Math.min(1, gids.length), Math.min(1, gids.length) + carried)),
+                    java.util.Arrays.toString(oh.authSys.gids), "the first supplementary groups, at most 16");
+            assertEquals(gids.length - 1 > 16, CallPolicy.groupsTrimmed(gids));
+            assertEquals("host.example.org", oh.authSys.machineName, "the machine name is the client's");
+            assertEquals(h.authSys.stamp, oh.authSys.stamp);
+            byte[] tail = java.util.Arrays.copyOfRange(out, out.length - verf.length - args.length, out.length);
+            byte[] want = java.nio.ByteBuffer.allocate(verf.length + args.length).put(verf).put(args).array();
+            assertEquals(java.util.Arrays.toString(want), java.util.Arrays.toString(tail), "the verifier and arguments as they came");
+            assertEquals(0, java.util.Arrays.compare(rec, 0, 24, out, 0, 24), "the header before the credential as it came");
+        }
+    }
 }
