@@ -149,6 +149,7 @@ public final class RelayBench {
             OutputStream out = s.getOutputStream();
             InputStream in = s.getInputStream();
             running.add(pool.submit(() -> {
+                Thread.currentThread().setName("client-write");
                 while (!stop.get()) {
                     if (window.tryAcquire(100, TimeUnit.MILLISECONDS)) {
                         synchronized (out) {
@@ -160,6 +161,7 @@ public final class RelayBench {
                 return null;
             }));
             running.add(pool.submit(() -> {
+                Thread.currentThread().setName("client-read");
                 byte[] buf = new byte[64 * 1024];
                 while (!stop.get()) {
                     long n = readRecord(in, buf);
@@ -175,6 +177,8 @@ public final class RelayBench {
         long c0 = calls.get();
         double cpu0 = relay.cpuSeconds();
         double own0 = ownCpuSeconds();
+        var kinds0 = threads ? DaemonProcess.cpuSecondsByThreadKind(relay.pid()) : null;
+        var mine0 = threads ? DaemonProcess.cpuSecondsByThreadKind(ProcessHandle.current().pid()) : null;
         long t0 = System.nanoTime();
         Thread.sleep((long) (seconds * 1000)); // the measured interval
         long b1 = bytes.get();
@@ -182,6 +186,13 @@ public final class RelayBench {
         double cpu1 = relay.cpuSeconds();
         double own1 = ownCpuSeconds();
         double dt = (System.nanoTime() - t0) / 1e9;
+        if (threads) {
+            // BENCH_THREADS=1: where the CPU went, by kind of thread, per MB (bulk) or per call
+            double per = bulk ? (b1 - b0) / 1e6 : (c1 - c0);
+            System.out.printf("  %s %s, CPU by thread (%s): relay %s; clients and backend %s%n", suite, bulk ? "bulk" : "small",
+                    bulk ? "ms per MB" : "us per call", byKind(kinds0, DaemonProcess.cpuSecondsByThreadKind(relay.pid()), per, bulk),
+                    byKind(mine0, DaemonProcess.cpuSecondsByThreadKind(ProcessHandle.current().pid()), per, bulk));
+        }
         stop.set(true);
         for (Socket s : open) {
             s.close();
@@ -194,6 +205,19 @@ public final class RelayBench {
             }
         }
         return new Result(b1 - b0, c1 - c0, dt, cpu1 - cpu0, own1 - own0);
+    }
+
+    private static final boolean threads = System.getenv("BENCH_THREADS") != null;
+
+    private static String byKind(java.util.Map<String, Double> before, java.util.Map<String, Double> after, double per, boolean bulk) {
+        StringBuilder b = new StringBuilder();
+        after.forEach((kind, s) -> {
+            double v = (s - before.getOrDefault(kind, 0.0)) * (bulk ? 1e3 : 1e6) / per;
+            if (v >= 0.05) {
+                b.append(b.length() == 0 ? "" : ", ").append(kind).append(String.format(" %.2f", v));
+            }
+        });
+        return b.toString();
     }
 
     /** This process's CPU so far (the clients' TLS and the backend), in seconds. */
@@ -240,6 +264,7 @@ public final class RelayBench {
             Socket s = ss.accept();
             s.setTcpNoDelay(true);
             pool.submit(() -> {
+                Thread.currentThread().setName("backend");
                 try (s) {
                     InputStream in = s.getInputStream();
                     OutputStream out = new java.io.BufferedOutputStream(s.getOutputStream(), 64 * 1024);
@@ -284,6 +309,8 @@ public final class RelayBench {
 
         double cpuSeconds() throws IOException;
 
+        long pid();
+
         @Override
         void close() throws Exception;
 
@@ -305,6 +332,11 @@ public final class RelayBench {
                 @Override
                 public double cpuSeconds() throws IOException {
                     return d.cpuSeconds();
+                }
+
+                @Override
+                public long pid() {
+                    return d.pid();
                 }
 
                 @Override
@@ -355,6 +387,11 @@ public final class RelayBench {
                     raw.connect(new InetSocketAddress("127.0.0.1", listenPort), 5000);
                     raw.setTcpNoDelay(true);
                     return handshake(ctx, s, raw, listenPort);
+                }
+
+                @Override
+                public long pid() {
+                    return p.pid();
                 }
 
                 @Override

@@ -128,8 +128,13 @@ public final class DaemonProcess implements Closeable {
      * "C2 CompilerThre", "GC Thread#", "frontend-io-" each sum their threads. Threads that ended are not counted.
      */
     public java.util.Map<String, Double> cpuSecondsByThreadKind() {
+        return cpuSecondsByThreadKind(pid());
+    }
+
+    /** {@link #cpuSecondsByThreadKind()} of any process. */
+    public static java.util.Map<String, Double> cpuSecondsByThreadKind(long pid) {
         java.util.Map<String, Double> out = new java.util.TreeMap<>();
-        File[] tasks = new File("/proc/" + pid() + "/task").listFiles();
+        File[] tasks = new File("/proc/" + pid + "/task").listFiles();
         for (File t : tasks == null ? new File[0] : tasks) {
             try {
                 String kind = Files.readString(t.toPath().resolve("comm")).strip().replaceAll("[0-9]+$", "");
