@@ -2,12 +2,15 @@ package org.rpctlsservd.handshake;
 
 import java.io.IOException;
 import java.security.GeneralSecurityException;
+import java.security.Provider;
 import java.security.SecureRandom;
+import java.security.Security;
 import javax.crypto.Cipher;
 import javax.crypto.spec.IvParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
 import org.bouncycastle.jcajce.util.DefaultJcaJceHelper;
 import org.bouncycastle.jcajce.util.JcaJceHelper;
+import org.bouncycastle.jcajce.util.ProviderJcaJceHelper;
 import org.bouncycastle.tls.AlertDescription;
 import org.bouncycastle.tls.TlsFatalAlert;
 import org.bouncycastle.tls.crypto.TlsCipher;
@@ -28,7 +31,14 @@ import org.bouncycastle.tls.crypto.impl.jcajce.JceAEADCipherImpl;
  * makes (the handshake, the front end's relayed records, HANDLERECORD and DISCONNECT) uses this.
  */
 public final class RecordCrypto extends BcTlsCrypto {
-    private final JcaJceHelper jdk = new DefaultJcaJceHelper();
+    /**
+     * The JDK's provider of both ciphers, named: asked by algorithm alone, the JDK takes the first
+     * provider that has it, and a java.security that lists another first (Bouncy Castle's, say)
+     * would put every record on that one's plain-Java GCM. A JDK without SunJCE (a FIPS set-up) is
+     * asked by algorithm.
+     */
+    private static final Provider SUN_JCE = Security.getProvider("SunJCE");
+    private final JcaJceHelper jdk = SUN_JCE != null ? new ProviderJcaJceHelper(SUN_JCE) : new DefaultJcaJceHelper();
     private final JcaTlsCrypto jca;
 
     public RecordCrypto(SecureRandom random) {
@@ -71,7 +81,7 @@ public final class RecordCrypto extends BcTlsCrypto {
         private IvParameterSpec nonce;
 
         JdkChaCha20Poly1305(boolean encrypt) throws GeneralSecurityException {
-            this.cipher = Cipher.getInstance("ChaCha20-Poly1305");
+            this.cipher = SUN_JCE != null ? Cipher.getInstance("ChaCha20-Poly1305", SUN_JCE) : Cipher.getInstance("ChaCha20-Poly1305");
             this.mode = encrypt ? Cipher.ENCRYPT_MODE : Cipher.DECRYPT_MODE;
         }
 

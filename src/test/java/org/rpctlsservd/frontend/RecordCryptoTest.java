@@ -119,4 +119,41 @@ class RecordCryptoTest {
             ssl.setEnabledCipherSuites(new String[] {suite});
         };
     }
+
+    /**
+     * A provider listed before the JDK's (as a java.security naming Bouncy Castle's first would be)
+     * is not asked for the daemon's record ciphers: they come from SunJCE by name. The spy provider
+     * counts who asks, then declines, so the asker falls through to the next provider; the JDK
+     * client in this JVM asks by algorithm alone, which shows the spy is in the way.
+     */
+    @ParameterizedTest
+    @CsvSource({"TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"})
+    void aProviderListedFirstIsNotAskedForTheDaemonsRecordCiphers(String suite) throws Exception {
+        java.util.Set<String> askers = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        java.security.Provider spy = new java.security.Provider("RecordSpy", "1", "asks nothing of anyone") {
+            {
+                for (String algorithm : new String[] {"AES/GCM/NoPadding", "ChaCha20-Poly1305"}) {
+                    putService(new Service(this, "Cipher", algorithm, "none", null, null) {
+                        @Override
+                        public Object newInstance(Object parameter) throws java.security.NoSuchAlgorithmException {
+                            askers.add(Thread.currentThread().getName());
+                            throw new java.security.NoSuchAlgorithmException("the spy declines");
+                        }
+                    });
+                }
+            }
+        };
+        java.security.Security.insertProviderAt(spy, 1);
+        try (FrontEndHarness h = new FrontEndHarness(tmp, server, echo.getLocalPort())) {
+            RawRpc t = h.tls(TlsHarness.jdkClient(null, ca, "TLSv1.3"), only("TLSv1.3", suite));
+            byte[] call = RawRpc.call().xid(5).prog(0x20000099).vers(1).proc(1).args(new byte[100]).bytes();
+            t.send(call);
+            assertArrayEquals(call, t.readRecord());
+        } finally {
+            java.security.Security.removeProvider(spy.getName());
+        }
+        assertTrue(askers.contains(Thread.currentThread().getName()), "the client asked the spy first: " + askers);
+        assertTrue(askers.stream().noneMatch(n -> n.startsWith("handshake-") || n.startsWith("frontend-io")),
+                "the daemon's threads never asked it: " + askers);
+    }
 }
