@@ -55,7 +55,13 @@ public final class RecordParser {
             if (length == 0 && lastFragment && take == fragmentLeft && record.length != take) {
                 record = new byte[take]; // the whole record is here: its exact array, no copy at the end
             } else if (length + take > record.length) {
-                record = Arrays.copyOf(record, Math.max(Math.max(256, record.length * 2), length + take));
+                int grown = Math.max(Math.max(256, record.length * 2), length + take);
+                if (lastFragment) {
+                    // never past the record's declared end: it fills its exact array, with no copy at the
+                    // end (a 1 MiB call grew to 2 MiB and was then copied down to its length)
+                    grown = Math.min(grown, length + fragmentLeft);
+                }
+                record = Arrays.copyOf(record, grown);
             }
             in.get(record, length, take);
             length += take;

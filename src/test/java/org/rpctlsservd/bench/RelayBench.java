@@ -30,7 +30,8 @@ import org.rpctlsservd.support.TlsHarness;
  * tools/bench-relay: the same RPC load relayed over TLS 1.3 by the daemon's front end and by stunnel4,
  * in one run, to the same plain backend, with the same JDK clients. Both relays run as processes of
  * their own, so their CPU is read from /proc (all threads: JIT and GC count for the daemon).
- * Bulk: 1 MiB RPC replies; small: short calls and replies, many in flight. Not a test.
+ * Bulk: 1 MiB RPC replies; small: short calls and replies, many in flight; upload (BENCH_UPLOAD=1):
+ * 1 MiB calls with short replies. Not a test.
  * Arguments: [SECONDS per measurement] [suite ...]; BENCH_DAEMON_JVM adds JVM options to the daemon.
  */
 public final class RelayBench {
@@ -75,31 +76,43 @@ public final class RelayBench {
             for (String suite : suites) {
                 List<Result[]> bulks = new ArrayList<>();
                 List<Result[]> smalls = new ArrayList<>();
+                List<Result[]> uploads = new ArrayList<>();
                 for (int round = 0; round < rounds; round++) {
                     Result[] bulk = new Result[2];
                     Result[] small = new Result[2];
+                    Result[] upload = new Result[2];
                     for (int step = 0; step < 2; step++) {
                         int which = round % 2 == 0 ? step : 1 - step;
                         boolean daemon = which == 1;
                         try (Relay relay = daemon ? Relay.daemon(dir, suite, backend.getLocalPort())
                                 : Relay.stunnel(dir, suite, backend.getLocalPort())) {
-                            bulk[which] = measure(relay, client, suite, pool, 4, 2, true, seconds);
-                            small[which] = measure(relay, client, suite, pool, 8, 16, false, seconds);
+                            bulk[which] = measure(relay, client, suite, pool, 4, 2, Load.BULK, seconds);
+                            small[which] = measure(relay, client, suite, pool, 8, 16, Load.SMALL, seconds);
+                            if (UPLOADS) {
+                                upload[which] = measure(relay, client, suite, pool, 4, 2, Load.UPLOAD, seconds);
+                            }
                         }
                     }
                     if (rounds > 1) {
                         System.out.printf("round %d:%n", round + 1);
                         print(suite, "bulk", bulk, true);
                         print(suite, "small", small, false);
+                        if (UPLOADS) {
+                            print(suite, "upload", upload, true);
+                        }
                     }
                     bulks.add(bulk);
                     smalls.add(small);
+                    uploads.add(upload);
                 }
                 if (rounds > 1) {
                     System.out.printf("median of %d rounds (by the front end's rate ratio):%n", rounds);
                 }
                 print(suite, "bulk", median(bulks, true), true);
                 print(suite, "small", median(smalls, false), false);
+                if (UPLOADS) {
+                    print(suite, "upload", median(uploads, true), true);
+                }
             }
         }
         pool.shutdownNow();
@@ -133,9 +146,26 @@ public final class RelayBench {
         return sorted.get(sorted.size() / 2);
     }
 
+    /** BENCH_UPLOAD=1: also 1 MiB calls answered briefly (an NFS WRITE's direction). */
+    private static final boolean UPLOADS = System.getenv("BENCH_UPLOAD") != null;
+
+    /** What the clients send and what is counted: replies' bytes (bulk), calls (small), calls' bytes (upload). */
+    private enum Load {
+        BULK(1, 0), SMALL(2, 0), UPLOAD(3, 1 << 20);
+
+        final int procedure;
+        final int arguments;
+
+        Load(int procedure, int arguments) {
+            this.procedure = procedure;
+            this.arguments = arguments;
+        }
+    }
+
     /** K connections with D calls in flight each: a warm-up, then the counted interval. */
     private static Result measure(Relay relay, SSLContext ctx, String suite, ExecutorService pool, int k, int depth,
-            boolean bulk, double seconds) throws Exception {
+            Load load, double seconds) throws Exception {
+        boolean bulk = load != Load.SMALL;
         AtomicBoolean stop = new AtomicBoolean();
         AtomicLong bytes = new AtomicLong();
         AtomicLong calls = new AtomicLong();
@@ -145,7 +175,7 @@ public final class RelayBench {
             SSLSocket s = relay.connect(ctx, suite);
             open.add(s);
             Semaphore window = new Semaphore(depth);
-            byte[] call = call(bulk ? 1 : 2);
+            byte[] call = call(load.procedure, load.arguments);
             OutputStream out = s.getOutputStream();
             InputStream in = s.getInputStream();
             running.add(pool.submit(() -> {
@@ -165,7 +195,7 @@ public final class RelayBench {
                 byte[] buf = new byte[64 * 1024];
                 while (!stop.get()) {
                     long n = readRecord(in, buf);
-                    bytes.addAndGet(n);
+                    bytes.addAndGet(load == Load.UPLOAD ? load.arguments : n);
                     calls.incrementAndGet();
                     window.release();
                 }
@@ -189,7 +219,7 @@ public final class RelayBench {
         if (threads) {
             // BENCH_THREADS=1: where the CPU went, by kind of thread, per MB (bulk) or per call
             double per = bulk ? (b1 - b0) / 1e6 : (c1 - c0);
-            System.out.printf("  %s %s, CPU by thread (%s): relay %s; clients and backend %s%n", suite, bulk ? "bulk" : "small",
+            System.out.printf("  %s %s, CPU by thread (%s): relay %s; clients and backend %s%n", suite, load.name().toLowerCase(),
                     bulk ? "ms per MB" : "us per call", byKind(kinds0, DaemonProcess.cpuSecondsByThreadKind(relay.pid()), per, bulk),
                     byKind(mine0, DaemonProcess.cpuSecondsByThreadKind(ProcessHandle.current().pid()), per, bulk));
         }
@@ -226,20 +256,28 @@ public final class RelayBench {
                 .getProcessCpuTime() / 1e9;
     }
 
-    /** Reads one record-marked message, returning its length. */
+    /** A record's first bytes kept at the start of the buffer: a call's header up to its procedure. */
+    private static final int HEAD = 32;
+
+    /**
+     * Reads one record-marked message, returning its length; its first {@link #HEAD} bytes stay at the
+     * start of {@code buf}, the rest is read past them (and dropped).
+     */
     private static long readRecord(InputStream in, byte[] buf) throws IOException {
         long total = 0;
         while (true) {
-            readFully(in, buf, 4);
-            int mark = ((buf[0] & 0xff) << 24) | ((buf[1] & 0xff) << 16) | ((buf[2] & 0xff) << 8) | (buf[3] & 0xff);
+            readFully(in, buf, HEAD, 4);
+            int mark = ((buf[HEAD] & 0xff) << 24) | ((buf[HEAD + 1] & 0xff) << 16) | ((buf[HEAD + 2] & 0xff) << 8) | (buf[HEAD + 3] & 0xff);
             int len = mark & 0x7fffffff;
-            total += len;
             while (len > 0) {
-                int n = in.read(buf, 0, Math.min(len, buf.length));
+                int off = total < HEAD ? (int) total : HEAD;
+                int room = total < HEAD ? HEAD - (int) total : buf.length - HEAD;
+                int n = in.read(buf, off, Math.min(len, room));
                 if (n < 0) {
                     throw new IOException("closed");
                 }
                 len -= n;
+                total += n;
             }
             if (mark < 0) {
                 return total;
@@ -247,10 +285,10 @@ public final class RelayBench {
         }
     }
 
-    private static void readFully(InputStream in, byte[] buf, int n) throws IOException {
+    private static void readFully(InputStream in, byte[] buf, int at, int n) throws IOException {
         int off = 0;
         while (off < n) {
-            int r = in.read(buf, off, n - off);
+            int r = in.read(buf, at + off, n - off);
             if (r < 0) {
                 throw new IOException("closed");
             }
@@ -258,7 +296,7 @@ public final class RelayBench {
         }
     }
 
-    /** A plain backend: procedure 1 answers with a 1 MiB reply, any other with a short one. */
+    /** A plain backend: procedure 1 answers with a 1 MiB reply, any other (2, and 3 with its 1 MiB of arguments) with a short one. */
     private static Void serveBackend(ServerSocket ss, ExecutorService pool) throws IOException {
         while (!ss.isClosed()) {
             Socket s = ss.accept();
@@ -289,9 +327,10 @@ public final class RelayBench {
         return null;
     }
 
-    private static byte[] call(int proc) {
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 40);
-        b.putInt(0x80000000 | 40).putInt(7).putInt(0).putInt(2).putInt(0x20000099).putInt(1).putInt(proc)
+    /** A framed call of procedure {@code proc} with {@code arguments} bytes of arguments (zeros). */
+    private static byte[] call(int proc, int arguments) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 40 + arguments);
+        b.putInt(0x80000000 | (40 + arguments)).putInt(7).putInt(0).putInt(2).putInt(0x20000099).putInt(1).putInt(proc)
                 .putInt(0).putInt(0).putInt(0).putInt(0);
         return b.array();
     }
