@@ -57,6 +57,11 @@ public final class HandshakeWorkers implements Closeable {
             setDaemon(true);
         }
 
+        /** True when this worker belongs to {@code pool} (a daemon has one pool; tests may run several). */
+        boolean of(HandshakeWorkers pool) {
+            return HandshakeWorkers.this == pool;
+        }
+
         @Override
         public void run() {
             work(this);
@@ -142,7 +147,7 @@ public final class HandshakeWorkers implements Closeable {
         }
 
         private void await(SocketChannel ch, int op, Runnable callback) {
-            if (Thread.currentThread() instanceof Worker w && workers.contains(w)) {
+            if (Thread.currentThread() instanceof Worker w && w.of(HandshakeWorkers.this)) {
                 if (w.readiness.canArmNow(ch)) {
                     w.readiness.arm(ch, op, callback); // the usual case: no other thread, no wake-up
                 } else {

@@ -95,13 +95,20 @@ public final class ColdStartBench {
 
     /** One client's try while the daemon starts, on this thread: false until it listens and serves. */
     private static boolean firstHandshake(SSLContext ctx, int port) {
+        try {
+            client(ctx, port);
+            return true;
+        } catch (IOException notYet) {
+            return false;
+        }
+    }
+
+    /** One RFC 9289 client: probe, TLS 1.3. */
+    private static void client(SSLContext ctx, int port) throws IOException {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
             s.setSoTimeout(30_000);
             FrontEndHarness.startTls(s, port, ctx, ssl -> { });
-            return true;
-        } catch (IOException notYet) {
-            return false;
         }
     }
 
@@ -114,11 +121,7 @@ public final class ColdStartBench {
             for (int t = 0; t < k; t++) {
                 fs.add(pool.submit(() -> {
                     while (next.getAndIncrement() < n) {
-                        try (Socket s = new Socket()) {
-                            s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
-                            s.setSoTimeout(30_000);
-                            FrontEndHarness.startTls(s, port, ctx, ssl -> { });
-                        }
+                        client(ctx, port);
                     }
                     return null;
                 }));

@@ -146,6 +146,35 @@ public final class RelayBench {
         return sorted.get(sorted.size() / 2);
     }
 
+    /** A client's work; a failure before the measurement stopped it is reported to {@code failed}. */
+    private interface ClientWork {
+        void run() throws Exception;
+    }
+
+    private static Void unlessStopped(AtomicBoolean stop, java.util.concurrent.CompletableFuture<Void> failed, ClientWork work)
+            throws Exception {
+        try {
+            work.run();
+        } catch (Exception e) {
+            if (!stop.get()) {
+                failed.completeExceptionally(e);
+            }
+            throw e;
+        }
+        return null;
+    }
+
+    /** Lets the load run for {@code seconds}; throws at once when a client fails meanwhile. */
+    private static void during(java.util.concurrent.CompletableFuture<Void> failed, double seconds) throws Exception {
+        try {
+            failed.get((long) (seconds * 1000), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException ranItsCourse) {
+            return;
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IOException("a client failed during the measurement: " + e.getCause(), e.getCause());
+        }
+    }
+
     /** BENCH_UPLOAD=1: also 1 MiB calls answered briefly (an NFS WRITE's direction). */
     private static final boolean UPLOADS = System.getenv("BENCH_UPLOAD") != null;
 
@@ -169,6 +198,8 @@ public final class RelayBench {
         AtomicBoolean stop = new AtomicBoolean();
         AtomicLong bytes = new AtomicLong();
         AtomicLong calls = new AtomicLong();
+        // The warm-up and the measured interval are lengths of time, ended early by a client that fails
+        java.util.concurrent.CompletableFuture<Void> failed = new java.util.concurrent.CompletableFuture<>();
         List<Socket> open = new ArrayList<>();
         List<java.util.concurrent.Future<?>> running = new ArrayList<>();
         for (int i = 0; i < k; i++) {
@@ -178,7 +209,7 @@ public final class RelayBench {
             byte[] call = call(load.procedure, load.arguments);
             OutputStream out = s.getOutputStream();
             InputStream in = s.getInputStream();
-            running.add(pool.submit(() -> {
+            running.add(pool.submit(() -> unlessStopped(stop, failed, () -> {
                 Thread.currentThread().setName("client-write");
                 while (!stop.get()) {
                     if (window.tryAcquire(100, TimeUnit.MILLISECONDS)) {
@@ -188,9 +219,8 @@ public final class RelayBench {
                         }
                     }
                 }
-                return null;
-            }));
-            running.add(pool.submit(() -> {
+            })));
+            running.add(pool.submit(() -> unlessStopped(stop, failed, () -> {
                 Thread.currentThread().setName("client-read");
                 byte[] buf = new byte[64 * 1024];
                 while (!stop.get()) {
@@ -199,10 +229,9 @@ public final class RelayBench {
                     calls.incrementAndGet();
                     window.release();
                 }
-                return null;
-            }));
+            })));
         }
-        Thread.sleep((long) (seconds * 1000)); // the warm-up: a length of time, not a wait for something
+        during(failed, seconds); // the warm-up
         long b0 = bytes.get();
         long c0 = calls.get();
         double cpu0 = relay.cpuSeconds();
@@ -210,7 +239,7 @@ public final class RelayBench {
         var kinds0 = threads ? DaemonProcess.cpuSecondsByThreadKind(relay.pid()) : null;
         var mine0 = threads ? DaemonProcess.cpuSecondsByThreadKind(ProcessHandle.current().pid()) : null;
         long t0 = System.nanoTime();
-        Thread.sleep((long) (seconds * 1000)); // the measured interval
+        during(failed, seconds); // the measured interval
         long b1 = bytes.get();
         long c1 = calls.get();
         double cpu1 = relay.cpuSeconds();
