@@ -141,8 +141,14 @@ public final class Cli {
                 .desc("front end: give up a CONNECT upcall after this long (default 15)").build());
         o.addOption(Option.builder().longOpt("write-timeout").hasArg().argName("seconds")
                 .desc("front end: close a connection whose client or backend took no bytes for this long (default 30)").build());
+        o.addOption(Option.builder().longOpt("max-clients").hasArg().argName("num")
+                .desc("front end: client connections at once; at the limit the longest-idle connections that have earned least "
+                        + "are closed to make room (default " + Config.DEFAULT_MAX_CLIENTS + ")").build());
+        o.addOption(Option.builder().longOpt("first-call-timeout").hasArg().argName("seconds")
+                .desc("front end: close a new client that has not had its STARTTLS probe answered or a call relayed within "
+                        + "this time (default " + Config.DEFAULT_FIRST_CALL_TIMEOUT.toSeconds() + "; fractions allowed)").build());
         o.addOption(Option.builder().longOpt("memory-budget").hasArg().argName("MiB")
-                .desc("front end: bytes all connections may hold at once before accepting and reading pause (default half the maximum heap)").build());
+                .desc("front end: bytes all connections may hold at once; at the limit accepting pauses and the connections holding the most unfinished memory are closed (default half the maximum heap)").build());
         o.addOption(Option.builder().longOpt("rpc-socket").hasArg().argName("path")
                 .desc("Unix-domain socket of the RPCTLSSD service, mode 0600, for root and the daemon's user only (default "
                         + Config.DEFAULT_RPC_SOCKET + ")").build());
@@ -322,6 +328,8 @@ public final class Cli {
         int backendProxy = 0;
         String keyUri = null;
         Path keyPassphraseFile = null;
+        int maxClients = Config.DEFAULT_MAX_CLIENTS;
+        Duration firstCallTimeout = Config.DEFAULT_FIRST_CALL_TIMEOUT;
 
         // In command-line order, as getopt sees them: the first refused option decides the message.
         for (Option o : cmd.getOptions()) {
@@ -376,6 +384,8 @@ public final class Cli {
                 case "idle-timeout": frontIdle = seconds("--idle-timeout", v); break;
                 case "upcall-timeout": upcall = seconds("--upcall-timeout", v); break;
                 case "write-timeout": writeTimeout = seconds("--write-timeout", v); break;
+                case "max-clients": maxClients = (int) positive("--max-clients", v, 1_000_000); break;
+                case "first-call-timeout": firstCallTimeout = seconds("--first-call-timeout", v); break;
                 case "memory-budget": memoryBudget = positive("--memory-budget", v, 1 << 20) * 1024L * 1024; break;
                 case "rpc-socket":
                     if (!v.startsWith("/") || v.length() > 107) {
@@ -454,7 +464,7 @@ public final class Cli {
                 crl, certUser, verbose, wildcard, pidFile, rpcAddress, maxConnections, connectQueue, idle, rpcbind, 111,
                 handshakeTimeout, requireAlpn, throwaway, listen, backend, require, frontIdle, upcall, writeTimeout, memoryBudget,
                 rpcSocket, rpcInsecure, ioThreads, metrics, checkOnly, groups, allowSubjects, allowSans, requireEku, acceptProxyFrom,
-                backendProxy, keyUri, keyPassphraseFile);
+                backendProxy, keyUri, keyPassphraseFile, maxClients, firstCallTimeout);
     }
 
     /** C atoi(): optional blanks and sign, then the leading digits; nothing numeric gives 0. */

@@ -49,7 +49,9 @@ public record Config(
         java.util.List<org.rpctlsservd.proxy.Cidr> acceptProxyFrom,
         int backendProxy,
         String keyUri,
-        Path keyPassphraseFile) {
+        Path keyPassphraseFile,
+        int maxClients,
+        Duration firstCallTimeout) {
 
     /** --require: the least a connection must reach before calls other than NULL are relayed (exports(5) -tls, -tlscert, -tlscertuser). */
     public enum Require { NONE, TLS, CERT, CERTUSER }
@@ -70,6 +72,10 @@ public record Config(
     /** Where FreeBSD 13 and 14's rpc.tlsservd listened for the kernel's upcalls. */
     public static final Path DEFAULT_RPC_SOCKET = Path.of("/var/run/rpctlssd.sock");
     public static final Duration DEFAULT_WRITE_TIMEOUT = Duration.ofSeconds(30);
+    /** --max-clients: front-end client connections at once. */
+    public static final int DEFAULT_MAX_CLIENTS = 10_000;
+    /** --first-call-timeout: how long a new client may hold a slot before it has earned it. */
+    public static final Duration DEFAULT_FIRST_CALL_TIMEOUT = Duration.ofSeconds(10);
 
     /** With -d the daemon stays in the foreground and logs to stderr. */
     public boolean foreground() {

@@ -39,9 +39,10 @@ import org.rpctlsservd.rpc.XdrReader;
  *
  * <p>Memory: each side's outbound queue is bounded whoever fills it (relayed records, the front
  * end's own replies, TLS output): past {@link #HIGH_WATER} the side producing for it is no
- * longer read. What the connection holds is reported to the front end's global budget; while the
- * budget is exhausted no client is read. A side that stops taking bytes is closed after the
- * write timeout. The backend connection is made, without blocking, when the first call must be
+ * longer read. What the connection holds is reported to the front end's global budget; at its
+ * limit the front end closes the connections holding the most unfinished memory (never pausing
+ * anyone's reads: see {@link FrontEnd#shedIfOver}). A side that stops taking bytes is closed after
+ * the write timeout. The backend connection is made, without blocking, when the first call must be
  * relayed: a client that only probes or says nothing costs the backend nothing.
  */
 final class ClientConnection {
@@ -78,15 +79,36 @@ final class ClientConnection {
     /** Back-pressure: a side that does not read stops the other side being read, so queues stay bounded. */
     static final long HIGH_WATER = 1024L * 1024;
     private static final long LOW_WATER = 256L * 1024;
-    /** What a connection costs beyond its queues (buffers, parsers, objects); with TLS, Bouncy Castle's record buffers too. */
+    /**
+     * What a connection costs beyond its queues (buffers, parsers, objects, its socket and keys);
+     * with TLS, Bouncy Castle's protocol state and record buffers too. Measured on the heap by
+     * tools/torture (HostileLoadIT's idle-session attacks), which fails when these drift from it.
+     */
     static final long PLAIN_OVERHEAD = 8 * 1024;
     static final long TLS_OVERHEAD = 64 * 1024;
     private static final long BUFFER_OVERHEAD = Outbound.BUFFER_OVERHEAD;
     private boolean clientReadPaused;
     private boolean backendReadPaused;
-    boolean budgetPaused;
-    /** The bytes last reported to the front end's budget. */
-    private long reported;
+    /** The bytes last reported to the front end's budget (read by the front end's shedding scan, on any loop). */
+    volatile long reported;
+    /** Of those, the bytes of a client record not yet complete. */
+    volatile long unfinished;
+
+    /**
+     * What this connection has earned, for who goes first when room must be made: nothing yet; its
+     * probe answered or a call relayed; a TLS session. BUSY: its socket is with the handshake.
+     */
+    static final int UNEARNED = 0;
+    static final int EARNED = 1;
+    static final int TLS_SESSION = 2;
+    static final int BUSY = 3;
+    volatile int earned = UNEARNED;
+    final long acceptedAt = System.nanoTime();
+    /** When bytes last came from the client. */
+    volatile long lastFromClient = acceptedAt;
+    /** Set once, from any loop, when the front end decided to close this connection to protect the others. */
+    private final java.util.concurrent.atomic.AtomicReference<org.rpctlsservd.metrics.Metrics.Shed> doomed =
+            new java.util.concurrent.atomic.AtomicReference<>();
     private boolean startTlsWhenFlushed;
     /** The STARTTLS probe was answered (its reply may still wait in {@link #ownReplies}): no second one. */
     private boolean probeAnswered;
@@ -94,7 +116,7 @@ final class ClientConnection {
     /** A reply made here; the STARTTLS one is the last in clear text. */
     private record OwnReply(byte[] message, boolean startsTls) {
     }
-    State state = State.PLAIN;
+    volatile State state = State.PLAIN;
     private long cookie;
     private TlsSession session;
     private int flags;
@@ -139,6 +161,35 @@ final class ClientConnection {
         this.backend = new BackendConnect(fe, this, io, this::backendConnected, this::teardown, this::closed);
     }
 
+    /** From any thread: marks this connection to be closed for {@code why}; false when it was marked already. */
+    boolean doom(org.rpctlsservd.metrics.Metrics.Shed why) {
+        if (!doomed.compareAndSet(null, why)) {
+            return false;
+        }
+        Metrics.shed(why);
+        return true;
+    }
+
+    boolean doomed() {
+        return doomed.get() != null;
+    }
+
+    org.rpctlsservd.metrics.Metrics.Shed doomedFor() {
+        return doomed.get();
+    }
+
+    /** From any thread: closes this connection on its own loop, after what that loop is doing now. */
+    void closeSoon(String reason) {
+        io.submit(() -> teardown(reason));
+    }
+
+    /** Earned enough not to be the first one closed when room must be made. */
+    private void earn(int level) {
+        if (earned < level) {
+            earned = level;
+        }
+    }
+
     private void backendWritable() {
         toBackend.flush();
         account();
@@ -174,21 +225,22 @@ final class ClientConnection {
                 }
             }), nanos, TimeUnit.NANOSECONDS);
         }
-        if (fe.budget.paused()) {
-            armClientRead(); // waits for the budget
-        } else {
-            clientReadable(); // the client's first call (its probe) has usually arrived already: no wait for it
-        }
+        clientReadable(); // the client's first call (its probe) has usually arrived already: no wait for it
         account();
     }
 
-    /** Reports what this connection holds now to the front end's budget. */
+    /** Reports what this connection holds now to the front end's budget; past its limit, the front end sheds. */
     private void account() {
         long now = state == State.CLOSED ? 0
                 : forClient() + toBackend.footprint() + fromClient.footprint()
                         + (session != null || state == State.HANDSHAKING ? TLS_OVERHEAD : PLAIN_OVERHEAD);
-        fe.budget.add(now - reported);
+        long grew = now - reported;
+        unfinished = state == State.CLOSED || !fromClient.midRecord() ? 0 : fromClient.footprint();
+        fe.budget.add(grew);
         reported = now;
+        if (grew > 0 && fe.budget.over()) {
+            fe.shedIfOver();
+        }
     }
 
     /** What waits for the client: its queue, what is held while the handshake runs, and our own replies not yet placed. */
@@ -214,13 +266,14 @@ final class ClientConnection {
     // ---- from the client ----
 
     private void clientReadable() {
-        if (state != State.PLAIN && state != State.TLS) {
-            return;
+        if (state != State.PLAIN && state != State.TLS || doomed()) {
+            return; // a doomed connection is not read again: its close is on the way
         }
         ByteBuffer buf = readSome(client, "the client");
         if (buf == null) {
             return;
         }
+        lastFromClient = lastActivity;
         try {
             if (state == State.PLAIN) {
                 if (intake != null && !passIntake(buf)) {
@@ -234,6 +287,9 @@ final class ClientConnection {
                     return;
                 }
             }
+        } catch (TlsSession.ShutOffException e) {
+            teardown(e.getMessage());
+            return;
         } catch (IOException e) {
             teardown("bad input from the client: " + e.getMessage());
             return;
@@ -326,17 +382,7 @@ final class ClientConnection {
             fe.pauses.incrementAndGet();
             return;
         }
-        if (fe.budget.paused()) {
-            fe.waitForBudget(this); // no new work from anyone until the front end's memory drains
-            return;
-        }
         io.onReadable(client, this::clientReadable);
-    }
-
-    /** The budget drained: read this client again. */
-    void budgetResumed() {
-        budgetPaused = false;
-        armClientRead();
     }
 
     private void armBackendRead() {
@@ -387,6 +433,7 @@ final class ClientConnection {
                     return;
                 }
                 probeAnswered = true;
+                earn(EARNED);
                 reply(new OwnReply(RpcMessages.startTls(h.xid), true));
                 return;
             case RELAY_AS_CERTIFICATE_USER:
@@ -395,10 +442,12 @@ final class ClientConnection {
                     answer(RpcMessages.authError(h.xid, OncRpcAuthStatus.ONCRPC_AUTH_BADCRED));
                     return;
                 }
+                earn(EARNED);
                 toBackend(rewrite(rec, h));
                 return;
             case RELAY:
             default:
+                earn(EARNED);
                 toBackend(rec);
         }
     }
@@ -490,6 +539,7 @@ final class ClientConnection {
 
     private void startTls() {
         state = State.HANDSHAKING;
+        earned = BUSY;
         cookie = fe.handoff.park(client, peer); // the daemon's audit line and -h check name the client, not a balancer
         loop.upcalls.connect(cookie).whenComplete((res, err) -> onLoop(() -> connected(res, err)));
     }
@@ -521,6 +571,10 @@ final class ClientConnection {
         gids = res.gids;
         fe.handshakes.incrementAndGet();
         state = State.TLS;
+        earned = TLS_SESSION;
+        // A reload or CRL that shuts the session off cuts the client off at once: nothing it sends
+        // after that moment reaches the backend (decrypt refuses it), and both sides are closed.
+        s.whenShutOff(() -> onLoop(() -> teardown("certificate no longer accepted: shut off")));
         try {
             // The client's first calls may have come with its Finished: the handshake kept them.
             boolean closeNotify = decrypt(null);
@@ -535,6 +589,9 @@ final class ClientConnection {
                 closeNotifyReceived();
                 return;
             }
+        } catch (TlsSession.ShutOffException e) {
+            teardown(e.getMessage());
+            return;
         } catch (IOException e) {
             teardown("bad input from the client: " + e.getMessage());
             return;
@@ -642,8 +699,7 @@ final class ClientConnection {
         FrontEnd.closeQuietly(client);
         boolean waitedForConnect = backend.waiting();
         backend.close();
-        fe.forget(this, waitedForConnect, budgetPaused);
-        budgetPaused = false;
+        fe.forget(this, waitedForConnect);
         account();
     }
 }

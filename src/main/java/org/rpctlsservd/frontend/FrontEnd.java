@@ -31,12 +31,23 @@ import org.rpctlsservd.sessions.SocketHandoff;
  * The RFC 9289 front end: accepts RPC clients on the --listen addresses, connects each to the
  * --backend server when it first has a call to relay, and plays the FreeBSD kernel's part for it
  * (see {@link ClientConnection}). It owns its listeners, its I/O thread, its upcall client and
- * every client connection, and keeps them all within one memory budget: while the budget is
- * exhausted it accepts nobody and reads no client until enough has drained.
+ * every client connection, and keeps room for well-behaved clients whatever the others do:
+ * <ul>
+ * <li>a new client must earn its slot (its STARTTLS probe answered, or a call relayed) within
+ * --first-call-timeout, or it is closed;
+ * <li>at --max-clients, the connections that have earned least, longest idle first, are closed to
+ * make room for the newcomer (as Linux's NFS server closes its oldest temporary transport), so a
+ * flood of idle sockets cannot keep anyone out;
+ * <li>at the memory budget's limit it accepts nobody and closes the connections holding the most
+ * unfinished memory; it never stops reading anyone for the budget (see {@link #shedIfOver}).
+ * </ul>
  */
 public final class FrontEnd implements Closeable {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
-    static final int MAX_CONNECTIONS = 10_000;
+    /** Connections that have earned nothing closed at once, at most, when --max-clients is reached: one scan serves a flood. */
+    static final int EVICT_BATCH = 64;
+    /** A client that sent nothing for this long while a record of it is unfinished is not making progress. */
+    static final long STALLED_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     final SocketHandoff handoff;
     final SessionTable sessions;
@@ -76,8 +87,15 @@ public final class FrontEnd implements Closeable {
     private final List<ServerSocketChannel> listeners = new ArrayList<>();
     /** Each --listen socket, accepted on by one of the loops (in turn). */
     private final List<Listener> accepting = new ArrayList<>();
-    /** Connections not read while the budget is exhausted; guarded by itself (every loop uses it). */
-    private final ArrayDeque<ClientConnection> waitingForBudget = new ArrayDeque<>();
+    private final int maxClients;
+    private final long firstCallNanos;
+    /** Connections marked for eviction and not yet closed: the room already being made. */
+    private final AtomicInteger evicting = new AtomicInteger();
+    final AtomicInteger evicted = new AtomicInteger();
+    final AtomicInteger firstCallTimeouts = new AtomicInteger();
+    final AtomicInteger shedForMemory = new AtomicInteger();
+    /** One shedding scan at a time; a loop that finds one running goes on (the scan covers it too). */
+    private final java.util.concurrent.locks.ReentrantLock shedding = new java.util.concurrent.locks.ReentrantLock();
     private final ScheduledFuture<?> sweep;
     private volatile boolean closed;
 
@@ -130,6 +148,8 @@ public final class FrontEnd implements Closeable {
         this.idleNanos = config.idleTimeout().toNanos();
         this.writeTimeoutNanos = config.writeTimeout().toNanos();
         this.budget = budget;
+        this.maxClients = config.maxClients();
+        this.firstCallNanos = config.firstCallTimeout().toNanos();
         for (int i = 0; i < config.ioThreads(); i++) {
             loops.add(new Loop(new IoLoop(config.ioThreads() == 1 ? "frontend-io" : "frontend-io-" + (i + 1))));
         }
@@ -152,7 +172,8 @@ public final class FrontEnd implements Closeable {
             close();
             throw new IOException("front end: cannot listen: " + e.getMessage(), e);
         }
-        long period = Math.max(50, Math.min(1000, TimeUnit.NANOSECONDS.toMillis(Math.min(idleNanos, writeTimeoutNanos)) / 4));
+        long period = Math.max(50, Math.min(1000,
+                TimeUnit.NANOSECONDS.toMillis(Math.min(firstCallNanos, Math.min(idleNanos, writeTimeoutNanos))) / 4));
         this.sweep = timer.scheduleWithFixedDelay(this::sweepIdle, period, period, TimeUnit.MILLISECONDS);
         for (int i = 0; i < listeners.size(); i++) {
             ServerSocketChannel ss = listeners.get(i);
@@ -291,8 +312,9 @@ public final class FrontEnd implements Closeable {
 
     /** On {@code here}, a loop: a newly accepted client goes to the next loop in turn. */
     private void admit(SocketChannel c, Loop here) {
-        if (connections.size() >= MAX_CONNECTIONS) {
-            warnings.warning("max-connections", () -> "front end: refused a client: " + MAX_CONNECTIONS + " connections already");
+        if (connections.size() - evicting.get() >= maxClients && !makeRoom()) {
+            warnings.warning("max-clients", () -> "front end: refused a client: " + maxClients + " connections already"
+                    + " (--max-clients), all of them handshaking");
             closeQuietly(c);
             return;
         }
@@ -315,16 +337,126 @@ public final class FrontEnd implements Closeable {
         }
     }
 
-    /** On c's loop: {@code c} waits to be read until the budget drains. */
-    void waitForBudget(ClientConnection c) {
-        if (!c.budgetPaused) {
-            c.budgetPaused = true;
-            synchronized (waitingForBudget) {
-                waitingForBudget.add(c);
+    /** Who goes first when room must be made: least earned, then longest idle. */
+    private record Standing(ClientConnection c, int earned, long lastActivity) implements Comparable<Standing> {
+        @Override
+        public int compareTo(Standing o) {
+            return earned != o.earned ? Integer.compare(earned, o.earned) : Long.compare(lastActivity, o.lastActivity);
+        }
+    }
+
+    /**
+     * On a loop, at --max-clients: marks the connections that have earned least, longest idle first,
+     * to be closed on their own loops; false when none can be (all handshaking). Those that earned
+     * nothing go up to {@link #EVICT_BATCH} at a time (one scan for many newcomers in a flood); one
+     * that earned something goes alone, one per newcomer, as Linux's svc_check_conn_limits does.
+     */
+    private boolean makeRoom() {
+        java.util.PriorityQueue<Standing> worst = new java.util.PriorityQueue<>(EVICT_BATCH + 1, java.util.Comparator.reverseOrder());
+        for (ClientConnection c : connections) {
+            int earned = c.earned;
+            if (earned == ClientConnection.BUSY || c.doomed()) {
+                continue;
             }
-            if (!budget.paused()) {
-                budgetDrained(); // it drained while c was being queued
+            worst.add(new Standing(c, earned, c.lastActivity));
+            if (worst.size() > EVICT_BATCH) {
+                worst.poll();
             }
+        }
+        List<Standing> order = new ArrayList<>(worst);
+        java.util.Collections.sort(order);
+        int marked = 0;
+        for (Standing s : order) {
+            if (marked > 0 && s.earned() != ClientConnection.UNEARNED) {
+                break;
+            }
+            if (s.c().doom(org.rpctlsservd.metrics.Metrics.Shed.EVICTED)) {
+                evicting.incrementAndGet();
+                evicted.incrementAndGet();
+                s.c().closeSoon("closed to make room: " + maxClients + " connections (--max-clients)");
+                marked++;
+                if (s.earned() != ClientConnection.UNEARNED) {
+                    break;
+                }
+            }
+        }
+        if (marked > 0) {
+            int n = marked;
+            warnings.warning("evicted", () -> "front end: " + maxClients + " connections (--max-clients): closing " + n
+                    + " that earned least, longest idle first, to make room");
+        }
+        return marked > 0;
+    }
+
+    /** What a connection holds, read once, so the order does not change while it is sorted. */
+    private record Holding(ClientConnection c, boolean stalledPartial, long unfinished, long held, long lastActivity) {
+    }
+
+    /** Stalled partial records first, the most unfinished first; then the largest holders; then the longest idle. */
+    private static final java.util.Comparator<Holding> SHED_ORDER = java.util.Comparator
+            .comparing((Holding h) -> !h.stalledPartial())
+            .thenComparing(h -> h.stalledPartial() ? -h.unfinished() : 0L)
+            .thenComparing(h -> -h.held())
+            .thenComparingLong(Holding::lastActivity);
+
+    /**
+     * On a loop, after a connection grew: at the budget's limit, marks the connections holding the
+     * most unfinished memory (partial records from clients not making progress, then the largest
+     * holders) to be closed on their loops, until what is left is below where accepting resumes.
+     * <p>Why this cannot dead-lock: no connection ever waits for the budget. Reading goes on for
+     * everyone not marked, so every call being assembled either completes (and moves on to the
+     * backend, which drains it) or its connection is closed here and its bytes given back; memory
+     * held by one client is never what another is waiting for. (Stopping reads at the limit did
+     * dead-lock: calls half-read when it tripped could neither finish nor be given up.) A marked
+     * connection is not read again, so it cannot grow between this mark and its close.
+     */
+    void shedIfOver() {
+        if (!budget.over() || !shedding.tryLock()) {
+            return;
+        }
+        try {
+            long now = System.nanoTime();
+            long pending = 0;
+            List<Holding> candidates = new ArrayList<>();
+            for (ClientConnection c : connections) {
+                if (c.doomed()) {
+                    pending += c.reported;
+                    continue;
+                }
+                if (c.earned == ClientConnection.BUSY) {
+                    continue; // its socket is with the handshake, which has its own deadline
+                }
+                long unfinished = c.unfinished;
+                candidates.add(new Holding(c, unfinished > 0 && now - c.lastFromClient > STALLED_NANOS, unfinished, c.reported,
+                        c.lastActivity));
+            }
+            long need = budget.used() - pending - budget.resumeBelow();
+            if (need <= 0) {
+                return;
+            }
+            candidates.sort(SHED_ORDER);
+            int n = 0;
+            long freed = 0;
+            for (Holding h : candidates) {
+                if (need <= 0) {
+                    break;
+                }
+                if (h.c().doom(org.rpctlsservd.metrics.Metrics.Shed.MEMORY)) {
+                    h.c().closeSoon("closed for the memory budget, holding " + h.held() + " bytes ("
+                            + h.unfinished() + " of an unfinished record)");
+                    need -= h.held();
+                    freed += h.held();
+                    n++;
+                }
+            }
+            int count = n;
+            long bytes = freed;
+            shedForMemory.addAndGet(n);
+            warnings.warning("budget-shed", () -> "front end: memory budget of " + (budget.limit() >> 20) + " MiB reached: closing "
+                    + count + " connections holding " + (bytes >> 10) + " KiB (unfinished records of stalled clients first, then the"
+                    + " largest)");
+        } finally {
+            shedding.unlock();
         }
     }
 
@@ -363,17 +495,17 @@ public final class FrontEnd implements Closeable {
     }
 
     /** On c's loop: a closed connection leaves the queues it waited in. */
-    void forget(ClientConnection c, boolean waitingForConnect, boolean waitingForBudget) {
-        connections.remove(c);
+    void forget(ClientConnection c, boolean waitingForConnect) {
+        if (!connections.remove(c)) {
+            return;
+        }
         c.loop.members.remove(c);
+        if (c.doomedFor() == org.rpctlsservd.metrics.Metrics.Shed.EVICTED) {
+            evicting.decrementAndGet();
+        }
         if (waitingForConnect) {
             synchronized (this.waitingForConnect) {
                 this.waitingForConnect.remove(c);
-            }
-        }
-        if (waitingForBudget) {
-            synchronized (this.waitingForBudget) {
-                this.waitingForBudget.remove(c);
             }
         }
     }
@@ -382,16 +514,6 @@ public final class FrontEnd implements Closeable {
         for (Listener l : accepting) {
             resumeAccepting(l);
         }
-        while (!budget.paused()) {
-            ClientConnection c;
-            synchronized (waitingForBudget) {
-                c = waitingForBudget.poll();
-            }
-            if (c == null) {
-                return;
-            }
-            c.io.submit(c::budgetResumed);
-        }
     }
 
     private void sweepIdle() {
@@ -399,7 +521,14 @@ public final class FrontEnd implements Closeable {
             loop.io.submit(() -> {
                 long now = System.nanoTime();
                 for (ClientConnection c : loop.members) {
-                    if (now - c.lastActivity > idleNanos && c.state() != ClientConnection.State.HANDSHAKING) {
+                    if (c.earned == ClientConnection.UNEARNED && now - c.acceptedAt > firstCallNanos) {
+                        if (c.doom(org.rpctlsservd.metrics.Metrics.Shed.FIRST_CALL_TIMEOUT)) {
+                            firstCallTimeouts.incrementAndGet();
+                            warnings.warning("first-call", () -> "front end: closed clients that had no STARTTLS probe answered and no"
+                                    + " call relayed within " + TimeUnit.NANOSECONDS.toMillis(firstCallNanos) + " ms (--first-call-timeout)");
+                            c.teardown("nothing earned within " + TimeUnit.NANOSECONDS.toMillis(firstCallNanos) + " ms");
+                        }
+                    } else if (now - c.lastActivity > idleNanos && c.state() != ClientConnection.State.HANDSHAKING) {
                         c.teardown("idle for " + TimeUnit.NANOSECONDS.toSeconds(idleNanos) + " s");
                     } else {
                         c.checkStuck(now, writeTimeoutNanos);
@@ -407,6 +536,19 @@ public final class FrontEnd implements Closeable {
                 }
             });
         }
+    }
+
+    /** Clients closed at --max-clients to make room, at --first-call-timeout, and for the memory budget. */
+    public int evicted() {
+        return evicted.get();
+    }
+
+    public int firstCallTimeouts() {
+        return firstCallTimeouts.get();
+    }
+
+    public int shedForMemory() {
+        return shedForMemory.get();
     }
 
     /** The memory budget all connections share. */

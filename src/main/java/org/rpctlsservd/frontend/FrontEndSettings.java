@@ -17,7 +17,9 @@ public record FrontEndSettings(
         int ioThreads,
         List<Cidr> acceptProxyFrom,
         int backendProxy,
-        Duration proxyHeaderTimeout) {
+        Duration proxyHeaderTimeout,
+        int maxClients,
+        Duration firstCallTimeout) {
 
     public FrontEndSettings {
         listen = List.copyOf(listen);
@@ -25,12 +27,15 @@ public record FrontEndSettings(
         if (ioThreads < 1) {
             throw new IllegalArgumentException("ioThreads must be at least 1");
         }
+        if (maxClients < 1) {
+            throw new IllegalArgumentException("maxClients must be at least 1");
+        }
     }
 
     /** The front end's part of the command line. */
     public static FrontEndSettings from(Config c) {
         // A PROXY header must be in within the handshake deadline, as a ClientHello must.
         return new FrontEndSettings(c.listen(), c.backend(), c.require(), c.idleTimeout(), c.upcallTimeout(), c.writeTimeout(),
-                c.ioThreads(), c.acceptProxyFrom(), c.backendProxy(), c.handshakeTimeout());
+                c.ioThreads(), c.acceptProxyFrom(), c.backendProxy(), c.handshakeTimeout(), c.maxClients(), c.firstCallTimeout());
     }
 }

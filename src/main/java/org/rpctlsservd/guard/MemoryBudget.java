@@ -3,11 +3,13 @@ package org.rpctlsservd.guard;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The bytes all front-end connections may hold at once (queued records, TLS output, records
+ * The bytes all front-end connections may hold at once (queued records, TLS state, records
  * being assembled, per-connection state), so that no number of clients can put the heap at risk.
- * At the limit the front end stops accepting and stops reading new calls; it resumes once usage
- * has drained below three quarters of the limit (the gap keeps it from flapping). Connections add
- * and release their own bytes; the check is one atomic read, so the relay pays nothing for it.
+ * At the limit the front end stops accepting and sheds (closes) the connections holding the most
+ * unfinished memory until usage is below three quarters of the limit; it accepts again from there
+ * (the gap keeps it from flapping). Nobody is ever made to wait for the budget: a connection that
+ * waited for memory held by others that wait too is a dead-lock. Connections add and release their
+ * own bytes; the check is one atomic read, so the relay pays nothing for it.
  */
 public final class MemoryBudget {
     private final long limit;
@@ -53,7 +55,8 @@ public final class MemoryBudget {
                     if (!paused) {
                         paused = true;
                         warnings.warning("budget", () -> "front end: memory budget of " + size(limit) + " reached: not accepting"
-                                + " or reading new calls until it drains below " + size(resumeBelow));
+                                + " new clients until it drains below " + size(resumeBelow) + "; closing the connections that hold"
+                                + " the most unfinished memory");
                         pauses.incrementAndGet();
                     }
                 }
@@ -76,9 +79,19 @@ public final class MemoryBudget {
         return bytes % (1024 * 1024) == 0 ? (bytes >> 20) + " MiB" : (bytes >> 10) + " KiB";
     }
 
-    /** True from reaching the limit until usage drains below three quarters of it. */
+    /** True from reaching the limit until usage drains below three quarters of it: no new clients meanwhile. */
     public boolean paused() {
         return paused;
+    }
+
+    /** True while usage is at or over the limit: someone must be shed. */
+    public boolean over() {
+        return used.get() >= limit;
+    }
+
+    /** Where shedding aims and accepting resumes: three quarters of the limit. */
+    public long resumeBelow() {
+        return resumeBelow;
     }
 
     public long used() {

@@ -34,6 +34,17 @@ public final class TlsSession implements Session {
     private final String alpn;
     private boolean shutoff;
     private boolean closed;
+    /** Told once when the session is shut off (whoever relays its records cuts the client off). */
+    private Runnable onShutOff;
+
+    /** What {@link #decrypt} throws once the session is shut off: nothing from the peer is taken after that moment. */
+    public static final class ShutOffException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        ShutOffException() {
+            super("certificate no longer accepted: session shut off");
+        }
+    }
 
     TlsSession(long cookie, SocketChannel channel, TlsServerProtocol protocol, InetSocketAddress peer,
             List<X509CertificateHolder> verifiedChain, int flags, String version, String alpn) {
@@ -75,6 +86,9 @@ public final class TlsSession implements Session {
      * alert goes to {@code out} before the exception is thrown.
      */
     public synchronized boolean decrypt(ByteBuffer arrived, Sink plain, Sink out) throws IOException {
+        if (shutoff) {
+            throw new ShutOffException();
+        }
         try {
             if (arrived != null && arrived.hasRemaining()) {
                 protocol.offerInput(arrived.array(), arrived.arrayOffset() + arrived.position(), arrived.remaining());
@@ -129,6 +143,20 @@ public final class TlsSession implements Session {
 
     public synchronized boolean isShutOff() {
         return shutoff;
+    }
+
+    /** {@code r} runs (on the shutting-off thread, or at once when already shut off) when the session is shut off. */
+    public void whenShutOff(Runnable r) {
+        boolean now;
+        synchronized (this) {
+            now = shutoff;
+            if (!now) {
+                onShutOff = r;
+            }
+        }
+        if (now) {
+            r.run();
+        }
     }
 
     /**
@@ -198,10 +226,27 @@ public final class TlsSession implements Session {
         closeChannel();
     }
 
-    /** The CRL re-check found a revoked certificate: stop sending, keep the entry until DISCONNECT. */
-    public synchronized void shutOff(TrustMaterial trust) {
+    /**
+     * The CRL re-check or a reload found the certificate refused: stop sending and taking records,
+     * keep the entry until DISCONNECT, and tell whoever relays the records.
+     */
+    public void shutOff(TrustMaterial trust) {
+        Runnable told;
+        synchronized (this) {
+            if (!shutOffLocked(trust)) {
+                return;
+            }
+            told = onShutOff;
+            onShutOff = null;
+        }
+        if (told != null) {
+            told.run(); // outside the monitor: it hands work to the relay's loop
+        }
+    }
+
+    private boolean shutOffLocked(TrustMaterial trust) {
         if (shutoff || closed) {
-            return;
+            return false;
         }
         X509CertificateHolder leaf = verifiedChain.get(0);
         if (revokedUnder(trust)) {
@@ -217,6 +262,7 @@ public final class TlsSession implements Session {
         } catch (IOException e) {
             LOG.fine(() -> "shutdown: " + e.getMessage());
         }
+        return true;
     }
 
     /** True when {@code trust} would not let this session's verified certificate in now: revoked, or off the allow-list. */

@@ -78,7 +78,30 @@ public final class Metrics {
     private static final CounterDataPoint RELOAD_OK = RELOADS.labelValues("ok");
     private static final CounterDataPoint RELOAD_FAILED = RELOADS.labelValues("failed");
 
+    /** Why the front end closed a client to protect the others. */
+    public enum Shed {
+        /** It had earned nothing (no probe answered, no call relayed) within --first-call-timeout. */
+        FIRST_CALL_TIMEOUT,
+        /** --max-clients was reached: it was among the longest idle of those that had earned least. */
+        EVICTED,
+        /** The memory budget was reached: it held the most unfinished memory. */
+        MEMORY;
+
+        public String label() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    static final Counter SHED = Counter.builder().name("rpctlssd_frontend_shed_total")
+            .help("Client connections the front end closed to keep room for others, by reason: first_call_timeout, evicted "
+                    + "(--max-clients reached), memory (the memory budget reached)")
+            .labelNames("reason").build();
+    private static final Map<Shed, CounterDataPoint> SHED_BY_REASON = new EnumMap<>(Shed.class);
+
     static {
+        for (Shed r : Shed.values()) {
+            SHED_BY_REASON.put(r, SHED.labelValues(r.label()));
+        }
         for (Failure f : Failure.values()) {
             HANDSHAKES_FAILED.put(f, HANDSHAKES.labelValues("failed", f.label()));
         }
@@ -98,6 +121,12 @@ public final class Metrics {
         registry.register(RELAY_BYTES);
         registry.register(RPC_REJECTS);
         registry.register(RELOADS);
+        registry.register(SHED);
+    }
+
+    /** The front end closed a client to keep room for others. */
+    public static void shed(Shed why) {
+        SHED_BY_REASON.get(why).inc();
     }
 
     /** A handshake that ended well, with its RPCTLS flags; {@code receivedNanos} is when its CONNECT arrived. */

@@ -61,7 +61,8 @@ class UpcallAccessTest {
                 c.maxThreads(), c.domain(), c.caPath(), c.crlFile(), c.certUser(), c.verbose(), c.wildcardFlags(), c.pidFile(),
                 c.rpcAddress(), 2, c.connectQueue(), c.rpcIdleTimeout(), c.rpcbind(), c.portmapPort(), c.handshakeTimeout(),
                 c.requireAlpn(), c.throwawayCert(), c.listen(), c.backend(), c.require(), c.idleTimeout(), c.upcallTimeout(),
-                c.writeTimeout(), c.memoryBudget(), c.rpcSocket(), false, c.ioThreads(), null, false, null, java.util.List.of(), java.util.List.of(), false, java.util.List.of(), 0, null, null);
+                c.writeTimeout(), c.memoryBudget(), c.rpcSocket(), false, c.ioThreads(), null, false, null, java.util.List.of(), java.util.List.of(), false, java.util.List.of(), 0, null, null,
+                c.maxClients(), c.firstCallTimeout());
         daemon = Daemon.start(config, handshaker);
     }
 
@@ -184,7 +185,8 @@ class UpcallAccessTest {
                 c.maxThreads(), c.domain(), c.caPath(), c.crlFile(), c.certUser(), c.verbose(), c.wildcardFlags(), c.pidFile(),
                 new InetSocketAddress(InetAddress.getByName("0.0.0.0"), 0), c.maxConnections(), c.connectQueue(), c.rpcIdleTimeout(),
                 c.rpcbind(), c.portmapPort(), c.handshakeTimeout(), c.requireAlpn(), c.throwawayCert(), c.listen(), c.backend(),
-                c.require(), c.idleTimeout(), c.upcallTimeout(), c.writeTimeout(), c.memoryBudget(), c.rpcSocket(), false, c.ioThreads(), null, false, null, java.util.List.of(), java.util.List.of(), false, java.util.List.of(), 0, null, null);
+                c.require(), c.idleTimeout(), c.upcallTimeout(), c.writeTimeout(), c.memoryBudget(), c.rpcSocket(), false, c.ioThreads(), null, false, null, java.util.List.of(), java.util.List.of(), false, java.util.List.of(), 0, null, null,
+                c.maxClients(), c.firstCallTimeout());
         try (LogCapture log = LogCapture.daemon(); Daemon d = Daemon.start(wide, handshaker)) {
             assertTrue(log.has("--rpc-address 0.0.0.0 is not a loopback address"), log.lines().toString());
         }
