@@ -77,6 +77,38 @@ class AllowListFrontEndTest {
     }
 
     @Test
+    void aSessionTheReloadRemovesIsCutOffAtOnceBothWays() throws Exception {
+        Path f = conf("allow-subject = O=*,CN=alice\n");
+        try (LogCapture log = LogCapture.daemon();
+                FrontEndHarness h = FX.frontEnd(tmp, "--config", f.toString())) {
+            RawRpc a = h.tls(TlsHarness.jdkClient(alice, ca, "TLSv1.3"));
+            assertEquals(0, whoami(a, 1).stat, "alice is on the list");
+            int relayed = FX.backend().calls.get();
+
+            conf("allow-subject = O=*,CN=bob\n");
+            Cli cli = new Cli("rpc.tlsservd", Math.max(2, Runtime.getRuntime().availableProcessors()), "nfs.example.org", n -> null);
+            h.daemon.rereadConfigWith(() -> cli.parse(h.args.toArray(new String[0])));
+            h.daemon.reload();
+            Await.until(() -> log.has("Certificate no longer allowed issuerName=/CN=Allow CA/O=rpc-tlsservd tests subjectName=/CN=alice"),
+                    "alice's session to be shut off");
+            // What alice sends from now on never reaches the backend, and her connection is closed, not half-closed.
+            try {
+                for (int i = 0; i < 20; i++) {
+                    a.send(FrontEndHarness.whoami(10 + i, FrontEndHarness.authNone()).bytes());
+                }
+            } catch (IOException closedAlready) {
+                // the front end closed the socket while she was still sending: that is the point
+            }
+            Await.until(() -> h.daemon.frontEnd().connectionCount() == 0, "alice's connection closed by the front end");
+            assertThrows(IOException.class, () -> {
+                RawRpc.Reply r = a.read();
+                throw new AssertionError("a reply after the shut-off: " + r);
+            }, "alice's socket is closed for reading too");
+            assertEquals(relayed, FX.backend().calls.get(), "no call alice sent after the shut-off reached the backend");
+        }
+    }
+
+    @Test
     void requireEkuLetsOnlyRpcTlsClientCertificatesVerify() throws Exception {
         Path f = conf("require-eku\n");
         try (FrontEndHarness h = FX.frontEnd(tmp, "--config", f.toString())) {
