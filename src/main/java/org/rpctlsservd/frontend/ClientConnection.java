@@ -93,6 +93,8 @@ final class ClientConnection {
     volatile long reported;
     /** Of those, the bytes of a client record not yet complete. */
     volatile long unfinished;
+    /** Why another loop marked it to be closed (the log's reason). */
+    volatile String markedReason;
 
     /**
      * What this connection has earned, for who goes first when room must be made: nothing yet; its
@@ -106,9 +108,12 @@ final class ClientConnection {
     final long acceptedAt = System.nanoTime();
     /** When bytes last came from the client. */
     volatile long lastFromClient = acceptedAt;
+    /** Why the front end closes a connection to protect the others, and the bytes it held when so marked. */
+    record Doom(org.rpctlsservd.metrics.Metrics.Shed why, long held) {
+    }
+
     /** Set once, from any loop, when the front end decided to close this connection to protect the others. */
-    private final java.util.concurrent.atomic.AtomicReference<org.rpctlsservd.metrics.Metrics.Shed> doomed =
-            new java.util.concurrent.atomic.AtomicReference<>();
+    private final java.util.concurrent.atomic.AtomicReference<Doom> doomed = new java.util.concurrent.atomic.AtomicReference<>();
     private boolean startTlsWhenFlushed;
     /** The STARTTLS probe was answered (its reply may still wait in {@link #ownReplies}): no second one. */
     private boolean probeAnswered;
@@ -162,8 +167,8 @@ final class ClientConnection {
     }
 
     /** From any thread: marks this connection to be closed for {@code why}; false when it was marked already. */
-    boolean doom(org.rpctlsservd.metrics.Metrics.Shed why) {
-        if (!doomed.compareAndSet(null, why)) {
+    boolean doom(org.rpctlsservd.metrics.Metrics.Shed why, long held) {
+        if (!doomed.compareAndSet(null, new Doom(why, held))) {
             return false;
         }
         Metrics.shed(why);
@@ -174,7 +179,8 @@ final class ClientConnection {
         return doomed.get() != null;
     }
 
-    org.rpctlsservd.metrics.Metrics.Shed doomedFor() {
+    /** Why and with how many bytes it was marked, or null. */
+    Doom doom() {
         return doomed.get();
     }
 
@@ -238,8 +244,13 @@ final class ClientConnection {
         unfinished = state == State.CLOSED || !fromClient.midRecord() ? 0 : fromClient.footprint();
         fe.budget.add(grew);
         reported = now;
-        if (grew > 0 && fe.budget.over()) {
-            fe.shedIfOver();
+        if (grew > 0) {
+            if (!loop.marked.isEmpty()) {
+                loop.closeMarked(this); // what other loops marked here goes before anyone here grows again
+            }
+            if (fe.budget.over()) {
+                fe.shedIfOver(this);
+            }
         }
     }
 
@@ -266,8 +277,12 @@ final class ClientConnection {
     // ---- from the client ----
 
     private void clientReadable() {
-        if (state != State.PLAIN && state != State.TLS || doomed()) {
-            return; // a doomed connection is not read again: its close is on the way
+        if (state != State.PLAIN && state != State.TLS) {
+            return;
+        }
+        if (doomed()) {
+            teardown("closed to protect the others: " + doom().why().label()); // never read again
+            return;
         }
         ByteBuffer buf = readSome(client, "the client");
         if (buf == null) {

@@ -46,6 +46,8 @@ public final class FrontEnd implements Closeable {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
     /** Connections that have earned nothing closed at once, at most, when --max-clients is reached: one scan serves a flood. */
     static final int EVICT_BATCH = 64;
+    /** Past the first, a connection goes in an eviction batch only when idle this long: a newcomer about to send its probe stays. */
+    static final long EVICT_IDLE_NANOS = TimeUnit.SECONDS.toNanos(1);
     /** A client that sent nothing for this long while a record of it is unfinished is not making progress. */
     static final long STALLED_NANOS = TimeUnit.SECONDS.toNanos(1);
 
@@ -94,8 +96,8 @@ public final class FrontEnd implements Closeable {
     final AtomicInteger evicted = new AtomicInteger();
     final AtomicInteger firstCallTimeouts = new AtomicInteger();
     final AtomicInteger shedForMemory = new AtomicInteger();
-    /** One shedding scan at a time; a loop that finds one running goes on (the scan covers it too). */
-    private final java.util.concurrent.locks.ReentrantLock shedding = new java.util.concurrent.locks.ReentrantLock();
+    /** The bytes of connections marked for the memory budget and not yet closed. */
+    private final java.util.concurrent.atomic.AtomicLong markedBytes = new java.util.concurrent.atomic.AtomicLong();
     private final ScheduledFuture<?> sweep;
     private volatile boolean closed;
 
@@ -122,6 +124,24 @@ public final class FrontEnd implements Closeable {
         private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
         /** Usually on this loop, so an upcall and its answer need no hand-off between threads. */
         Upcalls upcalls;
+        /** This loop's connections that another loop marked to be closed (for the memory budget, or to make room). */
+        final java.util.concurrent.ConcurrentLinkedQueue<ClientConnection> marked = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+        /** On this loop: closes the connections marked by other loops, but {@code running} (whose callback is on the stack). */
+        void closeMarked(ClientConnection running) {
+            ClientConnection c;
+            boolean skipped = false;
+            while ((c = marked.poll()) != null) {
+                if (c == running) {
+                    skipped = true;
+                } else {
+                    c.teardown(c.markedReason);
+                }
+            }
+            if (skipped) {
+                running.closeSoon(running.markedReason);
+            }
+        }
 
         Loop(IoLoop io) {
             this.io = io;
@@ -347,9 +367,9 @@ public final class FrontEnd implements Closeable {
 
     /**
      * On a loop, at --max-clients: marks the connections that have earned least, longest idle first,
-     * to be closed on their own loops; false when none can be (all handshaking). Those that earned
-     * nothing go up to {@link #EVICT_BATCH} at a time (one scan for many newcomers in a flood); one
-     * that earned something goes alone, one per newcomer, as Linux's svc_check_conn_limits does.
+     * to be closed on their own loops; false when none can be (all handshaking). One goes per
+     * newcomer, as Linux's svc_check_conn_limits does; in a flood, those that earned nothing and
+     * have been idle a while go up to {@link #EVICT_BATCH} at a time, so one scan serves many newcomers.
      */
     private boolean makeRoom() {
         java.util.PriorityQueue<Standing> worst = new java.util.PriorityQueue<>(EVICT_BATCH + 1, java.util.Comparator.reverseOrder());
@@ -366,14 +386,15 @@ public final class FrontEnd implements Closeable {
         List<Standing> order = new ArrayList<>(worst);
         java.util.Collections.sort(order);
         int marked = 0;
+        long idleSince = System.nanoTime() - EVICT_IDLE_NANOS;
         for (Standing s : order) {
-            if (marked > 0 && s.earned() != ClientConnection.UNEARNED) {
+            if (marked > 0 && (s.earned() != ClientConnection.UNEARNED || s.lastActivity() > idleSince)) {
                 break;
             }
-            if (s.c().doom(org.rpctlsservd.metrics.Metrics.Shed.EVICTED)) {
+            if (s.c().doom(org.rpctlsservd.metrics.Metrics.Shed.EVICTED, 0)) {
                 evicting.incrementAndGet();
                 evicted.incrementAndGet();
-                s.c().closeSoon("closed to make room: " + maxClients + " connections (--max-clients)");
+                close(s.c(), null, "closed to make room: " + maxClients + " connections (--max-clients)");
                 marked++;
                 if (s.earned() != ClientConnection.UNEARNED) {
                     break;
@@ -386,6 +407,23 @@ public final class FrontEnd implements Closeable {
                     + " that earned least, longest idle first, to make room");
         }
         return marked > 0;
+    }
+
+    /**
+     * Closes a marked connection: here and now when it is this loop's and not {@code caller} (the
+     * one whose callback is running: it is closed right after); else on its own loop, before that
+     * loop lets any connection grow again.
+     */
+    private static void close(ClientConnection c, ClientConnection caller, String reason) {
+        if (c == caller) {
+            c.closeSoon(reason);
+        } else if (c.io.inLoop()) {
+            c.teardown(reason);
+        } else {
+            c.markedReason = reason;
+            c.loop.marked.add(c);
+            c.io.submit(() -> c.loop.closeMarked(null));
+        }
     }
 
     /** What a connection holds, read once, so the order does not change while it is sorted. */
@@ -402,62 +440,61 @@ public final class FrontEnd implements Closeable {
     /**
      * On a loop, after a connection grew: at the budget's limit, marks the connections holding the
      * most unfinished memory (partial records from clients not making progress, then the largest
-     * holders) to be closed on their loops, until what is left is below where accepting resumes.
+     * holders) to be closed, until what is left is below where accepting resumes.
      * <p>Why this cannot dead-lock: no connection ever waits for the budget. Reading goes on for
      * everyone not marked, so every call being assembled either completes (and moves on to the
      * backend, which drains it) or its connection is closed here and its bytes given back; memory
      * held by one client is never what another is waiting for. (Stopping reads at the limit did
-     * dead-lock: calls half-read when it tripped could neither finish nor be given up.) A marked
-     * connection is not read again, so it cannot grow between this mark and its close.
+     * dead-lock: calls half-read when it tripped could neither finish nor be given up.)
+     * <p>Why it holds the limit: a marked connection is never read again; one on this loop is closed
+     * here and now, one on another loop is closed there before that loop lets anyone grow again
+     * ({@link Loop#closeMarked}). So usage passes the limit by at most what one callback adds on
+     * each loop: a read (64 KiB) and the growth of one record's buffer (it doubles, up to the
+     * record's declared length). No lock: loops scanning at once mark with a compare-and-set each
+     * and see each other's marks in {@link #markedBytes}.
      */
-    void shedIfOver() {
-        if (!budget.over() || !shedding.tryLock()) {
+    void shedIfOver(ClientConnection caller) {
+        if (!budget.over() || needed() <= 0) {
             return;
         }
-        try {
-            long now = System.nanoTime();
-            long pending = 0;
-            List<Holding> candidates = new ArrayList<>();
-            for (ClientConnection c : connections) {
-                if (c.doomed()) {
-                    pending += c.reported;
-                    continue;
-                }
-                if (c.earned == ClientConnection.BUSY) {
-                    continue; // its socket is with the handshake, which has its own deadline
-                }
-                long unfinished = c.unfinished;
-                candidates.add(new Holding(c, unfinished > 0 && now - c.lastFromClient > STALLED_NANOS, unfinished, c.reported,
-                        c.lastActivity));
+        long now = System.nanoTime();
+        List<Holding> candidates = new ArrayList<>();
+        for (ClientConnection c : connections) {
+            if (c.doomed() || c.earned == ClientConnection.BUSY) {
+                continue; // marked already; or its socket is with the handshake, which has its own deadline
             }
-            long need = budget.used() - pending - budget.resumeBelow();
-            if (need <= 0) {
-                return;
+            long unfinished = c.unfinished;
+            candidates.add(new Holding(c, unfinished > 0 && now - c.lastFromClient > STALLED_NANOS, unfinished, c.reported,
+                    c.lastActivity));
+        }
+        candidates.sort(SHED_ORDER);
+        int n = 0;
+        long freed = 0;
+        for (Holding h : candidates) {
+            if (needed() <= 0) {
+                break;
             }
-            candidates.sort(SHED_ORDER);
-            int n = 0;
-            long freed = 0;
-            for (Holding h : candidates) {
-                if (need <= 0) {
-                    break;
-                }
-                if (h.c().doom(org.rpctlsservd.metrics.Metrics.Shed.MEMORY)) {
-                    h.c().closeSoon("closed for the memory budget, holding " + h.held() + " bytes ("
-                            + h.unfinished() + " of an unfinished record)");
-                    need -= h.held();
-                    freed += h.held();
-                    n++;
-                }
+            if (h.c().doom(org.rpctlsservd.metrics.Metrics.Shed.MEMORY, h.held())) {
+                markedBytes.addAndGet(h.held()); // before it can close: its close takes the same bytes back
+                close(h.c(), caller, "closed for the memory budget, holding " + h.held() + " bytes ("
+                        + h.unfinished() + " of an unfinished record)");
+                freed += h.held();
+                n++;
             }
+        }
+        if (n > 0) {
             int count = n;
             long bytes = freed;
             shedForMemory.addAndGet(n);
             warnings.warning("budget-shed", () -> "front end: memory budget of " + (budget.limit() >> 20) + " MiB reached: closing "
                     + count + " connections holding " + (bytes >> 10) + " KiB (unfinished records of stalled clients first, then the"
                     + " largest)");
-        } finally {
-            shedding.unlock();
         }
+    }
+
+    /** What must still be given back to get below where accepting resumes, beyond what is marked already. */
+    private long needed() {
+        return budget.used() - markedBytes.get() - budget.resumeBelow();
     }
 
     /**
@@ -500,8 +537,11 @@ public final class FrontEnd implements Closeable {
             return;
         }
         c.loop.members.remove(c);
-        if (c.doomedFor() == org.rpctlsservd.metrics.Metrics.Shed.EVICTED) {
+        ClientConnection.Doom d = c.doom();
+        if (d != null && d.why() == org.rpctlsservd.metrics.Metrics.Shed.EVICTED) {
             evicting.decrementAndGet();
+        } else if (d != null && d.why() == org.rpctlsservd.metrics.Metrics.Shed.MEMORY) {
+            markedBytes.addAndGet(-d.held());
         }
         if (waitingForConnect) {
             synchronized (this.waitingForConnect) {
@@ -522,7 +562,7 @@ public final class FrontEnd implements Closeable {
                 long now = System.nanoTime();
                 for (ClientConnection c : loop.members) {
                     if (c.earned == ClientConnection.UNEARNED && now - c.acceptedAt > firstCallNanos) {
-                        if (c.doom(org.rpctlsservd.metrics.Metrics.Shed.FIRST_CALL_TIMEOUT)) {
+                        if (c.doom(org.rpctlsservd.metrics.Metrics.Shed.FIRST_CALL_TIMEOUT, 0)) {
                             firstCallTimeouts.incrementAndGet();
                             warnings.warning("first-call", () -> "front end: closed clients that had no STARTTLS probe answered and no"
                                     + " call relayed within " + TimeUnit.NANOSECONDS.toMillis(firstCallNanos) + " ms (--first-call-timeout)");

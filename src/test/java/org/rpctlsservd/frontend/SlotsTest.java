@@ -1,0 +1,158 @@
+package org.rpctlsservd.frontend;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.rpctlsservd.support.Await;
+import org.rpctlsservd.support.FrontEndFixture;
+import org.rpctlsservd.support.FrontEndHarness;
+import org.rpctlsservd.support.LogCapture;
+import org.rpctlsservd.support.RawRpc;
+
+/**
+ * Connection slots and memory are never held hostage: a client must earn its slot within
+ * --first-call-timeout; at --max-clients the connections that earned least, longest idle first,
+ * make room for a newcomer; at the memory budget's limit the holders of unfinished calls are
+ * closed and everyone else goes on being served (the budget used to stop every read, and calls
+ * half-read at that moment could never finish: a dead-lock).
+ */
+class SlotsTest {
+    @RegisterExtension
+    static final FrontEndFixture FX = new FrontEndFixture("Slots CA");
+
+    @TempDir
+    Path tmp;
+    private final List<Socket> sockets = new ArrayList<>();
+
+    @AfterEach
+    void close() throws IOException {
+        for (Socket s : sockets) {
+            s.close();
+        }
+    }
+
+    private Socket idle(int port) throws IOException {
+        Socket s = RawRpc.connect(port);
+        sockets.add(s);
+        return s;
+    }
+
+    private static void served(RawRpc c, int xid) throws IOException {
+        c.send(FrontEndHarness.whoami(xid, FrontEndHarness.authNone()).bytes());
+        FrontEndTest.assertSuccess(c.read());
+    }
+
+    /** True when the front end closed {@code s}: end of stream or a reset, within 10 s. */
+    private static boolean closedByPeer(Socket s) throws IOException {
+        s.setSoTimeout(10_000);
+        InputStream in = s.getInputStream();
+        try {
+            return in.read() < 0;
+        } catch (SocketException reset) {
+            return true;
+        }
+    }
+
+    @Test
+    void idleSocketsCannotKeepANewClientOutAndEarnedSessionsStay() throws Exception {
+        try (LogCapture log = LogCapture.daemon();
+                FrontEndHarness h = FX.frontEnd(tmp, "--max-clients", "40")) {
+            FrontEnd fe = h.daemon.frontEnd();
+            RawRpc earned = h.plain();
+            served(earned, 1); // a call relayed: this one has earned its slot
+            List<Socket> flood = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                flood.add(idle(h.port));
+            }
+            Await.until(() -> fe.evicted() >= 61, "room made for every idle socket past the cap");
+            RawRpc newcomer = h.plain();
+            served(newcomer, 2);
+            served(earned, 3);
+            assertTrue(closedByPeer(flood.get(0)), "the longest-idle socket that earned nothing made room");
+            assertTrue(fe.connectionCount() <= 40 + FrontEnd.EVICT_BATCH, "connections " + fe.connectionCount());
+            assertTrue(log.has("to make room"), log.lines().toString());
+        }
+    }
+
+    @Test
+    void aClientThatEarnsNothingIsClosedAtTheFirstCallTimeoutAndOthersStay() throws Exception {
+        try (LogCapture log = LogCapture.daemon();
+                FrontEndHarness h = FX.frontEnd(tmp, "--first-call-timeout", "0.3")) {
+            FrontEnd fe = h.daemon.frontEnd();
+            RawRpc earned = h.plain();
+            served(earned, 1);
+            Socket silent = idle(h.port);
+            Socket headerOnly = idle(h.port);
+            headerOnly.getOutputStream().write(new byte[] {(byte) 0x80, 0, 0, 100, 1, 2}); // a call begun, never finished
+            assertTrue(closedByPeer(silent), "a client that sent nothing is closed");
+            assertTrue(closedByPeer(headerOnly), "a client whose first call never completes is closed");
+            assertEquals(2, fe.firstCallTimeouts());
+            served(earned, 2);
+            assertTrue(log.has("within 300 ms (--first-call-timeout)"), log.lines().toString());
+        }
+    }
+
+    @Test
+    void halfReadCallsAreClosedForTheBudgetWhileAnActiveSessionGoesOn() throws Exception {
+        try (LogCapture log = LogCapture.daemon();
+                FrontEndHarness h = FX.frontEnd(tmp, "--memory-budget", "4")) {
+            FrontEnd fe = h.daemon.frontEnd();
+            RawRpc active = h.plain();
+            served(active, 1);
+            List<Socket> stallers = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                Socket s = idle(h.port);
+                DataOutputStream out = new DataOutputStream(s.getOutputStream());
+                out.writeInt(0x80000000 | (3 << 20)); // a 3 MiB call, of which 1 MiB comes, then nothing
+                out.write(new byte[1 << 20]);
+                out.flush();
+                stallers.add(s);
+            }
+            Await.until(() -> fe.shedForMemory() > 0, "the budget was reached and the half-read calls shed");
+            // The active session was never made to wait, and a newcomer is admitted once it drained.
+            served(active, 2);
+            Await.until(() -> !fe.budget().paused(), "the budget drained");
+            try (RawRpc newcomer = h.plain()) {
+                served(newcomer, 3);
+            }
+            int closed = 0;
+            for (Socket s : stallers) {
+                if (closedByPeerQuick(s)) {
+                    closed++;
+                }
+            }
+            assertTrue(closed >= 2, "at least the calls past the budget were closed: " + closed);
+            assertEquals(closed, fe.shedForMemory(), "only half-read calls were shed");
+            // Past the limit by at most one callback's growth per loop: a 64 KiB read and one record buffer
+            // doubling (here from just under 1 MiB to just under 2 MiB, the 3 MiB call's next step).
+            long limit = fe.budget().limit();
+            long slack = fe.loopCount() * ((1L << 20) + 64 * 1024);
+            assertTrue(fe.budget().peak() < limit + slack, "peak " + fe.budget().peak() + " over a budget of " + limit);
+            assertTrue(log.has("front end: memory budget of 4 MiB reached"), log.lines().toString());
+        }
+    }
+
+    /** Closed already (the front end shed it), or still open: a short read timeout tells which. */
+    private static boolean closedByPeerQuick(Socket s) throws IOException {
+        s.setSoTimeout(200);
+        try {
+            return s.getInputStream().read() < 0;
+        } catch (java.net.SocketTimeoutException open) {
+            return false;
+        } catch (SocketException reset) {
+            return true;
+        }
+    }
+}
