@@ -198,24 +198,32 @@ public final class TlsSession implements Session {
         closeChannel();
     }
 
-    /** The CRL re-check found a revoked certificate: stop sending, keep the entry until DISCONNECT. */
-    public synchronized void shutOff(TrustMaterial trust) {
-        if (shutoff || closed) {
-            return;
-        }
+    /**
+     * The CRL re-check found a revoked certificate: stop sending, keep the entry until DISCONNECT.
+     * The CRL search and the log line happen outside the monitor: the event loop relaying this
+     * session waits for it, and neither a long CRL nor a slow log writer may hold the loop.
+     */
+    public void shutOff(TrustMaterial trust) {
         X509CertificateHolder leaf = verifiedChain.get(0);
-        if (revokedUnder(trust)) {
+        boolean revoked = revokedUnder(trust);
+        String refusal = revoked ? null : trust.allowList().refusal(leaf).orElse("?");
+        synchronized (this) {
+            if (shutoff || closed) {
+                return;
+            }
+            shutoff = true;
+            try {
+                channel.shutdownOutput();
+            } catch (IOException e) {
+                LOG.fine(() -> "shutdown: " + e.getMessage());
+            }
+        }
+        if (revoked) {
             LOG.info("rpctls_daemon: Certificate Revoked issuerName=" + Dn.oneline(leaf.getIssuer()) + " subjectName="
                     + Dn.oneline(leaf.getSubject()) + ": TCP connection closed");
         } else {
             LOG.info("rpctls_daemon: Certificate no longer allowed issuerName=" + Dn.oneline(leaf.getIssuer()) + " subjectName="
-                    + Dn.oneline(leaf.getSubject()) + " (" + trust.allowList().refusal(leaf).orElse("?") + "): TCP connection closed");
-        }
-        shutoff = true;
-        try {
-            channel.shutdownOutput();
-        } catch (IOException e) {
-            LOG.fine(() -> "shutdown: " + e.getMessage());
+                    + Dn.oneline(leaf.getSubject()) + " (" + refusal + "): TCP connection closed");
         }
     }
 
