@@ -109,17 +109,19 @@ final class CallPolicy {
         return gids.length - 1 > CallHeader.MAX_AUTH_SYS_GIDS;
     }
 
-    /** What a connection has reached, in --require's terms. */
+    /**
+     * What a connection has reached, in --require's terms. {@code cert} and {@code certuser} mean every
+     * check passed: a DISABLED connection (its host check failed, say) counts as {@code tls} only, even
+     * though the kernel's own rule lets its AUTH_NONE calls through (which stays so for {@code none} and
+     * {@code tls}); {@code certuser} needs a verified certificate too, not the CERTUSER bit alone.
+     */
     static Config.Require level(boolean tls, int flags) {
         if (!tls) {
             return Config.Require.NONE;
         }
-        if ((flags & (HandshakeOutcome.FLAGS_CERTUSER | HandshakeOutcome.FLAGS_DISABLED)) == HandshakeOutcome.FLAGS_CERTUSER) {
-            return Config.Require.CERTUSER;
+        if ((flags & (HandshakeOutcome.FLAGS_VERIFIED | HandshakeOutcome.FLAGS_DISABLED)) != HandshakeOutcome.FLAGS_VERIFIED) {
+            return Config.Require.TLS;
         }
-        if ((flags & HandshakeOutcome.FLAGS_VERIFIED) != 0) {
-            return Config.Require.CERT;
-        }
-        return Config.Require.TLS;
+        return (flags & HandshakeOutcome.FLAGS_CERTUSER) != 0 ? Config.Require.CERTUSER : Config.Require.CERT;
     }
 }

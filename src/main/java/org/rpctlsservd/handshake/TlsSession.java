@@ -228,41 +228,38 @@ public final class TlsSession implements Session {
 
     /**
      * The CRL re-check or a reload found the certificate refused: stop sending and taking records,
-     * keep the entry until DISCONNECT, and tell whoever relays the records.
+     * keep the entry until DISCONNECT, and tell whoever relays the records. The CRL search, the
+     * log line and the telling happen outside the monitor: the event loop relaying this session
+     * waits for it, and neither a long CRL nor a slow log writer may hold the loop.
      */
     public void shutOff(TrustMaterial trust) {
+        X509CertificateHolder leaf = verifiedChain.get(0);
+        boolean revoked = revokedUnder(trust);
+        String refusal = revoked ? null : trust.allowList().refusal(leaf).orElse("?");
         Runnable told;
         synchronized (this) {
-            if (!shutOffLocked(trust)) {
+            if (shutoff || closed) {
                 return;
             }
+            shutoff = true;
             told = onShutOff;
             onShutOff = null;
+            try {
+                channel.shutdownOutput();
+            } catch (IOException e) {
+                LOG.fine(() -> "shutdown: " + e.getMessage());
+            }
         }
-        if (told != null) {
-            told.run(); // outside the monitor: it hands work to the relay's loop
-        }
-    }
-
-    private boolean shutOffLocked(TrustMaterial trust) {
-        if (shutoff || closed) {
-            return false;
-        }
-        X509CertificateHolder leaf = verifiedChain.get(0);
-        if (revokedUnder(trust)) {
+        if (revoked) {
             LOG.info("rpctls_daemon: Certificate Revoked issuerName=" + Dn.oneline(leaf.getIssuer()) + " subjectName="
                     + Dn.oneline(leaf.getSubject()) + ": TCP connection closed");
         } else {
             LOG.info("rpctls_daemon: Certificate no longer allowed issuerName=" + Dn.oneline(leaf.getIssuer()) + " subjectName="
-                    + Dn.oneline(leaf.getSubject()) + " (" + trust.allowList().refusal(leaf).orElse("?") + "): TCP connection closed");
+                    + Dn.oneline(leaf.getSubject()) + " (" + refusal + "): TCP connection closed");
         }
-        shutoff = true;
-        try {
-            channel.shutdownOutput();
-        } catch (IOException e) {
-            LOG.fine(() -> "shutdown: " + e.getMessage());
+        if (told != null) {
+            told.run(); // it hands the close to the relay's loop
         }
-        return true;
     }
 
     /** True when {@code trust} would not let this session's verified certificate in now: revoked, or off the allow-list. */

@@ -18,9 +18,10 @@ public record Cidr(byte[] network, int prefix) {
         }
         byte[] a;
         try {
-            a = InetAddress.getByName(addr).getAddress(); // a literal: no look-up happens
-        } catch (UnknownHostException e) {
-            throw new IllegalArgumentException("not an address: `" + s + "'");
+            // a literal or nothing: a typo ("cafe", 10.0.0.256) must not become a DNS look-up
+            a = IpLiteral.either(addr).getAddress();
+        } catch (IpLiteral.NotALiteral e) {
+            throw new IllegalArgumentException("not an address: `" + s + "' (" + e.getMessage() + ")");
         }
         int bits = a.length * 8;
         if (slash >= 0) {

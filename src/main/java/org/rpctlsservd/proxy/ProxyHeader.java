@@ -119,20 +119,16 @@ public final class ProxyHeader {
                 new InetSocketAddress(v1Address(f[3], v6), v1Port(f[5])), length);
     }
 
+    /**
+     * The address field of a version 1 line, as a literal only (the specification's canonical forms,
+     * {@link IpLiteral}): anything else is refused here, never looked up, since this runs on an event loop.
+     */
     private static InetAddress v1Address(String s, boolean v6) throws BadHeaderException {
-        boolean ok = v6 ? s.chars().allMatch(c -> Character.digit(c, 16) >= 0 || c == ':' || c == '.') && s.contains(":")
-                : s.matches("[0-9]{1,3}(\\.[0-9]{1,3}){3}");
-        if (ok) {
-            try {
-                InetAddress a = InetAddress.getByName(s); // a literal, checked above: no look-up
-                if (v6 == (a instanceof Inet6Address)) {
-                    return a;
-                }
-            } catch (UnknownHostException e) {
-                // refused below
-            }
+        try {
+            return v6 ? IpLiteral.ipv6(s) : IpLiteral.ipv4(s);
+        } catch (IpLiteral.NotALiteral e) {
+            throw new BadHeaderException("bad address in version 1 header: " + s + " (" + (v6 ? "TCP6" : "TCP4") + ", " + e.getMessage() + ")");
         }
-        throw new BadHeaderException("bad address in version 1 header: " + s);
     }
 
     private static int v1Port(String s) throws BadHeaderException {

@@ -3,6 +3,9 @@ package org.rpctlsservd.frontend;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.rpctlsservd.handshake.HandshakeOutcome;
 import org.rpctlsservd.cli.Config.Require;
 import org.rpctlsservd.rpc.CallHeader;
 import org.rpctlsservd.rpc.XdrReader;
@@ -71,6 +74,97 @@ class CallPolicyTest {
         assertEquals("RELAY", decide(call(1, NONE), true, DISABLED, false, Require.NONE));
         assertEquals("REFUSE 5", decide(call(1, NONE), true, CERTUSER_DISABLED, false, Require.CERTUSER),
                 "DISABLED does not reach the certuser level");
+        assertEquals("REFUSE 5", decide(call(1, NONE), true, DISABLED, false, Require.CERT),
+                "a host check that failed is not a certificate that passed every check (issue 16, point 8)");
+    }
+
+    /**
+     * Every flag result the handshake can give (reference section 4.3: 0x01, 0x03, 0x07, 0x0B, 0x1B,
+     * 0x2B, 0x3B, and 0x10 added to the first three as the KTLS check would), and a plain connection
+     * (flags 0), against each kind of call and each --require level; "-" for flags means plain. The
+     * decision for none, tls, cert, certuser in that order: RELAY, CERTUSER (relayed as the certificate's
+     * user), TOOWEAK (AUTH_ERROR AUTH_TOOWEAK) or REJECTED (AUTH_ERROR AUTH_REJECTEDCRED).
+     */
+    @ParameterizedTest(name = "flags {0}, {1} {2}: {3} {4} {5} {6}")
+    @CsvSource(delimiter = '|', textBlock = """
+            # flags | proc | cred | none     | tls      | cert     | certuser
+            -       | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
+            -       | NULL | SYS  | RELAY    | RELAY    | RELAY    | RELAY
+            -       | CALL | NONE | RELAY    | TOOWEAK  | TOOWEAK  | TOOWEAK
+            -       | CALL | SYS  | RELAY    | TOOWEAK  | TOOWEAK  | TOOWEAK
+            0x01    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
+            0x01    | NULL | SYS  | RELAY    | RELAY    | RELAY    | RELAY
+            0x01    | CALL | NONE | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
+            0x01    | CALL | SYS  | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
+            0x03    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
+            0x03    | NULL | SYS  | RELAY    | RELAY    | RELAY    | RELAY
+            0x03    | CALL | NONE | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
+            0x03    | CALL | SYS  | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
+            0x07    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
+            0x07    | NULL | SYS  | RELAY    | RELAY    | RELAY    | RELAY
+            0x07    | CALL | NONE | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
+            0x07    | CALL | SYS  | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
+            0x0B    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
+            0x0B    | NULL | SYS  | RELAY    | RELAY    | RELAY    | RELAY
+            0x0B    | CALL | NONE | RELAY    | RELAY    | RELAY    | TOOWEAK
+            0x0B    | CALL | SYS  | RELAY    | RELAY    | RELAY    | TOOWEAK
+            0x1B    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
+            0x1B    | NULL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
+            0x1B    | CALL | NONE | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
+            0x1B    | CALL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
+            0x2B    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
+            0x2B    | NULL | SYS  | CERTUSER | CERTUSER | CERTUSER | CERTUSER
+            0x2B    | CALL | NONE | RELAY    | RELAY    | RELAY    | RELAY
+            0x2B    | CALL | SYS  | CERTUSER | CERTUSER | CERTUSER | CERTUSER
+            0x3B    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
+            0x3B    | NULL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
+            0x3B    | CALL | NONE | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
+            0x3B    | CALL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
+            0x11    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
+            0x11    | NULL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
+            0x11    | CALL | NONE | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
+            0x11    | CALL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
+            0x13    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
+            0x13    | NULL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
+            0x13    | CALL | NONE | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
+            0x13    | CALL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
+            0x17    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
+            0x17    | NULL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
+            0x17    | CALL | NONE | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
+            0x17    | CALL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
+            """)
+    void everyFlagResultAgainstEveryRequireLevel(String flags, String proc, String cred, String none, String tls, String cert,
+            String certuser) {
+        boolean plain = flags.equals("-");
+        int f = plain ? 0 : Integer.decode(flags);
+        byte[] c = call(proc.equals("NULL") ? 0 : 1, cred.equals("SYS") ? SYS : NONE);
+        String[] want = {none, tls, cert, certuser};
+        for (Require level : Require.values()) {
+            String expected = switch (want[level.ordinal()]) {
+                case "TOOWEAK" -> "REFUSE 5";
+                case "REJECTED" -> "REFUSE 2";
+                case "CERTUSER" -> "RELAY_AS_CERTIFICATE_USER";
+                default -> "RELAY";
+            };
+            assertEquals(expected, decide(c, !plain, f, false, level), "--require " + level + ", flags " + flags + ", " + proc + " " + cred);
+        }
+    }
+
+    /**
+     * Past the results the handshake gives, every one of the 64 combinations of the six flag bits: a
+     * TLS connection reaches cert only when VERIFIED is set and DISABLED is not, and certuser only
+     * with CERTUSER as well; whatever else is set (GOTCERT, SELFSIGNED, HANDSHAKE) changes nothing.
+     */
+    @Test
+    void onlyAVerifiedConnectionThatNoCheckDisabledCountsAsCertOrCertUser() {
+        assertEquals(4, Require.values().length, "a new --require level needs its row in the table above");
+        for (int f = 0; f < 64; f++) {
+            boolean passed = (f & HandshakeOutcome.FLAGS_VERIFIED) != 0 && (f & HandshakeOutcome.FLAGS_DISABLED) == 0;
+            Require want = !passed ? Require.TLS : (f & HandshakeOutcome.FLAGS_CERTUSER) != 0 ? Require.CERTUSER : Require.CERT;
+            assertEquals(want, CallPolicy.level(true, f), String.format("flags 0x%02X", f));
+            assertEquals(Require.NONE, CallPolicy.level(false, f), "a plain connection is at none whatever the flags say");
+            assertEquals(passed ? "RELAY" : "REFUSE 5", decide(call(1, NONE), true, f, false, Require.CERT), String.format("flags 0x%02X", f));
+        }
     }
 
     @Test

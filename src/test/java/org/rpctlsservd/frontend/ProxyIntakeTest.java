@@ -64,6 +64,10 @@ class ProxyIntakeTest {
         assertEquals(ProxyIntake.Verdict.BAD, broken.offer(ByteBuffer.wrap("PROXY TCP9 a b 1 2\r\n".getBytes(StandardCharsets.US_ASCII))));
         assertTrue(broken.problem().contains("version 1"), broken.problem());
         assertNull(broken.header());
+        ProxyIntake noLiteral = new ProxyIntake(true);
+        assertEquals(ProxyIntake.Verdict.BAD, noLiteral.offer(ByteBuffer.wrap("PROXY TCP4 999.999.999.1 127.0.0.1 40000 2049\r\n"
+                .getBytes(StandardCharsets.US_ASCII))), "refused as it is, never looked up");
+        assertEquals("bad address in version 1 header: 999.999.999.1 (TCP4, a number above 255)", noLiteral.problem());
     }
 
     @Test

@@ -51,6 +51,79 @@ class ProxyHeaderTest {
                 "an RPC record is not a PROXY header");
     }
 
+    /** Each bad address literal of a version 1 line, with the words its refusal must carry. */
+    private static final String[][] BAD_V1_ADDRESSES = {
+        {"TCP4", "999.999.999.1", "a number above 255"},
+        {"TCP4", "256.0.0.1", "a number above 255"},
+        {"TCP4", "1.2.3", "not four decimal numbers"},
+        {"TCP4", "1.2.3.4.5", "not four decimal numbers"},
+        {"TCP4", "1.2.3.", "not four decimal numbers"},
+        {"TCP4", "01.2.3.4", "leading zero"},
+        {"TCP4", "10.0.0.010", "leading zero"},
+        {"TCP4", "0x7f.0.0.1", "not four decimal numbers"},
+        {"TCP4", "+1.2.3.4", "not four decimal numbers"},
+        {"TCP4", "example.org", "not four decimal numbers"},
+        {"TCP4", "localhost", "not four decimal numbers"},
+        {"TCP4", "cafe", "not four decimal numbers"},
+        {"TCP4", "2001:db8::7", "not four decimal numbers"},
+        {"TCP6", "2001:db8::7::1", "more than one ::"},
+        {"TCP6", "1:::2", "more than one ::"},
+        {"TCP6", "12345::", "`12345' is not a group"},
+        {"TCP6", "g::", "`g' is not a group"},
+        {"TCP6", ":1::", "`' is not a group"},
+        {"TCP6", "fe80::1%eth0", "is not a group"},
+        {"TCP6", "[::1]", "is not a group"},
+        {"TCP6", "1:2:3:4:5:6:7:8:9", "9 groups of 16 bits, not 8"},
+        {"TCP6", "1:2:3:4:5:6:7", "7 groups of 16 bits, not 8"},
+        {"TCP6", "1:2:3:4::5:6:7:8", "more than 7 groups beside ::"},
+        {"TCP6", "cafe", "no colon"},
+        {"TCP6", "::ffff:1.2.3.256", "its IPv4 part: a number above 255"},
+        {"TCP6", "::ffff:01.2.3.4", "its IPv4 part: a number with a leading zero"},
+        {"TCP6", "1.2.3.4::", "is not a group"},
+        {"TCP6", "localhost", "no colon"},
+        {"TCP6", "192.0.2.7", "no colon"},
+    };
+
+    @Test
+    void version1AddressesAreLiteralsOnlyAndABadOneIsRefusedWithTheReason() {
+        for (String[] bad : BAD_V1_ADDRESSES) {
+            for (boolean source : new boolean[] {true, false}) {
+                String good = bad[0].equals("TCP4") ? "192.0.2.7" : "2001:db8::7";
+                String line = "PROXY " + bad[0] + " " + (source ? bad[1] + " " + good : good + " " + bad[1]) + " 40000 2049\r\n";
+                ProxyHeader.BadHeaderException e = assertThrows(ProxyHeader.BadHeaderException.class, () -> ProxyHeader.parse(ascii(line)), line);
+                String want = "bad address in version 1 header: " + bad[1] + " (" + bad[0] + ", ";
+                assertTrue(e.getMessage().startsWith(want) && e.getMessage().contains(bad[2]), line + " gave: " + e.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void version1TakesEveryCanonicalForm() throws Exception {
+        String[][] good = {
+            {"TCP4", "0.0.0.0", "0.0.0.0"},
+            {"TCP4", "255.255.255.255", "255.255.255.255"},
+            {"TCP4", "10.0.0.100", "10.0.0.100"},
+            {"TCP6", "::", "::"},
+            {"TCP6", "::1", "::1"},
+            {"TCP6", "2001:DB8::A", "2001:db8::a"},
+            {"TCP6", "2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1"},
+            {"TCP6", "1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0"},
+            {"TCP6", "::2:3:4:5:6:7:8", "0:2:3:4:5:6:7:8"},
+            {"TCP6", "1:2:3:4:5:6:192.0.2.7", "1:2:3:4:5:6:c000:207"},
+            {"TCP6", "::ffff:192.0.2.7", "192.0.2.7"}, // IPv4-mapped: the IPv4 address, as the JDK gives it
+        };
+        for (String[] g : good) {
+            ProxyHeader.Parsed p = ProxyHeader.parse(ascii("PROXY " + g[0] + " " + g[1] + " " + g[1] + " 1 2\r\n"));
+            assertEquals(InetAddress.getByName(g[2]), p.source().getAddress(), g[1]);
+            assertEquals(p.source().getAddress(), p.destination().getAddress(), g[1]);
+        }
+        // what this writer sends for mixed families, its own parser takes back
+        InetSocketAddress src = at("192.0.2.7", 40000);
+        ProxyHeader.Parsed mixed = ProxyHeader.parse(ByteBuffer.wrap(ProxyHeader.v1(src, at("2001:db8::1", 2049))));
+        assertEquals(src, mixed.source());
+        assertEquals(at("2001:db8::1", 2049), mixed.destination());
+    }
+
     @Test
     void version2() throws Exception {
         // The specification's example layout: PROXY, TCP over IPv4, 12 bytes of addresses.
@@ -150,5 +223,22 @@ class ProxyHeaderTest {
         for (String bad : new String[] {"10.0.0.0/33", "example.org", "10.0.0.0/x", ""}) {
             assertThrows(IllegalArgumentException.class, () -> Cidr.parse(bad), bad);
         }
+        // Literals only: a name made of hex letters, or a near-miss literal, is refused with the reason, not looked up.
+        String[][] near = {
+            {"cafe", "not four decimal numbers"},
+            {"cafe/8", "not four decimal numbers"},
+            {"10.0.0.256", "a number above 255"},
+            {"999.999.999.1/32", "a number above 255"},
+            {"010.0.0.0/8", "leading zero"},
+            {"10.1/16", "not four decimal numbers"},
+            {"2001:db8::1::/64", "more than one ::"},
+            {"abcde::/16", "`abcde' is not a group"},
+        };
+        for (String[] n : near) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Cidr.parse(n[0]), n[0]);
+            assertTrue(e.getMessage().startsWith("not an address: `" + n[0] + "' (") && e.getMessage().contains(n[1]), e.getMessage());
+        }
+        assertEquals("0.0.0.0/0", Cidr.parse("0.0.0.0/0").toString());
+        assertEquals("2001:db8:0:0:0:0:0:0/32", Cidr.parse("2001:DB8::/32").toString());
     }
 }
