@@ -366,7 +366,8 @@ final class ClientConnection {
             List<org.bouncycastle.cert.X509CertificateHolder> verified = session.verifiedChain();
             String cn = verified.isEmpty() ? null : Dn.commonName(verified.get(0).getSubject());
             tls = new ProxyHeader.Tls(session.version(), (flags & HandshakeOutcome.FLAGS_GOTCERT) != 0,
-                    (flags & HandshakeOutcome.FLAGS_VERIFIED) != 0, cn, session.alpn());
+                    (flags & (HandshakeOutcome.FLAGS_VERIFIED | HandshakeOutcome.FLAGS_DISABLED)) == HandshakeOutcome.FLAGS_VERIFIED,
+                    cn, session.alpn()); // a DISABLED connection's certificate does not count as verified (as with --require cert)
         }
         return ProxyHeader.v2(peer, destination, tls);
     }
