@@ -365,9 +365,8 @@ public final class Daemon implements Closeable {
      * a file caught half-written, and none may widen access.
      */
     private boolean reloadAllowList() {
-        TrustMaterial current = engine.trust();
         java.util.concurrent.Callable<Config> source = configSource;
-        if (current == null || source == null) {
+        if (source == null) {
             return true;
         }
         Config now;
@@ -387,8 +386,9 @@ public final class Daemon implements Closeable {
                     + " to let every verified certificate in, restart");
         }
         inForce = now;
+        TrustMaterial current = engine.trust();
         AllowList fresh = TlsSetup.allowList(now);
-        if (!fresh.equals(current.allowList())) {
+        if (current != null && !fresh.equals(current.allowList())) {
             engine.replaceTrust(current.withAllowList(fresh));
             LOG.info("reloaded the allow-lists: " + (fresh.restricts() ? fresh : "every verified certificate"));
         }
