@@ -38,7 +38,17 @@ final class ConfigFile {
             if (Files.size(file) > MAX_BYTES) {
                 throw new UsageException(progname + ": " + file + ": config file larger than " + MAX_BYTES + " bytes");
             }
-            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+            byte[] bytes = Files.readAllBytes(file);
+            // Signs of a file caught while being written: refused, at a start as at a reload (and by --check).
+            if (bytes.length == 0) {
+                throw new UsageException(progname + ": " + file + ": config file is empty (caught while being written?);"
+                        + " a file with no options holds at least a comment line");
+            }
+            if (bytes[bytes.length - 1] != '\n') {
+                throw new UsageException(progname + ": " + file + ": config file does not end in a newline (caught while being written?);"
+                        + " replace it by renaming a complete file");
+            }
+            lines = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString().lines().toList();
         } catch (CharacterCodingException e) {
             throw new UsageException(progname + ": " + file + ": config file is not UTF-8 text");
         } catch (IOException e) {

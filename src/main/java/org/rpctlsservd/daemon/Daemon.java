@@ -62,12 +62,16 @@ public final class Daemon implements Closeable {
     private boolean reloadPending;
     private final java.util.List<Long> reloadTimes = new java.util.ArrayList<>();
     private int reloadCount;
+    private int failedReloads;
+    /** The options in force: those of the start, with the allow-lists of the last accepted reload. */
+    private volatile Config inForce;
     /** Told after each reload (systemd's READY=1 after RELOADING=1). */
     private volatile Runnable afterReload = () -> { };
     private boolean closed;
 
     private Daemon(Config config, Function<ScheduledExecutorService, Handshaker> handshakers) throws IOException {
         this.config = config;
+        this.inForce = config;
         this.timer = Timers.single("rpctlssd-timer");
         this.workers = new HandshakeWorkers(config.maxThreads(), config.connectQueue());
         try {
@@ -238,6 +242,11 @@ public final class Daemon implements Closeable {
         return reloadCount;
     }
 
+    /** Reloads that kept something old because the new one was refused (counted in {@link #reloads()} too). */
+    public synchronized int failedReloads() {
+        return failedReloads;
+    }
+
     /** When each reload ran (System.nanoTime), oldest first; the last 100 are kept. */
     public synchronized java.util.List<Long> reloadTimes() {
         return java.util.List.copyOf(reloadTimes);
@@ -268,7 +277,7 @@ public final class Daemon implements Closeable {
     }
 
     /**
-     * SIGHUP: reload the server certificate and key and (with -r) the CRL, at most once per 250 ms;
+     * SIGHUP: reload the server certificate and key, (with -r) the CRL and the allow-lists, at most once per 250 ms;
      * requests in between are served by one reload at the end of the interval.
      */
     public synchronized void reload() {
@@ -290,7 +299,7 @@ public final class Daemon implements Closeable {
         }
         boolean ok = false;
         try {
-            // every part runs, whatever the one before gave
+            // every part runs, whatever the one before gave: a refused file must not hold back a new CRL
             ok = engine == null || reloadCredentials() & reloadAllowList() & reloadCrl();
             if (engine != null) {
                 shutOffRefusedSessions();
@@ -305,6 +314,9 @@ public final class Daemon implements Closeable {
             }
             reloadTimes.add(lastReload);
             reloadCount++;
+            if (!ok) {
+                failedReloads++;
+            }
         }
         afterReload.run();
     }
@@ -347,27 +359,45 @@ public final class Daemon implements Closeable {
 
     /**
      * The allow-lists as the command line and the --config file give them now; false when the
-     * file is refused (the old lists stay). Other options in the file take effect at a restart.
+     * options are refused, whole: the old allow-lists stay, and one line says why. Refused: a file
+     * that cannot be read or parsed (an empty one, one that does not end in a newline), one that
+     * changes an option that needs a restart, one that drops an allow-list in force. Each can be
+     * a file caught half-written, and none may widen access.
      */
     private boolean reloadAllowList() {
-        TrustMaterial current = engine.trust();
         java.util.concurrent.Callable<Config> source = configSource;
-        if (current == null || source == null) {
+        if (source == null) {
             return true;
         }
         Config now;
         try {
             now = source.call();
         } catch (Exception e) {
-            LOG.warning("reload: refused the configuration, keeping the old allow-lists: " + e.getMessage().replace('\n', ' '));
-            return false;
+            return refuse(e.getMessage().lines().findFirst().orElse(""));
         }
+        Config before = inForce;
+        java.util.List<String> restart = before.restartOnlyChanges(now);
+        if (!restart.isEmpty()) {
+            return refuse("it changes " + String.join(", ", restart) + ", which only a restart applies");
+        }
+        java.util.List<String> dropped = before.droppedRestrictions(now);
+        if (!dropped.isEmpty()) {
+            return refuse("it drops the " + String.join(" and the ", dropped) + " in force (a file cut short?);"
+                    + " to let every verified certificate in, restart");
+        }
+        inForce = now;
+        TrustMaterial current = engine.trust();
         AllowList fresh = TlsSetup.allowList(now);
-        if (!fresh.equals(current.allowList())) {
+        if (current != null && !fresh.equals(current.allowList())) {
             engine.replaceTrust(current.withAllowList(fresh));
             LOG.info("reloaded the allow-lists: " + (fresh.restricts() ? fresh : "every verified certificate"));
         }
         return true;
+    }
+
+    private static boolean refuse(String why) {
+        LOG.warning("reload: refused the configuration, keeping the old allow-lists and options: " + why);
+        return false;
     }
 
     /** Sessions whose verified certificate the trust now in force refuses (revoked, or off the allow-list) are shut off. */

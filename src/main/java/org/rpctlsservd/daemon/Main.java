@@ -15,6 +15,7 @@ import org.rpctlsservd.cli.Config;
 import org.rpctlsservd.cli.UsageException;
 import org.rpctlsservd.guard.Fatal;
 import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 /**
  * The rpc.tlsservd process: options, pidfile, detaching (without -d), signals (SIGTERM and
@@ -34,6 +35,10 @@ public final class Main {
     /** Lets --key-uri find a PKCS#11 token by its label (certs.TokenSlots); the launcher passes the same. */
     static final String TOKEN_LABELS = "--add-exports=jdk.crypto.cryptoki/sun.security.pkcs11.wrapper=ALL-UNNAMED";
 
+    /** Said once at start when SIGHUP came ignored. */
+    static final String HUP_IGNORED = "SIGHUP was ignored when the daemon started (under nohup?): reloads will not work;"
+            + " start it through the rpc.tlsservd launcher, or under env --default-signal=HUP";
+
     /** How long an orderly stop may take before the process is halted (status 1). */
     static final int STOP_DEADLINE_SECONDS = 8;
 
@@ -43,6 +48,8 @@ public final class Main {
         final SystemdNotify systemd = SystemdNotify.fromEnvironment();
         private Daemon daemon;
         private boolean reloadPending;
+        /** SIGHUP came ignored (nohup): the JVM then leaves it ignored and installs no handler. */
+        boolean hupIgnored;
 
         synchronized void hup() {
             if (daemon != null) {
@@ -86,7 +93,8 @@ public final class Main {
 
     public static void main(String[] args) {
         Signals signals = new Signals();
-        Signal.handle(new Signal("HUP"), s -> signals.hup());
+        // HotSpot keeps an inherited SIG_IGN of SIGHUP and says so by returning SIG_IGN; no API can override it.
+        signals.hupIgnored = Signal.handle(new Signal("HUP"), s -> signals.hup()) == SignalHandler.SIG_IGN;
         Signal.handle(new Signal("TERM"), s -> signals.term());
         Signal.handle(new Signal("INT"), s -> signals.term());
         Fatal.install();
@@ -126,9 +134,15 @@ public final class Main {
             }
         }
         if (!config.foreground() && !detached) {
+            if (signals.hupIgnored) {
+                err.println(progname + ": warning: " + HUP_IGNORED); // on the terminal; the detached daemon logs it too
+            }
             return detach(progname, config, args, err);
         }
         Logging.configure(config.verbose(), config.foreground() ? Logging.forStderr() : Logging.Style.SYSLOG, err);
+        if (signals.hupIgnored) {
+            LOG.warning(HUP_IGNORED);
+        }
         PidFile pidFile = null;
         try {
             pidFile = PidFile.acquire(config.pidFile());

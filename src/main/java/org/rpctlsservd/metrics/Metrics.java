@@ -73,7 +73,7 @@ public final class Metrics {
             .labelNames("reason").build();
 
     static final Counter RELOADS = Counter.builder().name("rpctlssd_reloads_total")
-            .help("SIGHUP reloads, by result: ok, or failed when a new certificate, key or CRL was refused and the old one kept")
+            .help("SIGHUP reloads, by result: ok, or failed when a new certificate, key, CRL or configuration was refused and the old one kept")
             .labelNames("result").build();
     private static final CounterDataPoint RELOAD_OK = RELOADS.labelValues("ok");
     private static final CounterDataPoint RELOAD_FAILED = RELOADS.labelValues("failed");

@@ -261,6 +261,37 @@ class CliTest {
     }
 
     @Test
+    void aReloadNamesTheOptionsThatNeedARestart() throws Exception {
+        for (java.lang.reflect.RecordComponent c : Config.class.getRecordComponents()) {
+            String option = Config.OPTION_OF.get(c.getName());
+            assertTrue(option != null, "no option name for " + c.getName());
+            assertTrue(Cli.longNames().containsAll(java.util.List.of(option.split("/"))) || option.equals("portmap port"), option);
+        }
+        Config before = parse("-m", "-l", "/ca.pem", "--allow-subject", "CN=alice", "--require-eku");
+        assertEquals(java.util.List.of(), before.restartOnlyChanges(parse("-m", "-l", "/ca.pem", "--allow-san", "*.example.org")),
+                "the allow-lists are what a reload applies");
+        assertEquals(java.util.List.of("verifylocs", "singlewild/multiwild", "listen", "backend"),
+                before.restartOnlyChanges(parse("-m", "-l", "/other.pem", "-h", "-w", "--allow-subject", "CN=alice",
+                        "--listen", "127.0.0.1:2049", "--backend", "127.0.0.1:111")).stream().filter(o -> !o.equals("checkhost")).toList());
+        assertEquals(java.util.List.of("allow-subject/allow-san list", "require-eku"), before.droppedRestrictions(parse("-m", "-l", "/ca.pem")));
+        assertEquals(java.util.List.of(), before.droppedRestrictions(parse("-m", "-l", "/ca.pem", "--allow-san", "*", "--require-eku")),
+                "a changed list is not a dropped one");
+    }
+
+    @Test
+    void aConfigFileCaughtWhileBeingWrittenIsRefused() throws Exception {
+        Path f = conf("");
+        assertEquals("rpc.tlsservd: " + f + ": config file is empty (caught while being written?);"
+                + " a file with no options holds at least a comment line", refused("--config", f.toString()));
+        f = conf("mutualverf\nverifylocs = /etc/ca.pem\nallow-subject = CN=al");
+        assertEquals("rpc.tlsservd: " + f + ": config file does not end in a newline (caught while being written?);"
+                + " replace it by renaming a complete file", refused("--config", f.toString()), "a cut inside a value");
+        f = conf("# nothing set\n");
+        assertEquals(parse(), parse("--config", f.toString()),
+                "a comment line alone is a file with no options");
+    }
+
+    @Test
     void versionAndCheckAreActions() throws Exception {
         assertTrue(Cli.wantsVersion(new String[] {"-d", "--version"}));
         assertFalse(Cli.wantsVersion(new String[] {"--", "--version"}));

@@ -49,6 +49,21 @@ class LauncherIT {
     }
 
     @Test
+    void underAParentThatIgnoresSighupTheLauncherStillGetsReloads() throws Exception {
+        org.rpctlsservd.support.TestPki.writeServer(tmp.resolve("certs"),
+                org.rpctlsservd.support.TestPki.ca("CA").leaf("server").issue());
+        // nohup sets SIGHUP to SIG_IGN and execs the launcher, as an administrator's "nohup rpc.tlsservd -d ... &" would
+        try (org.rpctlsservd.support.DaemonProcess d = org.rpctlsservd.support.DaemonProcess.start(tmp.resolve("d"), List.of(),
+                List.of("nohup"), "-d", "-D", tmp.resolve("certs").toString(), "--no-rpcbind", "--pidfile", tmp.resolve("d.pid").toString(),
+                "--rpc-socket", tmp.resolve("d.sock").toString())) {
+            assertEquals(0, org.rpctlsservd.support.Commands.run(10, "kill", "-HUP", String.valueOf(d.pid())).status());
+            org.rpctlsservd.support.Await.until(() -> d.log().contains("reloaded the server certificate and key"), "the reload: " + d.log(), 30);
+            assertTrue(d.process.isAlive(), "SIGHUP reloads, it does not stop the daemon");
+            assertFalse(d.log().contains(Main.HUP_IGNORED), d.log());
+        }
+    }
+
+    @Test
     void anArchiveThatDoesNotFitIsIgnoredQuietly() throws Exception {
         Path jar = Files.copy(jar(), tmp.resolve("rpc-tlsservd-all.jar"));
         Files.write(tmp.resolve("rpc-tlsservd-all.jsa"), "not an archive".getBytes(StandardCharsets.US_ASCII));

@@ -190,6 +190,65 @@ class OperationsTest {
         }
     }
 
+    /**
+     * "systemctl reload" as systemd runs the unit's ExecReload lines: in order, stopping at the first
+     * that fails. The daemon's command (/usr/sbin/rpc.tlsservd) is this build's; the file is the test's.
+     */
+    private static int systemctlReload(Path conf, long mainPid) throws Exception {
+        for (String line : Files.readAllLines(Path.of("src/main/dist/rpc-tlsservd.service"), StandardCharsets.UTF_8)) {
+            if (!line.startsWith("ExecReload=")) {
+                continue;
+            }
+            List<String> argv = new ArrayList<>();
+            for (String word : line.substring("ExecReload=".length()).split(" ")) {
+                switch (word) {
+                    case "/usr/sbin/rpc.tlsservd": argv.addAll(ProcessTest.java()); break;
+                    case "/etc/rpc-tlsservd/rpc-tlsservd.conf": argv.add(conf.toString()); break;
+                    case "$MAINPID": argv.add(String.valueOf(mainPid)); break;
+                    default: argv.add(word);
+                }
+            }
+            int status = Commands.run(60, argv.toArray(new String[0])).status();
+            if (status != 0) {
+                return status;
+            }
+        }
+        return 0;
+    }
+
+    @Test
+    void systemctlReloadFailsAndSendsNothingWhenTheFileFailsItsCheck() throws Exception {
+        TestPki.writeServer(tmp.resolve("certs"), TestPki.ca("Unit CA").leaf("server").issue());
+        Path conf = tmp.resolve("rpc-tlsservd.conf");
+        String good = "certdir = " + tmp.resolve("certs") + "\nno-rpcbind\npidfile = " + tmp.resolve("u.pid")
+                + "\nrpc-socket = " + tmp.resolve("u.sock") + "\n";
+        Files.writeString(conf, good);
+        Path log = tmp.resolve("u.log");
+        Process p = Commands.startLogged(ProcessTest.java("-d", "--config", conf.toString()), log, Map.of()); // the unit's ExecStart
+        try {
+            Await.until(() -> ProcessTest.read(log).contains("serving RPCTLSSD"), "the daemon to start: " + ProcessTest.read(log), 30);
+            String reloaded = "reloaded the server certificate and key";
+
+            Files.writeString(conf, good.substring(0, good.length() - 3)); // cut short: no final newline
+            assertEquals(1, systemctlReload(conf, p.pid()), "systemctl reload fails");
+            Files.writeString(conf, "");
+            assertEquals(1, systemctlReload(conf, p.pid()), "systemctl reload fails on an empty file");
+
+            Files.writeString(conf, good + "handshake-timeout = 5\n"); // passes --check; the daemon refuses it, saying why
+            assertEquals(0, systemctlReload(conf, p.pid()));
+            Await.until(() -> ProcessTest.read(log).contains("reload: refused the configuration, keeping the old allow-lists and options:"
+                    + " it changes handshake-timeout, which only a restart applies"), "the refusal: " + ProcessTest.read(log), 30);
+
+            Files.writeString(conf, good);
+            assertEquals(0, systemctlReload(conf, p.pid()));
+            Await.until(() -> ProcessTest.read(log).split(reloaded, -1).length == 3, "a second reload", 30);
+            assertEquals(1, ProcessTest.read(log).split("reload: refused", -1).length - 1,
+                    "the two files that failed the check sent nothing: " + ProcessTest.read(log));
+        } finally {
+            Commands.stop(p);
+        }
+    }
+
     @Test
     void aScraperThatStallsIsClosed() throws Exception {
         int port = freePort();

@@ -95,6 +95,27 @@ class ProcessTest {
     }
 
     @Test
+    void startedWithSighupIgnoredTheDaemonSaysReloadsWillNotWork() throws Exception {
+        org.rpctlsservd.support.TestPki.Ca ca = org.rpctlsservd.support.TestPki.ca("CA");
+        org.rpctlsservd.support.TestPki.writeServer(tmp.resolve("certs"), ca.leaf("server").issue());
+        Path log = tmp.resolve("nohup.log");
+        List<String> cmd = new ArrayList<>(List.of("nohup")); // java itself, not the launcher: SIGHUP stays ignored
+        cmd.addAll(java("-d", "-D", tmp.resolve("certs").toString(), "--no-rpcbind", "--pidfile", tmp.resolve("nohup.pid").toString(),
+                "--rpc-socket", tmp.resolve("nohup.sock").toString()));
+        Process p = start(log, cmd);
+        try {
+            Await.until(() -> read(log).contains("serving RPCTLSSD"), "the daemon to start: " + read(log), 30);
+            List<String> warnings = read(log).lines().filter(l -> l.contains("SIGHUP")).toList();
+            assertEquals(1, warnings.size(), read(log));
+            assertTrue(warnings.get(0).endsWith("WARNING: " + Main.HUP_IGNORED) || warnings.get(0).endsWith(Main.HUP_IGNORED), warnings.get(0));
+            assertTrue(warnings.get(0).contains("env --default-signal=HUP"), "it names the fix");
+        } finally {
+            p.destroyForcibly();
+            p.waitFor(20, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
     void withoutDebugTheDaemonDetaches() throws Exception {
         Path pid = tmp.resolve("bg.pid");
         Commands.Result launched = Commands.run(30, java("--throwaway-cert", "--pidfile", pid.toString()).toArray(new String[0]));
