@@ -103,7 +103,8 @@ public record Config(
             java.util.Map.entry("groups", "groups"), java.util.Map.entry("allowSubjects", "allow-subject"),
             java.util.Map.entry("allowSans", "allow-san"), java.util.Map.entry("requireEku", "require-eku"),
             java.util.Map.entry("acceptProxyFrom", "accept-proxy-from"), java.util.Map.entry("backendProxy", "backend-proxy"),
-            java.util.Map.entry("keyUri", "key-uri"), java.util.Map.entry("keyPassphraseFile", "key-passphrase-file"));
+            java.util.Map.entry("keyUri", "key-uri"), java.util.Map.entry("keyPassphraseFile", "key-passphrase-file"),
+            java.util.Map.entry("maxClients", "max-clients"), java.util.Map.entry("firstCallTimeout", "first-call-timeout"));
 
     /** What a reload (SIGHUP) applies: the allow-lists. Every other option takes effect at a restart. */
     public static final java.util.Set<String> RELOADABLE = java.util.Set.of("allow-subject", "allow-san", "require-eku");

@@ -112,6 +112,9 @@ final class ClientConnection {
     record Doom(org.rpctlsservd.metrics.Metrics.Shed why, long held) {
     }
 
+    /** Set when the connection is gone: nobody can mark it after that (its marks would never be taken back). */
+    private static final Doom GONE = new Doom(null, 0);
+
     /** Set once, from any loop, when the front end decided to close this connection to protect the others. */
     private final java.util.concurrent.atomic.AtomicReference<Doom> doomed = new java.util.concurrent.atomic.AtomicReference<>();
     private boolean startTlsWhenFlushed;
@@ -181,7 +184,14 @@ final class ClientConnection {
 
     /** Why and with how many bytes it was marked, or null. */
     Doom doom() {
-        return doomed.get();
+        Doom d = doomed.get();
+        return d == GONE ? null : d;
+    }
+
+    /** On its loop, as it is forgotten: no mark from now on; the mark it had, or null. */
+    Doom gone() {
+        Doom d = doomed.getAndSet(GONE);
+        return d == GONE ? null : d;
     }
 
     /** From any thread: closes this connection on its own loop, after what that loop is doing now. */
@@ -281,7 +291,8 @@ final class ClientConnection {
             return;
         }
         if (doomed()) {
-            teardown("closed to protect the others: " + doom().why().label()); // never read again
+            Doom d = doom();
+            teardown("closed to protect the others: " + (d == null ? "gone" : d.why().label())); // never read again
             return;
         }
         ByteBuffer buf = readSome(client, "the client");

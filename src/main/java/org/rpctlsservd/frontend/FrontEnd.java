@@ -91,8 +91,12 @@ public final class FrontEnd implements Closeable {
     private final List<Listener> accepting = new ArrayList<>();
     private final int maxClients;
     private final long firstCallNanos;
-    /** Connections marked for eviction and not yet closed: the room already being made. */
-    private final AtomicInteger evicting = new AtomicInteger();
+    /**
+     * Connections admitted and neither forgotten nor marked for eviction: what counts against
+     * --max-clients. One counter, so no reader sees a connection gone from one count and not yet
+     * from another (the set's size() is only an estimate while it changes).
+     */
+    private final AtomicInteger standing = new AtomicInteger();
     final AtomicInteger evicted = new AtomicInteger();
     final AtomicInteger firstCallTimeouts = new AtomicInteger();
     final AtomicInteger shedForMemory = new AtomicInteger();
@@ -332,7 +336,7 @@ public final class FrontEnd implements Closeable {
 
     /** On {@code here}, a loop: a newly accepted client goes to the next loop in turn. */
     private void admit(SocketChannel c, Loop here) {
-        if (connections.size() - evicting.get() >= maxClients && !makeRoom()) {
+        if (standing.get() >= maxClients && !makeRoom()) {
             warnings.warning("max-clients", () -> "front end: refused a client: " + maxClients + " connections already"
                     + " (--max-clients), all of them handshaking");
             closeQuietly(c);
@@ -345,6 +349,7 @@ public final class FrontEnd implements Closeable {
             Loop loop = loops.get(Math.floorMod(nextLoop.getAndIncrement(), loops.size()));
             ClientConnection conn = new ClientConnection(this, loop, c, peer);
             connections.add(conn);
+            standing.incrementAndGet();
             loop.members.add(conn);
             if (loop == here) {
                 conn.start();
@@ -392,7 +397,7 @@ public final class FrontEnd implements Closeable {
                 break;
             }
             if (s.c().doom(org.rpctlsservd.metrics.Metrics.Shed.EVICTED, 0)) {
-                evicting.incrementAndGet();
+                standing.decrementAndGet(); // its slot is the newcomer's from now
                 evicted.incrementAndGet();
                 close(s.c(), null, "closed to make room: " + maxClients + " connections (--max-clients)");
                 marked++;
@@ -537,10 +542,11 @@ public final class FrontEnd implements Closeable {
             return;
         }
         c.loop.members.remove(c);
-        ClientConnection.Doom d = c.doom();
-        if (d != null && d.why() == org.rpctlsservd.metrics.Metrics.Shed.EVICTED) {
-            evicting.decrementAndGet();
-        } else if (d != null && d.why() == org.rpctlsservd.metrics.Metrics.Shed.MEMORY) {
+        ClientConnection.Doom d = c.gone(); // a scan that marks it later fails: what it adds is taken back here or never
+        if (d == null || d.why() != org.rpctlsservd.metrics.Metrics.Shed.EVICTED) {
+            standing.decrementAndGet(); // an evicted one stopped counting when it was marked
+        }
+        if (d != null && d.why() == org.rpctlsservd.metrics.Metrics.Shed.MEMORY) {
             markedBytes.addAndGet(-d.held());
         }
         if (waitingForConnect) {
