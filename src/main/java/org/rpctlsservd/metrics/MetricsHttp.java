@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -143,7 +144,11 @@ final class MetricsHttp implements Closeable {
             try {
                 c = acceptor.acceptNow();
             } catch (Acceptor.Shed e) {
-                timer.schedule(() -> io.submit(this::armAccept), Acceptor.pauseMillis(), TimeUnit.MILLISECONDS);
+                try {
+                    timer.schedule(() -> io.submit(this::armAccept), Acceptor.pauseMillis(), TimeUnit.MILLISECONDS);
+                } catch (RejectedExecutionException stopping) {
+                    // the daemon stops its timer before this server: nothing to resume
+                }
                 return;
             } catch (IOException e) {
                 if (!closed && listener.isOpen()) {
