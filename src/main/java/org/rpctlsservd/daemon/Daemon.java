@@ -86,7 +86,7 @@ public final class Daemon implements Closeable {
         if (config.metrics() != null) {
             try {
                 // Serving before the service starts: /ready answers 503 until everything below is done.
-                startedMetrics = MetricsServer.start(config.metrics(), new Gauges());
+                startedMetrics = MetricsServer.start(config.metrics(), new Gauges(), timer);
             } catch (IOException e) {
                 releaseStarted(null, null);
                 throw e;

@@ -1,32 +1,45 @@
 package org.rpctlsservd.metrics;
 
-import com.sun.net.httpserver.HttpExchange;
+import io.prometheus.metrics.config.PrometheusProperties;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
-import io.prometheus.metrics.exporter.httpserver.HTTPServer;
+import io.prometheus.metrics.exporter.common.PrometheusHttpExchange;
+import io.prometheus.metrics.exporter.common.PrometheusHttpRequest;
+import io.prometheus.metrics.exporter.common.PrometheusHttpResponse;
+import io.prometheus.metrics.exporter.common.PrometheusScrapeHandler;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.Collections;
+import java.util.Enumeration;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.TreeMap;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.IntSupplier;
 import java.util.function.Supplier;
+import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.rpctlsservd.guard.RateLimitedLog;
 
 /**
  * {@code --metrics ADDR:PORT}: the Prometheus text format on {@code /metrics}, and {@code /ready},
  * which answers 200 only between {@link #ready()} and {@link #close()} (the service registered,
  * the front end listening), else 503. The gauges read the daemon's live state when scraped, so
- * they cost nothing between scrapes.
+ * they cost nothing between scrapes. Served by {@link MetricsHttp} on one event loop, with a
+ * connection cap and deadlines, so that slow or idle clients cannot keep {@code /ready} from others.
  */
 public final class MetricsServer implements Closeable {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
+    private static final RateLimitedLog WARNINGS = new RateLimitedLog(LOG);
+    public static final String METRICS_PATH = "/metrics";
     public static final String READY_PATH = "/ready";
+    /** Kept from the library's HTTP server, which answered it. */
+    public static final String HEALTHY_PATH = "/-/healthy";
 
     /** What the gauges read, from the daemon that owns this server. */
     public interface Sources {
@@ -49,32 +62,18 @@ public final class MetricsServer implements Closeable {
         Optional<Long> crlNextUpdate();
     }
 
-    private final HTTPServer http;
-    private final ThreadPoolExecutor executor;
+    private final MetricsHttp http;
+    private final PrometheusScrapeHandler scrape;
     private volatile boolean ready;
 
-    private MetricsServer(HTTPServer http, ThreadPoolExecutor executor) {
-        this.http = http;
-        this.executor = executor;
+    private MetricsServer(InetSocketAddress address, PrometheusRegistry registry, ScheduledExecutorService timer) throws IOException {
+        // the library's own scrape handler: content negotiation (text, OpenMetrics, protobuf), gzip, name[] filters
+        scrape = new PrometheusScrapeHandler(PrometheusProperties.get(), registry);
+        http = new MetricsHttp(address, this::route, timer);
     }
 
-    /**
-     * Bounds for the JDK's HTTP server, read when its first server is made (an administrator's own
-     * -D settings win): a request and its answer must be done in 10 s, and (Java 18 and later read
-     * this one) at most 64 connections at once, so a scraper that stalls or floods holds little.
-     */
-    private static void boundTheHttpServer() {
-        for (String[] p : new String[][] {{"sun.net.httpserver.maxReqTime", "10"}, {"sun.net.httpserver.maxRspTime", "10"},
-            {"sun.net.httpserver.maxConnections", "64"}}) {
-            if (System.getProperty(p[0]) == null) {
-                System.setProperty(p[0], p[1]);
-            }
-        }
-    }
-
-    /** Binds {@code address} and serves; not ready until {@link #ready()}. */
-    public static MetricsServer start(InetSocketAddress address, Sources sources) throws IOException {
-        boundTheHttpServer();
+    /** Binds {@code address} and serves, its deadlines kept on {@code timer}; not ready until {@link #ready()}. */
+    public static MetricsServer start(InetSocketAddress address, Sources sources, ScheduledExecutorService timer) throws IOException {
         PrometheusRegistry registry = new PrometheusRegistry();
         Metrics.registerCounters(registry);
         registry.register(gauge("rpctlssd_connect_queue", "CONNECT calls waiting for a handshake worker", sources::connectQueue));
@@ -91,27 +90,15 @@ public final class MetricsServer implements Closeable {
                 "When the server certificate in use expires (notAfter), Unix time", sources::certificateExpiry));
         registry.register(optionalGauge("rpctlssd_crl_next_update_timestamp_seconds",
                 "The earliest nextUpdate of the loaded CRLs, Unix time (absent without -r)", sources::crlNextUpdate));
-        // Scrapes are few and short: two threads, a small queue, and past it the accepting thread serves.
-        AtomicInteger serial = new AtomicInteger();
-        ThreadPoolExecutor executor = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(16), r -> {
-            Thread t = new Thread(r, "metrics-http-" + serial.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        }, new ThreadPoolExecutor.CallerRunsPolicy());
-        executor.allowCoreThreadTimeOut(true);
-        MetricsServer[] self = new MetricsServer[1];
-        HTTPServer http;
+        MetricsServer server;
         try {
-            http = HTTPServer.builder().inetAddress(address.getAddress()).port(address.getPort()).registry(registry)
-                    .executorService(executor).defaultHandler(ex -> self[0].other(ex)).buildAndStart();
+            server = new MetricsServer(address, registry, timer);
         } catch (IOException | RuntimeException e) {
-            executor.shutdownNow();
             throw new IOException("metrics: cannot listen on " + address + ": " + e.getMessage(), e);
         }
-        self[0] = new MetricsServer(http, executor);
-        LOG.info("metrics: Prometheus /metrics and " + READY_PATH + " on " + address.getAddress().getHostAddress() + ":" + http.getPort()
+        LOG.info("metrics: Prometheus /metrics and " + READY_PATH + " on " + address.getAddress().getHostAddress() + ":" + server.port()
                 + (address.getAddress().isLoopbackAddress() ? "" : " (not a loopback address: anyone who can reach it reads the metrics)"));
-        return self[0];
+        return server;
     }
 
     private static GaugeWithCallback gauge(String name, String help, IntSupplier value) {
@@ -122,33 +109,123 @@ public final class MetricsServer implements Closeable {
         return GaugeWithCallback.builder().name(name).help(help).callback(cb -> value.get().ifPresent(v -> cb.call(v))).build();
     }
 
-    /** Every path but /metrics: the readiness answer, or 404. */
-    private void other(HttpExchange ex) throws IOException {
-        try (ex) {
-            String path = ex.getRequestURI().getPath();
-            if (path.equals(READY_PATH)) {
-                boolean r = ready;
-                answer(ex, r ? 200 : 503, r ? "ready\n" : "not ready\n");
-            } else {
-                answer(ex, 404, "not found; try /metrics or " + READY_PATH + "\n");
-            }
+    /** Exact paths only: /metricsX and /ready/x are 404, not a prefix's answer. */
+    private MetricsHttp.Answer route(MetricsHttp.Request r) {
+        switch (r.path()) {
+            case METRICS_PATH:
+                return scrape(r);
+            case READY_PATH:
+                boolean ok = ready;
+                return MetricsHttp.Answer.text(ok ? 200 : 503, ok ? "ready\n" : "not ready\n");
+            case HEALTHY_PATH: // as the library's HTTPServer answered it
+                return new MetricsHttp.Answer(200, Map.of("Content-Type", "text/plain; charset=utf-8"),
+                        "Exporter is healthy.\n".getBytes(StandardCharsets.UTF_8));
+            default:
+                return MetricsHttp.Answer.text(404, "not found; try " + METRICS_PATH + " or " + READY_PATH + "\n");
         }
     }
 
-    private static void answer(HttpExchange ex, int status, String body) throws IOException {
-        byte[] b = body.getBytes(StandardCharsets.US_ASCII);
-        ex.getResponseHeaders().set("Content-Type", "text/plain; charset=us-ascii");
-        ex.sendResponseHeaders(status, ex.getRequestMethod().equals("HEAD") ? -1 : b.length);
-        if (!ex.getRequestMethod().equals("HEAD")) {
-            try (OutputStream out = ex.getResponseBody()) {
-                out.write(b);
+    /** The library's scrape, answered into memory: the loop then writes it as the client takes it. */
+    private MetricsHttp.Answer scrape(MetricsHttp.Request r) {
+        Scrape x = new Scrape(r);
+        try {
+            scrape.handleRequest(x);
+        } catch (IOException e) {
+            x.handleException(e); // writing to memory does not fail; a failure is the library's own
+        }
+        return new MetricsHttp.Answer(x.status, x.headers, x.body.toByteArray());
+    }
+
+    /** One scrape as the library sees it: a request read, an answer kept in memory. */
+    private static final class Scrape implements PrometheusHttpExchange, PrometheusHttpRequest, PrometheusHttpResponse {
+        private final MetricsHttp.Request request;
+        final Map<String, String> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+        final ByteArrayOutputStream body = new ByteArrayOutputStream();
+        int status = 500;
+        private boolean sent;
+
+        Scrape(MetricsHttp.Request request) {
+            this.request = request;
+        }
+
+        @Override
+        public PrometheusHttpRequest getRequest() {
+            return this;
+        }
+
+        @Override
+        public PrometheusHttpResponse getResponse() {
+            return this;
+        }
+
+        @Override
+        public String getQueryString() {
+            return request.rawQuery();
+        }
+
+        @Override
+        public Enumeration<String> getHeaders(String name) {
+            return Collections.enumeration(request.headers().getOrDefault(name, List.of()));
+        }
+
+        /** HEAD is answered as GET, its body left out by the HTTP server: so its Content-Length is the real one. */
+        @Override
+        public String getMethod() {
+            return "GET";
+        }
+
+        @Override
+        public String getRequestPath() {
+            return request.path();
+        }
+
+        @Override
+        public void setHeader(String name, String value) {
+            if (!name.equalsIgnoreCase("Content-Length")) { // the HTTP server sets it from the body
+                headers.put(name, value);
             }
+        }
+
+        @Override
+        public OutputStream sendHeadersAndGetBody(int statusCode, int contentLength) throws IOException {
+            if (sent) {
+                throw new IOException("a second answer to one scrape");
+            }
+            sent = true;
+            status = statusCode;
+            return body;
+        }
+
+        @Override
+        public void handleException(IOException e) {
+            failed(e);
+        }
+
+        @Override
+        public void handleException(RuntimeException e) {
+            failed(e);
+        }
+
+        /** A gauge's callback or the library failed: 500, and a rate-limited line, not one per scrape. */
+        private void failed(Exception e) {
+            WARNINGS.log(Level.SEVERE, "metrics-scrape", () -> "metrics: a scrape failed: " + e);
+            LOG.log(Level.FINE, "metrics: the failed scrape", e);
+            headers.clear();
+            headers.put("Content-Type", "text/plain; charset=us-ascii");
+            body.reset();
+            body.writeBytes("An internal error occurred while scraping metrics.\n".getBytes(StandardCharsets.US_ASCII));
+            status = 500;
+            sent = true;
+        }
+
+        @Override
+        public void close() {
         }
     }
 
     /** The port it listens on (the real one when 0 was asked for). */
     public int port() {
-        return http.getPort();
+        return http.port();
     }
 
     /** From now on /ready answers 200. */
@@ -165,6 +242,5 @@ public final class MetricsServer implements Closeable {
     public void close() {
         ready = false;
         http.close();
-        executor.shutdownNow();
     }
 }

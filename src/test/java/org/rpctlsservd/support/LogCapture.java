@@ -30,6 +30,11 @@ public final class LogCapture extends Handler implements AutoCloseable {
         records.add(record);
     }
 
+    /** The records themselves: level and logger name too. */
+    public List<LogRecord> records() {
+        return List.copyOf(records);
+    }
+
     public List<String> lines() {
         return records.stream().map(LogRecord::getMessage).collect(Collectors.toList());
     }
