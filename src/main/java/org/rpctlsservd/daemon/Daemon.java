@@ -168,6 +168,18 @@ public final class Daemon implements Closeable {
         }
 
         @Override
+        public long frontEndMemory() {
+            FrontEnd fe = frontEnd;
+            return fe == null ? 0 : fe.budget().used();
+        }
+
+        @Override
+        public long frontEndMemoryLimit() {
+            FrontEnd fe = frontEnd;
+            return fe == null ? 0 : fe.budget().limit();
+        }
+
+        @Override
         public java.util.Optional<Long> certificateExpiry() {
             TlsEngine e = engine;
             if (e == null || e.credentials().chain().isEmpty()) {

@@ -60,6 +60,16 @@ public final class MetricsServer implements Closeable {
 
         /** The earliest nextUpdate of the CRLs, in epoch seconds, when -r is used. */
         Optional<Long> crlNextUpdate();
+
+        /** What the front-end connections hold now, as charged to the memory budget; 0 without a front end. */
+        default long frontEndMemory() {
+            return 0;
+        }
+
+        /** The memory budget's limit; 0 without a front end. */
+        default long frontEndMemoryLimit() {
+            return 0;
+        }
     }
 
     private final MetricsHttp http;
@@ -86,6 +96,12 @@ public final class MetricsServer implements Closeable {
                     cb.call(n[0], "plain");
                     cb.call(n[1], "tls");
                 }).build());
+        registry.register(GaugeWithCallback.builder().name("rpctlssd_frontend_memory_bytes")
+                .help("What the front-end connections hold, as charged to the memory budget (--memory-budget)")
+                .callback(cb -> cb.call(sources.frontEndMemory())).build());
+        registry.register(GaugeWithCallback.builder().name("rpctlssd_frontend_memory_limit_bytes")
+                .help("The front end's memory budget: at it, accepting pauses and the largest unfinished holders are closed")
+                .callback(cb -> cb.call(sources.frontEndMemoryLimit())).build());
         registry.register(optionalGauge("rpctlssd_server_certificate_expiry_timestamp_seconds",
                 "When the server certificate in use expires (notAfter), Unix time", sources::certificateExpiry));
         registry.register(optionalGauge("rpctlssd_crl_next_update_timestamp_seconds",
