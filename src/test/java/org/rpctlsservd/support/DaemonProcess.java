@@ -150,6 +150,11 @@ public final class DaemonProcess implements Closeable {
 
     /** Live heap after a full collection, in MiB (jcmd GC.class_histogram, which collects first, then counts). */
     public long heapUsedMiB() throws Exception {
+        return heapUsedBytes() / (1024 * 1024);
+    }
+
+    /** Live heap after a full collection, in bytes. */
+    public long heapUsedBytes() throws Exception {
         // One command that collects and counts: the live objects after a full GC. (GC.run, then GC.heap_info
         // in a second attach, also counted what a flood allocated in between: up to 75 MiB of garbage.)
         String last = Commands.run(60, "jcmd", String.valueOf(pid()), "GC.class_histogram").output().strip();
@@ -158,7 +163,7 @@ public final class DaemonProcess implements Closeable {
         if (!m.find()) {
             throw new AssertionError("no heap figures from jcmd: " + last);
         }
-        return Long.parseLong(m.group(1)) / (1024 * 1024);
+        return Long.parseLong(m.group(1));
     }
 
     /** SIGTERM; the exit status, or -1 when it did not end within {@code seconds}. */

@@ -34,7 +34,7 @@ public final class EchoBackend implements RpcProgram, Closeable {
     public EchoBackend() throws IOException {
         server = RpcServer.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
                 new RpcDispatcher(RpcDispatcher.NONE_OR_SYS).add(this),
-                new ServerLimits(2000, 64 * 1024, java.time.Duration.ofMinutes(10), java.time.Duration.ofSeconds(30)), timer);
+                new ServerLimits(10_000, 64 * 1024, java.time.Duration.ofMinutes(10), java.time.Duration.ofSeconds(30)), timer);
     }
 
     public int port() {

@@ -121,13 +121,7 @@ class HostileLoadIT {
     static long goodClient(int port) throws Exception {
         long t0 = System.nanoTime();
         try (Socket s = RawRpc.connect(port)) {
-            RawRpc plain = new RawRpc(s);
-            plain.send(FrontEndHarness.probe(1));
-            plain.readRecord();
-            SSLSocket ssl = (SSLSocket) clientTls.getSocketFactory().createSocket(s, "localhost", port, true);
-            ssl.setSoTimeout(20_000);
-            ssl.startHandshake();
-            RawRpc r = new RawRpc(ssl);
+            RawRpc r = tlsSession(s, port);
             r.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).bytes());
             RawRpc.Reply reply = r.read();
             assertEquals(0, reply.stat, reply.toString());
@@ -309,6 +303,116 @@ class HostileLoadIT {
             }
             assertFdsBack(d, fds0);
         }
+    }
+
+    /** Idle TLS sessions for the memory attack (-Dtorture.sessions; the figure is 2,100 at this heap). */
+    static final int IDLE_SESSIONS = Integer.getInteger("torture.sessions", 600);
+
+    /** The value of one sample in a Prometheus text exposition, e.g. {@code rpctlssd_frontend_memory_bytes}. */
+    static double sample(String metrics, String series) {
+        Matcher m = Pattern.compile("^" + Pattern.quote(series) + " (\\S+)$", Pattern.MULTILINE).matcher(metrics);
+        assertTrue(m.find(), series + " in\n" + metrics);
+        return Double.parseDouble(m.group(1));
+    }
+
+    @Test
+    void idleTlsSessionsAreChargedWhatTheyHoldAndAnActiveSessionNeverFreezes() throws Exception {
+        try (DaemonProcess d = daemon(HEAP, List.of(), "--metrics", "127.0.0.1:0")) {
+            goodClient(d.frontEndPort); // the TLS code loaded and warm before the first figure
+            long heap0 = d.heapUsedBytes();
+            double charged0 = sample(scrapeMetrics(d), "rpctlssd_frontend_memory_bytes");
+            // One session stays active throughout: a call every 50 ms, each answered or the test fails.
+            Socket activeSocket = RawRpc.connect(d.frontEndPort);
+            sockets.add(activeSocket);
+            RawRpc active = tlsSession(activeSocket, d.frontEndPort);
+            AtomicInteger activeCalls = new AtomicInteger();
+            java.util.concurrent.atomic.AtomicLong activeWorst = new java.util.concurrent.atomic.AtomicLong();
+            Future<?> activity = attackers.submit(() -> {
+                int xid = 100;
+                while (!stop.get()) {
+                    long t = System.nanoTime();
+                    active.send(FrontEndHarness.whoami(xid++, FrontEndHarness.authNone()).bytes());
+                    assertEquals(0, active.read().stat);
+                    activeWorst.accumulateAndGet(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t), Math::max);
+                    activeCalls.incrementAndGet();
+                    TimeUnit.MILLISECONDS.sleep(50); // pacing the calls, not waiting for a result
+                }
+                return null;
+            });
+            List<RawRpc> idle = new ArrayList<>(); // held: a TLS socket collected as garbage closes its connection
+            for (int i = 0; i < IDLE_SESSIONS; i++) {
+                Socket s = RawRpc.connect(d.frontEndPort);
+                sockets.add(s);
+                RawRpc r = tlsSession(s, d.frontEndPort);
+                r.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).bytes());
+                assertEquals(0, r.read().stat); // one call relayed, then idle: it never sends again
+                idle.add(r);
+            }
+            // A client is done with its handshake before the daemon has read its Finished: wait for the daemon's side.
+            Await.until(() -> tlsConnections(d) == IDLE_SESSIONS + 1, "every session's handshake done on the daemon's side", 60);
+            String metrics = scrapeMetrics(d);
+            long heap1 = d.heapUsedBytes();
+            double charged1 = sample(metrics, "rpctlssd_frontend_memory_bytes");
+            GoodClients good = goodClientsDuring(d, SECONDS);
+            stop.set(true);
+            activity.get(30, TimeUnit.SECONDS); // the active session's failures, if any, surface here
+            long perSessionHeap = (heap1 - heap0) / IDLE_SESSIONS;
+            long perSessionCharged = (long) (charged1 - charged0) / IDLE_SESSIONS;
+            double shed = sample(scrapeMetrics(d), "rpctlssd_frontend_shed_total{reason=\"memory\"}");
+            report(String.format("%d idle TLS sessions: live heap %d -> %d MiB, %d bytes each; the budget charges %d bytes each (%.2fx); "
+                    + "memory shed %d; the active session made %d calls, worst %d ms; %d good clients served, worst %d ms",
+                    IDLE_SESSIONS, heap0 >> 20, heap1 >> 20, perSessionHeap, perSessionCharged, perSessionCharged / (double) perSessionHeap,
+                    (long) shed, activeCalls.get(), activeWorst.get(), good.served(), good.worstMs()));
+            assertTrue(perSessionCharged >= perSessionHeap * 0.67 && perSessionCharged <= perSessionHeap * 1.5,
+                    "the budget charges " + perSessionCharged + " bytes per idle TLS session; the heap holds " + perSessionHeap);
+            assertEquals(0, shed, "nobody shed: " + IDLE_SESSIONS + " sessions fit the budget");
+            assertTrue(activeCalls.get() > 0 && activeWorst.get() < GOOD_CLIENT_MS, "the active session: " + activeCalls.get()
+                    + " calls, worst " + activeWorst.get() + " ms");
+            assertTrue(good.worstMs() < GOOD_CLIENT_MS, "a good client took " + good.worstMs() + " ms");
+
+            // The same for plain connections, each with one call relayed (so it earned its slot).
+            active.close();
+            for (RawRpc r : idle) {
+                r.close();
+            }
+            Await.until(() -> tlsConnections(d) == 0, "the idle sessions closed", 60);
+            long heap2 = d.heapUsedBytes();
+            double charged2 = sample(scrapeMetrics(d), "rpctlssd_frontend_memory_bytes");
+            for (int i = 0; i < IDLE_SESSIONS; i++) {
+                Socket s = RawRpc.connect(d.frontEndPort);
+                sockets.add(s);
+                RawRpc r = new RawRpc(s);
+                r.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).bytes());
+                assertEquals(0, r.read().stat);
+            }
+            long heap3 = d.heapUsedBytes();
+            double charged3 = sample(scrapeMetrics(d), "rpctlssd_frontend_memory_bytes");
+            long perPlainHeap = (heap3 - heap2) / IDLE_SESSIONS;
+            long perPlainCharged = (long) (charged3 - charged2) / IDLE_SESSIONS;
+            report(String.format("%d idle plain connections (one call each): %d bytes each on the heap; the budget charges %d (%.2fx)",
+                    IDLE_SESSIONS, perPlainHeap, perPlainCharged, perPlainCharged / (double) perPlainHeap));
+            assertTrue(perPlainCharged >= perPlainHeap * 0.67 && perPlainCharged <= perPlainHeap * 1.5,
+                    "the budget charges " + perPlainCharged + " bytes per idle plain connection; the heap holds " + perPlainHeap);
+        }
+    }
+
+    private static int tlsConnections(DaemonProcess d) {
+        try {
+            return (int) sample(scrapeMetrics(d), "rpctlssd_frontend_connections{state=\"tls\"}");
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** Probe and TLS 1.3 on {@code s}: the session's record stream. */
+    private static RawRpc tlsSession(Socket s, int port) throws IOException {
+        RawRpc plain = new RawRpc(s);
+        plain.send(FrontEndHarness.probe(1));
+        plain.readRecord();
+        SSLSocket ssl = (SSLSocket) clientTls.getSocketFactory().createSocket(s, "localhost", port, true);
+        ssl.setSoTimeout(20_000);
+        ssl.startHandshake();
+        return new RawRpc(ssl);
     }
 
     @Test
@@ -622,10 +726,13 @@ class HostileLoadIT {
     }
 
     /** The daemon's /metrics (it was started with --metrics on a free loopback port, which it logs). */
+    /** One client for every scrape: a new one each time leaves its idle connection open, and the port takes 64. */
+    private static final java.net.http.HttpClient SCRAPER = java.net.http.HttpClient.newHttpClient();
+
     private static String scrapeMetrics(DaemonProcess d) throws Exception {
         Matcher m = Pattern.compile("metrics: Prometheus /metrics and /ready on 127\\.0\\.0\\.1:(\\d+)").matcher(d.log());
         assertTrue(m.find(), d.log());
-        java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest
+        java.net.http.HttpResponse<String> r = SCRAPER.send(java.net.http.HttpRequest
                 .newBuilder(java.net.URI.create("http://127.0.0.1:" + m.group(1) + "/metrics")).timeout(java.time.Duration.ofSeconds(10))
                 .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
         assertEquals(200, r.statusCode(), r.body());
