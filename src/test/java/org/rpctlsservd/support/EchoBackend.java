@@ -30,6 +30,8 @@ public final class EchoBackend implements RpcProgram, Closeable {
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
     private final RpcServer server;
     public final AtomicInteger calls = new AtomicInteger();
+    /** The highest xid of any call that reached it (for "nothing sent after this moment arrived"). */
+    public final java.util.concurrent.atomic.AtomicInteger highestXid = new java.util.concurrent.atomic.AtomicInteger(Integer.MIN_VALUE);
 
     public EchoBackend() throws IOException {
         server = RpcServer.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
@@ -64,6 +66,7 @@ public final class EchoBackend implements RpcProgram, Closeable {
     @Override
     public void dispatch(RpcCall call) throws OncRpcException, IOException {
         calls.incrementAndGet();
+        highestXid.accumulateAndGet(call.xid(), Math::max);
         call.info().retrieveCall(XdrVoid.XDR_VOID);
         switch (call.header().procedure) {
             case 0:

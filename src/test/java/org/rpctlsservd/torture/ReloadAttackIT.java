@@ -206,6 +206,62 @@ class ReloadAttackIT {
     }
 
     @Test
+    void aClientTheReloadRemovesIsCutOffAtOnceAndNothingItSendsAfterReachesTheBackend() throws Exception {
+        int metricsPort = freePort();
+        String good = goodFile(metricsPort);
+        Path conf = tmp.resolve("rpc-tlsservd.conf");
+        replace(conf, good);
+        try (DaemonProcess d = DaemonProcess.start(tmp.resolve("d"), HostileLoadIT.HEAP, List.of(), "--config", conf.toString())) {
+            SSLContext aliceTls = TlsHarness.jdkClient(alice, ca, "TLSv1.3");
+            Socket s = RawRpc.connect(d.frontEndPort);
+            s.setSoTimeout(20_000);
+            RawRpc a = new RawRpc(FrontEndHarness.startTls(s, d.frontEndPort, aliceTls, x -> { }));
+            a.send(FrontEndHarness.whoami(1, FrontEndHarness.authSys(1000, 1000)).bytes());
+            assertEquals(0, a.read().stat, d.log());
+            // Alice streams calls (never reading, as a pipelining client may) while her certificate is taken off the list.
+            java.util.concurrent.atomic.AtomicInteger nextXid = new java.util.concurrent.atomic.AtomicInteger(2);
+            java.util.concurrent.atomic.AtomicInteger xidAtCut = new java.util.concurrent.atomic.AtomicInteger(Integer.MAX_VALUE);
+            Future<Integer> stream = clients.submit(() -> {
+                int sent = 0;
+                try {
+                    while (!stop.get()) {
+                        a.send(FrontEndHarness.whoami(nextXid.getAndIncrement(), FrontEndHarness.authSys(1000, 1000)).bytes());
+                        sent++;
+                    }
+                } catch (IOException closed) {
+                    // the front end closed her connection
+                }
+                return sent;
+            });
+            Await.until(() -> nextXid.get() > 1000, "alice streaming", 30);
+            replace(conf, good.replace("alice.example.org", "mallory.example.org"));
+            assertEquals(0, Commands.run(10, "kill", "-HUP", String.valueOf(d.pid())).status());
+            Await.until(() -> d.log().contains("Certificate no longer allowed issuerName="), "alice's session shut off", 30);
+            long cutAt = System.nanoTime();
+            xidAtCut.set(nextXid.get()); // every call from here on was sent after the shut-off
+            int sent = stream.get(30, TimeUnit.SECONDS); // her writes fail once the front end closed the connection
+            long closedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - cutAt);
+            boolean readClosed;
+            try {
+                while (true) {
+                    a.read(); // replies to calls relayed before the cut may come first
+                }
+            } catch (IOException eofOrReset) {
+                readClosed = true;
+            }
+            int relayedAfter = Math.max(0, backend.highestXid.get() - xidAtCut.get() + 1);
+            HostileLoadIT.report(String.format("a client the reload removed while streaming calls: %d calls sent, %d of those sent after the "
+                    + "shut-off reached the backend; her writes failed %d ms after it; closed for reading too: %b", sent, relayedAfter,
+                    closedMs, readClosed));
+            assertEquals(0, relayedAfter, "a call alice sent after the shut-off reached the backend (highest xid "
+                    + backend.highestXid.get() + ", first after the cut " + xidAtCut.get() + ")");
+            assertTrue(readClosed);
+            assertTrue(closedMs < 10_000, "cut off after " + closedMs + " ms");
+            assertTrue(d.process.isAlive(), d.log());
+        }
+    }
+
+    @Test
     void sighupUnderAParentThatIgnoresItStillReloadsThroughTheLauncher() throws Exception {
         int metricsPort = freePort();
         String good = goodFile(metricsPort);
