@@ -43,6 +43,13 @@ class AllowListFrontEndTest {
         return f;
     }
 
+    /** SIGHUP's work: the options read again from the command line and its file. */
+    static void reload(FrontEndHarness h) {
+        Cli cli = new Cli("rpc.tlsservd", Math.max(2, Runtime.getRuntime().availableProcessors()), "nfs.example.org", n -> null);
+        h.daemon.rereadConfigWith(() -> cli.parse(h.args.toArray(new String[0])));
+        h.daemon.reload();
+    }
+
     static RawRpc.Reply whoami(RawRpc c, int xid) throws IOException {
         c.send(FrontEndHarness.whoami(xid, FrontEndHarness.authNone()).bytes());
         return c.read();
@@ -64,9 +71,7 @@ class AllowListFrontEndTest {
 
             // The administrator swaps the list and sends SIGHUP.
             conf("allow-san = bob.example.org\n");
-            Cli cli = new Cli("rpc.tlsservd", Math.max(2, Runtime.getRuntime().availableProcessors()), "nfs.example.org", n -> null);
-            h.daemon.rereadConfigWith(() -> cli.parse(h.args.toArray(new String[0])));
-            h.daemon.reload();
+            reload(h);
             Await.until(() -> log.has("Certificate no longer allowed issuerName=/CN=Allow CA/O=rpc-tlsservd tests subjectName=/CN=alice"),
                     "alice's session to be shut off");
             assertTrue(log.has("reloaded the allow-lists: subjects [], names [bob.example.org]"), log.lines().toString());
@@ -86,9 +91,7 @@ class AllowListFrontEndTest {
             int relayed = FX.backend().calls.get();
 
             conf("allow-subject = O=*,CN=bob\n");
-            Cli cli = new Cli("rpc.tlsservd", Math.max(2, Runtime.getRuntime().availableProcessors()), "nfs.example.org", n -> null);
-            h.daemon.rereadConfigWith(() -> cli.parse(h.args.toArray(new String[0])));
-            h.daemon.reload();
+            reload(h);
             Await.until(() -> log.has("Certificate no longer allowed issuerName=/CN=Allow CA/O=rpc-tlsservd tests subjectName=/CN=alice"),
                     "alice's session to be shut off");
             // What alice sends from now on never reaches the backend, and her connection is closed, not half-closed.
