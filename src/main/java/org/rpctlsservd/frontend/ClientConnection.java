@@ -261,7 +261,7 @@ final class ClientConnection {
             if (!loop.marked.isEmpty()) {
                 loop.closeMarked(this); // what other loops marked here goes before anyone here grows again
             }
-            if (fe.budget.over()) {
+            if (fe.budget.paused()) {
                 fe.shedIfOver(this);
             }
         }

@@ -443,9 +443,9 @@ public final class FrontEnd implements Closeable {
             .thenComparingLong(Holding::lastActivity);
 
     /**
-     * On a loop, after a connection grew: at the budget's limit, marks the connections holding the
-     * most unfinished memory (partial records from clients not making progress, then the largest
-     * holders) to be closed, until what is left is below where accepting resumes.
+     * On a loop, after a connection grew, and on each sweep: from the budget's limit until usage is
+     * below where accepting resumes, marks the connections holding the most unfinished memory
+     * (partial records from clients not making progress, then the largest holders) to be closed.
      * <p>Why this cannot dead-lock: no connection ever waits for the budget. Reading goes on for
      * everyone not marked, so every call being assembled either completes (and moves on to the
      * backend, which drains it) or its connection is closed here and its bytes given back; memory
@@ -459,7 +459,10 @@ public final class FrontEnd implements Closeable {
      * and see each other's marks in {@link #markedBytes}.
      */
     void shedIfOver(ClientConnection caller) {
-        if (!budget.over() || needed() <= 0) {
+        // From reaching the limit until below where accepting resumes: a scan that aimed below it
+        // can be outgrown by others before its marks close, and the limit may never be reached
+        // again while nobody is admitted (the sweep calls this too, for when nothing grows).
+        if (!budget.paused() || needed() <= 0) {
             return;
         }
         long now = System.nanoTime();
@@ -565,6 +568,7 @@ public final class FrontEnd implements Closeable {
     private void sweepIdle() {
         for (Loop loop : loops) {
             loop.io.submit(() -> {
+                shedIfOver(null);
                 long now = System.nanoTime();
                 for (ClientConnection c : loop.members) {
                     if (c.earned == ClientConnection.UNEARNED && now - c.acceptedAt > firstCallNanos) {
