@@ -67,12 +67,17 @@ class HostileLoadIT {
     Path tmp;
     EchoBackend backend;
     private final List<Socket> sockets = new ArrayList<>();
-    private final ExecutorService attackers = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "attacker");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ExecutorService attackers = daemonThreads("attacker");
     private final AtomicBoolean stop = new AtomicBoolean();
+
+    /** A pool of daemon threads: an attacker left blocked never keeps the test JVM alive. */
+    static ExecutorService daemonThreads(String name) {
+        return Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        });
+    }
 
     @BeforeAll
     static void pki() throws Exception {
@@ -136,17 +141,22 @@ class HostileLoadIT {
      * idle 2-core machine, up to 3.3 s seen while other builds loaded it 6-fold (the first clients of a
      * fresh daemon pay for its JIT compiling the TLS code).
      */
-    private static final long GOOD_CLIENT_MS = 5000;
+    static final long GOOD_CLIENT_MS = 5000;
 
     /** Good clients served during an attack, and the worst latency among them in ms. */
-    private record GoodClients(int served, long worstMs) {
+    record GoodClients(int served, long worstMs) {
     }
 
     /** Good clients once a second during the attack, each one served or the test fails. */
-    private GoodClients goodClientsDuring(DaemonProcess d, int seconds) throws Exception {
+    static GoodClients goodClientsDuring(DaemonProcess d, int seconds) throws Exception {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        return goodClientsUntil(d, () -> System.nanoTime() >= end);
+    }
+
+    /** Good clients once a second, at least one, until {@code over}; each one served or the test fails. */
+    static GoodClients goodClientsUntil(DaemonProcess d, java.util.function.BooleanSupplier over) throws Exception {
         long worst = 0;
         int served = 0;
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         do {
             long t = System.nanoTime();
             worst = Math.max(worst, goodClient(d.frontEndPort));
@@ -156,7 +166,7 @@ class HostileLoadIT {
             if (left > 0) {
                 TimeUnit.NANOSECONDS.sleep(left); // pacing the probes, not waiting for a result
             }
-        } while (System.nanoTime() < end);
+        } while (!over.getAsBoolean());
         return new GoodClients(served, worst);
     }
 
@@ -725,11 +735,11 @@ class HostileLoadIT {
         }
     }
 
-    /** The daemon's /metrics (it was started with --metrics on a free loopback port, which it logs). */
     /** One client for every scrape: a new one each time leaves its idle connection open, and the port takes 64. */
     private static final java.net.http.HttpClient SCRAPER = java.net.http.HttpClient.newHttpClient();
 
-    private static String scrapeMetrics(DaemonProcess d) throws Exception {
+    /** The daemon's /metrics (it was started with --metrics on a free loopback port, which it logs). */
+    static String scrapeMetrics(DaemonProcess d) throws Exception {
         Matcher m = Pattern.compile("metrics: Prometheus /metrics and /ready on 127\\.0\\.0\\.1:(\\d+)").matcher(d.log());
         assertTrue(m.find(), d.log());
         java.net.http.HttpResponse<String> r = SCRAPER.send(java.net.http.HttpRequest
