@@ -254,9 +254,10 @@ class SlotsAttackIT {
                     connects, seconds, failures, ring, fillMs, good.served(), good.worstMs(), during, heap0, heap1, freshMs, drainedMs));
             assertTrue(good.worstMs() < HostileLoadIT.GOOD_CLIENT_MS, "a good client took " + good.worstMs() + " ms");
             assertTrue(during.evicted() > 0, "a ring of " + ring + " idle sockets past --max-clients " + cap + " evicted some: " + during);
-            assertTrue(during.connections() <= cap, "at most --max-clients held: " + during);
+            // at most --max-clients, and for a moment those marked to make room and not yet closed on their loop (64 at most)
+            assertTrue(during.connections() <= cap + 64, "at most --max-clients held: " + during);
             assertTrue(freshMs < HostileLoadIT.GOOD_CLIENT_MS, "a fresh client took " + freshMs + " ms after the attackers left");
-            // each connection held costs some 8 KiB (ClientConnection.PLAIN_OVERHEAD, which the idle-session attacks measure)
+            // each connection held costs some 3 KiB (ClientConnection.PLAIN_OVERHEAD, which the idle-session attacks measure)
             assertTrue(heap1 - heap0 < 64 + cap / 128, "heap grew from " + heap0 + " to " + heap1 + " MiB");
             assertEquals(0, d.terminate(HostileLoadIT.STOP_SECONDS), d.log());
         }
