@@ -604,7 +604,7 @@ final class ClientConnection {
         earned = TLS_SESSION;
         // A reload or CRL that shuts the session off cuts the client off at once: nothing it sends
         // after that moment reaches the backend (decrypt refuses it), and both sides are closed.
-        s.whenShutOff(() -> onLoop(() -> teardown("certificate no longer accepted: shut off")));
+        s.whenShutOff(() -> closeSoon("certificate no longer accepted: shut off")); // never inline: this method goes on
         try {
             // The client's first calls may have come with its Finished: the handshake kept them.
             boolean closeNotify = decrypt(null);
@@ -729,7 +729,7 @@ final class ClientConnection {
         FrontEnd.closeQuietly(client);
         boolean waitedForConnect = backend.waiting();
         backend.close();
+        account(); // its bytes go back before its mark does (FrontEnd.markedBytes)
         fe.forget(this, waitedForConnect);
-        account();
     }
 }

@@ -338,7 +338,7 @@ public final class FrontEnd implements Closeable {
     private void admit(SocketChannel c, Loop here) {
         if (standing.get() >= maxClients && !makeRoom()) {
             warnings.warning("max-clients", () -> "front end: refused a client: " + maxClients + " connections already"
-                    + " (--max-clients), all of them handshaking");
+                    + " (--max-clients), all of them handshaking or closing already");
             closeQuietly(c);
             return;
         }
@@ -348,9 +348,10 @@ public final class FrontEnd implements Closeable {
             c.configureBlocking(false);
             Loop loop = loops.get(Math.floorMod(nextLoop.getAndIncrement(), loops.size()));
             ClientConnection conn = new ClientConnection(this, loop, c, peer);
-            connections.add(conn);
             standing.incrementAndGet();
             loop.members.add(conn);
+            connections.add(conn); // last: scans find it here, and one that closes it at once must find it in members
+
             if (loop == here) {
                 conn.start();
             } else {
@@ -362,56 +363,97 @@ public final class FrontEnd implements Closeable {
         }
     }
 
-    /** Who goes first when room must be made: least earned, then longest idle. */
-    private record Standing(ClientConnection c, int earned, long lastActivity) implements Comparable<Standing> {
+    /** Who goes first when room must be made: lowest rank (what it earned, a newcomer counted as earned), then longest idle. */
+    private record Standing(ClientConnection c, int earned, int rank, long lastActivity) implements Comparable<Standing> {
         @Override
         public int compareTo(Standing o) {
-            return earned != o.earned ? Integer.compare(earned, o.earned) : Long.compare(lastActivity, o.lastActivity);
+            return rank != o.rank ? Integer.compare(rank, o.rank) : Long.compare(lastActivity, o.lastActivity);
         }
     }
 
     /**
-     * On a loop, at --max-clients: marks the connections that have earned least, longest idle first,
-     * to be closed on their own loops; false when none can be (all handshaking). One goes per
-     * newcomer, as Linux's svc_check_conn_limits does; in a flood, those that earned nothing and
-     * have been idle a while go up to {@link #EVICT_BATCH} at a time, so one scan serves many newcomers.
+     * Victims a scan found beyond the one it needed, of the same rank, best first, for the next
+     * newcomers: one scan serves many admissions in a flood. Each is checked again when taken (its
+     * standing may have changed), and all go once ranks may have changed with age. Guarded by
+     * itself (listeners on several loops may make room at once).
+     */
+    private final ArrayDeque<Standing> spareVictims = new ArrayDeque<>();
+    private long sparesScanned;
+
+    /**
+     * On a loop, at --max-clients: marks the connection that has earned least, longest idle first,
+     * to be closed on its own loop (as Linux's svc_check_conn_limits closes its oldest temporary
+     * transport); in a flood, those that earned nothing and have been idle a while go up to
+     * {@link #EVICT_BATCH} at a time. A newcomer that has not had time to send its probe
+     * ({@link #EVICT_IDLE_NANOS}) counts as having earned, so it goes by age among the earned
+     * plain clients, never first. False when nobody can go (all handshaking or closing).
      */
     private boolean makeRoom() {
-        java.util.PriorityQueue<Standing> worst = new java.util.PriorityQueue<>(EVICT_BATCH + 1, java.util.Comparator.reverseOrder());
-        for (ClientConnection c : connections) {
-            int earned = c.earned;
-            if (earned == ClientConnection.BUSY || c.doomed()) {
-                continue;
-            }
-            worst.add(new Standing(c, earned, c.lastActivity));
-            if (worst.size() > EVICT_BATCH) {
-                worst.poll();
-            }
-        }
-        List<Standing> order = new ArrayList<>(worst);
-        java.util.Collections.sort(order);
-        int marked = 0;
         long idleSince = System.nanoTime() - EVICT_IDLE_NANOS;
-        for (Standing s : order) {
-            if (marked > 0 && (s.earned() != ClientConnection.UNEARNED || s.lastActivity() > idleSince)) {
-                break;
+        int marked = 0;
+        synchronized (spareVictims) {
+            if (System.nanoTime() - sparesScanned > EVICT_IDLE_NANOS) {
+                spareVictims.clear(); // a newcomer of then may count as idle now
             }
-            if (s.c().doom(org.rpctlsservd.metrics.Metrics.Shed.EVICTED, 0)) {
-                standing.decrementAndGet(); // its slot is the newcomer's from now
-                evicted.incrementAndGet();
-                close(s.c(), null, "closed to make room: " + maxClients + " connections (--max-clients)");
-                marked++;
-                if (s.earned() != ClientConnection.UNEARNED) {
-                    break;
+            Standing spare;
+            while ((spare = spareVictims.poll()) != null) {
+                if (stillStands(spare) && evict(spare)) {
+                    return true;
+                }
+            }
+            java.util.PriorityQueue<Standing> worst = new java.util.PriorityQueue<>(EVICT_BATCH + 1, java.util.Comparator.reverseOrder());
+            for (ClientConnection c : connections) {
+                int earned = c.earned;
+                if (earned == ClientConnection.BUSY || c.doomed() || c.state == ClientConnection.State.CLOSED) {
+                    continue;
+                }
+                long last = c.lastActivity;
+                worst.add(new Standing(c, earned, earned == ClientConnection.UNEARNED && last > idleSince
+                        ? ClientConnection.EARNED : earned, last));
+                if (worst.size() > EVICT_BATCH) {
+                    worst.poll();
+                }
+            }
+            List<Standing> order = new ArrayList<>(worst);
+            java.util.Collections.sort(order);
+            sparesScanned = System.nanoTime();
+            int rank = -1;
+            for (Standing s : order) {
+                if (marked == 0 || s.rank() == ClientConnection.UNEARNED && rank == ClientConnection.UNEARNED) {
+                    if (evict(s)) {
+                        marked++;
+                        rank = s.rank();
+                    }
+                } else if (s.rank() == rank) {
+                    spareVictims.add(s); // as good as the one taken: for the next newcomers, one each
                 }
             }
         }
-        if (marked > 0) {
+        if (marked > 1) {
             int n = marked;
             warnings.warning("evicted", () -> "front end: " + maxClients + " connections (--max-clients): closing " + n
                     + " that earned least, longest idle first, to make room");
+        } else if (marked == 1) {
+            warnings.warning("evicted", () -> "front end: " + maxClients + " connections (--max-clients): closing the one that"
+                    + " earned least, longest idle first, to make room");
         }
         return marked > 0;
+    }
+
+    /** A spare victim is still one when nothing about it changed since the scan that found it. */
+    private static boolean stillStands(Standing s) {
+        ClientConnection c = s.c();
+        return !c.doomed() && c.earned == s.earned() && c.lastActivity == s.lastActivity();
+    }
+
+    private boolean evict(Standing s) {
+        if (!s.c().doom(org.rpctlsservd.metrics.Metrics.Shed.EVICTED, 0)) {
+            return false;
+        }
+        standing.decrementAndGet(); // its slot is the newcomer's from now
+        evicted.incrementAndGet();
+        close(s.c(), null, "closed to make room: " + maxClients + " connections (--max-clients)");
+        return true;
     }
 
     /**
@@ -502,7 +544,7 @@ public final class FrontEnd implements Closeable {
 
     /** What must still be given back to get below where accepting resumes, beyond what is marked already. */
     private long needed() {
-        return budget.used() - markedBytes.get() - budget.resumeBelow();
+        return budget.used() - markedBytes.get() - budget.resumeBelow() + 1; // accepting resumes strictly below
     }
 
     /**
@@ -588,7 +630,7 @@ public final class FrontEnd implements Closeable {
         }
     }
 
-    /** Clients closed at --max-clients to make room, at --first-call-timeout, and for the memory budget. */
+    /** Clients closed at --max-clients to make room; at --first-call-timeout; for the memory budget. */
     public int evicted() {
         return evicted.get();
     }

@@ -84,11 +84,6 @@ public final class MemoryBudget {
         return paused;
     }
 
-    /** True while usage is at or over the limit: someone must be shed. */
-    public boolean over() {
-        return used.get() >= limit;
-    }
-
     /** Where shedding aims and accepting resumes: three quarters of the limit. */
     public long resumeBelow() {
         return resumeBelow;

@@ -70,8 +70,10 @@ class SlotsTest {
         try (LogCapture log = LogCapture.daemon();
                 FrontEndHarness h = FX.frontEnd(tmp, "--max-clients", "40")) {
             FrontEnd fe = h.daemon.frontEnd();
-            RawRpc earned = h.plain();
-            served(earned, 1); // a call relayed: this one has earned its slot
+            // A TLS session has earned the most: a flood of fresh sockets never takes its slot. (A plain client
+            // that relayed a call goes by age with the newcomers, so a flood may take an idle one's slot.)
+            RawRpc earned = h.tls(org.rpctlsservd.support.TlsHarness.jdkClient(FX.client, FX.ca, "TLSv1.3"));
+            served(earned, 1);
             List<Socket> flood = new ArrayList<>();
             for (int i = 0; i < 100; i++) {
                 flood.add(idle(h.port));
