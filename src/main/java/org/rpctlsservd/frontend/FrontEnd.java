@@ -39,7 +39,8 @@ import org.rpctlsservd.sessions.SocketHandoff;
  * make room for the newcomer (as Linux's NFS server closes its oldest temporary transport), so a
  * flood of idle sockets cannot keep anyone out;
  * <li>at the memory budget's limit it accepts nobody and closes the connections holding the most
- * unfinished memory; it never stops reading anyone for the budget (see {@link #shedIfOver}).
+ * unfinished memory (stalled partial records first, then the largest holders); it never stops
+ * reading anyone for the budget (see {@link #shedIfOver}).
  * </ul>
  */
 public final class FrontEnd implements Closeable {
@@ -493,12 +494,13 @@ public final class FrontEnd implements Closeable {
      * backend, which drains it) or its connection is closed here and its bytes given back; memory
      * held by one client is never what another is waiting for. (Stopping reads at the limit did
      * dead-lock: calls half-read when it tripped could neither finish nor be given up.)
-     * <p>Why it holds the limit: a marked connection is never read again; one on this loop is closed
-     * here and now, one on another loop is closed there before that loop lets anyone grow again
-     * ({@link Loop#closeMarked}). So usage passes the limit by at most what one callback adds on
-     * each loop: a read (64 KiB) and the growth of one record's buffer (it doubles, up to the
-     * record's declared length). No lock: loops scanning at once mark with a compare-and-set each
-     * and see each other's marks in {@link #markedBytes}.
+     * <p>Why it holds the limit: a marked connection's client is never read again; one on this loop
+     * is closed here and now, one on another loop is closed there at the next growth that loop
+     * reports ({@link Loop#closeMarked}), or sooner. So usage passes the limit by about what one
+     * callback adds on each loop: a read (64 KiB, with the framing and queue overhead of the records
+     * in it, and the front end's own replies to them) and the growth of one record's buffer (it
+     * doubles, up to the record's declared length). No lock: loops scanning at once mark with a
+     * compare-and-set each and see each other's marks in {@link #markedBytes}.
      */
     void shedIfOver(ClientConnection caller) {
         // From reaching the limit until below where accepting resumes: a scan that aimed below it
