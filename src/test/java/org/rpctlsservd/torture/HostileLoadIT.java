@@ -124,9 +124,14 @@ class HostileLoadIT {
 
     /** A good RFC 9289 client: probe, TLS 1.3, one call relayed to the backend; its latency in ms. */
     static long goodClient(int port) throws Exception {
+        return goodClient(port, clientTls);
+    }
+
+    /** The same with the client's TLS set up by {@code tls} (another suite's CA). */
+    static long goodClient(int port, SSLContext tls) throws Exception {
         long t0 = System.nanoTime();
         try (Socket s = RawRpc.connect(port)) {
-            RawRpc r = tlsSession(s, port);
+            RawRpc r = tlsSession(s, port, tls);
             r.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).bytes());
             RawRpc.Reply reply = r.read();
             assertEquals(0, reply.stat, reply.toString());
@@ -416,10 +421,14 @@ class HostileLoadIT {
 
     /** Probe and TLS 1.3 on {@code s}: the session's record stream. */
     private static RawRpc tlsSession(Socket s, int port) throws IOException {
+        return tlsSession(s, port, clientTls);
+    }
+
+    private static RawRpc tlsSession(Socket s, int port, SSLContext tls) throws IOException {
         RawRpc plain = new RawRpc(s);
         plain.send(FrontEndHarness.probe(1));
         plain.readRecord();
-        SSLSocket ssl = (SSLSocket) clientTls.getSocketFactory().createSocket(s, "localhost", port, true);
+        SSLSocket ssl = (SSLSocket) tls.getSocketFactory().createSocket(s, "localhost", port, true);
         ssl.setSoTimeout(20_000);
         ssl.startHandshake();
         return new RawRpc(ssl);

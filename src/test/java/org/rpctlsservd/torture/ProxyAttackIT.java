@@ -29,7 +29,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -203,21 +202,7 @@ class ProxyAttackIT {
 
     /** A good RFC 9289 client through HAProxy: probe, TLS 1.3, one call relayed to the backend; its latency in ms. */
     static long goodClient(int port) throws Exception {
-        long t0 = System.nanoTime();
-        try (Socket s = RawRpc.connect(port)) {
-            RawRpc plain = new RawRpc(s);
-            plain.send(FrontEndHarness.probe(1));
-            plain.readRecord();
-            SSLSocket ssl = (SSLSocket) clientTls.getSocketFactory().createSocket(s, "localhost", port, true);
-            ssl.setSoTimeout(20_000);
-            ssl.startHandshake();
-            RawRpc r = new RawRpc(ssl);
-            r.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).bytes());
-            RawRpc.Reply reply = r.read();
-            assertEquals(0, reply.stat, reply.toString());
-            r.close();
-        }
-        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        return HostileLoadIT.goodClient(port, clientTls);
     }
 
     /** Version 1 lines whose addresses no literal parser takes; {@code n} makes each new (no negative cache helps). */
