@@ -38,7 +38,6 @@ import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.Commands;
 import org.rpctlsservd.support.DaemonProcess;
 import org.rpctlsservd.support.EchoBackend;
-import org.rpctlsservd.support.FrontEndHarness;
 import org.rpctlsservd.support.Haproxy;
 import org.rpctlsservd.support.RawRpc;
 import org.rpctlsservd.support.TestPki;
