@@ -45,6 +45,11 @@ public final class Daemon implements Closeable {
 
     private final Config config;
     private final ScheduledExecutorService timer;
+    /**
+     * SIGHUP reloads: file reads, a token login, a walk of the sessions. Not on {@link #timer},
+     * whose deadlines and sweeps (the front end's among them) a slow reload would hold back.
+     */
+    private final ScheduledExecutorService reloader = Timers.single("rpctlssd-reload");
     private final SocketHandoff handoff = new SocketHandoff();
     private final SessionTable sessions = new SessionTable();
     private final HandshakeWorkers workers;
@@ -79,6 +84,7 @@ public final class Daemon implements Closeable {
         } catch (RuntimeException e) {
             workers.close();
             timer.shutdownNow();
+            reloader.shutdownNow();
             throw e;
         }
         this.engine = handshaker instanceof TlsEngine ? (TlsEngine) handshaker : null;
@@ -217,6 +223,7 @@ public final class Daemon implements Closeable {
             engine.close();
         }
         timer.shutdownNow();
+        reloader.shutdownNow();
     }
 
     /** Starts the daemon with a given handshake step (no pidfile, no signals: those belong to {@link Main}). */
@@ -298,7 +305,7 @@ public final class Daemon implements Closeable {
         }
         reloadPending = true;
         long wait = Math.max(0, lastReload + RELOAD_DELAY_NANOS - System.nanoTime());
-        timer.schedule(this::doReload, wait, TimeUnit.NANOSECONDS);
+        reloader.schedule(this::doReload, wait, TimeUnit.NANOSECONDS);
     }
 
     private void doReload() {
@@ -333,7 +340,7 @@ public final class Daemon implements Closeable {
         afterReload.run();
     }
 
-    /** {@code r} runs after each reload, on the daemon's timer thread. */
+    /** {@code r} runs after each reload, on the daemon's reload thread. */
     public void afterReload(Runnable r) {
         afterReload = r;
     }
@@ -470,6 +477,7 @@ public final class Daemon implements Closeable {
         sessions.abortAll();
         handoff.closeAll();
         timer.shutdownNow();
+        reloader.shutdownNow();
         if (metrics != null) {
             metrics.close();
         }

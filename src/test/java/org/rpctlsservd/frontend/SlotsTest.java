@@ -107,6 +107,28 @@ class SlotsTest {
     }
 
     @Test
+    void aReloadThatHangsHoldsBackNoDeadline() throws Exception {
+        Path caFile = java.nio.file.Files.writeString(tmp.resolve("ca.pem"), org.rpctlsservd.support.TestPki.pem(FX.ca.cert()));
+        Path crl = java.nio.file.Files.writeString(tmp.resolve("crl.pem"), org.rpctlsservd.support.TestPki.pem(FX.ca.crl()));
+        try (FrontEndHarness h = FX.frontEnd(tmp, "-m", "-l", caFile.toString(), "-r", crl.toString(), "--first-call-timeout", "0.3")) {
+            // The CRL becomes a pipe nobody writes yet: the reload's read of it waits (as on a hung NFS mount or a slow token).
+            java.nio.file.Files.delete(crl);
+            assertEquals(0, new ProcessBuilder("mkfifo", crl.toString()).start().waitFor());
+            int before = h.daemon.reloads();
+            h.daemon.reload();
+            try {
+                Socket silent = idle(h.port);
+                assertTrue(closedByPeer(silent), "the first-call deadline is kept while the reload hangs");
+                RawRpc c = h.plain();
+                served(c, 1);
+            } finally {
+                java.nio.file.Files.writeString(crl, org.rpctlsservd.support.TestPki.pem(FX.ca.crl())); // the reload goes on
+            }
+            Await.until(() -> h.daemon.reloads() > before, "the reload, once the file could be read");
+        }
+    }
+
+    @Test
     void halfReadCallsAreClosedForTheBudgetWhileAnActiveSessionGoesOn() throws Exception {
         try (LogCapture log = LogCapture.daemon();
                 FrontEndHarness h = FX.frontEnd(tmp, "--memory-budget", "4")) {
