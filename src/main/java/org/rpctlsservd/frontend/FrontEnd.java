@@ -337,7 +337,7 @@ public final class FrontEnd implements Closeable {
 
     /** On {@code here}, a loop: a newly accepted client goes to the next loop in turn. */
     private void admit(SocketChannel c, Loop here) {
-        if (standing.get() >= maxClients && !makeRoom()) {
+        if (!takeSlot() && !makeRoom()) {
             warnings.warning("max-clients", () -> "front end: refused a client: " + maxClients + " connections already"
                     + " (--max-clients), all of them handshaking or closing already");
             closeQuietly(c);
@@ -349,7 +349,6 @@ public final class FrontEnd implements Closeable {
             c.configureBlocking(false);
             Loop loop = loops.get(Math.floorMod(nextLoop.getAndIncrement(), loops.size()));
             ClientConnection conn = new ClientConnection(this, loop, c, peer);
-            standing.incrementAndGet();
             loop.members.add(conn);
             connections.add(conn); // last: scans find it here, and one that closes it at once must find it in members
 
@@ -359,8 +358,22 @@ public final class FrontEnd implements Closeable {
                 loop.io.submit(conn::start);
             }
         } catch (IOException e) {
+            standing.decrementAndGet(); // its slot, taken or handed over, goes back
             LOG.fine(() -> "front end: a client went before it was served: " + e.getMessage());
             closeQuietly(c);
+        }
+    }
+
+    /** A slot under --max-clients, taken at once or not at all: listeners on several loops never both take the last. */
+    private boolean takeSlot() {
+        while (true) {
+            int n = standing.get();
+            if (n >= maxClients) {
+                return false;
+            }
+            if (standing.compareAndSet(n, n + 1)) {
+                return true;
+            }
         }
     }
 
@@ -398,7 +411,7 @@ public final class FrontEnd implements Closeable {
             }
             Standing spare;
             while ((spare = spareVictims.poll()) != null) {
-                if (stillStands(spare) && evict(spare)) {
+                if (stillStands(spare) && evict(spare, true)) {
                     return true;
                 }
             }
@@ -421,7 +434,7 @@ public final class FrontEnd implements Closeable {
             int rank = -1;
             for (Standing s : order) {
                 if (marked == 0 || s.rank() == ClientConnection.UNEARNED && rank == ClientConnection.UNEARNED) {
-                    if (evict(s)) {
+                    if (evict(s, marked == 0)) {
                         marked++;
                         rank = s.rank();
                     }
@@ -447,11 +460,14 @@ public final class FrontEnd implements Closeable {
         return !c.doomed() && c.earned == s.earned() && c.lastActivity == s.lastActivity();
     }
 
-    private boolean evict(Standing s) {
+    /** Marks {@code s} to make room; with {@code handOver} its slot passes straight to the newcomer, else it is freed. */
+    private boolean evict(Standing s, boolean handOver) {
         if (!s.c().doom(org.rpctlsservd.metrics.Metrics.Shed.EVICTED, 0)) {
             return false;
         }
-        standing.decrementAndGet(); // its slot is the newcomer's from now
+        if (!handOver) {
+            standing.decrementAndGet(); // a batch's others: room for the next newcomers
+        }
         evicted.incrementAndGet();
         close(s.c(), null, "closed to make room: " + maxClients + " connections (--max-clients)");
         return true;
@@ -591,7 +607,7 @@ public final class FrontEnd implements Closeable {
         c.loop.members.remove(c);
         ClientConnection.Doom d = c.gone(); // a scan that marks it later fails: what it adds is taken back here or never
         if (d == null || d.why() != org.rpctlsservd.metrics.Metrics.Shed.EVICTED) {
-            standing.decrementAndGet(); // an evicted one stopped counting when it was marked
+            standing.decrementAndGet(); // an evicted one's slot was handed over or freed when it was marked
         }
         if (d != null && d.why() == org.rpctlsservd.metrics.Metrics.Shed.MEMORY) {
             markedBytes.addAndGet(-d.held());

@@ -53,11 +53,12 @@ public final class MemoryBudget {
             if (now >= limit && !paused) {
                 synchronized (monitor) {
                     if (!paused) {
-                        paused = true;
+                        // said before it is so: whoever sees the pause and sheds logs after this line, never before it
                         warnings.warning("budget", () -> "front end: memory budget of " + size(limit) + " reached: not accepting"
                                 + " new clients until it drains below " + size(resumeBelow) + "; closing the connections that hold"
                                 + " the most unfinished memory");
                         pauses.incrementAndGet();
+                        paused = true;
                     }
                 }
             }

@@ -155,7 +155,8 @@ class HostileClientTest {
             // The flooders were closed for the budget, long before the 30 s write timeout could.
             for (Thread t : writers) {
                 t.join(20_000);
-                assertFalse(t.isAlive());
+                assertFalse(t.isAlive(), () -> "a flooder still open: shed " + fe.shedForMemory() + ", used " + fe.budget().used()
+                        + " of " + fe.budget().limit() + ", paused " + fe.budget().paused() + ", connections " + fe.connectionCount());
             }
             assertEquals(3, fe.shedForMemory(), "each flooder closed once, nobody else");
             FrontEndTest.assertNothingLeft(h);
