@@ -178,6 +178,7 @@ final class ClientConnection {
             return false;
         }
         Metrics.shed(why);
+        fe.shedCount(why).incrementAndGet();
         return true;
     }
 
@@ -293,9 +294,9 @@ final class ClientConnection {
         if (state != State.PLAIN && state != State.TLS) {
             return;
         }
-        if (doomed()) {
-            Doom d = doom();
-            teardown("closed to protect the others: " + (d == null ? "gone" : d.why().label())); // never read again
+        Doom d = doom();
+        if (d != null) {
+            teardown("closed to protect the others: " + d.why().label()); // never read again
             return;
         }
         ByteBuffer buf = readSome(client, "the client");
@@ -316,16 +317,18 @@ final class ClientConnection {
                     return;
                 }
             }
-        } catch (TlsSession.ShutOffException e) {
-            teardown(e.getMessage());
-            return;
         } catch (IOException e) {
-            teardown("bad input from the client: " + e.getMessage());
+            clientFailed(e);
             return;
         } finally {
             account();
         }
         armClientRead();
+    }
+
+    /** What the client sent could not be taken: bad input, or a session shut off meanwhile. */
+    private void clientFailed(IOException e) {
+        teardown(e instanceof TlsSession.ShutOffException ? e.getMessage() : "bad input from the client: " + e.getMessage());
     }
 
     /**
@@ -619,11 +622,8 @@ final class ClientConnection {
                 closeNotifyReceived();
                 return;
             }
-        } catch (TlsSession.ShutOffException e) {
-            teardown(e.getMessage());
-            return;
         } catch (IOException e) {
-            teardown("bad input from the client: " + e.getMessage());
+            clientFailed(e);
             return;
         } finally {
             account();

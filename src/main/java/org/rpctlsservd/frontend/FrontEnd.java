@@ -98,9 +98,9 @@ public final class FrontEnd implements Closeable {
      * from another (the set's size() is only an estimate while it changes).
      */
     private final AtomicInteger standing = new AtomicInteger();
-    final AtomicInteger evicted = new AtomicInteger();
-    final AtomicInteger firstCallTimeouts = new AtomicInteger();
-    final AtomicInteger shedForMemory = new AtomicInteger();
+    /** Clients closed to protect the others, by reason (counted where they are marked, with the metric). */
+    private final java.util.Map<org.rpctlsservd.metrics.Metrics.Shed, AtomicInteger> shed = new java.util.EnumMap<>(
+            org.rpctlsservd.metrics.Metrics.Shed.class);
     /** The bytes of connections marked for the memory budget and not yet closed. */
     private final java.util.concurrent.atomic.AtomicLong markedBytes = new java.util.concurrent.atomic.AtomicLong();
     private final ScheduledFuture<?> sweep;
@@ -173,6 +173,9 @@ public final class FrontEnd implements Closeable {
         this.idleNanos = config.idleTimeout().toNanos();
         this.writeTimeoutNanos = config.writeTimeout().toNanos();
         this.budget = budget;
+        for (org.rpctlsservd.metrics.Metrics.Shed r : org.rpctlsservd.metrics.Metrics.Shed.values()) {
+            shed.put(r, new AtomicInteger());
+        }
         this.maxClients = config.maxClients();
         this.firstCallNanos = config.firstCallTimeout().toNanos();
         for (int i = 0; i < config.ioThreads(); i++) {
@@ -443,13 +446,10 @@ public final class FrontEnd implements Closeable {
                 }
             }
         }
-        if (marked > 1) {
+        if (marked > 0) {
             int n = marked;
             warnings.warning("evicted", () -> "front end: " + maxClients + " connections (--max-clients): closing " + n
                     + " that earned least, longest idle first, to make room");
-        } else if (marked == 1) {
-            warnings.warning("evicted", () -> "front end: " + maxClients + " connections (--max-clients): closing the one that"
-                    + " earned least, longest idle first, to make room");
         }
         return marked > 0;
     }
@@ -468,7 +468,6 @@ public final class FrontEnd implements Closeable {
         if (!handOver) {
             standing.decrementAndGet(); // a batch's others: room for the next newcomers
         }
-        evicted.incrementAndGet();
         close(s.c(), null, "closed to make room: " + maxClients + " connections (--max-clients)");
         return true;
     }
@@ -553,7 +552,6 @@ public final class FrontEnd implements Closeable {
         if (n > 0) {
             int count = n;
             long bytes = freed;
-            shedForMemory.addAndGet(n);
             warnings.warning("budget-shed", () -> "front end: memory budget of " + (budget.limit() >> 20) + " MiB reached: closing "
                     + count + " connections holding " + (bytes >> 10) + " KiB (unfinished records of stalled clients first, then the"
                     + " largest)");
@@ -633,7 +631,6 @@ public final class FrontEnd implements Closeable {
                 for (ClientConnection c : loop.members) {
                     if (c.earned == ClientConnection.UNEARNED && now - c.acceptedAt > firstCallNanos) {
                         if (c.doom(org.rpctlsservd.metrics.Metrics.Shed.FIRST_CALL_TIMEOUT, 0)) {
-                            firstCallTimeouts.incrementAndGet();
                             warnings.warning("first-call", () -> "front end: closed clients that had no STARTTLS probe answered and no"
                                     + " call relayed within " + TimeUnit.NANOSECONDS.toMillis(firstCallNanos) + " ms (--first-call-timeout)");
                             c.teardown("nothing earned within " + TimeUnit.NANOSECONDS.toMillis(firstCallNanos) + " ms");
@@ -648,17 +645,22 @@ public final class FrontEnd implements Closeable {
         }
     }
 
+    /** The counter of clients closed to protect the others for {@code why}. */
+    AtomicInteger shedCount(org.rpctlsservd.metrics.Metrics.Shed why) {
+        return shed.get(why);
+    }
+
     /** Clients closed at --max-clients to make room; at --first-call-timeout; for the memory budget. */
     public int evicted() {
-        return evicted.get();
+        return shed.get(org.rpctlsservd.metrics.Metrics.Shed.EVICTED).get();
     }
 
     public int firstCallTimeouts() {
-        return firstCallTimeouts.get();
+        return shed.get(org.rpctlsservd.metrics.Metrics.Shed.FIRST_CALL_TIMEOUT).get();
     }
 
     public int shedForMemory() {
-        return shedForMemory.get();
+        return shed.get(org.rpctlsservd.metrics.Metrics.Shed.MEMORY).get();
     }
 
     /** The memory budget all connections share. */
