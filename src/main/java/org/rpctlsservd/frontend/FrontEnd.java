@@ -511,8 +511,9 @@ public final class FrontEnd implements Closeable {
      * dead-lock: calls half-read when it tripped could neither finish nor be given up.)
      * <p>Why it holds the limit: a marked connection's client is never read again; one on this loop
      * is closed here and now, one on another loop is closed there at the next growth that loop
-     * reports ({@link Loop#closeMarked}), or sooner. So usage passes the limit by about what one
-     * callback adds on each loop: a read (64 KiB, with the framing and queue overhead of the records
+     * reports ({@link Loop#closeMarked}), or sooner. So usage passes the limit by about what two
+     * callbacks add on each loop (one that ran while another loop's scan marked, one before its
+     * marks close), each: a read (64 KiB, with the framing and queue overhead of the records
      * in it, and the front end's own replies to them) and the growth of one record's buffer (it
      * doubles, up to the record's declared length). No lock: loops scanning at once mark with a
      * compare-and-set each and see each other's marks in {@link #markedBytes}.
