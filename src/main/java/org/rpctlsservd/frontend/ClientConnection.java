@@ -136,7 +136,7 @@ final class ClientConnection {
     private boolean trimLogged;
     volatile long lastActivity = System.nanoTime();
 
-    ClientConnection(FrontEnd fe, FrontEnd.Loop loop, SocketChannel client, InetSocketAddress peer) {
+    ClientConnection(FrontEnd fe, FrontEnd.Loop loop, SocketChannel client, InetSocketAddress peer, InetSocketAddress backendAddress) {
         this.fe = fe;
         this.loop = loop;
         this.io = loop.io;
@@ -169,7 +169,7 @@ final class ClientConnection {
                     Metrics.toBackend(n);
                 }, this::closed, fe.peakQueued);
         toClient.open(client);
-        this.backend = new BackendConnect(fe, this, io, this::backendConnected, this::teardown, this::closed);
+        this.backend = new BackendConnect(fe, this, io, backendAddress, this::backendConnected, this::teardown, this::closed);
     }
 
     /** From any thread: marks this connection to be closed for {@code why}; false when it was marked already. */
