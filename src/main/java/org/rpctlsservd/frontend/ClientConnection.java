@@ -12,10 +12,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.acplt.oncrpc.OncRpcAuthStatus;
 import org.rpctlsservd.certs.Dn;
+import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.handshake.HandshakeOutcome;
 import org.rpctlsservd.handshake.TlsSession;
 import org.rpctlsservd.io.IoLoop;
 import org.rpctlsservd.metrics.Metrics;
+import org.rpctlsservd.metrics.Metrics.Refusal;
 import org.rpctlsservd.proxy.ProxyHeader;
 import org.rpctlsservd.rpc.CallHeader;
 import org.rpctlsservd.rpc.RecordParser;
@@ -456,8 +458,12 @@ final class ClientConnection {
                 state == State.PLAIN && !probeAnswered, fe.require);
         switch (d.action()) {
             case DROP:
+                if (d.why() != null) {
+                    refused(h, d); // sent before the connection met --require: never relayed, opens no backend connection
+                }
                 return;
             case REFUSE:
+                refused(h, d);
                 answer(RpcMessages.authError(h.xid, d.authStat()));
                 return;
             case START_TLS:
@@ -472,7 +478,9 @@ final class ClientConnection {
             case RELAY_AS_CERTIFICATE_USER:
                 h.decodeAuthSys(rec);
                 if (h.authSys == null) {
-                    answer(RpcMessages.authError(h.xid, OncRpcAuthStatus.ONCRPC_AUTH_BADCRED));
+                    CallPolicy.Decision bad = CallPolicy.Decision.refuse(OncRpcAuthStatus.ONCRPC_AUTH_BADCRED, Refusal.BAD_CREDENTIAL);
+                    refused(h, bad);
+                    answer(RpcMessages.authError(h.xid, bad.authStat()));
                     return;
                 }
                 earn(EARNED);
@@ -483,6 +491,32 @@ final class ClientConnection {
                 earn(EARNED);
                 toBackend(rec);
         }
+    }
+
+    /**
+     * Logs and counts a refused call or a dropped record. The flags alone do not tell a certificate the
+     * allow-list refused from one that did not verify; the session's check does, and says why.
+     */
+    private void refused(CallHeader h, CallPolicy.Decision d) {
+        TrustMaterial.Verification v = session == null ? null : session.verification();
+        Refusal why = d.why() == Refusal.NOT_VERIFIED && v != null && v.notAllowed() ? Refusal.NOT_ALLOWED : d.why();
+        fe.refusals.refused(peer, h, why, () -> {
+            java.util.StringJoiner b = new java.util.StringJoiner("; ");
+            if ((why == Refusal.NOT_VERIFIED || why == Refusal.NOT_ALLOWED) && v != null && v.reason() != null) {
+                b.add(v.reason());
+            }
+            if (d.action() == CallPolicy.Action.REFUSE) {
+                b.add("answered " + Refusals.authName(d.authStat()));
+            }
+            if (d.action() == CallPolicy.Action.DROP || d.authStat() == OncRpcAuthStatus.ONCRPC_AUTH_TOOWEAK) {
+                b.add("--require " + fe.require.name().toLowerCase(java.util.Locale.ROOT));
+            } else if (why == Refusal.DISABLED) {
+                b.add("only AUTH_NONE calls pass");
+            } else if (h.credFlavor == CallHeader.AUTH_TLS && h.problem == CallHeader.Problem.NONE) {
+                b.add("AUTH_TLS out of place (a second STARTTLS probe, one inside TLS, or one with a body)");
+            }
+            return b.toString();
+        });
     }
 
     /** The call as the certificate's user; a user in more groups than AUTH_SYS carries is logged once per connection. */

@@ -78,6 +78,8 @@ public final class FrontEnd implements Closeable {
     final ScheduledExecutorService timer;
     final MemoryBudget budget;
     final RateLimitedLog warnings = new RateLimitedLog(LOG);
+    /** Refused calls and dropped records: logged (through {@link #warnings}) and counted by reason. */
+    final Refusals refusals = new Refusals(warnings);
     /** Backend connections being made at once; further connections wait for one (up to MAX_WAITING_CONNECTS). */
     final int backendConnectLimit = 256;
     final Semaphore backendConnects = new Semaphore(backendConnectLimit);
