@@ -58,6 +58,8 @@ final class ClientConnection {
     final IoLoop io;
     final SocketChannel client;
     private final BackendConnect backend;
+    /** The record whose relaying opens the backend connection (named in the log if that is refused). */
+    private CallHeader opening;
     /** The client: the socket's peer, or the source a trusted balancer's PROXY header named. */
     InetSocketAddress peer;
     /** What the client connected to: this socket's local address, or the destination of the PROXY header. */
@@ -484,12 +486,12 @@ final class ClientConnection {
                     return;
                 }
                 earn(EARNED);
-                toBackend(rewrite(rec, h));
+                toBackend(rewrite(rec, h), h);
                 return;
             case RELAY:
             default:
                 earn(EARNED);
-                toBackend(rec);
+                toBackend(rec, h);
         }
     }
 
@@ -528,6 +530,11 @@ final class ClientConnection {
                     + " supplementary groups; AUTH_SYS carries the first " + CallHeader.MAX_AUTH_SYS_GIDS);
         }
         return CallPolicy.asCertificateUser(rec, h, uid, gids);
+    }
+
+    /** Every source port toward the backend is in use: the call that needed the connection is refused (the connection closes). */
+    void sourcePortsExhausted(String why) {
+        fe.refusals.refused(peer, opening, Refusal.SOURCE_PORTS, () -> why);
     }
 
     private void closeNotifyReceived() {
@@ -667,13 +674,16 @@ final class ClientConnection {
 
     // ---- the backend ----
 
-    private void toBackend(byte[] rec) {
+    private void toBackend(byte[] rec, CallHeader h) {
         if (fe.backendProxy != 0 && !backendProxySent) {
             backendProxySent = true; // the first bytes the backend sees, before any record
             toBackend.add(ByteBuffer.wrap(backendProxyHeader()));
         }
         toBackend.add(RecordParser.framed(rec));
         if (!backend.connected()) {
+            if (opening == null) {
+                opening = h;
+            }
             backend.start(); // the queued records go once it is connected
             return;
         }

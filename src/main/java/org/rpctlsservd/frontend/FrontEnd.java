@@ -689,10 +689,9 @@ public final class FrontEnd implements Closeable {
     /** Clients refused because every source port toward their backend was in use. */
     private final AtomicInteger portsExhausted = new AtomicInteger();
 
-    /** On c's loop: every source port toward {@code backend} is in use, so {@code c} is refused (its caller closes it). */
-    void sourcePortsExhausted(ClientConnection c, InetSocketAddress backend, String why) {
+    /** Every source port toward a backend was in use: a client is refused (it says so itself). */
+    void sourcePortsExhausted() {
         portsExhausted.incrementAndGet();
-        warnings.warning("source-ports", () -> "front end " + c.peer + ": refused: " + why);
     }
 
     /** Clients refused because every source port toward their backend was in use. */

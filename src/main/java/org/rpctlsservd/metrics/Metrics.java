@@ -116,7 +116,9 @@ public final class Metrics {
         /** The host check (-h) failed: the connection is DISABLED. */
         DISABLED("host check failed (DISABLED)"),
         /** A malformed credential or verifier, or AUTH_TLS out of place. */
-        BAD_CREDENTIAL("bad credential or verifier");
+        BAD_CREDENTIAL("bad credential or verifier"),
+        /** Every source port toward the backend is in use (--backend-source-ports): the call cannot be relayed. */
+        SOURCE_PORTS("reserved ports exhausted");
 
         private final String text;
 
@@ -136,7 +138,7 @@ public final class Metrics {
 
     static final Counter REFUSED = Counter.builder().name("rpctlssd_frontend_refused_total")
             .help("Client records the front end did not relay, by reason (no_tls, no_certificate, not_verified, not_allowed, "
-                    + "no_user, disabled, bad_credential) and record: call (answered with AUTH_ERROR, also counted in "
+                    + "no_user, disabled, bad_credential, source_ports) and record: call (answered with AUTH_ERROR, also counted in "
                     + "rpctlssd_rpc_rejects_total; a malformed one dropped) or reply (a reply to a backend callback, dropped)")
             .labelNames("reason", "record").build();
     private static final Map<Refusal, CounterDataPoint> REFUSED_CALLS = new EnumMap<>(Refusal.class);

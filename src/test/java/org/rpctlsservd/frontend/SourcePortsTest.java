@@ -107,7 +107,8 @@ class SourcePortsTest {
                 assertTrue(c.closedByServer(), "the third client is refused: no port left");
             }
             assertEquals(1, h.daemon.frontEnd().sourcePortsExhausted());
-            assertTrue(log.has("reserved ports exhausted: 2 connections to the backend"), log.lines().toString());
+            assertTrue(log.has("refused program 536871065 version 1 procedure 1: reserved ports exhausted: 2 connections to the backend"),
+                    log.lines().toString());
             assertEquals(2, FX.backend().calls.get(), "the refused call never reached the backend");
             a.close();
             Await.until(() -> h.daemon.frontEnd().connectionCount() == 1, "the first client gone");
