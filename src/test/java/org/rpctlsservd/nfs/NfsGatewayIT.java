@@ -1,0 +1,253 @@
+package org.rpctlsservd.nfs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.net.ssl.SSLContext;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.rpctlsservd.support.Commands;
+import org.rpctlsservd.support.DaemonProcess;
+import org.rpctlsservd.support.Ganesha;
+import org.rpctlsservd.support.Libnfs;
+import org.rpctlsservd.support.TestPki;
+import org.rpctlsservd.support.TlsForwarder;
+import org.rpctlsservd.support.TlsHarness;
+
+/**
+ * NFS end to end with real parts: libnfs (nfs-ls, nfs-cat, nfs-cp) as the client, a
+ * {@link TlsForwarder} doing its RFC 9289 part, the daemon as an administrator runs it (the packaged
+ * jar, so a failsafe test), and Debian's nfs-ganesha behind it in a network namespace of its own
+ * ({@link Ganesha}, started once for the class). Two exports: {@code /export} for anyone and
+ * {@code /priv} with {@code PrivilegedPort = true}.
+ */
+class NfsGatewayIT {
+    static final int OPEN = 1;
+    static final int PRIV = 2;
+    /** The file ganesha serves from the start in each export, and its content. */
+    static final String MARKER = "readme.txt";
+    static final String MARKER_TEXT = "served by nfs-ganesha behind rpc.tlsservd\n";
+    /** An audit line of a TLS session with ALPN, the first group its flags. */
+    static final Pattern AUDIT = Pattern.compile("handshake peer=\\S+ .*result=ok .*alpn=sunrpc.* flags=(0x[0-9a-f]+)");
+
+    @TempDir
+    static Path shared;
+    static Ganesha ganesha;
+    static TestPki.Ca ca;
+    static Path caFile;
+    static SSLContext anonymous;
+    static SSLContext withCertificate;
+
+    @TempDir
+    Path tmp;
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+
+    @BeforeAll
+    static void start() throws Exception {
+        ca = TestPki.ca("NFS CA");
+        TestPki.Issued server = ca.leaf("server").dns("localhost").issue();
+        TestPki.writeServer(shared.resolve("server"), server);
+        caFile = shared.resolve("ca.pem");
+        Files.writeString(caFile, TestPki.pem(ca.cert()));
+        anonymous = TlsHarness.jdkClient(null, ca, "TLSv1.3");
+        withCertificate = TlsHarness.jdkClient(ca.leaf("nfs-client").issue(), ca, "TLSv1.3");
+        Ganesha.Export open = new Ganesha.Export(OPEN, shared.resolve("open"), "/export", false);
+        Ganesha.Export priv = new Ganesha.Export(PRIV, shared.resolve("priv"), "/priv", true);
+        for (Ganesha.Export e : List.of(open, priv)) {
+            Files.createDirectories(e.path());
+            Files.writeString(e.path().resolve(MARKER), MARKER_TEXT);
+        }
+        ganesha = Ganesha.start(shared.resolve("ganesha"), open, priv);
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (ganesha != null) {
+            ganesha.close();
+        }
+    }
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (int i = toClose.size() - 1; i >= 0; i--) {
+            toClose.get(i).close();
+        }
+    }
+
+    private DaemonProcess daemon(String... extra) throws Exception {
+        List<String> a = new ArrayList<>(List.of("-d", "-D", shared.resolve("server").toString(), "--pidfile",
+                tmp.resolve("pid").toString(), "--rpc-socket", tmp.resolve("rpctlssd.sock").toString(), "--no-rpcbind"));
+        a.addAll(Arrays.asList(extra));
+        DaemonProcess d = DaemonProcess.start(tmp.resolve("d"), List.of("-Xmx256m"), List.of(), a.toArray(new String[0]));
+        toClose.add(d);
+        return d;
+    }
+
+    /** One front end before ganesha's NFS port, with the options every release has. */
+    private DaemonProcess nfsDaemon(String... extra) throws Exception {
+        List<String> a = new ArrayList<>(List.of("--listen", "127.0.0.1:0", "--backend", ganesha.address + ":" + Ganesha.NFS_PORT));
+        a.addAll(Arrays.asList(extra));
+        return daemon(a.toArray(new String[0]));
+    }
+
+    /** Ports of one daemon with two relays: NFS on 127.0.0.1, MOUNT on 127.0.0.2 (told apart by address). */
+    private record Relays(DaemonProcess daemon, int nfs, int mount) {
+    }
+
+    private Relays nfsAndMountDaemon() throws Exception {
+        DaemonProcess d = daemon("--relay", "127.0.0.1:0," + ganesha.address + ":" + Ganesha.NFS_PORT + ",nfs",
+                "--relay", "127.0.0.2:0," + ganesha.address + ":" + Ganesha.MOUNT_PORT + ",mount");
+        return new Relays(d, listening(d, "127.0.0.1"), listening(d, "127.0.0.2"));
+    }
+
+    private static int listening(DaemonProcess d, String address) {
+        Matcher m = Pattern.compile("front end: RPC-over-TLS on /" + Pattern.quote(address) + ":(\\d+)").matcher(d.log());
+        assertTrue(m.find(), "no front end on " + address + ": " + d.log());
+        return Integer.parseInt(m.group(1));
+    }
+
+    private TlsForwarder forwarder(String host, int port, SSLContext tls) throws IOException {
+        TlsForwarder f = new TlsForwarder(host, port, tls);
+        toClose.add(f);
+        return f;
+    }
+
+    private static List<String> auditFlags(DaemonProcess d) {
+        List<String> flags = new ArrayList<>();
+        Matcher m = AUDIT.matcher(d.log());
+        while (m.find()) {
+            flags.add(m.group(1));
+        }
+        return flags;
+    }
+
+    private static String unique(String what) {
+        return what + "-" + System.nanoTime(); // ganesha's cache dislikes names reused behind its back
+    }
+
+    @Test
+    void nfsV3WithNfsAndMountOverTlsThroughOneDaemon() throws Exception {
+        Relays r = nfsAndMountDaemon();
+        TlsForwarder nfs = forwarder("127.0.0.1", r.nfs(), anonymous);
+        TlsForwarder mount = forwarder("127.0.0.2", r.mount(), anonymous);
+        String export = ganesha.export(OPEN).realPath();
+        String name = unique("v3");
+        String text = "written over NFSv3 through " + r.daemon().pid() + "\n";
+        Path local = Files.writeString(tmp.resolve("local.txt"), text);
+
+        Libnfs.cpOk(local.toString(), Libnfs.v3(nfs.port(), mount.port(), export, name));
+        assertEquals(text, Files.readString(ganesha.export(OPEN).path().resolve(name)), "what ganesha stored");
+        assertTrue(Libnfs.lsOk(Libnfs.v3(nfs.port(), mount.port(), export, "")).contains(name));
+        assertEquals(text, Libnfs.catOk(Libnfs.v3(nfs.port(), mount.port(), export, name)));
+        // ganesha listens on its namespace's address only, so MOUNT can only have come through the front end
+        assertTrue(mount.sessions() >= 3 && nfs.sessions() >= 3, "TLS sessions: MOUNT " + mount.sessions() + ", NFS " + nfs.sessions()
+                + "; " + mount.failures() + nfs.failures());
+        assertTrue(auditFlags(r.daemon()).size() >= 6, r.daemon().log());
+    }
+
+    @Test
+    void nfsV4ListsAndReads() throws Exception {
+        DaemonProcess d = nfsDaemon();
+        TlsForwarder nfs = forwarder("127.0.0.1", d.frontEndPort, anonymous);
+
+        assertTrue(Libnfs.lsOk(Libnfs.v4(nfs.port(), "/export", "")).contains(MARKER));
+        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(nfs.port(), "/export", MARKER)));
+        assertEquals(2, nfs.sessions(), nfs.failures().toString());
+        assertEquals(List.of("0x01", "0x01"), auditFlags(d), d.log());
+    }
+
+    @Test
+    void aFileOf64MiBWrittenWithV3ReadsBackWithV3AndV4() throws Exception {
+        Relays r = nfsAndMountDaemon();
+        TlsForwarder nfs = forwarder("127.0.0.1", r.nfs(), anonymous);
+        TlsForwarder mount = forwarder("127.0.0.2", r.mount(), anonymous);
+        String export = ganesha.export(OPEN).realPath();
+        String name = unique("big");
+        Path big = tmp.resolve("big");
+        Random random = new Random(9289);
+        byte[] block = new byte[1 << 20];
+        try (OutputStream out = Files.newOutputStream(big)) {
+            for (int i = 0; i < 64; i++) {
+                random.nextBytes(block);
+                out.write(block);
+            }
+        }
+        String sum = Libnfs.sha256(big);
+
+        Libnfs.cpOk(big.toString(), Libnfs.v3(nfs.port(), mount.port(), export, name));
+        assertEquals(sum, Libnfs.sha256(ganesha.export(OPEN).path().resolve(name)), "what ganesha stored");
+        Path v3 = tmp.resolve("back-v3");
+        Libnfs.cpOk(Libnfs.v3(nfs.port(), mount.port(), export, name), v3.toString());
+        assertEquals(sum, Libnfs.sha256(v3), "read with NFSv3");
+        Path v4 = tmp.resolve("back-v4");
+        Libnfs.cpOk(Libnfs.v4(nfs.port(), "/export", name), v4.toString());
+        assertEquals(sum, Libnfs.sha256(v4), "read with NFSv4.0");
+        assertTrue(r.daemon().process.isAlive(), r.daemon().log());
+    }
+
+    @Test
+    void aPrivilegedPortExportIsServedFromTheDefaultReservedPorts() throws Exception {
+        DaemonProcess d = nfsDaemon();
+        TlsForwarder nfs = forwarder("127.0.0.1", d.frontEndPort, anonymous);
+
+        assertTrue(Libnfs.lsOk(Libnfs.v4(nfs.port(), "/priv", "")).contains(MARKER));
+        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(nfs.port(), "/priv", MARKER)));
+    }
+
+    @Test
+    void aPrivilegedPortExportRefusesBackendSourcePortsAny() throws Exception {
+        DaemonProcess d = nfsDaemon("--backend-source-ports", "any");
+        TlsForwarder nfs = forwarder("127.0.0.1", d.frontEndPort, anonymous);
+
+        Commands.Result priv = Libnfs.cat(Libnfs.v4(nfs.port(), "/priv", MARKER));
+        assertNotEquals(0, priv.status(), priv.output());
+        assertFalse(priv.output().contains(MARKER_TEXT), priv.output());
+        // the same daemon serves the export without the condition: the refusal is ganesha's, for the port
+        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(nfs.port(), "/export", MARKER)));
+    }
+
+    @Test
+    void requireCertServesAClientWithACertificateAndRefusesOneWithout() throws Exception {
+        DaemonProcess d = nfsDaemon("--require", "cert", "-m", "-l", caFile.toString());
+        TlsForwarder certified = forwarder("127.0.0.1", d.frontEndPort, withCertificate);
+        TlsForwarder bare = forwarder("127.0.0.1", d.frontEndPort, anonymous);
+
+        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(certified.port(), "/export", MARKER)));
+        Commands.Result refused = Libnfs.cat(Libnfs.v4(bare.port(), "/export", MARKER));
+        assertNotEquals(0, refused.status(), refused.output());
+        assertFalse(refused.output().contains(MARKER_TEXT), refused.output());
+        assertEquals(1, bare.sessions(), "the refusal comes after the handshake: " + bare.failures());
+        // one verified session (0x0b), one without a certificate (0x01), which --require cert refused
+        assertEquals(List.of("0x0b", "0x01"), auditFlags(d), d.log());
+        assertTrue(d.log().contains("AUTH_TOOWEAK") || d.log().toLowerCase().contains("tooweak"),
+                "the daemon's log names the refusal: " + d.log());
+    }
+
+    @Test
+    void aClientAfterTheBackendRestartedIsServed() throws Exception {
+        DaemonProcess d = nfsDaemon();
+        TlsForwarder nfs = forwarder("127.0.0.1", d.frontEndPort, anonymous);
+        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(nfs.port(), "/export", MARKER)));
+
+        ganesha.restart();
+
+        assertTrue(d.process.isAlive(), d.log());
+        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(nfs.port(), "/export", MARKER)));
+        assertTrue(Libnfs.lsOk(Libnfs.v4(nfs.port(), "/export", "")).contains(MARKER));
+    }
+}
