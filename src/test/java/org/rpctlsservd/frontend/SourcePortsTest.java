@@ -122,6 +122,22 @@ class SourcePortsTest {
     }
 
     @Test
+    void twoPortsServeClientAfterClient() throws Exception {
+        // Each client relays a call and leaves: its port is given back and serves the next ones. (The
+        // reset that spares a remote backend's ports TIME_WAIT cannot be told apart here: this kernel
+        // reuses TIME_WAIT ports toward local addresses anyway.)
+        try (FrontEndHarness h = FX.frontEnd(tmp, "--backend-source-ports", "1000-1001")) {
+            for (int i = 0; i < 30; i++) {
+                int port = relayedFrom(h, i);
+                assertTrue(port == 1000 || port == 1001, "source port " + port);
+                int expected = 1;
+                Await.until(() -> h.daemon.frontEnd().connectionCount() == 0, "client " + expected + " gone");
+            }
+            assertEquals(0, h.daemon.frontEnd().sourcePortsExhausted());
+        }
+    }
+
+    @Test
     void aPortAnotherProgramHoldsIsSkipped() throws Exception {
         try (ServerSocket squatter = new ServerSocket()) {
             squatter.bind(new InetSocketAddress(1001)); // a listener on the top port: binding it fails
