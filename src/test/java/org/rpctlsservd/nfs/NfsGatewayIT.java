@@ -1,14 +1,19 @@
 package org.rpctlsservd.nfs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -217,25 +222,39 @@ class NfsGatewayIT {
         Commands.Result priv = Libnfs.cat(Libnfs.v4(nfs.port(), "/priv", MARKER));
         assertNotEquals(0, priv.status(), priv.output());
         assertFalse(priv.output().contains(MARKER_TEXT), priv.output());
-        // the same daemon serves the export without the condition: the refusal is ganesha's, for the port
+        // the same daemon serves the export without the condition, and ganesha serves /priv to a client
+        // on a reserved port (libnfs as root, straight to it): the refusal is ganesha's, for the port
         assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(nfs.port(), "/export", MARKER)));
+        assertEquals(MARKER_TEXT, Libnfs.catOk("nfs://" + ganesha.address + "/priv/" + MARKER + "?version=4&nfsport=" + Ganesha.NFS_PORT));
     }
 
     @Test
     void requireCertServesAClientWithACertificateAndRefusesOneWithout() throws Exception {
-        DaemonProcess d = nfsDaemon("--require", "cert", "-m", "-l", caFile.toString());
+        DaemonProcess d = nfsDaemon("--require", "cert", "-m", "-l", caFile.toString(), "--metrics", "127.0.0.1:0");
         TlsForwarder certified = forwarder("127.0.0.1", d.frontEndPort, withCertificate);
         TlsForwarder bare = forwarder("127.0.0.1", d.frontEndPort, anonymous);
 
         assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(certified.port(), "/export", MARKER)));
+        assertEquals(0, tooWeak(d), "refusals before the client without a certificate");
         Commands.Result refused = Libnfs.cat(Libnfs.v4(bare.port(), "/export", MARKER));
         assertNotEquals(0, refused.status(), refused.output());
         assertFalse(refused.output().contains(MARKER_TEXT), refused.output());
         assertEquals(1, bare.sessions(), "the refusal comes after the handshake: " + bare.failures());
-        // one verified session (0x0b), one without a certificate (0x01), which --require cert refused
+        // one verified session (0x0b), one without a certificate (0x01), whose calls --require cert refused
         assertEquals(List.of("0x0b", "0x01"), auditFlags(d), d.log());
-        assertTrue(d.log().contains("AUTH_TOOWEAK") || d.log().toLowerCase().contains("tooweak"),
-                "the daemon's log names the refusal: " + d.log());
+        assertTrue(tooWeak(d) >= 1, "AUTH_TOOWEAK counted");
+    }
+
+    /** Calls the daemon answered AUTH_TOOWEAK so far, from its /metrics. */
+    private static long tooWeak(DaemonProcess d) throws Exception {
+        Matcher m = Pattern.compile("metrics: Prometheus /metrics and /ready on 127\\.0\\.0\\.1:(\\d+)").matcher(d.log());
+        assertTrue(m.find(), d.log());
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + m.group(1)
+                + "/metrics")).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        Matcher v = Pattern.compile("^rpctlssd_rpc_rejects_total\\{reason=\"auth_tooweak\"\\} (\\S+)$", Pattern.MULTILINE).matcher(r.body());
+        assertTrue(v.find(), r.body());
+        return (long) Double.parseDouble(v.group(1));
     }
 
     @Test
