@@ -47,8 +47,15 @@ public final class TrustMaterial {
     /** Checked after a chain verifies: who of the verified may use the service. */
     private final AllowList allow;
 
-    /** The outcome of checking one client chain. */
-    public record Verification(boolean verified, boolean selfSigned, String reason) {
+    /**
+     * The outcome of checking one client chain. {@code notAllowed}: the chain verified but the
+     * allow-list refused its leaf ({@code reason} says why); it too ends without the VERIFIED flag,
+     * and this is how whoever refuses the client's calls later tells the administrator which it was.
+     */
+    public record Verification(boolean verified, boolean selfSigned, String reason, boolean notAllowed) {
+        public Verification(boolean verified, boolean selfSigned, String reason) {
+            this(verified, selfSigned, reason, false);
+        }
     }
 
     private TrustMaterial(List<X509CertificateHolder> caFileCerts, List<X509CertificateHolder> anchorHolders,
@@ -153,7 +160,7 @@ public final class TrustMaterial {
             CertPathBuilder.getInstance("PKIX").build(params);
             java.util.Optional<String> refused = allow.refusal(chain.get(0));
             if (refused.isPresent()) {
-                return new Verification(false, false, refused.get()); // as if it had not verified: no VERIFIED flag
+                return new Verification(false, false, refused.get(), true); // as if it had not verified: no VERIFIED flag
             }
             return new Verification(true, false, null);
         } catch (CertPathBuilderException e) {

@@ -127,6 +127,17 @@ public final class Cli {
                 .desc("RFC 9289 front end: accept RPC clients here (repeatable; IPv4 or [IPv6])").build());
         o.addOption(Option.builder().longOpt("backend").hasArg().argName("host:port")
                 .desc("the plain ONC-RPC server the front end relays to").build());
+        o.addOption(Option.builder().longOpt("relay").hasArg().argName("listen,backend[,program[/vers+...]]...")
+                .desc("RFC 9289 front end: accept RPC clients at listen (addr:port) and relay them to backend (host:port); the "
+                        + "programs named (nfs, mountd, nlockmgr, status, rquotad, nfs_acl or a number with its versions) are "
+                        + "registered with rpcbind at the listen port where nobody has registered them; repeatable").build());
+        o.addOption(Option.builder().longOpt("backend-source-ports").hasArg().argName("reserved|any|low-high")
+                .desc("front end: the local ports backend connections come from (default reserved, " + Config.SourcePorts.RESERVED.low()
+                        + "-" + Config.SourcePorts.RESERVED.high() + ", when the daemon may bind them: NFS servers' secure exports "
+                        + "want them; else any)").build());
+        o.addOption(Option.builder().longOpt("backend-source").hasArg().argName("addr")
+                .desc("front end: a local address backend connections come from; repeatable: each adds a range of reserved "
+                        + "ports (default: the kernel's choice of address)").build());
         o.addOption(Option.builder().longOpt("accept-proxy-from").hasArg().argName("cidr")
                 .desc("front end: connections from these addresses must begin with a PROXY protocol header (v1 or v2), whose source "
                         + "address then stands for the client; repeatable").build());
@@ -330,6 +341,9 @@ public final class Cli {
         Path keyPassphraseFile = null;
         int maxClients = Config.DEFAULT_MAX_CLIENTS;
         Duration firstCallTimeout = Config.DEFAULT_FIRST_CALL_TIMEOUT;
+        java.util.List<Config.Relay> relays = new java.util.ArrayList<>();
+        Config.SourcePorts sourcePorts = Config.SourcePorts.RESERVED;
+        java.util.List<InetAddress> backendSources = new java.util.ArrayList<>();
 
         // In command-line order, as getopt sees them: the first refused option decides the message.
         for (Option o : cmd.getOptions()) {
@@ -374,6 +388,9 @@ public final class Cli {
                 case "throwaway-cert": throwaway = true; break;
                 case "listen": listen.add(hostPort("--listen", v)); break;
                 case "backend": backend = hostPort("--backend", v); break;
+                case "relay": relays.add(relay(v)); break;
+                case "backend-source-ports": sourcePorts = sourcePorts(v); break;
+                case "backend-source": backendSources.add(literal("--backend-source", v)); break;
                 case "require":
                     try {
                         require = Config.Require.valueOf(v.toUpperCase(java.util.Locale.ROOT));
@@ -454,8 +471,22 @@ public final class Cli {
         if (!listen.isEmpty() && backend == null) {
             throw new UsageException(progname + ": --listen requires --backend <host:port>");
         }
-        if (listen.isEmpty() && (backend != null || require != Config.Require.NONE || !acceptProxyFrom.isEmpty() || backendProxy != 0)) {
-            throw new UsageException(progname + ": --backend, --require, --accept-proxy-from and --backend-proxy need --listen <addr:port>");
+        if (listen.isEmpty() && backend != null) {
+            throw new UsageException(progname + ": --backend needs --listen <addr:port> (a --relay names its own backend)");
+        }
+        if (listen.isEmpty() && relays.isEmpty() && (require != Config.Require.NONE || !acceptProxyFrom.isEmpty() || backendProxy != 0
+                || sourcePorts != Config.SourcePorts.RESERVED || !backendSources.isEmpty())) {
+            throw new UsageException(progname + ": --require, --accept-proxy-from, --backend-proxy, --backend-source-ports and "
+                    + "--backend-source need --listen <addr:port> or --relay");
+        }
+        java.util.Set<InetSocketAddress> listening = new java.util.HashSet<>();
+        for (InetSocketAddress a : listen) {
+            listening.add(a);
+        }
+        for (Config.Relay r : relays) {
+            if (r.listen().getPort() != 0 && !listening.add(r.listen())) {
+                throw new UsageException(progname + ": --relay: " + hostPortText(r.listen()) + " is listened on twice");
+            }
         }
         if (domain == null) {
             domain = defaultDomain(hostname, canonicalName);
@@ -464,7 +495,104 @@ public final class Cli {
                 crl, certUser, verbose, wildcard, pidFile, rpcAddress, maxConnections, connectQueue, idle, rpcbind, 111,
                 handshakeTimeout, requireAlpn, throwaway, listen, backend, require, frontIdle, upcall, writeTimeout, memoryBudget,
                 rpcSocket, rpcInsecure, ioThreads, metrics, checkOnly, groups, allowSubjects, allowSans, requireEku, acceptProxyFrom,
-                backendProxy, keyUri, keyPassphraseFile, maxClients, firstCallTimeout);
+                backendProxy, keyUri, keyPassphraseFile, maxClients, firstCallTimeout, relays, sourcePorts, backendSources);
+    }
+
+    /** Programs a --relay may name, as /etc/rpc spells them, with the versions NFS servers register. */
+    private static final java.util.Map<String, Config.Program> KNOWN_PROGRAMS = java.util.Map.of(
+            "nfs", new Config.Program(100003, "nfs", java.util.List.of(3, 4)),
+            "mountd", new Config.Program(100005, "mountd", java.util.List.of(1, 3)),
+            "nlockmgr", new Config.Program(100021, "nlockmgr", java.util.List.of(1, 3, 4)),
+            "status", new Config.Program(100024, "status", java.util.List.of(1)),
+            "rquotad", new Config.Program(100011, "rquotad", java.util.List.of(1, 2)),
+            "nfs_acl", new Config.Program(100227, "nfs_acl", java.util.List.of(3)));
+
+    /** --relay LISTEN,BACKEND[,PROGRAM[/VERS+VERS...]]... */
+    private Config.Relay relay(String v) throws UsageException {
+        String[] parts = v.split(",", -1);
+        if (parts.length < 2) {
+            throw new UsageException(progname + ": --relay takes LISTEN,BACKEND[,PROGRAM...] (for example 0.0.0.0:2049,127.0.0.1:12049,nfs),"
+                    + " not `" + v + "'");
+        }
+        InetSocketAddress listen = hostPort("--relay (listen)", parts[0].strip());
+        InetSocketAddress backend = hostPort("--relay (backend)", parts[1].strip());
+        java.util.List<Config.Program> programs = new java.util.ArrayList<>();
+        for (int i = 2; i < parts.length; i++) {
+            programs.add(program(parts[i].strip()));
+        }
+        return new Config.Relay(listen, backend, programs);
+    }
+
+    private Config.Program program(String p) throws UsageException {
+        int slash = p.indexOf('/');
+        String name = (slash < 0 ? p : p.substring(0, slash)).toLowerCase(java.util.Locale.ROOT);
+        Config.Program known = KNOWN_PROGRAMS.get(name.equals("mount") ? "mountd" : name);
+        int number;
+        if (known != null) {
+            number = known.number();
+        } else {
+            try {
+                number = Integer.parseUnsignedInt(name);
+            } catch (NumberFormatException e) {
+                throw new UsageException(progname + ": --relay: unknown program `" + name + "' (nfs, mountd, nlockmgr, status, rquotad,"
+                        + " nfs_acl, or a number with its versions: 400000/1)");
+            }
+        }
+        if (slash < 0) {
+            if (known == null) {
+                throw new UsageException(progname + ": --relay: program " + name + " needs its versions: " + name + "/1 or " + name + "/1+2");
+            }
+            return known;
+        }
+        java.util.List<Integer> versions = new java.util.ArrayList<>();
+        for (String x : p.substring(slash + 1).split("\\+", -1)) {
+            int n;
+            try {
+                n = Integer.parseInt(x.strip());
+            } catch (NumberFormatException e) {
+                n = -1;
+            }
+            if (n < 0 || versions.contains(n)) {
+                throw new UsageException(progname + ": --relay: bad versions in `" + p + "' (versions are numbers joined by +: nfs/3+4)");
+            }
+            versions.add(n);
+        }
+        return new Config.Program(number, known != null ? known.name() : null, versions);
+    }
+
+    /** --backend-source-ports reserved|any|LOW-HIGH */
+    private Config.SourcePorts sourcePorts(String v) throws UsageException {
+        if (v.equals("reserved")) {
+            return new Config.SourcePorts(Config.SourcePorts.RESERVED.low(), Config.SourcePorts.RESERVED.high(), true);
+        }
+        if (v.equals("any")) {
+            return Config.SourcePorts.ANY;
+        }
+        int dash = v.indexOf('-');
+        try {
+            int low = Integer.parseInt(v.substring(0, dash));
+            int high = Integer.parseInt(v.substring(dash + 1));
+            if (low >= 1 && low <= high && high <= 65535) {
+                return new Config.SourcePorts(low, high, true);
+            }
+        } catch (NumberFormatException | IndexOutOfBoundsException e) {
+            // refused below
+        }
+        throw new UsageException(progname + ": --backend-source-ports takes reserved, any or LOW-HIGH (1 to 65535), not `" + v + "'");
+    }
+
+    /** An IP address written out (no name lookups: a source address is this host's own). */
+    private InetAddress literal(String name, String v) throws UsageException {
+        try {
+            return org.rpctlsservd.proxy.IpLiteral.either(v.startsWith("[") && v.endsWith("]") ? v.substring(1, v.length() - 1) : v);
+        } catch (org.rpctlsservd.proxy.IpLiteral.NotALiteral e) {
+            throw new UsageException(progname + ": " + name + " takes an IP address, not `" + v + "'");
+        }
+    }
+
+    private static String hostPortText(InetSocketAddress a) {
+        return (a.getAddress() instanceof java.net.Inet6Address ? "[" + a.getAddress().getHostAddress() + "]"
+                : a.getAddress().getHostAddress()) + ":" + a.getPort();
     }
 
     /** C atoi(): optional blanks and sign, then the leading digits; nothing numeric gives 0. */

@@ -51,12 +51,64 @@ public record Config(
         String keyUri,
         Path keyPassphraseFile,
         int maxClients,
-        Duration firstCallTimeout) {
+        Duration firstCallTimeout,
+        java.util.List<Relay> relays,
+        SourcePorts backendSourcePorts,
+        java.util.List<java.net.InetAddress> backendSources) {
 
     /** --require: the least a connection must reach before calls other than NULL are relayed (exports(5) -tls, -tlscert, -tlscertuser). */
     public enum Require { NONE, TLS, CERT, CERTUSER }
 
+    /**
+     * --relay: a listener, the plain server it relays to, and the RPC programs served behind it
+     * (which the daemon registers with rpcbind at the listener's port, where nobody else has).
+     */
+    public record Relay(InetSocketAddress listen, InetSocketAddress backend, java.util.List<Program> programs) {
+        public Relay {
+            programs = java.util.List.copyOf(programs);
+        }
+    }
+
+    /** An RPC program behind a relay and the versions it serves there; {@code name} as rpcinfo prints it, or null. */
+    public record Program(int number, String name, java.util.List<Integer> versions) {
+        public Program {
+            versions = java.util.List.copyOf(versions);
+        }
+
+        @Override
+        public String toString() {
+            return (name != null ? name : Integer.toUnsignedString(number)) + " "
+                    + versions.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining("+"));
+        }
+    }
+
+    /**
+     * --backend-source-ports: the local ports backend connections come from, {@code low} to
+     * {@code high}; {@code low} 0 for any (the kernel's choice). {@code given}: on the command line or
+     * in the file, so a daemon that may not bind them refuses to start instead of falling back.
+     */
+    public record SourcePorts(int low, int high, boolean given) {
+        /** The default: reserved ports, the range the Linux NFS client uses (sunrpc min_resvport, max_resvport). */
+        public static final SourcePorts RESERVED = new SourcePorts(665, 1023, false);
+        public static final SourcePorts ANY = new SourcePorts(0, 0, true);
+
+        public boolean any() {
+            return low == 0;
+        }
+
+        public int count() {
+            return any() ? 0 : high - low + 1;
+        }
+
+        @Override
+        public String toString() {
+            return any() ? "any" : low + "-" + high;
+        }
+    }
+
     public Config {
+        relays = java.util.List.copyOf(relays);
+        backendSources = java.util.List.copyOf(backendSources);
         listen = java.util.List.copyOf(listen);
         allowSubjects = java.util.List.copyOf(allowSubjects);
         allowSans = java.util.List.copyOf(allowSans);
@@ -104,7 +156,9 @@ public record Config(
             java.util.Map.entry("allowSans", "allow-san"), java.util.Map.entry("requireEku", "require-eku"),
             java.util.Map.entry("acceptProxyFrom", "accept-proxy-from"), java.util.Map.entry("backendProxy", "backend-proxy"),
             java.util.Map.entry("keyUri", "key-uri"), java.util.Map.entry("keyPassphraseFile", "key-passphrase-file"),
-            java.util.Map.entry("maxClients", "max-clients"), java.util.Map.entry("firstCallTimeout", "first-call-timeout"));
+            java.util.Map.entry("maxClients", "max-clients"), java.util.Map.entry("firstCallTimeout", "first-call-timeout"),
+            java.util.Map.entry("relays", "relay"), java.util.Map.entry("backendSourcePorts", "backend-source-ports"),
+            java.util.Map.entry("backendSources", "backend-source"));
 
     /** What a reload (SIGHUP) applies: the allow-lists. Every other option takes effect at a restart. */
     public static final java.util.Set<String> RELOADABLE = java.util.Set.of("allow-subject", "allow-san", "require-eku");
@@ -145,6 +199,16 @@ public record Config(
             dropped.add("require-eku");
         }
         return dropped;
+    }
+
+    /** Every relay of the front end: each --listen to --backend, then each --relay. */
+    public java.util.List<Relay> allRelays() {
+        java.util.List<Relay> all = new java.util.ArrayList<>();
+        for (InetSocketAddress l : listen) {
+            all.add(new Relay(l, backend, java.util.List.of()));
+        }
+        all.addAll(relays);
+        return all;
     }
 
     /** With -d the daemon stays in the foreground and logs to stderr. */

@@ -56,6 +56,8 @@ public final class Daemon implements Closeable {
     private final RpcServer server;
     private final StreamRpcServer local;
     private final Registration registration;
+    /** The programs the relays name, registered at their TLS ports; null without a front end. */
+    private final org.rpctlsservd.rpcbind.RelayRegistrations relayRegistrations;
     private final Handshaker handshaker;
     private final FrontEnd frontEnd;
     private final TlsEngine engine;
@@ -124,7 +126,7 @@ public final class Daemon implements Closeable {
                     + "other hosts can reach the RPCTLSSD service (NULL, and from reserved ports every procedure)");
         }
         FrontEnd fe = null;
-        if (!config.listen().isEmpty()) {
+        if (!config.allRelays().isEmpty()) {
             try {
                 fe = new FrontEnd(FrontEndSettings.from(config), UnixDomainSocketAddress.of(config.rpcSocket()), placement, handoff,
                         sessions, timer, budget);
@@ -138,6 +140,8 @@ public final class Daemon implements Closeable {
                 ? Registration.register(rpctlssd.RPCTLSSD, rpctlssd.RPCTLSSDVERS, server.port(), config.rpcSocket(),
                         config.portmapPort(), timer)
                 : null;
+        this.relayRegistrations = fe == null ? null
+                : org.rpctlsservd.rpcbind.RelayRegistrations.register(registration, programsToRegister(config, fe), config.portmapPort());
         if (engine != null) {
             LOG.info("server certificate and key: " + engine.credentials().source());
         }
@@ -452,6 +456,23 @@ public final class Daemon implements Closeable {
         }
     }
 
+    /** Each program version a relay names, at the port its listener got. */
+    private static java.util.List<org.rpctlsservd.rpcbind.RelayRegistrations.Wanted> programsToRegister(Config config, FrontEnd fe)
+            throws IOException {
+        java.util.List<org.rpctlsservd.rpcbind.RelayRegistrations.Wanted> wanted = new java.util.ArrayList<>();
+        java.util.List<Config.Relay> relays = config.allRelays();
+        java.util.List<java.net.InetSocketAddress> bound = fe.addresses();
+        for (int i = 0; i < relays.size(); i++) {
+            java.net.InetSocketAddress at = new java.net.InetSocketAddress(relays.get(i).listen().getAddress(), bound.get(i).getPort());
+            for (Config.Program p : relays.get(i).programs()) {
+                for (int v : p.versions()) {
+                    wanted.add(new org.rpctlsservd.rpcbind.RelayRegistrations.Wanted(p.number(), p.name(), v, at));
+                }
+            }
+        }
+        return wanted;
+    }
+
     /** Orderly stop: unregister, stop serving, end every session and parked socket. */
     @Override
     public synchronized void close() {
@@ -461,6 +482,9 @@ public final class Daemon implements Closeable {
         closed = true;
         if (metrics != null) {
             metrics.notReady(); // at once: a balancer stops sending before the service goes
+        }
+        if (relayRegistrations != null) {
+            relayRegistrations.close(); // first: no client is sent to a port that is closing
         }
         if (frontEnd != null) {
             frontEnd.close();

@@ -35,8 +35,11 @@ final class Preflight {
             throw new Refused(e.getMessage());
         }
         ownAddress("--rpc-address", config.rpcAddress());
-        for (InetSocketAddress a : config.listen()) {
-            ownAddress("--listen", a);
+        for (Config.Relay r : config.allRelays()) {
+            ownAddress(config.listen().contains(r.listen()) ? "--listen" : "--relay", r.listen());
+        }
+        for (java.net.InetAddress a : config.backendSources()) {
+            ownAddress("--backend-source", new InetSocketAddress(a, 0));
         }
         if (config.metrics() != null) {
             ownAddress("--metrics", config.metrics());

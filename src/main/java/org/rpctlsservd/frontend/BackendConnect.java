@@ -1,6 +1,7 @@
 package org.rpctlsservd.frontend;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.ScheduledFuture;
@@ -19,10 +20,14 @@ final class BackendConnect {
     private final FrontEnd fe;
     private final ClientConnection owner;
     private final IoLoop io;
+    /** The server this connection's listener relays to. */
+    private final InetSocketAddress backend;
     private final Runnable connected;
     private final Consumer<String> failed;
     private final BooleanSupplier closed;
     private SocketChannel channel;
+    /** The local port it is bound to (with --backend-source-ports), given back at close. */
+    private SourcePorts.Lease lease;
     private boolean isConnected;
     /** In the front end's queue of connections waiting to start their backend connect. */
     private boolean waiting;
@@ -34,11 +39,12 @@ final class BackendConnect {
      * @param connected called once the connection is made
      * @param failed    the connect failed, timed out, or too many wait: the owner tears down with this reason
      */
-    BackendConnect(FrontEnd fe, ClientConnection owner, IoLoop io, Runnable connected, Consumer<String> failed,
-            BooleanSupplier closed) {
+    BackendConnect(FrontEnd fe, ClientConnection owner, IoLoop io, InetSocketAddress backend, Runnable connected,
+            Consumer<String> failed, BooleanSupplier closed) {
         this.fe = fe;
         this.owner = owner;
         this.io = io;
+        this.backend = backend;
         this.connected = connected;
         this.failed = failed;
         this.closed = closed;
@@ -70,7 +76,7 @@ final class BackendConnect {
             waiting = false;
             fe.warnings.warning("backend-connects", () -> "front end: closing a client: " + fe.backendConnectLimit
                     + " backend connections are being made and " + FrontEnd.MAX_WAITING_CONNECTS + " more wait (backend "
-                    + fe.backend + " slow or down?)");
+                    + backend + " slow or down?)");
             failed.accept("too many backend connections pending");
             return;
         }
@@ -90,12 +96,14 @@ final class BackendConnect {
     private void open() {
         permit = true;
         try {
-            channel = SocketChannel.open();
-            channel.configureBlocking(false);
-            channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
-            if (channel.connect(fe.backend)) {
-                done();
-                return;
+            if (!fe.sourcePorts.binds()) {
+                channel = socket();
+                if (channel.connect(backend)) {
+                    done();
+                    return;
+                }
+            } else if (connectFromSourcePort()) {
+                return; // connected, or refused
             }
         } catch (IOException e) {
             fail(e.getMessage());
@@ -107,6 +115,65 @@ final class BackendConnect {
             }
         }), FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         io.onConnectable(channel, this::connectable);
+    }
+
+    private static SocketChannel socket() throws IOException {
+        SocketChannel ch = SocketChannel.open();
+        ch.configureBlocking(false);
+        ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        return ch;
+    }
+
+    /**
+     * Binds a port of --backend-source-ports and starts the connect from it, trying the next port
+     * while one turns out taken (by another program, or in TIME_WAIT toward this backend); true when
+     * it is over already (connected at once, or every port in use: the client is refused).
+     */
+    private boolean connectFromSourcePort() throws IOException {
+        java.util.List<SourcePorts.Lease> taken = new java.util.ArrayList<>();
+        try {
+            while (true) {
+                SourcePorts.Lease l = fe.sourcePorts.take(backend);
+                if (l == null) {
+                    portsExhausted(taken.size());
+                    return true;
+                }
+                SocketChannel ch = socket();
+                try {
+                    SourcePorts.bind(ch, l);
+                    channel = ch;
+                    lease = l;
+                    if (ch.connect(backend)) {
+                        done();
+                        return true;
+                    }
+                    return false;
+                } catch (IOException e) {
+                    channel = null;
+                    lease = null;
+                    FrontEnd.closeQuietly(ch);
+                    if (!SourcePorts.taken(e)) {
+                        fe.sourcePorts.release(l);
+                        throw e;
+                    }
+                    taken.add(l); // held until this attempt ends, so the next take moves on
+                }
+            }
+        } finally {
+            for (SourcePorts.Lease l : taken) {
+                fe.sourcePorts.release(l);
+            }
+        }
+    }
+
+    /** Every source port toward the backend is in use: the client is refused, said, and counted. */
+    private void portsExhausted(int takenElsewhere) {
+        int inUse = fe.sourcePorts.inUse(backend) - takenElsewhere;
+        fe.sourcePortsExhausted();
+        owner.sourcePortsExhausted(inUse + " connections to the backend " + backend + " use ports " + fe.sourcePorts.describe()
+                + (takenElsewhere > 0 ? " and " + takenElsewhere + " more are taken by other programs" : "")
+                + "; the client is closed (widen --backend-source-ports or add --backend-source addresses)");
+        failed.accept("reserved ports exhausted toward the backend " + backend);
     }
 
     private void connectable() {
@@ -132,8 +199,8 @@ final class BackendConnect {
     }
 
     private void fail(String why) {
-        fe.warnings.warning("backend-connect", () -> "front end: cannot reach the backend " + fe.backend + ": " + why);
-        failed.accept("backend " + fe.backend + ": " + why);
+        fe.warnings.warning("backend-connect", () -> "front end: cannot reach the backend " + backend + ": " + why);
+        failed.accept("backend " + backend + ": " + why);
     }
 
     /** The connect finished, failed or was given up: its permit goes to the next waiting connection. */
@@ -153,6 +220,10 @@ final class BackendConnect {
         if (channel != null) {
             io.forget(channel);
             FrontEnd.closeQuietly(channel);
+        }
+        if (lease != null) {
+            fe.sourcePorts.release(lease); // after the close: the port is free for the next one (TIME_WAIT aside)
+            lease = null;
         }
         waiting = false;
     }

@@ -4,6 +4,7 @@ import org.acplt.oncrpc.OncRpcAuthStatus;
 import org.acplt.oncrpc.OncRpcAuthType;
 import org.rpctlsservd.cli.Config;
 import org.rpctlsservd.handshake.HandshakeOutcome;
+import org.rpctlsservd.metrics.Metrics.Refusal;
 import org.rpctlsservd.rpc.AuthSys;
 import org.rpctlsservd.rpc.CallHeader;
 import org.rpctlsservd.rpc.XdrWriter;
@@ -26,18 +27,23 @@ final class CallPolicy {
         REFUSE,
         /** The STARTTLS probe: answer it and start the handshake. */
         START_TLS,
-        /** Neither a call nor a reply: dropped. */
+        /** Not passed on, not answered: neither a call nor a reply, or (with {@link Decision#why}) a record the connection may not send yet. */
         DROP,
     }
 
-    record Decision(Action action, int authStat) {
-        static final Decision RELAY = new Decision(Action.RELAY, 0);
-        static final Decision CERTUSER = new Decision(Action.RELAY_AS_CERTIFICATE_USER, 0);
-        static final Decision START_TLS = new Decision(Action.START_TLS, 0);
-        static final Decision DROP = new Decision(Action.DROP, 0);
+    /** {@code why}: for REFUSE, and for a DROP the requirement caused, the reason to log and count; else null. */
+    record Decision(Action action, int authStat, Refusal why) {
+        static final Decision RELAY = new Decision(Action.RELAY, 0, null);
+        static final Decision CERTUSER = new Decision(Action.RELAY_AS_CERTIFICATE_USER, 0, null);
+        static final Decision START_TLS = new Decision(Action.START_TLS, 0, null);
+        static final Decision DROP = new Decision(Action.DROP, 0, null);
 
-        static Decision refuse(int authStat) {
-            return new Decision(Action.REFUSE, authStat);
+        static Decision refuse(int authStat, Refusal why) {
+            return new Decision(Action.REFUSE, authStat, why);
+        }
+
+        static Decision drop(Refusal why) {
+            return new Decision(Action.DROP, 0, why);
         }
     }
 
@@ -49,30 +55,39 @@ final class CallPolicy {
      * @param probeWelcome a STARTTLS probe may start TLS now (plain, and no probe answered yet)
      */
     static Decision decide(CallHeader h, boolean nothingAfter, boolean tls, int flags, boolean probeWelcome, Config.Require require) {
+        boolean below = level(tls, flags).ordinal() < require.ordinal();
         switch (h.problem) {
             case NOT_A_CALL:
-                return h.messageType == 1 ? Decision.RELAY : Decision.DROP; // a reply to one of the backend's callbacks
+                if (h.messageType != 1) {
+                    return Decision.DROP;
+                }
+                // A reply to one of the backend's callbacks: below the requirement nothing but a NULL call
+                // reaches the backend, and a reply is no call. A DISABLED connection's replies follow its
+                // level like the rest (tls: they pass under none and tls, as before): a reply carries no
+                // credential for the DISABLED rule, which judges credentials, to refuse.
+                return below ? Decision.drop(shortOf(tls, flags)) : Decision.RELAY;
             case TRUNCATED:
             case RPC_MISMATCH:
-                return Decision.RELAY; // the backend answers what it makes of it
+                // the backend answers what it makes of it, once the connection may reach it: this cannot be a NULL call
+                return below ? Decision.drop(shortOf(tls, flags)) : Decision.RELAY;
             case BAD_CRED:
             case BAD_VERF:
-                return Decision.refuse(h.authStatus());
+                return Decision.refuse(h.authStatus(), Refusal.BAD_CREDENTIAL);
             default:
                 break;
         }
         if (h.credFlavor == CallHeader.AUTH_TLS) {
             boolean probe = probeWelcome && h.procedure == 0 && h.credLength == 0
                     && h.verfFlavor == OncRpcAuthType.ONCRPC_AUTH_NONE && h.verfLength == 0 && nothingAfter;
-            return probe ? Decision.START_TLS : Decision.refuse(OncRpcAuthStatus.ONCRPC_AUTH_BADCRED);
+            return probe ? Decision.START_TLS : Decision.refuse(OncRpcAuthStatus.ONCRPC_AUTH_BADCRED, Refusal.BAD_CREDENTIAL);
         }
         boolean disabled = tls && (flags & HandshakeOutcome.FLAGS_DISABLED) != 0;
         if (disabled && (h.credFlavor == OncRpcAuthType.ONCRPC_AUTH_UNIX || h.credFlavor == OncRpcAuthType.ONCRPC_AUTH_SHORT
                 || h.credFlavor == CallHeader.RPCSEC_GSS)) {
-            return Decision.refuse(OncRpcAuthStatus.ONCRPC_AUTH_REJECTEDCRED);
+            return Decision.refuse(OncRpcAuthStatus.ONCRPC_AUTH_REJECTEDCRED, Refusal.DISABLED);
         }
-        if (h.procedure != 0 && level(tls, flags).ordinal() < require.ordinal()) {
-            return Decision.refuse(OncRpcAuthStatus.ONCRPC_AUTH_TOOWEAK);
+        if (h.procedure != 0 && below) {
+            return Decision.refuse(OncRpcAuthStatus.ONCRPC_AUTH_TOOWEAK, shortOf(tls, flags));
         }
         if (tls && h.credFlavor == OncRpcAuthType.ONCRPC_AUTH_UNIX
                 && (flags & (HandshakeOutcome.FLAGS_CERTUSER | HandshakeOutcome.FLAGS_DISABLED)) == HandshakeOutcome.FLAGS_CERTUSER) {
@@ -107,6 +122,24 @@ final class CallPolicy {
     /** True when {@link #asCertificateUser} leaves some of {@code gids} out (the caller says so once). */
     static boolean groupsTrimmed(int[] gids) {
         return gids.length - 1 > CallHeader.MAX_AUTH_SYS_GIDS;
+    }
+
+    /**
+     * Why a connection is below a --require level above {@code none}: the first thing it lacks, as far
+     * as the flags tell. NOT_VERIFIED covers a certificate the allow-list refused too (the flags do not
+     * say which; the session's {@link org.rpctlsservd.certs.TrustMaterial.Verification} does).
+     */
+    static Refusal shortOf(boolean tls, int flags) {
+        if (!tls) {
+            return Refusal.NO_TLS;
+        }
+        if ((flags & HandshakeOutcome.FLAGS_GOTCERT) == 0) {
+            return Refusal.NO_CERTIFICATE;
+        }
+        if ((flags & HandshakeOutcome.FLAGS_VERIFIED) == 0) {
+            return Refusal.NOT_VERIFIED;
+        }
+        return (flags & HandshakeOutcome.FLAGS_DISABLED) != 0 ? Refusal.DISABLED : Refusal.NO_USER;
     }
 
     /**

@@ -12,10 +12,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.acplt.oncrpc.OncRpcAuthStatus;
 import org.rpctlsservd.certs.Dn;
+import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.handshake.HandshakeOutcome;
 import org.rpctlsservd.handshake.TlsSession;
 import org.rpctlsservd.io.IoLoop;
 import org.rpctlsservd.metrics.Metrics;
+import org.rpctlsservd.metrics.Metrics.Refusal;
 import org.rpctlsservd.proxy.ProxyHeader;
 import org.rpctlsservd.rpc.CallHeader;
 import org.rpctlsservd.rpc.RecordParser;
@@ -56,6 +58,8 @@ final class ClientConnection {
     final IoLoop io;
     final SocketChannel client;
     private final BackendConnect backend;
+    /** The record whose relaying opens the backend connection (named in the log if that is refused). */
+    private CallHeader opening;
     /** The client: the socket's peer, or the source a trusted balancer's PROXY header named. */
     InetSocketAddress peer;
     /** What the client connected to: this socket's local address, or the destination of the PROXY header. */
@@ -136,7 +140,7 @@ final class ClientConnection {
     private boolean trimLogged;
     volatile long lastActivity = System.nanoTime();
 
-    ClientConnection(FrontEnd fe, FrontEnd.Loop loop, SocketChannel client, InetSocketAddress peer) {
+    ClientConnection(FrontEnd fe, FrontEnd.Loop loop, SocketChannel client, InetSocketAddress peer, InetSocketAddress backendAddress) {
         this.fe = fe;
         this.loop = loop;
         this.io = loop.io;
@@ -169,7 +173,7 @@ final class ClientConnection {
                     Metrics.toBackend(n);
                 }, this::closed, fe.peakQueued);
         toClient.open(client);
-        this.backend = new BackendConnect(fe, this, io, this::backendConnected, this::teardown, this::closed);
+        this.backend = new BackendConnect(fe, this, io, backendAddress, this::backendConnected, this::teardown, this::closed);
     }
 
     /** From any thread: marks this connection to be closed for {@code why}; false when it was marked already. */
@@ -456,8 +460,12 @@ final class ClientConnection {
                 state == State.PLAIN && !probeAnswered, fe.require);
         switch (d.action()) {
             case DROP:
+                if (d.why() != null) {
+                    refused(h, d); // sent before the connection met --require: never relayed, opens no backend connection
+                }
                 return;
             case REFUSE:
+                refused(h, d);
                 answer(RpcMessages.authError(h.xid, d.authStat()));
                 return;
             case START_TLS:
@@ -472,17 +480,45 @@ final class ClientConnection {
             case RELAY_AS_CERTIFICATE_USER:
                 h.decodeAuthSys(rec);
                 if (h.authSys == null) {
-                    answer(RpcMessages.authError(h.xid, OncRpcAuthStatus.ONCRPC_AUTH_BADCRED));
+                    CallPolicy.Decision bad = CallPolicy.Decision.refuse(OncRpcAuthStatus.ONCRPC_AUTH_BADCRED, Refusal.BAD_CREDENTIAL);
+                    refused(h, bad);
+                    answer(RpcMessages.authError(h.xid, bad.authStat()));
                     return;
                 }
                 earn(EARNED);
-                toBackend(rewrite(rec, h));
+                toBackend(rewrite(rec, h), h);
                 return;
             case RELAY:
             default:
                 earn(EARNED);
-                toBackend(rec);
+                toBackend(rec, h);
         }
+    }
+
+    /**
+     * Logs and counts a refused call or a dropped record. The flags alone do not tell a certificate the
+     * allow-list refused from one that did not verify; the session's check does, and says why.
+     */
+    private void refused(CallHeader h, CallPolicy.Decision d) {
+        TrustMaterial.Verification v = session == null ? null : session.verification();
+        Refusal why = d.why() == Refusal.NOT_VERIFIED && v != null && v.notAllowed() ? Refusal.NOT_ALLOWED : d.why();
+        fe.refusals.refused(peer, h, why, () -> {
+            java.util.StringJoiner b = new java.util.StringJoiner("; ");
+            if ((why == Refusal.NOT_VERIFIED || why == Refusal.NOT_ALLOWED) && v != null && v.reason() != null) {
+                b.add(v.reason());
+            }
+            if (d.action() == CallPolicy.Action.REFUSE) {
+                b.add("answered " + Refusals.authName(d.authStat()));
+            }
+            if (d.action() == CallPolicy.Action.DROP || d.authStat() == OncRpcAuthStatus.ONCRPC_AUTH_TOOWEAK) {
+                b.add("--require " + fe.require.name().toLowerCase(java.util.Locale.ROOT));
+            } else if (why == Refusal.DISABLED) {
+                b.add("only AUTH_NONE calls pass");
+            } else if (h.credFlavor == CallHeader.AUTH_TLS && h.problem == CallHeader.Problem.NONE) {
+                b.add("AUTH_TLS out of place (a second STARTTLS probe, one inside TLS, or one with a body)");
+            }
+            return b.toString();
+        });
     }
 
     /** The call as the certificate's user; a user in more groups than AUTH_SYS carries is logged once per connection. */
@@ -494,6 +530,11 @@ final class ClientConnection {
                     + " supplementary groups; AUTH_SYS carries the first " + CallHeader.MAX_AUTH_SYS_GIDS);
         }
         return CallPolicy.asCertificateUser(rec, h, uid, gids);
+    }
+
+    /** Every source port toward the backend is in use: the call that needed the connection is refused (the connection closes). */
+    void sourcePortsExhausted(String why) {
+        fe.refusals.refused(peer, opening, Refusal.SOURCE_PORTS, () -> why);
     }
 
     private void closeNotifyReceived() {
@@ -633,13 +674,16 @@ final class ClientConnection {
 
     // ---- the backend ----
 
-    private void toBackend(byte[] rec) {
+    private void toBackend(byte[] rec, CallHeader h) {
         if (fe.backendProxy != 0 && !backendProxySent) {
             backendProxySent = true; // the first bytes the backend sees, before any record
             toBackend.add(ByteBuffer.wrap(backendProxyHeader()));
         }
         toBackend.add(RecordParser.framed(rec));
         if (!backend.connected()) {
+            if (opening == null) {
+                opening = h;
+            }
             backend.start(); // the queued records go once it is connected
             return;
         }

@@ -67,7 +67,8 @@ public final class FrontEnd implements Closeable {
     final AtomicInteger disconnects = new AtomicInteger();
     final AtomicInteger pauses = new AtomicInteger();
     final java.util.concurrent.atomic.AtomicLong peakQueued = new java.util.concurrent.atomic.AtomicLong();
-    final InetSocketAddress backend;
+    /** Where backend connections come from: reserved ports by default (--backend-source-ports, --backend-source). */
+    final SourcePorts sourcePorts;
     /** --accept-proxy-from: peers whose connections begin with a PROXY header (and only theirs may). */
     private final List<org.rpctlsservd.proxy.Cidr> acceptProxyFrom;
     /** --backend-proxy: 0 none, 1 or 2 the PROXY protocol version to send. */
@@ -77,6 +78,8 @@ public final class FrontEnd implements Closeable {
     final ScheduledExecutorService timer;
     final MemoryBudget budget;
     final RateLimitedLog warnings = new RateLimitedLog(LOG);
+    /** Refused calls and dropped records: logged (through {@link #warnings}) and counted by reason. */
+    final Refusals refusals = new Refusals(warnings);
     /** Backend connections being made at once; further connections wait for one (up to MAX_WAITING_CONNECTS). */
     final int backendConnectLimit = 256;
     final Semaphore backendConnects = new Semaphore(backendConnectLimit);
@@ -106,18 +109,20 @@ public final class FrontEnd implements Closeable {
     private final ScheduledFuture<?> sweep;
     private volatile boolean closed;
 
-    /** A --listen socket and the loop that accepts on it. */
+    /** A listening socket, the backend its clients are relayed to, and the loop that accepts on it. */
     private static final class Listener {
         final ServerSocketChannel channel;
         final Acceptor acceptor;
         final Loop loop;
+        final InetSocketAddress backend;
         /** True while accepting waits for the memory budget to drain: set on the loop, cleared by whoever sees it drain. */
         volatile boolean waitingForBudget;
 
-        Listener(ServerSocketChannel channel, Acceptor acceptor, Loop loop) {
+        Listener(ServerSocketChannel channel, Acceptor acceptor, Loop loop, InetSocketAddress backend) {
             this.channel = channel;
             this.acceptor = acceptor;
             this.loop = loop;
+            this.backend = backend;
         }
     }
 
@@ -165,7 +170,7 @@ public final class FrontEnd implements Closeable {
         this.handoff = handoff;
         this.sessions = sessions;
         this.require = config.require();
-        this.backend = config.backend();
+        this.sourcePorts = new SourcePorts(sourcePorts(config), config.sources());
         this.acceptProxyFrom = config.acceptProxyFrom();
         this.backendProxy = config.backendProxy();
         this.proxyHeaderNanos = config.proxyHeaderTimeout().toNanos();
@@ -189,16 +194,24 @@ public final class FrontEnd implements Closeable {
             loop.upcalls = upcalls.get(i % upcalls.size()); // loops past the cap share, handing their calls over
         }
         budget.onDrained(this::budgetDrained);
-        try {
-            for (InetSocketAddress a : config.listen()) {
+        List<Config.Relay> relays = config.relays();
+        for (Config.Relay r : relays) {
+            String why = sourcePorts.noSourceFor(r.backend());
+            if (why != null) {
+                close();
+                throw new IOException("front end: " + why);
+            }
+        }
+        for (Config.Relay r : relays) {
+            try {
                 ServerSocketChannel ss = ServerSocketChannel.open();
                 listeners.add(ss);
                 ss.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-                ss.bind(a, 1024);
+                ss.bind(r.listen(), 1024);
+            } catch (IOException e) {
+                close();
+                throw new IOException("front end: cannot listen on " + r.listen() + ": " + e.getMessage(), e);
             }
-        } catch (IOException e) {
-            close();
-            throw new IOException("front end: cannot listen: " + e.getMessage(), e);
         }
         long period = Math.max(50, Math.min(1000,
                 TimeUnit.NANOSECONDS.toMillis(Math.min(firstCallNanos, Math.min(idleNanos, writeTimeoutNanos))) / 4));
@@ -207,16 +220,43 @@ public final class FrontEnd implements Closeable {
             ServerSocketChannel ss = listeners.get(i);
             Listener l;
             try {
-                l = new Listener(ss, new Acceptor(ss, "front end " + ss.getLocalAddress()), loops.get(i % loops.size()));
+                l = new Listener(ss, new Acceptor(ss, "front end " + ss.getLocalAddress()), loops.get(i % loops.size()),
+                        relays.get(i).backend());
             } catch (IOException e) {
                 close(); // gives back what was started
                 throw new IOException("front end: cannot listen: " + e.getMessage(), e);
             }
             accepting.add(l);
             l.loop.io.onAcceptable(ss, () -> acceptable(l));
-            LOG.info("front end: RPC-over-TLS on " + ss.getLocalAddress() + ", relaying to " + backend
-                    + " (require " + require.name().toLowerCase(java.util.Locale.ROOT) + ")");
+            LOG.info("front end: RPC-over-TLS on " + ss.getLocalAddress() + ", relaying to " + l.backend
+                    + " (require " + require.name().toLowerCase(java.util.Locale.ROOT) + "; backend connections from "
+                    + (sourcePorts.binds() ? "ports " + sourcePorts.describe() + ", " + sourcePorts.capacity(l.backend) + " at once"
+                            : "any port") + ")");
         }
+    }
+
+    /**
+     * --backend-source-ports as this process can have it: the reserved default falls back to any
+     * port, with a warning, when the daemon may not bind them; a range the administrator gave is
+     * refused instead (exports that want reserved ports would refuse every client).
+     */
+    private static Config.SourcePorts sourcePorts(FrontEndSettings config) throws IOException {
+        Config.SourcePorts range = config.sourcePorts();
+        if (range.any()) {
+            return range;
+        }
+        String why = SourcePorts.mayBind(range, config.sources().isEmpty() ? null : config.sources().get(0));
+        if (why == null) {
+            return range;
+        }
+        if (range.given()) {
+            throw new IOException("front end: --backend-source-ports " + range + ": the daemon may not bind these ports (" + why
+                    + "): run it as root or with CAP_NET_BIND_SERVICE, or say --backend-source-ports any");
+        }
+        LOG.warning("front end: backend connections come from unprivileged ports: the daemon may not bind ports " + range + " ("
+                + why + "); NFS exports with `secure' (knfsd's default) or PrivilegedPort = true refuse them; run the daemon as "
+                + "root or with CAP_NET_BIND_SERVICE, or say --backend-source-ports any");
+        return Config.SourcePorts.ANY;
     }
 
     /** True when connections from {@code ip} must begin with a PROXY header. */
@@ -319,7 +359,7 @@ public final class FrontEnd implements Closeable {
             if (c == null) {
                 break;
             }
-            admit(c, l.loop);
+            admit(c, l.loop, l.backend);
         }
         armAccept(l);
     }
@@ -339,7 +379,7 @@ public final class FrontEnd implements Closeable {
     }
 
     /** On {@code here}, a loop: a newly accepted client goes to the next loop in turn. */
-    private void admit(SocketChannel c, Loop here) {
+    private void admit(SocketChannel c, Loop here, InetSocketAddress backend) {
         if (!takeSlot() && !makeRoom()) {
             warnings.warning("max-clients", () -> "front end: refused a client: " + maxClients + " connections already"
                     + " (--max-clients), all of them handshaking or closing already");
@@ -351,7 +391,7 @@ public final class FrontEnd implements Closeable {
             c.setOption(StandardSocketOptions.TCP_NODELAY, true);
             c.configureBlocking(false);
             Loop loop = loops.get(Math.floorMod(nextLoop.getAndIncrement(), loops.size()));
-            ClientConnection conn = new ClientConnection(this, loop, c, peer);
+            ClientConnection conn = new ClientConnection(this, loop, c, peer, backend);
             loop.members.add(conn);
             connections.add(conn); // last: scans find it here, and one that closes it at once must find it in members
 
@@ -644,6 +684,19 @@ public final class FrontEnd implements Closeable {
                 }
             });
         }
+    }
+
+    /** Clients refused because every source port toward their backend was in use. */
+    private final AtomicInteger portsExhausted = new AtomicInteger();
+
+    /** Every source port toward a backend was in use: a client is refused (it says so itself). */
+    void sourcePortsExhausted() {
+        portsExhausted.incrementAndGet();
+    }
+
+    /** Clients refused because every source port toward their backend was in use. */
+    public int sourcePortsExhausted() {
+        return portsExhausted.get();
     }
 
     /** The counter of clients closed to protect the others for {@code why}. */

@@ -1,6 +1,5 @@
 package org.rpctlsservd.frontend;
 
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 import org.rpctlsservd.cli.Config;
@@ -8,8 +7,7 @@ import org.rpctlsservd.proxy.Cidr;
 
 /** What the front end is told, and nothing more of the command line. */
 public record FrontEndSettings(
-        List<InetSocketAddress> listen,
-        InetSocketAddress backend,
+        List<Config.Relay> relays,
         Config.Require require,
         Duration idleTimeout,
         Duration upcallTimeout,
@@ -19,10 +17,13 @@ public record FrontEndSettings(
         int backendProxy,
         Duration proxyHeaderTimeout,
         int maxClients,
-        Duration firstCallTimeout) {
+        Duration firstCallTimeout,
+        Config.SourcePorts sourcePorts,
+        List<java.net.InetAddress> sources) {
 
     public FrontEndSettings {
-        listen = List.copyOf(listen);
+        relays = List.copyOf(relays);
+        sources = List.copyOf(sources);
         acceptProxyFrom = List.copyOf(acceptProxyFrom);
         if (ioThreads < 1) {
             throw new IllegalArgumentException("ioThreads must be at least 1");
@@ -35,7 +36,8 @@ public record FrontEndSettings(
     /** The front end's part of the command line. */
     public static FrontEndSettings from(Config c) {
         // A PROXY header must be in within the handshake deadline, as a ClientHello must.
-        return new FrontEndSettings(c.listen(), c.backend(), c.require(), c.idleTimeout(), c.upcallTimeout(), c.writeTimeout(),
-                c.ioThreads(), c.acceptProxyFrom(), c.backendProxy(), c.handshakeTimeout(), c.maxClients(), c.firstCallTimeout());
+        return new FrontEndSettings(c.allRelays(), c.require(), c.idleTimeout(), c.upcallTimeout(), c.writeTimeout(),
+                c.ioThreads(), c.acceptProxyFrom(), c.backendProxy(), c.handshakeTimeout(), c.maxClients(), c.firstCallTimeout(),
+                c.backendSourcePorts(), c.backendSources());
     }
 }

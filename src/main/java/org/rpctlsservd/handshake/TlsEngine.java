@@ -138,6 +138,8 @@ public final class TlsEngine implements Handshaker, Closeable {
         ByteBuffer pendingOut;
         ScheduledFuture<?> deadline;
         int inlineReads;
+        /** How the client's chain was checked (null: not checked), kept by the session for the front end's refusals. */
+        TrustMaterial.Verification verification;
         /** Bytes read and kept for the next read (a lone ChangeCipherSpec), or null. */
         ByteBuffer arrived;
 
@@ -297,6 +299,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                 } else {
                     flags |= HandshakeOutcome.FLAGS_GOTCERT;
                     TrustMaterial.Verification v = t.verify(chain);
+                    verification = v;
                     if (!v.verified()) {
                         // always logged, as the C daemon does: like the audit line, it is one line per handshake
                         LOG.info("rpctls_server: client IP " + peer.getAddress().getHostAddress() + " issuerName="
@@ -363,7 +366,7 @@ public final class TlsEngine implements Handshaker, Closeable {
             String version = sp == null || sp.getNegotiatedVersion() == null ? "TLSv1.3"
                     : sp.getNegotiatedVersion().getName().replace(" ", "v"); // "TLS 1.3" as OpenSSL names it: "TLSv1.3"
             String alpn = sp == null || sp.getApplicationProtocol() == null ? null : sp.getApplicationProtocol().getUtf8Decoding();
-            TlsSession session = new TlsSession(cookie, ch, protocol, peer, verified, flags, version, alpn);
+            TlsSession session = new TlsSession(cookie, ch, protocol, peer, verified, flags, verification, version, alpn);
             HandshakeOutcome outcome = new HandshakeOutcome(flags, uid, gids, session);
             audit(flags, uid, null);
             Metrics.handshakeOk(flags, !server.clientChain().isEmpty(), started);

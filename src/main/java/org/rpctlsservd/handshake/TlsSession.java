@@ -29,6 +29,8 @@ public final class TlsSession implements Session {
     private final InetSocketAddress peer;
     private final List<X509CertificateHolder> verifiedChain;
     private final int flags;
+    /** How the client's chain was checked (why it did not verify, say), or null when none was checked. */
+    private final TrustMaterial.Verification verification;
     /** The negotiated version ("TLSv1.3") and ALPN protocol (null when none), for a PROXY header to the backend. */
     private final String version;
     private final String alpn;
@@ -47,7 +49,8 @@ public final class TlsSession implements Session {
     }
 
     TlsSession(long cookie, SocketChannel channel, TlsServerProtocol protocol, InetSocketAddress peer,
-            List<X509CertificateHolder> verifiedChain, int flags, String version, String alpn) {
+            List<X509CertificateHolder> verifiedChain, int flags, TrustMaterial.Verification verification, String version, String alpn) {
+        this.verification = verification;
         this.version = version;
         this.alpn = alpn;
         this.cookie = cookie;
@@ -130,6 +133,11 @@ public final class TlsSession implements Session {
 
     public int flags() {
         return flags;
+    }
+
+    /** How the client's certificate was checked at the handshake; null when no certificate was checked. */
+    public TrustMaterial.Verification verification() {
+        return verification;
     }
 
     public List<X509CertificateHolder> verifiedChain() {

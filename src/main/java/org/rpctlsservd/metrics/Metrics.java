@@ -98,7 +98,57 @@ public final class Metrics {
             .labelNames("reason").build();
     private static final Map<Shed, CounterDataPoint> SHED_BY_REASON = new EnumMap<>(Shed.class);
 
+    /**
+     * Why the front end refused a client's call or dropped its record: what the connection lacks for
+     * --require, or what was wrong with the call. A small fixed set (a label, and a log kind each).
+     */
+    public enum Refusal {
+        /** A plain connection: the client did not start TLS. */
+        NO_TLS("client did not start TLS"),
+        /** TLS without a client certificate. */
+        NO_CERTIFICATE("no client certificate"),
+        /** A certificate that did not verify (unknown issuer, self-signed, revoked, expired...). */
+        NOT_VERIFIED("certificate not verified"),
+        /** A certificate that verified but --allow-subject, --allow-san or --require-eku refused. */
+        NOT_ALLOWED("certificate not on the allow-list"),
+        /** A verified certificate that names no user (--require certuser). */
+        NO_USER("certificate maps to no user"),
+        /** The host check (-h) failed: the connection is DISABLED. */
+        DISABLED("host check failed (DISABLED)"),
+        /** A malformed credential or verifier, or AUTH_TLS out of place. */
+        BAD_CREDENTIAL("bad credential or verifier"),
+        /** Every source port toward the backend is in use (--backend-source-ports): the call cannot be relayed. */
+        SOURCE_PORTS("reserved ports exhausted");
+
+        private final String text;
+
+        Refusal(String text) {
+            this.text = text;
+        }
+
+        /** What an administrator reads in the log line. */
+        public String text() {
+            return text;
+        }
+
+        public String label() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    static final Counter REFUSED = Counter.builder().name("rpctlssd_frontend_refused_total")
+            .help("Client records the front end did not relay, by reason (no_tls, no_certificate, not_verified, not_allowed, "
+                    + "no_user, disabled, bad_credential, source_ports) and record: call (answered with AUTH_ERROR, also counted in "
+                    + "rpctlssd_rpc_rejects_total; a malformed one dropped) or reply (a reply to a backend callback, dropped)")
+            .labelNames("reason", "record").build();
+    private static final Map<Refusal, CounterDataPoint> REFUSED_CALLS = new EnumMap<>(Refusal.class);
+    private static final Map<Refusal, CounterDataPoint> DROPPED_REPLIES = new EnumMap<>(Refusal.class);
+
     static {
+        for (Refusal r : Refusal.values()) {
+            REFUSED_CALLS.put(r, REFUSED.labelValues(r.label(), "call"));
+            DROPPED_REPLIES.put(r, REFUSED.labelValues(r.label(), "reply"));
+        }
         for (Shed r : Shed.values()) {
             SHED_BY_REASON.put(r, SHED.labelValues(r.label()));
         }
@@ -122,6 +172,12 @@ public final class Metrics {
         registry.register(RPC_REJECTS);
         registry.register(RELOADS);
         registry.register(SHED);
+        registry.register(REFUSED);
+    }
+
+    /** The front end refused a client's call ({@code reply} false) or dropped its reply to a backend callback. */
+    public static void refused(Refusal why, boolean reply) {
+        (reply ? DROPPED_REPLIES : REFUSED_CALLS).get(why).inc();
     }
 
     /** The front end closed a client to keep room for others. */

@@ -12,7 +12,8 @@ import org.acplt.oncrpc.XdrEncodingStream;
 
 /**
  * rpcbind version 4 SET and UNSET (RFC 1833), for the registration that portmap version 2
- * cannot express: the Unix-domain socket under netid "local", as libtirpc's svc_reg() does.
+ * cannot express: the Unix-domain socket under netid "local", as libtirpc's svc_reg() does, and
+ * one netid's entry set or removed without touching the others'.
  * Remote Tea speaks only portmap v2, so the rpcb argument is written here with its XDR classes.
  */
 final class RpcbindLocal {
@@ -59,9 +60,40 @@ final class RpcbindLocal {
         return call(pmapPort, RPCBPROC_SET, new Rpcb(program, version, "local", path, "superuser"), timeoutMillis);
     }
 
+    /** Registers (program, version) at universal address {@code uaddr} under {@code netid} ("tcp", "tcp6"); false when refused. */
+    static boolean set(int pmapPort, int program, int version, String netid, String uaddr, int timeoutMillis)
+            throws IOException, OncRpcException {
+        return call(pmapPort, RPCBPROC_SET, new Rpcb(program, version, netid, uaddr, "superuser"), timeoutMillis);
+    }
+
+    /** Removes the registration of (program, version) under {@code netid} only, leaving the other netids' alone. */
+    static boolean unset(int pmapPort, int program, int version, String netid, int timeoutMillis) throws IOException, OncRpcException {
+        return call(pmapPort, RPCBPROC_UNSET, new Rpcb(program, version, netid, "", "superuser"), timeoutMillis);
+    }
+
     /** Removes every registration of (program, version), whatever its netid (an empty netid means all). */
     static boolean unset(int pmapPort, int program, int version, int timeoutMillis) throws IOException, OncRpcException {
         return call(pmapPort, RPCBPROC_UNSET, new Rpcb(program, version, "", "", "superuser"), timeoutMillis);
+    }
+
+    static final int RPCBPROC_GETADDR = 3;
+
+    /**
+     * The universal address registered for (program, version) under {@code netid} ("tcp" or
+     * "tcp6"); empty when none is. rpcbind answers GETADDR for the netid of the transport the
+     * question came on, not the one in its argument: so it is asked over TCP, on ::1 for tcp6.
+     */
+    static String getAddr(int pmapPort, int program, int version, String netid, int timeoutMillis) throws IOException, OncRpcException {
+        InetAddress at = InetAddress.getByName(netid.equals("tcp6") ? "::1" : "127.0.0.1");
+        OncRpcClient c = OncRpcClient.newOncRpcClient(at, PortmapClient.PMAP_PROGRAM, RPCBVERS4, pmapPort, OncRpcProtocols.ONCRPC_TCP);
+        try {
+            c.setTimeout(timeoutMillis);
+            org.acplt.oncrpc.XdrString addr = new org.acplt.oncrpc.XdrString();
+            c.call(RPCBPROC_GETADDR, new Rpcb(program, version, netid, "", ""), addr);
+            return addr.stringValue() == null ? "" : addr.stringValue();
+        } finally {
+            c.close();
+        }
     }
 
     private static boolean call(int pmapPort, int procedure, Rpcb arg, int timeoutMillis) throws IOException, OncRpcException {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -171,7 +172,9 @@ class CliTest {
         assertEquals(Duration.ofSeconds(15), d.upcallTimeout());
         assertEquals(Duration.ofSeconds(10), d.handshakeTimeout());
         assertEquals("rpc.tlsservd: --listen requires --backend <host:port>", refused("--listen", "127.0.0.1:2049"));
-        assertEquals("rpc.tlsservd: --backend, --require, --accept-proxy-from and --backend-proxy need --listen <addr:port>", refused("--backend", "127.0.0.1:1"));
+        assertEquals("rpc.tlsservd: --backend needs --listen <addr:port> (a --relay names its own backend)", refused("--backend", "127.0.0.1:1"));
+        assertEquals("rpc.tlsservd: --require, --accept-proxy-from, --backend-proxy, --backend-source-ports and --backend-source need"
+                + " --listen <addr:port> or --relay", refused("--require", "tls"));
         assertEquals("rpc.tlsservd: --require takes none, tls, cert or certuser, not `all'",
                 refused("--listen", "127.0.0.1:1", "--backend", "127.0.0.1:2", "--require", "all"));
         assertEquals("rpc.tlsservd: --handshake-timeout takes seconds from 0.001 to 86400, not `soon'",
@@ -179,6 +182,50 @@ class CliTest {
         assertEquals(2, d.ioThreads(), "one event loop per CPU (2 here)");
         assertEquals(5, parse("--io-threads", "5").ioThreads());
         assertEquals("rpc.tlsservd: --io-threads must be a whole number from 1 to 256, not `0'", refused("--io-threads", "0"));
+    }
+
+    @Test
+    void relaysNameTheirBackendsAndPrograms() throws Exception {
+        Config c = parse("--relay", "0.0.0.0:2049,127.0.0.1:12049,nfs", "--relay", "[::]:20048, 127.0.0.1:20048, mount/3, 400100/1+2",
+                "--require", "cert");
+        assertEquals(2, c.relays().size());
+        Config.Relay nfs = c.relays().get(0);
+        assertEquals(2049, nfs.listen().getPort());
+        assertEquals(12049, nfs.backend().getPort());
+        assertEquals(List.of(new Config.Program(100003, "nfs", List.of(3, 4))), nfs.programs(), "nfs: versions 3 and 4 unless told");
+        Config.Relay mount = c.relays().get(1);
+        assertEquals(List.of(new Config.Program(100005, "mountd", List.of(3)), new Config.Program(400100, null, List.of(1, 2))),
+                mount.programs());
+        assertEquals(2, c.allRelays().size(), "no --listen: the relays only");
+        Config both = parse("--listen", "127.0.0.1:3049", "--backend", "127.0.0.1:2049", "--relay", "127.0.0.1:4049,127.0.0.1:20048");
+        assertEquals(List.of(3049, 4049), both.allRelays().stream().map(r -> r.listen().getPort()).toList(), "--listen first");
+        assertEquals("rpc.tlsservd: --relay takes LISTEN,BACKEND[,PROGRAM...] (for example 0.0.0.0:2049,127.0.0.1:12049,nfs), not"
+                + " `127.0.0.1:2049'", refused("--relay", "127.0.0.1:2049"));
+        assertEquals("rpc.tlsservd: --relay: unknown program `nsf' (nfs, mountd, nlockmgr, status, rquotad, nfs_acl, or a number with"
+                + " its versions: 400000/1)", refused("--relay", "127.0.0.1:1,127.0.0.1:2,nsf"));
+        assertEquals("rpc.tlsservd: --relay: program 400100 needs its versions: 400100/1 or 400100/1+2",
+                refused("--relay", "127.0.0.1:1,127.0.0.1:2,400100"));
+        assertEquals("rpc.tlsservd: --relay: bad versions in `nfs/3+3' (versions are numbers joined by +: nfs/3+4)",
+                refused("--relay", "127.0.0.1:1,127.0.0.1:2,nfs/3+3"));
+        assertEquals("rpc.tlsservd: --relay: 127.0.0.1:2049 is listened on twice",
+                refused("--relay", "127.0.0.1:2049,127.0.0.1:2", "--relay", "127.0.0.1:2049,127.0.0.1:3"));
+        assertEquals("rpc.tlsservd: --relay (backend): bad port in `127.0.0.1:x'", refused("--relay", "127.0.0.1:1,127.0.0.1:x"));
+    }
+
+    @Test
+    void backendSourcePorts() throws Exception {
+        Config d = parse("--listen", "127.0.0.1:1", "--backend", "127.0.0.1:2");
+        assertEquals(Config.SourcePorts.RESERVED, d.backendSourcePorts());
+        assertEquals(359, d.backendSourcePorts().count(), "665-1023, as the Linux NFS client");
+        assertTrue(parse("--listen", "127.0.0.1:1", "--backend", "127.0.0.1:2", "--backend-source-ports", "any").backendSourcePorts().any());
+        Config r = parse("--listen", "127.0.0.1:1", "--backend", "127.0.0.1:2", "--backend-source-ports", "600-700", "--backend-source",
+                "127.0.0.2", "--backend-source", "[::1]");
+        assertEquals(new Config.SourcePorts(600, 700, true), r.backendSourcePorts());
+        assertEquals(2, r.backendSources().size());
+        assertEquals("rpc.tlsservd: --backend-source-ports takes reserved, any or LOW-HIGH (1 to 65535), not `700-600'",
+                refused("--listen", "127.0.0.1:1", "--backend", "127.0.0.1:2", "--backend-source-ports", "700-600"));
+        assertEquals("rpc.tlsservd: --backend-source takes an IP address, not `localhost'",
+                refused("--listen", "127.0.0.1:1", "--backend", "127.0.0.1:2", "--backend-source", "localhost"));
     }
 
     @Test

@@ -68,6 +68,9 @@ class AllowListFrontEndTest {
             assertTrue(log.has("subjectName=/CN=bob/O=rpc-tlsservd tests verify failed not allowed: subject \"O=rpc-tlsservd tests,CN=bob\""),
                     log.lines().toString());
             assertTrue(log.has("cert.subject=\"/CN=bob/O=rpc-tlsservd tests\"") && log.has("flags=0x03"), "GOTCERT without VERIFIED");
+            assertTrue(log.has(":" + h.rawSocketOf(b).getLocalPort() + ": refused program " + 0x20000099 + " version 1 procedure 1: "
+                    + "certificate not on the allow-list: not allowed: subject \"O=rpc-tlsservd tests,CN=bob\""),
+                    "the refusal says it was the allow-list, not the chain: " + log.lines());
 
             // The administrator swaps the list and sends SIGHUP.
             conf("allow-san = bob.example.org\n");

@@ -36,6 +36,15 @@ class CallPolicyTest {
     private static final byte[] NONE = FrontEndHarness.authNone();
     private static final byte[] SHORT = RawRpc.opaqueAuth(2, new byte[8]);
     private static final byte[] GSS = RawRpc.opaqueAuth(6, new byte[20]);
+    /** A client's reply to a backend callback (xid 5, MSG_ACCEPTED, AUTH_NONE verifier, SUCCESS). */
+    private static final byte[] REPLY = java.nio.ByteBuffer.allocate(24).putInt(5).putInt(1).array();
+
+    /** The action and the reason it gives, "RELAY" or "REFUSE 5 NO_TLS", say. */
+    private static String decideWhy(byte[] rec, boolean tls, int flags, Require require) {
+        XdrReader r = new XdrReader(rec, 0, rec.length);
+        CallPolicy.Decision d = CallPolicy.decide(CallHeader.decode(r, f -> true), r.remaining() == 0, tls, flags, !tls, require);
+        return d.action() + (d.action() == CallPolicy.Action.REFUSE ? " " + d.authStat() : "") + (d.why() == null ? "" : " " + d.why());
+    }
 
     @Test
     void theProbeStartsTlsOnceOnPlainConnectionsAndIsRefusedElsewhere() {
@@ -83,7 +92,9 @@ class CallPolicyTest {
      * 0x2B, 0x3B, and 0x10 added to the first three as the KTLS check would), and a plain connection
      * (flags 0), against each kind of call and each --require level; "-" for flags means plain. The
      * decision for none, tls, cert, certuser in that order: RELAY, CERTUSER (relayed as the certificate's
-     * user), TOOWEAK (AUTH_ERROR AUTH_TOOWEAK) or REJECTED (AUTH_ERROR AUTH_REJECTEDCRED).
+     * user), TOOWEAK (AUTH_ERROR AUTH_TOOWEAK) or REJECTED (AUTH_ERROR AUTH_REJECTEDCRED); for a REPLY
+     * (the client's answer to a backend callback) RELAY or DROPPED: below the level nothing but a NULL
+     * call reaches the backend, DISABLED or not.
      */
     @ParameterizedTest(name = "flags {0}, {1} {2}: {3} {4} {5} {6}")
     @CsvSource(delimiter = '|', textBlock = """
@@ -92,58 +103,70 @@ class CallPolicyTest {
             -       | NULL | SYS  | RELAY    | RELAY    | RELAY    | RELAY
             -       | CALL | NONE | RELAY    | TOOWEAK  | TOOWEAK  | TOOWEAK
             -       | CALL | SYS  | RELAY    | TOOWEAK  | TOOWEAK  | TOOWEAK
+            -       | REPLY| -    | RELAY    | DROPPED  | DROPPED  | DROPPED
             0x01    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
             0x01    | NULL | SYS  | RELAY    | RELAY    | RELAY    | RELAY
             0x01    | CALL | NONE | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
             0x01    | CALL | SYS  | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
+            0x01    | REPLY| -    | RELAY    | RELAY    | DROPPED  | DROPPED
             0x03    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
             0x03    | NULL | SYS  | RELAY    | RELAY    | RELAY    | RELAY
             0x03    | CALL | NONE | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
             0x03    | CALL | SYS  | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
+            0x03    | REPLY| -    | RELAY    | RELAY    | DROPPED  | DROPPED
             0x07    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
             0x07    | NULL | SYS  | RELAY    | RELAY    | RELAY    | RELAY
             0x07    | CALL | NONE | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
             0x07    | CALL | SYS  | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
+            0x07    | REPLY| -    | RELAY    | RELAY    | DROPPED  | DROPPED
             0x0B    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
             0x0B    | NULL | SYS  | RELAY    | RELAY    | RELAY    | RELAY
             0x0B    | CALL | NONE | RELAY    | RELAY    | RELAY    | TOOWEAK
             0x0B    | CALL | SYS  | RELAY    | RELAY    | RELAY    | TOOWEAK
+            0x0B    | REPLY| -    | RELAY    | RELAY    | RELAY    | DROPPED
             0x1B    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
             0x1B    | NULL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
             0x1B    | CALL | NONE | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
             0x1B    | CALL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
+            0x1B    | REPLY| -    | RELAY    | RELAY    | DROPPED  | DROPPED
             0x2B    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
             0x2B    | NULL | SYS  | CERTUSER | CERTUSER | CERTUSER | CERTUSER
             0x2B    | CALL | NONE | RELAY    | RELAY    | RELAY    | RELAY
             0x2B    | CALL | SYS  | CERTUSER | CERTUSER | CERTUSER | CERTUSER
+            0x2B    | REPLY| -    | RELAY    | RELAY    | RELAY    | RELAY
             0x3B    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
             0x3B    | NULL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
             0x3B    | CALL | NONE | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
             0x3B    | CALL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
+            0x3B    | REPLY| -    | RELAY    | RELAY    | DROPPED  | DROPPED
             0x11    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
             0x11    | NULL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
             0x11    | CALL | NONE | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
             0x11    | CALL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
+            0x11    | REPLY| -    | RELAY    | RELAY    | DROPPED  | DROPPED
             0x13    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
             0x13    | NULL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
             0x13    | CALL | NONE | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
             0x13    | CALL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
+            0x13    | REPLY| -    | RELAY    | RELAY    | DROPPED  | DROPPED
             0x17    | NULL | NONE | RELAY    | RELAY    | RELAY    | RELAY
             0x17    | NULL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
             0x17    | CALL | NONE | RELAY    | RELAY    | TOOWEAK  | TOOWEAK
             0x17    | CALL | SYS  | REJECTED | REJECTED | REJECTED | REJECTED
+            0x17    | REPLY| -    | RELAY    | RELAY    | DROPPED  | DROPPED
             """)
     void everyFlagResultAgainstEveryRequireLevel(String flags, String proc, String cred, String none, String tls, String cert,
             String certuser) {
         boolean plain = flags.equals("-");
         int f = plain ? 0 : Integer.decode(flags);
-        byte[] c = call(proc.equals("NULL") ? 0 : 1, cred.equals("SYS") ? SYS : NONE);
+        byte[] c = proc.equals("REPLY") ? REPLY : call(proc.equals("NULL") ? 0 : 1, cred.equals("SYS") ? SYS : NONE);
         String[] want = {none, tls, cert, certuser};
         for (Require level : Require.values()) {
             String expected = switch (want[level.ordinal()]) {
                 case "TOOWEAK" -> "REFUSE 5";
                 case "REJECTED" -> "REFUSE 2";
                 case "CERTUSER" -> "RELAY_AS_CERTIFICATE_USER";
+                case "DROPPED" -> "DROP";
                 default -> "RELAY";
             };
             assertEquals(expected, decide(c, !plain, f, false, level), "--require " + level + ", flags " + flags + ", " + proc + " " + cred);
@@ -177,6 +200,40 @@ class CallPolicyTest {
         assertEquals("RELAY", decide(v3, false, 0, true, Require.NONE), "RPC_MISMATCH is the backend's to answer");
         byte[] hugeCred = RawRpc.call().xid(1).credRaw(java.nio.ByteBuffer.allocate(8).putInt(1).putInt(401).array()).bytes();
         assertEquals("REFUSE 1", decide(hugeCred, false, 0, true, Require.NONE), "AUTH_BADCRED");
+    }
+
+    /**
+     * Every refusal and every record dropped for --require says what the connection lacks, the first
+     * thing as the flags tell it (the allow-list's refusal is told apart from the session's check, not here).
+     */
+    @Test
+    void refusalsAndDroppedRecordsSayWhatTheConnectionLacks() {
+        assertEquals("REFUSE 5 NO_TLS", decideWhy(call(1, SYS), false, 0, Require.TLS));
+        assertEquals("REFUSE 5 NO_CERTIFICATE", decideWhy(call(1, NONE), true, TLS, Require.CERT));
+        assertEquals("REFUSE 5 NO_CERTIFICATE", decideWhy(call(1, NONE), true, 0x11, Require.CERT), "no certificate comes before DISABLED");
+        assertEquals("REFUSE 5 NOT_VERIFIED", decideWhy(call(1, NONE), true, 0x03, Require.CERT));
+        assertEquals("REFUSE 5 NOT_VERIFIED", decideWhy(call(1, NONE), true, 0x07, Require.CERTUSER), "self-signed");
+        assertEquals("REFUSE 5 DISABLED", decideWhy(call(1, NONE), true, DISABLED, Require.CERT));
+        assertEquals("REFUSE 2 DISABLED", decideWhy(call(1, SYS), true, DISABLED, Require.NONE));
+        assertEquals("REFUSE 5 NO_USER", decideWhy(call(1, NONE), true, VERIFIED, Require.CERTUSER));
+        assertEquals("REFUSE 1 BAD_CREDENTIAL", decideWhy(FrontEndHarness.probe(9), true, TLS, Require.NONE), "a probe inside TLS");
+        byte[] hugeCred = RawRpc.call().xid(1).credRaw(java.nio.ByteBuffer.allocate(8).putInt(1).putInt(401).array()).bytes();
+        assertEquals("REFUSE 1 BAD_CREDENTIAL", decideWhy(hugeCred, false, 0, Require.NONE));
+
+        // A reply below the level is dropped, with the reason; at the level it passes, with none.
+        assertEquals("DROP NO_TLS", decideWhy(REPLY, false, 0, Require.TLS), "a plain client's reply under --require tls");
+        assertEquals("DROP NO_CERTIFICATE", decideWhy(REPLY, true, TLS, Require.CERT));
+        assertEquals("DROP DISABLED", decideWhy(REPLY, true, DISABLED, Require.CERT));
+        assertEquals("RELAY", decideWhy(REPLY, true, DISABLED, Require.TLS), "DISABLED counts as tls for replies too");
+        assertEquals("RELAY", decideWhy(REPLY, false, 0, Require.NONE));
+        // So is what the backend would have judged: it cannot be a NULL call.
+        byte[] v3 = RawRpc.call().xid(1).rpcvers(3).proc(0).bytes();
+        assertEquals("DROP NO_TLS", decideWhy(v3, false, 0, Require.TLS), "RPC_MISMATCH below the level");
+        assertEquals("DROP NO_TLS", decideWhy(new byte[6], false, 0, Require.TLS), "truncated below the level");
+        assertEquals("RELAY", decideWhy(v3, true, TLS, Require.TLS));
+        assertEquals("DROP", decideWhy(java.nio.ByteBuffer.allocate(8).putInt(5).putInt(7).array(), false, 0, Require.TLS),
+                "neither call nor reply: dropped whatever the level, without a reason");
+        assertEquals("RELAY", decideWhy(call(0, SYS), false, 0, Require.CERTUSER), "NULL passes, no reason");
     }
 
     @Test

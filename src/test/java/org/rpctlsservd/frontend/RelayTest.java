@@ -244,8 +244,10 @@ class RelayTest {
     void fiveHundredConcurrentTlsClients() throws Exception {
         int n = 500;
         try (EchoBackend backend = new EchoBackend();
+                // 500 backend connections at once: more than one source address's reserved ports (359)
                 FrontEndHarness h = new FrontEndHarness(tmp, SERVER, backend.port(), "--connect-queue", "2000",
-                        "--handshake-timeout", "60", "--upcall-timeout", "90")) {
+                        "--handshake-timeout", "60", "--upcall-timeout", "90", "--backend-source", "127.0.0.1",
+                        "--backend-source", "127.0.0.2")) {
             SSLContext ctx = TlsHarness.jdkClient(null, CA, "TLSv1.3");
             ExecutorService pool = Executors.newFixedThreadPool(n);
             java.util.concurrent.CountDownLatch allConnected = new java.util.concurrent.CountDownLatch(n);

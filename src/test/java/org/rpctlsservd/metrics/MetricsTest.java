@@ -76,6 +76,7 @@ class MetricsTest {
     static final String TLS_CONNECTIONS = "rpctlssd_frontend_connections{state=\"tls\"}";
     static final String PLAIN_CONNECTIONS = "rpctlssd_frontend_connections{state=\"plain\"}";
     static final String TOOWEAK = "rpctlssd_rpc_rejects_total{reason=\"auth_tooweak\"}";
+    static final String REFUSED_NO_TLS = "rpctlssd_frontend_refused_total{reason=\"no_tls\",record=\"call\"}";
     static final String TO_BACKEND = "rpctlssd_relay_bytes_total{direction=\"to_backend\"}";
     static final String TO_CLIENT = "rpctlssd_relay_bytes_total{direction=\"to_client\"}";
     static final String DURATION_COUNT = "rpctlssd_handshake_duration_seconds_count";
@@ -130,6 +131,7 @@ class MetricsTest {
                 assertEquals(1, scrape(h, PLAIN_CONNECTIONS));
             }
             assertEquals(sample(before, TOOWEAK) + 1, scrape(h, TOOWEAK), "--require tls refused a call in clear text");
+            assertEquals(sample(before, REFUSED_NO_TLS) + 1, scrape(h, REFUSED_NO_TLS), "counted by the front end's reason too");
 
             // A probe, then garbage where the ClientHello belongs: a failed handshake, reason tls.
             try (Socket s = RawRpc.connect(h.port)) {

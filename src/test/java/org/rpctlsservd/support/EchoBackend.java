@@ -33,6 +33,9 @@ public final class EchoBackend implements RpcProgram, Closeable {
     /** The highest xid of any call that reached it (for "nothing sent after this moment arrived"). */
     public final java.util.concurrent.atomic.AtomicInteger highestXid = new java.util.concurrent.atomic.AtomicInteger(Integer.MIN_VALUE);
 
+    /** The address each call came from, last one (the front end's backend connection: its source port). */
+    public volatile InetSocketAddress lastPeer;
+
     public EchoBackend() throws IOException {
         server = RpcServer.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
                 new RpcDispatcher(RpcDispatcher.NONE_OR_SYS).add(this),
@@ -65,6 +68,7 @@ public final class EchoBackend implements RpcProgram, Closeable {
 
     @Override
     public void dispatch(RpcCall call) throws OncRpcException, IOException {
+        lastPeer = call.sink().peer();
         calls.incrementAndGet();
         highestXid.accumulateAndGet(call.xid(), Math::max);
         call.info().retrieveCall(XdrVoid.XDR_VOID);

@@ -39,7 +39,8 @@ public final class TestDaemons {
                 new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64, connectQueue, Duration.ofMinutes(10),
                 rpcbind, 111, Duration.ofSeconds(10), false, false, java.util.List.of(), null, Config.Require.NONE,
                 Duration.ofMinutes(6), Duration.ofSeconds(15), Config.DEFAULT_WRITE_TIMEOUT, 0, socket, insecure, 2, null, false, null, java.util.List.of(), java.util.List.of(), false, java.util.List.of(), 0, null, null,
-                Config.DEFAULT_MAX_CLIENTS, Config.DEFAULT_FIRST_CALL_TIMEOUT);
+                Config.DEFAULT_MAX_CLIENTS, Config.DEFAULT_FIRST_CALL_TIMEOUT, java.util.List.of(), Config.SourcePorts.RESERVED,
+                java.util.List.of());
     }
 
     public static Daemon start(int maxThreads, int connectQueue, Handshaker h) throws IOException {

@@ -1,0 +1,148 @@
+package org.rpctlsservd.frontend;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.rpctlsservd.cli.Config;
+import org.rpctlsservd.support.Await;
+import org.rpctlsservd.support.FrontEndFixture;
+import org.rpctlsservd.support.FrontEndHarness;
+import org.rpctlsservd.support.LogCapture;
+import org.rpctlsservd.support.RawRpc;
+
+/**
+ * Backend connections from reserved source ports (--backend-source-ports, --backend-source): the
+ * allocation alone, then with real sockets, as the backend sees them. Run as root, as CI does.
+ */
+class SourcePortsTest {
+    @RegisterExtension
+    static final FrontEndFixture FX = new FrontEndFixture("Ports CA");
+
+    @TempDir
+    Path tmp;
+
+    private static final InetSocketAddress B1 = new InetSocketAddress(InetAddress.getLoopbackAddress(), 2049);
+    private static final InetSocketAddress B2 = new InetSocketAddress(InetAddress.getLoopbackAddress(), 20048);
+
+    @Test
+    void portsGoInTurnFromTheTopAndEachBackendHasTheWholeRange() {
+        SourcePorts p = new SourcePorts(new Config.SourcePorts(1000, 1002, true), List.of());
+        SourcePorts.Lease a = p.take(B1);
+        SourcePorts.Lease b = p.take(B1);
+        assertEquals(1002, a.local().getPort());
+        assertEquals(1001, b.local().getPort());
+        assertEquals(1002, p.take(B2).local().getPort(), "another backend: the same port is a different connection");
+        p.release(a);
+        assertEquals(1000, p.take(B1).local().getPort(), "a freed port is reused as late as can be");
+        assertEquals(1002, p.take(B1).local().getPort());
+        assertNull(p.take(B1), "all three in use toward B1");
+        assertEquals(3, p.inUse(B1));
+        assertEquals(3, p.capacity(B1));
+    }
+
+    @Test
+    void sourceAddressesAddRangesOneAfterTheOther() throws Exception {
+        InetAddress two = InetAddress.getByName("127.0.0.2");
+        InetAddress three = InetAddress.getByName("127.0.0.3");
+        SourcePorts p = new SourcePorts(new Config.SourcePorts(1000, 1001, true), List.of(two, three, InetAddress.getByName("::1")));
+        assertEquals(4, p.capacity(B1), "two IPv4 sources for an IPv4 backend");
+        List<InetAddress> seen = new java.util.ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            seen.add(p.take(B1).local().getAddress());
+        }
+        assertEquals(List.of(two, two, three, three), seen, "the first address until it is full");
+        assertNull(p.take(B1));
+        assertNull(p.noSourceFor(new InetSocketAddress(InetAddress.getByName("::1"), 2049)), "::1 serves an IPv6 backend");
+        SourcePorts v4only = new SourcePorts(new Config.SourcePorts(1000, 1001, true), List.of(two));
+        assertTrue(v4only.noSourceFor(new InetSocketAddress(InetAddress.getByName("::1"), 2049)).contains("no IPv6 address"));
+    }
+
+    /** A plain client's call relayed, and the source port the backend saw it come from. */
+    private static int relayedFrom(FrontEndHarness h, int xid) throws IOException {
+        try (RawRpc c = h.plain()) {
+            c.send(FrontEndHarness.whoami(xid, FrontEndHarness.authNone()).bytes());
+            RawRpc.Reply r = c.read();
+            assertEquals(0, r.stat, r.toString());
+        }
+        return FX.backend().lastPeer.getPort();
+    }
+
+    @Test
+    void backendConnectionsComeFromReservedPortsByDefault() throws Exception {
+        try (FrontEndHarness h = FX.frontEnd(tmp)) {
+            int port = relayedFrom(h, 1);
+            assertTrue(port >= 665 && port <= 1023, "source port " + port);
+        }
+        try (FrontEndHarness h = FX.frontEnd(tmp.resolve("any"), "--backend-source-ports", "any")) {
+            int port = relayedFrom(h, 2);
+            assertTrue(port >= 1024, "source port " + port + " with --backend-source-ports any");
+        }
+    }
+
+    @Test
+    void runningOutRefusesTheClientSaysWhyAndServesOnceAPortIsFree() throws Exception {
+        try (LogCapture log = LogCapture.daemon(); FrontEndHarness h = FX.frontEnd(tmp, "--backend-source-ports", "1000-1001")) {
+            RawRpc a = h.plain();
+            RawRpc b = h.plain();
+            a.send(FrontEndHarness.whoami(1, FrontEndHarness.authNone()).bytes());
+            b.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).bytes());
+            assertEquals(0, a.read().stat);
+            assertEquals(0, b.read().stat);
+            Set<Integer> ports = new HashSet<>();
+            ports.add(FX.backend().lastPeer.getPort());
+            try (RawRpc c = h.plain()) {
+                c.send(FrontEndHarness.whoami(3, FrontEndHarness.authNone()).bytes());
+                assertTrue(c.closedByServer(), "the third client is refused: no port left");
+            }
+            assertEquals(1, h.daemon.frontEnd().sourcePortsExhausted());
+            assertTrue(log.has("refused program 536871065 version 1 procedure 1: reserved ports exhausted: 2 connections to the backend"),
+                    log.lines().toString());
+            assertEquals(2, FX.backend().calls.get(), "the refused call never reached the backend");
+            a.close();
+            Await.until(() -> h.daemon.frontEnd().connectionCount() == 1, "the first client gone");
+            try (RawRpc d = h.plain()) {
+                d.send(FrontEndHarness.whoami(4, FrontEndHarness.authNone()).bytes());
+                assertEquals(0, d.read().stat, "served again once a port is free");
+                ports.add(FX.backend().lastPeer.getPort());
+            }
+            assertTrue(Set.of(1000, 1001).containsAll(ports), ports.toString());
+        }
+    }
+
+    @Test
+    void aPortAnotherProgramHoldsIsSkipped() throws Exception {
+        try (ServerSocket squatter = new ServerSocket()) {
+            squatter.bind(new InetSocketAddress(1001)); // a listener on the top port: binding it fails
+            try (FrontEndHarness h = FX.frontEnd(tmp, "--backend-source-ports", "1000-1001")) {
+                assertEquals(1000, relayedFrom(h, 1));
+            }
+        }
+    }
+
+    @Test
+    void sourceAddressesAreUsedInOrder() throws Exception {
+        try (FrontEndHarness h = FX.frontEnd(tmp, "--backend-source-ports", "1000-1000", "--backend-source", "127.0.0.2",
+                "--backend-source", "127.0.0.3")) {
+            RawRpc a = h.plain();
+            a.send(FrontEndHarness.whoami(1, FrontEndHarness.authNone()).bytes());
+            assertEquals(0, a.read().stat);
+            assertEquals(new InetSocketAddress(InetAddress.getByName("127.0.0.2"), 1000), FX.backend().lastPeer);
+            RawRpc b = h.plain();
+            b.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).bytes());
+            assertEquals(0, b.read().stat);
+            assertEquals(new InetSocketAddress(InetAddress.getByName("127.0.0.3"), 1000), FX.backend().lastPeer);
+        }
+    }
+}
