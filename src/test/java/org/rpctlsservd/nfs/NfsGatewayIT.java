@@ -26,6 +26,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.Commands;
 import org.rpctlsservd.support.DaemonProcess;
 import org.rpctlsservd.support.Ganesha;
@@ -243,6 +244,7 @@ class NfsGatewayIT {
         // one verified session (0x0b), one without a certificate (0x01), whose calls --require cert refused
         assertEquals(List.of("0x0b", "0x01"), auditFlags(d), d.log());
         assertTrue(tooWeak(d) >= 1, "AUTH_TOOWEAK counted");
+        Await.until(() -> d.log().contains("no client certificate"), "the daemon's log to name the refusal: " + d.log());
     }
 
     /** Calls the daemon answered AUTH_TOOWEAK so far, from its /metrics. */
