@@ -169,7 +169,7 @@ final class BackendConnect {
     /** Every source port toward the backend is in use: the client is refused, said, and counted. */
     private void portsExhausted(int takenElsewhere) {
         int inUse = fe.sourcePorts.inUse(backend) - takenElsewhere;
-        fe.sourcePortsExhausted();
+        fe.countSourcePortsExhausted();
         owner.sourcePortsExhausted(inUse + " connections to the backend " + backend + " use ports " + fe.sourcePorts.describe()
                 + (takenElsewhere > 0 ? " and " + takenElsewhere + " more are taken by other programs" : "")
                 + "; the client is closed (widen --backend-source-ports or add --backend-source addresses)");

@@ -690,7 +690,7 @@ public final class FrontEnd implements Closeable {
     private final AtomicInteger portsExhausted = new AtomicInteger();
 
     /** Every source port toward a backend was in use: a client is refused (it says so itself). */
-    void sourcePortsExhausted() {
+    void countSourcePortsExhausted() {
         portsExhausted.incrementAndGet();
     }
 
