@@ -58,6 +58,8 @@ class NfsGatewayIT {
     static Path caFile;
     static SSLContext anonymous;
     static SSLContext withCertificate;
+    /** NFS and MOUNT as the system's rpcbind on 127.0.0.1 knew them before ganesha started. */
+    static List<String> systemNfsBefore;
 
     @TempDir
     Path tmp;
@@ -78,7 +80,15 @@ class NfsGatewayIT {
             Files.createDirectories(e.path());
             Files.writeString(e.path().resolve(MARKER), MARKER_TEXT);
         }
+        systemNfsBefore = nfsRegistrations("127.0.0.1");
         ganesha = Ganesha.start(shared.resolve("ganesha"), open, priv);
+    }
+
+    /** The NFS (100003) and MOUNT (100005) lines of {@code rpcinfo -p host}. */
+    static List<String> nfsRegistrations(String host) throws Exception {
+        Commands.Result r = Commands.run(20, "rpcinfo", "-p", host);
+        assertEquals(0, r.status(), "rpcinfo -p " + host + ": " + r.output());
+        return r.output().lines().map(String::strip).filter(l -> l.startsWith("100003 ") || l.startsWith("100005 ")).toList();
     }
 
     @AfterAll
@@ -144,6 +154,14 @@ class NfsGatewayIT {
 
     private static String unique(String what) {
         return what + "-" + System.nanoTime(); // ganesha's cache dislikes names reused behind its back
+    }
+
+    @Test
+    void ganeshaRegistersWithItsOwnRpcbindOnly() throws Exception {
+        List<String> own = nfsRegistrations(ganesha.address);
+        assertTrue(own.stream().anyMatch(l -> l.matches("100003\\s+3\\s+tcp\\s+" + Ganesha.NFS_PORT + "\\s.*")), own.toString());
+        assertTrue(own.stream().anyMatch(l -> l.matches("100005\\s+3\\s+tcp\\s+" + Ganesha.MOUNT_PORT + "\\s.*")), own.toString());
+        assertEquals(systemNfsBefore, nfsRegistrations("127.0.0.1"), "the system's rpcbind");
     }
 
     @Test
