@@ -1,14 +1,19 @@
 package org.rpctlsservd.nfs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -21,6 +26,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.Commands;
 import org.rpctlsservd.support.DaemonProcess;
 import org.rpctlsservd.support.Ganesha;
@@ -52,6 +58,8 @@ class NfsGatewayIT {
     static Path caFile;
     static SSLContext anonymous;
     static SSLContext withCertificate;
+    /** NFS and MOUNT as the system's rpcbind on 127.0.0.1 knew them before ganesha started. */
+    static List<String> systemNfsBefore;
 
     @TempDir
     Path tmp;
@@ -72,7 +80,15 @@ class NfsGatewayIT {
             Files.createDirectories(e.path());
             Files.writeString(e.path().resolve(MARKER), MARKER_TEXT);
         }
+        systemNfsBefore = nfsRegistrations("127.0.0.1");
         ganesha = Ganesha.start(shared.resolve("ganesha"), open, priv);
+    }
+
+    /** The NFS (100003) and MOUNT (100005) lines of {@code rpcinfo -p host}. */
+    static List<String> nfsRegistrations(String host) throws Exception {
+        Commands.Result r = Commands.run(20, "rpcinfo", "-p", host);
+        assertEquals(0, r.status(), "rpcinfo -p " + host + ": " + r.output());
+        return r.output().lines().map(String::strip).filter(l -> l.startsWith("100003 ") || l.startsWith("100005 ")).toList();
     }
 
     @AfterAll
@@ -138,6 +154,14 @@ class NfsGatewayIT {
 
     private static String unique(String what) {
         return what + "-" + System.nanoTime(); // ganesha's cache dislikes names reused behind its back
+    }
+
+    @Test
+    void ganeshaRegistersWithItsOwnRpcbindOnly() throws Exception {
+        List<String> own = nfsRegistrations(ganesha.address);
+        assertTrue(own.stream().anyMatch(l -> l.matches("100003\\s+3\\s+tcp\\s+" + Ganesha.NFS_PORT + "\\s.*")), own.toString());
+        assertTrue(own.stream().anyMatch(l -> l.matches("100005\\s+3\\s+tcp\\s+" + Ganesha.MOUNT_PORT + "\\s.*")), own.toString());
+        assertEquals(systemNfsBefore, nfsRegistrations("127.0.0.1"), "the system's rpcbind");
     }
 
     @Test
@@ -217,25 +241,40 @@ class NfsGatewayIT {
         Commands.Result priv = Libnfs.cat(Libnfs.v4(nfs.port(), "/priv", MARKER));
         assertNotEquals(0, priv.status(), priv.output());
         assertFalse(priv.output().contains(MARKER_TEXT), priv.output());
-        // the same daemon serves the export without the condition: the refusal is ganesha's, for the port
+        // the same daemon serves the export without the condition, and ganesha serves /priv to a client
+        // on a reserved port (libnfs as root, straight to it): the refusal is ganesha's, for the port
         assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(nfs.port(), "/export", MARKER)));
+        assertEquals(MARKER_TEXT, Libnfs.catOk("nfs://" + ganesha.address + "/priv/" + MARKER + "?version=4&nfsport=" + Ganesha.NFS_PORT));
     }
 
     @Test
     void requireCertServesAClientWithACertificateAndRefusesOneWithout() throws Exception {
-        DaemonProcess d = nfsDaemon("--require", "cert", "-m", "-l", caFile.toString());
+        DaemonProcess d = nfsDaemon("--require", "cert", "-m", "-l", caFile.toString(), "--metrics", "127.0.0.1:0");
         TlsForwarder certified = forwarder("127.0.0.1", d.frontEndPort, withCertificate);
         TlsForwarder bare = forwarder("127.0.0.1", d.frontEndPort, anonymous);
 
         assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(certified.port(), "/export", MARKER)));
+        assertEquals(0, tooWeak(d), "refusals before the client without a certificate");
         Commands.Result refused = Libnfs.cat(Libnfs.v4(bare.port(), "/export", MARKER));
         assertNotEquals(0, refused.status(), refused.output());
         assertFalse(refused.output().contains(MARKER_TEXT), refused.output());
         assertEquals(1, bare.sessions(), "the refusal comes after the handshake: " + bare.failures());
-        // one verified session (0x0b), one without a certificate (0x01), which --require cert refused
+        // one verified session (0x0b), one without a certificate (0x01), whose calls --require cert refused
         assertEquals(List.of("0x0b", "0x01"), auditFlags(d), d.log());
-        assertTrue(d.log().contains("AUTH_TOOWEAK") || d.log().toLowerCase().contains("tooweak"),
-                "the daemon's log names the refusal: " + d.log());
+        assertTrue(tooWeak(d) >= 1, "AUTH_TOOWEAK counted");
+        Await.until(() -> d.log().contains("no client certificate"), "the daemon's log to name the refusal: " + d.log());
+    }
+
+    /** Calls the daemon answered AUTH_TOOWEAK so far, from its /metrics. */
+    private static long tooWeak(DaemonProcess d) throws Exception {
+        Matcher m = Pattern.compile("metrics: Prometheus /metrics and /ready on 127\\.0\\.0\\.1:(\\d+)").matcher(d.log());
+        assertTrue(m.find(), d.log());
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + m.group(1)
+                + "/metrics")).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        Matcher v = Pattern.compile("^rpctlssd_rpc_rejects_total\\{reason=\"auth_tooweak\"\\} (\\S+)$", Pattern.MULTILINE).matcher(r.body());
+        assertTrue(v.find(), r.body());
+        return (long) Double.parseDouble(v.group(1));
     }
 
     @Test

@@ -163,6 +163,10 @@ public final class Ganesha implements AutoCloseable {
         if (!process.isAlive()) {
             throw new AssertionError("ganesha exited with status " + process.exitValue() + ": " + diagnostics());
         }
+        // Ganesha serves on after errors in its configuration (an export it refused is simply absent)
+        if (log().contains("config_errs_to_log")) {
+            throw new AssertionError("ganesha refused part of its configuration " + dir.resolve("ganesha.conf") + ": " + diagnostics());
+        }
     }
 
     private boolean listening(int port) {
