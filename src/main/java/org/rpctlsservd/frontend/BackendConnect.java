@@ -26,8 +26,11 @@ final class BackendConnect {
     private final Consumer<String> failed;
     private final BooleanSupplier closed;
     private SocketChannel channel;
-    /** The local port it is bound to (with --backend-source-ports), given back at close. */
-    private SourcePorts.Lease lease;
+    /** The local port it is bound to (with --backend-source-ports), given back at close; read by other loops' scans. */
+    private volatile SourcePorts.Lease lease;
+    /** Waiting for a source port that a connection closed to make room gives back; at most once. */
+    private boolean waitingForPort;
+    private boolean waitedForPort;
     private boolean isConnected;
     /** In the front end's queue of connections waiting to start their backend connect. */
     private boolean waiting;
@@ -109,12 +112,22 @@ final class BackendConnect {
             fail(e.getMessage());
             return;
         }
+        armConnectTimeout();
+    }
+
+    /** A connect in progress: given up after the timeout, finished when the socket is connectable. */
+    private void armConnectTimeout() {
         timeout = fe.timer.schedule(() -> io.submit(() -> {
             if (!isConnected && !closed.getAsBoolean()) {
                 fail("no connection within " + FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis() + " ms");
             }
         }), FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         io.onConnectable(channel, this::connectable);
+    }
+
+    /** True when this connection holds a source port toward {@code b} (from any thread). */
+    boolean holdsPortTo(InetSocketAddress b) {
+        return lease != null && backend.equals(b);
     }
 
     private static SocketChannel socket() throws IOException {
@@ -135,6 +148,18 @@ final class BackendConnect {
             while (true) {
                 SourcePorts.Lease l = fe.sourcePorts.take(backend);
                 if (l == null) {
+                    if (!waitedForPort && fe.makePortRoom(owner, backend)) {
+                        waitingForPort = true; // portFreed() comes when the one closed to make room gives its port back
+                        waitedForPort = true;
+                        timeout = fe.timer.schedule(() -> io.submit(() -> {
+                            if (waitingForPort && !closed.getAsBoolean()) {
+                                waitingForPort = false;
+                                fe.stopWaitingForPort(owner, backend);
+                                portsExhausted(0);
+                            }
+                        }), FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+                        return true;
+                    }
                     portsExhausted(taken.size());
                     return true;
                 }
@@ -164,6 +189,26 @@ final class BackendConnect {
                 fe.sourcePorts.release(l);
             }
         }
+    }
+
+    /** On this loop: a source port toward the backend was given back; this connection, waiting for one, tries again. */
+    void portFreed() {
+        if (!waitingForPort || closed.getAsBoolean()) {
+            return;
+        }
+        waitingForPort = false;
+        if (timeout != null) {
+            timeout.cancel(false);
+        }
+        try {
+            if (connectFromSourcePort()) {
+                return; // connected at once, or refused
+            }
+        } catch (IOException e) {
+            fail(e.getMessage());
+            return;
+        }
+        armConnectTimeout();
     }
 
     /** Every source port toward the backend is in use: the client is refused, said, and counted. */
@@ -239,8 +284,13 @@ final class BackendConnect {
             FrontEnd.closeQuietly(channel);
         }
         if (lease != null) {
-            fe.sourcePorts.release(lease); // after the close: the port is free for the next one (TIME_WAIT aside)
+            fe.sourcePorts.release(lease); // after the close: the port is free for the next one
             lease = null;
+            fe.portReleased(backend);
+        }
+        if (waitingForPort) {
+            waitingForPort = false;
+            fe.stopWaitingForPort(owner, backend);
         }
         waiting = false;
     }

@@ -532,6 +532,16 @@ final class ClientConnection {
         return CallPolicy.asCertificateUser(rec, h, uid, gids);
     }
 
+    /** On this loop: a source port this connection waits for was given back. */
+    void portFreed() {
+        backend.portFreed();
+    }
+
+    /** True when its backend connection holds a source port toward {@code b} (from any thread). */
+    boolean holdsPortTo(InetSocketAddress b) {
+        return backend.holdsPortTo(b);
+    }
+
     /** Every source port toward the backend is in use: the call that needed the connection is refused (the connection closes). */
     void sourcePortsExhausted(String why) {
         fe.refusals.refused(peer, opening, Refusal.SOURCE_PORTS, () -> why);

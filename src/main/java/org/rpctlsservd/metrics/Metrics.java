@@ -85,7 +85,9 @@ public final class Metrics {
         /** --max-clients was reached: it was among the longest idle of those that had earned least. */
         EVICTED,
         /** The memory budget was reached: it held the most unfinished memory. */
-        MEMORY;
+        MEMORY,
+        /** Every source port toward its backend was in use: it was the longest idle of their holders. */
+        SOURCE_PORTS;
 
         public String label() {
             return name().toLowerCase(Locale.ROOT);
@@ -94,7 +96,7 @@ public final class Metrics {
 
     static final Counter SHED = Counter.builder().name("rpctlssd_frontend_shed_total")
             .help("Client connections the front end closed to keep room for others, by reason: first_call_timeout, evicted "
-                    + "(--max-clients reached), memory (the memory budget reached)")
+                    + "(--max-clients reached), memory (the memory budget reached), source_ports (every reserved port toward a backend in use)")
             .labelNames("reason").build();
     private static final Map<Shed, CounterDataPoint> SHED_BY_REASON = new EnumMap<>(Shed.class);
 

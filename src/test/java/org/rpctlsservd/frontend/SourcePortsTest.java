@@ -122,6 +122,30 @@ class SourcePortsTest {
     }
 
     @Test
+    void idleHoldersMakeRoomForANewcomer() throws Exception {
+        try (LogCapture log = LogCapture.daemon(); FrontEndHarness h = FX.frontEnd(tmp, "--backend-source-ports", "1000-1001")) {
+            RawRpc a = h.plain();
+            a.send(FrontEndHarness.whoami(1, FrontEndHarness.authNone()).bytes());
+            assertEquals(0, a.read().stat);
+            RawRpc b = h.plain();
+            b.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).bytes());
+            assertEquals(0, b.read().stat);
+            long idleFrom = System.nanoTime();
+            // the behaviour under test is about time passing: both holders idle past FrontEnd.EVICT_IDLE_NANOS
+            Await.until(() -> System.nanoTime() - idleFrom > FrontEnd.EVICT_IDLE_NANOS + 100_000_000L, "the holders to be idle");
+            try (RawRpc c = h.plain()) {
+                c.send(FrontEndHarness.whoami(3, FrontEndHarness.authNone()).bytes());
+                assertEquals(0, c.read().stat, "the newcomer is served on the port the longest-idle holder gave back");
+            }
+            assertTrue(a.closedByServer(), "the longest idle holder was closed to make room");
+            assertEquals(0, h.daemon.frontEnd().sourcePortsExhausted(), "nobody refused");
+            assertTrue(log.has("every source port toward the backend"), log.lines().toString());
+            b.send(FrontEndHarness.whoami(4, FrontEndHarness.authNone()).bytes());
+            assertEquals(0, b.read().stat, "the other holder goes on");
+        }
+    }
+
+    @Test
     void twoPortsServeClientAfterClient() throws Exception {
         // Each client relays a call and leaves: its port is given back and serves the next ones. (The
         // reset that spares a remote backend's ports TIME_WAIT cannot be told apart here: this kernel
