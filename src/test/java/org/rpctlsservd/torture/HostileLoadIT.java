@@ -110,6 +110,9 @@ class HostileLoadIT {
         if (!a.contains("--backend")) {
             a.addAll(List.of("--backend", "127.0.0.1:" + backend.port()));
         }
+        if (!a.contains("--backend-source-ports")) {
+            a.addAll(List.of("--backend-source-ports", "any")); // thousands of relayed clients: more than 359 reserved ports (PortsAttackIT)
+        }
         return a;
     }
 

@@ -95,6 +95,7 @@ class SlotsAttackIT {
         if (!a.contains("--backend")) {
             a.addAll(List.of("--backend", "127.0.0.1:" + backend.port()));
         }
+        a.addAll(List.of("--backend-source-ports", "any")); // thousands of relayed clients: more than 359 reserved ports (PortsAttackIT)
         return DaemonProcess.start(tmp.resolve("d"), jvm, List.of(), a.toArray(new String[0]));
     }
 
