@@ -28,6 +28,8 @@ final class BackendConnect {
     private SocketChannel channel;
     /** The local port it is bound to (with --backend-source-ports), given back at close; read by other loops' scans. */
     private volatile SourcePorts.Lease lease;
+    /** Who gets the source port when this closes: the newcomer it was closed to make room for (set from that one's loop). */
+    private volatile ClientConnection heir;
     /** Waiting for a source port that a connection closed to make room gives back; at most once. */
     private boolean waitingForPort;
     private boolean waitedForPort;
@@ -125,6 +127,10 @@ final class BackendConnect {
         io.onConnectable(channel, this::connectable);
     }
 
+    void portHeir(ClientConnection c) {
+        heir = c;
+    }
+
     /** True when this connection holds a source port toward {@code b} (from any thread). */
     boolean holdsPortTo(InetSocketAddress b) {
         return lease != null && backend.equals(b);
@@ -153,9 +159,14 @@ final class BackendConnect {
                         waitedForPort = true;
                         timeout = fe.timer.schedule(() -> io.submit(() -> {
                             if (waitingForPort && !closed.getAsBoolean()) {
-                                waitingForPort = false;
-                                fe.stopWaitingForPort(owner, backend);
-                                portsExhausted(0);
+                                waitingForPort = false; // its port never came (it closed by itself first): one more search
+                                try {
+                                    if (!connectFromSourcePort()) {
+                                        armConnectTimeout();
+                                    }
+                                } catch (IOException e) {
+                                    fail(e.getMessage());
+                                }
                             }
                         }), FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
                         return true;
@@ -191,22 +202,44 @@ final class BackendConnect {
         }
     }
 
-    /** On this loop: a source port toward the backend was given back; this connection, waiting for one, tries again. */
-    void portFreed() {
+    /**
+     * On this loop: the port a connection closed to make room held, handed straight to this one
+     * (nobody else can take it meanwhile); passed on when this one no longer waits.
+     */
+    void portHandedOver(SourcePorts.Lease given) {
         if (!waitingForPort || closed.getAsBoolean()) {
+            fe.sourcePorts.release(given);
             return;
         }
         waitingForPort = false;
         if (timeout != null) {
             timeout.cancel(false);
         }
+        SocketChannel ch = null;
         try {
-            if (connectFromSourcePort()) {
-                return; // connected at once, or refused
+            ch = socket();
+            SourcePorts.bind(ch, given);
+            channel = ch;
+            lease = given;
+            if (ch.connect(backend)) {
+                done();
+                return;
             }
         } catch (IOException e) {
-            fail(e.getMessage());
-            return;
+            channel = null;
+            lease = null;
+            if (ch != null) {
+                FrontEnd.closeQuietly(ch);
+            }
+            fe.sourcePorts.release(given); // not usable after all: back to the pool, and the search goes on
+            try {
+                if (connectFromSourcePort()) {
+                    return;
+                }
+            } catch (IOException again) {
+                fail(again.getMessage());
+                return;
+            }
         }
         armConnectTimeout();
     }
@@ -283,15 +316,21 @@ final class BackendConnect {
             }
             FrontEnd.closeQuietly(channel);
         }
-        if (lease != null) {
-            fe.sourcePorts.release(lease); // after the close: the port is free for the next one
+        SourcePorts.Lease l = lease;
+        if (l != null) {
             lease = null;
-            fe.portReleased(backend);
+            ClientConnection h = heir;
+            // Once the socket is truly closed (a registered channel's descriptor outlives close() until
+            // the loop's selector lets go of it): a port handed on before that cannot connect anew.
+            io.afterForgotten(() -> {
+                if (h != null) {
+                    h.io.submit(() -> h.portHandedOver(l)); // still marked in use: nobody else takes it meanwhile
+                } else {
+                    fe.sourcePorts.release(l);
+                }
+            });
         }
-        if (waitingForPort) {
-            waitingForPort = false;
-            fe.stopWaitingForPort(owner, backend);
-        }
+        waitingForPort = false;
         waiting = false;
     }
 }

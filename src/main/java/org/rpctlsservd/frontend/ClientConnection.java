@@ -532,9 +532,14 @@ final class ClientConnection {
         return CallPolicy.asCertificateUser(rec, h, uid, gids);
     }
 
-    /** On this loop: a source port this connection waits for was given back. */
-    void portFreed() {
-        backend.portFreed();
+    /** On this loop: the source port this connection waits for, handed over. */
+    void portHandedOver(SourcePorts.Lease given) {
+        backend.portHandedOver(given);
+    }
+
+    /** From the loop that marked this connection to make room: its source port goes to {@code heir} when it closes. */
+    void portHeir(ClientConnection heir) {
+        backend.portHeir(heir);
     }
 
     /** True when its backend connection holds a source port toward {@code b} (from any thread). */

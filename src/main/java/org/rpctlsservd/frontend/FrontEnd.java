@@ -689,22 +689,23 @@ public final class FrontEnd implements Closeable {
     /** Clients refused because every source port toward their backend was in use. */
     private final AtomicInteger portsExhausted = new AtomicInteger();
 
-    /** Connections waiting for a source port toward a backend, which one closed to make room gives back; guarded by itself. */
-    private final java.util.Map<InetSocketAddress, ArrayDeque<ClientConnection>> waitingForPort = new java.util.HashMap<>();
-
     /**
      * On the newcomer's loop, when every source port toward {@code backend} is in use: marks the
-     * holder that has earned least and been idle longest (at least {@link #EVICT_IDLE_NANOS}) to be
-     * closed, and queues the newcomer for the port it gives back, so idle connections cannot hold
-     * the few hundred reserved ports against everyone else. False when every holder is busy.
+     * holder that has earned least and been idle longest to be closed, its port going straight to
+     * the newcomer (no other newcomer can take it meanwhile), so idle connections cannot hold the few hundred reserved ports against
+     * everyone else. A holder that earned less than the newcomer (plain, against a TLS session) may
+     * go however busy; one that earned as much only when idle {@link #EVICT_IDLE_NANOS} at least, so
+     * clients that are all at work are not made to take turns. False when nobody may go.
      */
     boolean makePortRoom(ClientConnection newcomer, InetSocketAddress backend) {
         long idleSince = System.nanoTime() - EVICT_IDLE_NANOS;
+        int mine = newcomer.earned;
         ClientConnection victim = null;
         long victimLast = 0;
         for (ClientConnection c : connections) {
             long last = c.lastActivity;
-            if (c == newcomer || last > idleSince || c.earned == ClientConnection.BUSY || c.doomed() || !c.holdsPortTo(backend)) {
+            if (c == newcomer || c.earned >= mine && last > idleSince || c.earned == ClientConnection.BUSY || c.doomed()
+                    || !c.holdsPortTo(backend)) {
                 continue;
             }
             if (victim == null || c.earned < victim.earned || c.earned == victim.earned && last < victimLast) {
@@ -715,38 +716,11 @@ public final class FrontEnd implements Closeable {
         if (victim == null || !victim.doom(org.rpctlsservd.metrics.Metrics.Shed.SOURCE_PORTS, 0)) {
             return false;
         }
-        synchronized (waitingForPort) {
-            waitingForPort.computeIfAbsent(backend, b -> new ArrayDeque<>()).add(newcomer); // before the close gives the port back
-        }
+        victim.portHeir(newcomer); // before the close gives the port back
         warnings.warning("port-room", () -> "front end: every source port toward the backend " + backend + " in use: closing the"
                 + " connection idle longest to make room");
         close(victim, newcomer, "closed to make room: every source port toward the backend " + backend + " in use");
         return true;
-    }
-
-    /** A source port toward {@code backend} was given back: the first connection waiting for one tries again, on its loop. */
-    void portReleased(InetSocketAddress backend) {
-        ClientConnection next;
-        synchronized (waitingForPort) {
-            ArrayDeque<ClientConnection> q = waitingForPort.get(backend);
-            if (q == null) {
-                return;
-            }
-            next = q.poll();
-            if (q.isEmpty()) {
-                waitingForPort.remove(backend);
-            }
-        }
-        next.io.submit(next::portFreed);
-    }
-
-    void stopWaitingForPort(ClientConnection c, InetSocketAddress backend) {
-        synchronized (waitingForPort) {
-            ArrayDeque<ClientConnection> q = waitingForPort.get(backend);
-            if (q != null && q.remove(c) && q.isEmpty()) {
-                waitingForPort.remove(backend);
-            }
-        }
     }
 
     /** Every source port toward a backend was in use: a client is refused (it says so itself). */

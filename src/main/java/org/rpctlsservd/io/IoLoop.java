@@ -82,6 +82,16 @@ public final class IoLoop implements Closeable {
         submit(() -> readiness.release(ch));
     }
 
+    /**
+     * On this loop: runs {@code task} once the channels forgotten and closed before now have let go
+     * of their descriptors (a registered channel's socket stays open after close() until the
+     * selector flushes its cancelled key, at the select after {@link #forget}'s task): when its
+     * port must be free for a new socket.
+     */
+    public void afterForgotten(Runnable task) {
+        submit(() -> submit(task)); // tasks run after a select: the first after forget's, the second after the flush
+    }
+
     private void run() {
         while (!closed) {
             try {

@@ -146,6 +146,64 @@ class SourcePortsTest {
     }
 
     @Test
+    void noPortIsLostWhateverHappensToItsConnection() throws Exception {
+        try (FrontEndHarness h = FX.frontEnd(tmp, "--backend-source-ports", "1000-1003")) {
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(12);
+            List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+            for (int t = 0; t < 12; t++) {
+                int id = t;
+                done.add(pool.submit(() -> {
+                    for (int i = 0; i < 15; i++) {
+                        try (RawRpc c = h.plain()) {
+                            c.send(FrontEndHarness.whoami(id * 100 + i, FrontEndHarness.authNone()).bytes());
+                            c.read();
+                        } catch (IOException e) {
+                            // refused: no port
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (java.util.concurrent.Future<?> f : done) {
+                f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            }
+            // and the ports of holders closed to make room: four hold, idle, then twelve come
+            List<RawRpc> holders = new java.util.ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                RawRpc c = h.plain();
+                c.send(FrontEndHarness.whoami(5000 + i, FrontEndHarness.authNone()).bytes());
+                c.read();
+                holders.add(c);
+            }
+            long idleFrom = System.nanoTime();
+            Await.until(() -> System.nanoTime() - idleFrom > FrontEnd.EVICT_IDLE_NANOS + 100_000_000L, "the holders to be idle");
+            done.clear();
+            for (int t = 0; t < 12; t++) {
+                int id = t;
+                done.add(pool.submit(() -> {
+                    try (RawRpc c = h.plain()) {
+                        c.send(FrontEndHarness.whoami(6000 + id, FrontEndHarness.authNone()).bytes());
+                        c.read();
+                    } catch (IOException e) {
+                        // refused: no port
+                    }
+                    return null;
+                }));
+            }
+            for (java.util.concurrent.Future<?> f : done) {
+                f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            }
+            for (RawRpc c : holders) {
+                c.close();
+            }
+            pool.shutdown();
+            Await.until(() -> h.daemon.frontEnd().connectionCount() == 0, "every client gone");
+            InetSocketAddress b = new InetSocketAddress(InetAddress.getLoopbackAddress(), FX.backend().port());
+            Await.until(() -> h.daemon.frontEnd().sourcePorts.inUse(b) == 0, "every port back: " + h.daemon.frontEnd().sourcePorts.inUse(b));
+        }
+    }
+
+    @Test
     void twoPortsServeClientAfterClient() throws Exception {
         // Each client relays a call and leaves: its port is given back and serves the next ones. (The
         // reset that spares a remote backend's ports TIME_WAIT cannot be told apart here: this kernel

@@ -85,11 +85,22 @@ class PortsAttackIT {
                         } catch (IOException e) {
                             // refused or reset: try again, as a hostile client would
                         }
+                        try {
+                            TimeUnit.MILLISECONDS.sleep(100); // pacing: 600 threads reconnecting at once would only starve this machine's 2 cores
+                        } catch (InterruptedException e) {
+                            return null;
+                        }
                     }
                     return null;
                 });
             }
-            HostileLoadIT.GoodClients good = HostileLoadIT.goodClientsDuring(d, Math.max(5, HostileLoadIT.SECONDS));
+            HostileLoadIT.GoodClients good;
+            try {
+                good = HostileLoadIT.goodClientsDuring(d, Math.max(5, HostileLoadIT.SECONDS));
+            } catch (Exception | AssertionError e) {
+                String log = d.log();
+                throw new AssertionError("a good client failed: " + e + "; daemon log ends: " + log.substring(Math.max(0, log.length() - 3000)), e);
+            }
             HostileLoadIT.report(String.format("reserved ports: %d idle relayed clients against 359 ports: %d good clients served,"
                     + " worst %d ms; %d idle holders closed to make room", ATTACKERS, good.served(), good.worstMs(), closedByDaemon.get()));
             assertTrue(good.worstMs() <= HostileLoadIT.GOOD_CLIENT_MS, "worst good client " + good.worstMs() + " ms");
