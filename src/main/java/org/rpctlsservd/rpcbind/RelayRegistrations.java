@@ -88,13 +88,16 @@ public final class RelayRegistrations implements Closeable {
                 + Integer.toUnsignedString(e.program())) + " version " + e.version() + " " + e.netid();
         try {
             int held = portHeld(e);
-            if (held != 0 && held != e.port()) {
-                LOG.warning("front end: rpcbind has " + what + " at port " + held + " (the backend's own registration, or another "
-                        + "program's): left alone, so clients asking rpcbind are not sent to the TLS port " + e.port()
-                        + "; give them the port (mount -o port=, mountport=) or stop the backend registering it");
+            if (held != 0) {
+                // Whoever holds it, it is not ours to take over or to remove at exit: even at our own port
+                // number it may be the backend's (a backend on 127.0.0.1 and the front end on the host's address).
+                LOG.warning("front end: rpcbind has " + what + " at port " + held + " already (the backend's own registration, or "
+                        + "another program's): left alone" + (held == e.port() ? "" : ", so clients asking rpcbind are not sent to the"
+                        + " TLS port " + e.port() + "; give them the port (mount -o port=, mountport=) or stop the backend"
+                        + " registering it"));
                 return;
             }
-            if (held == 0 && !set(e)) {
+            if (!set(e)) {
                 LOG.warning("front end: rpcbind refused to register " + what + " at port " + e.port());
                 return;
             }

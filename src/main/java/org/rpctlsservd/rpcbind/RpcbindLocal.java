@@ -76,12 +76,13 @@ final class RpcbindLocal {
         return call(pmapPort, RPCBPROC_UNSET, new Rpcb(program, version, "", "", "superuser"), timeoutMillis);
     }
 
-    static final int RPCBPROC_GETADDR = 3;
+    /** GETVERSADDR: the address of exactly this version (GETADDR answers with any version's when this one is missing). */
+    static final int RPCBPROC_GETVERSADDR = 9;
 
     /**
      * The universal address registered for (program, version) under {@code netid} ("tcp" or
-     * "tcp6"); empty when none is. rpcbind answers GETADDR for the netid of the transport the
-     * question came on, not the one in its argument: so it is asked over TCP, on ::1 for tcp6.
+     * "tcp6"); empty when none is. rpcbind answers for the netid of the transport the question
+     * came on, not the one in its argument: so it is asked over TCP, on ::1 for tcp6.
      */
     static String getAddr(int pmapPort, int program, int version, String netid, int timeoutMillis) throws IOException, OncRpcException {
         InetAddress at = InetAddress.getByName(netid.equals("tcp6") ? "::1" : "127.0.0.1");
@@ -89,7 +90,7 @@ final class RpcbindLocal {
         try {
             c.setTimeout(timeoutMillis);
             org.acplt.oncrpc.XdrString addr = new org.acplt.oncrpc.XdrString();
-            c.call(RPCBPROC_GETADDR, new Rpcb(program, version, netid, "", ""), addr);
+            c.call(RPCBPROC_GETVERSADDR, new Rpcb(program, version, netid, "", ""), addr);
             return addr.stringValue() == null ? "" : addr.stringValue();
         } finally {
             c.close();

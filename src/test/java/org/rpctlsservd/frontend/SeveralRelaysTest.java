@@ -70,23 +70,27 @@ class SeveralRelaysTest {
         InetAddress lo = InetAddress.getLoopbackAddress();
         try (PortmapClient pm = PortmapClient.udp(lo, 111, 2000)) {
             pm.unset(OURS, 1);
+            pm.unset(OURS, 2);
             assertTrue(pm.set(HELD, 1, OncRpcProtocols.ONCRPC_TCP, 4242), "the test's stand-in for a backend's own registration");
             try (EchoBackend backend = new EchoBackend(); LogCapture log = LogCapture.daemon()) {
                 int tls;
                 try (Daemon d = daemon("--relay", "127.0.0.1:0,127.0.0.1:" + backend.port() + "," + Integer.toUnsignedString(OURS)
-                        + "/1," + Integer.toUnsignedString(HELD) + "/1")) {
+                        + "/1+2," + Integer.toUnsignedString(HELD) + "/1")) {
                     tls = d.frontEnd().addresses().get(0).getPort();
                     assertEquals(tls, pm.getPort(OURS, 1, OncRpcProtocols.ONCRPC_TCP), "rpcbind sends clients to the TLS port");
+                    assertEquals(tls, pm.getPort(OURS, 2, OncRpcProtocols.ONCRPC_TCP), "every version named, not the first only");
                     assertEquals(4242, pm.getPort(HELD, 1, OncRpcProtocols.ONCRPC_TCP), "someone else's entry is not taken over");
-                    assertTrue(log.has("at port 4242 (the backend's own registration, or another program's): left alone"),
+                    assertTrue(log.has("at port 4242 already (the backend's own registration, or another program's): left alone"),
                             log.lines().toString());
                     assertEquals(0, whoami(tls, 1));
                 }
                 assertEquals(0, pm.getPort(OURS, 1, OncRpcProtocols.ONCRPC_TCP), "ours removed at exit");
+                assertEquals(0, pm.getPort(OURS, 2, OncRpcProtocols.ONCRPC_TCP), "ours removed at exit");
                 assertEquals(4242, pm.getPort(HELD, 1, OncRpcProtocols.ONCRPC_TCP), "theirs still there");
             } finally {
                 pm.unset(HELD, 1);
                 pm.unset(OURS, 1);
+                pm.unset(OURS, 2);
             }
         }
     }
