@@ -70,8 +70,8 @@ final class BackendConnect {
 
     /** Starts the connect, or queues for a permit; does nothing when one is started or queued already. */
     void start() {
-        if (closed.getAsBoolean() || channel != null || waiting) {
-            return;
+        if (closed.getAsBoolean() || channel != null || waiting || waitingForPort) {
+            return; // started already: the records queued go once it is connected
         }
         if (!fe.backendConnects.tryAcquire()) {
             waiting = true;
