@@ -116,7 +116,11 @@ public final class NfsBench {
             run(mib, rounds, started);
         } finally {
             started.closeAll();
-            Runtime.getRuntime().removeShutdownHook(hook);
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // a signal ended the run: the hook stopped everything already
+            }
         }
     }
 
@@ -309,6 +313,12 @@ public final class NfsBench {
             this.forwarders = forwarders;
         }
 
+        /** Which of the processes the paths run through is gone, if any. */
+        String dead() {
+            return !daemon.process.isAlive() ? "the daemon" : !stunnel.isAlive() ? "stunnel4"
+                    : ProcessHandle.of(ganesha).map(ProcessHandle::isAlive).orElse(false) ? null : "ganesha";
+        }
+
         double[] now(Way w) throws IOException {
             double fw = 0;
             for (TlsForwarder f : forwarders.get(w)) {
@@ -333,10 +343,16 @@ public final class NfsBench {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
         Process p = (write ? pb.redirectErrorStream(true).redirectOutput(said.toFile())
                 : pb.redirectError(said.toFile()).redirectOutput(new File(to))).start();
-        if (!p.waitFor(COPY_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            p.waitFor(10, TimeUnit.SECONDS);
-            throw new IOException(what + " did not end within " + COPY_TIMEOUT_SECONDS + " s (" + w.label + ")");
+        long deadline = t0 + TimeUnit.SECONDS.toNanos(COPY_TIMEOUT_SECONDS);
+        // libnfs reconnects for ever when its server goes away: a relay or ganesha that died ends the copy here
+        while (!p.waitFor(200, TimeUnit.MILLISECONDS)) {
+            String dead = meter.dead();
+            if (dead != null || System.nanoTime() > deadline) {
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+                throw new IOException(what + (dead != null ? ": " + dead + " ended meanwhile" : " did not end within "
+                        + COPY_TIMEOUT_SECONDS + " s") + " (" + w.label + "); it said: " + Files.readString(said).strip());
+            }
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
         if (p.exitValue() != 0) {
