@@ -4,6 +4,8 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -24,6 +26,7 @@ import javax.net.ssl.SSLSocket;
  * reply, does TLS 1.3 with ALPN {@code sunrpc} (presenting the certificate {@code tls} holds, if
  * any), then copies bytes both ways until either side closes. Hand-written because no library
  * plays this part: stunnel and socat cannot send the clear-text probe before the handshake.
+ * {@link #plainTls} leaves the probe out, for a TLS relay that expects TLS at once (stunnel).
  */
 public final class TlsForwarder implements Closeable {
     /** Connections served at once; more are closed at accept (a test never needs many). */
@@ -34,6 +37,7 @@ public final class TlsForwarder implements Closeable {
     private final String host;
     private final int frontEndPort;
     private final SSLContext tls;
+    private final boolean probe;
     private final ServerSocket listener;
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
     private final Set<Thread> threads = ConcurrentHashMap.newKeySet();
@@ -41,13 +45,27 @@ public final class TlsForwarder implements Closeable {
     private final List<String> failures = new CopyOnWriteArrayList<>();
     private final AtomicInteger serial = new AtomicInteger();
     private final AtomicInteger active = new AtomicInteger();
+    private final Set<String> cipherSuites = ConcurrentHashMap.newKeySet();
+    private static final ThreadMXBean CPU = ManagementFactory.getThreadMXBean();
+    /** CPU nanoseconds of its threads that ended; guarded by {@code threads}' lock with the set itself. */
+    private long endedCpuNanos;
     private final Thread acceptor;
 
     /** Forwards to the front end at {@code host:frontEndPort}, TLS set up by {@code tls}. */
     public TlsForwarder(String host, int frontEndPort, SSLContext tls) throws IOException {
+        this(host, frontEndPort, tls, true);
+    }
+
+    /** Forwards to a plain TLS 1.3 server (stunnel, say) at {@code host:port}: no STARTTLS probe, the handshake at once. */
+    public static TlsForwarder plainTls(String host, int port, SSLContext tls) throws IOException {
+        return new TlsForwarder(host, port, tls, false);
+    }
+
+    private TlsForwarder(String host, int frontEndPort, SSLContext tls, boolean probe) throws IOException {
         this.host = host;
         this.frontEndPort = frontEndPort;
         this.tls = tls;
+        this.probe = probe;
         listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         acceptor = thread("tls-forwarder-accept-" + listener.getLocalPort(), this::accept);
     }
@@ -61,6 +79,31 @@ public final class TlsForwarder implements Closeable {
         return sessions.get();
     }
 
+    /** Connections being forwarded now. */
+    public int connections() {
+        return active.get();
+    }
+
+    /** The cipher suites its TLS sessions used so far. */
+    public Set<String> cipherSuites() {
+        return Set.copyOf(cipherSuites);
+    }
+
+    /**
+     * CPU seconds its threads (the probe, the handshakes, the copying, the acceptor) used so far, ended
+     * threads included; not the JVM's JIT and GC, which it shares with whatever else runs in it.
+     */
+    public double cpuSeconds() {
+        synchronized (threads) {
+            long sum = endedCpuNanos;
+            for (Thread t : threads) {
+                long n = CPU.getThreadCpuTime(t.getId());
+                sum += Math.max(0, n); // -1: it ended just now, after adding its time to endedCpuNanos
+            }
+            return sum / 1e9;
+        }
+    }
+
     /** What went wrong with connections so far (the probe, the handshake), for assertions and messages. */
     public List<String> failures() {
         return List.copyOf(failures);
@@ -71,11 +114,16 @@ public final class TlsForwarder implements Closeable {
             try {
                 body.run();
             } finally {
-                threads.remove(Thread.currentThread());
+                synchronized (threads) {
+                    endedCpuNanos += CPU.getCurrentThreadCpuTime();
+                    threads.remove(Thread.currentThread());
+                }
             }
         }, name);
         t.setDaemon(true); // one left blocked never keeps the test JVM alive
-        threads.add(t);
+        synchronized (threads) {
+            threads.add(t);
+        }
         t.start();
         return t;
     }
@@ -107,15 +155,26 @@ public final class TlsForwarder implements Closeable {
         SSLSocket ssl;
         try {
             tcp.connect(new InetSocketAddress(host, frontEndPort), CONNECT_MS);
+            // RPC records go on at once, as the NFS client's own sockets send them (no Nagle delay per hop)
+            tcp.setTcpNoDelay(true);
+            plain.setTcpNoDelay(true);
             tcp.setSoTimeout(HANDSHAKE_MS);
-            ssl = FrontEndHarness.startTls(tcp, frontEndPort, tls, s -> {
+            java.util.function.Consumer<SSLSocket> tls13 = s -> {
                 SSLParameters p = s.getSSLParameters();
                 p.setProtocols(new String[] {"TLSv1.3"});
                 p.setApplicationProtocols(new String[] {"sunrpc"});
                 s.setSSLParameters(p);
-            });
+            };
+            if (probe) {
+                ssl = FrontEndHarness.startTls(tcp, frontEndPort, tls, tls13);
+            } else {
+                ssl = (SSLSocket) tls.getSocketFactory().createSocket(tcp, "localhost", frontEndPort, true);
+                tls13.accept(ssl);
+                ssl.startHandshake();
+            }
             tcp.setSoTimeout(0);
             open.add(ssl);
+            cipherSuites.add(ssl.getSession().getCipherSuite());
             sessions.incrementAndGet();
         } catch (IOException e) {
             failures.add("connection " + n + ": " + e);
