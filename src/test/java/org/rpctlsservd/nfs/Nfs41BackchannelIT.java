@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.io.Closeable;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -338,16 +337,7 @@ class Nfs41BackchannelIT {
         }
 
         private static byte[] readRecord(DataInputStream in) throws IOException {
-            ByteArrayOutputStream rec = new ByteArrayOutputStream();
-            while (true) {
-                int mark = in.readInt();
-                byte[] frag = new byte[mark & 0x7fffffff];
-                in.readFully(frag);
-                rec.write(frag);
-                if (mark < 0) {
-                    return rec.toByteArray();
-                }
-            }
+            return org.rpctlsservd.support.RawRpc.readRecord(in);
         }
 
         @Override

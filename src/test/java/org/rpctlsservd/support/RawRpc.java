@@ -62,6 +62,11 @@ public final class RawRpc implements Closeable {
 
     /** Reads one raw record (no parsing). */
     public byte[] readRecord() throws IOException {
+        return readRecord(in);
+    }
+
+    /** One record-marked record (RFC 5531 section 11) from {@code in}, its fragments joined. */
+    public static byte[] readRecord(java.io.DataInputStream in) throws IOException {
         ByteArrayOutputStream rec = new ByteArrayOutputStream();
         while (true) {
             int mark = in.readInt();
