@@ -70,8 +70,8 @@ final class BackendConnect {
 
     /** Starts the connect, or queues for a permit; does nothing when one is started or queued already. */
     void start() {
-        if (closed.getAsBoolean() || channel != null || waiting || waitingForPort) {
-            return; // started already: the records queued go once it is connected
+        if (closed.getAsBoolean() || channel != null || waiting || permit) {
+            return; // started already (a permit is held from open() until connected or failed): the records queued go then
         }
         if (!fe.backendConnects.tryAcquire()) {
             waiting = true;
@@ -158,7 +158,7 @@ final class BackendConnect {
                         waitingForPort = true; // portFreed() comes when the one closed to make room gives its port back
                         waitedForPort = true;
                         timeout = fe.timer.schedule(() -> io.submit(() -> {
-                            if (waitingForPort && !closed.getAsBoolean()) {
+                            if (waitingForPort && channel == null && !closed.getAsBoolean()) {
                                 waitingForPort = false; // its port never came (it closed by itself first): one more search
                                 try {
                                     if (!connectFromSourcePort()) {
@@ -207,7 +207,7 @@ final class BackendConnect {
      * (nobody else can take it meanwhile); passed on when this one no longer waits.
      */
     void portHandedOver(SourcePorts.Lease given) {
-        if (!waitingForPort || closed.getAsBoolean()) {
+        if (!waitingForPort || channel != null || closed.getAsBoolean()) {
             fe.sourcePorts.release(given);
             return;
         }
@@ -296,7 +296,9 @@ final class BackendConnect {
      * A reserved port is closed with a reset, not a FIN: a FIN would leave it in TIME_WAIT for a
      * minute toward this backend, and with a few hundred ports a minute of churn would use them all
      * (toward a remote backend, where the kernel never reuses TIME_WAIT ports: six new clients a
-     * second). Only what a client that is gone sent and the backend has not read yet is lost.
+     * second). What is lost is what the connection had not delivered when it closed: bytes still in
+     * its send buffer and those the backend had not read (calls of a client that is gone, whose
+     * replies nobody would read).
      */
     private static void abortive(SocketChannel ch) {
         try {

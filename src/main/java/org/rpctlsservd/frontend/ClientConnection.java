@@ -134,7 +134,7 @@ final class ClientConnection {
     volatile State state = State.PLAIN;
     private long cookie;
     private TlsSession session;
-    private int flags;
+    private volatile int flags;
     private int uid;
     private int[] gids = new int[0];
     private boolean trimLogged;
@@ -540,6 +540,11 @@ final class ClientConnection {
     /** From the loop that marked this connection to make room: its source port goes to {@code heir} when it closes. */
     void portHeir(ClientConnection heir) {
         backend.portHeir(heir);
+    }
+
+    /** True when the connection has reached --require (read from any thread: a snapshot). */
+    boolean meetsRequire() {
+        return CallPolicy.level(state == State.TLS, flags).ordinal() >= fe.require.ordinal();
     }
 
     /** True when its backend connection holds a source port toward {@code b} (from any thread). */

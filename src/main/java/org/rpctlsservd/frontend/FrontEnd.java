@@ -691,36 +691,45 @@ public final class FrontEnd implements Closeable {
 
     /**
      * On the newcomer's loop, when every source port toward {@code backend} is in use: marks the
-     * holder that has earned least and been idle longest to be closed, its port going straight to
-     * the newcomer (no other newcomer can take it meanwhile), so idle connections cannot hold the few hundred reserved ports against
-     * everyone else. A holder that earned less than the newcomer (plain, against a TLS session) may
-     * go however busy; one that earned as much only when idle {@link #EVICT_IDLE_NANOS} at least, so
-     * clients that are all at work are not made to take turns. False when nobody may go.
+     * holder that ranks lowest, idle longest among equals, to be closed, its port going straight to
+     * the newcomer (no other newcomer can take it meanwhile), so idle connections cannot hold the
+     * few hundred reserved ports against everyone else. The rank: first whether the connection
+     * meets --require (one below it only relays NULL calls), then what it earned (plain, TLS). A
+     * holder ranking below the newcomer may go however busy; an equal one only when idle
+     * {@link #EVICT_IDLE_NANOS} at least, so clients all at work are not made to take turns; a
+     * higher one never. False when nobody may go.
      */
     boolean makePortRoom(ClientConnection newcomer, InetSocketAddress backend) {
         long idleSince = System.nanoTime() - EVICT_IDLE_NANOS;
-        int mine = newcomer.earned;
-        ClientConnection victim = null;
-        long victimLast = 0;
+        int mine = portRank(newcomer);
+        List<Standing> candidates = new ArrayList<>();
         for (ClientConnection c : connections) {
             long last = c.lastActivity;
-            if (c == newcomer || c.earned >= mine && last > idleSince || c.earned == ClientConnection.BUSY || c.doomed()
-                    || !c.holdsPortTo(backend)) {
+            int rank = portRank(c);
+            if (c == newcomer || rank > mine || rank == mine && last > idleSince || c.earned == ClientConnection.BUSY || c.doomed()
+                    || c.state == ClientConnection.State.CLOSED || !c.holdsPortTo(backend)) {
                 continue;
             }
-            if (victim == null || c.earned < victim.earned || c.earned == victim.earned && last < victimLast) {
-                victim = c;
-                victimLast = last;
+            candidates.add(new Standing(c, c.earned, rank, last));
+        }
+        java.util.Collections.sort(candidates);
+        for (Standing s : candidates) { // another loop may have marked the best one meanwhile: the next will do
+            ClientConnection victim = s.c();
+            if (!victim.doom(org.rpctlsservd.metrics.Metrics.Shed.SOURCE_PORTS, 0)) {
+                continue;
             }
+            victim.portHeir(newcomer); // before the close gives the port back
+            warnings.warning("port-room", () -> "front end: every source port toward the backend " + backend + " in use: closing the"
+                    + " connection that ranks lowest, idle longest, to make room");
+            close(victim, newcomer, "closed to make room: every source port toward the backend " + backend + " in use");
+            return true;
         }
-        if (victim == null || !victim.doom(org.rpctlsservd.metrics.Metrics.Shed.SOURCE_PORTS, 0)) {
-            return false;
-        }
-        victim.portHeir(newcomer); // before the close gives the port back
-        warnings.warning("port-room", () -> "front end: every source port toward the backend " + backend + " in use: closing the"
-                + " connection idle longest to make room");
-        close(victim, newcomer, "closed to make room: every source port toward the backend " + backend + " in use");
-        return true;
+        return false;
+    }
+
+    /** Who keeps a source port first: connections that meet --require, then by what they earned. */
+    private int portRank(ClientConnection c) {
+        return (c.meetsRequire() ? ClientConnection.BUSY + 1 : 0) + Math.min(c.earned, ClientConnection.TLS_SESSION);
     }
 
     /** Every source port toward a backend was in use: a client is refused (it says so itself). */

@@ -132,18 +132,7 @@ final class SourcePorts {
             ring.used.clear(i);
             ring.inUse--;
         }
-        if (allFree(r)) {
-            rings.remove(l.backend()); // a backend nobody talks to keeps nothing
-        }
-    }
-
-    private static boolean allFree(Ring[] r) {
-        for (Ring ring : r) {
-            if (ring.inUse > 0) {
-                return false;
-            }
-        }
-        return true;
+        // the rings stay (one per relay's backend, a fixed set): their cursors keep ports turning over
     }
 
     /** Ports in use toward {@code backend}, over every source address (for tests and the log). */

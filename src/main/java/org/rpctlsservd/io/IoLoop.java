@@ -89,7 +89,10 @@ public final class IoLoop implements Closeable {
      * port must be free for a new socket.
      */
     public void afterForgotten(Runnable task) {
-        submit(() -> submit(task)); // tasks run after a select: the first after forget's, the second after the flush
+        submit(() -> { // after forget's task, which cancelled the keys: flushing them closes the descriptors
+            readiness.flushCancelled();
+            task.run();
+        });
     }
 
     private void run() {

@@ -105,6 +105,19 @@ public final class Readiness implements Closeable {
         return true;
     }
 
+    /**
+     * On the owner's thread, outside the dispatch of ready keys: lets go of the cancelled keys now,
+     * and with them the descriptors of channels closed while registered. (Keys it finds ready are
+     * dispatched with the next ones.)
+     */
+    public void flushCancelled() {
+        try {
+            selector.selectNow();
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "selector failed", e);
+        }
+    }
+
     /** On the owner's thread: waits up to {@code millis} (0: not at all) for a ready channel or a wake-up. */
     public void select(long millis) throws IOException {
         if (millis == 0) {

@@ -24,7 +24,7 @@ public final class RelayRegistrations implements Closeable {
     private static final int TIMEOUT_MILLIS = 1000;
 
     /** One program version at one port under one netid. */
-    record Entry(int program, int version, String netid, int port) {
+    record Entry(int program, int version, String netid, int port, java.net.InetAddress address) {
         String describe() {
             return Integer.toUnsignedString(program) + " version " + version + " (" + netid + ")";
         }
@@ -59,8 +59,9 @@ public final class RelayRegistrations implements Closeable {
             return r;
         }
         for (Wanted w : wanted) {
-            for (String netid : netids(w.listen())) {
-                r.take(new Entry(w.program(), w.version(), netid, w.listen().getPort()), w.name());
+            // portmap v2 (the embedded portmapper) knows no tcp6: an IPv6 listener is found by its IPv4 twin or not at all
+            for (String netid : kind == Registration.Kind.EMBEDDED ? List.of("tcp") : netids(w.listen())) {
+                r.take(new Entry(w.program(), w.version(), netid, w.listen().getPort(), w.listen().getAddress()), w.name());
             }
         }
         return r;
@@ -118,11 +119,12 @@ public final class RelayRegistrations implements Closeable {
 
     private boolean set(Entry e) throws IOException, OncRpcException {
         if (kind == Registration.Kind.EMBEDDED) {
-            // portmap v2 knows no tcp6; an IPv6 listener is found by its IPv4 twin or not at all
-            return !e.netid().equals("tcp") || embedded.set(new OncRpcServerIdent(e.program(), e.version(),
-                    OncRpcProtocols.ONCRPC_TCP, e.port()));
+            return embedded.set(new OncRpcServerIdent(e.program(), e.version(), OncRpcProtocols.ONCRPC_TCP, e.port()));
         }
-        String host = e.netid().equals("tcp6") ? "::" : "0.0.0.0";
+        // the listener's own address, so rpcbind never sends a client to an address of this host nobody listens on;
+        // the wildcard as rpcbind writes it (it answers with the address the client asked on)
+        String host = e.address().isAnyLocalAddress() ? (e.netid().equals("tcp6") ? "::" : "0.0.0.0")
+                : e.address().getHostAddress().replaceFirst("%.*", ""); // no scope: rpcbind's parser takes none
         return RpcbindLocal.set(pmapPort, e.program(), e.version(), e.netid(), host + "." + (e.port() >> 8) + "." + (e.port() & 0xff),
                 TIMEOUT_MILLIS);
     }

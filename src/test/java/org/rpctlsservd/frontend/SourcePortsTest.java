@@ -204,6 +204,26 @@ class SourcePortsTest {
     }
 
     @Test
+    void aClientBelowRequireNeverKeepsAPortFromOneThatMeetsIt() throws Exception {
+        java.nio.file.Path caFile = java.nio.file.Files.writeString(tmp.resolve("ca.pem"), org.rpctlsservd.support.TestPki.pem(FX.ca.cert()));
+        try (FrontEndHarness h = FX.frontEnd(tmp.resolve("d"), "--require", "cert", "-m", "-l", caFile.toString(),
+                "--backend-source-ports", "1000-1000")) {
+            // TLS without a certificate: below --require cert, yet its NULL calls are relayed and hold the only port
+            RawRpc squatter = h.tls(org.rpctlsservd.support.TlsHarness.jdkClient(null, FX.ca, "TLSv1.3"));
+            squatter.send(RawRpc.call().xid(1).prog(org.rpctlsservd.support.EchoBackend.PROGRAM).vers(1).proc(0).bytes());
+            assertEquals(0, squatter.read().stat);
+            // busy, not idle: a NULL call just now
+            squatter.send(RawRpc.call().xid(2).prog(org.rpctlsservd.support.EchoBackend.PROGRAM).vers(1).proc(0).bytes());
+            assertEquals(0, squatter.read().stat);
+            try (RawRpc mount = h.tls(org.rpctlsservd.support.TlsHarness.jdkClient(FX.client, FX.ca, "TLSv1.3"))) {
+                mount.send(FrontEndHarness.whoami(3, FrontEndHarness.authNone()).bytes());
+                assertEquals(0, mount.read().stat, "a client with a verified certificate takes the port from one below --require");
+            }
+            assertTrue(squatter.closedByServer());
+        }
+    }
+
+    @Test
     void twoPortsServeClientAfterClient() throws Exception {
         // Each client relays a call and leaves: its port is given back and serves the next ones. (The
         // reset that spares a remote backend's ports TIME_WAIT cannot be told apart here: this kernel
