@@ -155,18 +155,12 @@ final class BackendConnect {
                 SourcePorts.Lease l = fe.sourcePorts.take(backend);
                 if (l == null) {
                     if (!waitedForPort && fe.makePortRoom(owner, backend)) {
-                        waitingForPort = true; // portFreed() comes when the one closed to make room gives its port back
+                        waitingForPort = true; // portHandedOver() comes when the one closed to make room gives its port back
                         waitedForPort = true;
                         timeout = fe.timer.schedule(() -> io.submit(() -> {
                             if (waitingForPort && channel == null && !closed.getAsBoolean()) {
                                 waitingForPort = false; // its port never came (it closed by itself first): one more search
-                                try {
-                                    if (!connectFromSourcePort()) {
-                                        armConnectTimeout();
-                                    }
-                                } catch (IOException e) {
-                                    fail(e.getMessage());
-                                }
+                                searchAgain();
                             }
                         }), FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
                         return true;
@@ -174,20 +168,9 @@ final class BackendConnect {
                     portsExhausted(taken.size());
                     return true;
                 }
-                SocketChannel ch = socket();
                 try {
-                    SourcePorts.bind(ch, l);
-                    channel = ch;
-                    lease = l;
-                    if (ch.connect(backend)) {
-                        done();
-                        return true;
-                    }
-                    return false;
+                    return connectFrom(l);
                 } catch (IOException e) {
-                    channel = null;
-                    lease = null;
-                    FrontEnd.closeQuietly(ch);
                     if (!SourcePorts.taken(e)) {
                         fe.sourcePorts.release(l);
                         throw e;
@@ -199,6 +182,40 @@ final class BackendConnect {
             for (SourcePorts.Lease l : taken) {
                 fe.sourcePorts.release(l);
             }
+        }
+    }
+
+    /**
+     * Binds {@code l} and starts the connect from it; true when connected at once. On failure the
+     * socket is closed and the lease is the caller's again.
+     */
+    private boolean connectFrom(SourcePorts.Lease l) throws IOException {
+        SocketChannel ch = socket();
+        try {
+            SourcePorts.bind(ch, l);
+            channel = ch;
+            lease = l;
+            if (ch.connect(backend)) {
+                done();
+                return true;
+            }
+            return false;
+        } catch (IOException e) {
+            channel = null;
+            lease = null;
+            FrontEnd.closeQuietly(ch);
+            throw e;
+        }
+    }
+
+    /** A search of the source ports after the wait for one ended (no second wait): connect, or refuse. */
+    private void searchAgain() {
+        try {
+            if (!connectFromSourcePort()) {
+                armConnectTimeout();
+            }
+        } catch (IOException e) {
+            fail(e.getMessage());
         }
     }
 
@@ -215,33 +232,14 @@ final class BackendConnect {
         if (timeout != null) {
             timeout.cancel(false);
         }
-        SocketChannel ch = null;
         try {
-            ch = socket();
-            SourcePorts.bind(ch, given);
-            channel = ch;
-            lease = given;
-            if (ch.connect(backend)) {
-                done();
-                return;
+            if (!connectFrom(given)) {
+                armConnectTimeout();
             }
         } catch (IOException e) {
-            channel = null;
-            lease = null;
-            if (ch != null) {
-                FrontEnd.closeQuietly(ch);
-            }
             fe.sourcePorts.release(given); // not usable after all: back to the pool, and the search goes on
-            try {
-                if (connectFromSourcePort()) {
-                    return;
-                }
-            } catch (IOException again) {
-                fail(again.getMessage());
-                return;
-            }
+            searchAgain();
         }
-        armConnectTimeout();
     }
 
     /** Every source port toward the backend is in use: the client is refused, said, and counted. */

@@ -700,7 +700,7 @@ final class ClientConnection {
             toBackend.add(ByteBuffer.wrap(backendProxyHeader()));
         }
         // the mark and the record as two buffers of one gathering write: a 1 MiB WRITE is not copied again
-        toBackend.add(ByteBuffer.allocate(4).putInt(0, 0x80000000 | rec.length));
+        toBackend.add(RecordParser.markOf(rec.length));
         toBackend.add(ByteBuffer.wrap(rec));
         if (!backend.connected()) {
             if (opening == null) {

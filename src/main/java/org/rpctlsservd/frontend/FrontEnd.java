@@ -29,7 +29,7 @@ import org.rpctlsservd.sessions.SocketHandoff;
 
 /**
  * The RFC 9289 front end: accepts RPC clients on the --listen addresses, connects each to the
- * --backend server when it first has a call to relay, and plays the FreeBSD kernel's part for it
+ * backend of its listener (--backend, or its --relay) when it first has a call to relay, and plays the FreeBSD kernel's part for it
  * (see {@link ClientConnection}). It owns its listeners, its I/O thread, its upcall client and
  * every client connection, and keeps room for well-behaved clients whatever the others do:
  * <ul>

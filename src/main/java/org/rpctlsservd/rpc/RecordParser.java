@@ -95,7 +95,16 @@ public final class RecordParser {
     /** Frames {@code rec} as one last fragment. */
     public static ByteBuffer framed(byte[] rec) {
         ByteBuffer b = ByteBuffer.allocate(4 + rec.length);
-        b.putInt(0x80000000 | rec.length).put(rec).flip();
+        b.putInt(lastFragment(rec.length)).put(rec).flip();
         return b;
+    }
+
+    /** The record mark of a record of {@code length} bytes sent as one last fragment, alone (to go before the record in a gathering write). */
+    public static ByteBuffer markOf(int length) {
+        return ByteBuffer.allocate(4).putInt(0, lastFragment(length));
+    }
+
+    private static int lastFragment(int length) {
+        return 0x80000000 | length;
     }
 }
