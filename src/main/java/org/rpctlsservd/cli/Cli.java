@@ -100,6 +100,8 @@ public final class Cli {
         o.addOption(Option.builder("w").longOpt("singlewild").desc("-h: a wildcard matches one label").build());
         o.addOption(Option.builder().longOpt("pidfile").hasArg().argName("path")
                 .desc("pidfile (default " + Config.DEFAULT_PIDFILE + ")").build());
+        o.addOption(Option.builder().longOpt("no-pidfile")
+                .desc("run without a pidfile (and without its lock against a second instance), whatever --pidfile says").build());
         o.addOption(Option.builder().longOpt("rpc-address").hasArg().argName("addr:port")
                 .desc("address of the RPCTLSSD service (default 127.0.0.1:0, a free port, registered with rpcbind)").build());
         o.addOption(Option.builder().longOpt("rpc-max-connections").hasArg().argName("num")
@@ -311,6 +313,7 @@ public final class Cli {
         boolean verbose = false;
         int wildcard = Config.NO_WILDCARDS;
         Path pidFile = Config.DEFAULT_PIDFILE;
+        boolean noPidFile = false;
         InetSocketAddress rpcAddress = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
         int maxConnections = 64;
         int connectQueue = 1024;
@@ -378,6 +381,7 @@ public final class Cli {
                     wildcard = key.equals("w") ? 0 : Config.MULTI_LABEL_WILDCARDS;
                     break;
                 case "pidfile": pidFile = Path.of(v); break;
+                case "no-pidfile": noPidFile = true; break;
                 case "rpc-address": rpcAddress = hostPort("--rpc-address", v); break;
                 case "rpc-max-connections": maxConnections = positive("--rpc-max-connections", v, 1_000_000); break;
                 case "rpc-idle-timeout": idle = Duration.ofSeconds(positive("--rpc-idle-timeout", v, 86_400 * 365)); break;
@@ -492,7 +496,7 @@ public final class Cli {
             domain = defaultDomain(hostname, canonicalName);
         }
         return new Config(allowTls12, ciphers, certDir, debug, checkHost, caFile, mutual, maxThreads, domain, caPath,
-                crl, certUser, verbose, wildcard, pidFile, rpcAddress, maxConnections, connectQueue, idle, rpcbind, 111,
+                crl, certUser, verbose, wildcard, noPidFile ? null : pidFile, rpcAddress, maxConnections, connectQueue, idle, rpcbind, 111,
                 handshakeTimeout, requireAlpn, throwaway, listen, backend, require, frontIdle, upcall, writeTimeout, memoryBudget,
                 rpcSocket, rpcInsecure, ioThreads, metrics, checkOnly, groups, allowSubjects, allowSans, requireEku, acceptProxyFrom,
                 backendProxy, keyUri, keyPassphraseFile, maxClients, firstCallTimeout, relays, sourcePorts, backendSources);

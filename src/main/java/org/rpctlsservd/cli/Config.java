@@ -20,6 +20,7 @@ public record Config(
         boolean certUser,
         boolean verbose,
         int wildcardFlags,
+        /** Null with --no-pidfile. */
         Path pidFile,
         InetSocketAddress rpcAddress,
         int maxConnections,

@@ -144,13 +144,17 @@ public final class Main {
             LOG.warning(HUP_IGNORED);
         }
         PidFile pidFile = null;
-        try {
-            pidFile = PidFile.acquire(config.pidFile());
-        } catch (PidFile.AlreadyRunningException e) {
-            err.println(progname + ": " + e.getMessage());
-            return 1;
-        } catch (IOException e) {
-            LOG.warning("cannot open or create pidfile " + config.pidFile() + ": " + e.getMessage());
+        if (config.pidFile() != null) {
+            try {
+                pidFile = PidFile.acquire(config.pidFile());
+            } catch (PidFile.AlreadyRunningException e) {
+                err.println(progname + ": " + e.getMessage());
+                return 1;
+            } catch (IOException e) {
+                // Without its lock a second instance could start beside this one: refuse rather than run unguarded.
+                LOG.severe(PidFile.cannotCreate(config.pidFile(), e));
+                return 1;
+            }
         }
         LOG.info("starting (pid " + ProcessHandle.current().pid() + ")");
         Daemon daemon;
@@ -199,11 +203,17 @@ public final class Main {
      * session with stdin from /dev/null and its log lines going to syslog through logger(1).
      */
     private static int detach(String progname, Config config, String[] args, PrintStream err) {
-        try {
-            PidFile.checkFree(config.pidFile());
-        } catch (PidFile.AlreadyRunningException e) {
-            err.println(progname + ": " + e.getMessage());
-            return 1;
+        if (config.pidFile() != null) {
+            try {
+                PidFile.checkFree(config.pidFile());
+                PidFile.checkCreatable(config.pidFile()); // said here, on the terminal, not only in syslog
+            } catch (PidFile.AlreadyRunningException e) {
+                err.println(progname + ": " + e.getMessage());
+                return 1;
+            } catch (IOException e) {
+                err.println(progname + ": " + PidFile.cannotCreate(config.pidFile(), e));
+                return 1;
+            }
         }
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>();

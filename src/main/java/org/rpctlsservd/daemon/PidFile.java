@@ -42,13 +42,38 @@ public final class PidFile implements Closeable {
         this.lock = lock;
     }
 
-    /** Locks {@code path} (mode 0600) and writes this process's pid into it. */
+    /** The line that says why the pidfile cannot be had, and the two ways out. */
+    public static String cannotCreate(Path path, IOException e) {
+        String why = e instanceof java.nio.file.NoSuchFileException ? "no such directory"
+                : e instanceof java.nio.file.AccessDeniedException ? "permission denied"
+                : e instanceof java.nio.file.FileSystemException && ((java.nio.file.FileSystemException) e).getReason() != null
+                        ? ((java.nio.file.FileSystemException) e).getReason()
+                        : String.valueOf(e.getMessage());
+        return "cannot create the pidfile " + path + " (--pidfile): " + why
+                + "; name a writable place with --pidfile, or run without one with --no-pidfile";
+    }
+
+    /** Fails as {@link #acquire} would when {@code path} is missing and cannot be made (its directory missing or not writable). */
+    public static void checkCreatable(Path path) throws IOException {
+        if (Files.exists(path)) {
+            return;
+        }
+        Path dir = path.toAbsolutePath().getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new java.nio.file.NoSuchFileException(String.valueOf(dir));
+        }
+        if (!Files.isWritable(dir)) {
+            throw new java.nio.file.AccessDeniedException(dir.toString());
+        }
+    }
+
+    /** Locks {@code path} (mode 0644: monitors read the pid; only the owner writes) and writes this process's pid into it. */
     public static PidFile acquire(Path path) throws IOException, AlreadyRunningException {
         FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
         FileLock lock;
         try {
             try {
-                Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
+                Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-r--r--"));
             } catch (UnsupportedOperationException | IOException e) {
                 // a filesystem without POSIX modes: the lock still works
             }
