@@ -103,6 +103,13 @@ public final class Daemon implements Closeable {
         this.metrics = startedMetrics;
         MemoryBudget budget = new MemoryBudget(config.memoryBudget() > 0 ? config.memoryBudget()
                 : MemoryBudget.defaultFor(Runtime.getRuntime().maxMemory()));
+        LOG.info("memory budget " + (budget.limit() >> 20) + " MiB (--memory-budget) of a " + (Runtime.getRuntime().maxMemory() >> 20)
+                + " MiB heap");
+        if (budget.limit() > Runtime.getRuntime().maxMemory() * 3 / 4) {
+            LOG.warning("the memory budget (" + (budget.limit() >> 20) + " MiB) leaves the daemon less than a quarter of its "
+                    + (Runtime.getRuntime().maxMemory() >> 20) + " MiB heap: it may run out of heap before the budget sheds"
+                    + " anyone; lower --memory-budget, or give a larger -Xmx in RPCTLSSERVD_JAVA_OPTS");
+        }
         RpcServer started = null;
         StreamRpcServer startedLocal = null;
         // the front end's upcall connections are served on the front end's own loops: no thread in between

@@ -72,4 +72,52 @@ class LauncherIT {
         List<String> warnings = out.lines().filter(l -> l.contains("[warning]") || l.contains("[error")).toList();
         assertTrue(warnings.isEmpty(), warnings.toString());
     }
+
+    /** The budget and heap the daemon says it has, from its start-up line. */
+    private static long[] budgetAndHeap(org.rpctlsservd.support.DaemonProcess d) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("memory budget (\\d+) MiB \\(--memory-budget\\) of a (\\d+) MiB heap")
+                .matcher(d.log());
+        assertTrue(m.find(), d.log());
+        return new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))};
+    }
+
+    @Test
+    void theLauncherSizesTheHeapFromTheMemoryBudgetNotFromTheMachinesMemory() throws Exception {
+        List<String> own = List.of("-d", "--throwaway-cert", "--no-rpcbind", "--pidfile", tmp.resolve("d.pid").toString(),
+                "--rpc-socket", tmp.resolve("d.sock").toString());
+        // no budget given: a 512 MiB heap, of which the daemon takes half (the machine has 24 GiB: a quarter would be 6)
+        try (org.rpctlsservd.support.DaemonProcess d = org.rpctlsservd.support.DaemonProcess.start(tmp.resolve("a"), List.of(),
+                List.of(), own.toArray(new String[0]))) {
+            long[] bh = budgetAndHeap(d);
+            assertTrue(bh[1] > 400 && bh[1] <= 512, "heap " + bh[1] + " MiB");
+            assertEquals(bh[1] / 2, bh[0], 1, "budget half the heap");
+        }
+        // --memory-budget 100 on the command line: twice that and 64 MiB
+        List<String> cli = new java.util.ArrayList<>(own);
+        cli.addAll(List.of("--memory-budget", "100"));
+        try (org.rpctlsservd.support.DaemonProcess d = org.rpctlsservd.support.DaemonProcess.start(tmp.resolve("b"), List.of(),
+                List.of(), cli.toArray(new String[0]))) {
+            long[] bh = budgetAndHeap(d);
+            assertEquals(100, bh[0]);
+            assertTrue(bh[1] > 200 && bh[1] <= 264, "heap " + bh[1] + " MiB");
+        }
+        // in the --config file, as the unit runs it
+        Path conf = tmp.resolve("d.conf");
+        Files.writeString(conf, "# a budget\nmemory-budget = 40\n");
+        List<String> file = new java.util.ArrayList<>(own);
+        file.addAll(List.of("--config", conf.toString()));
+        try (org.rpctlsservd.support.DaemonProcess d = org.rpctlsservd.support.DaemonProcess.start(tmp.resolve("c"), List.of(),
+                List.of(), file.toArray(new String[0]))) {
+            long[] bh = budgetAndHeap(d);
+            assertEquals(40, bh[0]);
+            assertTrue(bh[1] > 100 && bh[1] <= 144, "heap " + bh[1] + " MiB");
+        }
+        // the administrator's own -Xmx wins
+        try (org.rpctlsservd.support.DaemonProcess d = org.rpctlsservd.support.DaemonProcess.start(tmp.resolve("e"), List.of("-Xmx96m"),
+                List.of(), cli.toArray(new String[0]))) {
+            long[] bh = budgetAndHeap(d);
+            assertTrue(bh[1] > 64 && bh[1] <= 96, "heap " + bh[1] + " MiB");
+            assertTrue(d.log().contains("it may run out of heap before the budget sheds anyone"), d.log());
+        }
+    }
 }
