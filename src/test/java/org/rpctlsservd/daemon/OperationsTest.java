@@ -92,7 +92,8 @@ class OperationsTest {
         Commands.Result start = Commands.run(30, cmd(own("c", "-d", "-D", certs.toString()).toArray(new String[0])));
         assertEquals(1, check.status(), check.output());
         assertEquals(1, start.status(), start.output());
-        assertTrue(check.output().startsWith("rpc.tlsservd: Can't create SSL context: "), check.output());
+        assertTrue(check.output().startsWith("rpc.tlsservd: " + certs.resolve("certkey.pem") + " (--certdir): the private key does not"
+                + " match the certificate in " + certs.resolve("cert.pem") + " (/CN=server/"), check.output());
         assertEquals(start.output(), check.output(), "--check says what a start says");
         assertFalse(Files.exists(tmp.resolve("c.pid")), "neither took a pidfile");
 
@@ -133,7 +134,7 @@ class OperationsTest {
 
         Commands.Result missing = Commands.run(30, cmd("--config", tmp.resolve("none.conf").toString()));
         assertEquals(1, missing.status());
-        assertEquals("rpc.tlsservd: cannot read config file " + tmp.resolve("none.conf") + ": no such file\n", missing.output());
+        assertEquals("rpc.tlsservd: " + tmp.resolve("none.conf") + " (--config): missing\n", missing.output());
     }
 
     @Test
