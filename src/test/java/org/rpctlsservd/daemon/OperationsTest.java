@@ -71,7 +71,9 @@ class OperationsTest {
             check.add("--check");
             Commands.Result r = Commands.run(30, cmd(check.toArray(new String[0])));
             assertEquals(0, r.status(), r.output());
-            assertEquals("rpc.tlsservd: configuration is valid\n", r.output());
+            assertEquals("rpc.tlsservd: warning: --listen 127.0.0.1:" + port + ": in use, most likely by the rpc.tlsservd running with"
+                    + " this pidfile (pid " + d.pid() + ", " + tmp.resolve("d.pid") + "); a start now fails\n"
+                    + "rpc.tlsservd: configuration is valid\n", r.output(), "a port in use is a warning, naming the daemon");
             assertEquals(pid, ProcessTest.read(tmp.resolve("d.pid")), "the pidfile is the daemon's still");
             assertTrue(d.isAlive());
         } finally {
