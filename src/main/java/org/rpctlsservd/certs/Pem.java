@@ -2,8 +2,8 @@ package org.rpctlsservd.certs;
 
 import java.io.IOException;
 import java.io.Reader;
+import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,56 +21,99 @@ public final class Pem {
     private Pem() {
     }
 
-    /** Every object in a PEM file, in order. */
-    static List<Object> objects(Path file) throws IOException {
+    /**
+     * Every object in a PEM file, in order. A file that cannot be read, holds no PEM block, or
+     * has a block cut short or damaged is a {@link FileProblem} naming {@code option}.
+     */
+    static List<Object> objects(Path file, String option) throws FileProblem {
+        byte[] bytes = FileProblem.read(file, option);
+        // ISO-8859-1 maps every byte: a DER file reaches the check below instead of a decoding error.
+        String text = new String(bytes, StandardCharsets.ISO_8859_1);
+        if (!text.contains("-----BEGIN ")) {
+            throw new FileProblem(file, option, "not PEM (no -----BEGIN line)"
+                    + ((bytes[0] & 0xff) == 0x30 ? "; it looks like DER: convert it with openssl x509 -inform der (or openssl pkey -inform der)" : ""));
+        }
         List<Object> out = new ArrayList<>();
-        try (Reader r = Files.newBufferedReader(file, StandardCharsets.US_ASCII); PEMParser p = new PEMParser(r)) {
+        try (Reader r = new StringReader(text); PEMParser p = new PEMParser(r)) {
             Object o;
             while ((o = p.readObject()) != null) {
                 out.add(o);
             }
+        } catch (IOException | RuntimeException e) {
+            // bcpkix: "-----END ... not found" for a block cut short, a decoding error for damaged base64 or DER
+            throw new FileProblem(file, option, "truncated or damaged PEM (" + e.getMessage() + ")", e);
         }
         return out;
     }
 
-    public static List<X509CertificateHolder> certificates(Path file) throws IOException {
+    /** What the file holds, for saying what it does not: "a private key", "2 certificates". */
+    static String holds(List<Object> objects) {
+        if (objects.isEmpty()) {
+            return "nothing this daemon reads";
+        }
+        java.util.Map<String, Integer> kinds = new java.util.LinkedHashMap<>();
+        for (Object o : objects) {
+            String kind = o instanceof X509CertificateHolder ? "certificate"
+                    : o instanceof X509CRLHolder ? "CRL"
+                    : o instanceof PrivateKeyInfo || o instanceof PEMKeyPair || o instanceof PEMEncryptedKeyPair
+                            || o instanceof PKCS8EncryptedPrivateKeyInfo ? "private key"
+                    : o instanceof SubjectPublicKeyInfo ? "public key" : o.getClass().getSimpleName();
+            kinds.merge(kind, 1, Integer::sum);
+        }
+        List<String> parts = new ArrayList<>();
+        kinds.forEach((k, n) -> parts.add(n == 1 ? "a " + k : n + " " + k + "s"));
+        return String.join(", ", parts);
+    }
+
+    /** The certificates of {@code file}, at least one. */
+    public static List<X509CertificateHolder> certificates(Path file, String option) throws FileProblem {
+        List<Object> all = objects(file, option);
         List<X509CertificateHolder> out = new ArrayList<>();
-        for (Object o : objects(file)) {
+        for (Object o : all) {
             if (o instanceof X509CertificateHolder) {
                 out.add((X509CertificateHolder) o);
             }
         }
+        if (out.isEmpty()) {
+            throw new FileProblem(file, option, "no certificate in it (it holds " + holds(all) + ")");
+        }
         return out;
     }
 
-    public static List<X509CRLHolder> crls(Path file) throws IOException {
+    /** The CRLs of {@code file}, at least one. */
+    public static List<X509CRLHolder> crls(Path file, String option) throws FileProblem {
+        List<Object> all = objects(file, option);
         List<X509CRLHolder> out = new ArrayList<>();
-        for (Object o : objects(file)) {
+        for (Object o : all) {
             if (o instanceof X509CRLHolder) {
                 out.add((X509CRLHolder) o);
             }
+        }
+        if (out.isEmpty()) {
+            throw new FileProblem(file, option, "no CRL in it (it holds " + holds(all) + ")");
         }
         return out;
     }
 
     /** The first private key in the file, in any of the usual PEM forms; encrypted keys are refused. */
-    public static PrivateKeyInfo privateKey(Path file) throws IOException {
-        return privateKey(file, null);
+    public static PrivateKeyInfo privateKey(Path file, String option) throws FileProblem {
+        return privateKey(file, option, null);
     }
 
     /**
      * The private key of {@code file}; an encrypted one (PKCS#8 "ENCRYPTED PRIVATE KEY", or
      * OpenSSL's traditional "Proc-Type: 4,ENCRYPTED") is decrypted with {@code passphrase}.
      */
-    public static PrivateKeyInfo privateKey(Path file, char[] passphrase) throws IOException {
-        for (Object o : objects(file)) {
+    public static PrivateKeyInfo privateKey(Path file, String option, char[] passphrase) throws FileProblem {
+        List<Object> all = objects(file, option);
+        for (Object o : all) {
             if (passphrase != null && o instanceof PKCS8EncryptedPrivateKeyInfo) {
                 try {
                     return ((PKCS8EncryptedPrivateKeyInfo) o).decryptPrivateKeyInfo(
                             new org.bouncycastle.openssl.jcajce.JceOpenSSLPKCS8DecryptorProviderBuilder()
                                     .setProvider(new org.bouncycastle.jce.provider.BouncyCastleProvider()).build(passphrase));
                 } catch (org.bouncycastle.operator.OperatorCreationException | org.bouncycastle.pkcs.PKCSException e) {
-                    throw new IOException(file + ": cannot decrypt the private key (wrong passphrase?)", e);
+                    throw new FileProblem(file, option, "cannot decrypt the private key (wrong passphrase in --key-passphrase-file?)", e);
                 }
             }
             if (passphrase != null && o instanceof PEMEncryptedKeyPair) {
@@ -79,7 +122,7 @@ public final class Pem {
                             new org.bouncycastle.openssl.jcajce.JcePEMDecryptorProviderBuilder()
                                     .setProvider(new org.bouncycastle.jce.provider.BouncyCastleProvider()).build(passphrase)).getPrivateKeyInfo();
                 } catch (IOException | RuntimeException e) {
-                    throw new IOException(file + ": cannot decrypt the private key (wrong passphrase?)", e);
+                    throw new FileProblem(file, option, "cannot decrypt the private key (wrong passphrase in --key-passphrase-file?)", e);
                 }
             }
             if (o instanceof PrivateKeyInfo) {
@@ -89,12 +132,12 @@ public final class Pem {
                 return ((PEMKeyPair) o).getPrivateKeyInfo();
             }
             if (o instanceof PEMEncryptedKeyPair || o instanceof PKCS8EncryptedPrivateKeyInfo) {
-                throw new IOException(file + ": the private key is encrypted; give its passphrase with --key-passphrase-file");
+                throw new FileProblem(file, option, "the private key is encrypted and no --key-passphrase-file gives its passphrase");
             }
             if (o instanceof SubjectPublicKeyInfo) {
                 continue;
             }
         }
-        throw new IOException(file + ": no private key found");
+        throw new FileProblem(file, option, "no private key in it (it holds " + holds(all) + ")");
     }
 }

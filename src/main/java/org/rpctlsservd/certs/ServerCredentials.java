@@ -116,47 +116,58 @@ public final class ServerCredentials {
         return load(certDir, KeySource.CERTDIR);
     }
 
-    /** Loads and checks the pair, the key from {@code keys}; the exception's message says what is wrong. */
+    /** The option that names certdir's files, in messages. */
+    public static final String CERTDIR_OPTION = "--certdir";
+
+    /** Said after "missing" when certdir lacks the pair: what to do. */
+    static final String INSTALL_HINT = "make or install the server certificate (see rpc.tlsservd.conf(5))";
+
+    /**
+     * Loads and checks the pair, the key from {@code keys}; a {@link FileProblem} names the file,
+     * the option and what is wrong with it.
+     */
     public static ServerCredentials load(String certDir, KeySource keys) throws IOException {
         Path cert = certFile(certDir);
         Path key = keyFile(certDir);
-        if (!Files.isReadable(cert)) {
-            throw new IOException("can't use certificate file path=" + cert + ": not readable");
+        boolean noKeyFile = keys.token() == null && !Files.exists(key) && !Files.isSymbolicLink(key);
+        if (!Files.exists(cert) && !Files.isSymbolicLink(cert) && noKeyFile && Files.isReadable(cert.getParent() == null ? Path.of(".") : cert.getParent())) {
+            // Neither is there: one line for both, with what to do.
+            throw new FileProblem(cert, CERTDIR_OPTION, "missing, and so is " + key.getFileName() + "; " + INSTALL_HINT);
+        }
+        List<X509CertificateHolder> chain;
+        try {
+            chain = Pem.certificates(cert, CERTDIR_OPTION);
+        } catch (FileProblem e) {
+            throw e.reason().equals("missing") ? e.with(INSTALL_HINT) : e;
         }
         if (keys.token() != null) {
-            List<X509CertificateHolder> chain = Pem.certificates(cert);
-            if (chain.isEmpty()) {
-                throw new IOException("can't use certificate file path=" + cert + ": no certificate in it");
-            }
             return ofToken(chain, keys.token().load(), cert + ", " + keys.token().redacted());
         }
-        if (!Files.isReadable(key)) {
-            throw new IOException("Can't use private key path=" + key + ": not readable");
-        }
-        List<X509CertificateHolder> chain = Pem.certificates(cert);
-        if (chain.isEmpty()) {
-            throw new IOException("can't use certificate file path=" + cert + ": no certificate in it");
-        }
         PrivateKeyInfo pki;
-        if (keys.passphraseFile() != null) {
-            char[] pass = passphrase(keys.passphraseFile());
-            try {
-                pki = Pem.privateKey(key, pass);
-            } finally {
-                java.util.Arrays.fill(pass, '\0');
+        try {
+            if (keys.passphraseFile() != null) {
+                char[] pass = passphrase(keys.passphraseFile());
+                try {
+                    pki = Pem.privateKey(key, CERTDIR_OPTION, pass);
+                } finally {
+                    java.util.Arrays.fill(pass, '\0');
+                }
+            } else {
+                pki = Pem.privateKey(key, CERTDIR_OPTION);
             }
-        } else {
-            pki = Pem.privateKey(key);
+        } catch (FileProblem e) {
+            throw e.reason().equals("missing") && key.equals(e.file()) ? e.with("install the private key of " + cert) : e;
         }
-        return of(chain, pki, cert + ", " + key);
+        try {
+            return of(chain, pki, cert + ", " + key, "the certificate in " + cert);
+        } catch (IOException e) {
+            throw new FileProblem(key, CERTDIR_OPTION, e.getMessage(), e);
+        }
     }
 
     /** The first line of the passphrase file. */
     private static char[] passphrase(Path file) throws IOException {
-        if (!Files.isReadable(file)) {
-            throw new IOException("passphrase file " + file + " is not readable");
-        }
-        String s = Files.readString(file, java.nio.charset.StandardCharsets.UTF_8);
+        String s = new String(FileProblem.read(file, "--key-passphrase-file"), java.nio.charset.StandardCharsets.UTF_8);
         int nl = s.indexOf('\n');
         return (nl < 0 ? s : s.substring(0, nl)).replace("\r", "").toCharArray();
     }
@@ -207,17 +218,23 @@ public final class ServerCredentials {
 
     /** A pair from memory; fails when the key does not match the first certificate. */
     public static ServerCredentials of(List<X509CertificateHolder> chain, PrivateKeyInfo pki, String source) throws IOException {
+        return of(chain, pki, source, "the certificate");
+    }
+
+    /** {@code certName}: how the messages name the certificate ("the certificate in /etc/rpc.tlsservd/cert.pem"). */
+    private static ServerCredentials of(List<X509CertificateHolder> chain, PrivateKeyInfo pki, String source, String certName)
+            throws IOException {
         AsymmetricKeyParameter priv;
         AsymmetricKeyParameter pub;
         try {
             priv = PrivateKeyFactory.createKey(pki);
         } catch (IOException | RuntimeException e) {
-            throw new IOException("cannot read the private key: " + e, e);
+            throw new IOException("cannot read the private key (" + e.getMessage() + ")", e);
         }
         try {
             pub = PublicKeyFactory.createKey(chain.get(0).getSubjectPublicKeyInfo());
         } catch (IOException | RuntimeException e) {
-            throw new IOException("cannot read the certificate's public key: " + e, e);
+            throw new IOException("cannot read the public key of " + certName + " (" + e.getMessage() + ")", e);
         }
         KeyType type;
         boolean matches;
@@ -238,10 +255,10 @@ public final class ServerCredentials {
                     ((Ed25519PublicKeyParameters) pub).getEncoded());
         } else {
             throw new IOException("the private key (" + priv.getClass().getSimpleName()
-                    + ") is not of the certificate's key type, or of an unsupported type");
+                    + ") is not of the key type of " + certName + ", or of an unsupported type");
         }
         if (!matches) {
-            throw new IOException("the private key does not match the certificate " + Dn.oneline(chain.get(0).getSubject()));
+            throw new IOException("the private key does not match " + certName + " (" + Dn.oneline(chain.get(0).getSubject()) + ")");
         }
         return new ServerCredentials(chain, priv, null, type, source);
     }

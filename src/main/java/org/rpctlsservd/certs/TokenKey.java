@@ -3,7 +3,6 @@ package org.rpctlsservd.certs;
 import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.Key;
@@ -86,6 +85,12 @@ public final class TokenKey {
         return out;
     }
 
+    /** The file the PIN comes from (pin-source=file:...), or null for pin-value. */
+    public Path pinFile() {
+        String source = query.get("pin-source");
+        return source == null ? null : Path.of(source.substring("file:".length()));
+    }
+
     /** The URI without its PIN, for logs. */
     public String redacted() {
         return uri.replaceAll("pin-value=[^&]*", "pin-value=***");
@@ -94,9 +99,7 @@ public final class TokenKey {
     /** Opens the token and finds the key; the message says what is wrong. */
     public Loaded load() throws IOException {
         String module = query.get("module-path");
-        if (!Files.isReadable(Path.of(module))) {
-            throw new IOException("PKCS#11 module " + module + " is not readable");
-        }
+        FileProblem.openable(Path.of(module), "--key-uri module-path");
         long slot = slot(module);
         char[] pin = pin();
         try {
@@ -137,10 +140,7 @@ public final class TokenKey {
             return value.toCharArray();
         }
         Path file = Path.of(query.get("pin-source").substring("file:".length()));
-        if (!Files.isReadable(file)) {
-            throw new IOException("PIN file " + file + " is not readable");
-        }
-        String s = Files.readString(file, StandardCharsets.UTF_8);
+        String s = new String(FileProblem.read(file, "--key-uri pin-source"), StandardCharsets.UTF_8);
         int nl = s.indexOf('\n');
         return (nl < 0 ? s : s.substring(0, nl)).replace("\r", "").toCharArray();
     }

@@ -77,35 +77,39 @@ public final class TrustMaterial {
         List<X509CertificateHolder> fromFile = new ArrayList<>();
         List<X509CertificateHolder> all = new ArrayList<>();
         if (caFile != null) {
-            fromFile.addAll(Pem.certificates(Path.of(caFile)));
-            if (fromFile.isEmpty()) {
-                throw new IOException("Can't load verify locations: no certificate in " + caFile);
-            }
+            fromFile.addAll(Pem.certificates(Path.of(caFile), "--verifylocs"));
             all.addAll(fromFile);
         }
         if (caPath != null) {
-            Path dir = Path.of(caPath);
-            if (!Files.isDirectory(dir)) {
-                throw new IOException("Can't load verify locations: " + caPath + " is not a directory");
-            }
-            try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
-                for (Path p : ds) {
-                    if (HASHED.matcher(p.getFileName().toString()).matches() && Files.isRegularFile(p)) {
-                        all.addAll(Pem.certificates(p));
-                    }
-                }
-            }
+            all.addAll(hashedCertificates(Path.of(caPath)));
         }
         List<X509CRLHolder> crls = crlFile == null ? List.of() : loadCrls(crlFile);
         return new TrustMaterial(fromFile, all, crls, crlFile != null, AllowList.ANYONE);
     }
 
-    private static List<X509CRLHolder> loadCrls(String crlFile) throws IOException {
-        List<X509CRLHolder> crls = Pem.crls(Path.of(crlFile));
-        if (crls.isEmpty()) {
-            throw new IOException("Can't load CRLfile=" + crlFile + ": no CRL in it");
+    /** The certificates of the hashed names (openssl rehash's {@code 1a2b3c4d.0}) in {@code dir}, --verifydir. */
+    public static List<X509CertificateHolder> hashedCertificates(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            throw new FileProblem(dir, "--verifydir", "missing");
         }
-        return crls;
+        if (!Files.isDirectory(dir)) {
+            throw new FileProblem(dir, "--verifydir", "not a directory");
+        }
+        List<X509CertificateHolder> out = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            for (Path p : ds) {
+                if (HASHED.matcher(p.getFileName().toString()).matches() && !Files.isDirectory(p)) {
+                    out.addAll(Pem.certificates(p, "--verifydir"));
+                }
+            }
+        } catch (java.nio.file.AccessDeniedException e) {
+            throw new FileProblem(dir, "--verifydir", "unreadable (permission denied to user " + System.getProperty("user.name") + ")", e);
+        }
+        return out;
+    }
+
+    private static List<X509CRLHolder> loadCrls(String crlFile) throws IOException {
+        return Pem.crls(Path.of(crlFile), "--crl");
     }
 
     /** The same anchors with the CRLs of {@code crlFile} instead of the current ones. */

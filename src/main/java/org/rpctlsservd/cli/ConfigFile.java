@@ -34,6 +34,9 @@ final class ConfigFile {
      */
     static List<String> read(String progname, Path file, Options options, Set<String> onCommandLine) throws UsageException {
         List<String> lines;
+        if (Files.isDirectory(file)) {
+            throw new UsageException(progname + ": " + file + " (--config): a directory, not a file");
+        }
         try {
             if (Files.size(file) > MAX_BYTES) {
                 throw new UsageException(progname + ": " + file + ": config file larger than " + MAX_BYTES + " bytes");
@@ -52,7 +55,7 @@ final class ConfigFile {
         } catch (CharacterCodingException e) {
             throw new UsageException(progname + ": " + file + ": config file is not UTF-8 text");
         } catch (IOException e) {
-            throw new UsageException(progname + ": cannot read config file " + file + ": " + reason(e));
+            throw new UsageException(progname + ": " + file + " (--config): " + reason(e));
         }
         List<String> args = new ArrayList<>();
         for (int i = 0; i < lines.size(); i++) {
@@ -87,11 +90,11 @@ final class ConfigFile {
 
     private static String reason(IOException e) {
         if (e instanceof java.nio.file.NoSuchFileException) {
-            return "no such file";
+            return "missing";
         }
         if (e instanceof java.nio.file.AccessDeniedException) {
-            return "permission denied";
+            return "unreadable (permission denied to user " + System.getProperty("user.name") + ")";
         }
-        return e.getMessage();
+        return "unreadable (" + e.getMessage() + ")";
     }
 }

@@ -120,13 +120,19 @@ public final class Main {
             return 1;
         }
         boolean detached = System.getenv(DETACHED_ENV) != null;
+        List<String> warnings = List.of();
         if (!detached || config.checkOnly()) {
             // Checked before detaching, so the errors reach the terminal; --check runs these alone.
             try {
-                Preflight.check(config);
+                warnings = Preflight.check(config);
             } catch (Preflight.Refused e) {
                 err.println(progname + ": " + e.getMessage());
                 return 1;
+            }
+            if (!config.foreground() || config.checkOnly()) {
+                for (String w : warnings) {
+                    err.println(progname + ": warning: " + w); // on the terminal; with -d they go to the log below
+                }
             }
             if (config.checkOnly()) {
                 out.println(progname + ": configuration is valid");
@@ -143,6 +149,7 @@ public final class Main {
         if (signals.hupIgnored) {
             LOG.warning(HUP_IGNORED);
         }
+        warnings.forEach(LOG::warning);
         PidFile pidFile = null;
         if (config.pidFile() != null) {
             try {

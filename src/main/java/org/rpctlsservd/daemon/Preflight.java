@@ -1,19 +1,44 @@
 package org.rpctlsservd.daemon;
 
 import java.io.IOException;
+import java.net.BindException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.rpctlsservd.certs.Dn;
+import org.rpctlsservd.certs.ServerCredentials;
+import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.cli.Config;
 
 /**
  * The checks a start runs before it takes the pidfile or binds anything: the TLS context (certdir
- * pair, CA file and directory, CRL, cipher names) and the addresses to listen on. {@code --check}
- * runs exactly these, so it answers as a start would and can run beside a running daemon.
+ * pair, CA file and directory, CRL, cipher names), the certificate's dates, and the addresses to
+ * listen on. {@code --check} runs exactly these, so it answers as a start would and can run beside
+ * a running daemon. Errors stop the start; warnings are said and the start goes on.
  */
 final class Preflight {
+    /** A certificate that expires sooner than this is warned of. */
+    static final Duration EXPIRY_WARNING = Duration.ofDays(30);
+    /** The packaged daemon's user: the owner its key files should have. */
+    static final String DAEMON_USER = "_rpc-tlsservd";
+    /** Where the package's configuration file shows a working front end for an NFS server. */
+    static final String EXAMPLE_CONF = "/etc/rpc.tlsservd/rpc.tlsservd.conf";
+    private static final DateTimeFormatter DATE = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm 'UTC'").withZone(ZoneOffset.UTC);
+
     private Preflight() {
     }
 
@@ -26,17 +51,28 @@ final class Preflight {
         }
     }
 
-    static void check(Config config) throws Refused {
+    /** Runs every check; returns the warnings (each a line to print after "warning: "), or throws the first error. */
+    static List<String> check(Config config) throws Refused {
+        return check(config, Instant.now());
+    }
+
+    static List<String> check(Config config, Instant now) throws Refused {
+        ServerCredentials credentials;
+        TrustMaterial trust;
         try {
             TlsSetup.policy(config);
-            TlsSetup.credentials(config);
-            TlsSetup.trust(config);
+            credentials = TlsSetup.credentials(config);
+            trust = TlsSetup.trust(config);
         } catch (TlsSetup.SetupException e) {
             throw new Refused(e.getMessage());
         }
+        List<String> warnings = new ArrayList<>();
+        if (!config.throwawayCert()) {
+            dates(ServerCredentials.certFile(config.certDir()), credentials.chain(), now, warnings);
+        }
         ownAddress("--rpc-address", config.rpcAddress());
         for (Config.Relay r : config.allRelays()) {
-            ownAddress(config.listen().contains(r.listen()) ? "--listen" : "--relay", r.listen());
+            ownAddress(listenOption(config, r), r.listen());
         }
         for (java.net.InetAddress a : config.backendSources()) {
             ownAddress("--backend-source", new InetSocketAddress(a, 0));
@@ -48,6 +84,161 @@ final class Preflight {
         if (socketDir != null && !Files.isDirectory(socketDir)) {
             throw new Refused("--rpc-socket " + config.rpcSocket() + ": no directory " + socketDir);
         }
+
+        if (!config.throwawayCert()) {
+            if (config.keyUri() == null) {
+                secret(ServerCredentials.keyFile(config.certDir()), "--certdir", "the private key", warnings);
+            } else if (TlsSetup.keySource(config).token().pinFile() != null) {
+                secret(TlsSetup.keySource(config).token().pinFile(), "--key-uri pin-source", "the PIN", warnings);
+            }
+            if (config.keyPassphraseFile() != null) {
+                secret(config.keyPassphraseFile(), "--key-passphrase-file", "the key's passphrase", warnings);
+            }
+        }
+        if (trust != null) {
+            reachesCa(config, credentials, trust, warnings);
+        }
+        bindable("--rpc-address", config.rpcAddress(), config, warnings);
+        for (Config.Relay r : config.allRelays()) {
+            bindable(listenOption(config, r), r.listen(), config, warnings);
+        }
+        if (config.metrics() != null) {
+            bindable("--metrics", config.metrics(), config, warnings);
+        }
+        if (config.allRelays().isEmpty() && "Linux".equals(System.getProperty("os.name"))) {
+            warnings.add("no --listen or --relay: the daemon serves only the RPCTLSSD upcall program, which only FreeBSD's"
+                    + " kernel calls; to put TLS in front of an NFS server, see the example in " + EXAMPLE_CONF);
+        }
+        return warnings;
+    }
+
+    private static String listenOption(Config config, Config.Relay r) {
+        return config.listen().contains(r.listen()) ? "--listen" : "--relay";
+    }
+
+    /** Expired: an error (every client refuses it). Expiring within 30 days, or not valid yet: a warning. */
+    private static void dates(Path file, List<X509CertificateHolder> chain, Instant now, List<String> warnings) throws Refused {
+        for (int i = 0; i < chain.size(); i++) {
+            X509CertificateHolder c = chain.get(i);
+            String which = (i == 0 ? "the certificate" : "the chain's certificate " + (i + 1)) + " (" + Dn.oneline(c.getSubject()) + ")";
+            Instant notAfter = c.getNotAfter().toInstant();
+            Instant notBefore = c.getNotBefore().toInstant();
+            if (!notAfter.isAfter(now)) {
+                throw new Refused(file + " (--certdir): " + which + " expired on " + DATE.format(notAfter) + "; renew it");
+            }
+            if (Duration.between(now, notAfter).compareTo(EXPIRY_WARNING) < 0) {
+                long days = Duration.between(now, notAfter).toDays();
+                warnings.add(file + " (--certdir): " + which + " expires on " + DATE.format(notAfter) + ", in "
+                        + (days == 0 ? "less than a day" : days == 1 ? "1 day" : days + " days") + "; renew it");
+            }
+            if (notBefore.isAfter(now)) {
+                warnings.add(file + " (--certdir): " + which + " is not valid before " + DATE.format(notBefore)
+                        + "; clients refuse it until then (or this host's clock is wrong)");
+            }
+        }
+    }
+
+    /** A file holding a secret: group and others should have no access to it. */
+    private static void secret(Path file, String option, String what, List<String> warnings) {
+        Set<PosixFilePermission> mode;
+        UserPrincipal owner;
+        try {
+            mode = Files.getPosixFilePermissions(file);
+            owner = Files.getOwner(file);
+        } catch (IOException | UnsupportedOperationException e) {
+            return; // no POSIX modes here; a file that cannot be read was refused before
+        }
+        List<String> readers = new ArrayList<>();
+        List<String> writers = new ArrayList<>();
+        for (String who : new String[] {"group", "others"}) {
+            boolean g = who.equals("group");
+            if (mode.contains(g ? PosixFilePermission.GROUP_READ : PosixFilePermission.OTHERS_READ)) {
+                readers.add(who);
+            } else if (mode.contains(g ? PosixFilePermission.GROUP_WRITE : PosixFilePermission.OTHERS_WRITE)) {
+                writers.add(who);
+            }
+        }
+        if (readers.isEmpty() && writers.isEmpty()) {
+            return;
+        }
+        String fix = "chmod 0600 " + file;
+        if (!owner.getName().equals(DAEMON_USER) && userExists(DAEMON_USER)) {
+            fix += " and chown " + DAEMON_USER + " " + file;
+        }
+        String open = !readers.isEmpty() ? "readable by " + String.join(" and ", readers) : "writable by " + String.join(" and ", writers);
+        warnings.add(file + " (" + option + "): " + what + " is " + open + " (mode " + octal(mode) + "); " + fix);
+    }
+
+    private static String octal(Set<PosixFilePermission> mode) {
+        String rwx = PosixFilePermissions.toString(mode);
+        int bits = 0;
+        for (int i = 0; i < 9; i++) {
+            bits = bits << 1 | (rwx.charAt(i) == '-' ? 0 : 1);
+        }
+        return String.format("%04o", bits);
+    }
+
+    private static boolean userExists(String name) {
+        try {
+            java.nio.file.FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(name);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** -m with --verifylocs/--verifydir: the server's own chain checked against those CAs, as such a client would. */
+    private static void reachesCa(Config config, ServerCredentials credentials, TrustMaterial trust, List<String> warnings) {
+        TrustMaterial.Verification v = trust.verify(credentials.chain());
+        if (v.verified() || v.notAllowed()) {
+            return; // notAllowed: the chain verified; the allow-list is for clients
+        }
+        List<String> options = new ArrayList<>();
+        if (config.caFile() != null) {
+            options.add("--verifylocs " + config.caFile());
+        }
+        if (config.caPath() != null) {
+            options.add("--verifydir " + config.caPath());
+        }
+        String what = config.throwawayCert() ? "the throwaway certificate" : ServerCredentials.certFile(config.certDir()) + " (--certdir)";
+        warnings.add(what + ": the server's chain does not reach a CA of " + String.join(" or ", options) + " (" + v.reason()
+                + "); clients that trust only those CAs refuse this server");
+    }
+
+    /**
+     * Binds {@code a} and lets it go at once: a port in use (by a running daemon, say) or one this
+     * user may not bind is a warning, so that --check still runs beside the daemon it checks.
+     */
+    private static void bindable(String option, InetSocketAddress a, Config config, List<String> warnings) {
+        if (a.getPort() == 0) {
+            return; // any free port
+        }
+        try (ServerSocket s = new ServerSocket()) {
+            s.setReuseAddress(true); // as the daemon's listeners: a closed connection in TIME_WAIT does not count
+            s.bind(a, 1);
+        } catch (BindException e) {
+            String m = String.valueOf(e.getMessage());
+            if (m.contains("in use")) {
+                warnings.add(option + " " + addr(a) + ": in use, " + holder(config, a) + "; a start now fails");
+            } else if (m.contains("ermission")) {
+                warnings.add(option + " " + addr(a) + ": this user (" + System.getProperty("user.name")
+                        + ") may not bind it: a port below 1024 needs root or CAP_NET_BIND_SERVICE");
+            } else {
+                warnings.add(option + " " + addr(a) + ": cannot be bound: " + m);
+            }
+        } catch (IOException e) {
+            warnings.add(option + " " + addr(a) + ": cannot be bound: " + e.getMessage());
+        }
+    }
+
+    /** Who holds a port: the daemon of this pidfile when one runs, or another program. */
+    private static String holder(Config config, InetSocketAddress a) {
+        try {
+            PidFile.checkFree(config.pidFile());
+        } catch (PidFile.AlreadyRunningException e) {
+            return "most likely by the rpc.tlsservd running with this pidfile (pid " + e.pid() + ", " + config.pidFile() + ")";
+        }
+        return "by another program (ss -ltnp 'sport = :" + a.getPort() + "' names it)";
     }
 
     /** An address a socket can be bound to here: the wildcard, or one of this host's. */
@@ -60,6 +251,12 @@ final class Preflight {
         } catch (IOException e) {
             throw new Refused(option + " " + ip.getHostAddress() + ": cannot list this host's addresses: " + e.getMessage());
         }
-        throw new Refused(option + " " + ip.getHostAddress() + ":" + a.getPort() + ": not an address of this host");
+        throw new Refused(option + " " + addr(a) + ": not an address of this host");
+    }
+
+    /** ip:port, [ipv6]:port (the logs' form; not Java's /127.0.0.1:2049). */
+    private static String addr(InetSocketAddress a) {
+        String ip = a.getAddress().getHostAddress();
+        return (a.getAddress() instanceof java.net.Inet6Address ? "[" + ip + "]" : ip) + ":" + a.getPort();
     }
 }

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import org.rpctlsservd.certs.AllowList;
+import org.rpctlsservd.certs.FileProblem;
 import org.rpctlsservd.certs.ServerCredentials;
 import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.cli.Config;
@@ -11,7 +12,8 @@ import org.rpctlsservd.handshake.TlsPolicy;
 
 /**
  * The daemon's TLS context, built from the command line as rpctls_setup_ssl builds its SSL_CTX.
- * Any failure is "Can't create SSL context" with the reason, and the daemon does not start.
+ * A file that cannot be used is named with its option and the reason ({@link FileProblem}); any
+ * other failure is "Can't create SSL context" with the reason. Either way the daemon does not start.
  */
 public final class TlsSetup {
     private TlsSetup() {
@@ -23,6 +25,15 @@ public final class TlsSetup {
 
         SetupException(String reason) {
             super("Can't create SSL context: " + reason);
+        }
+
+        /** A file's problem: said as it is, naming the file and its option. */
+        SetupException(FileProblem problem) {
+            super(problem.getMessage(), problem);
+        }
+
+        static SetupException of(IOException e) {
+            return e instanceof FileProblem ? new SetupException((FileProblem) e) : new SetupException(e.getMessage());
         }
     }
 
@@ -50,7 +61,7 @@ public final class TlsSetup {
             }
             return ServerCredentials.load(c.certDir(), keySource(c));
         } catch (IOException e) {
-            throw new SetupException(e.getMessage());
+            throw SetupException.of(e);
         }
     }
 
@@ -62,7 +73,7 @@ public final class TlsSetup {
         try {
             return TrustMaterial.load(c.caFile(), c.caPath(), c.crlFile()).withAllowList(allowList(c));
         } catch (IOException e) {
-            throw new SetupException(e.getMessage());
+            throw SetupException.of(e);
         }
     }
 

@@ -43,11 +43,11 @@ class EncryptedKeyTest {
             ServerCredentials c = ServerCredentials.load(dir.toString(), pass);
             assertEquals(ServerCredentials.KeyType.EC, c.keyType());
             String noPass = assertThrows(java.io.IOException.class, () -> ServerCredentials.load(dir.toString())).getMessage();
-            assertTrue(noPass.endsWith("the private key is encrypted; give its passphrase with --key-passphrase-file"), noPass);
+            assertTrue(noPass.endsWith("the private key is encrypted and no --key-passphrase-file gives its passphrase"), noPass);
         }
         Files.writeString(tmp.resolve("wrong"), "battery staple\n");
         String wrong = assertThrows(java.io.IOException.class,
                 () -> ServerCredentials.load(pkcs8.toString(), new ServerCredentials.KeySource(null, tmp.resolve("wrong")))).getMessage();
-        assertTrue(wrong.endsWith("cannot decrypt the private key (wrong passphrase?)"), wrong);
+        assertTrue(wrong.endsWith("cannot decrypt the private key (wrong passphrase in --key-passphrase-file?)"), wrong);
     }
 }

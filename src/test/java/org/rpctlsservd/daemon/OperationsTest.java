@@ -71,7 +71,9 @@ class OperationsTest {
             check.add("--check");
             Commands.Result r = Commands.run(30, cmd(check.toArray(new String[0])));
             assertEquals(0, r.status(), r.output());
-            assertEquals("rpc.tlsservd: configuration is valid\n", r.output());
+            assertEquals("rpc.tlsservd: warning: --listen 127.0.0.1:" + port + ": in use, most likely by the rpc.tlsservd running with"
+                    + " this pidfile (pid " + d.pid() + ", " + tmp.resolve("d.pid") + "); a start now fails\n"
+                    + "rpc.tlsservd: configuration is valid\n", r.output(), "a port in use is a warning, naming the daemon");
             assertEquals(pid, ProcessTest.read(tmp.resolve("d.pid")), "the pidfile is the daemon's still");
             assertTrue(d.isAlive());
         } finally {
@@ -92,7 +94,8 @@ class OperationsTest {
         Commands.Result start = Commands.run(30, cmd(own("c", "-d", "-D", certs.toString()).toArray(new String[0])));
         assertEquals(1, check.status(), check.output());
         assertEquals(1, start.status(), start.output());
-        assertTrue(check.output().startsWith("rpc.tlsservd: Can't create SSL context: "), check.output());
+        assertTrue(check.output().startsWith("rpc.tlsservd: " + certs.resolve("certkey.pem") + " (--certdir): the private key does not"
+                + " match the certificate in " + certs.resolve("cert.pem") + " (/CN=server/"), check.output());
         assertEquals(start.output(), check.output(), "--check says what a start says");
         assertFalse(Files.exists(tmp.resolve("c.pid")), "neither took a pidfile");
 
@@ -133,7 +136,7 @@ class OperationsTest {
 
         Commands.Result missing = Commands.run(30, cmd("--config", tmp.resolve("none.conf").toString()));
         assertEquals(1, missing.status());
-        assertEquals("rpc.tlsservd: cannot read config file " + tmp.resolve("none.conf") + ": no such file\n", missing.output());
+        assertEquals("rpc.tlsservd: " + tmp.resolve("none.conf") + " (--config): missing\n", missing.output());
     }
 
     @Test
