@@ -40,7 +40,45 @@ public final class LogText {
         if (a == null) {
             return "?";
         }
-        return a instanceof Inet6Address ? "[" + a.getHostAddress() + "]" : a.getHostAddress();
+        return a instanceof Inet6Address ? "[" + ipv6(a.getAddress(), ((Inet6Address) a).getScopeId()) + "]" : a.getHostAddress();
+    }
+
+    /**
+     * RFC 5952's text for an IPv6 address ({@code ::1}, {@code 2001:db8::5}): the JDK writes every
+     * group ({@code 0:0:0:0:0:0:0:1}), and no library at hand does better. An IPv4-mapped address
+     * stays in hex groups (::ffff:c000:201), as the JDK gives it.
+     */
+    static String ipv6(byte[] b, int scope) {
+        int[] g = new int[8];
+        for (int i = 0; i < 8; i++) {
+            g[i] = ((b[2 * i] & 0xff) << 8) | (b[2 * i + 1] & 0xff);
+        }
+        int bestAt = -1;
+        int bestLen = 1; // a single zero group is not shortened (RFC 5952 4.2.2)
+        for (int i = 0; i < 8; i++) {
+            int j = i;
+            while (j < 8 && g[j] == 0) {
+                j++;
+            }
+            if (j - i > bestLen) {
+                bestAt = i;
+                bestLen = j - i;
+            }
+            i = Math.max(i, j);
+        }
+        StringBuilder s = new StringBuilder();
+        for (int i = 0; i < 8; i++) {
+            if (i == bestAt) {
+                s.append("::");
+                i += bestLen - 1;
+                continue;
+            }
+            if (s.length() > 0 && s.charAt(s.length() - 1) != ':') {
+                s.append(':');
+            }
+            s.append(Integer.toHexString(g[i]));
+        }
+        return scope != 0 ? s + "%" + scope : s.toString();
     }
 
     /** Why {@code e} happened, in words; {@code peer} names the other side ("the client", "the backend"). */
