@@ -95,7 +95,13 @@ public final class Cli {
         o.addOption(Option.builder("p").longOpt("verifydir").hasArg().argName("CApath").desc("hashed CA directory for client certificates").build());
         o.addOption(Option.builder("r").longOpt("crl").hasArg().argName("CRLfile").desc("CRL file, reloaded on SIGHUP").build());
         o.addOption(Option.builder("u").longOpt("certuser").desc("map the certificate's otherName user@domain to uid and gids").build());
-        o.addOption(Option.builder("v").longOpt("verbose").desc("log activity").build());
+        o.addOption(Option.builder("v").longOpt("verbose").desc("log activity: the same as --log-level debug").build());
+        o.addOption(Option.builder().longOpt("log-level").hasArg().argName("error|warning|info|debug")
+                .desc("the least a line must be to be logged (default info; debug is the daemon's own detail, the libraries' "
+                        + "lines stay at warning); given, it wins over -v").build());
+        o.addOption(Option.builder().longOpt("syslog-facility").hasArg().argName("name")
+                .desc("the syslog facility of a detached daemon's lines: daemon (default), auth, authpriv, user, local0 to "
+                        + "local7...; not for -d (under systemd the journal takes the unit's SyslogFacility=)").build());
         o.addOption(Option.builder("W").longOpt("multiwild").desc("-h: a wildcard may match several labels").build());
         o.addOption(Option.builder("w").longOpt("singlewild").desc("-h: a wildcard matches one label").build());
         o.addOption(Option.builder().longOpt("pidfile").hasArg().argName("path")
@@ -347,6 +353,8 @@ public final class Cli {
         java.util.List<Config.Relay> relays = new java.util.ArrayList<>();
         Config.SourcePorts sourcePorts = Config.SourcePorts.RESERVED;
         java.util.List<InetAddress> backendSources = new java.util.ArrayList<>();
+        java.util.logging.Level logLevel = null;
+        int syslogFacility = Config.DEFAULT_SYSLOG_FACILITY;
 
         // In command-line order, as getopt sees them: the first refused option decides the message.
         for (Option o : cmd.getOptions()) {
@@ -443,6 +451,20 @@ public final class Cli {
                     }
                     backendProxy = v.equals("v1") ? 1 : 2;
                     break;
+                case "log-level":
+                    logLevel = LOG_LEVELS.get(v.toLowerCase(java.util.Locale.ROOT));
+                    if (logLevel == null) {
+                        throw new UsageException(progname + ": --log-level takes error, warning, info or debug, not `" + v + "'");
+                    }
+                    break;
+                case "syslog-facility":
+                    Integer f = FACILITIES.get(v.toLowerCase(java.util.Locale.ROOT));
+                    if (f == null) {
+                        throw new UsageException(progname + ": --syslog-facility takes a syslog facility (" + String.join(", ", FACILITIES.keySet())
+                                + "), not `" + v + "'");
+                    }
+                    syslogFacility = f;
+                    break;
                 case "check": checkOnly = true; break;
                 case "config":
                 case "version":
@@ -489,7 +511,7 @@ public final class Cli {
         }
         for (Config.Relay r : relays) {
             if (r.listen().getPort() != 0 && !listening.add(r.listen())) {
-                throw new UsageException(progname + ": --relay: " + hostPortText(r.listen()) + " is listened on twice");
+                throw new UsageException(progname + ": --relay: " + org.rpctlsservd.guard.LogText.address(r.listen()) + " is listened on twice");
             }
         }
         if (domain == null) {
@@ -499,7 +521,29 @@ public final class Cli {
                 crl, certUser, verbose, wildcard, noPidFile ? null : pidFile, rpcAddress, maxConnections, connectQueue, idle, rpcbind, 111,
                 handshakeTimeout, requireAlpn, throwaway, listen, backend, require, frontIdle, upcall, writeTimeout, memoryBudget,
                 rpcSocket, rpcInsecure, ioThreads, metrics, checkOnly, groups, allowSubjects, allowSans, requireEku, acceptProxyFrom,
-                backendProxy, keyUri, keyPassphraseFile, maxClients, firstCallTimeout, relays, sourcePorts, backendSources);
+                backendProxy, keyUri, keyPassphraseFile, maxClients, firstCallTimeout, relays, sourcePorts, backendSources,
+                logLevel != null ? logLevel : verbose ? java.util.logging.Level.FINE : java.util.logging.Level.INFO, syslogFacility);
+    }
+
+    /** --log-level's names: syslog's severities as java.util.logging has them. */
+    private static final java.util.Map<String, java.util.logging.Level> LOG_LEVELS = java.util.Map.of(
+            "error", java.util.logging.Level.SEVERE, "warning", java.util.logging.Level.WARNING,
+            "info", java.util.logging.Level.INFO, "debug", java.util.logging.Level.FINE);
+
+    /** --syslog-facility's names and codes, as syslog(3) and logger(1) name them. */
+    private static final java.util.Map<String, Integer> FACILITIES = facilities();
+
+    private static java.util.Map<String, Integer> facilities() {
+        java.util.Map<String, Integer> m = new java.util.LinkedHashMap<>();
+        String[] names = {"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp"};
+        for (int i = 1; i < names.length; i++) { // not kern: logger(1) takes facility 0 in a prefix for "none given"
+            m.put(names[i], i);
+        }
+        for (int i = 0; i < 8; i++) {
+            m.put("local" + i, 16 + i);
+        }
+        m.put("security", 4); // syslog(3)'s old name for auth
+        return java.util.Collections.unmodifiableMap(m);
     }
 
     /** Programs a --relay may name, as /etc/rpc spells them, with the versions NFS servers register. */
@@ -592,11 +636,6 @@ public final class Cli {
         } catch (org.rpctlsservd.proxy.IpLiteral.NotALiteral e) {
             throw new UsageException(progname + ": " + name + " takes an IP address, not `" + v + "'");
         }
-    }
-
-    private static String hostPortText(InetSocketAddress a) {
-        return (a.getAddress() instanceof java.net.Inet6Address ? "[" + a.getAddress().getHostAddress() + "]"
-                : a.getAddress().getHostAddress()) + ":" + a.getPort();
     }
 
     /** C atoi(): optional blanks and sign, then the leading digits; nothing numeric gives 0. */

@@ -55,7 +55,9 @@ public record Config(
         Duration firstCallTimeout,
         java.util.List<Relay> relays,
         SourcePorts backendSourcePorts,
-        java.util.List<java.net.InetAddress> backendSources) {
+        java.util.List<java.net.InetAddress> backendSources,
+        java.util.logging.Level logLevel,
+        int syslogFacility) {
 
     /** --require: the least a connection must reach before calls other than NULL are relayed (exports(5) -tls, -tlscert, -tlscertuser). */
     public enum Require { NONE, TLS, CERT, CERTUSER }
@@ -116,6 +118,9 @@ public record Config(
         acceptProxyFrom = java.util.List.copyOf(acceptProxyFrom);
     }
 
+    /** --syslog-facility's default: daemon, as the C daemon's openlog(LOG_DAEMON). */
+    public static final int DEFAULT_SYSLOG_FACILITY = 3;
+
     /** X509_CHECK_FLAG_NO_WILDCARDS: the default host-check mode. */
     public static final int NO_WILDCARDS = 0x2;
     /** X509_CHECK_FLAG_MULTI_LABEL_WILDCARDS, set by -W. */
@@ -159,7 +164,8 @@ public record Config(
             java.util.Map.entry("keyUri", "key-uri"), java.util.Map.entry("keyPassphraseFile", "key-passphrase-file"),
             java.util.Map.entry("maxClients", "max-clients"), java.util.Map.entry("firstCallTimeout", "first-call-timeout"),
             java.util.Map.entry("relays", "relay"), java.util.Map.entry("backendSourcePorts", "backend-source-ports"),
-            java.util.Map.entry("backendSources", "backend-source"));
+            java.util.Map.entry("backendSources", "backend-source"), java.util.Map.entry("logLevel", "log-level/verbose"),
+            java.util.Map.entry("syslogFacility", "syslog-facility"));
 
     /** What a reload (SIGHUP) applies: the allow-lists. Every other option takes effect at a restart. */
     public static final java.util.Set<String> RELOADABLE = java.util.Set.of("allow-subject", "allow-san", "require-eku");

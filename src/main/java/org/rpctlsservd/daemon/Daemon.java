@@ -153,7 +153,7 @@ public final class Daemon implements Closeable {
             LOG.info("server certificate and key: " + engine.credentials().source());
         }
         LOG.info("serving RPCTLSSD (" + Integer.toUnsignedString(rpctlssd.RPCTLSSD) + ") version "
-                + rpctlssd.RPCTLSSDVERS + " on " + server.address().getHostAddress() + " port " + server.port()
+                + rpctlssd.RPCTLSSDVERS + " on " + org.rpctlsservd.guard.LogText.ip(server.address()) + " port " + server.port()
                 + " (tcp, udp) and " + config.rpcSocket() + "; at most " + workers.maxThreads() + " handshakes at once"
                 + (config.rpcInsecure() ? "; CONNECT, HANDLERECORD and DISCONNECT open to unprivileged callers (--rpc-insecure)" : ""));
         if (metrics != null) {

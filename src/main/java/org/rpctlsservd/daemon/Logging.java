@@ -14,10 +14,12 @@ import java.util.logging.Logger;
 import java.util.logging.StreamHandler;
 
 /**
- * java.util.logging set up as the C daemon logs: verbose activity (FINE) only with -v; with -d
- * readable lines on stderr, or, when stderr is the journal, lines with the {@code <N>} priority
- * prefix journald reads (it stamps the time itself); detached, lines carrying a syslog priority
- * prefix ({@code <30>} is daemon.info) for logger(1) to pass on to syslog.
+ * java.util.logging set up as the C daemon logs: verbose activity (FINE) only with -v or
+ * --log-level debug, and then the daemon's own only: the libraries' loggers (Bouncy Castle, Remote
+ * Tea, the JDK) stay at WARNING; with -d readable lines on stderr, or, when stderr is the journal,
+ * lines with the {@code <N>} priority prefix journald reads (it stamps the time itself); detached,
+ * lines carrying a syslog priority prefix ({@code <30>} is daemon.info; --syslog-facility picks
+ * the facility) for logger(1) to pass on to syslog.
  */
 public final class Logging {
     private Logging() {
@@ -33,12 +35,26 @@ public final class Logging {
         JOURNAL
     }
 
-    public static void configure(boolean verbose, Style style, PrintStream err) {
+    /** The loggers of the daemon's own lines; every other logger is a library's. */
+    static final java.util.List<String> OWN = java.util.List.of("rpctlssd", "org.rpctlsservd");
+    /** Held here: LogManager keeps loggers weakly, and a collected logger would forget its level. */
+    private static final java.util.List<Logger> HELD = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /**
+     * The daemon's loggers at {@code level}, the rest at WARNING (or {@code level} when that is
+     * higher); lines to {@code err} in {@code style}, SYSLOG's with {@code facility}.
+     */
+    public static void configure(Level level, Style style, int facility, PrintStream err) {
         LogManager.getLogManager().reset();
         Logger root = Logger.getLogger("");
-        Level level = verbose ? Level.FINE : Level.INFO;
-        root.setLevel(level);
-        Handler h = new StreamHandler(err, new Lines(style)) {
+        root.setLevel(level.intValue() > Level.WARNING.intValue() ? level : Level.WARNING);
+        HELD.clear();
+        for (String name : OWN) {
+            Logger own = Logger.getLogger(name);
+            own.setLevel(level);
+            HELD.add(own);
+        }
+        Handler h = new StreamHandler(err, new Lines(style, facility)) {
             @Override
             public synchronized void publish(LogRecord record) {
                 super.publish(record);
@@ -78,7 +94,7 @@ public final class Logging {
         return msg;
     }
 
-    /** syslog severity: err (3), warning (4), info (6); FINE lines are info too, as -v's are in the C daemon. */
+    /** syslog severity: err (3), warning (4), info (6); FINE lines are info too, as -v's are in the C daemon (LOG_INFO). */
     static int severity(Level level) {
         int v = level.intValue();
         if (v >= Level.SEVERE.intValue()) {
@@ -89,17 +105,19 @@ public final class Logging {
 
     private static final class Lines extends Formatter {
         private final Style style;
+        private final int facility;
 
-        Lines(Style style) {
+        Lines(Style style, int facility) {
             this.style = style;
+            this.facility = facility;
         }
 
         @Override
         public String format(LogRecord r) {
             switch (style) {
                 case SYSLOG:
-                    // facility daemon (3); one line per record, newlines folded for syslog
-                    return "<" + (3 * 8 + severity(r.getLevel())) + ">" + text(this, r).replace('\n', ' ') + "\n";
+                    // one line per record, newlines folded for syslog
+                    return "<" + (facility * 8 + severity(r.getLevel())) + ">" + text(this, r).replace('\n', ' ') + "\n";
                 case JOURNAL:
                     return "<" + severity(r.getLevel()) + ">" + text(this, r).replace('\n', ' ') + "\n";
                 default:

@@ -145,7 +145,7 @@ public final class Main {
             }
             return detach(progname, config, args, err);
         }
-        Logging.configure(config.verbose(), config.foreground() ? Logging.forStderr() : Logging.Style.SYSLOG, err);
+        Logging.configure(config.logLevel(), config.foreground() ? Logging.forStderr() : Logging.Style.SYSLOG, config.syslogFacility(), err);
         if (signals.hupIgnored) {
             LOG.warning(HUP_IGNORED);
         }

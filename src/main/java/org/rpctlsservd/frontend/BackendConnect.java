@@ -9,6 +9,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.rpctlsservd.io.IoLoop;
+import org.rpctlsservd.guard.LogText;
 
 /**
  * The stage that opens a connection's backend connection, without blocking, when its first call
@@ -81,7 +82,7 @@ final class BackendConnect {
             waiting = false;
             fe.warnings.warning("backend-connects", () -> "front end: closing a client: " + fe.backendConnectLimit
                     + " backend connections are being made and " + FrontEnd.MAX_WAITING_CONNECTS + " more wait (backend "
-                    + backend + " slow or down?)");
+                    + LogText.address(backend) + " slow or down?)");
             failed.accept("too many backend connections pending");
             return;
         }
@@ -111,7 +112,7 @@ final class BackendConnect {
                 return; // connected, or refused
             }
         } catch (IOException e) {
-            fail(e.getMessage());
+            fail(LogText.why(e, "the backend"));
             return;
         }
         armConnectTimeout();
@@ -215,7 +216,7 @@ final class BackendConnect {
                 armConnectTimeout();
             }
         } catch (IOException e) {
-            fail(e.getMessage());
+            fail(LogText.why(e, "the backend"));
         }
     }
 
@@ -246,10 +247,10 @@ final class BackendConnect {
     private void portsExhausted(int takenElsewhere) {
         int inUse = fe.sourcePorts.inUse(backend) - takenElsewhere;
         fe.countSourcePortsExhausted();
-        owner.sourcePortsExhausted(inUse + " connections to the backend " + backend + " use ports " + fe.sourcePorts.describe()
+        owner.sourcePortsExhausted(inUse + " connections to the backend " + LogText.address(backend) + " use ports " + fe.sourcePorts.describe()
                 + (takenElsewhere > 0 ? " and " + takenElsewhere + " more are taken by other programs" : "")
                 + "; the client is closed (widen --backend-source-ports or add --backend-source addresses)");
-        failed.accept("reserved ports exhausted toward the backend " + backend);
+        failed.accept("reserved ports exhausted toward the backend " + LogText.address(backend));
     }
 
     private void connectable() {
@@ -262,7 +263,7 @@ final class BackendConnect {
                 return;
             }
         } catch (IOException e) {
-            fail(e.getMessage());
+            fail(LogText.why(e, "the backend"));
             return;
         }
         done();
@@ -275,8 +276,8 @@ final class BackendConnect {
     }
 
     private void fail(String why) {
-        fe.warnings.warning("backend-connect", () -> "front end: cannot reach the backend " + backend + ": " + why);
-        failed.accept("backend " + backend + ": " + why);
+        fe.warnings.warning("backend-connect", () -> "front end: cannot reach the backend " + LogText.address(backend) + ": " + why);
+        failed.accept("backend " + LogText.address(backend) + ": " + why);
     }
 
     /** The connect finished, failed or was given up: its permit goes to the next waiting connection. */

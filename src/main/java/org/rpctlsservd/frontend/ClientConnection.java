@@ -23,6 +23,7 @@ import org.rpctlsservd.rpc.CallHeader;
 import org.rpctlsservd.rpc.RecordParser;
 import org.rpctlsservd.rpc.RpcMessages;
 import org.rpctlsservd.rpc.XdrReader;
+import org.rpctlsservd.guard.LogText;
 
 /**
  * One client connection of the front end and its backend connection, doing what the FreeBSD
@@ -243,7 +244,7 @@ final class ClientConnection {
             long nanos = fe.proxyHeaderNanos;
             proxyDeadline = fe.timer.schedule(() -> onLoop(() -> {
                 if (intake != null) {
-                    fe.warnings.warning("proxy-slow", () -> "front end " + peer + ": no PROXY header within "
+                    fe.warnings.warning("proxy-slow", () -> "front end " + LogText.address(peer) + ": no PROXY header within "
                             + TimeUnit.NANOSECONDS.toMillis(nanos) + " ms: closed");
                     teardown("no PROXY header in time");
                 }
@@ -332,7 +333,7 @@ final class ClientConnection {
 
     /** What the client sent could not be taken: bad input, or a session shut off meanwhile. */
     private void clientFailed(IOException e) {
-        teardown(e instanceof TlsSession.ShutOffException ? e.getMessage() : "bad input from the client: " + e.getMessage());
+        teardown(e instanceof TlsSession.ShutOffException ? e.getMessage() : "bad input from the client: " + LogText.why(e, "the client"));
     }
 
     /**
@@ -350,11 +351,11 @@ final class ClientConnection {
                 return false;
             case BAD:
                 String problem = intake.problem();
-                fe.warnings.warning("proxy-bad", () -> "front end " + peer + ": bad PROXY header: " + problem + ": closed");
+                fe.warnings.warning("proxy-bad", () -> "front end " + LogText.address(peer) + ": bad PROXY header: " + problem + ": closed");
                 teardown("bad PROXY header: " + problem);
                 return false;
             case NOT_BELIEVED:
-                fe.warnings.warning("proxy-untrusted", () -> "front end " + peer + ": a PROXY header from an address "
+                fe.warnings.warning("proxy-untrusted", () -> "front end " + LogText.address(peer) + ": a PROXY header from an address "
                         + "--accept-proxy-from does not name: not believed, closed");
                 teardown("PROXY header from an untrusted peer");
                 return false;
@@ -370,7 +371,7 @@ final class ClientConnection {
                     InetSocketAddress balancer = peer;
                     peer = h.source();
                     destination = h.destination();
-                    LOG.fine(() -> "front end " + peer + ": by PROXY header from " + balancer);
+                    LOG.fine(() -> "front end " + LogText.address(peer) + ": by PROXY header from " + LogText.address(balancer));
                 }
                 fromClient.feed(rest, this::onClientRecord);
                 return state != State.CLOSED;
@@ -402,7 +403,7 @@ final class ClientConnection {
                 return null;
             }
         } catch (IOException e) {
-            teardown(side + ": read failed: " + e.getMessage());
+            teardown("reading from " + side + " failed: " + LogText.why(e, side));
             return null;
         }
         lastActivity = System.nanoTime();
@@ -508,7 +509,7 @@ final class ClientConnection {
                 b.add(v.reason());
             }
             if (d.action() == CallPolicy.Action.REFUSE) {
-                b.add("answered " + Refusals.authName(d.authStat()));
+                b.add("answered " + LogText.authName(d.authStat()));
             }
             if (d.action() == CallPolicy.Action.DROP || d.authStat() == OncRpcAuthStatus.ONCRPC_AUTH_TOOWEAK) {
                 b.add("--require " + fe.require.name().toLowerCase(java.util.Locale.ROOT));
@@ -526,7 +527,7 @@ final class ClientConnection {
         if (CallPolicy.groupsTrimmed(gids) && !trimLogged) {
             trimLogged = true;
             int n = gids.length - 1;
-            fe.warnings.info("groups-trimmed", () -> "front end " + peer + ": user uid " + Integer.toUnsignedString(uid) + " has " + n
+            fe.warnings.info("groups-trimmed", () -> "front end " + LogText.address(peer) + ": user uid " + Integer.toUnsignedString(uid) + " has " + n
                     + " supplementary groups; AUTH_SYS carries the first " + CallHeader.MAX_AUTH_SYS_GIDS);
         }
         return CallPolicy.asCertificateUser(rec, h, uid, gids);
@@ -615,7 +616,7 @@ final class ClientConnection {
         try {
             session.encrypt(b, off, len, this::queueTls);
         } catch (IOException e) {
-            teardown("TLS write failed: " + e.getMessage());
+            teardown("TLS write failed: " + LogText.why(e, "the client"));
         }
     }
 
@@ -642,8 +643,14 @@ final class ClientConnection {
         if (err != null || res == null) {
             Throwable cause = err instanceof java.util.concurrent.CompletionException ? err.getCause() : err;
             boolean ours = fe.handoff.withdraw(cookie, client);
-            fe.warnings.info("upcall-failed", () -> "front end " + peer + ": CONNECT upcall failed: "
-                    + (cause == null ? "no result" : cause.getMessage()));
+            if (cause instanceof org.rpctlsservd.rpc.AsyncRpcClient.RpcErrorException rpc
+                    && rpc.acceptStat() == org.acplt.oncrpc.OncRpcAcceptStatus.ONCRPC_SYSTEM_ERR) {
+                // the handshake failed, and the daemon's audit line for it said why: no second line
+                LOG.fine(() -> "front end " + LogText.address(peer) + ": CONNECT upcall answered " + LogText.acceptStat(rpc.acceptStat()));
+            } else {
+                fe.warnings.info("upcall-failed", () -> "front end " + LogText.address(peer) + ": CONNECT upcall failed: "
+                        + (cause == null ? "no result" : LogText.why(cause, "the RPCTLSSD service")));
+            }
             if (!ours && cause instanceof java.util.concurrent.TimeoutException) {
                 // the daemon took the socket and has not answered: make sure no session is left behind
                 loop.upcalls.disconnect(cookie);
@@ -744,7 +751,7 @@ final class ClientConnection {
                 }
             }
         } catch (IOException e) {
-            teardown("bad input from the backend: " + e.getMessage());
+            teardown("bad input from the backend: " + LogText.why(e, "the backend"));
             return;
         } finally {
             account();
@@ -760,7 +767,7 @@ final class ClientConnection {
         if (state == State.CLOSED) {
             return;
         }
-        LOG.fine(() -> "front end " + peer + ": closing: " + reason);
+        LOG.fine(() -> "front end " + LogText.address(peer) + ": closing: " + reason);
         toClient.lastWrite(); // an alert the session made for the client (bad_record_mac, say) goes if it can
         state = State.CLOSED;
         finish(reason);

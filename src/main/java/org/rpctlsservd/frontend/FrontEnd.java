@@ -26,6 +26,7 @@ import org.rpctlsservd.guard.RateLimitedLog;
 import org.rpctlsservd.io.IoLoop;
 import org.rpctlsservd.sessions.SessionTable;
 import org.rpctlsservd.sessions.SocketHandoff;
+import org.rpctlsservd.guard.LogText;
 
 /**
  * The RFC 9289 front end: accepts RPC clients on the --listen addresses, connects each to the
@@ -210,7 +211,7 @@ public final class FrontEnd implements Closeable {
                 ss.bind(r.listen(), 1024);
             } catch (IOException e) {
                 close();
-                throw new IOException("front end: cannot listen on " + r.listen() + ": " + e.getMessage(), e);
+                throw new IOException("front end: cannot listen on " + LogText.address(r.listen()) + ": " + LogText.why(e), e);
             }
         }
         long period = Math.max(50, Math.min(1000,
@@ -220,7 +221,7 @@ public final class FrontEnd implements Closeable {
             ServerSocketChannel ss = listeners.get(i);
             Listener l;
             try {
-                l = new Listener(ss, new Acceptor(ss, "front end " + ss.getLocalAddress()), loops.get(i % loops.size()),
+                l = new Listener(ss, new Acceptor(ss, "front end " + LogText.address(ss.getLocalAddress())), loops.get(i % loops.size()),
                         relays.get(i).backend());
             } catch (IOException e) {
                 close(); // gives back what was started
@@ -228,7 +229,7 @@ public final class FrontEnd implements Closeable {
             }
             accepting.add(l);
             l.loop.io.onAcceptable(ss, () -> acceptable(l));
-            LOG.info("front end: RPC-over-TLS on " + ss.getLocalAddress() + ", relaying to " + l.backend
+            LOG.info("front end: RPC-over-TLS on " + LogText.address(ss.getLocalAddress()) + ", relaying to " + LogText.address(l.backend)
                     + " (require " + require.name().toLowerCase(java.util.Locale.ROOT) + "; backend connections from "
                     + (sourcePorts.binds() ? "ports " + sourcePorts.describe() + ", " + sourcePorts.capacity(l.backend) + " at once"
                             : "any port") + ")");
@@ -352,7 +353,7 @@ public final class FrontEnd implements Closeable {
                 return;
             } catch (IOException e) {
                 if (!closed && l.channel.isOpen()) {
-                    warnings.warning("accept", () -> "front end: accept failed: " + e.getMessage());
+                    warnings.warning("accept", () -> "front end: accept failed: " + LogText.why(e, "the client"));
                 }
                 break;
             }
@@ -402,7 +403,7 @@ public final class FrontEnd implements Closeable {
             }
         } catch (IOException e) {
             standing.decrementAndGet(); // its slot, taken or handed over, goes back
-            LOG.fine(() -> "front end: a client went before it was served: " + e.getMessage());
+            LOG.fine(() -> "front end: a client went before it was served: " + LogText.why(e, "the client"));
             closeQuietly(c);
         }
     }
@@ -719,9 +720,9 @@ public final class FrontEnd implements Closeable {
                 continue;
             }
             victim.portHeir(newcomer); // before the close gives the port back
-            warnings.warning("port-room", () -> "front end: every source port toward the backend " + backend + " in use: closing the"
+            warnings.warning("port-room", () -> "front end: every source port toward the backend " + LogText.address(backend) + " in use: closing the"
                     + " connection that ranks lowest, idle longest, to make room");
-            close(victim, newcomer, "closed to make room: every source port toward the backend " + backend + " in use");
+            close(victim, newcomer, "closed to make room: every source port toward the backend " + LogText.address(backend) + " in use");
             return true;
         }
         return false;

@@ -131,7 +131,7 @@ final class Outbound {
                 }
             }
         } catch (IOException e) {
-            failed.accept(side + " write failed: " + e.getMessage());
+            failed.accept(side + " write failed: " + org.rpctlsservd.guard.LogText.why(e, side));
             return false;
         }
         if (footprint() < lowWater) {

@@ -1,10 +1,9 @@
 package org.rpctlsservd.frontend;
 
-import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.util.function.Supplier;
 import java.util.logging.Level;
-import org.acplt.oncrpc.OncRpcAuthStatus;
+import org.rpctlsservd.guard.LogText;
 import org.rpctlsservd.guard.RateLimitedLog;
 import org.rpctlsservd.metrics.Metrics;
 import org.rpctlsservd.metrics.Metrics.Refusal;
@@ -38,7 +37,7 @@ final class Refusals {
                 && h.problem != CallHeader.Problem.RPC_MISMATCH;
         log.log(Level.WARNING, (call ? "refused-" : "dropped-") + why.label(), () -> {
             String more = detail.get();
-            return "front end " + address(client) + ": " + what(h) + ": " + why.text() + (more == null || more.isEmpty() ? "" : ": " + more);
+            return "front end " + LogText.address(client) + ": " + what(h) + ": " + why.text() + (more == null || more.isEmpty() ? "" : ": " + more);
         });
     }
 
@@ -53,27 +52,6 @@ final class Refusals {
             default:
                 return "refused program " + Integer.toUnsignedString(h.program) + " version " + Integer.toUnsignedString(h.version)
                         + " procedure " + Integer.toUnsignedString(h.procedure);
-        }
-    }
-
-    /** address:port, an IPv6 address in brackets (InetSocketAddress's own form adds a "/" and maybe a name). */
-    static String address(InetSocketAddress a) {
-        if (a.getAddress() == null) {
-            return a.getHostString() + ":" + a.getPort();
-        }
-        String ip = a.getAddress().getHostAddress();
-        return (a.getAddress() instanceof Inet6Address ? "[" + ip + "]" : ip) + ":" + a.getPort();
-    }
-
-    /** The RFC 5531 name of an auth_stat, for "answered AUTH_TOOWEAK". */
-    static String authName(int authStat) {
-        switch (authStat) {
-            case OncRpcAuthStatus.ONCRPC_AUTH_BADCRED: return "AUTH_BADCRED";
-            case OncRpcAuthStatus.ONCRPC_AUTH_REJECTEDCRED: return "AUTH_REJECTEDCRED";
-            case OncRpcAuthStatus.ONCRPC_AUTH_BADVERF: return "AUTH_BADVERF";
-            case OncRpcAuthStatus.ONCRPC_AUTH_REJECTEDVERF: return "AUTH_REJECTEDVERF";
-            case OncRpcAuthStatus.ONCRPC_AUTH_TOOWEAK: return "AUTH_TOOWEAK";
-            default: return "auth_stat " + authStat;
         }
     }
 }

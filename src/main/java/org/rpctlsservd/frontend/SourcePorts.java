@@ -13,6 +13,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.rpctlsservd.cli.Config;
+import org.rpctlsservd.guard.LogText;
 
 /**
  * The local (address, port) pairs backend connections come from, under --backend-source-ports
@@ -85,7 +86,7 @@ final class SourcePorts {
     String noSourceFor(InetSocketAddress backend) {
         if (!sources.isEmpty() && sourcesFor(backend).isEmpty()) {
             return "--backend-source names no " + (backend.getAddress() instanceof Inet6Address ? "IPv6" : "IPv4")
-                    + " address for the backend " + backend;
+                    + " address for the backend " + LogText.address(backend);
         }
         return null;
     }

@@ -29,8 +29,8 @@ final class Upcalls implements Closeable {
         try {
             client.connect(); // like the kernel's, the upcall channel exists before the first client
         } catch (java.io.IOException e) {
-            java.util.logging.Logger.getLogger("rpctlssd").warning("front end: no upcall connection to " + service + " yet: "
-                    + e.getMessage() + "; it is made again at the first upcall");
+            java.util.logging.Logger.getLogger("rpctlssd").warning("front end: no upcall connection to " + org.rpctlsservd.guard.LogText.address(service) + " yet: "
+                    + org.rpctlsservd.guard.LogText.why(e) + "; it is made again at the first upcall");
         }
     }
 

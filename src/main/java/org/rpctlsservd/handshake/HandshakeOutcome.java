@@ -21,6 +21,19 @@ public record HandshakeOutcome(int flags, int uid, int[] gids, Session session) 
         }
     }
 
+    /** The RPCTLS_FLAGS_* bits in words, for log lines: "handshake,gotcert,verified". */
+    public static String flagNames(int flags) {
+        StringBuilder b = new StringBuilder();
+        String[] names = {"handshake", "gotcert", "selfsigned", "verified", "disabled", "certuser"};
+        int[] bits = {FLAGS_HANDSHAKE, FLAGS_GOTCERT, FLAGS_SELFSIGNED, FLAGS_VERIFIED, FLAGS_DISABLED, FLAGS_CERTUSER};
+        for (int i = 0; i < bits.length; i++) {
+            if ((flags & bits[i]) != 0) {
+                b.append(b.length() == 0 ? "" : ",").append(names[i]);
+            }
+        }
+        return b.length() == 0 ? "none" : b.toString();
+    }
+
     public boolean certUser() {
         return (flags & FLAGS_CERTUSER) != 0;
     }

@@ -274,14 +274,46 @@ final class RpcTlsServer extends DefaultTlsServer {
             if (why != null && why.startsWith(text + "; ")) {
                 why = why.substring(text.length() + 2); // TlsFatalAlert's message repeats the alert's name
             }
-            alert = "sent " + text + (why == null ? "" : " (" + why + ")");
+            if (why != null && why.equals(text)) {
+                why = null;
+            }
+            alert = "sent " + text + (why == null ? "" : " (" + why + ")") + meaning(alertDescription, true);
+        }
+    }
+
+    /** What an alert means for the administrator, or "" when its name and reason say it already. */
+    static String meaning(short description, boolean sent) {
+        if (sent) {
+            switch (description) {
+                case AlertDescription.protocol_version:
+                    return ": the client offers no TLS version served here (1.3; 1.2 too with -2)";
+                case AlertDescription.handshake_failure:
+                case AlertDescription.insufficient_security:
+                    return ": no cipher suite, group or signature algorithm in common with the client";
+                case AlertDescription.decode_error:
+                case AlertDescription.unexpected_message:
+                case AlertDescription.illegal_parameter:
+                    return ": the client sent what TLS does not allow (not a TLS client, or a broken one)";
+                default:
+                    return "";
+            }
+        }
+        switch (description) {
+            case AlertDescription.bad_certificate:
+            case AlertDescription.unknown_ca:
+            case AlertDescription.certificate_unknown:
+                return ": the client does not accept the daemon's certificate (its CA, or the name the client used)";
+            case AlertDescription.certificate_expired:
+                return ": the client says the daemon's certificate has expired";
+            default:
+                return "";
         }
     }
 
     @Override
     public void notifyAlertReceived(short alertLevel, short alertDescription) {
         if (alertLevel == AlertLevel.fatal) {
-            alert = "received " + AlertDescription.getText(alertDescription);
+            alert = "received " + AlertDescription.getText(alertDescription) + meaning(alertDescription, false);
         }
     }
 }

@@ -35,6 +35,7 @@ import org.rpctlsservd.certs.HostMatcher;
 import org.rpctlsservd.certs.NameService;
 import org.rpctlsservd.certs.ServerCredentials;
 import org.rpctlsservd.certs.TrustMaterial;
+import org.rpctlsservd.guard.LogText;
 import org.rpctlsservd.metrics.Metrics;
 import org.rpctlsservd.metrics.Metrics.Failure;
 import org.rpctlsservd.sessions.Cookies;
@@ -140,6 +141,8 @@ public final class TlsEngine implements Handshaker, Closeable {
         int inlineReads;
         /** How the client's chain was checked (null: not checked), kept by the session for the front end's refusals. */
         TrustMaterial.Verification verification;
+        /** What the audit line must say besides the outcome: why a certificate did not count, a check that failed. */
+        final List<String> notes = new java.util.concurrent.CopyOnWriteArrayList<>();
         /** Bytes read and kept for the next read (a lone ChangeCipherSpec), or null. */
         ByteBuffer arrived;
 
@@ -169,7 +172,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                 protocol.accept(server);
                 afterStep();
             } catch (IOException | RuntimeException e) {
-                fail(Failure.INTERNAL, "handshake set-up failed: " + e.getMessage(), e);
+                fail(Failure.INTERNAL, "handshake set-up failed: " + LogText.why(e, "the client"), e);
             }
         }
 
@@ -192,7 +195,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                 }
                 proceed(avail == 0); // after a flight went out the answer is a round trip away: no read to try
             } catch (IOException e) {
-                fail(Failure.IO, "write failed: " + e.getMessage(), e);
+                fail(Failure.IO, "writing to the client failed: " + LogText.why(e, "the client"), e);
             }
         }
 
@@ -208,7 +211,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                     proceed(false);
                 }
             } catch (IOException e) {
-                fail(Failure.IO, "write failed: " + e.getMessage(), e);
+                fail(Failure.IO, "writing to the client failed: " + LogText.why(e, "the client"), e);
             }
         }
 
@@ -220,7 +223,7 @@ public final class TlsEngine implements Handshaker, Closeable {
             if (server.complete()) {
                 verify(); // on this worker: no second trip through the queue
             } else if (protocol.isClosed()) {
-                fail(Failure.TLS, server.alert() != null ? server.alert() : "closed during the handshake", null);
+                fail(Failure.TLS, server.alert() != null ? server.alert() : "the TLS layer closed during the handshake", null);
             } else if (tryRead && inlineReads < INLINE_READS) {
                 inlineReads++; // bounds the read-step-read chain on one worker's stack
                 readable();
@@ -244,7 +247,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                 arrived = null;
                 int n = ch.read(buf);
                 if (n < 0) {
-                    fail(Failure.PEER_CLOSED, "the peer closed the connection during the handshake", null);
+                    fail(Failure.PEER_CLOSED, "the client closed the connection during the handshake", null);
                 } else if (n == 0 || onlyChangeCipherSpec(buf.array(), buf.position(), MAX_HELD)) {
                     arrived = buf.position() == 0 ? null : buf;
                     workers.onReadable(ch, this::readable);
@@ -252,7 +255,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                     step(buf.array(), buf.position());
                 }
             } catch (IOException e) {
-                fail(Failure.IO, "read failed: " + e.getMessage(), e);
+                fail(Failure.IO, "reading from the client failed: " + LogText.why(e, "the client"), e);
             }
         }
 
@@ -264,7 +267,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                 protocol.offerInput(data, 0, length);
             } catch (IOException e) {
                 flushAlert();
-                fail(Failure.TLS, server.alert() != null ? server.alert() : "TLS error: " + e.getMessage(), e);
+                fail(Failure.TLS, server.alert() != null ? server.alert() : "TLS error: " + LogText.why(e, "the client"), e);
                 return;
             }
             afterStep();
@@ -299,12 +302,14 @@ public final class TlsEngine implements Handshaker, Closeable {
                 } else {
                     flags |= HandshakeOutcome.FLAGS_GOTCERT;
                     TrustMaterial.Verification v = t.verify(chain);
-                    verification = v;
+                    // kept in words: the front end's refusals of this client's calls say it the same way
+                    verification = v.verified() ? v : new TrustMaterial.Verification(false, v.selfSigned(), inWords(v, chain.get(0)), v.notAllowed());
                     if (!v.verified()) {
-                        // always logged, as the C daemon does: like the audit line, it is one line per handshake
-                        LOG.info("rpctls_server: client IP " + peer.getAddress().getHostAddress() + " issuerName="
+                        // the C daemon's own line, for -v; the audit line says it too, with the rest of the handshake
+                        LOG.fine(() -> "rpctls_server: client IP " + peer.getAddress().getHostAddress() + " issuerName="
                                 + Dn.oneline(chain.get(0).getIssuer()) + " subjectName=" + Dn.oneline(chain.get(0).getSubject())
                                 + " verify failed " + v.reason());
+                        notes.add((v.notAllowed() ? "certificate verified but " : "certificate not verified: ") + verification.reason());
                     }
                     if (v.selfSigned()) {
                         flags |= HandshakeOutcome.FLAGS_SELFSIGNED;
@@ -338,12 +343,21 @@ public final class TlsEngine implements Handshaker, Closeable {
                 if (host.isEmpty() || !HostMatcher.matches(leaf, host.get(), policy.wildcardFlags())) {
                     flags |= HandshakeOutcome.FLAGS_DISABLED;
                     LOG.fine("rpctls_server: checkhost failed");
+                    notes.add(host.isEmpty() ? "host check (-h) failed: " + LogText.ip(peer.getAddress()) + " has no DNS name"
+                            : "host check (-h) failed: the certificate does not name " + host.get());
                 }
             }
             int uid = 0;
             int[] gids = new int[0];
             if (policy.certUser()) {
-                Optional<NameService.User> u = CertUser.user(leaf, policy.domain()).flatMap(names::lookup);
+                Optional<String> named = CertUser.user(leaf, policy.domain());
+                Optional<NameService.User> u = named.flatMap(names::lookup);
+                if (named.isEmpty()) {
+                    notes.add("no user mapped (-u): the certificate names no user" + policy.domain());
+                } else if (u.isEmpty()) {
+                    notes.add("no user mapped (-u): no user " + named.get() + " here, or one in more than "
+                            + HandshakeOutcome.NGROUPS + " groups");
+                }
                 if (u.isPresent()) {
                     flags |= HandshakeOutcome.FLAGS_CERTUSER;
                     uid = u.get().uid();
@@ -392,12 +406,24 @@ public final class TlsEngine implements Handshaker, Closeable {
             future.completeExceptionally(cause != null ? new IOException(reason, cause) : new IOException(reason));
         }
 
-        /** The RFC 9289 section 6.1 audit record: one line per handshake. */
+        /**
+         * The RFC 9289 section 6.1 audit record: the one line per handshake, with every reason joined.
+         * {@code result}: ok (a TLS session, and any certificate asked for counts as verified),
+         * unverified (a TLS session whose certificate does not count: the calls it may make are up to
+         * exports or --require), failed (no session); {@code reason} says why, in words.
+         */
         void audit(int flags, int uid, String failure) {
             StringBuilder b = new StringBuilder("handshake peer=");
-            b.append(peer == null ? "?" : peer.getAddress().getHostAddress() + ":" + peer.getPort());
+            b.append(LogText.address(peer));
             b.append(' ').append(Cookies.tag(cookie)); // never the cookie itself: it is a capability
-            b.append(failure == null ? " result=ok" : " result=failed");
+            List<String> why = new java.util.ArrayList<>();
+            if (failure != null) {
+                why.add(failure);
+            }
+            why.addAll(notes);
+            boolean unverified = (flags & HandshakeOutcome.FLAGS_GOTCERT) != 0
+                    && (flags & (HandshakeOutcome.FLAGS_VERIFIED | HandshakeOutcome.FLAGS_DISABLED)) != HandshakeOutcome.FLAGS_VERIFIED;
+            b.append(failure != null ? " result=failed" : unverified ? " result=unverified" : " result=ok");
             SecurityParameters sp = server == null ? null : server.securityParameters();
             if (sp != null && sp.getNegotiatedVersion() != null) {
                 b.append(" version=").append(sp.getNegotiatedVersion().getName().replace(" ", ""));
@@ -420,13 +446,36 @@ public final class TlsEngine implements Handshaker, Closeable {
             }
             if (failure == null) {
                 b.append(" flags=0x").append(flags < 0x10 ? "0" : "").append(Integer.toHexString(flags)); // no Formatter per handshake
+                b.append('(').append(HandshakeOutcome.flagNames(flags)).append(')');
                 b.append(" uid=").append((flags & HandshakeOutcome.FLAGS_CERTUSER) != 0 ? Integer.toUnsignedString(uid) : "-");
-            } else {
-                b.append(" reason=\"").append(failure.replace('"', '\'')).append('"');
+            }
+            if (!why.isEmpty()) {
+                b.append(" reason=\"").append(String.join("; ", why).replace('"', '\'')).append('"');
             }
             b.append(" ms=").append(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
             LOG.info(b.toString());
         }
+    }
+
+    /**
+     * Why a client certificate does not count as verified, in words, naming its issuer when no CA
+     * here signed it (OpenSSL's reason kept, for searching; the JDK's own replaced).
+     */
+    static String inWords(TrustMaterial.Verification v, X509CertificateHolder leaf) {
+        String r = v.reason() == null ? "no reason given" : v.reason();
+        if (v.notAllowed()) {
+            return r;
+        }
+        String issuer = " (issuer " + Dn.oneline(leaf.getIssuer()) + ")";
+        if (v.selfSigned()) {
+            return r + ", not trusted here" + issuer;
+        }
+        String lower = r.toLowerCase(java.util.Locale.ROOT);
+        if (lower.contains("unable to find valid certification path") || lower.contains("no issuer certificate")
+                || lower.contains("unable to get local issuer")) {
+            return "no path to a CA trusted here (verifylocs/verifydir)" + issuer;
+        }
+        return r + issuer;
     }
 
     private static String sha256(X509CertificateHolder c) {

@@ -114,7 +114,7 @@ final class MetricsHttp implements Closeable {
         listener = ServerSocketChannel.open();
         try {
             listener.bind(address, MAX_CONNECTIONS);
-            acceptor = new Acceptor(listener, "metrics " + listener.getLocalAddress());
+            acceptor = new Acceptor(listener, "metrics " + org.rpctlsservd.guard.LogText.address(listener.getLocalAddress()));
             io = new IoLoop("metrics-http");
         } catch (IOException | RuntimeException e) {
             listener.close();

@@ -112,7 +112,7 @@ public final class MetricsServer implements Closeable {
         } catch (IOException | RuntimeException e) {
             throw new IOException("metrics: cannot listen on " + address + ": " + e.getMessage(), e);
         }
-        LOG.info("metrics: Prometheus /metrics and " + READY_PATH + " on " + address.getAddress().getHostAddress() + ":" + server.port()
+        LOG.info("metrics: Prometheus /metrics and " + READY_PATH + " on " + org.rpctlsservd.guard.LogText.address(new java.net.InetSocketAddress(address.getAddress(), server.port()))
                 + (address.getAddress().isLoopbackAddress() ? "" : " (not a loopback address: anyone who can reach it reads the metrics)"));
         return server;
     }

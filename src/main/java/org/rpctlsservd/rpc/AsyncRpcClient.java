@@ -58,8 +58,20 @@ public final class AsyncRpcClient implements Closeable {
     public static final class RpcErrorException extends IOException {
         private static final long serialVersionUID = 1L;
 
+        /** The accept_stat of a call not accepted, else -1. */
+        private final int acceptStat;
+
         RpcErrorException(String message) {
+            this(message, -1);
+        }
+
+        RpcErrorException(String message, int acceptStat) {
             super(message);
+            this.acceptStat = acceptStat;
+        }
+
+        public int acceptStat() {
+            return acceptStat;
         }
     }
 
@@ -275,11 +287,12 @@ public final class AsyncRpcClient implements Closeable {
             r.skipOpaque(len);
             int accept = r.xdrDecodeInt();
             if (accept != 0) {
-                throw new RpcErrorException("call not accepted: accept_stat " + accept);
+                throw new RpcErrorException("call not accepted: " + org.rpctlsservd.guard.LogText.acceptStat(accept), accept);
             }
         } else {
             int reject = r.xdrDecodeInt();
-            throw new RpcErrorException("call denied: reject_stat " + reject + (reject == 1 ? ", auth_stat " + r.xdrDecodeInt() : ""));
+            throw new RpcErrorException("call denied: " + (reject == 1 ? org.rpctlsservd.guard.LogText.authStat(r.xdrDecodeInt())
+                    : org.rpctlsservd.guard.LogText.rejectStat(reject)));
         }
     }
 

@@ -26,7 +26,7 @@ public interface ReplySink {
 
     /** The caller, for log lines. */
     default String who() {
-        return String.valueOf(peer());
+        return org.rpctlsservd.guard.LogText.address(peer());
     }
 
     /** Counts calls whose reply is still owed, so that an idle timeout never cuts them off. */

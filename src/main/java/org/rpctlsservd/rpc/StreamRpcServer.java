@@ -344,7 +344,7 @@ public final class StreamRpcServer implements Closeable {
 
         @Override
         public String who() {
-            return peer != null ? peer.toString() : "a local caller";
+            return peer != null ? org.rpctlsservd.guard.LogText.address(peer) : "a local caller";
         }
 
         @Override

@@ -46,12 +46,12 @@ public final class UdpRpcServer implements Closeable {
                 socket.receive(p);
             } catch (IOException e) {
                 if (!closed) {
-                    warnings.warning("udp-receive", () -> "UDP receive on port " + port() + " failed: " + e.getMessage());
+                    warnings.warning("udp-receive", () -> "UDP receive on port " + port() + " failed: " + org.rpctlsservd.guard.LogText.why(e));
                 }
                 continue;
             }
             if (p.getLength() > maxRecordBytes) {
-                LOG.fine(() -> "dropped an oversized datagram from " + p.getSocketAddress());
+                LOG.fine(() -> "dropped an oversized datagram from " + org.rpctlsservd.guard.LogText.address(p.getSocketAddress()));
                 continue;
             }
             byte[] record = Arrays.copyOf(buf, p.getLength());
@@ -59,7 +59,7 @@ public final class UdpRpcServer implements Closeable {
             try {
                 dispatcher.handle(record, record.length, new Peer(from));
             } catch (RuntimeException e) {
-                LOG.log(java.util.logging.Level.SEVERE, "datagram from " + from + " failed", e);
+                LOG.log(java.util.logging.Level.SEVERE, "datagram from " + org.rpctlsservd.guard.LogText.address(from) + " failed", e);
             }
         }
     }

@@ -411,7 +411,7 @@ public final class NfsBench {
     }
 
     private static int listening(DaemonProcess d, String address) {
-        Matcher m = Pattern.compile("front end: RPC-over-TLS on /" + Pattern.quote(address) + ":(\\d+)").matcher(d.log());
+        Matcher m = Pattern.compile("front end: RPC-over-TLS on " + Pattern.quote(address) + ":(\\d+)").matcher(d.log());
         if (!m.find()) {
             throw new IllegalStateException("no front end on " + address + ": " + d.log());
         }

@@ -68,7 +68,7 @@ class CertUserMappingTest {
             assertEquals(uid, a.result().uid);
             assertArrayEquals(gids, a.result().gid, "primary gid first, then the others");
             assertTrue(log.has("mapped user=" + USER + " ngrps=3 uid=" + uid), log.lines().toString());
-            assertTrue(log.find("result=ok").contains(" flags=0x2b uid=" + uid), log.find("result=ok"));
+            assertTrue(log.find("result=ok").contains(" flags=0x2b(handshake,gotcert,verified,certuser) uid=" + uid), log.find("result=ok"));
 
             TlsHarness.Attempt disabled = h.attempt(TlsHarness.jdkClient(aliceElsewhere, ca, "TLSv1.3"));
             assertEquals(0x3B, disabled.flags(), "mapped, but the host check failed");

@@ -77,7 +77,7 @@ class TlsHandshakeTest {
             String audit = log.find("handshake peer=127.0.0.1:");
             assertNotNull(audit, log.lines().toString());
             assertTrue(audit.contains(" result=ok version=TLS1.3 suite=TLS_AES_256_GCM_SHA384 group="), audit);
-            assertTrue(audit.contains(" alpn=none cert=none flags=0x01 uid=-"), audit);
+            assertTrue(audit.contains(" alpn=none cert=none flags=0x01(handshake) uid=-"), audit);
             assertNotNull(h.daemon.sessions().get(a.cookie()));
         }
     }
@@ -174,26 +174,35 @@ class TlsHandshakeTest {
             assertNotNull(audit, log.lines().toString());
             assertTrue(audit.contains("cert.issuer=\"/CN=Test CA/O=rpc-tlsservd tests\""), audit);
             assertTrue(audit.contains("cert.serial=" + good.cert().getSerialNumber().toString(16)), audit);
-            assertTrue(audit.matches(".*cert\\.sha256=([0-9A-F]{2}:){31}[0-9A-F]{2} flags=0x0b.*"), audit);
+            assertTrue(audit.matches(".*cert\\.sha256=([0-9A-F]{2}:){31}[0-9A-F]{2} flags=0x0b\\(handshake,gotcert,verified\\) .*"), audit);
+            assertTrue(audit.contains(" result=ok ") && !audit.contains("reason="), audit);
 
             TlsHarness.Attempt self = h.attempt(client(selfSigned));
             assertEquals(0x07, self.flags());
-            String failed = log.alwaysLines().stream().filter(l -> l.contains("subjectName=/CN=self")).findFirst().orElse(null);
-            assertNotNull(failed, "a verify failure is logged without -v: " + log.lines());
-            assertTrue(failed.startsWith("rpctls_server: client IP 127.0.0.1 issuerName=/CN=self/O=rpc-tlsservd tests"
-                    + " subjectName=/CN=self/O=rpc-tlsservd tests verify failed self-signed certificate"), failed);
+            java.util.List<String> selfLines = log.alwaysLines().stream().filter(l -> l.contains("CN=self")).toList();
+            assertEquals(1, selfLines.size(), "one line for the handshake, without -v: " + selfLines);
+            String failed = selfLines.get(0);
+            assertTrue(failed.startsWith("handshake peer=127.0.0.1:"), failed);
+            assertTrue(failed.contains(" result=unverified ") && !failed.contains("result=ok"), failed);
+            assertTrue(failed.contains(" flags=0x07(handshake,gotcert,selfsigned) uid=- reason=\"certificate not verified: self-signed"
+                    + " certificate, not trusted here (issuer /CN=self/O=rpc-tlsservd tests)\""), failed);
+            assertTrue(log.has("rpctls_server: client IP 127.0.0.1 issuerName=/CN=self/O=rpc-tlsservd tests"
+                    + " subjectName=/CN=self/O=rpc-tlsservd tests verify failed self-signed certificate"), "the C daemon's line, for -v");
             assertTrue(((TlsSession) h.daemon.sessions().get(self.cookie())).verifiedChain().isEmpty());
 
             TlsHarness.Attempt unknown = h.attempt(client(stranger));
             assertEquals(0x03, unknown.flags());
             assertTrue(((TlsSession) h.daemon.sessions().get(unknown.cookie())).verifiedChain().isEmpty(),
                     "an unverified certificate is not kept");
-            assertTrue(log.has("subjectName=/CN=stranger/O=rpc-tlsservd tests verify failed"));
+            String strangerLine = log.find("cert.subject=\"/CN=stranger");
+            assertTrue(strangerLine.contains(" result=unverified ") && strangerLine.contains(" flags=0x03(handshake,gotcert) uid=-"
+                    + " reason=\"certificate not verified: no path to a CA trusted here (verifylocs/verifydir) (issuer /CN=Other CA/O=rpc-tlsservd tests)\""),
+                    strangerLine);
 
             // with its untrusted root: error 19, self-signed certificate in the chain
             TlsHarness.Attempt rooted = h.attempt(client(strangerWithRoot));
             assertEquals(0x07, rooted.flags());
-            assertTrue(log.has("verify failed self-signed certificate in certificate chain"));
+            assertTrue(log.has("reason=\"certificate not verified: self-signed certificate in certificate chain, not trusted here"), log.lines().toString());
         }
     }
 
@@ -238,7 +247,8 @@ class TlsHandshakeTest {
                 TlsHarness h = new TlsHarness(tmp, revoking, srv, "-m", "-l", caFile.toString(), "-r", crl.toString())) {
             SSLContext c1 = TlsHarness.jdkClient(revoked, revoking, "TLSv1.3");
             assertEquals(0x03, h.attempt(c1).flags());
-            assertTrue(log.has("subjectName=/CN=revoked/O=rpc-tlsservd tests verify failed"), log.lines().toString());
+            String revokedLine = log.find("cert.subject=\"/CN=revoked");
+            assertTrue(revokedLine.contains(" result=unverified ") && revokedLine.contains("reason=\"certificate not verified: "), revokedLine);
             assertEquals(0x0B, h.attempt(TlsHarness.jdkClient(fine, revoking, "TLSv1.3")).flags());
         }
     }
@@ -255,6 +265,9 @@ class TlsHandshakeTest {
             assertEquals(0x1B, mismatch.flags());
             assertNotNull(h.daemon.sessions().get(mismatch.cookie()), "a failed host check still answers and keeps the session");
             assertTrue(log.has("rpctls_server: checkhost failed"));
+            String mismatchLine = log.find("cert.subject=\"/CN=elsewhere");
+            assertTrue(mismatchLine.contains(" result=unverified ") && mismatchLine.contains(" flags=0x1b(handshake,gotcert,verified,disabled) ")
+                    && mismatchLine.contains("reason=\"host check (-h) failed: the certificate does not name localhost\""), mismatchLine);
         }
     }
 

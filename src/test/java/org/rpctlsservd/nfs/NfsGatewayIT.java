@@ -132,7 +132,7 @@ class NfsGatewayIT {
     }
 
     private static int listening(DaemonProcess d, String address) {
-        Matcher m = Pattern.compile("front end: RPC-over-TLS on /" + Pattern.quote(address) + ":(\\d+)").matcher(d.log());
+        Matcher m = Pattern.compile("front end: RPC-over-TLS on " + Pattern.quote(address) + ":(\\d+)").matcher(d.log());
         assertTrue(m.find(), "no front end on " + address + ": " + d.log());
         return Integer.parseInt(m.group(1));
     }

@@ -62,7 +62,8 @@ class UpcallAccessTest {
                 c.rpcAddress(), 2, c.connectQueue(), c.rpcIdleTimeout(), c.rpcbind(), c.portmapPort(), c.handshakeTimeout(),
                 c.requireAlpn(), c.throwawayCert(), c.listen(), c.backend(), c.require(), c.idleTimeout(), c.upcallTimeout(),
                 c.writeTimeout(), c.memoryBudget(), c.rpcSocket(), false, c.ioThreads(), null, false, null, java.util.List.of(), java.util.List.of(), false, java.util.List.of(), 0, null, null,
-                c.maxClients(), c.firstCallTimeout(), c.relays(), c.backendSourcePorts(), c.backendSources());
+                c.maxClients(), c.firstCallTimeout(), c.relays(), c.backendSourcePorts(), c.backendSources(), c.logLevel(),
+                c.syslogFacility());
         daemon = Daemon.start(config, handshaker);
     }
 
@@ -186,7 +187,8 @@ class UpcallAccessTest {
                 new InetSocketAddress(InetAddress.getByName("0.0.0.0"), 0), c.maxConnections(), c.connectQueue(), c.rpcIdleTimeout(),
                 c.rpcbind(), c.portmapPort(), c.handshakeTimeout(), c.requireAlpn(), c.throwawayCert(), c.listen(), c.backend(),
                 c.require(), c.idleTimeout(), c.upcallTimeout(), c.writeTimeout(), c.memoryBudget(), c.rpcSocket(), false, c.ioThreads(), null, false, null, java.util.List.of(), java.util.List.of(), false, java.util.List.of(), 0, null, null,
-                c.maxClients(), c.firstCallTimeout(), c.relays(), c.backendSourcePorts(), c.backendSources());
+                c.maxClients(), c.firstCallTimeout(), c.relays(), c.backendSourcePorts(), c.backendSources(), c.logLevel(),
+                c.syslogFacility());
         try (LogCapture log = LogCapture.daemon(); Daemon d = Daemon.start(wide, handshaker)) {
             assertTrue(log.has("--rpc-address 0.0.0.0 is not a loopback address"), log.lines().toString());
         }

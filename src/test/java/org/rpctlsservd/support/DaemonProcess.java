@@ -78,7 +78,7 @@ public final class DaemonProcess implements Closeable {
         if (!p.isAlive()) {
             throw new AssertionError("the daemon did not start: " + d.log());
         }
-        Matcher m = Pattern.compile("front end: RPC-over-TLS on /[0-9.]+:(\\d+)").matcher(d.log());
+        Matcher m = Pattern.compile("front end: RPC-over-TLS on [0-9.]+:(\\d+)").matcher(d.log());
         return new DaemonProcess(p, log, m.find() ? Integer.parseInt(m.group(1)) : 0);
     }
 

@@ -40,7 +40,7 @@ public final class TestDaemons {
                 rpcbind, 111, Duration.ofSeconds(10), false, false, java.util.List.of(), null, Config.Require.NONE,
                 Duration.ofMinutes(6), Duration.ofSeconds(15), Config.DEFAULT_WRITE_TIMEOUT, 0, socket, insecure, 2, null, false, null, java.util.List.of(), java.util.List.of(), false, java.util.List.of(), 0, null, null,
                 Config.DEFAULT_MAX_CLIENTS, Config.DEFAULT_FIRST_CALL_TIMEOUT, java.util.List.of(), Config.SourcePorts.RESERVED,
-                java.util.List.of());
+                java.util.List.of(), java.util.logging.Level.FINE, Config.DEFAULT_SYSLOG_FACILITY);
     }
 
     public static Daemon start(int maxThreads, int connectQueue, Handshaker h) throws IOException {
