@@ -5,7 +5,6 @@ import java.net.BindException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
@@ -206,16 +205,18 @@ final class Preflight {
     }
 
     /**
-     * Binds {@code a} and lets it go at once: a port in use (by a running daemon, say) or one this
+     * Binds {@code a} (without listening) and lets it go at once: a port in use (by a running daemon, say) or one this
      * user may not bind is a warning, so that --check still runs beside the daemon it checks.
      */
     private static void bindable(String option, InetSocketAddress a, Config config, List<String> warnings) {
         if (a.getPort() == 0) {
             return; // any free port
         }
-        try (ServerSocket s = new ServerSocket()) {
+        // A plain socket, bound but never listening: nobody can connect to the check in the meantime
+        // (a client taking it for the daemon), and Linux still refuses the bind while a listener holds the port.
+        try (java.net.Socket s = new java.net.Socket()) {
             s.setReuseAddress(true); // as the daemon's listeners: a closed connection in TIME_WAIT does not count
-            s.bind(a, 1);
+            s.bind(a);
         } catch (BindException e) {
             String m = String.valueOf(e.getMessage());
             if (m.contains("in use")) {
@@ -254,9 +255,7 @@ final class Preflight {
         throw new Refused(option + " " + addr(a) + ": not an address of this host");
     }
 
-    /** ip:port, [ipv6]:port (the logs' form; not Java's /127.0.0.1:2049). */
     private static String addr(InetSocketAddress a) {
-        String ip = a.getAddress().getHostAddress();
-        return (a.getAddress() instanceof java.net.Inet6Address ? "[" + ip + "]" : ip) + ":" + a.getPort();
+        return org.rpctlsservd.guard.LogText.address(a);
     }
 }
