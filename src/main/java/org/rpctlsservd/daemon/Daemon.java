@@ -205,6 +205,12 @@ public final class Daemon implements Closeable {
         }
 
         @Override
+        public java.util.Map<String, Boolean> backends() {
+            FrontEnd fe = frontEnd;
+            return fe == null ? java.util.Map.of() : fe.backendHealth().reachable();
+        }
+
+        @Override
         public java.util.Optional<Long> certificateExpiry() {
             TlsEngine e = engine;
             if (e == null || e.credentials().chain().isEmpty()) {

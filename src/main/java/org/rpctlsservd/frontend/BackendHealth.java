@@ -81,6 +81,16 @@ public final class BackendHealth implements Closeable {
         return out;
     }
 
+    /** Each backend, {@code ip:port}, and whether it can be reached (false: failing past the grace), in the order of the relays. */
+    public Map<String, Boolean> reachable() {
+        long now = System.nanoTime();
+        Map<String, Boolean> out = new LinkedHashMap<>();
+        for (Backend b : backends.values()) {
+            out.put(address(b.address), b.problem(now) == null);
+        }
+        return out;
+    }
+
     private void tick() {
         long now = System.nanoTime();
         for (Backend b : backends.values()) {

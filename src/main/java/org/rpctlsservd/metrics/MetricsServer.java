@@ -80,6 +80,11 @@ public final class MetricsServer implements Closeable {
         default List<String> unready() {
             return List.of();
         }
+
+        /** Each backend ({@code ip:port}) and whether it can be reached, as /ready judges it; empty without a front end. */
+        default Map<String, Boolean> backends() {
+            return Map.of();
+        }
     }
 
     private final MetricsHttp http;
@@ -125,6 +130,10 @@ public final class MetricsServer implements Closeable {
         registry.register(GaugeWithCallback.builder().name("rpctlssd_frontend_memory_limit_bytes")
                 .help("The front end's memory budget: at it, accepting pauses and the largest unfinished holders are closed")
                 .callback(cb -> cb.call(sources.frontEndMemoryLimit())).build());
+        registry.register(GaugeWithCallback.builder().name("rpctlssd_backend_reachable")
+                .help("1 while the backend can be reached; 0 once every connect to it failed for " + org.rpctlsservd.frontend.BackendHealth.GRACE_SECONDS
+                        + " s with none succeeding since (then /ready answers 503 and names it)").labelNames("backend")
+                .callback(cb -> sources.backends().forEach((b, up) -> cb.call(up ? 1 : 0, b))).build());
         registry.register(optionalGauge("rpctlssd_server_certificate_expiry_timestamp_seconds",
                 "When the server certificate in use expires (notAfter), Unix time", sources::certificateExpiry));
         registry.register(optionalGauge("rpctlssd_crl_next_update_timestamp_seconds",

@@ -171,10 +171,14 @@ class MetricsTest {
             String body = get(h, "/ready").body();
             assertTrue(body.matches("not ready: backend 127\\.0\\.0\\.1:" + dead + " \\(--backend\\): connection refused for [5-9] s\n"),
                     body);
+            String text = get(h, "/metrics").body();
+            assertEquals(0, sample(text, "rpctlssd_backend_reachable{backend=\"127.0.0.1:" + dead + "\"}"), text);
+            assertEquals(1, sample(text, "rpctlssd_backend_reachable{backend=\"127.0.0.1:" + FX.backend().port() + "\"}"), text);
             try (ServerSocketChannel back = ServerSocketChannel.open()) {
                 back.bind(new InetSocketAddress("127.0.0.1", dead)); // a listener is all a TCP connect needs
                 Await.until(() -> status(h, "/ready") == 200, "/ready to recover once the backend listens", 30);
                 assertEquals("ready\n", get(h, "/ready").body());
+                assertEquals(1, scrape(h, "rpctlssd_backend_reachable{backend=\"127.0.0.1:" + dead + "\"}"));
             }
         }
     }
