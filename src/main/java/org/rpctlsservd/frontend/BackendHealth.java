@@ -14,16 +14,19 @@ import java.util.Map;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import org.rpctlsservd.io.IoLoop;
 
 /**
  * Whether each backend can be reached, for {@code /ready}: a backend is failing once every connect
  * to it has failed for {@link #GRACE_SECONDS} and none succeeded since. The outcomes are the front
- * end's own connects ({@link BackendConnect}) and, while those are silent, a probe every
- * {@link #PROBE_MILLIS}: a non-blocking TCP connect from an ephemeral port, closed as soon as it is
- * made. No RPC is sent, so the backend sees only a connection open and close, as from any TCP
- * health check; reserved ports are left to the clients' connections (--backend-source-ports).
- * The probe runs on the daemon's timer and never blocks it: a connect still unfinished at the next
- * tick counts as failed ("no answer within"), so each probe waits at most one period.
+ * end's own connects ({@link BackendConnect}) and, while those are silent for a period, a probe
+ * every {@link #PROBE_MILLIS} (the first one period after the start): a non-blocking TCP connect from an ephemeral
+ * port on a front-end loop, closed as soon as it is made. The backend sees a connection open and
+ * close with nothing sent, as from any TCP health check, or as from the front end when a client
+ * goes before its first call is relayed (no PROXY header either: the front end sends it with the
+ * first record); reserved ports stay for the clients' connections (--backend-source-ports). A
+ * connect still unfinished at the next period counts as failed ("no answer within"), so each
+ * probe waits at most one period, and nothing ever blocks.
  */
 public final class BackendHealth implements Closeable {
     /** A refused connect or two is a restart or a blip; this long with no success is an outage. */
@@ -42,14 +45,19 @@ public final class BackendHealth implements Closeable {
     }
 
     private final Map<InetSocketAddress, Backend> backends = new LinkedHashMap<>();
+    /** The loop the probes run on. */
+    private final IoLoop io;
     private final ScheduledFuture<?> probes;
     private volatile boolean closed;
 
-    BackendHealth(Collection<InetSocketAddress> addresses, ScheduledExecutorService timer) {
+    BackendHealth(Collection<InetSocketAddress> addresses, ScheduledExecutorService timer, IoLoop io) {
+        this.io = io;
+        long now = System.nanoTime();
         for (InetSocketAddress a : addresses) {
-            backends.putIfAbsent(a, new Backend(a));
+            backends.putIfAbsent(a, new Backend(a, now));
         }
-        probes = timer.scheduleWithFixedDelay(this::tick, 0, PROBE_MILLIS, TimeUnit.MILLISECONDS);
+        // a period's head start: the first clients' connects, when they come at once, make the first probe needless
+        probes = timer.scheduleWithFixedDelay(() -> io.submit(this::tick), PROBE_MILLIS, PROBE_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     /** A front-end connect to {@code backend} succeeded. */
@@ -141,13 +149,14 @@ public final class BackendHealth implements Closeable {
         private long failingSince;
         private boolean failing;
         private String reason;
-        /** When a front-end connect last ended, either way: while recent, no probe is needed. */
+        /** When a front-end connect last ended, either way (at first: the start): while recent, no probe is needed. */
         private long lastReal;
-        private boolean anyReal;
+        /** The probe's connect in progress, on {@link #io}; null when none. */
         private SocketChannel probe;
 
-        Backend(InetSocketAddress address) {
+        Backend(InetSocketAddress address, long now) {
             this.address = address;
+            this.lastReal = now;
         }
 
         synchronized void succeeded(long now, boolean real) {
@@ -168,7 +177,6 @@ public final class BackendHealth implements Closeable {
         private void noteReal(long now, boolean real) {
             if (real) {
                 lastReal = now;
-                anyReal = true;
             }
         }
 
@@ -179,21 +187,13 @@ public final class BackendHealth implements Closeable {
             return new Problem(address, reason, TimeUnit.NANOSECONDS.toSeconds(now - failingSince));
         }
 
-        /** On the timer: ends the last probe (its connect had a whole period), then starts one if no client connected lately. */
+        /** On {@link #io}, each period: a probe still connecting has failed; a new one starts unless a client connected lately. */
         synchronized void tick(long now) {
             if (probe != null) {
-                try {
-                    if (probe.finishConnect()) {
-                        succeeded(now, false);
-                    } else {
-                        failed(now, "no answer within " + PROBE_MILLIS + " ms", false);
-                    }
-                } catch (IOException | RuntimeException e) {
-                    failed(now, words(e), false);
-                }
+                failed(now, "no answer within " + PROBE_MILLIS + " ms", false);
                 endProbe();
             }
-            if (closed || (anyReal && now - lastReal < PROBE_NANOS)) {
+            if (closed || now - lastReal < PROBE_NANOS) {
                 return; // the clients' own connects say how it is
             }
             try {
@@ -203,6 +203,8 @@ public final class BackendHealth implements Closeable {
                 if (ch.connect(address)) {
                     succeeded(now, false);
                     endProbe();
+                } else {
+                    io.onConnectable(ch, () -> connectable(ch));
                 }
             } catch (IOException | RuntimeException e) {
                 failed(now, words(e), false);
@@ -210,8 +212,27 @@ public final class BackendHealth implements Closeable {
             }
         }
 
+        /** On {@link #io}: the probe's connect finished (or failed): noted, and the connection closed at once. */
+        private synchronized void connectable(SocketChannel ch) {
+            if (ch != probe) {
+                return; // given up at a tick, or closed
+            }
+            long now = System.nanoTime();
+            try {
+                if (!ch.finishConnect()) {
+                    io.onConnectable(ch, () -> connectable(ch));
+                    return;
+                }
+                succeeded(now, false);
+            } catch (IOException | RuntimeException e) {
+                failed(now, words(e), false);
+            }
+            endProbe();
+        }
+
         synchronized void endProbe() {
             if (probe != null) {
+                io.forget(probe);
                 try {
                     probe.close();
                 } catch (IOException e) {

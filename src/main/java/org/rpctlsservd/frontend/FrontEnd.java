@@ -218,7 +218,7 @@ public final class FrontEnd implements Closeable {
         long period = Math.max(50, Math.min(1000,
                 TimeUnit.NANOSECONDS.toMillis(Math.min(firstCallNanos, Math.min(idleNanos, writeTimeoutNanos))) / 4));
         this.sweep = timer.scheduleWithFixedDelay(this::sweepIdle, period, period, TimeUnit.MILLISECONDS);
-        this.backendHealth = new BackendHealth(relays.stream().map(Config.Relay::backend).toList(), timer);
+        this.backendHealth = new BackendHealth(relays.stream().map(Config.Relay::backend).toList(), timer, loops.get(0).io);
         for (int i = 0; i < listeners.size(); i++) {
             ServerSocketChannel ss = listeners.get(i);
             Listener l;
