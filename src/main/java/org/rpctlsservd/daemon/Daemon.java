@@ -196,6 +196,27 @@ public final class Daemon implements Closeable {
             return fe == null ? 0 : fe.budget().limit();
         }
 
+        /** Each backend failing past its grace, named with the option that gave it: one failing relay makes the daemon unready. */
+        @Override
+        public java.util.List<String> unready() {
+            FrontEnd fe = frontEnd;
+            if (fe == null) {
+                return java.util.List.of();
+            }
+            java.util.List<String> out = new java.util.ArrayList<>();
+            for (org.rpctlsservd.frontend.BackendHealth.Problem p : fe.backendHealth().problems()) {
+                boolean fromBackend = !config.listen().isEmpty() && p.backend().equals(config.backend());
+                out.add(p.describe(fromBackend ? "--backend" : "--relay"));
+            }
+            return out;
+        }
+
+        @Override
+        public java.util.Map<String, Boolean> backends() {
+            FrontEnd fe = frontEnd;
+            return fe == null ? java.util.Map.of() : fe.backendHealth().reachable();
+        }
+
         @Override
         public java.util.Optional<Long> certificateExpiry() {
             TlsEngine e = engine;

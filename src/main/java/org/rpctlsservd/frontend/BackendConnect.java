@@ -271,11 +271,13 @@ final class BackendConnect {
 
     private void done() {
         isConnected = true;
+        fe.backendHealth.succeeded(backend);
         releasePermit();
         connected.run();
     }
 
     private void fail(String why) {
+        fe.backendHealth.failed(backend, why);
         fe.warnings.warning("backend-connect", () -> "front end: cannot reach the backend " + LogText.address(backend) + ": " + why);
         failed.accept("backend " + LogText.address(backend) + ": " + why);
     }

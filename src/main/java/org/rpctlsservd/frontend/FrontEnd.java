@@ -108,6 +108,8 @@ public final class FrontEnd implements Closeable {
     /** The bytes of connections marked for the memory budget and not yet closed. */
     private final java.util.concurrent.atomic.AtomicLong markedBytes = new java.util.concurrent.atomic.AtomicLong();
     private final ScheduledFuture<?> sweep;
+    /** Whether each backend can be reached, for /ready; null until the listeners are bound. */
+    final BackendHealth backendHealth;
     private volatile boolean closed;
 
     /** A listening socket, the backend its clients are relayed to, and the loop that accepts on it. */
@@ -217,6 +219,7 @@ public final class FrontEnd implements Closeable {
         long period = Math.max(50, Math.min(1000,
                 TimeUnit.NANOSECONDS.toMillis(Math.min(firstCallNanos, Math.min(idleNanos, writeTimeoutNanos))) / 4));
         this.sweep = timer.scheduleWithFixedDelay(this::sweepIdle, period, period, TimeUnit.MILLISECONDS);
+        this.backendHealth = new BackendHealth(relays.stream().map(Config.Relay::backend).toList(), timer, loops.get(0).io);
         for (int i = 0; i < listeners.size(); i++) {
             ServerSocketChannel ss = listeners.get(i);
             Listener l;
@@ -268,6 +271,11 @@ public final class FrontEnd implements Closeable {
             }
         }
         return false;
+    }
+
+    /** Whether each backend can be reached (for /ready). */
+    public BackendHealth backendHealth() {
+        return backendHealth;
     }
 
     /** The bound listening addresses (the real ports when 0 was asked for). */
@@ -779,6 +787,9 @@ public final class FrontEnd implements Closeable {
         closed = true;
         if (sweep != null) {
             sweep.cancel(false);
+        }
+        if (backendHealth != null) {
+            backendHealth.close();
         }
         for (ServerSocketChannel ss : listeners) {
             closeQuietly(ss); // its key goes with it; a callback already running sees it closed

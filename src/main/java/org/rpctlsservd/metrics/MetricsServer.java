@@ -2,6 +2,7 @@ package org.rpctlsservd.metrics;
 
 import io.prometheus.metrics.config.PrometheusProperties;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Info;
 import io.prometheus.metrics.exporter.common.PrometheusHttpExchange;
 import io.prometheus.metrics.exporter.common.PrometheusHttpRequest;
 import io.prometheus.metrics.exporter.common.PrometheusHttpResponse;
@@ -29,7 +30,8 @@ import org.rpctlsservd.guard.RateLimitedLog;
 /**
  * {@code --metrics ADDR:PORT}: the Prometheus text format on {@code /metrics}, and {@code /ready},
  * which answers 200 only between {@link #ready()} and {@link #close()} (the service registered,
- * the front end listening), else 503. The gauges read the daemon's live state when scraped, so
+ * the front end listening) while no backend is failing ({@link Sources#unready()}), else 503 with
+ * the reason in its body, one line each. The gauges read the daemon's live state when scraped, so
  * they cost nothing between scrapes. Served by {@link MetricsHttp} on one event loop, with a
  * connection cap and deadlines, so that slow or idle clients cannot keep {@code /ready} from others.
  */
@@ -70,13 +72,32 @@ public final class MetricsServer implements Closeable {
         default long frontEndMemoryLimit() {
             return 0;
         }
+
+        /**
+         * Why the daemon cannot serve although it started, one reason a line (a backend failing past
+         * its grace); empty when it can. Read on the HTTP loop: must not block.
+         */
+        default List<String> unready() {
+            return List.of();
+        }
+
+        /** Each backend ({@code ip:port}) and whether it can be reached, as /ready judges it; empty without a front end. */
+        default Map<String, Boolean> backends() {
+            return Map.of();
+        }
     }
 
     private final MetricsHttp http;
     private final PrometheusScrapeHandler scrape;
-    private volatile boolean ready;
+    private final Sources sources;
+    private final JvmSeries jvm;
+    /** 0 starting, 1 started, 2 stopping: what /ready says before it asks the sources. */
+    private volatile int phase;
 
-    private MetricsServer(InetSocketAddress address, PrometheusRegistry registry, ScheduledExecutorService timer) throws IOException {
+    private MetricsServer(InetSocketAddress address, PrometheusRegistry registry, ScheduledExecutorService timer, Sources sources,
+            JvmSeries jvm) throws IOException {
+        this.sources = sources;
+        this.jvm = jvm;
         // the library's own scrape handler: content negotiation (text, OpenMetrics, protobuf), gzip, name[] filters
         scrape = new PrometheusScrapeHandler(PrometheusProperties.get(), registry);
         http = new MetricsHttp(address, this::route, timer);
@@ -86,6 +107,13 @@ public final class MetricsServer implements Closeable {
     public static MetricsServer start(InetSocketAddress address, Sources sources, ScheduledExecutorService timer) throws IOException {
         PrometheusRegistry registry = new PrometheusRegistry();
         Metrics.registerCounters(registry);
+        // process_* (CPU, resident memory, file descriptors, start time) and jvm_* (memory, GC, threads, classes), from ready()
+        JvmSeries jvm = new JvmSeries();
+        registry.register(jvm);
+        Info build = Info.builder().name("rpctlssd_build_info").help("The daemon's version (the value is always 1)")
+                .labelNames("version").build();
+        build.addLabelValues(org.rpctlsservd.cli.Cli.version());
+        registry.register(build);
         registry.register(gauge("rpctlssd_connect_queue", "CONNECT calls waiting for a handshake worker", sources::connectQueue));
         registry.register(gauge("rpctlssd_workers_busy", "Handshake workers running a handshake step", sources::workersBusy));
         registry.register(gauge("rpctlssd_sessions", "TLS sessions in the session table", sources::sessions));
@@ -102,13 +130,17 @@ public final class MetricsServer implements Closeable {
         registry.register(GaugeWithCallback.builder().name("rpctlssd_frontend_memory_limit_bytes")
                 .help("The front end's memory budget: at it, accepting pauses and the largest unfinished holders are closed")
                 .callback(cb -> cb.call(sources.frontEndMemoryLimit())).build());
+        registry.register(GaugeWithCallback.builder().name("rpctlssd_backend_reachable")
+                .help("1 while the backend can be reached; 0 once every connect to it failed for " + org.rpctlsservd.frontend.BackendHealth.GRACE_SECONDS
+                        + " s with none succeeding since (then /ready answers 503 and names it)").labelNames("backend")
+                .callback(cb -> sources.backends().forEach((b, up) -> cb.call(up ? 1 : 0, b))).build());
         registry.register(optionalGauge("rpctlssd_server_certificate_expiry_timestamp_seconds",
                 "When the server certificate in use expires (notAfter), Unix time", sources::certificateExpiry));
         registry.register(optionalGauge("rpctlssd_crl_next_update_timestamp_seconds",
                 "The earliest nextUpdate of the loaded CRLs, Unix time (absent without -r)", sources::crlNextUpdate));
         MetricsServer server;
         try {
-            server = new MetricsServer(address, registry, timer);
+            server = new MetricsServer(address, registry, timer, sources, jvm);
         } catch (IOException | RuntimeException e) {
             throw new IOException("metrics: cannot listen on " + address + ": " + e.getMessage(), e);
         }
@@ -131,14 +163,30 @@ public final class MetricsServer implements Closeable {
             case METRICS_PATH:
                 return scrape(r);
             case READY_PATH:
-                boolean ok = ready;
-                return MetricsHttp.Answer.text(ok ? 200 : 503, ok ? "ready\n" : "not ready\n");
+                return readiness();
             case HEALTHY_PATH: // as the library's HTTPServer answered it
                 return new MetricsHttp.Answer(200, Map.of("Content-Type", "text/plain; charset=utf-8"),
                         "Exporter is healthy.\n".getBytes(StandardCharsets.UTF_8));
             default:
                 return MetricsHttp.Answer.text(404, "not found; try " + METRICS_PATH + " or " + READY_PATH + "\n");
         }
+    }
+
+    /** 200 "ready", or 503 and why: "not ready: starting", "... stopping", or a line per failing backend. */
+    private MetricsHttp.Answer readiness() {
+        int p = phase;
+        if (p != 1) {
+            return MetricsHttp.Answer.text(503, p == 0 ? "not ready: starting\n" : "not ready: stopping\n");
+        }
+        List<String> why = sources.unready();
+        if (why.isEmpty()) {
+            return MetricsHttp.Answer.text(200, "ready\n");
+        }
+        StringBuilder b = new StringBuilder();
+        for (String w : why) {
+            b.append("not ready: ").append(w).append('\n');
+        }
+        return MetricsHttp.Answer.text(503, b.toString());
     }
 
     /** The library's scrape, answered into memory: the loop then writes it as the client takes it. */
@@ -246,17 +294,18 @@ public final class MetricsServer implements Closeable {
 
     /** From now on /ready answers 200. */
     public void ready() {
-        ready = true;
+        phase = 1;
+        jvm.start();
     }
 
     /** /ready answers 503 again (stopping). */
     public void notReady() {
-        ready = false;
+        phase = 2;
     }
 
     @Override
     public void close() {
-        ready = false;
+        phase = 2;
         http.close();
     }
 }

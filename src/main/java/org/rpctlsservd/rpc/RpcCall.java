@@ -115,6 +115,16 @@ public final class RpcCall extends OncRpcServerTransport {
                 acceptStatus, 0, 0, 0, 0), null);
     }
 
+    /**
+     * SYSTEM_ERR to a CONNECT whose handshake failed or never started: that is counted once, in
+     * rpctlssd_handshakes_total{result="failed"}, so not again in rpctlssd_rpc_rejects_total (kept
+     * for calls the RPC layer refused).
+     */
+    public boolean replyHandshakeFailed() {
+        return send(new OncRpcServerReplyMessage(info.callMessage, OncRpcReplyStatus.ONCRPC_MSG_ACCEPTED,
+                OncRpcAcceptStatus.ONCRPC_SYSTEM_ERR, 0, 0, 0, 0), null, false);
+    }
+
     public boolean replyProgramMismatch(int low, int high) {
         return send(new OncRpcServerReplyMessage(info.callMessage, OncRpcReplyStatus.ONCRPC_MSG_ACCEPTED,
                 OncRpcAcceptStatus.ONCRPC_PROG_MISMATCH, 0, low, high, 0), null);
@@ -132,9 +142,13 @@ public final class RpcCall extends OncRpcServerTransport {
     }
 
     private boolean send(OncRpcServerReplyMessage state, XdrAble result) {
+        return send(state, result, true);
+    }
+
+    private boolean send(OncRpcServerReplyMessage state, XdrAble result, boolean counted) {
         XdrWriter w;
         try {
-            w = RpcMessages.reply(state, result);
+            w = RpcMessages.reply(state, result, counted);
         } catch (OncRpcException | IOException | RuntimeException e) {
             // The result could not be encoded: the caller still gets an answer.
             LOG.log(Level.WARNING, "xid " + Integer.toUnsignedString(header.xid) + ": cannot encode reply", e);

@@ -39,7 +39,14 @@ public final class RpcMessages {
 
     /** A reply to {@code call} in the state {@code reply} says, then {@code result} (null: none); counted when not SUCCESS. */
     static XdrWriter reply(OncRpcServerReplyMessage reply, XdrAble result) throws OncRpcException, IOException {
-        Metrics.reply(reply.replyStatus, reply.acceptStatus, reply.rejectStatus, reply.authStatus);
+        return reply(reply, result, true);
+    }
+
+    /** As {@link #reply(OncRpcServerReplyMessage, XdrAble)}; {@code counted} false when another counter has this event already. */
+    static XdrWriter reply(OncRpcServerReplyMessage reply, XdrAble result, boolean counted) throws OncRpcException, IOException {
+        if (counted) {
+            Metrics.reply(reply.replyStatus, reply.acceptStatus, reply.rejectStatus, reply.authStatus);
+        }
         XdrWriter w = new XdrWriter(128);
         reply.xdrEncode(w);
         if (result != null) {

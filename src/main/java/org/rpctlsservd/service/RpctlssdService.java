@@ -149,7 +149,7 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
         if (!queued) {
             warnings.warning("queue-full", () -> "rpctlssd_connect_svc: xid " + xid + ": handshake queue full, refused");
             Metrics.handshakeFailed(Metrics.Failure.QUEUE_FULL, received);
-            call.replyAccepted(OncRpcAcceptStatus.ONCRPC_SYSTEM_ERR);
+            call.replyHandshakeFailed();
         } else {
             LOG.fine(() -> "rpctlsd_connect_svc: xid " + xid + " queued");
         }
@@ -161,7 +161,7 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
         if (claimed.isEmpty()) {
             LOG.fine(() -> "rpctlssd_connect_svc: xid " + xid + ": no socket for cookie " + cookie(socookie));
             Metrics.handshakeFailed(Metrics.Failure.UNKNOWN_COOKIE, received);
-            call.replyAccepted(OncRpcAcceptStatus.ONCRPC_SYSTEM_ERR);
+            call.replyHandshakeFailed();
             return;
         }
         SocketChannel socket = claimed.get().socket();
@@ -169,6 +169,7 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
             handshaker.handshake(socket, claimed.get().client(), socookie, workers.executor(), received)
                     .whenComplete((outcome, failure) -> finish(call, socookie, socket, outcome, failure));
         } catch (RuntimeException e) {
+            Metrics.handshakeFailed(Metrics.Failure.INTERNAL, received); // the handshaker threw before it could count it
             finish(call, socookie, socket, null, e);
         }
     }
@@ -179,7 +180,7 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
             LOG.fine(() -> "rpctlssd_connect_svc: xid " + xid + ": ssl accept failed: "
                     + (failure == null ? "no outcome" : failure.getMessage()));
             closeQuietly(socket);
-            call.replyAccepted(OncRpcAcceptStatus.ONCRPC_SYSTEM_ERR);
+            call.replyHandshakeFailed(); // the handshaker counted the failure, with its reason
             return;
         }
         Session session = outcome.session();

@@ -5,11 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,6 +25,7 @@ import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.FrontEndFixture;
 import org.rpctlsservd.support.FrontEndHarness;
 import org.rpctlsservd.support.RawRpc;
+import org.rpctlsservd.support.TestDaemons;
 import org.rpctlsservd.support.TestPki;
 import org.rpctlsservd.support.TlsHarness;
 
@@ -80,6 +83,7 @@ class MetricsTest {
     static final String TO_BACKEND = "rpctlssd_relay_bytes_total{direction=\"to_backend\"}";
     static final String TO_CLIENT = "rpctlssd_relay_bytes_total{direction=\"to_client\"}";
     static final String DURATION_COUNT = "rpctlssd_handshake_duration_seconds_count";
+    static final String SYSTEM_ERR = "rpctlssd_rpc_rejects_total{reason=\"system_err\"}";
 
     @Test
     void aHandshakeAndARelayedCallShowInTheMetrics() throws Exception {
@@ -143,6 +147,61 @@ class MetricsTest {
                 out.flush();
                 Await.until(() -> scrape(h, FAILED_TLS) == sample(before, FAILED_TLS) + 1, "the failed handshake to be counted");
             }
+            // A good client after it: its call is relayed once its own CONNECT was answered, long after the
+            // failed one's SYSTEM_ERR (sent by the thread that counted the failure, right after counting it).
+            try (RawRpc c = h.tls(TlsHarness.jdkClient(client, ca, "TLSv1.3"))) {
+                c.send(FrontEndHarness.whoami(1, FrontEndHarness.authNone()).bytes());
+                assertEquals(0, c.read().stat);
+            }
+            String after = get(h, "/metrics").body();
+            assertEquals(sample(before, FAILED_TLS) + 1, sample(after, FAILED_TLS), "the failed handshake counted once");
+            assertEquals(sample(before, SYSTEM_ERR), sample(after, SYSTEM_ERR),
+                    "the CONNECT's SYSTEM_ERR is the failed handshake's report, not an RPC reject of its own\n" + after);
+        }
+    }
+
+    @Test
+    void readyNamesTheBackendThatRefusesAndRecoversWhenItListens() throws Exception {
+        int dead = TestDaemons.freePort();
+        Files.writeString(tmp.resolve("ca.pem"), TestPki.pem(ca.cert()));
+        // --listen to a closed port (--backend), and a --relay to a live backend, which must not be named
+        try (FrontEndHarness h = new FrontEndHarness(tmp, FX.server, dead, "--metrics", "127.0.0.1:0",
+                "--relay", "127.0.0.1:0,127.0.0.1:" + FX.backend().port())) {
+            Await.until(() -> status(h, "/ready") == 503, "/ready to turn unready while the backend refuses", 30);
+            String body = get(h, "/ready").body();
+            assertTrue(body.matches("not ready: backend 127\\.0\\.0\\.1:" + dead + " \\(--backend\\): connection refused for [5-9] s\n"),
+                    body);
+            String text = get(h, "/metrics").body();
+            assertEquals(0, sample(text, "rpctlssd_backend_reachable{backend=\"127.0.0.1:" + dead + "\"}"), text);
+            assertEquals(1, sample(text, "rpctlssd_backend_reachable{backend=\"127.0.0.1:" + FX.backend().port() + "\"}"), text);
+            try (ServerSocketChannel back = ServerSocketChannel.open()) {
+                back.bind(new InetSocketAddress("127.0.0.1", dead)); // a listener is all a TCP connect needs
+                Await.until(() -> status(h, "/ready") == 200, "/ready to recover once the backend listens", 30);
+                assertEquals("ready\n", get(h, "/ready").body());
+                assertEquals(1, scrape(h, "rpctlssd_backend_reachable{backend=\"127.0.0.1:" + dead + "\"}"));
+            }
+        }
+    }
+
+    private static int status(FrontEndHarness h, String path) {
+        try {
+            return get(h, path).statusCode();
+        } catch (Exception e) {
+            throw new AssertionError("GET " + path + ": " + e, e);
+        }
+    }
+
+    @Test
+    void processJvmAndVersionSeries() throws Exception {
+        try (FrontEndHarness h = fe("none")) {
+            // registered on a thread of their own once the daemon is ready
+            Await.until(() -> scrape(h, "jvm_memory_used_bytes{area=\"heap\"}") > 0, "the JVM's series");
+            String text = get(h, "/metrics").body();
+            assertTrue(sample(text, "process_cpu_seconds_total") > 0, text);
+            assertTrue(sample(text, "process_open_fds") > 0, text);
+            assertTrue(sample(text, "jvm_threads_current") > 0, text);
+            String version = System.getProperty("rpctlsservd.version");
+            assertEquals(1, sample(text, "rpctlssd_build_info{version=\"" + version + "\"}"), text);
         }
     }
 

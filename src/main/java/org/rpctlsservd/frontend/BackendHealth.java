@@ -1,0 +1,239 @@
+package org.rpctlsservd.frontend;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.rpctlsservd.io.IoLoop;
+
+/**
+ * Whether each backend can be reached, for {@code /ready}: a backend is failing once every connect
+ * to it has failed for {@link #GRACE_SECONDS} and none succeeded since. The outcomes are the front
+ * end's own connects ({@link BackendConnect}) and, while those are silent for a period, a probe
+ * every {@link #PROBE_MILLIS} (the first one period after the start): a non-blocking TCP connect from an ephemeral
+ * port on a front-end loop, closed as soon as it is made. The backend sees a connection open and
+ * close with nothing sent, as from any TCP health check, or as from the front end when a client
+ * goes before its first call is relayed (no PROXY header either: the front end sends it with the
+ * first record); reserved ports stay for the clients' connections (--backend-source-ports). A
+ * connect still unfinished at the next period counts as failed ("no answer within"), so each
+ * probe waits at most one period, and nothing ever blocks.
+ */
+public final class BackendHealth implements Closeable {
+    /** A refused connect or two is a restart or a blip; this long with no success is an outage. */
+    public static final int GRACE_SECONDS = 5;
+    /** Light enough for any server (one connection per period, only while no client connects), quick enough to notice within the grace. */
+    static final long PROBE_MILLIS = 2000;
+    private static final long GRACE_NANOS = TimeUnit.SECONDS.toNanos(GRACE_SECONDS);
+    private static final long PROBE_NANOS = TimeUnit.MILLISECONDS.toNanos(PROBE_MILLIS);
+
+    /** A backend that has failed past the grace: why (the last failure's reason) and for how long. */
+    public record Problem(InetSocketAddress backend, String reason, long seconds) {
+        /** {@code backend 127.0.0.1:20490: connection refused for 7 s} with {@code option} after the address when not null. */
+        public String describe(String option) {
+            return "backend " + address(backend) + (option == null ? "" : " (" + option + ")") + ": " + reason + " for " + seconds + " s";
+        }
+    }
+
+    private final Map<InetSocketAddress, Backend> backends = new LinkedHashMap<>();
+    /** The loop the probes run on. */
+    private final IoLoop io;
+    private final ScheduledFuture<?> probes;
+    private volatile boolean closed;
+
+    BackendHealth(Collection<InetSocketAddress> addresses, ScheduledExecutorService timer, IoLoop io) {
+        this.io = io;
+        long now = System.nanoTime();
+        for (InetSocketAddress a : addresses) {
+            backends.putIfAbsent(a, new Backend(a, now));
+        }
+        // a period's head start: the first clients' connects, when they come at once, make the first probe needless
+        probes = timer.scheduleWithFixedDelay(() -> io.submit(this::tick), PROBE_MILLIS, PROBE_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    /** A front-end connect to {@code backend} succeeded. */
+    void succeeded(InetSocketAddress backend) {
+        Backend b = backends.get(backend);
+        if (b != null) {
+            b.succeeded(System.nanoTime(), true);
+        }
+    }
+
+    /** A front-end connect to {@code backend} failed, {@code why} in words (null: unknown). */
+    void failed(InetSocketAddress backend, String why) {
+        Backend b = backends.get(backend);
+        if (b != null) {
+            b.failed(System.nanoTime(), words(why), true);
+        }
+    }
+
+    /** The backends failing past the grace, in the order of the relays; empty when all can be reached. */
+    public List<Problem> problems() {
+        long now = System.nanoTime();
+        List<Problem> out = new ArrayList<>();
+        for (Backend b : backends.values()) {
+            Problem p = b.problem(now);
+            if (p != null) {
+                out.add(p);
+            }
+        }
+        return out;
+    }
+
+    /** Each backend, {@code ip:port}, and whether it can be reached (false: failing past the grace), in the order of the relays. */
+    public Map<String, Boolean> reachable() {
+        long now = System.nanoTime();
+        Map<String, Boolean> out = new LinkedHashMap<>();
+        for (Backend b : backends.values()) {
+            out.put(address(b.address), b.problem(now) == null);
+        }
+        return out;
+    }
+
+    private void tick() {
+        long now = System.nanoTime();
+        for (Backend b : backends.values()) {
+            if (closed) {
+                return;
+            }
+            b.tick(now);
+        }
+    }
+
+    static String address(InetSocketAddress a) {
+        return org.rpctlsservd.guard.LogText.address(a);
+    }
+
+    /** "Connection refused" as "connection refused"; no message as what it was. */
+    static String words(String message) {
+        if (message == null || message.isBlank()) {
+            return "connection failed";
+        }
+        return message.substring(0, 1).toLowerCase(Locale.ROOT) + message.substring(1);
+    }
+
+    private static String words(Exception e) {
+        if (e instanceof java.nio.channels.UnresolvedAddressException) {
+            return "address not resolved";
+        }
+        return e.getMessage() == null ? "connection failed (" + e.getClass().getSimpleName() + ")" : words(e.getMessage());
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        probes.cancel(false);
+        for (Backend b : backends.values()) {
+            b.endProbe();
+        }
+    }
+
+    /** One backend's record; its methods are called from the front end's loops and the timer, hence synchronized (a few per connect). */
+    private final class Backend {
+        private final InetSocketAddress address;
+        /** When the failures since the last success began; meaningful while {@link #failing}. */
+        private long failingSince;
+        private boolean failing;
+        private String reason;
+        /** When a front-end connect last ended, either way (at first: the start): while recent, no probe is needed. */
+        private long lastReal;
+        /** The probe's connect in progress, on {@link #io}; null when none. */
+        private SocketChannel probe;
+
+        Backend(InetSocketAddress address, long now) {
+            this.address = address;
+            this.lastReal = now;
+        }
+
+        synchronized void succeeded(long now, boolean real) {
+            failing = false;
+            reason = null;
+            noteReal(now, real);
+        }
+
+        synchronized void failed(long now, String why, boolean real) {
+            if (!failing) {
+                failing = true;
+                failingSince = now;
+            }
+            reason = why;
+            noteReal(now, real);
+        }
+
+        private void noteReal(long now, boolean real) {
+            if (real) {
+                lastReal = now;
+            }
+        }
+
+        synchronized Problem problem(long now) {
+            if (!failing || now - failingSince < GRACE_NANOS) {
+                return null;
+            }
+            return new Problem(address, reason, TimeUnit.NANOSECONDS.toSeconds(now - failingSince));
+        }
+
+        /** On {@link #io}, each period: a probe still connecting has failed; a new one starts unless a client connected lately. */
+        synchronized void tick(long now) {
+            if (probe != null) {
+                failed(now, "no answer within " + PROBE_MILLIS + " ms", false);
+                endProbe();
+            }
+            if (closed || now - lastReal < PROBE_NANOS) {
+                return; // the clients' own connects say how it is
+            }
+            try {
+                SocketChannel ch = SocketChannel.open();
+                probe = ch;
+                ch.configureBlocking(false);
+                if (ch.connect(address)) {
+                    succeeded(now, false);
+                    endProbe();
+                } else {
+                    io.onConnectable(ch, () -> connectable(ch));
+                }
+            } catch (IOException | RuntimeException e) {
+                failed(now, words(e), false);
+                endProbe();
+            }
+        }
+
+        /** On {@link #io}: the probe's connect finished (or failed): noted, and the connection closed at once. */
+        private synchronized void connectable(SocketChannel ch) {
+            if (ch != probe) {
+                return; // given up at a tick, or closed
+            }
+            long now = System.nanoTime();
+            try {
+                if (!ch.finishConnect()) {
+                    io.onConnectable(ch, () -> connectable(ch));
+                    return;
+                }
+                succeeded(now, false);
+            } catch (IOException | RuntimeException e) {
+                failed(now, words(e), false);
+            }
+            endProbe();
+        }
+
+        synchronized void endProbe() {
+            if (probe != null) {
+                io.forget(probe);
+                try {
+                    probe.close();
+                } catch (IOException e) {
+                    // a probe's socket given back: nothing to report
+                }
+                probe = null;
+            }
+        }
+    }
+}
