@@ -139,6 +139,9 @@ public final class SessionsBench {
                 r.close();
             }
             pool.shutdownNow();
+            try (var files = Files.walk(dir)) { // the certificate, key, pidfile and log: nothing to keep
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
         }
     }
 
