@@ -122,17 +122,19 @@ public final class SessionsBench {
             if (before != null) {
                 double each = before.charged / before.held;
                 double perGiB = (1024 - 64) / 2.0 * 1048576 / each;
-                System.out.printf("sessions held when shedding began: %d (the last batch without shedding; %s)%n", before.held,
-                        after == null ? "none shed" : String.format("the next batch to %d opened %d shed, %d left", after.opened,
-                                after.shed, after.held));
+                System.out.printf(after == null || after.shed == 0 ? "sessions held, none shed: %d%s%n"
+                        : "sessions held when shedding began: %d (the last batch without shedding; %s)%n", before.held,
+                        after == null || after.shed == 0 ? "" : String.format("the next batch to %d opened %d shed, %d left",
+                                after.opened, after.shed, after.held));
                 System.out.printf("charged per session: %.0f bytes; live heap per session: %.0f bytes (charged %.2fx the heap); "
                         + "RSS per session: %.0f bytes (with the heap the JVM committed as it grew)%n", each, before.heap / (double) before.held, before.charged / before.heap,
                         before.rss / (double) before.held);
                 System.out.printf("kernel slab per session: %.0f bytes (all four sockets of a session on this machine: the client's, "
                         + "the daemon's two, the backend's; /proc/meminfo Slab)%n", before.slab / (double) before.held);
                 System.out.printf("a GiB of heap under the launcher's rule (budget = (1024 - 64) / 2 = 480 MiB): %.0f idle TLS sessions "
-                        + "by the charge, %.0f scaling the sessions held here (%d x 480 / %d)%n", perGiB,
-                        before.held * 480.0 / budgetMiB, before.held, budgetMiB);
+                        + "by the charge%s%n", perGiB, after == null || after.shed == 0 ? " (the budget was not reached here)"
+                                : String.format(", %.0f scaling the sessions held here (%d x 480 / %d)", before.held * 480.0 / budgetMiB,
+                                        before.held, budgetMiB));
             }
         } finally {
             for (RawRpc r : held) {
