@@ -226,6 +226,15 @@ class PackageIT {
         assertEquals(0, asUser.status(), "the unit's user reads its key\n" + asUser.output());
         Commands.Result asNobody = inside(true, "setpriv --reuid=nobody --regid=nogroup --clear-groups" + check);
         assertEquals(1, asNobody.status(), "nobody else reads the directory\n" + asNobody.output());
+
+        // The shipped file's NFS steps, uncommented, with a loopback address of this host for the example's public one.
+        String nfs = ok("sed -n '/^## An NFS server/,/^## TLS/p' /etc/rpc.tlsservd/rpc.tlsservd.conf"
+                + " | sed -n 's/^#\\(relay\\|require\\) = /\\1 = /p' | sed 's/^relay = 198.51.100.2:/relay = 127.0.0.2:/' | tee /root/nfs.conf");
+        assertEquals(List.of("relay = 127.0.0.2:2049,127.0.0.1:2049,nfs", "relay = 127.0.0.2:20048,127.0.0.1:20049,mountd",
+                "require = tls"), List.of(nfs.split("\n")), "the relays for nfs and mountd, and require");
+        Commands.Result nfsCheck = inside(true, "cp /root/nfs.conf /tmp/nfs.conf && " + AS_USER
+                + " /usr/sbin/rpc.tlsservd --config /tmp/nfs.conf --check");
+        assertEquals(0, nfsCheck.status(), "the NFS front end of the shipped file's steps passes --check\n" + nfsCheck.output());
     }
 
     void theUnitIsHardened() throws Exception {
