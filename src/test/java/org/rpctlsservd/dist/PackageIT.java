@@ -67,10 +67,46 @@ class PackageIT {
 
     private final Path base;
 
-    PackageIT() throws IOException {
-        base = Files.createTempDirectory("packageit");
+    PackageIT() throws Exception {
+        removeWhatKilledRunsLeft();
+        base = Files.createTempDirectory("packageit-" + ProcessHandle.current().pid() + "-");
         for (String d : List.of("upper", "work", "merged")) {
             Files.createDirectory(base.resolve(d));
+        }
+    }
+
+    /**
+     * A run killed before its finally leaves its marker in the host's /etc/rpc.tlsservd/ (and the
+     * directory, if it made it) and its container's directory: each names the run's process.
+     */
+    static void removeWhatKilledRunsLeft() throws Exception {
+        Path hostDir = Path.of("/etc/rpc.tlsservd");
+        if (Files.isDirectory(hostDir)) {
+            boolean removed = false;
+            try (Stream<Path> s = Files.list(hostDir)) {
+                for (Path p : s.toList()) {
+                    Matcher m = Pattern.compile("packageit-marker-(\\d+)").matcher(p.getFileName().toString());
+                    if (m.matches() && ProcessHandle.of(Long.parseLong(m.group(1))).isEmpty()) {
+                        Files.delete(p);
+                        removed = true;
+                    }
+                }
+            }
+            boolean empty;
+            try (Stream<Path> s = Files.list(hostDir)) {
+                empty = s.findAny().isEmpty();
+            }
+            if (removed && empty && Commands.run(60, "dpkg", "-s", "rpc-tlsservd").status() != 0) {
+                Files.delete(hostDir);
+            }
+        }
+        try (Stream<Path> s = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+            for (Path p : s.toList()) {
+                Matcher m = Pattern.compile("packageit-(\\d+)-\\d+").matcher(p.getFileName().toString());
+                if (m.matches() && ProcessHandle.of(Long.parseLong(m.group(1))).isEmpty()) {
+                    Commands.run(120, "rm", "-rf", "--one-file-system", p.toString());
+                }
+            }
         }
     }
 
