@@ -206,7 +206,7 @@ class OperationsTest {
             for (String word : line.substring("ExecReload=".length()).split(" ")) {
                 switch (word) {
                     case "/usr/sbin/rpc.tlsservd": argv.addAll(ProcessTest.java()); break;
-                    case "/etc/rpc-tlsservd/rpc-tlsservd.conf": argv.add(conf.toString()); break;
+                    case "/etc/rpc.tlsservd/rpc.tlsservd.conf": argv.add(conf.toString()); break;
                     case "$MAINPID": argv.add(String.valueOf(mainPid)); break;
                     default: argv.add(word);
                 }

@@ -14,11 +14,13 @@ import org.rpctlsservd.cli.Cli;
 import org.rpctlsservd.support.Commands;
 
 /**
- * The option names agree wherever an administrator reads them: --help, the man page, the example
- * configuration file and the README's option tables; and the man page passes mandoc's lint.
+ * The option names agree wherever an administrator reads them: --help, the man pages, the example
+ * configuration file and the README's option tables; and the man pages pass mandoc's lint and
+ * format without a groff warning.
  */
 class DocumentationTest {
     static final Path MAN = Path.of("src/main/dist/rpc.tlsservd.8");
+    static final Path MAN5 = Path.of("src/main/dist/rpc.tlsservd.conf.5");
     static final Path CONF = Path.of("src/main/dist/rpc-tlsservd.conf");
     static final Path README = Path.of("README.md");
 
@@ -47,6 +49,18 @@ class DocumentationTest {
         assertEquals(Cli.longNames(), manPageNames());
     }
 
+    /** The names the section 5 page lists: each {@code .It Cm name} entry (two on one line: {@code .It Cm a , Cm b}). */
+    @Test
+    void theConfigurationFilePageListsEveryOptionAFileCanSet() throws Exception {
+        Set<String> out = new TreeSet<>();
+        for (String line : Files.readAllLines(MAN5, StandardCharsets.UTF_8)) {
+            if (line.startsWith(".It Cm ")) {
+                out.addAll(matches(line, Pattern.compile("Cm ([a-z0-9_-]+)")));
+            }
+        }
+        assertEquals(Cli.configNames(), out);
+    }
+
     @Test
     void theExampleConfigurationShowsEveryOptionAFileCanSet() throws Exception {
         String conf = Files.readString(CONF, StandardCharsets.UTF_8);
@@ -66,8 +80,21 @@ class DocumentationTest {
 
     @Test
     void mandocFindsNoErrorOrWarning() throws Exception {
-        Commands.Result r = Commands.run(60, "mandoc", "-Tlint", "-W", "warning", MAN.toString());
-        assertEquals(0, r.status(), r.output());
-        assertEquals("", r.output());
+        for (Path page : new Path[] {MAN, MAN5}) {
+            Commands.Result r = Commands.run(60, "mandoc", "-Tlint", "-W", "warning", page.toString());
+            assertEquals(0, r.status(), r.output());
+            assertEquals("", r.output());
+        }
+    }
+
+    /** What lintian's groff-message check runs (at 80 columns, where groff once could not break two lines). */
+    @Test
+    void groffFindsNoWarning() throws Exception {
+        for (Path page : new Path[] {MAN, MAN5}) {
+            Commands.Result r = Commands.run(60, "env", "LC_ALL=C.UTF-8", "MANROFFSEQ=", "MANWIDTH=80",
+                    "sh", "-c", "man --warnings -E UTF-8 -l -Tutf8 -Z \"$1\" 2>&1 >/dev/null", "sh", page.toString());
+            assertEquals(0, r.status(), r.output());
+            assertEquals("", r.output(), "groff on " + page);
+        }
     }
 }
