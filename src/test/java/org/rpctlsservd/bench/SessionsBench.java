@@ -12,7 +12,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLSocket;
 import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.DaemonProcess;
 import org.rpctlsservd.support.EchoBackend;
@@ -159,13 +158,7 @@ public final class SessionsBench {
     private static RawRpc open(int port, SSLContext tls) throws IOException {
         java.net.Socket s = RawRpc.connect(port);
         try {
-            RawRpc plain = new RawRpc(s);
-            plain.send(FrontEndHarness.probe(1));
-            plain.readRecord();
-            SSLSocket ssl = (SSLSocket) tls.getSocketFactory().createSocket(s, "localhost", port, true);
-            ssl.setSoTimeout(20_000);
-            ssl.startHandshake();
-            RawRpc r = new RawRpc(ssl);
+            RawRpc r = FrontEndHarness.startTls(s, port, tls);
             r.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).proc(0).bytes());
             if (r.read().stat != 0) {
                 throw new IOException("the NULL call was not answered");

@@ -44,6 +44,17 @@ public final class FrontEndHarness implements Closeable {
         return RawRpc.call().xid(xid).proc(0).prog(100000).vers(2).credRaw(RawRpc.opaqueAuth(7, new byte[0])).bytes();
     }
 
+    /** The RFC 9289 client's start on {@code s} (connected to the front end at {@code port}): probe, then TLS; its record stream. */
+    public static RawRpc startTls(Socket s, int port, SSLContext tls) throws IOException {
+        RawRpc plain = new RawRpc(s);
+        plain.send(probe(1));
+        plain.readRecord();
+        SSLSocket ssl = (SSLSocket) tls.getSocketFactory().createSocket(s, "localhost", port, true);
+        ssl.setSoTimeout(20_000);
+        ssl.startHandshake();
+        return new RawRpc(ssl);
+    }
+
     /** {@code n} framed calls that the front end answers itself (AUTH_TLS on a procedure other than NULL: AUTH_BADCRED). */
     public static byte[] badProbes(int n) {
         ByteBuffer batch = ByteBuffer.allocate(n * 48);

@@ -428,13 +428,7 @@ class HostileLoadIT {
     }
 
     private static RawRpc tlsSession(Socket s, int port, SSLContext tls) throws IOException {
-        RawRpc plain = new RawRpc(s);
-        plain.send(FrontEndHarness.probe(1));
-        plain.readRecord();
-        SSLSocket ssl = (SSLSocket) tls.getSocketFactory().createSocket(s, "localhost", port, true);
-        ssl.setSoTimeout(20_000);
-        ssl.startHandshake();
-        return new RawRpc(ssl);
+        return FrontEndHarness.startTls(s, port, tls);
     }
 
     @Test
