@@ -53,8 +53,13 @@ class PackageIT {
             "base=$1; hardened=$2; script=$3",
             "m=$base/merged",
             "mount -t overlay overlay -o \"lowerdir=/,upperdir=$base/upper,workdir=$base/work\" \"$m\"",
+            // Under tools/test /etc is a mount of its own (a layer over the host's), which an overlay of / leaves out.
+            "if mountpoint -q /etc; then",
+            "  mount -t overlay overlay -o \"lowerdir=/etc,upperdir=$base/etc-upper,workdir=$base/etc-work\" \"$m/etc\"",
+            "fi",
             "if [ \"$hardened\" = 1 ]; then",
             "  mount -o remount,ro \"$m\"",
+            "  if mountpoint -q \"$m/etc\"; then mount -o remount,ro \"$m/etc\"; fi",
             "  mount -t proc -o subset=pid,hidepid=invisible proc \"$m/proc\"",
             "else",
             "  mount -t proc proc \"$m/proc\"",
@@ -70,7 +75,7 @@ class PackageIT {
     PackageIT() throws Exception {
         removeWhatKilledRunsLeft();
         base = Files.createTempDirectory("packageit-" + ProcessHandle.current().pid() + "-");
-        for (String d : List.of("upper", "work", "merged")) {
+        for (String d : List.of("upper", "work", "merged", "etc-upper", "etc-work")) {
             Files.createDirectory(base.resolve(d));
         }
     }
