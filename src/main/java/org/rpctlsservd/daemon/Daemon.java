@@ -265,13 +265,15 @@ public final class Daemon implements Closeable {
 
     /** Starts the daemon with its TLS engine, set up from {@code config}. */
     public static Daemon start(Config config) throws IOException, TlsSetup.SetupException {
-        var policy = TlsSetup.policy(config);
-        ServerCredentials credentials = TlsSetup.credentials(config);
-        TrustMaterial trust = TlsSetup.trust(config);
+        return start(config, TlsSetup.material(config));
+    }
+
+    /** Starts the daemon with its TLS engine made of {@code tls}, already read from {@code config} (by the start's checks). */
+    public static Daemon start(Config config, TlsSetup.Material tls) throws IOException {
         NameService names = new NameService(30_000);
         return new Daemon(config, timer -> {
             try {
-                return new TlsEngine(policy, credentials, trust, names, timer);
+                return new TlsEngine(tls.policy(), tls.credentials(), tls.trust(), names, timer);
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }

@@ -121,10 +121,13 @@ public final class Main {
         }
         boolean detached = System.getenv(DETACHED_ENV) != null;
         List<String> warnings = List.of();
+        TlsSetup.Material tls = null; // what the checks read, served with below (a detached child reads it itself)
         if (!detached || config.checkOnly()) {
             // Checked before detaching, so the errors reach the terminal; --check runs these alone.
             try {
-                warnings = Preflight.check(config);
+                Preflight.Checked checked = Preflight.run(config);
+                warnings = checked.warnings();
+                tls = checked.tls();
             } catch (Preflight.Refused e) {
                 err.println(progname + ": " + e.getMessage());
                 return 1;
@@ -166,7 +169,7 @@ public final class Main {
         LOG.info("starting (pid " + ProcessHandle.current().pid() + ")");
         Daemon daemon;
         try {
-            daemon = Daemon.start(config);
+            daemon = tls != null ? Daemon.start(config, tls) : Daemon.start(config);
         } catch (IOException | TlsSetup.SetupException e) {
             LOG.severe(e.getMessage());
             closePid(pidFile);

@@ -50,21 +50,29 @@ final class Preflight {
         }
     }
 
-    /** Runs every check; returns the warnings (each a line to print after "warning: "), or throws the first error. */
-    static List<String> check(Config config) throws Refused {
-        return check(config, Instant.now());
+    /** What the checks found usable: the TLS material (a start serves with it rather than read it all again) and the warnings. */
+    record Checked(TlsSetup.Material tls, List<String> warnings) {
     }
 
+    /** Runs every check; returns the TLS material and the warnings (each a line to print after "warning: "), or throws the first error. */
+    static Checked run(Config config) throws Refused {
+        return run(config, Instant.now());
+    }
+
+    /** The warnings of {@link #run} as of {@code now}. */
     static List<String> check(Config config, Instant now) throws Refused {
-        ServerCredentials credentials;
-        TrustMaterial trust;
+        return run(config, now).warnings();
+    }
+
+    private static Checked run(Config config, Instant now) throws Refused {
+        TlsSetup.Material tls;
         try {
-            TlsSetup.policy(config);
-            credentials = TlsSetup.credentials(config);
-            trust = TlsSetup.trust(config);
+            tls = TlsSetup.material(config);
         } catch (TlsSetup.SetupException e) {
             throw new Refused(e.getMessage());
         }
+        ServerCredentials credentials = tls.credentials();
+        TrustMaterial trust = tls.trust();
         List<String> warnings = new ArrayList<>();
         if (!config.throwawayCert()) {
             dates(ServerCredentials.certFile(config.certDir()), credentials.chain(), now, warnings);
@@ -108,7 +116,7 @@ final class Preflight {
             warnings.add("no --listen or --relay: the daemon serves only the RPCTLSSD upcall program, which only FreeBSD's"
                     + " kernel calls; to put TLS in front of an NFS server, see the example in " + EXAMPLE_CONF);
         }
-        return warnings;
+        return new Checked(tls, warnings);
     }
 
     private static String listenOption(Config config, Config.Relay r) {

@@ -37,6 +37,15 @@ public final class TlsSetup {
         }
     }
 
+    /** What the TLS engine is made of, read once: the policy, the server's credentials, the CA material (null without -m). */
+    public record Material(TlsPolicy policy, ServerCredentials credentials, TrustMaterial trust) {
+    }
+
+    /** The engine's material from {@code c}: the checks of a start, and what the start then serves with. */
+    public static Material material(Config c) throws SetupException {
+        return new Material(policy(c), credentials(c), trust(c));
+    }
+
     public static TlsPolicy policy(Config c) throws SetupException {
         int[] suites;
         try {

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import org.rpctlsservd.guard.LogText;
 import org.rpctlsservd.io.IoLoop;
 
 /**
@@ -39,7 +40,7 @@ public final class BackendHealth implements Closeable {
     public record Problem(InetSocketAddress backend, String reason, long seconds) {
         /** {@code backend 127.0.0.1:20490: connection refused for 7 s} with {@code option} after the address when not null. */
         public String describe(String option) {
-            return "backend " + address(backend) + (option == null ? "" : " (" + option + ")") + ": " + reason + " for " + seconds + " s";
+            return "backend " + LogText.address(backend) + (option == null ? "" : " (" + option + ")") + ": " + reason + " for " + seconds + " s";
         }
     }
 
@@ -93,7 +94,7 @@ public final class BackendHealth implements Closeable {
         long now = System.nanoTime();
         Map<String, Boolean> out = new LinkedHashMap<>();
         for (Backend b : backends.values()) {
-            out.put(address(b.address), b.problem(now) == null);
+            out.put(LogText.address(b.address), b.problem(now) == null);
         }
         return out;
     }
@@ -106,10 +107,6 @@ public final class BackendHealth implements Closeable {
             }
             b.tick(now);
         }
-    }
-
-    static String address(InetSocketAddress a) {
-        return org.rpctlsservd.guard.LogText.address(a);
     }
 
     /** "Connection refused" as "connection refused"; no message as what it was. */

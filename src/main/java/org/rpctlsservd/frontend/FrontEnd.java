@@ -108,7 +108,7 @@ public final class FrontEnd implements Closeable {
     /** The bytes of connections marked for the memory budget and not yet closed. */
     private final java.util.concurrent.atomic.AtomicLong markedBytes = new java.util.concurrent.atomic.AtomicLong();
     private final ScheduledFuture<?> sweep;
-    /** Whether each backend can be reached, for /ready; null until the listeners are bound. */
+    /** Whether each backend can be reached, for /ready. */
     final BackendHealth backendHealth;
     private volatile boolean closed;
 

@@ -353,7 +353,7 @@ public final class TlsEngine implements Handshaker, Closeable {
                 Optional<String> named = CertUser.user(leaf, policy.domain());
                 Optional<NameService.User> u = named.flatMap(names::lookup);
                 if (named.isEmpty()) {
-                    notes.add("no user mapped (-u): the certificate names no user" + policy.domain());
+                    notes.add("no user mapped (-u): the certificate names no user@" + policy.domain());
                 } else if (u.isEmpty()) {
                     notes.add("no user mapped (-u): no user " + named.get() + " here, or one in more than "
                             + HandshakeOutcome.NGROUPS + " groups");
