@@ -1,5 +1,8 @@
 package org.rpctlsservd.cli;
 
+import org.rpctlsservd.frontend.SourcePortRange;
+import org.rpctlsservd.frontend.Relay;
+import org.rpctlsservd.frontend.Require;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;
@@ -140,8 +143,8 @@ public final class Cli {
                         + "programs named (nfs, mountd, nlockmgr, status, rquotad, nfs_acl or a number with its versions) are "
                         + "registered with rpcbind at the listen port where nobody has registered them; repeatable").build());
         o.addOption(Option.builder().longOpt("backend-source-ports").hasArg().argName("reserved|any|low-high")
-                .desc("front end: the local ports backend connections come from (default reserved, " + Config.SourcePorts.RESERVED.low()
-                        + "-" + Config.SourcePorts.RESERVED.high() + ", when the daemon may bind them: NFS servers' secure exports "
+                .desc("front end: the local ports backend connections come from (default reserved, " + SourcePortRange.RESERVED.low()
+                        + "-" + SourcePortRange.RESERVED.high() + ", when the daemon may bind them: NFS servers' secure exports "
                         + "want them; else any)").build());
         o.addOption(Option.builder().longOpt("backend-source").hasArg().argName("addr")
                 .desc("front end: a local address backend connections come from; repeatable: each adds a range of reserved "
@@ -330,7 +333,7 @@ public final class Cli {
         boolean throwaway = false;
         java.util.List<InetSocketAddress> listen = new java.util.ArrayList<>();
         InetSocketAddress backend = null;
-        Config.Require require = Config.Require.NONE;
+        Require require = Require.NONE;
         Duration frontIdle = Duration.ofMinutes(6);
         Duration upcall = Duration.ofSeconds(15);
         Duration writeTimeout = Config.DEFAULT_WRITE_TIMEOUT;
@@ -350,8 +353,8 @@ public final class Cli {
         Path keyPassphraseFile = null;
         int maxClients = Config.DEFAULT_MAX_CLIENTS;
         Duration firstCallTimeout = Config.DEFAULT_FIRST_CALL_TIMEOUT;
-        java.util.List<Config.Relay> relays = new java.util.ArrayList<>();
-        Config.SourcePorts sourcePorts = Config.SourcePorts.RESERVED;
+        java.util.List<Relay> relays = new java.util.ArrayList<>();
+        SourcePortRange sourcePorts = SourcePortRange.RESERVED;
         java.util.List<InetAddress> backendSources = new java.util.ArrayList<>();
         java.util.logging.Level logLevel = null;
         int syslogFacility = Config.DEFAULT_SYSLOG_FACILITY;
@@ -405,7 +408,7 @@ public final class Cli {
                 case "backend-source": backendSources.add(literal("--backend-source", v)); break;
                 case "require":
                     try {
-                        require = Config.Require.valueOf(v.toUpperCase(java.util.Locale.ROOT));
+                        require = Require.valueOf(v.toUpperCase(java.util.Locale.ROOT));
                     } catch (IllegalArgumentException e) {
                         throw new UsageException(progname + ": --require takes none, tls, cert or certuser, not `" + v + "'");
                     }
@@ -500,8 +503,8 @@ public final class Cli {
         if (listen.isEmpty() && backend != null) {
             throw new UsageException(progname + ": --backend needs --listen <addr:port> (a --relay names its own backend)");
         }
-        if (listen.isEmpty() && relays.isEmpty() && (require != Config.Require.NONE || !acceptProxyFrom.isEmpty() || backendProxy != 0
-                || sourcePorts != Config.SourcePorts.RESERVED || !backendSources.isEmpty())) {
+        if (listen.isEmpty() && relays.isEmpty() && (require != Require.NONE || !acceptProxyFrom.isEmpty() || backendProxy != 0
+                || sourcePorts != SourcePortRange.RESERVED || !backendSources.isEmpty())) {
             throw new UsageException(progname + ": --require, --accept-proxy-from, --backend-proxy, --backend-source-ports and "
                     + "--backend-source need --listen <addr:port> or --relay");
         }
@@ -509,7 +512,7 @@ public final class Cli {
         for (InetSocketAddress a : listen) {
             listening.add(a);
         }
-        for (Config.Relay r : relays) {
+        for (Relay r : relays) {
             if (r.listen().getPort() != 0 && !listening.add(r.listen())) {
                 throw new UsageException(progname + ": --relay: " + org.rpctlsservd.guard.LogText.address(r.listen()) + " is listened on twice");
             }
@@ -547,16 +550,16 @@ public final class Cli {
     }
 
     /** Programs a --relay may name, as /etc/rpc spells them, with the versions NFS servers register. */
-    private static final java.util.Map<String, Config.Program> KNOWN_PROGRAMS = java.util.Map.of(
-            "nfs", new Config.Program(100003, "nfs", java.util.List.of(3, 4)),
-            "mountd", new Config.Program(100005, "mountd", java.util.List.of(1, 3)),
-            "nlockmgr", new Config.Program(100021, "nlockmgr", java.util.List.of(1, 3, 4)),
-            "status", new Config.Program(100024, "status", java.util.List.of(1)),
-            "rquotad", new Config.Program(100011, "rquotad", java.util.List.of(1, 2)),
-            "nfs_acl", new Config.Program(100227, "nfs_acl", java.util.List.of(3)));
+    private static final java.util.Map<String, Relay.Program> KNOWN_PROGRAMS = java.util.Map.of(
+            "nfs", new Relay.Program(100003, "nfs", java.util.List.of(3, 4)),
+            "mountd", new Relay.Program(100005, "mountd", java.util.List.of(1, 3)),
+            "nlockmgr", new Relay.Program(100021, "nlockmgr", java.util.List.of(1, 3, 4)),
+            "status", new Relay.Program(100024, "status", java.util.List.of(1)),
+            "rquotad", new Relay.Program(100011, "rquotad", java.util.List.of(1, 2)),
+            "nfs_acl", new Relay.Program(100227, "nfs_acl", java.util.List.of(3)));
 
     /** --relay LISTEN,BACKEND[,PROGRAM[/VERS+VERS...]]... */
-    private Config.Relay relay(String v) throws UsageException {
+    private Relay relay(String v) throws UsageException {
         String[] parts = v.split(",", -1);
         if (parts.length < 2) {
             throw new UsageException(progname + ": --relay takes LISTEN,BACKEND[,PROGRAM...] (for example 0.0.0.0:2049,127.0.0.1:12049,nfs),"
@@ -564,17 +567,17 @@ public final class Cli {
         }
         InetSocketAddress listen = hostPort("--relay (listen)", parts[0].strip());
         InetSocketAddress backend = hostPort("--relay (backend)", parts[1].strip());
-        java.util.List<Config.Program> programs = new java.util.ArrayList<>();
+        java.util.List<Relay.Program> programs = new java.util.ArrayList<>();
         for (int i = 2; i < parts.length; i++) {
             programs.add(program(parts[i].strip()));
         }
-        return new Config.Relay(listen, backend, programs);
+        return new Relay(listen, backend, programs);
     }
 
-    private Config.Program program(String p) throws UsageException {
+    private Relay.Program program(String p) throws UsageException {
         int slash = p.indexOf('/');
         String name = (slash < 0 ? p : p.substring(0, slash)).toLowerCase(java.util.Locale.ROOT);
-        Config.Program known = KNOWN_PROGRAMS.get(name.equals("mount") ? "mountd" : name);
+        Relay.Program known = KNOWN_PROGRAMS.get(name.equals("mount") ? "mountd" : name);
         int number;
         if (known != null) {
             number = known.number();
@@ -605,23 +608,23 @@ public final class Cli {
             }
             versions.add(n);
         }
-        return new Config.Program(number, known != null ? known.name() : null, versions);
+        return new Relay.Program(number, known != null ? known.name() : null, versions);
     }
 
     /** --backend-source-ports reserved|any|LOW-HIGH */
-    private Config.SourcePorts sourcePorts(String v) throws UsageException {
+    private SourcePortRange sourcePorts(String v) throws UsageException {
         if (v.equals("reserved")) {
-            return new Config.SourcePorts(Config.SourcePorts.RESERVED.low(), Config.SourcePorts.RESERVED.high(), true);
+            return new SourcePortRange(SourcePortRange.RESERVED.low(), SourcePortRange.RESERVED.high(), true);
         }
         if (v.equals("any")) {
-            return Config.SourcePorts.ANY;
+            return SourcePortRange.ANY;
         }
         int dash = v.indexOf('-');
         try {
             int low = Integer.parseInt(v.substring(0, dash));
             int high = Integer.parseInt(v.substring(dash + 1));
             if (low >= 1 && low <= high && high <= 65535) {
-                return new Config.SourcePorts(low, high, true);
+                return new SourcePortRange(low, high, true);
             }
         } catch (NumberFormatException | IndexOutOfBoundsException e) {
             // refused below

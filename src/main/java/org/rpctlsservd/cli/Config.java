@@ -1,5 +1,8 @@
 package org.rpctlsservd.cli;
 
+import org.rpctlsservd.frontend.SourcePortRange;
+import org.rpctlsservd.frontend.Relay;
+import org.rpctlsservd.frontend.Require;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -54,60 +57,10 @@ public record Config(
         int maxClients,
         Duration firstCallTimeout,
         java.util.List<Relay> relays,
-        SourcePorts backendSourcePorts,
+        SourcePortRange backendSourcePorts,
         java.util.List<java.net.InetAddress> backendSources,
         java.util.logging.Level logLevel,
         int syslogFacility) {
-
-    /** --require: the least a connection must reach before calls other than NULL are relayed (exports(5) -tls, -tlscert, -tlscertuser). */
-    public enum Require { NONE, TLS, CERT, CERTUSER }
-
-    /**
-     * --relay: a listener, the plain server it relays to, and the RPC programs served behind it
-     * (which the daemon registers with rpcbind at the listener's port, where nobody else has).
-     */
-    public record Relay(InetSocketAddress listen, InetSocketAddress backend, java.util.List<Program> programs) {
-        public Relay {
-            programs = java.util.List.copyOf(programs);
-        }
-    }
-
-    /** An RPC program behind a relay and the versions it serves there; {@code name} as rpcinfo prints it, or null. */
-    public record Program(int number, String name, java.util.List<Integer> versions) {
-        public Program {
-            versions = java.util.List.copyOf(versions);
-        }
-
-        @Override
-        public String toString() {
-            return (name != null ? name : Integer.toUnsignedString(number)) + " "
-                    + versions.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining("+"));
-        }
-    }
-
-    /**
-     * --backend-source-ports: the local ports backend connections come from, {@code low} to
-     * {@code high}; {@code low} 0 for any (the kernel's choice). {@code given}: on the command line or
-     * in the file, so a daemon that may not bind them refuses to start instead of falling back.
-     */
-    public record SourcePorts(int low, int high, boolean given) {
-        /** The default: reserved ports, the range the Linux NFS client uses (sunrpc min_resvport, max_resvport). */
-        public static final SourcePorts RESERVED = new SourcePorts(665, 1023, false);
-        public static final SourcePorts ANY = new SourcePorts(0, 0, true);
-
-        public boolean any() {
-            return low == 0;
-        }
-
-        public int count() {
-            return any() ? 0 : high - low + 1;
-        }
-
-        @Override
-        public String toString() {
-            return any() ? "any" : low + "-" + high;
-        }
-    }
 
     public Config {
         relays = java.util.List.copyOf(relays);

@@ -1,5 +1,6 @@
 package org.rpctlsservd.daemon;
 
+import org.rpctlsservd.frontend.Relay;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.UnixDomainSocketAddress;
@@ -135,7 +136,7 @@ public final class Daemon implements Closeable {
         FrontEnd fe = null;
         if (!config.allRelays().isEmpty()) {
             try {
-                fe = new FrontEnd(FrontEndSettings.from(config), UnixDomainSocketAddress.of(config.rpcSocket()), placement, handoff,
+                fe = new FrontEnd(frontEndSettings(config), UnixDomainSocketAddress.of(config.rpcSocket()), placement, handoff,
                         sessions, timer, budget);
             } catch (IOException e) {
                 releaseStarted(server, local);
@@ -490,11 +491,11 @@ public final class Daemon implements Closeable {
     private static java.util.List<org.rpctlsservd.rpcbind.RelayRegistrations.Wanted> programsToRegister(Config config, FrontEnd fe)
             throws IOException {
         java.util.List<org.rpctlsservd.rpcbind.RelayRegistrations.Wanted> wanted = new java.util.ArrayList<>();
-        java.util.List<Config.Relay> relays = config.allRelays();
+        java.util.List<Relay> relays = config.allRelays();
         java.util.List<java.net.InetSocketAddress> bound = fe.addresses();
         for (int i = 0; i < relays.size(); i++) {
             java.net.InetSocketAddress at = new java.net.InetSocketAddress(relays.get(i).listen().getAddress(), bound.get(i).getPort());
-            for (Config.Program p : relays.get(i).programs()) {
+            for (Relay.Program p : relays.get(i).programs()) {
                 for (int v : p.versions()) {
                     wanted.add(new org.rpctlsservd.rpcbind.RelayRegistrations.Wanted(p.number(), p.name(), v, at));
                 }
@@ -536,5 +537,13 @@ public final class Daemon implements Closeable {
             metrics.close();
         }
         LOG.info("stopped");
+    }
+
+    /** The front end's part of the options. */
+    static FrontEndSettings frontEndSettings(Config c) {
+        // A PROXY header must be in within the handshake deadline, as a ClientHello must.
+        return new FrontEndSettings(c.allRelays(), c.require(), c.idleTimeout(), c.upcallTimeout(), c.writeTimeout(),
+                c.ioThreads(), c.acceptProxyFrom(), c.backendProxy(), c.handshakeTimeout(), c.maxClients(), c.firstCallTimeout(),
+                c.backendSourcePorts(), c.backendSources());
     }
 }

@@ -1,5 +1,6 @@
 package org.rpctlsservd.daemon;
 
+import org.rpctlsservd.frontend.Relay;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetAddress;
@@ -78,7 +79,7 @@ final class Preflight {
             dates(ServerCredentials.certFile(config.certDir()), credentials.chain(), now, warnings);
         }
         ownAddress("--rpc-address", config.rpcAddress());
-        for (Config.Relay r : config.allRelays()) {
+        for (Relay r : config.allRelays()) {
             ownAddress(listenOption(config, r), r.listen());
         }
         for (java.net.InetAddress a : config.backendSources()) {
@@ -106,7 +107,7 @@ final class Preflight {
             reachesCa(config, credentials, trust, warnings);
         }
         bindable("--rpc-address", config.rpcAddress(), config, warnings);
-        for (Config.Relay r : config.allRelays()) {
+        for (Relay r : config.allRelays()) {
             bindable(listenOption(config, r), r.listen(), config, warnings);
         }
         if (config.metrics() != null) {
@@ -119,7 +120,7 @@ final class Preflight {
         return new Checked(tls, warnings);
     }
 
-    private static String listenOption(Config config, Config.Relay r) {
+    private static String listenOption(Config config, Relay r) {
         return config.listen().contains(r.listen()) ? "--listen" : "--relay";
     }
 

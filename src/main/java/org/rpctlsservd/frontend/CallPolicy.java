@@ -2,7 +2,6 @@ package org.rpctlsservd.frontend;
 
 import org.acplt.oncrpc.OncRpcAuthStatus;
 import org.acplt.oncrpc.OncRpcAuthType;
-import org.rpctlsservd.cli.Config;
 import org.rpctlsservd.handshake.HandshakeOutcome;
 import org.rpctlsservd.metrics.Metrics.Refusal;
 import org.rpctlsservd.rpc.AuthSys;
@@ -54,7 +53,7 @@ final class CallPolicy {
      * @param flags        the CONNECT result's flags (TLS connections only)
      * @param probeWelcome a STARTTLS probe may start TLS now (plain, and no probe answered yet)
      */
-    static Decision decide(CallHeader h, boolean nothingAfter, boolean tls, int flags, boolean probeWelcome, Config.Require require) {
+    static Decision decide(CallHeader h, boolean nothingAfter, boolean tls, int flags, boolean probeWelcome, Require require) {
         boolean below = level(tls, flags).ordinal() < require.ordinal();
         switch (h.problem) {
             case NOT_A_CALL:
@@ -148,13 +147,13 @@ final class CallPolicy {
      * though the kernel's own rule lets its AUTH_NONE calls through (which stays so for {@code none} and
      * {@code tls}); {@code certuser} needs a verified certificate too, not the CERTUSER bit alone.
      */
-    static Config.Require level(boolean tls, int flags) {
+    static Require level(boolean tls, int flags) {
         if (!tls) {
-            return Config.Require.NONE;
+            return Require.NONE;
         }
         if ((flags & (HandshakeOutcome.FLAGS_VERIFIED | HandshakeOutcome.FLAGS_DISABLED)) != HandshakeOutcome.FLAGS_VERIFIED) {
-            return Config.Require.TLS;
+            return Require.TLS;
         }
-        return (flags & HandshakeOutcome.FLAGS_CERTUSER) != 0 ? Config.Require.CERTUSER : Config.Require.CERT;
+        return (flags & HandshakeOutcome.FLAGS_CERTUSER) != 0 ? Require.CERTUSER : Require.CERT;
     }
 }

@@ -19,7 +19,6 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
-import org.rpctlsservd.cli.Config;
 import org.rpctlsservd.guard.Acceptor;
 import org.rpctlsservd.guard.MemoryBudget;
 import org.rpctlsservd.guard.RateLimitedLog;
@@ -55,7 +54,7 @@ public final class FrontEnd implements Closeable {
 
     final SocketHandoff handoff;
     final SessionTable sessions;
-    final Config.Require require;
+    final Require require;
     final int maxRecord = 4 * 1024 * 1024 + 1024;
     /** The event loops; each connection belongs to one of them for its life. */
     private final List<Loop> loops = new ArrayList<>();
@@ -197,15 +196,15 @@ public final class FrontEnd implements Closeable {
             loop.upcalls = upcalls.get(i % upcalls.size()); // loops past the cap share, handing their calls over
         }
         budget.onDrained(this::budgetDrained);
-        List<Config.Relay> relays = config.relays();
-        for (Config.Relay r : relays) {
+        List<Relay> relays = config.relays();
+        for (Relay r : relays) {
             String why = sourcePorts.noSourceFor(r.backend());
             if (why != null) {
                 close();
                 throw new IOException("front end: " + why);
             }
         }
-        for (Config.Relay r : relays) {
+        for (Relay r : relays) {
             try {
                 ServerSocketChannel ss = ServerSocketChannel.open();
                 listeners.add(ss);
@@ -219,7 +218,7 @@ public final class FrontEnd implements Closeable {
         long period = Math.max(50, Math.min(1000,
                 TimeUnit.NANOSECONDS.toMillis(Math.min(firstCallNanos, Math.min(idleNanos, writeTimeoutNanos))) / 4));
         this.sweep = timer.scheduleWithFixedDelay(this::sweepIdle, period, period, TimeUnit.MILLISECONDS);
-        this.backendHealth = new BackendHealth(relays.stream().map(Config.Relay::backend).toList(), timer, loops.get(0).io);
+        this.backendHealth = new BackendHealth(relays.stream().map(Relay::backend).toList(), timer, loops.get(0).io);
         for (int i = 0; i < listeners.size(); i++) {
             ServerSocketChannel ss = listeners.get(i);
             Listener l;
@@ -244,8 +243,8 @@ public final class FrontEnd implements Closeable {
      * port, with a warning, when the daemon may not bind them; a range the administrator gave is
      * refused instead (exports that want reserved ports would refuse every client).
      */
-    private static Config.SourcePorts sourcePorts(FrontEndSettings config) throws IOException {
-        Config.SourcePorts range = config.sourcePorts();
+    private static SourcePortRange sourcePorts(FrontEndSettings config) throws IOException {
+        SourcePortRange range = config.sourcePorts();
         if (range.any()) {
             return range;
         }
@@ -260,7 +259,7 @@ public final class FrontEnd implements Closeable {
         LOG.warning("front end: backend connections come from unprivileged ports: the daemon may not bind ports " + range + " ("
                 + why + "); NFS exports with `secure' (knfsd's default) or PrivilegedPort = true refuse them; run the daemon as "
                 + "root or with CAP_NET_BIND_SERVICE, or say --backend-source-ports any");
-        return Config.SourcePorts.ANY;
+        return SourcePortRange.ANY;
     }
 
     /** True when connections from {@code ip} must begin with a PROXY header. */

@@ -12,7 +12,6 @@ import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.rpctlsservd.cli.Config;
 import org.rpctlsservd.guard.LogText;
 
 /**
@@ -47,7 +46,7 @@ final class SourcePorts {
     record Lease(InetSocketAddress backend, int sourceIndex, InetSocketAddress local) {
     }
 
-    SourcePorts(Config.SourcePorts range, List<InetAddress> sources) {
+    SourcePorts(SourcePortRange range, List<InetAddress> sources) {
         this.low = range.low();
         this.high = range.high();
         this.sources = List.copyOf(sources);
@@ -170,7 +169,7 @@ final class SourcePorts {
      * CAP_NET_BIND_SERVICE, or a low net.ipv4.ip_unprivileged_port_start): tried, on a port of the
      * range that is free. Null when it may; else why not.
      */
-    static String mayBind(Config.SourcePorts range, InetAddress source) {
+    static String mayBind(SourcePortRange range, InetAddress source) {
         IOException last = null;
         for (int port = range.high(); port >= range.low() && port > range.high() - 64; port--) {
             try (SocketChannel ch = SocketChannel.open()) {

@@ -77,6 +77,15 @@ public final class IoLoop implements Closeable {
         }
     }
 
+    /**
+     * Runs {@code task} on this loop after {@code delay} (the one "schedule on this loop"): the
+     * timer thread only hands it over, so the task may touch what only this loop touches.
+     */
+    public java.util.concurrent.ScheduledFuture<?> later(java.util.concurrent.ScheduledExecutorService timer, long delay,
+            java.util.concurrent.TimeUnit unit, Runnable task) {
+        return timer.schedule(() -> submit(task), delay, unit);
+    }
+
     /** Drops every interest in {@code ch} (it is about to be closed or handed on). */
     public void forget(SelectableChannel ch) {
         submit(() -> readiness.release(ch));

@@ -1,5 +1,8 @@
 package org.rpctlsservd.cli;
 
+import org.rpctlsservd.frontend.SourcePortRange;
+import org.rpctlsservd.frontend.Relay;
+import org.rpctlsservd.frontend.Require;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -162,12 +165,12 @@ class CliTest {
         assertEquals(2049, c.listen().get(1).getPort());
         assertTrue(c.listen().get(1).getAddress() instanceof java.net.Inet6Address);
         assertEquals(20490, c.backend().getPort());
-        assertEquals(Config.Require.CERTUSER, c.require());
+        assertEquals(Require.CERTUSER, c.require());
         assertEquals(Duration.ofSeconds(60), c.idleTimeout());
         assertEquals(Duration.ofSeconds(5), c.upcallTimeout());
         Config d = parse();
         assertTrue(d.listen().isEmpty());
-        assertEquals(Config.Require.NONE, d.require());
+        assertEquals(Require.NONE, d.require());
         assertEquals(Duration.ofMinutes(6), d.idleTimeout());
         assertEquals(Duration.ofSeconds(15), d.upcallTimeout());
         assertEquals(Duration.ofSeconds(10), d.handshakeTimeout());
@@ -189,12 +192,12 @@ class CliTest {
         Config c = parse("--relay", "0.0.0.0:2049,127.0.0.1:12049,nfs", "--relay", "[::]:20048, 127.0.0.1:20048, mount/3, 400100/1+2",
                 "--require", "cert");
         assertEquals(2, c.relays().size());
-        Config.Relay nfs = c.relays().get(0);
+        Relay nfs = c.relays().get(0);
         assertEquals(2049, nfs.listen().getPort());
         assertEquals(12049, nfs.backend().getPort());
-        assertEquals(List.of(new Config.Program(100003, "nfs", List.of(3, 4))), nfs.programs(), "nfs: versions 3 and 4 unless told");
-        Config.Relay mount = c.relays().get(1);
-        assertEquals(List.of(new Config.Program(100005, "mountd", List.of(3)), new Config.Program(400100, null, List.of(1, 2))),
+        assertEquals(List.of(new Relay.Program(100003, "nfs", List.of(3, 4))), nfs.programs(), "nfs: versions 3 and 4 unless told");
+        Relay mount = c.relays().get(1);
+        assertEquals(List.of(new Relay.Program(100005, "mountd", List.of(3)), new Relay.Program(400100, null, List.of(1, 2))),
                 mount.programs());
         assertEquals(2, c.allRelays().size(), "no --listen: the relays only");
         Config both = parse("--listen", "127.0.0.1:3049", "--backend", "127.0.0.1:2049", "--relay", "127.0.0.1:4049,127.0.0.1:20048");
@@ -215,12 +218,12 @@ class CliTest {
     @Test
     void backendSourcePorts() throws Exception {
         Config d = parse("--listen", "127.0.0.1:1", "--backend", "127.0.0.1:2");
-        assertEquals(Config.SourcePorts.RESERVED, d.backendSourcePorts());
+        assertEquals(SourcePortRange.RESERVED, d.backendSourcePorts());
         assertEquals(359, d.backendSourcePorts().count(), "665-1023, as the Linux NFS client");
         assertTrue(parse("--listen", "127.0.0.1:1", "--backend", "127.0.0.1:2", "--backend-source-ports", "any").backendSourcePorts().any());
         Config r = parse("--listen", "127.0.0.1:1", "--backend", "127.0.0.1:2", "--backend-source-ports", "600-700", "--backend-source",
                 "127.0.0.2", "--backend-source", "[::1]");
-        assertEquals(new Config.SourcePorts(600, 700, true), r.backendSourcePorts());
+        assertEquals(new SourcePortRange(600, 700, true), r.backendSourcePorts());
         assertEquals(2, r.backendSources().size());
         assertEquals("rpc.tlsservd: --backend-source-ports takes reserved, any or LOW-HIGH (1 to 65535), not `700-600'",
                 refused("--listen", "127.0.0.1:1", "--backend", "127.0.0.1:2", "--backend-source-ports", "700-600"));
@@ -275,7 +278,7 @@ class CliTest {
         assertEquals(2, c.maxThreads());
         assertEquals("TLS_AES_128_GCM_SHA256", c.ciphers());
         assertEquals(2, c.listen().size(), "listen is repeatable in the file");
-        assertEquals(Config.Require.TLS, c.require());
+        assertEquals(Require.TLS, c.require());
     }
 
     @Test

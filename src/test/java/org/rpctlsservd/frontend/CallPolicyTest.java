@@ -6,7 +6,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.rpctlsservd.handshake.HandshakeOutcome;
-import org.rpctlsservd.cli.Config.Require;
 import org.rpctlsservd.rpc.CallHeader;
 import org.rpctlsservd.rpc.XdrReader;
 import org.rpctlsservd.support.FrontEndHarness;

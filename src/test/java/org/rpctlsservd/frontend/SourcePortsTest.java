@@ -38,7 +38,7 @@ class SourcePortsTest {
 
     @Test
     void portsGoInTurnFromTheTopAndEachBackendHasTheWholeRange() {
-        SourcePorts p = new SourcePorts(new Config.SourcePorts(1000, 1002, true), List.of());
+        SourcePorts p = new SourcePorts(new SourcePortRange(1000, 1002, true), List.of());
         SourcePorts.Lease a = p.take(B1);
         SourcePorts.Lease b = p.take(B1);
         assertEquals(1002, a.local().getPort());
@@ -56,7 +56,7 @@ class SourcePortsTest {
     void sourceAddressesAddRangesOneAfterTheOther() throws Exception {
         InetAddress two = InetAddress.getByName("127.0.0.2");
         InetAddress three = InetAddress.getByName("127.0.0.3");
-        SourcePorts p = new SourcePorts(new Config.SourcePorts(1000, 1001, true), List.of(two, three, InetAddress.getByName("::1")));
+        SourcePorts p = new SourcePorts(new SourcePortRange(1000, 1001, true), List.of(two, three, InetAddress.getByName("::1")));
         assertEquals(4, p.capacity(B1), "two IPv4 sources for an IPv4 backend");
         List<InetAddress> seen = new java.util.ArrayList<>();
         for (int i = 0; i < 4; i++) {
@@ -65,7 +65,7 @@ class SourcePortsTest {
         assertEquals(List.of(two, two, three, three), seen, "the first address until it is full");
         assertNull(p.take(B1));
         assertNull(p.noSourceFor(new InetSocketAddress(InetAddress.getByName("::1"), 2049)), "::1 serves an IPv6 backend");
-        SourcePorts v4only = new SourcePorts(new Config.SourcePorts(1000, 1001, true), List.of(two));
+        SourcePorts v4only = new SourcePorts(new SourcePortRange(1000, 1001, true), List.of(two));
         assertTrue(v4only.noSourceFor(new InetSocketAddress(InetAddress.getByName("::1"), 2049)).contains("no IPv6 address"));
     }
 

@@ -1,5 +1,7 @@
 package org.rpctlsservd.support;
 
+import org.rpctlsservd.frontend.SourcePortRange;
+import org.rpctlsservd.frontend.Require;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -37,9 +39,9 @@ public final class TestDaemons {
         return new Config(false, null, "/etc/rpc.tlsservd/", 1, false, null, false, maxThreads, "@example.org",
                 null, null, false, true, Config.NO_WILDCARDS, pid,
                 new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64, connectQueue, Duration.ofMinutes(10),
-                rpcbind, 111, Duration.ofSeconds(10), false, false, java.util.List.of(), null, Config.Require.NONE,
+                rpcbind, 111, Duration.ofSeconds(10), false, false, java.util.List.of(), null, Require.NONE,
                 Duration.ofMinutes(6), Duration.ofSeconds(15), Config.DEFAULT_WRITE_TIMEOUT, 0, socket, insecure, 2, null, false, null, java.util.List.of(), java.util.List.of(), false, java.util.List.of(), 0, null, null,
-                Config.DEFAULT_MAX_CLIENTS, Config.DEFAULT_FIRST_CALL_TIMEOUT, java.util.List.of(), Config.SourcePorts.RESERVED,
+                Config.DEFAULT_MAX_CLIENTS, Config.DEFAULT_FIRST_CALL_TIMEOUT, java.util.List.of(), SourcePortRange.RESERVED,
                 java.util.List.of(), java.util.logging.Level.FINE, Config.DEFAULT_SYSLOG_FACILITY);
     }
 
