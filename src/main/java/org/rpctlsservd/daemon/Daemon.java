@@ -165,6 +165,16 @@ public final class Daemon implements Closeable {
     /** What the metrics' gauges read: this daemon's live state, when scraped. */
     private final class Gauges implements MetricsServer.Sources {
         @Override
+        public String version() {
+            return org.rpctlsservd.cli.Cli.version();
+        }
+
+        @Override
+        public int backendGraceSeconds() {
+            return org.rpctlsservd.frontend.BackendHealth.GRACE_SECONDS;
+        }
+
+        @Override
         public int connectQueue() {
             return workers.queued();
         }

@@ -45,6 +45,12 @@ public final class MetricsServer implements Closeable {
 
     /** What the gauges read, from the daemon that owns this server. */
     public interface Sources {
+        /** The daemon's version, for rpctlssd_build_info. */
+        String version();
+
+        /** How long every connect to a backend fails before it counts as unreachable, for the gauge's help line. */
+        int backendGraceSeconds();
+
         /** CONNECT calls waiting for a worker. */
         int connectQueue();
 
@@ -112,7 +118,7 @@ public final class MetricsServer implements Closeable {
         registry.register(jvm);
         Info build = Info.builder().name("rpctlssd_build_info").help("The daemon's version (the value is always 1)")
                 .labelNames("version").build();
-        build.addLabelValues(org.rpctlsservd.cli.Cli.version());
+        build.addLabelValues(sources.version());
         registry.register(build);
         registry.register(gauge("rpctlssd_connect_queue", "CONNECT calls waiting for a handshake worker", sources::connectQueue));
         registry.register(gauge("rpctlssd_workers_busy", "Handshake workers running a handshake step", sources::workersBusy));
@@ -131,7 +137,7 @@ public final class MetricsServer implements Closeable {
                 .help("The front end's memory budget: at it, accepting pauses and the largest unfinished holders are closed")
                 .callback(cb -> cb.call(sources.frontEndMemoryLimit())).build());
         registry.register(GaugeWithCallback.builder().name("rpctlssd_backend_reachable")
-                .help("1 while the backend can be reached; 0 once every connect to it failed for " + org.rpctlsservd.frontend.BackendHealth.GRACE_SECONDS
+                .help("1 while the backend can be reached; 0 once every connect to it failed for " + sources.backendGraceSeconds()
                         + " s with none succeeding since (then /ready answers 503 and names it)").labelNames("backend")
                 .callback(cb -> sources.backends().forEach((b, up) -> cb.call(up ? 1 : 0, b))).build());
         registry.register(optionalGauge("rpctlssd_server_certificate_expiry_timestamp_seconds",

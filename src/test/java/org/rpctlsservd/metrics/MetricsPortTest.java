@@ -44,6 +44,16 @@ class MetricsPortTest {
     /** The gauges' inputs: a daemon at rest. */
     private static final MetricsServer.Sources AT_REST = new MetricsServer.Sources() {
         @Override
+        public String version() {
+            return "0-test";
+        }
+
+        @Override
+        public int backendGraceSeconds() {
+            return 5;
+        }
+
+        @Override
         public int connectQueue() {
             return 0;
         }
