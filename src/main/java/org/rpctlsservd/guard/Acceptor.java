@@ -192,6 +192,7 @@ public final class Acceptor implements Closeable {
         }
     }
 
+    /** Not io.Channels': guard is the bottom layer, below io (whose loops stop the process through Fatal). */
     private static void closeQuietly(java.nio.channels.Channel c) {
         try {
             c.close();

@@ -25,6 +25,7 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.rpctlsservd.guard.Acceptor;
 import org.rpctlsservd.guard.RateLimitedLog;
+import org.rpctlsservd.io.Channels;
 import org.rpctlsservd.io.IoLoop;
 
 /**
@@ -145,7 +146,7 @@ final class MetricsHttp implements Closeable {
                 c = acceptor.acceptNow();
             } catch (Acceptor.Shed e) {
                 try {
-                    timer.schedule(() -> io.submit(this::armAccept), Acceptor.pauseMillis(), TimeUnit.MILLISECONDS);
+                    io.later(timer, Acceptor.pauseMillis(), TimeUnit.MILLISECONDS, this::armAccept);
                 } catch (RejectedExecutionException stopping) {
                     // the daemon stops its timer before this server: nothing to resume
                 }
@@ -181,7 +182,7 @@ final class MetricsHttp implements Closeable {
             ch.configureBlocking(false);
             ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
         } catch (IOException e) {
-            closeQuietly(ch);
+            Channels.closeQuietly(ch);
             return;
         }
         conns.add(c);
@@ -415,15 +416,7 @@ final class MetricsHttp implements Closeable {
         if (c.open) {
             c.open = false;
             conns.remove(c);
-            closeQuietly(c.ch);
-        }
-    }
-
-    private static void closeQuietly(java.nio.channels.Channel ch) {
-        try {
-            ch.close();
-        } catch (IOException e) {
-            // a descriptor given back: nothing to report
+            Channels.closeQuietly(c.ch);
         }
     }
 
@@ -446,7 +439,7 @@ final class MetricsHttp implements Closeable {
         closed = true;
         sweeper.cancel(false);
         io.close(); // its thread ends: what it owned is closed here
-        closeQuietly(listener);
+        Channels.closeQuietly(listener);
         for (Conn c : new ArrayList<>(conns)) {
             close(c);
         }

@@ -20,6 +20,7 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.rpctlsservd.guard.Acceptor;
 import org.rpctlsservd.guard.RateLimitedLog;
+import org.rpctlsservd.io.Channels;
 import org.rpctlsservd.io.IoLoop;
 
 /**
@@ -132,14 +133,14 @@ public final class StreamRpcServer implements Closeable {
             if (connections.size() >= limits.maxConnections()) {
                 warnings.warning("max-" + name, () -> "refused a connection on " + name + ": already "
                         + limits.maxConnections() + " connections");
-                closeQuietly(s);
+                Channels.closeQuietly(s);
                 continue;
             }
             try {
                 String refusal = check == null ? null : check.refuse(s);
                 if (refusal != null) {
                     warnings.warning("refused-" + name, () -> "refused a connection on " + name + ": " + refusal);
-                    closeQuietly(s);
+                    Channels.closeQuietly(s);
                     continue;
                 }
                 if (!local) {
@@ -155,7 +156,7 @@ public final class StreamRpcServer implements Closeable {
                 }
                 c.loop.submit(c::readable);
             } catch (IOException e) {
-                closeQuietly(s);
+                Channels.closeQuietly(s);
             }
         }
     }
@@ -181,7 +182,7 @@ public final class StreamRpcServer implements Closeable {
     public void close() {
         closed = true;
         sweep.cancel(false);
-        closeQuietly(listener);
+        Channels.closeQuietly(listener);
         acceptor.close();
         for (Connection c : connections) {
             c.close();
@@ -195,14 +196,6 @@ public final class StreamRpcServer implements Closeable {
             t.join(5000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        }
-    }
-
-    static void closeQuietly(Closeable c) {
-        try {
-            c.close();
-        } catch (IOException ignored) {
-            // closing: nothing more to do
         }
     }
 
@@ -362,7 +355,7 @@ public final class StreamRpcServer implements Closeable {
         void close() {
             gone = true;
             loop.forget(channel);
-            closeQuietly(channel);
+            Channels.closeQuietly(channel);
             connections.remove(this);
         }
     }

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.channels.SocketChannel;
 import java.util.Optional;
-import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.acplt.oncrpc.OncRpcAcceptStatus;
 import org.acplt.oncrpc.OncRpcAuthStatus;
@@ -24,6 +23,7 @@ import org.rpctlsservd.rpc.gen.rpctlssd_disconnect_res;
 import org.rpctlsservd.rpc.gen.rpctlssd_handlerecord_arg;
 import org.rpctlsservd.rpc.gen.rpctlssd_handlerecord_res;
 import org.rpctlsservd.guard.RateLimitedLog;
+import org.rpctlsservd.io.Channels;
 import org.rpctlsservd.metrics.Metrics;
 import org.rpctlsservd.sessions.Cookies;
 import org.rpctlsservd.sessions.Session;
@@ -179,7 +179,7 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
         if (failure != null || outcome == null) {
             LOG.fine(() -> "rpctlssd_connect_svc: xid " + xid + ": ssl accept failed: "
                     + (failure == null ? "no outcome" : failure.getMessage()));
-            closeQuietly(socket);
+            Channels.closeQuietly(socket);
             call.replyHandshakeFailed(); // the handshaker counted the failure, with its reason
             return;
         }
@@ -205,13 +205,5 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
             }
         }
         LOG.fine(() -> "rpctlsd_connect_svc: xid " + xid + ": thread finished");
-    }
-
-    private static void closeQuietly(SocketChannel socket) {
-        try {
-            socket.close();
-        } catch (IOException e) {
-            LOG.log(Level.FINE, "closing a socket", e);
-        }
     }
 }

@@ -3,7 +3,7 @@
  * HANDLERECORD and DISCONNECT answered at once, CONNECT handed to the handshake workers and
  * answered when its handshake ends.
  *
- * <p>May use: {@code guard}, {@code handshake}, {@code metrics}, {@code rpc}, {@code rpc.gen} (its
- * skeleton and argument types), {@code sessions}.
+ * <p>May use: {@code guard}, {@code handshake}, {@code io} (the quiet close), {@code metrics},
+ * {@code rpc}, {@code rpc.gen} (its skeleton and argument types), {@code sessions}.
  */
 package org.rpctlsservd.service;
