@@ -142,11 +142,11 @@ public final class AsyncRpcClient implements Closeable {
             if (connected) {
                 loop.onReadable(channel, this::readable);
             } else {
-                ScheduledFuture<?> giveUp = timer.schedule(() -> loop.submit(() -> {
+                ScheduledFuture<?> giveUp = loop.later(timer, 5, TimeUnit.SECONDS, () -> {
                     if (!connected) {
                         die(new IOException("no connection to " + server + " within 5 s"));
                     }
-                }), 5, TimeUnit.SECONDS);
+                });
                 loop.onConnectable(channel, () -> {
                     giveUp.cancel(false);
                     finishConnect();
