@@ -24,7 +24,7 @@ import org.bouncycastle.tls.crypto.impl.jcajce.JceAEADCipherImpl;
 
 /**
  * Bouncy Castle's TLS crypto with the record ciphers on the JDK. Chosen by measurement
- * ({@code tools/bench-crypto}, figures in the README): the JDK's AES-GCM runs on the CPU's AES and
+ * ({@code tools/bench-crypto}, figures in docs/measurements.md): the JDK's AES-GCM runs on the CPU's AES and
  * carry-less multiply instructions, 45-100 times Bouncy Castle's plain-Java GCM, and its
  * ChaCha20-Poly1305 is 1.7 (Java 17) to 13 (Java 25) times faster; Bouncy Castle stays for key
  * exchange and signatures, where it is 2.5-7 times faster than SunEC. Every TLS session the daemon
