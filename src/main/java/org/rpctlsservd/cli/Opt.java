@@ -335,9 +335,9 @@ public final class Opt<T> {
             "RFC 9289 front end: accept RPC clients here (repeatable; IPv4 or [IPv6])").declare();
     public static final Opt<InetSocketAddress> BACKEND = value(null, "backend", "host:port", (InetSocketAddress) null,
             (a, s) -> Parse.hostPort("--backend", a), "the plain ONC-RPC server the front end relays to").declare();
-    public static final Opt<List<Relay>> RELAY = list("relay", "listen,backend[,program[/vers+...]]...", (a, s) -> Parse.relay(a),
+    public static final Opt<List<Relay>> RELAY = list("relay", "listen,backend[,program...]", (a, s) -> Parse.relay(a),
             "RFC 9289 front end: accept RPC clients at listen (addr:port) and relay them to backend (host:port); the "
-                    + "programs named (nfs, mountd, nlockmgr, status, rquotad, nfs_acl or a number with its versions) are "
+                    + "programs named (nfs, mountd, nlockmgr, status, rquotad, nfs_acl or a number with its versions: 400100/1+2) are "
                     + "registered with rpcbind at the listen port where nobody has registered them; repeatable").declare();
     public static final Opt<SourcePortRange> BACKEND_SOURCE_PORTS = value(null, "backend-source-ports", "reserved|any|low-high",
             SourcePortRange.RESERVED, (a, s) -> Parse.sourcePorts(a), "front end: the local ports backend connections come from")
