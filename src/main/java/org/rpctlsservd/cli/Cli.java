@@ -19,7 +19,8 @@ import org.apache.commons.cli.UnrecognizedOptionException;
 /**
  * The rpc.tlsservd command line: the C daemon's short and long options
  * ({@code 2C:D:dhl:N:n:mp:r:uvWw}), its checks in its order and its messages, plus long-only options
- * of this implementation.
+ * of this implementation; each declared in {@link Opt}, with the rules between them in
+ * {@link Rules}. Commons CLI reads the arguments; {@link ConfigFile} a {@code --config} file.
  */
 public final class Cli {
     public static final String DEFAULT_PROGNAME = "rpc.tlsservd";

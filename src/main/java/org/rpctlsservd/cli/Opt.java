@@ -23,8 +23,7 @@ import org.rpctlsservd.proxy.Cidr;
  * {@link #all()}; the rules between options are {@link Rules}. Like an enum, but typed: the
  * constants below are each an {@code Opt} of their value's type.
  *
- * <p>This file is long because it is the list of every option (one entry each); the code is the
- * first 150 lines.
+ * <p>Long because it is the list of every option, one entry each, after 220 lines of code.
  *
  * @param <T> the value's type; a repeatable option's is a list of what one occurrence gives
  */
