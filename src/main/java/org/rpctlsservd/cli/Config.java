@@ -1,145 +1,72 @@
 package org.rpctlsservd.cli;
 
-import org.rpctlsservd.frontend.SourcePortRange;
-import org.rpctlsservd.frontend.Relay;
-import org.rpctlsservd.frontend.Require;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.logging.Level;
+import org.rpctlsservd.frontend.Relay;
+import org.rpctlsservd.frontend.Require;
+import org.rpctlsservd.frontend.SourcePortRange;
+import org.rpctlsservd.proxy.Cidr;
 
-/** Everything the command line decided, validated. */
-public record Config(
-        boolean allowTls12,
-        String ciphers,
-        String certDir,
-        int debugLevel,
-        boolean checkHost,
-        String caFile,
-        boolean mutualVerify,
-        int maxThreads,
-        String domain,
-        String caPath,
-        String crlFile,
-        boolean certUser,
-        boolean verbose,
-        int wildcardFlags,
-        /** Null with --no-pidfile. */
-        Path pidFile,
-        InetSocketAddress rpcAddress,
-        int maxConnections,
-        int connectQueue,
-        Duration rpcIdleTimeout,
-        boolean rpcbind,
-        int portmapPort,
-        Duration handshakeTimeout,
-        boolean requireAlpn,
-        boolean throwawayCert,
-        java.util.List<InetSocketAddress> listen,
-        InetSocketAddress backend,
-        Require require,
-        Duration idleTimeout,
-        Duration upcallTimeout,
-        Duration writeTimeout,
-        long memoryBudget,
-        Path rpcSocket,
-        boolean rpcInsecure,
-        int ioThreads,
-        InetSocketAddress metrics,
-        boolean checkOnly,
-        String groups,
-        java.util.List<String> allowSubjects,
-        java.util.List<String> allowSans,
-        boolean requireEku,
-        java.util.List<org.rpctlsservd.proxy.Cidr> acceptProxyFrom,
-        int backendProxy,
-        String keyUri,
-        Path keyPassphraseFile,
-        int maxClients,
-        Duration firstCallTimeout,
-        java.util.List<Relay> relays,
-        SourcePortRange backendSourcePorts,
-        java.util.List<java.net.InetAddress> backendSources,
-        java.util.logging.Level logLevel,
-        int syslogFacility) {
-
-    public Config {
-        relays = java.util.List.copyOf(relays);
-        backendSources = java.util.List.copyOf(backendSources);
-        listen = java.util.List.copyOf(listen);
-        allowSubjects = java.util.List.copyOf(allowSubjects);
-        allowSans = java.util.List.copyOf(allowSans);
-        acceptProxyFrom = java.util.List.copyOf(acceptProxyFrom);
-    }
-
-    /** --syslog-facility's default: daemon, as the C daemon's openlog(LOG_DAEMON). */
-    public static final int DEFAULT_SYSLOG_FACILITY = 3;
-
+/**
+ * Everything the command line decided, validated: a value for each declared option
+ * ({@link Opt#all()}), read with {@link #get(Opt)} or the typed accessors below.
+ */
+public final class Config {
     /** X509_CHECK_FLAG_NO_WILDCARDS: the default host-check mode. */
     public static final int NO_WILDCARDS = 0x2;
     /** X509_CHECK_FLAG_MULTI_LABEL_WILDCARDS, set by -W. */
     public static final int MULTI_LABEL_WILDCARDS = 0x8;
-    public static final String DEFAULT_CERTDIR = "/etc/rpc.tlsservd/";
-    public static final Path DEFAULT_PIDFILE = Path.of("/var/run/rpc.tlsservd.pid");
-    /** Where FreeBSD 13 and 14's rpc.tlsservd listened for the kernel's upcalls. */
-    public static final Path DEFAULT_RPC_SOCKET = Path.of("/var/run/rpctlssd.sock");
-    public static final Duration DEFAULT_WRITE_TIMEOUT = Duration.ofSeconds(30);
-    /** --max-clients: front-end client connections at once. */
-    public static final int DEFAULT_MAX_CLIENTS = 10_000;
-    /** --first-call-timeout: how long a new client may hold a slot before it has earned it. */
-    public static final Duration DEFAULT_FIRST_CALL_TIMEOUT = Duration.ofSeconds(10);
 
-    /**
-     * The option each field comes from, for naming what a reload would change ({@code rpcbind}:
-     * --no-rpcbind; {@code portmapPort} is no option and never differs).
-     */
-    static final java.util.Map<String, String> OPTION_OF = java.util.Map.ofEntries(
-            java.util.Map.entry("allowTls12", "allowtls1_2"), java.util.Map.entry("ciphers", "ciphers"),
-            java.util.Map.entry("certDir", "certdir"), java.util.Map.entry("debugLevel", "debuglevel"),
-            java.util.Map.entry("checkHost", "checkhost"), java.util.Map.entry("caFile", "verifylocs"),
-            java.util.Map.entry("mutualVerify", "mutualverf"), java.util.Map.entry("maxThreads", "maxthreads"),
-            java.util.Map.entry("domain", "domain"), java.util.Map.entry("caPath", "verifydir"),
-            java.util.Map.entry("crlFile", "crl"), java.util.Map.entry("certUser", "certuser"),
-            java.util.Map.entry("verbose", "verbose"), java.util.Map.entry("wildcardFlags", "singlewild/multiwild"),
-            java.util.Map.entry("pidFile", "pidfile"), java.util.Map.entry("rpcAddress", "rpc-address"),
-            java.util.Map.entry("maxConnections", "rpc-max-connections"), java.util.Map.entry("connectQueue", "connect-queue"),
-            java.util.Map.entry("rpcIdleTimeout", "rpc-idle-timeout"), java.util.Map.entry("rpcbind", "no-rpcbind"),
-            java.util.Map.entry("portmapPort", "portmap port"), java.util.Map.entry("handshakeTimeout", "handshake-timeout"),
-            java.util.Map.entry("requireAlpn", "require-alpn"), java.util.Map.entry("throwawayCert", "throwaway-cert"),
-            java.util.Map.entry("listen", "listen"), java.util.Map.entry("backend", "backend"),
-            java.util.Map.entry("require", "require"), java.util.Map.entry("idleTimeout", "idle-timeout"),
-            java.util.Map.entry("upcallTimeout", "upcall-timeout"), java.util.Map.entry("writeTimeout", "write-timeout"),
-            java.util.Map.entry("memoryBudget", "memory-budget"), java.util.Map.entry("rpcSocket", "rpc-socket"),
-            java.util.Map.entry("rpcInsecure", "rpc-insecure"), java.util.Map.entry("ioThreads", "io-threads"),
-            java.util.Map.entry("metrics", "metrics"), java.util.Map.entry("checkOnly", "check"),
-            java.util.Map.entry("groups", "groups"), java.util.Map.entry("allowSubjects", "allow-subject"),
-            java.util.Map.entry("allowSans", "allow-san"), java.util.Map.entry("requireEku", "require-eku"),
-            java.util.Map.entry("acceptProxyFrom", "accept-proxy-from"), java.util.Map.entry("backendProxy", "backend-proxy"),
-            java.util.Map.entry("keyUri", "key-uri"), java.util.Map.entry("keyPassphraseFile", "key-passphrase-file"),
-            java.util.Map.entry("maxClients", "max-clients"), java.util.Map.entry("firstCallTimeout", "first-call-timeout"),
-            java.util.Map.entry("relays", "relay"), java.util.Map.entry("backendSourcePorts", "backend-source-ports"),
-            java.util.Map.entry("backendSources", "backend-source"), java.util.Map.entry("logLevel", "log-level/verbose"),
-            java.util.Map.entry("syslogFacility", "syslog-facility"));
+    private final Map<Opt<?>, Object> values;
 
-    /** What a reload (SIGHUP) applies: the allow-lists. Every other option takes effect at a restart. */
-    public static final java.util.Set<String> RELOADABLE = java.util.Set.of("allow-subject", "allow-san", "require-eku");
-
-    /**
-     * The options, by long name, whose values differ between this configuration and {@code next},
-     * but those a reload applies: empty when a reload can go from one to the other.
-     */
-    public java.util.List<String> restartOnlyChanges(Config next) {
-        java.util.List<String> changed = new java.util.ArrayList<>();
-        for (java.lang.reflect.RecordComponent c : Config.class.getRecordComponents()) {
-            String option = OPTION_OF.get(c.getName());
-            if (RELOADABLE.contains(option)) {
-                continue;
+    /** {@code values}: one for every declared setting (null where the option has none), and nothing else. */
+    Config(Map<Opt<?>, Object> values) {
+        for (Opt<?> o : Opt.all()) {
+            if (o.setting() != values.containsKey(o)) {
+                throw new IllegalArgumentException((o.setting() ? "no value for " : "not a setting: ") + o);
             }
-            try {
-                if (!java.util.Objects.equals(c.getAccessor().invoke(this), c.getAccessor().invoke(next))) {
-                    changed.add(option);
-                }
-            } catch (ReflectiveOperationException e) {
-                throw new IllegalStateException(e);
+        }
+        this.values = Collections.unmodifiableMap(new HashMap<>(values));
+    }
+
+    /** The value of {@code option}. */
+    @SuppressWarnings("unchecked")
+    public <T> T get(Opt<T> option) {
+        if (!option.setting()) {
+            throw new IllegalArgumentException(option + " is an action, not a setting");
+        }
+        return (T) values.get(option);
+    }
+
+    /**
+     * This configuration with one option's value changed, and no other: for tests, which name the
+     * one option they change. The rules between options ({@link Rules}) are the parser's, not
+     * checked again here.
+     */
+    public <T> Config with(Opt<T> option, T value) {
+        Map<Opt<?>, Object> changed = new HashMap<>(values);
+        changed.put(option, value instanceof List<?> l ? List.copyOf(l) : value);
+        return new Config(changed);
+    }
+
+    /**
+     * The options, by long name in --help's order, whose values differ between this configuration
+     * and {@code next}, but those a reload applies: empty when a reload can go from one to the other.
+     */
+    public List<String> restartOnlyChanges(Config next) {
+        List<String> changed = new ArrayList<>();
+        for (Opt<?> o : Opt.all()) {
+            if (o.setting() && !o.reloads() && !Objects.equals(get(o), next.get(o))) {
+                changed.add(o.longName());
             }
         }
         return changed;
@@ -150,29 +77,270 @@ public record Config(
      * name lists (every --allow-subject and --allow-san gone), --require-eku. A reload refuses
      * these: a file cut short looks just like them, and they let more certificates in.
      */
-    public java.util.List<String> droppedRestrictions(Config next) {
-        java.util.List<String> dropped = new java.util.ArrayList<>();
-        if ((!allowSubjects.isEmpty() || !allowSans.isEmpty()) && next.allowSubjects.isEmpty() && next.allowSans.isEmpty()) {
+    public List<String> droppedRestrictions(Config next) {
+        List<String> dropped = new ArrayList<>();
+        if ((!allowSubjects().isEmpty() || !allowSans().isEmpty()) && next.allowSubjects().isEmpty() && next.allowSans().isEmpty()) {
             dropped.add("allow-subject/allow-san list");
         }
-        if (requireEku && !next.requireEku) {
+        if (requireEku() && !next.requireEku()) {
             dropped.add("require-eku");
         }
         return dropped;
     }
 
     /** Every relay of the front end: each --listen to --backend, then each --relay. */
-    public java.util.List<Relay> allRelays() {
-        java.util.List<Relay> all = new java.util.ArrayList<>();
-        for (InetSocketAddress l : listen) {
-            all.add(new Relay(l, backend, java.util.List.of()));
+    public List<Relay> allRelays() {
+        List<Relay> all = new ArrayList<>();
+        for (InetSocketAddress l : listen()) {
+            all.add(new Relay(l, backend(), List.of()));
         }
-        all.addAll(relays);
+        all.addAll(relays());
         return all;
     }
 
     /** With -d the daemon stays in the foreground and logs to stderr. */
     public boolean foreground() {
-        return debugLevel > 0;
+        return debugLevel() > 0;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Config c && values.equals(c.values);
+    }
+
+    @Override
+    public int hashCode() {
+        return values.hashCode();
+    }
+
+    @Override
+    public String toString() {
+        java.util.StringJoiner j = new java.util.StringJoiner(", ", "Config[", "]");
+        for (Opt<?> o : Opt.all()) {
+            if (o.setting()) {
+                j.add(o.longName() + "=" + get(o));
+            }
+        }
+        return j.toString();
+    }
+
+    // ---- values that several options decide ----
+
+    /** Null with --no-pidfile. */
+    public Path pidFile() {
+        return get(Opt.NO_PIDFILE) ? null : get(Opt.PIDFILE);
+    }
+
+    /** -w: 0, -W: {@link #MULTI_LABEL_WILDCARDS}, neither: {@link #NO_WILDCARDS}. */
+    public int wildcardFlags() {
+        return get(Opt.MULTIWILD) ? MULTI_LABEL_WILDCARDS : get(Opt.SINGLEWILD) ? 0 : NO_WILDCARDS;
+    }
+
+    /** --log-level when given, else debug with -v, else info. */
+    public Level logLevel() {
+        Level l = get(Opt.LOG_LEVEL);
+        return l != null ? l : verbose() ? Level.FINE : Level.INFO;
+    }
+
+    public boolean rpcbind() {
+        return !get(Opt.NO_RPCBIND);
+    }
+
+    /** rpcbind's well-known port (no option). */
+    public int portmapPort() {
+        return 111;
+    }
+
+    // ---- one option each ----
+
+    public boolean allowTls12() {
+        return get(Opt.ALLOW_TLS12);
+    }
+
+    public String ciphers() {
+        return get(Opt.CIPHERS);
+    }
+
+    public String certDir() {
+        return get(Opt.CERTDIR);
+    }
+
+    public int debugLevel() {
+        return get(Opt.DEBUGLEVEL);
+    }
+
+    public boolean checkHost() {
+        return get(Opt.CHECKHOST);
+    }
+
+    public String caFile() {
+        return get(Opt.VERIFYLOCS);
+    }
+
+    public boolean mutualVerify() {
+        return get(Opt.MUTUALVERF);
+    }
+
+    public int maxThreads() {
+        return get(Opt.MAXTHREADS);
+    }
+
+    public String domain() {
+        return get(Opt.DOMAIN);
+    }
+
+    public String caPath() {
+        return get(Opt.VERIFYDIR);
+    }
+
+    public String crlFile() {
+        return get(Opt.CRL);
+    }
+
+    public boolean certUser() {
+        return get(Opt.CERTUSER);
+    }
+
+    public boolean verbose() {
+        return get(Opt.VERBOSE);
+    }
+
+    public InetSocketAddress rpcAddress() {
+        return get(Opt.RPC_ADDRESS);
+    }
+
+    public int maxConnections() {
+        return get(Opt.RPC_MAX_CONNECTIONS);
+    }
+
+    public int connectQueue() {
+        return get(Opt.CONNECT_QUEUE);
+    }
+
+    public Duration rpcIdleTimeout() {
+        return get(Opt.RPC_IDLE_TIMEOUT);
+    }
+
+    public Duration handshakeTimeout() {
+        return get(Opt.HANDSHAKE_TIMEOUT);
+    }
+
+    public boolean requireAlpn() {
+        return get(Opt.REQUIRE_ALPN);
+    }
+
+    public boolean throwawayCert() {
+        return get(Opt.THROWAWAY_CERT);
+    }
+
+    public List<InetSocketAddress> listen() {
+        return get(Opt.LISTEN);
+    }
+
+    public InetSocketAddress backend() {
+        return get(Opt.BACKEND);
+    }
+
+    public Require require() {
+        return get(Opt.REQUIRE);
+    }
+
+    public Duration idleTimeout() {
+        return get(Opt.IDLE_TIMEOUT);
+    }
+
+    public Duration upcallTimeout() {
+        return get(Opt.UPCALL_TIMEOUT);
+    }
+
+    public Duration proxyHeaderTimeout() {
+        return get(Opt.PROXY_HEADER_TIMEOUT);
+    }
+
+    public Duration writeTimeout() {
+        return get(Opt.WRITE_TIMEOUT);
+    }
+
+    /** Bytes; 0: half the maximum heap. */
+    public long memoryBudget() {
+        return get(Opt.MEMORY_BUDGET);
+    }
+
+    public Path rpcSocket() {
+        return get(Opt.RPC_SOCKET);
+    }
+
+    public boolean rpcInsecure() {
+        return get(Opt.RPC_INSECURE);
+    }
+
+    public int ioThreads() {
+        return get(Opt.IO_THREADS);
+    }
+
+    /** Null: no metrics. */
+    public InetSocketAddress metrics() {
+        return get(Opt.METRICS);
+    }
+
+    public boolean checkOnly() {
+        return get(Opt.CHECK);
+    }
+
+    public String groups() {
+        return get(Opt.GROUPS);
+    }
+
+    public List<String> allowSubjects() {
+        return get(Opt.ALLOW_SUBJECT);
+    }
+
+    public List<String> allowSans() {
+        return get(Opt.ALLOW_SAN);
+    }
+
+    public boolean requireEku() {
+        return get(Opt.REQUIRE_EKU);
+    }
+
+    public List<Cidr> acceptProxyFrom() {
+        return get(Opt.ACCEPT_PROXY_FROM);
+    }
+
+    /** 0: none; else the PROXY protocol version. */
+    public int backendProxy() {
+        return get(Opt.BACKEND_PROXY);
+    }
+
+    public String keyUri() {
+        return get(Opt.KEY_URI);
+    }
+
+    public Path keyPassphraseFile() {
+        return get(Opt.KEY_PASSPHRASE_FILE);
+    }
+
+    public int maxClients() {
+        return get(Opt.MAX_CLIENTS);
+    }
+
+    public Duration firstCallTimeout() {
+        return get(Opt.FIRST_CALL_TIMEOUT);
+    }
+
+    public List<Relay> relays() {
+        return get(Opt.RELAY);
+    }
+
+    public SourcePortRange backendSourcePorts() {
+        return get(Opt.BACKEND_SOURCE_PORTS);
+    }
+
+    public List<InetAddress> backendSources() {
+        return get(Opt.BACKEND_SOURCE);
+    }
+
+    public int syslogFacility() {
+        return get(Opt.SYSLOG_FACILITY);
     }
 }

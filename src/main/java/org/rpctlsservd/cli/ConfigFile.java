@@ -8,8 +8,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import org.apache.commons.cli.Option;
-import org.apache.commons.cli.Options;
 
 /**
  * The {@code --config} file: one option per line, {@code name = value} or a bare {@code name} for
@@ -19,8 +17,6 @@ import org.apache.commons.cli.Options;
  * file, the line and the name.
  */
 final class ConfigFile {
-    /** Actions and the file itself: not options a file can set. */
-    static final Set<String> NOT_IN_FILES = Set.of("config", "check", "version", "help");
     /** Larger than any sensible configuration; a bound on what is read. */
     private static final long MAX_BYTES = 1 << 20;
 
@@ -32,7 +28,7 @@ final class ConfigFile {
      * command line also gives (by long name): the command line's replace them, a repeatable
      * {@code listen} included.
      */
-    static List<String> read(String progname, Path file, Options options, Set<String> onCommandLine) throws UsageException {
+    static List<String> read(String progname, Path file, Set<String> onCommandLine) throws UsageException {
         List<String> lines;
         if (Files.isDirectory(file)) {
             throw new UsageException(progname + ": " + file + " (--config): a directory, not a file");
@@ -70,14 +66,14 @@ final class ConfigFile {
             if (name.isEmpty() || !name.chars().allMatch(c -> c == '-' || c == '_' || Character.isLetterOrDigit(c))) {
                 throw new UsageException(where + "malformed line, expected \"name = value\" or \"name\": `" + line + "'");
             }
-            Option o = NOT_IN_FILES.contains(name) ? null : options.getOption(name);
-            if (o == null || !name.equals(o.getLongOpt())) {
+            Opt<?> o = Opt.byLongName(name);
+            if (o == null || !o.inFile()) {
                 throw new UsageException(where + "unknown option `" + name + "'");
             }
-            if (o.hasArg() && (value == null || value.isEmpty())) {
-                throw new UsageException(where + "option `" + name + "' needs a value: " + name + " = " + o.getArgName());
+            if (o.takesArgument() && (value == null || value.isEmpty())) {
+                throw new UsageException(where + "option `" + name + "' needs a value: " + name + " = " + o.argName());
             }
-            if (!o.hasArg() && value != null) {
+            if (!o.takesArgument() && value != null) {
                 throw new UsageException(where + "option `" + name + "' takes no value; write the bare name to set it");
             }
             if (onCommandLine.contains(name)) {

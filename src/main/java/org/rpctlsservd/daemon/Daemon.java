@@ -551,9 +551,8 @@ public final class Daemon implements Closeable {
 
     /** The front end's part of the options. */
     static FrontEndSettings frontEndSettings(Config c) {
-        // A PROXY header must be in within the handshake deadline, as a ClientHello must.
         return new FrontEndSettings(c.allRelays(), c.require(), c.idleTimeout(), c.upcallTimeout(), c.writeTimeout(),
-                c.ioThreads(), c.acceptProxyFrom(), c.backendProxy(), c.handshakeTimeout(), c.maxClients(), c.firstCallTimeout(),
+                c.ioThreads(), c.acceptProxyFrom(), c.backendProxy(), c.proxyHeaderTimeout(), c.maxClients(), c.firstCallTimeout(),
                 c.backendSourcePorts(), c.backendSources());
     }
 }

@@ -89,11 +89,6 @@ public final class HandshakeWorkers implements Closeable {
         }
     }
 
-    /** The default cap: half the online CPUs, at least one. */
-    public static int defaultMaxThreads(int ncpu) {
-        return Math.max(1, ncpu / 2);
-    }
-
     public int maxThreads() {
         return maxThreads;
     }

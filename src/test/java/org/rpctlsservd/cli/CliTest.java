@@ -54,6 +54,8 @@ class CliTest {
 
     @Test
     void defaultCapIsHalfTheCpusAtLeastOne() throws Exception {
+        assertEquals(1, Opt.defaultMaxThreads(1));
+        assertEquals(4, Opt.defaultMaxThreads(9));
         assertEquals(1, new Cli("rpc.tlsservd", 1, "h", h -> null).parse(new String[0]).maxThreads());
         assertEquals(4, new Cli("rpc.tlsservd", 8, "h", h -> null).parse(new String[0]).maxThreads());
         assertEquals(3, new Cli("rpc.tlsservd", 7, "h", h -> null).parse(new String[0]).maxThreads());
@@ -160,7 +162,7 @@ class CliTest {
     @Test
     void frontEndOptions() throws Exception {
         Config c = parse("--listen", "127.0.0.1:2049", "--listen", "[::1]:2049", "--backend", "127.0.0.1:20490",
-                "--require", "certuser", "--idle-timeout", "60", "--upcall-timeout", "5");
+                "--require", "certuser", "--idle-timeout", "60", "--upcall-timeout", "5", "--handshake-timeout", "4");
         assertEquals(2, c.listen().size());
         assertEquals(2049, c.listen().get(1).getPort());
         assertTrue(c.listen().get(1).getAddress() instanceof java.net.Inet6Address);
@@ -312,15 +314,13 @@ class CliTest {
 
     @Test
     void aReloadNamesTheOptionsThatNeedARestart() throws Exception {
-        for (java.lang.reflect.RecordComponent c : Config.class.getRecordComponents()) {
-            String option = Config.OPTION_OF.get(c.getName());
-            assertTrue(option != null, "no option name for " + c.getName());
-            assertTrue(Cli.longNames().containsAll(java.util.List.of(option.split("/"))) || option.equals("portmap port"), option);
-        }
+        assertEquals(java.util.Set.of("allow-subject", "allow-san", "require-eku"),
+                Opt.all().stream().filter(Opt::reloads).map(Opt::longName).collect(java.util.stream.Collectors.toSet()),
+                "what SIGHUP applies, as the man pages say");
         Config before = parse("-m", "-l", "/ca.pem", "--allow-subject", "CN=alice", "--require-eku");
         assertEquals(java.util.List.of(), before.restartOnlyChanges(parse("-m", "-l", "/ca.pem", "--allow-san", "*.example.org")),
                 "the allow-lists are what a reload applies");
-        assertEquals(java.util.List.of("verifylocs", "singlewild/multiwild", "listen", "backend"),
+        assertEquals(java.util.List.of("verifylocs", "singlewild", "listen", "backend"),
                 before.restartOnlyChanges(parse("-m", "-l", "/other.pem", "-h", "-w", "--allow-subject", "CN=alice",
                         "--listen", "127.0.0.1:2049", "--backend", "127.0.0.1:111")).stream().filter(o -> !o.equals("checkhost")).toList());
         assertEquals(java.util.List.of("allow-subject/allow-san list", "require-eku"), before.droppedRestrictions(parse("-m", "-l", "/ca.pem")));
@@ -348,6 +348,58 @@ class CliTest {
         assertTrue(parse("--check").checkOnly());
         assertEquals("127.0.0.1", parse("--metrics", "127.0.0.1:9464").metrics().getAddress().getHostAddress());
         assertNull(parse().metrics(), "metrics are off by default");
+    }
+
+    @Test
+    void theProxyHeaderHasADeadlineOfItsOwn() throws Exception {
+        String[] proxied = {"--listen", "127.0.0.1:2049", "--backend", "127.0.0.1:111", "--accept-proxy-from", "10.0.0.0/8"};
+        assertEquals(Duration.ofSeconds(10), parse(proxied).proxyHeaderTimeout(), "the handshake timeout's default");
+        Config c = parse(concat(proxied, "--proxy-header-timeout", "0.5", "--handshake-timeout", "3"));
+        assertEquals(Duration.ofMillis(500), c.proxyHeaderTimeout());
+        assertEquals(Duration.ofSeconds(3), c.handshakeTimeout(), "two options, two values");
+        assertEquals("rpc.tlsservd: --proxy-header-timeout takes seconds from 0.001 to 86400, not `0'",
+                refused(concat(proxied, "--proxy-header-timeout", "0")));
+    }
+
+    @Test
+    void withAFrontEndTheHandshakeTimeoutIsBelowTheUpcallTimeout() throws Exception {
+        String[] fe = {"--listen", "127.0.0.1:2049", "--backend", "127.0.0.1:111"};
+        assertEquals("rpc.tlsservd: --handshake-timeout (15) must be below --upcall-timeout (15): the front end would give up"
+                + " a CONNECT upcall while its handshake may still succeed", refused(concat(fe, "--handshake-timeout", "15")));
+        assertEquals("rpc.tlsservd: --handshake-timeout (10) must be below --upcall-timeout (2.5): the front end would give up"
+                + " a CONNECT upcall while its handshake may still succeed", refused(concat(fe, "--upcall-timeout", "2.5")));
+        assertEquals("rpc.tlsservd: --handshake-timeout (60) must be below --upcall-timeout (15): the front end would give up"
+                + " a CONNECT upcall while its handshake may still succeed",
+                refused("--relay", "127.0.0.1:2049,127.0.0.1:111", "--handshake-timeout", "60"), "a --relay is a front end too");
+        assertEquals(Duration.ofSeconds(60), parse("--handshake-timeout", "60").handshakeTimeout(),
+                "without a front end the caller is the kernel, whose timeout is not an option here");
+        parse(concat(fe, "--handshake-timeout", "60", "--upcall-timeout", "90"));
+    }
+
+    @Test
+    void changingOneOptionNamesOneOption() throws Exception {
+        Config c = parse();
+        Config shorter = c.with(Opt.IDLE_TIMEOUT, Duration.ofSeconds(1));
+        assertEquals(Duration.ofSeconds(1), shorter.idleTimeout());
+        assertEquals(List.of("idle-timeout"), c.restartOnlyChanges(shorter), "and nothing else changed");
+        assertEquals(Duration.ofMinutes(6), c.idleTimeout(), "the original stays as it was");
+    }
+
+    @Test
+    void theUsageLineAndTheConfigFileComeFromTheDeclarations() {
+        for (Opt<?> o : Opt.all()) {
+            assertEquals(o.shortName() != null, twoCpus.usage().contains("[" + o + (o.takesArgument() ? " " + o.argName() : "") + "]"),
+                    o.toString());
+            assertEquals(o.inFile(), Cli.configNames().contains(o.longName()), o.toString());
+        }
+        assertEquals(java.util.Set.of("check", "config", "help", "version"),
+                Opt.all().stream().filter(o -> !o.inFile()).map(Opt::longName).collect(java.util.stream.Collectors.toSet()));
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
     }
 
     @Test

@@ -116,7 +116,7 @@ class ProxyProtocolTest {
     void aTrustedPeerMustSendAGoodHeaderInTime() throws Exception {
         try (LogCapture log = LogCapture.daemon();
                 FrontEndHarness h = FX.frontEnd(tmp, "--accept-proxy-from", "127.0.0.1",
-                        "--handshake-timeout", "0.5")) {
+                        "--proxy-header-timeout", "0.5")) {
             try (Socket bad = from("127.0.0.1", h.port)) {
                 byte[] probe = FrontEndHarness.probe(1);
                 bad.getOutputStream().write(ByteBuffer.allocate(4 + probe.length).putInt(0x80000000 | probe.length).put(probe).array());

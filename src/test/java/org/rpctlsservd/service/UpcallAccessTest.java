@@ -26,6 +26,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.rpctlsservd.cli.Config;
+import org.rpctlsservd.cli.Opt;
 import org.rpctlsservd.daemon.Daemon;
 import org.rpctlsservd.handshake.HandshakeOutcome;
 import org.rpctlsservd.rpc.AsyncRpcClient;
@@ -57,13 +58,7 @@ class UpcallAccessTest {
     @BeforeEach
     void start() throws Exception {
         Config c = TestDaemons.config(1, 8, false, false);
-        config = new Config(c.allowTls12(), c.ciphers(), c.certDir(), c.debugLevel(), c.checkHost(), c.caFile(), c.mutualVerify(),
-                c.maxThreads(), c.domain(), c.caPath(), c.crlFile(), c.certUser(), c.verbose(), c.wildcardFlags(), c.pidFile(),
-                c.rpcAddress(), 2, c.connectQueue(), c.rpcIdleTimeout(), c.rpcbind(), c.portmapPort(), c.handshakeTimeout(),
-                c.requireAlpn(), c.throwawayCert(), c.listen(), c.backend(), c.require(), c.idleTimeout(), c.upcallTimeout(),
-                c.writeTimeout(), c.memoryBudget(), c.rpcSocket(), false, c.ioThreads(), null, false, null, java.util.List.of(), java.util.List.of(), false, java.util.List.of(), 0, null, null,
-                c.maxClients(), c.firstCallTimeout(), c.relays(), c.backendSourcePorts(), c.backendSources(), c.logLevel(),
-                c.syslogFacility());
+        config = c.with(Opt.RPC_MAX_CONNECTIONS, 2);
         daemon = Daemon.start(config, handshaker);
     }
 
@@ -182,13 +177,7 @@ class UpcallAccessTest {
     @Test
     void aNonLoopbackRpcAddressIsWarnedAbout() throws Exception {
         Config c = TestDaemons.config(1, 8, false, false);
-        Config wide = new Config(c.allowTls12(), c.ciphers(), c.certDir(), c.debugLevel(), c.checkHost(), c.caFile(), c.mutualVerify(),
-                c.maxThreads(), c.domain(), c.caPath(), c.crlFile(), c.certUser(), c.verbose(), c.wildcardFlags(), c.pidFile(),
-                new InetSocketAddress(InetAddress.getByName("0.0.0.0"), 0), c.maxConnections(), c.connectQueue(), c.rpcIdleTimeout(),
-                c.rpcbind(), c.portmapPort(), c.handshakeTimeout(), c.requireAlpn(), c.throwawayCert(), c.listen(), c.backend(),
-                c.require(), c.idleTimeout(), c.upcallTimeout(), c.writeTimeout(), c.memoryBudget(), c.rpcSocket(), false, c.ioThreads(), null, false, null, java.util.List.of(), java.util.List.of(), false, java.util.List.of(), 0, null, null,
-                c.maxClients(), c.firstCallTimeout(), c.relays(), c.backendSourcePorts(), c.backendSources(), c.logLevel(),
-                c.syslogFacility());
+        Config wide = c.with(Opt.RPC_ADDRESS, new InetSocketAddress(InetAddress.getByName("0.0.0.0"), 0));
         try (LogCapture log = LogCapture.daemon(); Daemon d = Daemon.start(wide, handshaker)) {
             assertTrue(log.has("--rpc-address 0.0.0.0 is not a loopback address"), log.lines().toString());
         }

@@ -1,7 +1,5 @@
 package org.rpctlsservd.support;
 
-import org.rpctlsservd.frontend.SourcePortRange;
-import org.rpctlsservd.frontend.Require;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -11,8 +9,9 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
+import org.rpctlsservd.cli.Cli;
 import org.rpctlsservd.cli.Config;
+import org.rpctlsservd.cli.UsageException;
 import org.rpctlsservd.daemon.Daemon;
 import org.rpctlsservd.handshake.Handshaker;
 
@@ -36,13 +35,20 @@ public final class TestDaemons {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        return new Config(false, null, "/etc/rpc.tlsservd/", 1, false, null, false, maxThreads, "@example.org",
-                null, null, false, true, Config.NO_WILDCARDS, pid,
-                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64, connectQueue, Duration.ofMinutes(10),
-                rpcbind, 111, Duration.ofSeconds(10), false, false, java.util.List.of(), null, Require.NONE,
-                Duration.ofMinutes(6), Duration.ofSeconds(15), Config.DEFAULT_WRITE_TIMEOUT, 0, socket, insecure, 2, null, false, null, java.util.List.of(), java.util.List.of(), false, java.util.List.of(), 0, null, null,
-                Config.DEFAULT_MAX_CLIENTS, Config.DEFAULT_FIRST_CALL_TIMEOUT, java.util.List.of(), SourcePortRange.RESERVED,
-                java.util.List.of(), java.util.logging.Level.FINE, Config.DEFAULT_SYSLOG_FACILITY);
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("-d", "-v", "-n", "example.org", "-N",
+                Integer.toString(maxThreads), "--connect-queue", Integer.toString(connectQueue), "--io-threads", "2",
+                "--pidfile", pid.toString(), "--rpc-socket", socket.toString()));
+        if (!rpcbind) {
+            args.add("--no-rpcbind");
+        }
+        if (insecure) {
+            args.add("--rpc-insecure");
+        }
+        try {
+            return new Cli("rpc.tlsservd", Math.max(2, maxThreads), "test.example.org", h -> null).parse(args.toArray(new String[0]));
+        } catch (UsageException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
     }
 
     public static Daemon start(int maxThreads, int connectQueue, Handshaker h) throws IOException {
