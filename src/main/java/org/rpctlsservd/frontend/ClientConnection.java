@@ -14,7 +14,7 @@ import org.acplt.oncrpc.OncRpcAuthStatus;
 import org.rpctlsservd.certs.Dn;
 import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.handshake.HandshakeOutcome;
-import org.rpctlsservd.handshake.TlsSession;
+import org.rpctlsservd.handshake.EstablishedSession;
 import org.rpctlsservd.io.IoLoop;
 import org.rpctlsservd.metrics.Metrics;
 import org.rpctlsservd.metrics.Metrics.Refusal;
@@ -30,7 +30,7 @@ import org.rpctlsservd.guard.LogText;
  * kernel does for an RPC-over-TLS transport: answer the STARTTLS probe, hand the socket to the
  * handshake with a CONNECT upcall, then relay records both ways under the result's rules
  * (DISABLED, CERTUSER) and the --require policy. Everything runs on the connection's own event
- * loop, so this object needs no locks of its own; the TLS state is behind {@link TlsSession}'s door.
+ * loop, so this object needs no locks of its own; the TLS state is behind {@link EstablishedSession}'s door.
  *
  * <p>Its stages, in the order bytes meet them: from the client, {@link RecordParser} assembles
  * calls (decrypted by the session first, once TLS is up) and {@link CallPolicy} decides on each
@@ -134,7 +134,7 @@ final class ClientConnection {
     }
     volatile State state = State.PLAIN;
     private long cookie;
-    private TlsSession session;
+    private EstablishedSession session;
     private volatile int flags;
     private int uid;
     private int[] gids = new int[0];
@@ -333,7 +333,7 @@ final class ClientConnection {
 
     /** What the client sent could not be taken: bad input, or a session shut off meanwhile. */
     private void clientFailed(IOException e) {
-        teardown(e instanceof TlsSession.ShutOffException ? e.getMessage() : "bad input from the client: " + LogText.why(e, "the client"));
+        teardown(e instanceof EstablishedSession.ShutOffException ? e.getMessage() : "bad input from the client: " + LogText.why(e, "the client"));
     }
 
     /**
@@ -658,7 +658,7 @@ final class ClientConnection {
             closeAll();
             return;
         }
-        TlsSession s = (TlsSession) fe.sessions.get(cookie);
+        EstablishedSession s = fe.sessions.get(cookie);
         if (s == null || state == State.CLOSED) {
             if (s != null) {
                 loop.upcalls.disconnect(cookie);

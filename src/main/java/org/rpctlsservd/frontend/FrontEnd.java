@@ -23,7 +23,7 @@ import org.rpctlsservd.guard.Acceptor;
 import org.rpctlsservd.guard.MemoryBudget;
 import org.rpctlsservd.guard.RateLimitedLog;
 import org.rpctlsservd.io.IoLoop;
-import org.rpctlsservd.sessions.SessionTable;
+import org.rpctlsservd.handshake.EstablishedSessions;
 import org.rpctlsservd.sessions.SocketHandoff;
 import org.rpctlsservd.guard.LogText;
 
@@ -53,7 +53,7 @@ public final class FrontEnd implements Closeable {
     static final long STALLED_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     final SocketHandoff handoff;
-    final SessionTable sessions;
+    final EstablishedSessions sessions;
     final Require require;
     final int maxRecord = 4 * 1024 * 1024 + 1024;
     /** The event loops; each connection belongs to one of them for its life. */
@@ -168,7 +168,7 @@ public final class FrontEnd implements Closeable {
 
     /** {@code placement}: how the RPCTLSSD service in this process learns to serve each loop's upcalls on that loop, or null. */
     public FrontEnd(FrontEndSettings config, java.net.SocketAddress service, org.rpctlsservd.rpc.LoopPlacement placement,
-            SocketHandoff handoff, SessionTable sessions, ScheduledExecutorService timer, MemoryBudget budget) throws IOException {
+            SocketHandoff handoff, EstablishedSessions sessions, ScheduledExecutorService timer, MemoryBudget budget) throws IOException {
         this.handoff = handoff;
         this.sessions = sessions;
         this.require = config.require();
