@@ -15,6 +15,7 @@ import org.rpctlsservd.certs.Dn;
 import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.handshake.HandshakeOutcome;
 import org.rpctlsservd.handshake.EstablishedSession;
+import org.rpctlsservd.io.Channels;
 import org.rpctlsservd.io.IoLoop;
 import org.rpctlsservd.metrics.Metrics;
 import org.rpctlsservd.metrics.Metrics.Refusal;
@@ -48,16 +49,15 @@ import org.rpctlsservd.guard.LogText;
  * the write timeout. The backend connection is made, without blocking, when the first call must be
  * relayed: a client that only probes or says nothing costs the backend nothing.
  */
-final class ClientConnection {
+final class ClientConnection implements Member {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
 
     enum State { PLAIN, HANDSHAKING, TLS, CLOSED }
 
-    private final FrontEnd fe;
-    /** The event loop this connection belongs to for its life: every callback of it runs there. */
-    final FrontEnd.Loop loop;
-    final IoLoop io;
-    final SocketChannel client;
+    /** The shared services as its event loop shows them; every callback of it runs on that loop, for its life. */
+    private final ConnectionServices loop;
+    private final IoLoop io;
+    private final SocketChannel client;
     private final BackendConnect backend;
     /** The record whose relaying opens the backend connection (named in the log if that is refused). */
     private CallHeader opening;
@@ -98,28 +98,17 @@ final class ClientConnection {
     private boolean clientReadPaused;
     private boolean backendReadPaused;
     /** The bytes last reported to the front end's budget (read by the front end's shedding scan, on any loop). */
-    volatile long reported;
+    private volatile long reported;
     /** Of those, the bytes of a client record not yet complete. */
-    volatile long unfinished;
+    private volatile long unfinished;
     /** Why another loop marked it to be closed (the log's reason). */
-    volatile String markedReason;
+    private volatile String markedReason;
 
-    /**
-     * What this connection has earned, for who goes first when room must be made: nothing yet; its
-     * probe answered or a call relayed; a TLS session. BUSY: its socket is with the handshake.
-     */
-    static final int UNEARNED = 0;
-    static final int EARNED = 1;
-    static final int TLS_SESSION = 2;
-    static final int BUSY = 3;
-    volatile int earned = UNEARNED;
-    final long acceptedAt = System.nanoTime();
+    /** What this connection has earned ({@link Member#UNEARNED}...). */
+    private volatile int earned = UNEARNED;
+    private final long acceptedAt = System.nanoTime();
     /** When bytes last came from the client. */
-    volatile long lastFromClient = acceptedAt;
-    /** Why the front end closes a connection to protect the others, and the bytes it held when so marked. */
-    record Doom(org.rpctlsservd.metrics.Metrics.Shed why, long held) {
-    }
-
+    private volatile long lastFromClient = acceptedAt;
     /** Set when the connection is gone: nobody can mark it after that (its marks would never be taken back). */
     private static final Doom GONE = new Doom(null, 0);
 
@@ -132,29 +121,28 @@ final class ClientConnection {
     /** A reply made here; the STARTTLS one is the last in clear text. */
     private record OwnReply(byte[] message, boolean startsTls) {
     }
-    volatile State state = State.PLAIN;
+    private volatile State state = State.PLAIN;
     private long cookie;
     private EstablishedSession session;
     private volatile int flags;
     private int uid;
     private int[] gids = new int[0];
     private boolean trimLogged;
-    volatile long lastActivity = System.nanoTime();
+    private volatile long lastActivity = System.nanoTime();
 
-    ClientConnection(FrontEnd fe, FrontEnd.Loop loop, SocketChannel client, InetSocketAddress peer, InetSocketAddress backendAddress) {
-        this.fe = fe;
+    ClientConnection(ConnectionServices loop, SocketChannel client, InetSocketAddress peer, InetSocketAddress backendAddress) {
         this.loop = loop;
-        this.io = loop.io;
+        this.io = loop.io();
         this.client = client;
         this.peer = peer;
-        this.intake = new ProxyIntake(fe.trustsProxy(peer.getAddress()));
+        this.intake = new ProxyIntake(loop.trustsProxy(peer.getAddress()));
         try {
             this.destination = (InetSocketAddress) client.getLocalAddress();
         } catch (IOException e) {
             this.destination = new InetSocketAddress(0);
         }
-        this.fromClient = new RecordParser(fe.maxRecord);
-        this.fromBackend = new RecordMarks(fe.maxRecord);
+        this.fromClient = new RecordParser(loop.settings().maxRecord());
+        this.fromBackend = new RecordMarks(loop.settings().maxRecord());
         this.toClient = new Outbound(io, "the client", LOW_WATER, () -> {
             if (backendReadPaused) {
                 backendReadPaused = false;
@@ -167,27 +155,30 @@ final class ClientConnection {
         }, this::teardown, n -> {
             progressed();
             Metrics.toClient(n);
-        }, this::closed, fe.peakQueued);
+        }, this::closed, loop.stats().peakQueuedCounter());
         this.toBackend = new Outbound(io, "the backend", LOW_WATER, this::resumeClientRead, this::backendWritable,
                 this::teardown, n -> {
                     progressed();
                     Metrics.toBackend(n);
-                }, this::closed, fe.peakQueued);
+                }, this::closed, loop.stats().peakQueuedCounter());
         toClient.open(client);
-        this.backend = new BackendConnect(fe, this, io, backendAddress, this::backendConnected, this::teardown, this::closed);
+        this.backend = new BackendConnect(loop, this, backendAddress, this::backendConnected, this::teardown, this::closed,
+                this::sourcePortsExhausted);
     }
 
     /** From any thread: marks this connection to be closed for {@code why}; false when it was marked already. */
-    boolean doom(org.rpctlsservd.metrics.Metrics.Shed why, long held) {
+    @Override
+    public boolean doom(org.rpctlsservd.metrics.Metrics.Shed why, long held) {
         if (!doomed.compareAndSet(null, new Doom(why, held))) {
             return false;
         }
         Metrics.shed(why);
-        fe.shedCount(why).incrementAndGet();
+        loop.stats().shed(why);
         return true;
     }
 
-    boolean doomed() {
+    @Override
+    public boolean doomed() {
         return doomed.get() != null;
     }
 
@@ -197,14 +188,14 @@ final class ClientConnection {
         return d == GONE ? null : d;
     }
 
-    /** On its loop, as it is forgotten: no mark from now on; the mark it had, or null. */
-    Doom gone() {
+    @Override
+    public Doom gone() {
         Doom d = doomed.getAndSet(GONE);
         return d == GONE ? null : d;
     }
 
-    /** From any thread: closes this connection on its own loop, after what that loop is doing now. */
-    void closeSoon(String reason) {
+    @Override
+    public void closeSoon(String reason) {
         io.submit(() -> teardown(reason));
     }
 
@@ -220,7 +211,8 @@ final class ClientConnection {
         account();
     }
 
-    private boolean closed() {
+    @Override
+    public boolean closed() {
         return state == State.CLOSED;
     }
 
@@ -241,14 +233,14 @@ final class ClientConnection {
 
     void start() {
         if (intake.expectsHeader()) {
-            long nanos = fe.proxyHeaderNanos;
-            proxyDeadline = fe.timer.schedule(() -> onLoop(() -> {
+            long nanos = loop.settings().proxyHeaderNanos();
+            proxyDeadline = loop.later(nanos, TimeUnit.NANOSECONDS, () -> {
                 if (intake != null) {
-                    fe.warnings.warning("proxy-slow", () -> "front end " + LogText.address(peer) + ": no PROXY header within "
+                    loop.warnings().warning("proxy-slow", () -> "front end " + LogText.address(peer) + ": no PROXY header within "
                             + TimeUnit.NANOSECONDS.toMillis(nanos) + " ms: closed");
                     teardown("no PROXY header in time");
                 }
-            }), nanos, TimeUnit.NANOSECONDS);
+            });
         }
         clientReadable(); // the client's first call (its probe) has usually arrived already: no wait for it
         account();
@@ -261,16 +253,8 @@ final class ClientConnection {
                         + (session != null || state == State.HANDSHAKING ? TLS_OVERHEAD : PLAIN_OVERHEAD);
         long grew = now - reported;
         unfinished = state == State.CLOSED || !fromClient.midRecord() ? 0 : fromClient.footprint();
-        fe.budget.add(grew);
         reported = now;
-        if (grew > 0) {
-            if (!loop.marked.isEmpty()) {
-                loop.closeMarked(this); // what other loops marked here goes before anyone here grows again
-            }
-            if (fe.budget.paused()) {
-                fe.shedIfOver(this);
-            }
-        }
+        loop.accounted(this, grew);
     }
 
     /** What waits for the client: its queue, what is held while the handshake runs, and our own replies not yet placed. */
@@ -280,7 +264,8 @@ final class ClientConnection {
     }
 
     /** The sweep: a side that took no bytes for the write timeout is given up. */
-    void checkStuck(long now, long writeTimeoutNanos) {
+    @Override
+    public void checkStuck(long now, long writeTimeoutNanos) {
         if (state == State.CLOSED) {
             return;
         }
@@ -351,11 +336,11 @@ final class ClientConnection {
                 return false;
             case BAD:
                 String problem = intake.problem();
-                fe.warnings.warning("proxy-bad", () -> "front end " + LogText.address(peer) + ": bad PROXY header: " + problem + ": closed");
+                loop.warnings().warning("proxy-bad", () -> "front end " + LogText.address(peer) + ": bad PROXY header: " + problem + ": closed");
                 teardown("bad PROXY header: " + problem);
                 return false;
             case NOT_BELIEVED:
-                fe.warnings.warning("proxy-untrusted", () -> "front end " + LogText.address(peer) + ": a PROXY header from an address "
+                loop.warnings().warning("proxy-untrusted", () -> "front end " + LogText.address(peer) + ": a PROXY header from an address "
                         + "--accept-proxy-from does not name: not believed, closed");
                 teardown("PROXY header from an untrusted peer");
                 return false;
@@ -380,7 +365,7 @@ final class ClientConnection {
 
     /** The PROXY header that begins the backend connection: the client's address, and with v2 its TLS. */
     private byte[] backendProxyHeader() {
-        if (fe.backendProxy == 1) {
+        if (loop.settings().backendProxy() == 1) {
             return ProxyHeader.v1(peer, destination);
         }
         ProxyHeader.Tls tls = null;
@@ -417,7 +402,7 @@ final class ClientConnection {
         }
         if (toBackend.footprint() >= HIGH_WATER || toClient.footprint() >= HIGH_WATER) {
             clientReadPaused = true; // resumed when the side it fills has taken enough
-            fe.pauses.incrementAndGet();
+            loop.stats().paused();
             return;
         }
         io.onReadable(client, this::clientReadable);
@@ -429,7 +414,7 @@ final class ClientConnection {
         }
         if (forClient() >= HIGH_WATER) {
             backendReadPaused = true; // resumed when the client has taken enough
-            fe.pauses.incrementAndGet();
+            loop.stats().paused();
             return;
         }
         io.onReadable(backend.channel(), this::backendReadable);
@@ -458,7 +443,7 @@ final class ClientConnection {
         XdrReader r = new XdrReader(rec, 0, rec.length);
         CallHeader h = CallHeader.decode(r, flavor -> true);
         CallPolicy.Decision d = CallPolicy.decide(h, r.remaining() == 0, state == State.TLS, flags,
-                state == State.PLAIN && !probeAnswered, fe.require);
+                state == State.PLAIN && !probeAnswered, loop.settings().require());
         switch (d.action()) {
             case DROP:
                 if (d.why() != null) {
@@ -503,7 +488,7 @@ final class ClientConnection {
     private void refused(CallHeader h, CallPolicy.Decision d) {
         TrustMaterial.Verification v = session == null ? null : session.verification();
         Refusal why = d.why() == Refusal.NOT_VERIFIED && v != null && v.notAllowed() ? Refusal.NOT_ALLOWED : d.why();
-        fe.refusals.refused(peer, h, why, () -> {
+        loop.refusals().refused(peer, h, why, () -> {
             java.util.StringJoiner b = new java.util.StringJoiner("; ");
             if ((why == Refusal.NOT_VERIFIED || why == Refusal.NOT_ALLOWED) && v != null && v.reason() != null) {
                 b.add(v.reason());
@@ -512,7 +497,7 @@ final class ClientConnection {
                 b.add("answered " + LogText.authName(d.authStat()));
             }
             if (d.action() == CallPolicy.Action.DROP || d.authStat() == OncRpcAuthStatus.ONCRPC_AUTH_TOOWEAK) {
-                b.add("--require " + fe.require.name().toLowerCase(java.util.Locale.ROOT));
+                b.add("--require " + loop.settings().require().name().toLowerCase(java.util.Locale.ROOT));
             } else if (why == Refusal.DISABLED) {
                 b.add("only AUTH_NONE calls pass");
             } else if (h.credFlavor == CallHeader.AUTH_TLS && h.problem == CallHeader.Problem.NONE) {
@@ -527,42 +512,37 @@ final class ClientConnection {
         if (CallPolicy.groupsTrimmed(gids) && !trimLogged) {
             trimLogged = true;
             int n = gids.length - 1;
-            fe.warnings.info("groups-trimmed", () -> "front end " + LogText.address(peer) + ": user uid " + Integer.toUnsignedString(uid) + " has " + n
+            loop.warnings().info("groups-trimmed", () -> "front end " + LogText.address(peer) + ": user uid " + Integer.toUnsignedString(uid) + " has " + n
                     + " supplementary groups; AUTH_SYS carries the first " + CallHeader.MAX_AUTH_SYS_GIDS);
         }
         return CallPolicy.asCertificateUser(rec, h, uid, gids);
     }
 
-    /** On this loop: the source port this connection waits for, handed over. */
-    void portHandedOver(SourcePorts.Lease given) {
-        backend.portHandedOver(given);
-    }
-
-    /** From the loop that marked this connection to make room: its source port goes to {@code heir} when it closes. */
-    void portHeir(ClientConnection heir) {
+    @Override
+    public void portHeir(java.util.function.Consumer<SourcePorts.Lease> heir) {
         backend.portHeir(heir);
     }
 
-    /** True when the connection has reached --require (read from any thread: a snapshot). */
-    boolean meetsRequire() {
-        return CallPolicy.level(state == State.TLS, flags).ordinal() >= fe.require.ordinal();
+    @Override
+    public boolean meetsRequire() {
+        return CallPolicy.level(state == State.TLS, flags).ordinal() >= loop.settings().require().ordinal();
     }
 
-    /** True when its backend connection holds a source port toward {@code b} (from any thread). */
-    boolean holdsPortTo(InetSocketAddress b) {
+    @Override
+    public boolean holdsPortTo(InetSocketAddress b) {
         return backend.holdsPortTo(b);
     }
 
     /** Every source port toward the backend is in use: the call that needed the connection is refused (the connection closes). */
-    void sourcePortsExhausted(String why) {
-        fe.refusals.refused(peer, opening, Refusal.SOURCE_PORTS, () -> why);
+    private void sourcePortsExhausted(String why) {
+        loop.refusals().refused(peer, opening, Refusal.SOURCE_PORTS, () -> why);
     }
 
     private void closeNotifyReceived() {
         state = State.CLOSED; // no more records either way; the upcalls finish the job
         // HANDLERECORD and then DISCONNECT, back to back: the service takes a connection's calls in order,
         // so the session answers the close_notify before it is closed, and no round trip is waited for
-        loop.upcalls.handleRecord(cookie);
+        loop.upcalls().handleRecord(cookie);
         finish("client sent close_notify");
     }
 
@@ -635,33 +615,33 @@ final class ClientConnection {
     private void startTls() {
         state = State.HANDSHAKING;
         earned = BUSY;
-        cookie = fe.handoff.park(client, peer); // the daemon's audit line and -h check name the client, not a balancer
-        loop.upcalls.connect(cookie).whenComplete((res, err) -> onLoop(() -> connected(res, err)));
+        cookie = loop.park(client, peer); // the daemon's audit line and -h check name the client, not a balancer
+        loop.upcalls().connect(cookie).whenComplete((res, err) -> onLoop(() -> connected(res, err)));
     }
 
     private void connected(ConnectResult res, Throwable err) {
         if (err != null || res == null) {
             Throwable cause = err instanceof java.util.concurrent.CompletionException ? err.getCause() : err;
-            boolean ours = fe.handoff.withdraw(cookie, client);
+            boolean ours = loop.withdraw(cookie, client);
             if (cause instanceof org.rpctlsservd.rpc.AsyncRpcClient.RpcErrorException rpc
                     && rpc.acceptStat() == org.acplt.oncrpc.OncRpcAcceptStatus.ONCRPC_SYSTEM_ERR) {
                 // the handshake failed, and the daemon's audit line for it said why: no second line
                 LOG.fine(() -> "front end " + LogText.address(peer) + ": CONNECT upcall answered " + LogText.acceptStat(rpc.acceptStat()));
             } else {
-                fe.warnings.info("upcall-failed", () -> "front end " + LogText.address(peer) + ": CONNECT upcall failed: "
+                loop.warnings().info("upcall-failed", () -> "front end " + LogText.address(peer) + ": CONNECT upcall failed: "
                         + (cause == null ? "no result" : LogText.why(cause, "the RPCTLSSD service")));
             }
             if (!ours && cause instanceof java.util.concurrent.TimeoutException) {
                 // the daemon took the socket and has not answered: make sure no session is left behind
-                loop.upcalls.disconnect(cookie);
+                loop.upcalls().disconnect(cookie);
             }
             closeAll();
             return;
         }
-        EstablishedSession s = fe.sessions.get(cookie);
+        EstablishedSession s = loop.established(cookie);
         if (s == null || state == State.CLOSED) {
             if (s != null) {
-                loop.upcalls.disconnect(cookie);
+                loop.upcalls().disconnect(cookie);
             }
             closeAll();
             return;
@@ -670,7 +650,7 @@ final class ClientConnection {
         flags = res.flags;
         uid = res.uid;
         gids = res.gids;
-        fe.handshakes.incrementAndGet();
+        loop.stats().handshake();
         state = State.TLS;
         earned = TLS_SESSION;
         // A reload or CRL that shuts the session off cuts the client off at once: nothing it sends
@@ -702,7 +682,7 @@ final class ClientConnection {
     // ---- the backend ----
 
     private void toBackend(byte[] rec, CallHeader h) {
-        if (fe.backendProxy != 0 && !backendProxySent) {
+        if (loop.settings().backendProxy() != 0 && !backendProxySent) {
             backendProxySent = true; // the first bytes the backend sees, before any record
             toBackend.add(ByteBuffer.wrap(backendProxyHeader()));
         }
@@ -717,11 +697,6 @@ final class ClientConnection {
             return;
         }
         toBackend.flush();
-    }
-
-    /** On this connection's loop: a finished connect handed its permit to this waiting connection. */
-    void permitGranted() {
-        backend.permitGranted();
     }
 
     private void backendConnected() {
@@ -763,7 +738,8 @@ final class ClientConnection {
     // ---- the end ----
 
     /** Closes both sides; a TLS connection gets its DISCONNECT upcall, which closes the client socket. */
-    void teardown(String reason) {
+    @Override
+    public void teardown(String reason) {
         if (state == State.CLOSED) {
             return;
         }
@@ -776,8 +752,8 @@ final class ClientConnection {
     private void finish(String reason) {
         if (session != null) {
             long c = cookie;
-            fe.disconnects.incrementAndGet();
-            loop.upcalls.disconnect(c).whenComplete((r, e) -> onLoop(this::closeAll));
+            loop.stats().disconnect();
+            loop.upcalls().disconnect(c).whenComplete((r, e) -> onLoop(this::closeAll));
             session = null;
         } else {
             closeAll();
@@ -799,10 +775,73 @@ final class ClientConnection {
             proxyDeadline.cancel(false);
         }
         io.forget(client);
-        FrontEnd.closeQuietly(client);
-        boolean waitedForConnect = backend.waiting();
+        Channels.closeQuietly(client);
+        Runnable waitingForPermit = backend.waitingForPermit();
         backend.close();
-        account(); // its bytes go back before its mark does (FrontEnd.markedBytes)
-        fe.forget(this, waitedForConnect);
+        account(); // its bytes go back before its mark does (Shedding.markedBytes)
+        loop.forget(this, waitingForPermit);
+    }
+
+    // ---- as the shared services see it (Member) ----
+
+    @Override
+    public int earned() {
+        return earned;
+    }
+
+    @Override
+    public long lastActivity() {
+        return lastActivity;
+    }
+
+    @Override
+    public long lastFromClient() {
+        return lastFromClient;
+    }
+
+    @Override
+    public long acceptedAt() {
+        return acceptedAt;
+    }
+
+    @Override
+    public long reported() {
+        return reported;
+    }
+
+    @Override
+    public long unfinished() {
+        return unfinished;
+    }
+
+    @Override
+    public boolean handshaking() {
+        return state == State.HANDSHAKING;
+    }
+
+    @Override
+    public boolean tls() {
+        return state == State.TLS;
+    }
+
+    @Override
+    public void markForClose(String reason) {
+        markedReason = reason;
+        loop.markForClose(this);
+    }
+
+    @Override
+    public String markedReason() {
+        return markedReason;
+    }
+
+    @Override
+    public boolean inLoop() {
+        return io.inLoop();
+    }
+
+    @Override
+    public void closeClientSocket() {
+        Channels.closeQuietly(client);
     }
 }
