@@ -137,7 +137,7 @@ public final class FrontEnd implements Closeable {
 
     /** What one connection may queue for a side before the other side stops being read (plus one record). */
     public long queueLimit() {
-        return ClientConnection.HIGH_WATER + MAX_RECORD;
+        return BackPressure.HIGH_WATER + MAX_RECORD;
     }
 
     /** How many event loops serve the connections. */
