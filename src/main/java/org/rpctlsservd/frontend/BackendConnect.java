@@ -1,3 +1,4 @@
+// Over 300 lines: the source-port search, its hand-over between connections and their timeouts are one connect's steps, read together.
 package org.rpctlsservd.frontend;
 
 import java.io.IOException;

@@ -3,6 +3,7 @@ package org.rpctlsservd.frontend;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
+import org.rpctlsservd.rpc.RecordMarks;
 import org.rpctlsservd.rpc.RecordParser;
 
 /**
