@@ -150,8 +150,8 @@ final class ClientConnection extends MemberBase {
         }
     }
 
-    @Override
-    public void closeNotifyReceived() {
+    /** The client sent close_notify: the session answers it and the connection ends. */
+    private void closeNotifyReceived() {
         c.state = Connection.State.CLOSED; // no more records either way; the upcalls finish the job
         // HANDLERECORD and then DISCONNECT, back to back: the service takes a connection's calls in order,
         // so the session answers the close_notify before it is closed, and no round trip is waited for

@@ -46,9 +46,6 @@ final class Connection {
 
         /** Closes the sockets and forgets the connection, with no upcall (after DISCONNECT, or when there is no session). */
         void closeAll();
-
-        /** The client sent close_notify: the session answers it and the connection ends. */
-        void closeNotifyReceived();
     }
 
     /** Back-pressure: a side that does not read stops the other side being read, so queues stay bounded. */
