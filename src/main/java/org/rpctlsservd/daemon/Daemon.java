@@ -20,8 +20,8 @@ import org.rpctlsservd.frontend.FrontEndSettings;
 import org.rpctlsservd.guard.Timers;
 import org.rpctlsservd.handshake.HandshakeWorkers;
 import org.rpctlsservd.handshake.Handshaker;
-import org.rpctlsservd.handshake.TlsEngine;
-import org.rpctlsservd.handshake.TlsSession;
+import org.rpctlsservd.handshake.EstablishedSessions;
+import org.rpctlsservd.handshake.ServerTls;
 import org.rpctlsservd.rpc.LoopPlacement;
 import org.rpctlsservd.rpc.RpcDispatcher;
 import org.rpctlsservd.rpc.RpcServer;
@@ -61,7 +61,7 @@ public final class Daemon implements Closeable {
     private final org.rpctlsservd.rpcbind.RelayRegistrations relayRegistrations;
     private final Handshaker handshaker;
     private final FrontEnd frontEnd;
-    private final TlsEngine engine;
+    private final ServerTls engine;
     /** --metrics: null when off. */
     private final MetricsServer metrics;
     /** SIGHUP handling: at most one reload per 250 ms, requests in between coalesce. */
@@ -77,20 +77,25 @@ public final class Daemon implements Closeable {
     private volatile Runnable afterReload = () -> { };
     private boolean closed;
 
-    private Daemon(Config config, Function<ScheduledExecutorService, Handshaker> handshakers) throws IOException {
+    /** The handshake step, and the same object as a TLS engine a reload acts on (null for a scripted one). */
+    private record Handshaking(Handshaker handshaker, ServerTls engine) {
+    }
+
+    private Daemon(Config config, Function<ScheduledExecutorService, Handshaking> handshakers) throws IOException {
         this.config = config;
         this.inForce = config;
         this.timer = Timers.single("rpctlssd-timer");
         this.workers = new HandshakeWorkers(config.maxThreads(), config.connectQueue());
         try {
-            this.handshaker = handshakers.apply(timer);
+            Handshaking chosen = handshakers.apply(timer);
+            this.handshaker = chosen.handshaker();
+            this.engine = chosen.engine();
         } catch (RuntimeException e) {
             workers.close();
             timer.shutdownNow();
             reloader.shutdownNow();
             throw e;
         }
-        this.engine = handshaker instanceof TlsEngine ? (TlsEngine) handshaker : null;
         MetricsServer startedMetrics = null;
         if (config.metrics() != null) {
             try {
@@ -137,7 +142,7 @@ public final class Daemon implements Closeable {
         if (!config.allRelays().isEmpty()) {
             try {
                 fe = new FrontEnd(frontEndSettings(config), UnixDomainSocketAddress.of(config.rpcSocket()), placement, handoff,
-                        sessions, timer, budget);
+                        new EstablishedSessions(sessions), timer, budget);
             } catch (IOException e) {
                 releaseStarted(server, local);
                 throw e;
@@ -230,7 +235,7 @@ public final class Daemon implements Closeable {
 
         @Override
         public java.util.Optional<Long> certificateExpiry() {
-            TlsEngine e = engine;
+            ServerTls e = engine;
             if (e == null || e.credentials().chain().isEmpty()) {
                 return java.util.Optional.empty();
             }
@@ -239,7 +244,7 @@ public final class Daemon implements Closeable {
 
         @Override
         public java.util.Optional<Long> crlNextUpdate() {
-            TlsEngine e = engine;
+            ServerTls e = engine;
             TrustMaterial t = e == null ? null : e.trust();
             return t == null ? java.util.Optional.empty() : t.crlNextUpdate().map(d -> d.getTime() / 1000);
         }
@@ -271,7 +276,7 @@ public final class Daemon implements Closeable {
 
     /** Starts the daemon with a given handshake step (no pidfile, no signals: those belong to {@link Main}). */
     public static Daemon start(Config config, Handshaker handshaker) throws IOException {
-        return new Daemon(config, timer -> handshaker);
+        return new Daemon(config, timer -> new Handshaking(handshaker, null));
     }
 
     /** Starts the daemon with its TLS engine, set up from {@code config}. */
@@ -284,7 +289,8 @@ public final class Daemon implements Closeable {
         NameService names = new NameService(30_000);
         return new Daemon(config, timer -> {
             try {
-                return new TlsEngine(tls.policy(), tls.credentials(), tls.trust(), names, timer);
+                ServerTls engine = ServerTls.start(tls.policy(), tls.credentials(), tls.trust(), names, timer);
+                return new Handshaking(engine, engine);
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
@@ -297,7 +303,7 @@ public final class Daemon implements Closeable {
     }
 
     /** The TLS engine, when the daemon runs one. */
-    public TlsEngine engine() {
+    public ServerTls engine() {
         return engine;
     }
 
@@ -470,14 +476,7 @@ public final class Daemon implements Closeable {
         if (trust == null) {
             return;
         }
-        sessions.forEach(s -> {
-            if (s instanceof TlsSession) {
-                TlsSession t = (TlsSession) s;
-                if (!t.verifiedChain().isEmpty() && !t.isShutOff() && t.refusedUnder(trust)) {
-                    t.shutOff(trust);
-                }
-            }
-        });
+        new EstablishedSessions(sessions).shutOffRefused(trust);
     }
 
     /** Where a reload reads the options again (the command line and its --config file); null: never. */

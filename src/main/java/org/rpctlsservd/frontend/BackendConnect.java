@@ -1,3 +1,4 @@
+// Over 300 lines: the source-port search, its hand-over between connections and their timeouts are one connect's steps, read together.
 package org.rpctlsservd.frontend;
 
 import java.io.IOException;
@@ -8,29 +9,40 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
-import org.rpctlsservd.io.IoLoop;
 import org.rpctlsservd.guard.LogText;
+import org.rpctlsservd.io.Channels;
+import org.rpctlsservd.io.IoLoop;
 
 /**
  * The stage that opens a connection's backend connection, without blocking, when its first call
- * must be relayed: at most {@code backendConnectLimit} connects are in progress front-end-wide
- * (each with a timeout), further connections wait in the front end's bounded queue for a permit,
- * handed to them on their own loop. Used on its connection's loop only.
+ * must be relayed: at most {@link ConnectPermits#LIMIT} connects are in progress front-end-wide
+ * (each with a timeout), further connections wait in a bounded queue for a permit, handed to them
+ * on their own loop; with --backend-source-ports, from a source port of {@link SourcePorts}, room
+ * made for it when all are in use ({@link PortRoom}). Used on its connection's loop only.
  */
 final class BackendConnect {
-    private final FrontEnd fe;
-    private final ClientConnection owner;
+    /** A connect not done within this is given up (and a wait for a source port ends). */
+    static final java.time.Duration TIMEOUT = java.time.Duration.ofSeconds(5);
+
+    private final ConnectionServices services;
+    private final Member owner;
     private final IoLoop io;
     /** The server this connection's listener relays to. */
     private final InetSocketAddress backend;
     private final Runnable connected;
     private final Consumer<String> failed;
     private final BooleanSupplier closed;
+    /** Every source port toward the backend was in use: the owner refuses the call that needed the connection, saying why. */
+    private final Consumer<String> portsExhausted;
+    /** Its place in the permits' queue: the permit handed to it on its own loop. */
+    private final Runnable granted;
+    /** Where a port handed over to it goes: to its own loop. */
+    private final Consumer<SourcePorts.Lease> heirOfPort;
     private SocketChannel channel;
     /** The local port it is bound to (with --backend-source-ports), given back at close; read by other loops' scans. */
     private volatile SourcePorts.Lease lease;
     /** Who gets the source port when this closes: the newcomer it was closed to make room for (set from that one's loop). */
-    private volatile ClientConnection heir;
+    private volatile Consumer<SourcePorts.Lease> heir;
     /** Waiting for a source port that a connection closed to make room gives back; at most once. */
     private boolean waitingForPort;
     private boolean waitedForPort;
@@ -45,15 +57,18 @@ final class BackendConnect {
      * @param connected called once the connection is made
      * @param failed    the connect failed, timed out, or too many wait: the owner tears down with this reason
      */
-    BackendConnect(FrontEnd fe, ClientConnection owner, IoLoop io, InetSocketAddress backend, Runnable connected,
-            Consumer<String> failed, BooleanSupplier closed) {
-        this.fe = fe;
+    BackendConnect(ConnectionServices services, Member owner, InetSocketAddress backend, Runnable connected,
+            Consumer<String> failed, BooleanSupplier closed, Consumer<String> portsExhausted) {
+        this.services = services;
         this.owner = owner;
-        this.io = io;
+        this.io = services.io();
         this.backend = backend;
         this.connected = connected;
         this.failed = failed;
         this.closed = closed;
+        this.portsExhausted = portsExhausted;
+        this.granted = () -> io.submit(this::permitGranted);
+        this.heirOfPort = l -> io.submit(() -> portHandedOver(l));
     }
 
     /** The backend's channel once the connect started; null before. */
@@ -65,8 +80,9 @@ final class BackendConnect {
         return isConnected;
     }
 
-    boolean waiting() {
-        return waiting;
+    /** Its place in the permits' queue while it waits for one, else null. */
+    Runnable waitingForPermit() {
+        return waiting ? granted : null;
     }
 
     /** Starts the connect, or queues for a permit; does nothing when one is started or queued already. */
@@ -74,14 +90,14 @@ final class BackendConnect {
         if (closed.getAsBoolean() || channel != null || waiting || permit) {
             return; // started already (a permit is held from open() until connected or failed): the records queued go then
         }
-        if (!fe.backendConnects.tryAcquire()) {
+        if (!services.permits().tryAcquire()) {
             waiting = true;
-            if (fe.waitForConnect(owner)) {
+            if (services.permits().waitFor(granted)) {
                 return; // its turn comes with a permit (permitGranted)
             }
             waiting = false;
-            fe.warnings.warning("backend-connects", () -> "front end: closing a client: " + fe.backendConnectLimit
-                    + " backend connections are being made and " + FrontEnd.MAX_WAITING_CONNECTS + " more wait (backend "
+            services.warnings().warning("backend-connects", () -> "front end: closing a client: " + ConnectPermits.LIMIT
+                    + " backend connections are being made and " + ConnectPermits.MAX_WAITING + " more wait (backend "
                     + LogText.address(backend) + " slow or down?)");
             failed.accept("too many backend connections pending");
             return;
@@ -90,10 +106,10 @@ final class BackendConnect {
     }
 
     /** A finished connect handed its permit to this waiting connection. */
-    void permitGranted() {
+    private void permitGranted() {
         waiting = false;
         if (closed.getAsBoolean() || channel != null) {
-            fe.connectPermitReleased();
+            services.permits().released();
             return;
         }
         open();
@@ -102,7 +118,7 @@ final class BackendConnect {
     private void open() {
         permit = true;
         try {
-            if (!fe.sourcePorts.binds()) {
+            if (!services.sourcePorts().binds()) {
                 channel = socket();
                 if (channel.connect(backend)) {
                     done();
@@ -120,15 +136,15 @@ final class BackendConnect {
 
     /** A connect in progress: given up after the timeout, finished when the socket is connectable. */
     private void armConnectTimeout() {
-        timeout = fe.timer.schedule(() -> io.submit(() -> {
+        timeout = services.later(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS, () -> {
             if (!isConnected && !closed.getAsBoolean()) {
-                fail("no connection within " + FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis() + " ms");
+                fail("no connection within " + TIMEOUT.toMillis() + " ms");
             }
-        }), FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        });
         io.onConnectable(channel, this::connectable);
     }
 
-    void portHeir(ClientConnection c) {
+    void portHeir(Consumer<SourcePorts.Lease> c) {
         heir = c;
     }
 
@@ -153,17 +169,17 @@ final class BackendConnect {
         java.util.List<SourcePorts.Lease> taken = new java.util.ArrayList<>();
         try {
             while (true) {
-                SourcePorts.Lease l = fe.sourcePorts.take(backend);
+                SourcePorts.Lease l = services.sourcePorts().take(backend);
                 if (l == null) {
-                    if (!waitedForPort && fe.makePortRoom(owner, backend)) {
+                    if (!waitedForPort && services.makePortRoom(owner, backend, heirOfPort)) {
                         waitingForPort = true; // portHandedOver() comes when the one closed to make room gives its port back
                         waitedForPort = true;
-                        timeout = fe.timer.schedule(() -> io.submit(() -> {
+                        timeout = services.later(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS, () -> {
                             if (waitingForPort && channel == null && !closed.getAsBoolean()) {
                                 waitingForPort = false; // its port never came (it closed by itself first): one more search
                                 searchAgain();
                             }
-                        }), FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+                        });
                         return true;
                     }
                     portsExhausted(taken.size());
@@ -173,7 +189,7 @@ final class BackendConnect {
                     return connectFrom(l);
                 } catch (IOException e) {
                     if (!SourcePorts.taken(e)) {
-                        fe.sourcePorts.release(l);
+                        services.sourcePorts().release(l);
                         throw e;
                     }
                     taken.add(l); // held until this attempt ends, so the next take moves on
@@ -181,7 +197,7 @@ final class BackendConnect {
             }
         } finally {
             for (SourcePorts.Lease l : taken) {
-                fe.sourcePorts.release(l);
+                services.sourcePorts().release(l);
             }
         }
     }
@@ -204,7 +220,7 @@ final class BackendConnect {
         } catch (IOException e) {
             channel = null;
             lease = null;
-            FrontEnd.closeQuietly(ch);
+            Channels.closeQuietly(ch);
             throw e;
         }
     }
@@ -224,9 +240,9 @@ final class BackendConnect {
      * On this loop: the port a connection closed to make room held, handed straight to this one
      * (nobody else can take it meanwhile); passed on when this one no longer waits.
      */
-    void portHandedOver(SourcePorts.Lease given) {
+    private void portHandedOver(SourcePorts.Lease given) {
         if (!waitingForPort || channel != null || closed.getAsBoolean()) {
-            fe.sourcePorts.release(given);
+            services.sourcePorts().release(given);
             return;
         }
         waitingForPort = false;
@@ -238,16 +254,16 @@ final class BackendConnect {
                 armConnectTimeout();
             }
         } catch (IOException e) {
-            fe.sourcePorts.release(given); // not usable after all: back to the pool, and the search goes on
+            services.sourcePorts().release(given); // not usable after all: back to the pool, and the search goes on
             searchAgain();
         }
     }
 
     /** Every source port toward the backend is in use: the client is refused, said, and counted. */
     private void portsExhausted(int takenElsewhere) {
-        int inUse = fe.sourcePorts.inUse(backend) - takenElsewhere;
-        fe.countSourcePortsExhausted();
-        owner.sourcePortsExhausted(inUse + " connections to the backend " + LogText.address(backend) + " use ports " + fe.sourcePorts.describe()
+        int inUse = services.sourcePorts().inUse(backend) - takenElsewhere;
+        services.stats().countSourcePortsExhausted();
+        portsExhausted.accept(inUse + " connections to the backend " + LogText.address(backend) + " use ports " + services.sourcePorts().describe()
                 + (takenElsewhere > 0 ? " and " + takenElsewhere + " more are taken by other programs" : "")
                 + "; the client is closed (widen --backend-source-ports or add --backend-source addresses)");
         failed.accept("reserved ports exhausted toward the backend " + LogText.address(backend));
@@ -271,14 +287,14 @@ final class BackendConnect {
 
     private void done() {
         isConnected = true;
-        fe.backendHealth.succeeded(backend);
+        services.backendHealth().succeeded(backend);
         releasePermit();
         connected.run();
     }
 
     private void fail(String why) {
-        fe.backendHealth.failed(backend, why);
-        fe.warnings.warning("backend-connect", () -> "front end: cannot reach the backend " + LogText.address(backend) + ": " + why);
+        services.backendHealth().failed(backend, why);
+        services.warnings().warning("backend-connect", () -> "front end: cannot reach the backend " + LogText.address(backend) + ": " + why);
         failed.accept("backend " + LogText.address(backend) + ": " + why);
     }
 
@@ -289,7 +305,7 @@ final class BackendConnect {
         }
         if (permit) {
             permit = false;
-            fe.connectPermitReleased();
+            services.permits().released();
         }
     }
 
@@ -317,19 +333,19 @@ final class BackendConnect {
             if (lease != null) {
                 abortive(channel);
             }
-            FrontEnd.closeQuietly(channel);
+            Channels.closeQuietly(channel);
         }
         SourcePorts.Lease l = lease;
         if (l != null) {
             lease = null;
-            ClientConnection h = heir;
+            Consumer<SourcePorts.Lease> h = heir;
             // Once the socket is truly closed (a registered channel's descriptor outlives close() until
             // the loop's selector lets go of it): a port handed on before that cannot connect anew.
             io.afterForgotten(() -> {
                 if (h != null) {
-                    h.io.submit(() -> h.portHandedOver(l)); // still marked in use: nobody else takes it meanwhile
+                    h.accept(l); // to the heir's loop, still marked in use: nobody else takes it meanwhile
                 } else {
-                    fe.sourcePorts.release(l);
+                    services.sourcePorts().release(l);
                 }
             });
         }

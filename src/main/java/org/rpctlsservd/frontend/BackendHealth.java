@@ -14,6 +14,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import org.rpctlsservd.guard.LogText;
+import org.rpctlsservd.io.Channels;
 import org.rpctlsservd.io.IoLoop;
 
 /**
@@ -47,17 +48,20 @@ public final class BackendHealth implements Closeable {
     private final Map<InetSocketAddress, Backend> backends = new LinkedHashMap<>();
     /** The loop the probes run on. */
     private final IoLoop io;
-    private final ScheduledFuture<?> probes;
+    private final ScheduledExecutorService timer;
+    /** The next period's tick (each tick arms the next, on {@link #io}). */
+    private volatile ScheduledFuture<?> probes;
     private volatile boolean closed;
 
     BackendHealth(Collection<InetSocketAddress> addresses, ScheduledExecutorService timer, IoLoop io) {
         this.io = io;
+        this.timer = timer;
         long now = System.nanoTime();
         for (InetSocketAddress a : addresses) {
             backends.putIfAbsent(a, new Backend(a, now));
         }
         // a period's head start: the first clients' connects, when they come at once, make the first probe needless
-        probes = timer.scheduleWithFixedDelay(() -> io.submit(this::tick), PROBE_MILLIS, PROBE_MILLIS, TimeUnit.MILLISECONDS);
+        probes = io.later(timer, PROBE_MILLIS, TimeUnit.MILLISECONDS, this::tick);
     }
 
     /** A front-end connect to {@code backend} succeeded. */
@@ -99,6 +103,7 @@ public final class BackendHealth implements Closeable {
         return out;
     }
 
+    /** On {@link #io}, each period; then the next period is armed. */
     private void tick() {
         long now = System.nanoTime();
         for (Backend b : backends.values()) {
@@ -106,6 +111,9 @@ public final class BackendHealth implements Closeable {
                 return;
             }
             b.tick(now);
+        }
+        if (!closed) {
+            probes = io.later(timer, PROBE_MILLIS, TimeUnit.MILLISECONDS, this::tick);
         }
     }
 
@@ -224,11 +232,7 @@ public final class BackendHealth implements Closeable {
         synchronized void endProbe() {
             if (probe != null) {
                 io.forget(probe);
-                try {
-                    probe.close();
-                } catch (IOException e) {
-                    // a probe's socket given back: nothing to report
-                }
+                Channels.closeQuietly(probe); // a probe's socket given back: nothing to report
                 probe = null;
             }
         }

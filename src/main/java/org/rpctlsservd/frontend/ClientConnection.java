@@ -4,86 +4,37 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.logging.Logger;
-import org.acplt.oncrpc.OncRpcAuthStatus;
-import org.rpctlsservd.certs.Dn;
-import org.rpctlsservd.certs.TrustMaterial;
-import org.rpctlsservd.handshake.HandshakeOutcome;
-import org.rpctlsservd.handshake.TlsSession;
-import org.rpctlsservd.io.IoLoop;
-import org.rpctlsservd.metrics.Metrics;
-import org.rpctlsservd.metrics.Metrics.Refusal;
-import org.rpctlsservd.proxy.ProxyHeader;
-import org.rpctlsservd.rpc.CallHeader;
-import org.rpctlsservd.rpc.RecordParser;
-import org.rpctlsservd.rpc.RpcMessages;
-import org.rpctlsservd.rpc.XdrReader;
 import org.rpctlsservd.guard.LogText;
+import org.rpctlsservd.handshake.EstablishedSession;
+import org.rpctlsservd.io.Channels;
 
 /**
  * One client connection of the front end and its backend connection, doing what the FreeBSD
  * kernel does for an RPC-over-TLS transport: answer the STARTTLS probe, hand the socket to the
  * handshake with a CONNECT upcall, then relay records both ways under the result's rules
  * (DISABLED, CERTUSER) and the --require policy. Everything runs on the connection's own event
- * loop, so this object needs no locks of its own; the TLS state is behind {@link TlsSession}'s door.
+ * loop, so nothing here needs a lock; the TLS state is behind {@link EstablishedSession}'s door.
  *
- * <p>Its stages, in the order bytes meet them: from the client, {@link RecordParser} assembles
- * calls (decrypted by the session first, once TLS is up) and {@link CallPolicy} decides on each
- * (relay, rewrite, refuse, start TLS); the upcalls ({@link Upcalls}) park the socket and hand it
- * to the handshake; {@link BackendConnect} opens the backend connection when the first call must
- * go; from the backend, bytes pass as they come while {@link RecordMarks} finds
- * where records end, so the front end's own replies go between them; each side's bytes wait in
- * an {@link Outbound}. This class wires them and owns the connection's state and teardown.
+ * <p>This class only wires the stages around their shared context ({@link Connection}) and is the
+ * connection as the shared services see it ({@link Member}). The stages, in the order bytes meet
+ * them: from the client, {@link ProxyStage} (a balancer's PROXY header), {@link TlsRecords}
+ * (decrypted once TLS is up), {@link CallFraming} (whole records), {@link PolicyStage} (relay,
+ * rewrite, refuse, or answer the probe, after which {@link StartTls} parks the socket for the
+ * handshake and {@link UpcallResult} takes the CONNECT upcall's answer), {@link BackendRelay} (to
+ * the backend, opened by {@link BackendConnect} when the first call must go); from the backend,
+ * {@link ClientReplies} (our own replies between its records) and {@link TlsRecords} again; each
+ * side's bytes wait in an {@link Outbound}, bounded by {@link BackPressure}; the teardown is here.
  *
- * <p>Memory: each side's outbound queue is bounded whoever fills it (relayed records, the front
- * end's own replies, TLS output): past {@link #HIGH_WATER} the side producing for it is no
- * longer read. What the connection holds is reported to the front end's global budget; at its
- * limit the front end closes the connections holding the most unfinished memory (never pausing
- * anyone's reads: see {@link FrontEnd#shedIfOver}). A side that stops taking bytes is closed after
- * the write timeout. The backend connection is made, without blocking, when the first call must be
- * relayed: a client that only probes or says nothing costs the backend nothing.
+ * <p>Memory: what the connection holds is reported to the front end's global budget; at its limit
+ * the front end closes the connections holding the most unfinished memory (never pausing anyone's
+ * reads: see {@link Shedding}). A side that stops taking bytes is closed after the write timeout.
+ * The backend connection is made, without blocking, when the first call must be relayed: a client
+ * that only probes or says nothing costs the backend nothing.
  */
-final class ClientConnection {
+final class ClientConnection extends MemberBase {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
-
-    enum State { PLAIN, HANDSHAKING, TLS, CLOSED }
-
-    private final FrontEnd fe;
-    /** The event loop this connection belongs to for its life: every callback of it runs there. */
-    final FrontEnd.Loop loop;
-    final IoLoop io;
-    final SocketChannel client;
-    private final BackendConnect backend;
-    /** The record whose relaying opens the backend connection (named in the log if that is refused). */
-    private CallHeader opening;
-    /** The client: the socket's peer, or the source a trusted balancer's PROXY header named. */
-    InetSocketAddress peer;
-    /** What the client connected to: this socket's local address, or the destination of the PROXY header. */
-    private InetSocketAddress destination;
-    /** The PROXY stage, until it has decided (then null); a trusted balancer's header must come within a deadline. */
-    private ProxyIntake intake;
-    private java.util.concurrent.ScheduledFuture<?> proxyDeadline;
-    /** The PROXY header for the backend (--backend-proxy) is queued. */
-    private boolean backendProxySent;
-    private final RecordParser fromClient;
-    /** The backend's bytes are passed on as they come; this only tracks where its records end. */
-    private final RecordMarks fromBackend;
-    private final Outbound toClient;
-    private final Outbound toBackend;
-    /** Bytes for the client (record-marked) held while the handshake runs, to go encrypted after it. */
-    private final List<byte[]> heldForClient = new ArrayList<>();
-    private long heldBytes;
-    /** The front end's own replies, waiting for the backend's stream to reach the end of a record. */
-    private final ArrayDeque<OwnReply> ownReplies = new ArrayDeque<>();
-    private long ownReplyBytes;
-    /** Back-pressure: a side that does not read stops the other side being read, so queues stay bounded. */
-    static final long HIGH_WATER = 1024L * 1024;
-    private static final long LOW_WATER = 256L * 1024;
     /**
      * What a connection costs beyond its queues (its objects, sockets and keys, the backend
      * connection, the session's entry); with TLS, Bouncy Castle's protocol state too. Measured as
@@ -94,209 +45,46 @@ final class ClientConnection {
      */
     static final long PLAIN_OVERHEAD = 2_600;
     static final long TLS_OVERHEAD = 12_800;
-    private static final long BUFFER_OVERHEAD = Outbound.BUFFER_OVERHEAD;
-    private boolean clientReadPaused;
-    private boolean backendReadPaused;
-    /** The bytes last reported to the front end's budget (read by the front end's shedding scan, on any loop). */
-    volatile long reported;
-    /** Of those, the bytes of a client record not yet complete. */
-    volatile long unfinished;
-    /** Why another loop marked it to be closed (the log's reason). */
-    volatile String markedReason;
+    private final ProxyStage proxy;
+    private final CallFraming framing;
+    private final TlsRecords tls;
+    private final ClientReplies replies;
+    private final BackendRelay relay;
+    private final BackendConnect backend;
+    private final UpcallResult upcallResult;
+    private final BackPressure backPressure;
 
-    /**
-     * What this connection has earned, for who goes first when room must be made: nothing yet; its
-     * probe answered or a call relayed; a TLS session. BUSY: its socket is with the handshake.
-     */
-    static final int UNEARNED = 0;
-    static final int EARNED = 1;
-    static final int TLS_SESSION = 2;
-    static final int BUSY = 3;
-    volatile int earned = UNEARNED;
-    final long acceptedAt = System.nanoTime();
-    /** When bytes last came from the client. */
-    volatile long lastFromClient = acceptedAt;
-    /** Why the front end closes a connection to protect the others, and the bytes it held when so marked. */
-    record Doom(org.rpctlsservd.metrics.Metrics.Shed why, long held) {
+    ClientConnection(ConnectionServices services, SocketChannel client, InetSocketAddress peer, InetSocketAddress backendAddress) {
+        super(services, client, peer);
+        StartTls startTls = new StartTls(c, this::upcallAnswered);
+        this.tls = new TlsRecords(c, startTls::park);
+        this.replies = new ClientReplies(c, tls);
+        this.relay = new BackendRelay(c, tls, replies);
+        PolicyStage policy = new PolicyStage(c, tls, replies, relay, this::midRecord);
+        this.framing = new CallFraming(services.settings().maxRecord(), policy::onRecord);
+        this.proxy = new ProxyStage(c, framing);
+        this.upcallResult = new UpcallResult(c, tls);
+        this.backend = new BackendConnect(services, this, backendAddress, relay::connected, this::teardown, c::closed,
+                relay::sourcePortsExhausted);
+        relay.connectWith(backend);
+        this.backPressure = new BackPressure(c, this::clientReadable, relay::readable, this::forClient,
+                () -> backend.connected() ? backend.channel() : null);
     }
 
-    /** Set when the connection is gone: nobody can mark it after that (its marks would never be taken back). */
-    private static final Doom GONE = new Doom(null, 0);
-
-    /** Set once, from any loop, when the front end decided to close this connection to protect the others. */
-    private final java.util.concurrent.atomic.AtomicReference<Doom> doomed = new java.util.concurrent.atomic.AtomicReference<>();
-    private boolean startTlsWhenFlushed;
-    /** The STARTTLS probe was answered (its reply may still wait in {@link #ownReplies}): no second one. */
-    private boolean probeAnswered;
-
-    /** A reply made here; the STARTTLS one is the last in clear text. */
-    private record OwnReply(byte[] message, boolean startsTls) {
-    }
-    volatile State state = State.PLAIN;
-    private long cookie;
-    private TlsSession session;
-    private volatile int flags;
-    private int uid;
-    private int[] gids = new int[0];
-    private boolean trimLogged;
-    volatile long lastActivity = System.nanoTime();
-
-    ClientConnection(FrontEnd fe, FrontEnd.Loop loop, SocketChannel client, InetSocketAddress peer, InetSocketAddress backendAddress) {
-        this.fe = fe;
-        this.loop = loop;
-        this.io = loop.io;
-        this.client = client;
-        this.peer = peer;
-        this.intake = new ProxyIntake(fe.trustsProxy(peer.getAddress()));
-        try {
-            this.destination = (InetSocketAddress) client.getLocalAddress();
-        } catch (IOException e) {
-            this.destination = new InetSocketAddress(0);
-        }
-        this.fromClient = new RecordParser(fe.maxRecord);
-        this.fromBackend = new RecordMarks(fe.maxRecord);
-        this.toClient = new Outbound(io, "the client", LOW_WATER, () -> {
-            if (backendReadPaused) {
-                backendReadPaused = false;
-                armBackendRead();
-            }
-            resumeClientRead(); // the client's own replies may have held it
-        }, () -> {
-            flushClient();
-            account();
-        }, this::teardown, n -> {
-            progressed();
-            Metrics.toClient(n);
-        }, this::closed, fe.peakQueued);
-        this.toBackend = new Outbound(io, "the backend", LOW_WATER, this::resumeClientRead, this::backendWritable,
-                this::teardown, n -> {
-                    progressed();
-                    Metrics.toBackend(n);
-                }, this::closed, fe.peakQueued);
-        toClient.open(client);
-        this.backend = new BackendConnect(fe, this, io, backendAddress, this::backendConnected, this::teardown, this::closed);
-    }
-
-    /** From any thread: marks this connection to be closed for {@code why}; false when it was marked already. */
-    boolean doom(org.rpctlsservd.metrics.Metrics.Shed why, long held) {
-        if (!doomed.compareAndSet(null, new Doom(why, held))) {
-            return false;
-        }
-        Metrics.shed(why);
-        fe.shedCount(why).incrementAndGet();
-        return true;
-    }
-
-    boolean doomed() {
-        return doomed.get() != null;
-    }
-
-    /** Why and with how many bytes it was marked, or null. */
-    Doom doom() {
-        Doom d = doomed.get();
-        return d == GONE ? null : d;
-    }
-
-    /** On its loop, as it is forgotten: no mark from now on; the mark it had, or null. */
-    Doom gone() {
-        Doom d = doomed.getAndSet(GONE);
-        return d == GONE ? null : d;
-    }
-
-    /** From any thread: closes this connection on its own loop, after what that loop is doing now. */
-    void closeSoon(String reason) {
-        io.submit(() -> teardown(reason));
-    }
-
-    /** Earned enough not to be the first one closed when room must be made. */
-    private void earn(int level) {
-        if (earned < level) {
-            earned = level;
-        }
-    }
-
-    private void backendWritable() {
-        toBackend.flush();
-        account();
-    }
-
-    private boolean closed() {
-        return state == State.CLOSED;
-    }
-
-    private void progressed() {
-        lastActivity = System.nanoTime();
-    }
-
-    private void resumeClientRead() {
-        if (clientReadPaused) {
-            clientReadPaused = false;
-            armClientRead();
-        }
-    }
-
-    State state() {
-        return state;
+    private boolean midRecord() {
+        return framing.midRecord();
     }
 
     void start() {
-        if (intake.expectsHeader()) {
-            long nanos = fe.proxyHeaderNanos;
-            proxyDeadline = fe.timer.schedule(() -> onLoop(() -> {
-                if (intake != null) {
-                    fe.warnings.warning("proxy-slow", () -> "front end " + LogText.address(peer) + ": no PROXY header within "
-                            + TimeUnit.NANOSECONDS.toMillis(nanos) + " ms: closed");
-                    teardown("no PROXY header in time");
-                }
-            }), nanos, TimeUnit.NANOSECONDS);
-        }
+        proxy.start();
         clientReadable(); // the client's first call (its probe) has usually arrived already: no wait for it
         account();
-    }
-
-    /** Reports what this connection holds now to the front end's budget; past its limit, the front end sheds. */
-    private void account() {
-        long now = state == State.CLOSED ? 0
-                : forClient() + toBackend.footprint() + fromClient.footprint()
-                        + (session != null || state == State.HANDSHAKING ? TLS_OVERHEAD : PLAIN_OVERHEAD);
-        long grew = now - reported;
-        unfinished = state == State.CLOSED || !fromClient.midRecord() ? 0 : fromClient.footprint();
-        fe.budget.add(grew);
-        reported = now;
-        if (grew > 0) {
-            if (!loop.marked.isEmpty()) {
-                loop.closeMarked(this); // what other loops marked here goes before anyone here grows again
-            }
-            if (fe.budget.paused()) {
-                fe.shedIfOver(this);
-            }
-        }
-    }
-
-    /** What waits for the client: its queue, what is held while the handshake runs, and our own replies not yet placed. */
-    private long forClient() {
-        return toClient.footprint() + heldBytes + BUFFER_OVERHEAD * heldForClient.size() + ownReplyBytes
-                + BUFFER_OVERHEAD * ownReplies.size();
-    }
-
-    /** The sweep: a side that took no bytes for the write timeout is given up. */
-    void checkStuck(long now, long writeTimeoutNanos) {
-        if (state == State.CLOSED) {
-            return;
-        }
-        for (Outbound o : new Outbound[] {toClient, toBackend}) {
-            if (o.stuckFor(now, writeTimeoutNanos)) {
-                teardown(o.side + " took no bytes for " + TimeUnit.NANOSECONDS.toSeconds(writeTimeoutNanos) + " s (" + o.bytes
-                        + " bytes waiting)");
-                return;
-            }
-        }
     }
 
     // ---- from the client ----
 
     private void clientReadable() {
-        if (state != State.PLAIN && state != State.TLS) {
+        if (!c.reading()) {
             return;
         }
         Doom d = doom();
@@ -304,26 +92,22 @@ final class ClientConnection {
             teardown("closed to protect the others: " + d.why().label()); // never read again
             return;
         }
-        ByteBuffer buf = readSome(client, "the client");
+        ByteBuffer buf = c.readSome(c.client, "the client");
         if (buf == null) {
             return;
         }
-        lastFromClient = lastActivity;
+        c.lastFromClient = c.lastActivity;
+        if (c.state == Connection.State.TLS) {
+            fromTls(buf, false);
+            return;
+        }
         try {
-            if (state == State.PLAIN) {
-                if (intake != null && !passIntake(buf)) {
-                    return; // torn down, or more of the header to come (read armed again)
-                }
-                fromClient.feed(buf, this::onClientRecord);
-            } else {
-                boolean closeNotify = decrypt(buf);
-                if (closeNotify) {
-                    closeNotifyReceived();
-                    return;
-                }
+            if (!proxy.over() && !proxy.pass(buf)) {
+                return; // torn down, or more of the header to come (read armed again)
             }
+            framing.feed(buf);
         } catch (IOException e) {
-            clientFailed(e);
+            teardown("bad input from the client: " + LogText.why(e, "the client"));
             return;
         } finally {
             account();
@@ -331,367 +115,27 @@ final class ClientConnection {
         armClientRead();
     }
 
-    /** What the client sent could not be taken: bad input, or a session shut off meanwhile. */
-    private void clientFailed(IOException e) {
-        teardown(e instanceof TlsSession.ShutOffException ? e.getMessage() : "bad input from the client: " + LogText.why(e, "the client"));
-    }
-
     /**
-     * The PROXY stage ({@link ProxyIntake}): true once it is over and {@code buf} holds the client's
-     * own bytes; false while more of a header is to come (read is armed again) or when the
-     * connection was refused (it is torn down).
+     * TLS records from the client ({@code encrypted} null: what the handshake kept, which may hold
+     * the first calls, sent with the client's Finished) through the session, the framing and the
+     * policy; with {@code releaseHeld}, what was held for the client during the handshake goes too.
      */
-    private boolean passIntake(ByteBuffer buf) throws IOException {
-        if (!intake.expectsHeader() && !buf.hasRemaining()) {
-            return true; // nothing to judge yet
-        }
-        switch (intake.offer(buf)) {
-            case MORE:
-                armClientRead();
-                return false;
-            case BAD:
-                String problem = intake.problem();
-                fe.warnings.warning("proxy-bad", () -> "front end " + LogText.address(peer) + ": bad PROXY header: " + problem + ": closed");
-                teardown("bad PROXY header: " + problem);
-                return false;
-            case NOT_BELIEVED:
-                fe.warnings.warning("proxy-untrusted", () -> "front end " + LogText.address(peer) + ": a PROXY header from an address "
-                        + "--accept-proxy-from does not name: not believed, closed");
-                teardown("PROXY header from an untrusted peer");
-                return false;
-            case PASS:
-                intake = null;
-                return true;
-            default: // DONE: what follows is the client's, whatever it looks like
-                ProxyHeader.Parsed h = intake.header();
-                ByteBuffer rest = intake.rest();
-                intake = null;
-                proxyDeadline.cancel(false);
-                if (h.source() != null) {
-                    InetSocketAddress balancer = peer;
-                    peer = h.source();
-                    destination = h.destination();
-                    LOG.fine(() -> "front end " + LogText.address(peer) + ": by PROXY header from " + LogText.address(balancer));
-                }
-                fromClient.feed(rest, this::onClientRecord);
-                return state != State.CLOSED;
-        }
-    }
-
-    /** The PROXY header that begins the backend connection: the client's address, and with v2 its TLS. */
-    private byte[] backendProxyHeader() {
-        if (fe.backendProxy == 1) {
-            return ProxyHeader.v1(peer, destination);
-        }
-        ProxyHeader.Tls tls = null;
-        if (session != null) {
-            List<org.bouncycastle.cert.X509CertificateHolder> verified = session.verifiedChain();
-            String cn = verified.isEmpty() ? null : Dn.commonName(verified.get(0).getSubject());
-            tls = new ProxyHeader.Tls(session.version(), (flags & HandshakeOutcome.FLAGS_GOTCERT) != 0,
-                    (flags & (HandshakeOutcome.FLAGS_VERIFIED | HandshakeOutcome.FLAGS_DISABLED)) == HandshakeOutcome.FLAGS_VERIFIED,
-                    cn, session.alpn()); // a DISABLED connection's certificate does not count as verified (as with --require cert)
-        }
-        return ProxyHeader.v2(peer, destination, tls);
-    }
-
-    /** What {@code ch} has now, in the shared read buffer; null when it ended (the connection is torn down). */
-    private ByteBuffer readSome(SocketChannel ch, String side) {
-        ByteBuffer buf = loop.readBuffer();
+    private void fromTls(ByteBuffer encrypted, boolean releaseHeld) {
         try {
-            if (ch.read(buf) < 0) {
-                teardown(side + " closed the connection");
-                return null;
+            boolean closeNotify = tls.decrypt(encrypted, framing::feed);
+            if (releaseHeld) {
+                tls.releaseHeld();
+                tls.flush();
             }
-        } catch (IOException e) {
-            teardown("reading from " + side + " failed: " + LogText.why(e, side));
-            return null;
-        }
-        lastActivity = System.nanoTime();
-        buf.flip();
-        return buf;
-    }
-
-    private void armClientRead() {
-        if (state != State.PLAIN && state != State.TLS) {
-            return;
-        }
-        if (toBackend.footprint() >= HIGH_WATER || toClient.footprint() >= HIGH_WATER) {
-            clientReadPaused = true; // resumed when the side it fills has taken enough
-            fe.pauses.incrementAndGet();
-            return;
-        }
-        io.onReadable(client, this::clientReadable);
-    }
-
-    private void armBackendRead() {
-        if (state == State.CLOSED || !backend.connected()) {
-            return;
-        }
-        if (forClient() >= HIGH_WATER) {
-            backendReadPaused = true; // resumed when the client has taken enough
-            fe.pauses.incrementAndGet();
-            return;
-        }
-        io.onReadable(backend.channel(), this::backendReadable);
-    }
-
-    /** Offers TLS records to the session; passes on application data; true when a close_notify came. */
-    private boolean decrypt(ByteBuffer encrypted) throws IOException {
-        List<ByteBuffer> plain = new ArrayList<>();
-        boolean closed = session.decrypt(encrypted, (b, off, len) -> plain.add(ByteBuffer.wrap(b, off, len)), this::queueTls);
-        for (ByteBuffer b : plain) {
-            fromClient.feed(b, this::onClientRecord);
-        }
-        flushClient();
-        return closed;
-    }
-
-    /** TLS records the session made for the client. */
-    private void queueTls(byte[] b, int off, int len) {
-        toClient.add(ByteBuffer.wrap(b, off, len));
-    }
-
-    private void onClientRecord(byte[] rec) {
-        if (state == State.CLOSED) {
-            return;
-        }
-        XdrReader r = new XdrReader(rec, 0, rec.length);
-        CallHeader h = CallHeader.decode(r, flavor -> true);
-        CallPolicy.Decision d = CallPolicy.decide(h, r.remaining() == 0, state == State.TLS, flags,
-                state == State.PLAIN && !probeAnswered, fe.require);
-        switch (d.action()) {
-            case DROP:
-                if (d.why() != null) {
-                    refused(h, d); // sent before the connection met --require: never relayed, opens no backend connection
-                }
-                return;
-            case REFUSE:
-                refused(h, d);
-                answer(RpcMessages.authError(h.xid, d.authStat()));
-                return;
-            case START_TLS:
-                if (fromClient.midRecord()) {
-                    teardown("bytes after the STARTTLS probe before its reply");
-                    return;
-                }
-                probeAnswered = true;
-                earn(EARNED);
-                reply(new OwnReply(RpcMessages.startTls(h.xid), true));
-                return;
-            case RELAY_AS_CERTIFICATE_USER:
-                h.decodeAuthSys(rec);
-                if (h.authSys == null) {
-                    CallPolicy.Decision bad = CallPolicy.Decision.refuse(OncRpcAuthStatus.ONCRPC_AUTH_BADCRED, Refusal.BAD_CREDENTIAL);
-                    refused(h, bad);
-                    answer(RpcMessages.authError(h.xid, bad.authStat()));
-                    return;
-                }
-                earn(EARNED);
-                toBackend(rewrite(rec, h), h);
-                return;
-            case RELAY:
-            default:
-                earn(EARNED);
-                toBackend(rec, h);
-        }
-    }
-
-    /**
-     * Logs and counts a refused call or a dropped record. The flags alone do not tell a certificate the
-     * allow-list refused from one that did not verify; the session's check does, and says why.
-     */
-    private void refused(CallHeader h, CallPolicy.Decision d) {
-        TrustMaterial.Verification v = session == null ? null : session.verification();
-        Refusal why = d.why() == Refusal.NOT_VERIFIED && v != null && v.notAllowed() ? Refusal.NOT_ALLOWED : d.why();
-        fe.refusals.refused(peer, h, why, () -> {
-            java.util.StringJoiner b = new java.util.StringJoiner("; ");
-            if ((why == Refusal.NOT_VERIFIED || why == Refusal.NOT_ALLOWED) && v != null && v.reason() != null) {
-                b.add(v.reason());
-            }
-            if (d.action() == CallPolicy.Action.REFUSE) {
-                b.add("answered " + LogText.authName(d.authStat()));
-            }
-            if (d.action() == CallPolicy.Action.DROP || d.authStat() == OncRpcAuthStatus.ONCRPC_AUTH_TOOWEAK) {
-                b.add("--require " + fe.require.name().toLowerCase(java.util.Locale.ROOT));
-            } else if (why == Refusal.DISABLED) {
-                b.add("only AUTH_NONE calls pass");
-            } else if (h.credFlavor == CallHeader.AUTH_TLS && h.problem == CallHeader.Problem.NONE) {
-                b.add("AUTH_TLS out of place (a second STARTTLS probe, one inside TLS, or one with a body)");
-            }
-            return b.toString();
-        });
-    }
-
-    /** The call as the certificate's user; a user in more groups than AUTH_SYS carries is logged once per connection. */
-    private byte[] rewrite(byte[] rec, CallHeader h) {
-        if (CallPolicy.groupsTrimmed(gids) && !trimLogged) {
-            trimLogged = true;
-            int n = gids.length - 1;
-            fe.warnings.info("groups-trimmed", () -> "front end " + LogText.address(peer) + ": user uid " + Integer.toUnsignedString(uid) + " has " + n
-                    + " supplementary groups; AUTH_SYS carries the first " + CallHeader.MAX_AUTH_SYS_GIDS);
-        }
-        return CallPolicy.asCertificateUser(rec, h, uid, gids);
-    }
-
-    /** On this loop: the source port this connection waits for, handed over. */
-    void portHandedOver(SourcePorts.Lease given) {
-        backend.portHandedOver(given);
-    }
-
-    /** From the loop that marked this connection to make room: its source port goes to {@code heir} when it closes. */
-    void portHeir(ClientConnection heir) {
-        backend.portHeir(heir);
-    }
-
-    /** True when the connection has reached --require (read from any thread: a snapshot). */
-    boolean meetsRequire() {
-        return CallPolicy.level(state == State.TLS, flags).ordinal() >= fe.require.ordinal();
-    }
-
-    /** True when its backend connection holds a source port toward {@code b} (from any thread). */
-    boolean holdsPortTo(InetSocketAddress b) {
-        return backend.holdsPortTo(b);
-    }
-
-    /** Every source port toward the backend is in use: the call that needed the connection is refused (the connection closes). */
-    void sourcePortsExhausted(String why) {
-        fe.refusals.refused(peer, opening, Refusal.SOURCE_PORTS, () -> why);
-    }
-
-    private void closeNotifyReceived() {
-        state = State.CLOSED; // no more records either way; the upcalls finish the job
-        // HANDLERECORD and then DISCONNECT, back to back: the service takes a connection's calls in order,
-        // so the session answers the close_notify before it is closed, and no round trip is waited for
-        loop.upcalls.handleRecord(cookie);
-        finish("client sent close_notify");
-    }
-
-    // ---- to the client ----
-
-    /** A reply made here (not by the backend). */
-    private void answer(byte[] reply) {
-        reply(new OwnReply(reply, false));
-    }
-
-    /** Our replies go in order, between the backend's records, never inside one. */
-    private void reply(OwnReply r) {
-        ownReplies.add(r);
-        ownReplyBytes += r.message().length;
-        if (fromBackend.atBoundary()) {
-            placeOwnReplies();
-        }
-        flushClient();
-    }
-
-    /** Our own replies that waited for the end of the backend's record. */
-    private void placeOwnReplies() {
-        OwnReply r;
-        while ((r = ownReplies.poll()) != null) {
-            ownReplyBytes -= r.message().length;
-            ByteBuffer framed = RecordParser.framed(r.message());
-            toClientBytes(framed.array(), 0, framed.limit());
-            if (r.startsTls()) {
-                startTlsWhenFlushed = true; // from here on what is for the client waits for the handshake
-            }
-        }
-    }
-
-    /**
-     * Record-marked bytes for the client: queued as they are on a plain connection, encrypted on a
-     * TLS one, held (copied) from the STARTTLS reply until the handshake is done.
-     */
-    private void toClientBytes(byte[] b, int off, int len) {
-        if (state == State.CLOSED || len == 0) {
-            return;
-        }
-        if (state == State.HANDSHAKING || startTlsWhenFlushed) {
-            heldForClient.add(Arrays.copyOfRange(b, off, off + len));
-            heldBytes += len;
-            return;
-        }
-        if (state == State.PLAIN) {
-            toClient.add(ByteBuffer.wrap(Arrays.copyOfRange(b, off, off + len)));
-            return;
-        }
-        try {
-            session.encrypt(b, off, len, this::queueTls);
-        } catch (IOException e) {
-            teardown("TLS write failed: " + LogText.why(e, "the client"));
-        }
-    }
-
-    private void flushClient() {
-        if (!toClient.flush()) {
-            return;
-        }
-        if (startTlsWhenFlushed && toClient.isEmpty()) {
-            startTlsWhenFlushed = false;
-            startTls();
-        }
-    }
-
-    // ---- the handshake ----
-
-    private void startTls() {
-        state = State.HANDSHAKING;
-        earned = BUSY;
-        cookie = fe.handoff.park(client, peer); // the daemon's audit line and -h check name the client, not a balancer
-        loop.upcalls.connect(cookie).whenComplete((res, err) -> onLoop(() -> connected(res, err)));
-    }
-
-    private void connected(ConnectResult res, Throwable err) {
-        if (err != null || res == null) {
-            Throwable cause = err instanceof java.util.concurrent.CompletionException ? err.getCause() : err;
-            boolean ours = fe.handoff.withdraw(cookie, client);
-            if (cause instanceof org.rpctlsservd.rpc.AsyncRpcClient.RpcErrorException rpc
-                    && rpc.acceptStat() == org.acplt.oncrpc.OncRpcAcceptStatus.ONCRPC_SYSTEM_ERR) {
-                // the handshake failed, and the daemon's audit line for it said why: no second line
-                LOG.fine(() -> "front end " + LogText.address(peer) + ": CONNECT upcall answered " + LogText.acceptStat(rpc.acceptStat()));
-            } else {
-                fe.warnings.info("upcall-failed", () -> "front end " + LogText.address(peer) + ": CONNECT upcall failed: "
-                        + (cause == null ? "no result" : LogText.why(cause, "the RPCTLSSD service")));
-            }
-            if (!ours && cause instanceof java.util.concurrent.TimeoutException) {
-                // the daemon took the socket and has not answered: make sure no session is left behind
-                loop.upcalls.disconnect(cookie);
-            }
-            closeAll();
-            return;
-        }
-        TlsSession s = (TlsSession) fe.sessions.get(cookie);
-        if (s == null || state == State.CLOSED) {
-            if (s != null) {
-                loop.upcalls.disconnect(cookie);
-            }
-            closeAll();
-            return;
-        }
-        session = s;
-        flags = res.flags;
-        uid = res.uid;
-        gids = res.gids;
-        fe.handshakes.incrementAndGet();
-        state = State.TLS;
-        earned = TLS_SESSION;
-        // A reload or CRL that shuts the session off cuts the client off at once: nothing it sends
-        // after that moment reaches the backend (decrypt refuses it), and both sides are closed.
-        s.whenShutOff(() -> closeSoon("certificate no longer accepted: shut off")); // never inline: this method goes on
-        try {
-            // The client's first calls may have come with its Finished: the handshake kept them.
-            boolean closeNotify = decrypt(null);
-            List<byte[]> held = new ArrayList<>(heldForClient);
-            heldForClient.clear();
-            heldBytes = 0;
-            for (byte[] b : held) {
-                toClientBytes(b, 0, b.length);
-            }
-            flushClient();
             if (closeNotify) {
                 closeNotifyReceived();
                 return;
             }
+        } catch (EstablishedSession.ShutOffException e) {
+            teardown(e.getMessage()); // the certificate was refused meanwhile: nothing more is taken
+            return;
         } catch (IOException e) {
-            clientFailed(e);
+            teardown("bad input from the client: " + LogText.why(e, "the client"));
             return;
         } finally {
             account();
@@ -699,110 +143,116 @@ final class ClientConnection {
         armClientRead();
     }
 
-    // ---- the backend ----
-
-    private void toBackend(byte[] rec, CallHeader h) {
-        if (fe.backendProxy != 0 && !backendProxySent) {
-            backendProxySent = true; // the first bytes the backend sees, before any record
-            toBackend.add(ByteBuffer.wrap(backendProxyHeader()));
+    /** On this loop: the CONNECT upcall answered; with a session, TLS is up and what came with the Finished is taken. */
+    private void upcallAnswered(ConnectResult res, Throwable err) {
+        if (upcallResult.accept(res, err)) {
+            fromTls(null, true);
         }
-        // the mark and the record as two buffers of one gathering write: a 1 MiB WRITE is not copied again
-        toBackend.add(RecordParser.markOf(rec.length));
-        toBackend.add(ByteBuffer.wrap(rec));
-        if (!backend.connected()) {
-            if (opening == null) {
-                opening = h;
-            }
-            backend.start(); // the queued records go once it is connected
-            return;
-        }
-        toBackend.flush();
     }
 
-    /** On this connection's loop: a finished connect handed its permit to this waiting connection. */
-    void permitGranted() {
-        backend.permitGranted();
+    /** The client sent close_notify: the session answers it and the connection ends. */
+    private void closeNotifyReceived() {
+        c.state = Connection.State.CLOSED; // no more records either way; the upcalls finish the job
+        // HANDLERECORD and then DISCONNECT, back to back: the service takes a connection's calls in order,
+        // so the session answers the close_notify before it is closed, and no round trip is waited for
+        c.services.upcalls().handleRecord(c.cookie);
+        finish();
     }
 
-    private void backendConnected() {
-        toBackend.open(backend.channel());
-        toBackend.flush();
-        armBackendRead();
+    // ---- back-pressure and the budget ----
+
+    @Override
+    public void armClientRead() {
+        backPressure.armClientRead();
+    }
+
+    @Override
+    public void armBackendRead() {
+        backPressure.armBackendRead();
+    }
+
+    @Override
+    public void clientDrained() {
+        backPressure.clientDrained();
+    }
+
+    @Override
+    public void clientWritable() {
+        tls.flush();
         account();
     }
 
-    private void backendReadable() {
-        if (state == State.CLOSED) {
-            return;
-        }
-        ByteBuffer buf = readSome(backend.channel(), "the backend");
-        if (buf == null) {
-            return;
-        }
-        try {
-            // Passed on as read, many replies in one TLS record when they came together; split only
-            // where one of our own replies waits for the end of the backend's record.
-            while (buf.hasRemaining() && state != State.CLOSED) {
-                int start = buf.position();
-                int n = fromBackend.advance(buf, !ownReplies.isEmpty());
-                toClientBytes(buf.array(), start, n);
-                if (fromBackend.atBoundary()) {
-                    placeOwnReplies();
-                }
-            }
-        } catch (IOException e) {
-            teardown("bad input from the backend: " + LogText.why(e, "the backend"));
-            return;
-        } finally {
-            account();
-        }
-        flushClient();
-        armBackendRead();
+    @Override
+    public void backendDrained() {
+        backPressure.resumeClientRead();
+    }
+
+    @Override
+    public void backendWritable() {
+        c.toBackend.flush();
+        account();
+    }
+
+    /** Reports what this connection holds now to the front end's budget; past its limit, the front end sheds. */
+    @Override
+    public void account() {
+        boolean closed = c.closed();
+        long now = closed ? 0
+                : forClient() + c.toBackend.footprint() + framing.footprint()
+                        + (tls.session() != null || c.state == Connection.State.HANDSHAKING ? TLS_OVERHEAD : PLAIN_OVERHEAD);
+        report(now, closed || !framing.midRecord() ? 0 : framing.footprint());
+    }
+
+    /** What waits for the client: its queue, what is held while the handshake runs, and our own replies not yet placed. */
+    private long forClient() {
+        return c.toClient.footprint() + tls.footprint() + replies.footprint();
     }
 
     // ---- the end ----
 
     /** Closes both sides; a TLS connection gets its DISCONNECT upcall, which closes the client socket. */
-    void teardown(String reason) {
-        if (state == State.CLOSED) {
+    @Override
+    public void teardown(String reason) {
+        if (c.closed()) {
             return;
         }
-        LOG.fine(() -> "front end " + LogText.address(peer) + ": closing: " + reason);
-        toClient.lastWrite(); // an alert the session made for the client (bad_record_mac, say) goes if it can
-        state = State.CLOSED;
-        finish(reason);
+        LOG.fine(() -> "front end " + LogText.address(c.peer) + ": closing: " + reason);
+        c.toClient.lastWrite(); // an alert the session made for the client (bad_record_mac, say) goes if it can
+        c.state = Connection.State.CLOSED;
+        finish();
     }
 
-    private void finish(String reason) {
-        if (session != null) {
-            long c = cookie;
-            fe.disconnects.incrementAndGet();
-            loop.upcalls.disconnect(c).whenComplete((r, e) -> onLoop(this::closeAll));
-            session = null;
+    private void finish() {
+        if (tls.session() != null) {
+            c.services.stats().disconnect();
+            c.services.upcalls().disconnect(c.cookie).whenComplete((r, e) -> c.onLoop(this::closeAll));
+            tls.released();
         } else {
             closeAll();
         }
     }
 
-    /** Runs {@code r} on this connection's loop: at once when already there (an upcall answered on it). */
-    private void onLoop(Runnable r) {
-        if (io.inLoop()) {
-            r.run();
-        } else {
-            io.submit(r);
-        }
+    @Override
+    public void closeAll() {
+        c.state = Connection.State.CLOSED;
+        proxy.close();
+        c.io.forget(c.client);
+        Channels.closeQuietly(c.client);
+        Runnable waitingForPermit = backend.waitingForPermit();
+        backend.close();
+        account(); // its bytes go back before its mark does (Shedding's marked bytes)
+        c.services.forget(this, waitingForPermit);
     }
 
-    private void closeAll() {
-        state = State.CLOSED;
-        if (proxyDeadline != null) {
-            proxyDeadline.cancel(false);
-        }
-        io.forget(client);
-        FrontEnd.closeQuietly(client);
-        boolean waitedForConnect = backend.waiting();
-        backend.close();
-        account(); // its bytes go back before its mark does (FrontEnd.markedBytes)
-        fe.forget(this, waitedForConnect);
+    // ---- what the shared services ask of its stages (the rest of Member is in MemberBase) ----
+
+    @Override
+    public void portHeir(Consumer<SourcePorts.Lease> heir) {
+        backend.portHeir(heir);
+    }
+
+    @Override
+    public boolean holdsPortTo(InetSocketAddress b) {
+        return backend.holdsPortTo(b);
     }
 }

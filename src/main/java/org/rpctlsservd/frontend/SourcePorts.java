@@ -29,6 +29,30 @@ import org.rpctlsservd.guard.LogText;
  * an unprivileged port. Shared by every loop: its methods are synchronized, and cheap.
  */
 final class SourcePorts {
+    /**
+     * --backend-source-ports as this process can have it: the reserved default falls back to any
+     * port, with a warning, when the daemon may not bind them; a range the administrator gave is
+     * refused instead (exports that want reserved ports would refuse every client).
+     */
+    static SourcePortRange usable(FrontEndSettings config) throws java.io.IOException {
+        SourcePortRange range = config.sourcePorts();
+        if (range.any()) {
+            return range;
+        }
+        String why = mayBind(range, config.sources().isEmpty() ? null : config.sources().get(0));
+        if (why == null) {
+            return range;
+        }
+        if (range.given()) {
+            throw new java.io.IOException("front end: --backend-source-ports " + range + ": the daemon may not bind these ports (" + why
+                    + "): run it as root or with CAP_NET_BIND_SERVICE, or say --backend-source-ports any");
+        }
+        java.util.logging.Logger.getLogger("rpctlssd").warning("front end: backend connections come from unprivileged ports: the daemon may not bind ports " + range + " ("
+                + why + "); NFS exports with `secure' (knfsd's default) or PrivilegedPort = true refuse them; run the daemon as "
+                + "root or with CAP_NET_BIND_SERVICE, or say --backend-source-ports any");
+        return SourcePortRange.ANY;
+    }
+
     private final int low;
     private final int high;
     /** --backend-source addresses; empty: the kernel chooses the address (the wildcard is bound). */

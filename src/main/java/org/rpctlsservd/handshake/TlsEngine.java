@@ -1,6 +1,5 @@
 package org.rpctlsservd.handshake;
 
-import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -48,7 +47,7 @@ import org.rpctlsservd.sessions.Cookies;
  * handshake has a deadline. Credentials and trust material can be replaced at any time: a
  * handshake uses those current when it starts.
  */
-public final class TlsEngine implements Handshaker, Closeable {
+public final class TlsEngine implements ServerTls {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
     private static final int READ_CHUNK = 16 * 1024;
     /** Reads a handshake may make on a worker before it waits on the selector (the ClientHello, the Finished, and slack). */

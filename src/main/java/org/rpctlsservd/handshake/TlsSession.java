@@ -19,7 +19,7 @@ import org.rpctlsservd.sessions.Session;
  * holds this object's monitor, so the RPC procedures, the CRL re-check and whoever relays the
  * connection's records never touch the TLS state at the same time.
  */
-public final class TlsSession implements Session {
+public final class TlsSession implements Session, EstablishedSession {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
 
     private static final RateLimitedLog WARNINGS = new RateLimitedLog(LOG);
@@ -38,15 +38,6 @@ public final class TlsSession implements Session {
     private boolean closed;
     /** Told once when the session is shut off (whoever relays its records cuts the client off). */
     private Runnable onShutOff;
-
-    /** What {@link #decrypt} throws once the session is shut off: nothing from the peer is taken after that moment. */
-    public static final class ShutOffException extends IOException {
-        private static final long serialVersionUID = 1L;
-
-        ShutOffException() {
-            super("certificate no longer accepted: session shut off");
-        }
-    }
 
     TlsSession(long cookie, SocketChannel channel, TlsServerProtocol protocol, InetSocketAddress peer,
             List<X509CertificateHolder> verifiedChain, int flags, TrustMaterial.Verification verification, String version, String alpn) {
@@ -74,11 +65,6 @@ public final class TlsSession implements Session {
     /** The ALPN protocol agreed ("sunrpc"), or null. */
     public String alpn() {
         return alpn;
-    }
-
-    /** Where a session puts bytes: plaintext it decrypted, or TLS records it made for the peer. */
-    public interface Sink {
-        void accept(byte[] b, int off, int len);
     }
 
     /**

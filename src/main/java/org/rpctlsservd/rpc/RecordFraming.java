@@ -4,7 +4,7 @@ import java.io.IOException;
 
 /**
  * RFC 5531 section 11 record marking: its limits and the mark written before a record. Records are
- * read by {@link RecordParser} (assembled) or followed by the front end's RecordMarks (passed on).
+ * read by {@link RecordMarks}, for {@link RecordParser} (assembled) or the front end (passed on).
  */
 public final class RecordFraming {
     private RecordFraming() {

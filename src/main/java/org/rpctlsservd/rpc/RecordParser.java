@@ -7,51 +7,34 @@ import java.util.function.Consumer;
 
 /**
  * RFC 5531 record marking, parsed incrementally from bytes as they arrive on a non-blocking
- * socket: every complete record is handed on whole. A record over the cap is an error (the stream
- * cannot be resynchronised). Memory grows only with the bytes that arrived.
+ * socket: every complete record is handed on whole (the marks are read by {@link RecordMarks}). A
+ * record over the cap is an error (the stream cannot be resynchronised). Memory grows only with the
+ * bytes that arrived.
  */
 public final class RecordParser {
-    private final int cap;
-    private final byte[] mark = new byte[4];
-    private int markHave;
-    private int fragmentLeft = -1;
-    private boolean lastFragment;
+    private final RecordMarks marks;
     private static final byte[] EMPTY = new byte[0];
     private byte[] record = EMPTY;
     private int length;
-    private int fragments;
 
     public RecordParser(int cap) {
-        this.cap = cap;
+        this.marks = new RecordMarks(cap);
     }
 
     /** True when bytes of an unfinished record are held. */
     public boolean midRecord() {
-        return markHave > 0 || fragmentLeft >= 0 || length > 0;
+        return marks.midRecord();
     }
 
     /** Consumes everything {@code in} holds; calls {@code sink} with each complete record (a fresh array of its exact length). */
     public void feed(ByteBuffer in, Consumer<byte[]> sink) throws IOException {
         while (in.hasRemaining()) {
-            if (fragmentLeft < 0) {
-                while (markHave < 4 && in.hasRemaining()) {
-                    mark[markHave++] = in.get();
-                }
-                if (markHave < 4) {
-                    return;
-                }
-                markHave = 0;
-                int m = ((mark[0] & 0xff) << 24) | ((mark[1] & 0xff) << 16) | ((mark[2] & 0xff) << 8) | (mark[3] & 0xff);
-                lastFragment = m < 0;
-                fragmentLeft = m & 0x7fffffff;
-                if (++fragments > RecordFraming.MAX_FRAGMENTS) {
-                    throw new RecordFraming.RecordTooLargeException("record of more than " + RecordFraming.MAX_FRAGMENTS + " fragments");
-                }
-                if ((long) length + fragmentLeft > cap) {
-                    throw new RecordFraming.RecordTooLargeException((long) length + fragmentLeft, cap);
-                }
+            int take = marks.body(in);
+            if (take < 0) {
+                return;
             }
-            int take = Math.min(fragmentLeft, in.remaining());
+            int fragmentLeft = marks.fragmentLeft();
+            boolean lastFragment = marks.lastFragment();
             if (length == 0 && lastFragment && take == fragmentLeft && record.length != take) {
                 record = new byte[take]; // the whole record is here: its exact array, no copy at the end
             } else if (length + take > record.length) {
@@ -65,24 +48,19 @@ public final class RecordParser {
             }
             in.get(record, length, take);
             length += take;
-            fragmentLeft -= take;
-            if (fragmentLeft == 0) {
-                fragmentLeft = -1;
-                if (lastFragment) {
-                    byte[] out;
-                    if (length == record.length) {
-                        out = record;
-                        record = EMPTY;
-                    } else {
-                        out = Arrays.copyOf(record, length);
-                        if (record.length > 64 * 1024) {
-                            record = EMPTY; // do not keep a large buffer for an idle connection
-                        }
+            if (marks.took(take)) {
+                byte[] out;
+                if (length == record.length) {
+                    out = record;
+                    record = EMPTY;
+                } else {
+                    out = Arrays.copyOf(record, length);
+                    if (record.length > 64 * 1024) {
+                        record = EMPTY; // do not keep a large buffer for an idle connection
                     }
-                    length = 0;
-                    fragments = 0;
-                    sink.accept(out);
                 }
+                length = 0;
+                sink.accept(out);
             }
         }
     }

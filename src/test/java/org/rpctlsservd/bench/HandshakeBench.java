@@ -228,7 +228,7 @@ public final class HandshakeBench {
     }
 
     private static void awaitDisconnects(Daemon d, int n) {
-        org.rpctlsservd.support.Await.until(() -> d.frontEnd().disconnects() >= n, n + " DISCONNECT upcalls", 60);
+        org.rpctlsservd.support.Await.until(() -> d.frontEnd().stats().disconnects() >= n, n + " DISCONNECT upcalls", 60);
     }
 
     private static long used(Map<Long, Long> before, Map<Long, Long> after) {

@@ -55,7 +55,7 @@ class FrontEndTest {
         Await.until(() -> h.daemon.frontEnd().connectionCount() == 0, "no front-end connection left");
         Await.until(() -> h.daemon.sessions().size() == 0, "no session left");
         assertEquals(0, h.daemon.handoff().size(), "no parked socket left");
-        assertEquals(h.daemon.frontEnd().handshakes(), h.daemon.frontEnd().disconnects(), "a DISCONNECT for every handshake");
+        assertEquals(h.daemon.frontEnd().stats().handshakes(), h.daemon.frontEnd().stats().disconnects(), "a DISCONNECT for every handshake");
     }
 
     @Test
@@ -215,7 +215,7 @@ class FrontEndTest {
             t.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).bytes());
             assertTrue(t.closedByServer());
             assertNothingLeft(h);
-            assertEquals(1, h.daemon.frontEnd().disconnects());
+            assertEquals(1, h.daemon.frontEnd().stats().disconnects());
         }
     }
 
@@ -264,10 +264,10 @@ class FrontEndTest {
             writer.start();
             deaf.setSoTimeout(10_000);
             java.net.Socket accepted = deaf.accept(); // connected for the first call; accepted, never read
-            Await.until(() -> h.daemon.frontEnd().pauses() > 0, "the front end stopped reading the client", 60);
+            Await.until(() -> h.daemon.frontEnd().stats().pauses() > 0, "the front end stopped reading the client", 60);
             assertTrue(writer.isAlive(), "the client cannot push everything through");
-            assertTrue(h.daemon.frontEnd().peakQueued() <= h.daemon.frontEnd().queueLimit(),
-                    "queued at most " + h.daemon.frontEnd().queueLimit() + " bytes, saw " + h.daemon.frontEnd().peakQueued());
+            assertTrue(h.daemon.frontEnd().stats().peakQueued() <= h.daemon.frontEnd().queueLimit(),
+                    "queued at most " + h.daemon.frontEnd().queueLimit() + " bytes, saw " + h.daemon.frontEnd().stats().peakQueued());
             accepted.close();
             p.close();
             writer.join(30_000);

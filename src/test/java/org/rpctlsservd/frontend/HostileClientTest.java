@@ -84,8 +84,8 @@ class HostileClientTest {
                 FrontEndHarness h = new FrontEndHarness(tmp, server, backend.port(), "--write-timeout", "1")) {
             FrontEnd fe = h.daemon.frontEnd();
             Thread t = flooder(h.port);
-            Await.until(() -> fe.pauses() > 0, "the front end stopped reading the flooding client", 30);
-            assertTrue(fe.peakQueued() <= fe.queueLimit(), "queued at most " + fe.queueLimit() + ", saw " + fe.peakQueued());
+            Await.until(() -> fe.stats().pauses() > 0, "the front end stopped reading the flooding client", 30);
+            assertTrue(fe.stats().peakQueued() <= fe.queueLimit(), "queued at most " + fe.queueLimit() + ", saw " + fe.stats().peakQueued());
             t.join(20_000);
             assertFalse(t.isAlive(), "the front end closed the client that took no bytes");
             assertTrue(log.has("the client took no bytes for 1 s"), log.lines().toString());
@@ -115,7 +115,7 @@ class HostileClientTest {
                     FrontEndHarness h = new FrontEndHarness(tmp, server, hung.getLocalPort())) {
                 FrontEnd fe = h.daemon.frontEnd();
                 List<RawRpc> clients = new ArrayList<>();
-                for (int i = 0; i < fe.backendConnectLimit + 20; i++) {
+                for (int i = 0; i < ConnectPermits.LIMIT + 20; i++) {
                     RawRpc c = new RawRpc(RawRpc.connect(h.port));
                     clients.add(c);
                     c.send(FrontEndHarness.whoami(i, FrontEndHarness.authNone()).bytes());
@@ -127,10 +127,10 @@ class HostileClientTest {
                 }
                 long waited = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
                 // 256 connects time out together, then the 20 that waited for them
-                assertTrue(waited < 2 * FrontEnd.BACKEND_CONNECT_TIMEOUT.toMillis() + 3000, "closed after " + waited + " ms");
+                assertTrue(waited < 2 * BackendConnect.TIMEOUT.toMillis() + 3000, "closed after " + waited + " ms");
                 assertTrue(log.has("cannot reach the backend"), log.lines().toString());
                 FrontEndTest.assertNothingLeft(h);
-                assertEquals(fe.backendConnectLimit, fe.backendConnects.availablePermits(), "no connect left counted");
+                assertEquals(ConnectPermits.LIMIT, fe.permits().available(), "no connect left counted");
             }
         }
     }
@@ -143,7 +143,7 @@ class HostileClientTest {
             for (int i = 0; i < 3; i++) {
                 flooder(h.port);
             }
-            Await.until(() -> fe.shedForMemory() > 0, "the budget was reached and someone shed", 30);
+            Await.until(() -> fe.stats().shedForMemory() > 0, "the budget was reached and someone shed", 30);
             assertTrue(log.has("front end: memory budget of 1 MiB reached"), log.lines().toString());
             // Nobody waits for the budget: a good client is served while the flooders are still at it.
             try (RawRpc good = h.plain()) {
@@ -155,10 +155,10 @@ class HostileClientTest {
             // The flooders were closed for the budget, long before the 30 s write timeout could.
             for (Thread t : writers) {
                 t.join(20_000);
-                assertFalse(t.isAlive(), () -> "a flooder still open: shed " + fe.shedForMemory() + ", used " + fe.budget().used()
+                assertFalse(t.isAlive(), () -> "a flooder still open: shed " + fe.stats().shedForMemory() + ", used " + fe.budget().used()
                         + " of " + fe.budget().limit() + ", paused " + fe.budget().paused() + ", connections " + fe.connectionCount());
             }
-            assertEquals(3, fe.shedForMemory(), "each flooder closed once, nobody else");
+            assertEquals(3, fe.stats().shedForMemory(), "each flooder closed once, nobody else");
             FrontEndTest.assertNothingLeft(h);
         }
     }

@@ -297,7 +297,7 @@ class RelayTest {
             }
             pool.shutdown();
             FrontEndTest.assertNothingLeft(h);
-            assertEquals(n, h.daemon.frontEnd().handshakes());
+            assertEquals(n, h.daemon.frontEnd().stats().handshakes());
         }
     }
 

@@ -78,12 +78,12 @@ class SlotsTest {
             for (int i = 0; i < 100; i++) {
                 flood.add(idle(h.port));
             }
-            Await.until(() -> fe.evicted() >= 61, "room made for every idle socket past the cap");
+            Await.until(() -> fe.stats().evicted() >= 61, "room made for every idle socket past the cap");
             RawRpc newcomer = h.plain();
             served(newcomer, 2);
             served(earned, 3);
             assertTrue(closedByPeer(flood.get(0)), "the longest-idle socket that earned nothing made room");
-            assertTrue(fe.connectionCount() <= 40 + FrontEnd.EVICT_BATCH, "connections " + fe.connectionCount());
+            assertTrue(fe.connectionCount() <= 40 + Admission.EVICT_BATCH, "connections " + fe.connectionCount());
             assertTrue(log.has("to make room"), log.lines().toString());
         }
     }
@@ -100,7 +100,7 @@ class SlotsTest {
             headerOnly.getOutputStream().write(new byte[] {(byte) 0x80, 0, 0, 100, 1, 2}); // a call begun, never finished
             assertTrue(closedByPeer(silent), "a client that sent nothing is closed");
             assertTrue(closedByPeer(headerOnly), "a client whose first call never completes is closed");
-            assertEquals(2, fe.firstCallTimeouts());
+            assertEquals(2, fe.stats().firstCallTimeouts());
             served(earned, 2);
             assertTrue(log.has("within 300 ms (--first-call-timeout)"), log.lines().toString());
         }
@@ -144,7 +144,7 @@ class SlotsTest {
                 out.flush();
                 stallers.add(s);
             }
-            Await.until(() -> fe.shedForMemory() > 0, "the budget was reached and the half-read calls shed");
+            Await.until(() -> fe.stats().shedForMemory() > 0, "the budget was reached and the half-read calls shed");
             // The active session was never made to wait, and a newcomer is admitted once it drained.
             served(active, 2);
             Await.until(() -> !fe.budget().paused(), "the budget drained");
@@ -158,7 +158,7 @@ class SlotsTest {
                 }
             }
             assertTrue(closed >= 2, "at least the calls past the budget were closed: " + closed);
-            assertEquals(closed, fe.shedForMemory(), "only half-read calls were shed");
+            assertEquals(closed, fe.stats().shedForMemory(), "only half-read calls were shed");
             // Past the limit by at most two callbacks' growth per loop (one that ran while another loop's scan
             // marked, one before its marks closed): each a 64 KiB read and one record buffer doubling (here from
             // just under 1 MiB to just under 2 MiB, the 3 MiB call's next step).

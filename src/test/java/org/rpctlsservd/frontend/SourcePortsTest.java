@@ -106,7 +106,7 @@ class SourcePortsTest {
                 c.send(FrontEndHarness.whoami(3, FrontEndHarness.authNone()).bytes());
                 assertTrue(c.closedByServer(), "the third client is refused: no port left");
             }
-            assertEquals(1, h.daemon.frontEnd().sourcePortsExhausted());
+            assertEquals(1, h.daemon.frontEnd().stats().sourcePortsExhausted());
             assertTrue(log.has("refused program 536871065 version 1 procedure 1: reserved ports exhausted: 2 connections to the backend"),
                     log.lines().toString());
             assertEquals(2, FX.backend().calls.get(), "the refused call never reached the backend");
@@ -131,14 +131,14 @@ class SourcePortsTest {
             b.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).bytes());
             assertEquals(0, b.read().stat);
             long idleFrom = System.nanoTime();
-            // the behaviour under test is about time passing: both holders idle past FrontEnd.EVICT_IDLE_NANOS
-            Await.until(() -> System.nanoTime() - idleFrom > FrontEnd.EVICT_IDLE_NANOS + 100_000_000L, "the holders to be idle");
+            // the behaviour under test is about time passing: both holders idle past Admission.EVICT_IDLE_NANOS
+            Await.until(() -> System.nanoTime() - idleFrom > Admission.EVICT_IDLE_NANOS + 100_000_000L, "the holders to be idle");
             try (RawRpc c = h.plain()) {
                 c.send(FrontEndHarness.whoami(3, FrontEndHarness.authNone()).bytes());
                 assertEquals(0, c.read().stat, "the newcomer is served on the port the longest-idle holder gave back");
             }
             assertTrue(a.closedByServer(), "the longest idle holder was closed to make room");
-            assertEquals(0, h.daemon.frontEnd().sourcePortsExhausted(), "nobody refused");
+            assertEquals(0, h.daemon.frontEnd().stats().sourcePortsExhausted(), "nobody refused");
             assertTrue(log.has("every source port toward the backend"), log.lines().toString());
             b.send(FrontEndHarness.whoami(4, FrontEndHarness.authNone()).bytes());
             assertEquals(0, b.read().stat, "the other holder goes on");
@@ -176,7 +176,7 @@ class SourcePortsTest {
                 holders.add(c);
             }
             long idleFrom = System.nanoTime();
-            Await.until(() -> System.nanoTime() - idleFrom > FrontEnd.EVICT_IDLE_NANOS + 100_000_000L, "the holders to be idle");
+            Await.until(() -> System.nanoTime() - idleFrom > Admission.EVICT_IDLE_NANOS + 100_000_000L, "the holders to be idle");
             done.clear();
             for (int t = 0; t < 12; t++) {
                 int id = t;
@@ -199,7 +199,7 @@ class SourcePortsTest {
             pool.shutdown();
             Await.until(() -> h.daemon.frontEnd().connectionCount() == 0, "every client gone");
             InetSocketAddress b = new InetSocketAddress(InetAddress.getLoopbackAddress(), FX.backend().port());
-            Await.until(() -> h.daemon.frontEnd().sourcePorts.inUse(b) == 0, "every port back: " + h.daemon.frontEnd().sourcePorts.inUse(b));
+            Await.until(() -> h.daemon.frontEnd().sourcePorts().inUse(b) == 0, "every port back: " + h.daemon.frontEnd().sourcePorts().inUse(b));
         }
     }
 
@@ -235,7 +235,7 @@ class SourcePortsTest {
                 int expected = 1;
                 Await.until(() -> h.daemon.frontEnd().connectionCount() == 0, "client " + expected + " gone");
             }
-            assertEquals(0, h.daemon.frontEnd().sourcePortsExhausted());
+            assertEquals(0, h.daemon.frontEnd().stats().sourcePortsExhausted());
         }
     }
 

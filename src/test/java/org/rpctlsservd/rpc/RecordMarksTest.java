@@ -1,4 +1,4 @@
-package org.rpctlsservd.frontend;
+package org.rpctlsservd.rpc;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import org.junit.jupiter.api.Test;
-import org.rpctlsservd.rpc.RecordFraming;
 
 /** Following record marks through a stream that is passed on as it comes, fed bytes without sockets. */
 class RecordMarksTest {

@@ -1,0 +1,66 @@
+package org.rpctlsservd.frontend;
+
+import java.io.Closeable;
+import java.util.List;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.rpctlsservd.guard.RateLimitedLog;
+import org.rpctlsservd.metrics.Metrics.Shed;
+
+/**
+ * The periodic sweep, on each loop: the memory budget's shedding (for when nothing grows), then
+ * each connection's deadlines: --first-call-timeout for one that earned nothing, the idle timeout,
+ * and the write timeout of each side.
+ */
+final class IdleSweep implements Closeable {
+    private final List<Loop> loops;
+    private final Shedding shedding;
+    private final RateLimitedLog warnings;
+    private final long firstCallNanos;
+    private final long idleNanos;
+    private final long writeTimeoutNanos;
+    private final ScheduledFuture<?> sweep;
+
+    IdleSweep(List<Loop> loops, Shedding shedding, RateLimitedLog warnings, long firstCallNanos, long idleNanos,
+            long writeTimeoutNanos, ScheduledExecutorService timer) {
+        this.loops = loops;
+        this.shedding = shedding;
+        this.warnings = warnings;
+        this.firstCallNanos = firstCallNanos;
+        this.idleNanos = idleNanos;
+        this.writeTimeoutNanos = writeTimeoutNanos;
+        long period = Math.max(50, Math.min(1000,
+                TimeUnit.NANOSECONDS.toMillis(Math.min(firstCallNanos, Math.min(idleNanos, writeTimeoutNanos))) / 4));
+        this.sweep = timer.scheduleWithFixedDelay(this::sweep, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    private void sweep() {
+        for (Loop loop : loops) {
+            loop.io.submit(() -> sweep(loop));
+        }
+    }
+
+    private void sweep(Loop loop) {
+        shedding.shedIfOver(null);
+        long now = System.nanoTime();
+        for (Member c : loop.members) {
+            if (c.earned() == Member.UNEARNED && now - c.acceptedAt() > firstCallNanos) {
+                if (c.doom(Shed.FIRST_CALL_TIMEOUT, 0)) {
+                    warnings.warning("first-call", () -> "front end: closed clients that had no STARTTLS probe answered and no"
+                            + " call relayed within " + TimeUnit.NANOSECONDS.toMillis(firstCallNanos) + " ms (--first-call-timeout)");
+                    c.teardown("nothing earned within " + TimeUnit.NANOSECONDS.toMillis(firstCallNanos) + " ms");
+                }
+            } else if (now - c.lastActivity() > idleNanos && !c.handshaking()) {
+                c.teardown("idle for " + TimeUnit.NANOSECONDS.toSeconds(idleNanos) + " s");
+            } else {
+                c.checkStuck(now, writeTimeoutNanos);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        sweep.cancel(false);
+    }
+}

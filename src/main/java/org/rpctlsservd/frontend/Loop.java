@@ -1,0 +1,167 @@
+package org.rpctlsservd.frontend;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.rpctlsservd.guard.RateLimitedLog;
+import org.rpctlsservd.handshake.EstablishedSession;
+import org.rpctlsservd.io.IoLoop;
+
+/**
+ * One event loop of the front end, the connections it serves for their whole life, and the
+ * shared services as its connections see them ({@link ConnectionServices}).
+ */
+final class Loop implements ConnectionServices {
+    final IoLoop io;
+    private final Shared shared;
+    private final Upcalls upcalls;
+    /** The connections this loop serves (each also in the front end's set of all). */
+    final Set<Member> members = ConcurrentHashMap.newKeySet();
+    private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
+    /** This loop's connections that another loop marked to be closed (for the memory budget, or to make room). */
+    private final ConcurrentLinkedQueue<Member> marked = new ConcurrentLinkedQueue<>();
+
+    /** {@code upcalls}: usually on this loop, so an upcall and its answer need no hand-off between threads. */
+    Loop(IoLoop io, Upcalls upcalls, Shared shared) {
+        this.io = io;
+        this.upcalls = upcalls;
+        this.shared = shared;
+    }
+
+    /** On this loop: closes the connections marked by other loops, but {@code running} (whose callback is on the stack). */
+    void closeMarked(Member running) {
+        Member c;
+        boolean skipped = false;
+        while ((c = marked.poll()) != null) {
+            if (c == running) {
+                skipped = true;
+            } else {
+                c.teardown(c.markedReason());
+            }
+        }
+        if (skipped) {
+            running.closeSoon(running.markedReason());
+        }
+    }
+
+    @Override
+    public void markForClose(Member c) {
+        marked.add(c);
+        io.submit(() -> closeMarked(null));
+    }
+
+    @Override
+    public ConnectionSettings settings() {
+        return shared.settings();
+    }
+
+    @Override
+    public IoLoop io() {
+        return io;
+    }
+
+    @Override
+    public ByteBuffer readBuffer() {
+        readBuffer.clear();
+        return readBuffer;
+    }
+
+    @Override
+    public ScheduledFuture<?> later(long delay, TimeUnit unit, Runnable task) {
+        return io.later(shared.timer(), delay, unit, task);
+    }
+
+    @Override
+    public boolean trustsProxy(InetAddress ip) {
+        return shared.trustsProxy(ip);
+    }
+
+    @Override
+    public void accounted(Member c, long grew) {
+        shared.budget().add(grew);
+        if (grew > 0) {
+            if (!marked.isEmpty()) {
+                closeMarked(c); // what other loops marked here goes before anyone here grows again
+            }
+            if (shared.budget().paused()) {
+                shared.shedding().shedIfOver(c);
+            }
+        }
+    }
+
+    @Override
+    public FrontEndStats stats() {
+        return shared.stats();
+    }
+
+    @Override
+    public RateLimitedLog warnings() {
+        return shared.warnings();
+    }
+
+    @Override
+    public Refusals refusals() {
+        return shared.refusals();
+    }
+
+    @Override
+    public long park(SocketChannel client, InetSocketAddress peer) {
+        return shared.handoff().park(client, peer);
+    }
+
+    @Override
+    public boolean withdraw(long cookie, SocketChannel client) {
+        return shared.handoff().withdraw(cookie, client);
+    }
+
+    @Override
+    public Upcalls upcalls() {
+        return upcalls;
+    }
+
+    @Override
+    public EstablishedSession established(long cookie) {
+        return shared.sessions().get(cookie);
+    }
+
+    @Override
+    public ConnectPermits permits() {
+        return shared.permits();
+    }
+
+    @Override
+    public SourcePorts sourcePorts() {
+        return shared.sourcePorts();
+    }
+
+    @Override
+    public boolean makePortRoom(Member newcomer, InetSocketAddress backend, Consumer<SourcePorts.Lease> heir) {
+        return shared.portRoom().makeRoom(newcomer, backend, heir);
+    }
+
+    @Override
+    public BackendHealth backendHealth() {
+        return shared.backendHealth();
+    }
+
+    @Override
+    public void forget(Member c, Runnable waitingForPermit) {
+        if (!shared.connections().remove(c)) {
+            return;
+        }
+        members.remove(c);
+        Member.Doom d = c.gone(); // a scan that marks it later fails: what it adds is taken back here or never
+        shared.admission().forgotten(d);
+        shared.shedding().forgotten(d);
+        if (waitingForPermit != null) {
+            shared.permits().stopWaiting(waitingForPermit);
+        }
+    }
+}

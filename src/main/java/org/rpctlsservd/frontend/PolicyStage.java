@@ -1,0 +1,126 @@
+package org.rpctlsservd.frontend;
+
+import java.util.Locale;
+import java.util.StringJoiner;
+import java.util.function.BooleanSupplier;
+import org.acplt.oncrpc.OncRpcAuthStatus;
+import org.rpctlsservd.certs.TrustMaterial;
+import org.rpctlsservd.guard.LogText;
+import org.rpctlsservd.handshake.EstablishedSession;
+import org.rpctlsservd.metrics.Metrics.Refusal;
+import org.rpctlsservd.rpc.CallHeader;
+import org.rpctlsservd.rpc.RpcMessages;
+import org.rpctlsservd.rpc.XdrReader;
+
+/**
+ * The call policy applied to each record from the client: {@link CallPolicy} decides (a pure
+ * function of the call header, the connection's flags and --require); this stage does what it
+ * decided: relay, relay as the certificate's user, answer the STARTTLS probe, refuse with an
+ * AUTH_ERROR, or drop; and says so ({@link Refusals}).
+ */
+final class PolicyStage {
+    private final Connection c;
+    private final TlsRecords tls;
+    private final ClientReplies replies;
+    private final BackendRelay relay;
+    /** True while the framing holds part of a record (bytes after the probe, before its reply). */
+    private final BooleanSupplier midRecord;
+    /** The STARTTLS probe was answered (its reply may still wait among our own replies): no second one. */
+    private boolean probeAnswered;
+    private boolean trimLogged;
+
+    PolicyStage(Connection c, TlsRecords tls, ClientReplies replies, BackendRelay relay, BooleanSupplier midRecord) {
+        this.c = c;
+        this.tls = tls;
+        this.replies = replies;
+        this.relay = relay;
+        this.midRecord = midRecord;
+    }
+
+    /** One whole record from the client. */
+    void onRecord(byte[] rec) {
+        if (c.closed()) {
+            return;
+        }
+        XdrReader r = new XdrReader(rec, 0, rec.length);
+        CallHeader h = CallHeader.decode(r, flavor -> true);
+        CallPolicy.Decision d = CallPolicy.decide(h, r.remaining() == 0, c.state == Connection.State.TLS, c.flags,
+                c.state == Connection.State.PLAIN && !probeAnswered, c.services.settings().require());
+        switch (d.action()) {
+            case DROP:
+                if (d.why() != null) {
+                    refused(h, d); // sent before the connection met --require: never relayed, opens no backend connection
+                }
+                return;
+            case REFUSE:
+                refused(h, d);
+                replies.answer(RpcMessages.authError(h.xid, d.authStat()));
+                return;
+            case START_TLS:
+                if (midRecord.getAsBoolean()) {
+                    c.events.teardown("bytes after the STARTTLS probe before its reply");
+                    return;
+                }
+                probeAnswered = true;
+                c.earn(Member.EARNED);
+                replies.answerStartTls(RpcMessages.startTls(h.xid));
+                return;
+            case RELAY_AS_CERTIFICATE_USER:
+                h.decodeAuthSys(rec);
+                if (h.authSys == null) {
+                    CallPolicy.Decision bad = CallPolicy.Decision.refuse(OncRpcAuthStatus.ONCRPC_AUTH_BADCRED, Refusal.BAD_CREDENTIAL);
+                    refused(h, bad);
+                    replies.answer(RpcMessages.authError(h.xid, bad.authStat()));
+                    return;
+                }
+                c.earn(Member.EARNED);
+                relay.toBackend(rewrite(rec, h), h);
+                return;
+            case RELAY:
+            default:
+                c.earn(Member.EARNED);
+                relay.toBackend(rec, h);
+        }
+    }
+
+    /**
+     * Logs and counts a refused call or a dropped record. The flags alone do not tell a certificate the
+     * allow-list refused from one that did not verify; the session's check does, and says why.
+     */
+    private void refused(CallHeader h, CallPolicy.Decision d) {
+        EstablishedSession session = tls.session();
+        TrustMaterial.Verification v = session == null ? null : session.verification();
+        Refusal why = d.why() == Refusal.NOT_VERIFIED && v != null && v.notAllowed() ? Refusal.NOT_ALLOWED : d.why();
+        c.services.refusals().refused(c.peer, h, why, () -> {
+            StringJoiner b = new StringJoiner("; ");
+            if ((why == Refusal.NOT_VERIFIED || why == Refusal.NOT_ALLOWED) && v != null && v.reason() != null) {
+                b.add(v.reason());
+            }
+            if (d.action() == CallPolicy.Action.REFUSE) {
+                b.add("answered " + LogText.authName(d.authStat()));
+            }
+            if (d.action() == CallPolicy.Action.DROP || d.authStat() == OncRpcAuthStatus.ONCRPC_AUTH_TOOWEAK) {
+                b.add("--require " + c.services.settings().require().name().toLowerCase(Locale.ROOT));
+            } else if (why == Refusal.DISABLED) {
+                b.add("only AUTH_NONE calls pass");
+            } else if (h.credFlavor == CallHeader.AUTH_TLS && h.problem == CallHeader.Problem.NONE) {
+                b.add("AUTH_TLS out of place (a second STARTTLS probe, one inside TLS, or one with a body)");
+            }
+            return b.toString();
+        });
+    }
+
+    /** The call as the certificate's user; a user in more groups than AUTH_SYS carries is logged once per connection. */
+    private byte[] rewrite(byte[] rec, CallHeader h) {
+        int[] gids = c.gids;
+        if (CallPolicy.groupsTrimmed(gids) && !trimLogged) {
+            trimLogged = true;
+            int n = gids.length - 1;
+            int uid = c.uid;
+            c.services.warnings().info("groups-trimmed", () -> "front end " + LogText.address(c.peer) + ": user uid "
+                    + Integer.toUnsignedString(uid) + " has " + n + " supplementary groups; AUTH_SYS carries the first "
+                    + CallHeader.MAX_AUTH_SYS_GIDS);
+        }
+        return CallPolicy.asCertificateUser(rec, h, c.uid, gids);
+    }
+}

@@ -1,0 +1,59 @@
+package org.rpctlsservd.handshake;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.rpctlsservd.certs.TrustMaterial;
+
+/**
+ * The one typed door to a connection whose handshake succeeded, for whoever relays its records
+ * (the front end, after its CONNECT upcall): the record protection, the shut-off signal and what
+ * the handshake learned of the client. Obtained from {@link EstablishedSessions}, never by a cast.
+ * Every operation takes the session's own lock; nobody else touches Bouncy Castle's protocol object.
+ */
+public interface EstablishedSession {
+    /** Where a session puts bytes: plaintext it decrypted, or TLS records it made for the peer. */
+    interface Sink {
+        void accept(byte[] b, int off, int len);
+    }
+
+    /** What {@link #decrypt} throws once the session is shut off: nothing from the peer is taken after that moment. */
+    final class ShutOffException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        ShutOffException() {
+            super("certificate no longer accepted: session shut off");
+        }
+    }
+
+    /**
+     * Offers bytes that arrived from the peer ({@code arrived} may be null: only what the TLS state
+     * kept, for example application data that came with the client's Finished); hands every piece of
+     * application data to {@code plain} and every TLS record made meanwhile (alerts, a close_notify
+     * answer) to {@code out}. True when the peer closed (close_notify). On a bad record the fatal
+     * alert goes to {@code out} before the exception is thrown; once shut off, {@link ShutOffException}.
+     */
+    boolean decrypt(ByteBuffer arrived, Sink plain, Sink out) throws IOException;
+
+    /** Encrypts application data for the peer; the records go to {@code out}. */
+    void encrypt(byte[] b, int off, int len, Sink out) throws IOException;
+
+    /** {@code r} runs (on the shutting-off thread, or at once when already shut off) when the session is shut off. */
+    void whenShutOff(Runnable r);
+
+    /** The RPCTLSSD flags of the handshake's outcome (HandshakeOutcome.FLAGS_*). */
+    int flags();
+
+    /** How the client's certificate was checked at the handshake; null when no certificate was checked. */
+    TrustMaterial.Verification verification();
+
+    /** The client's verified chain, leaf first; empty when none verified. */
+    List<X509CertificateHolder> verifiedChain();
+
+    /** "TLSv1.3" or "TLSv1.2". */
+    String version();
+
+    /** The ALPN protocol agreed ("sunrpc"), or null. */
+    String alpn();
+}
