@@ -14,7 +14,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
-import org.rpctlsservd.guard.Acceptor;
+import org.rpctlsservd.io.Acceptor;
 import org.rpctlsservd.guard.LogText;
 import org.rpctlsservd.guard.MemoryBudget;
 import org.rpctlsservd.guard.RateLimitedLog;

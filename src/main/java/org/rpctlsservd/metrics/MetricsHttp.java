@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import org.rpctlsservd.guard.Acceptor;
+import org.rpctlsservd.io.Acceptor;
 import org.rpctlsservd.guard.RateLimitedLog;
 import org.rpctlsservd.io.Channels;
 import org.rpctlsservd.io.IoLoop;

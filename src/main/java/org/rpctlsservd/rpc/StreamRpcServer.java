@@ -18,7 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import org.rpctlsservd.guard.Acceptor;
+import org.rpctlsservd.io.Acceptor;
 import org.rpctlsservd.guard.RateLimitedLog;
 import org.rpctlsservd.io.Channels;
 import org.rpctlsservd.io.IoLoop;

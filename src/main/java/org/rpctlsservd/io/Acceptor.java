@@ -1,5 +1,6 @@
-package org.rpctlsservd.guard;
+package org.rpctlsservd.io;
 
+import org.rpctlsservd.guard.RateLimitedLog;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
@@ -150,13 +151,13 @@ public final class Acceptor implements Closeable {
                 if (SPARES[i] == null) {
                     continue;
                 }
-                closeQuietly(SPARES[i]);
+                Channels.closeQuietly(SPARES[i]);
                 SPARES[i] = null;
                 int before = n;
                 // at most a listen backlog's worth: the queue is drained, not raced forever
                 SocketChannel c;
                 while (n < 1024 && (c = acceptOrNull()) != null) {
-                    closeQuietly(c);
+                    Channels.closeQuietly(c);
                     n++;
                 }
                 if (n > before) {
@@ -189,15 +190,6 @@ public final class Acceptor implements Closeable {
             return FileChannel.open(Path.of("/dev/null"), StandardOpenOption.READ);
         } catch (IOException e) {
             return null; // out of descriptors already: taken again after the next shed
-        }
-    }
-
-    /** Not io.Channels': guard is the bottom layer, below io (whose loops stop the process through Fatal). */
-    private static void closeQuietly(java.nio.channels.Channel c) {
-        try {
-            c.close();
-        } catch (IOException ignored) {
-            // a descriptor given back: nothing to report
         }
     }
 
