@@ -210,4 +210,29 @@ class LayeringTest {
         });
         assertEquals(table, stated, "LayeringTest.MAY_USE and the package-infos' \"May use:\" lines");
     }
+
+    /** docs/architecture.md's package table says what {@link #MAY_USE} says, package by package. */
+    @Test
+    void architectureDocSaysWhatTheTableSays() throws IOException {
+        Map<String, Set<String>> stated = new TreeMap<>();
+        Pattern row = Pattern.compile("^\\| `([a-z]+)` \\|.*\\| ([^|]*) \\|$", Pattern.MULTILINE);
+        String doc = Files.readString(Path.of("docs/architecture.md"));
+        int from = doc.indexOf("## Packages");
+        Matcher m = row.matcher(doc.substring(from, doc.indexOf("\n## ", from + 1)));
+        while (m.find()) {
+            Set<String> uses = new TreeSet<>();
+            Matcher c = Pattern.compile("`([a-z.]+)`").matcher(m.group(2));
+            while (c.find()) {
+                uses.add(c.group(1));
+            }
+            stated.put(m.group(1), uses);
+        }
+        Map<String, Set<String>> table = new TreeMap<>();
+        MAY_USE.forEach((p, uses) -> {
+            if (!p.equals(GEN)) {
+                table.put(p, new TreeSet<>(uses));
+            }
+        });
+        assertEquals(table, stated, "LayeringTest.MAY_USE and docs/architecture.md's package table");
+    }
 }
