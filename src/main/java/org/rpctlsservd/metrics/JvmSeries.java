@@ -20,7 +20,8 @@ final class JvmSeries implements MultiCollector {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
     /** Prometheus scrapes every 15 s or so: a second's staleness costs nothing. */
     static final long MAX_AGE_MILLIS = 1000;
-    private final PrometheusRegistry series = new PrometheusRegistry();
+    /** Set once every series is registered: a scrape never sees (and keeps for a second) half of them. */
+    private volatile PrometheusRegistry series;
     private boolean started;
     private MetricSnapshots last;
     private long readAt;
@@ -33,7 +34,9 @@ final class JvmSeries implements MultiCollector {
         started = true;
         Thread t = new Thread(() -> {
             try {
-                JvmMetrics.builder().register(series);
+                PrometheusRegistry all = new PrometheusRegistry();
+                JvmMetrics.builder().register(all);
+                series = all;
             } catch (RuntimeException | Error e) {
                 LOG.log(Level.WARNING, "metrics: no process and JVM series: " + e, e);
             }
@@ -44,9 +47,13 @@ final class JvmSeries implements MultiCollector {
 
     @Override
     public synchronized MetricSnapshots collect() {
+        PrometheusRegistry all = series;
+        if (all == null) {
+            return new MetricSnapshots(); // not registered yet: the daemon's own series only
+        }
         long now = System.nanoTime();
         if (last == null || now - readAt >= TimeUnit.MILLISECONDS.toNanos(MAX_AGE_MILLIS)) {
-            last = series.scrape();
+            last = all.scrape();
             readAt = now;
         }
         return last;
