@@ -182,18 +182,15 @@ public final class TlsEngine implements Handshaker, Closeable {
                 return;
             }
             try {
-                int avail = protocol.getAvailableOutputBytes();
-                if (avail > 0) {
-                    pendingOut = ByteBuffer.allocate(avail);
-                    protocol.readOutput(pendingOut, avail);
-                    pendingOut.flip();
+                pendingOut = TlsSession.output(protocol);
+                if (pendingOut != null) {
                     ch.write(pendingOut);
                     if (pendingOut.hasRemaining()) {
                         workers.onWritable(ch, this::writable);
                         return;
                     }
                 }
-                proceed(avail == 0); // after a flight went out the answer is a round trip away: no read to try
+                proceed(pendingOut == null); // after a flight went out the answer is a round trip away: no read to try
             } catch (IOException e) {
                 fail(Failure.IO, "writing to the client failed: " + LogText.why(e, "the client"), e);
             }
@@ -276,11 +273,8 @@ public final class TlsEngine implements Handshaker, Closeable {
         /** Best effort: let the peer see the fatal alert Bouncy Castle queued. */
         void flushAlert() {
             try {
-                int avail = protocol.getAvailableOutputBytes();
-                if (avail > 0) {
-                    ByteBuffer b = ByteBuffer.allocate(avail);
-                    protocol.readOutput(b, avail);
-                    b.flip();
+                ByteBuffer b = TlsSession.output(protocol);
+                if (b != null) {
                     ch.write(b);
                 }
             } catch (IOException e) {
