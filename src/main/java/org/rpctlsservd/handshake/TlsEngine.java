@@ -55,6 +55,8 @@ public final class TlsEngine implements Handshaker, Closeable {
     private static final int INLINE_READS = 4;
     /** At most this many bytes of ChangeCipherSpec records are kept back from the workers (one is usual). */
     private static final int MAX_HELD = 64;
+    /** Each worker's read buffer: a handshake's read is offered to its engine (which copies it) before the step ends. */
+    private static final ThreadLocal<ByteBuffer> READ_BUFFER = ThreadLocal.withInitial(() -> ByteBuffer.allocate(READ_CHUNK));
 
     private final TlsPolicy policy;
     private final RecordCrypto crypto = new RecordCrypto(new SecureRandom());
@@ -240,13 +242,17 @@ public final class TlsEngine implements Handshaker, Closeable {
                 return;
             }
             try {
-                ByteBuffer buf = arrived != null ? arrived : ByteBuffer.allocate(READ_CHUNK);
-                arrived = null;
+                ByteBuffer buf = READ_BUFFER.get().clear(); // Bouncy Castle copies what it is offered: one buffer per worker will do
+                if (arrived != null) {
+                    buf.put(arrived.flip());
+                    arrived = null;
+                }
                 int n = ch.read(buf);
                 if (n < 0) {
                     fail(Failure.PEER_CLOSED, "the client closed the connection during the handshake", null);
                 } else if (n == 0 || onlyChangeCipherSpec(buf.array(), buf.position(), MAX_HELD)) {
-                    arrived = buf.position() == 0 ? null : buf;
+                    // kept for the next read, which may run on another worker: a copy of the few bytes
+                    arrived = buf.position() == 0 ? null : ByteBuffer.allocate(buf.position()).put(buf.flip());
                     workers.onReadable(ch, this::readable);
                 } else {
                     step(buf.array(), buf.position());
