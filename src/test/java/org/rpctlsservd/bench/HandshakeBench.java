@@ -220,7 +220,8 @@ public final class HandshakeBench {
                 double bareRate = n / ((System.nanoTime() - t0) / 1e9);
                 double bareUs = (processCpu(bare) - bc0) * 1e6 / n;
                 bareSwitches += switches(bare) - s0;
-                diff(bareByKind, b0, org.rpctlsservd.support.DaemonProcess.cpuSecondsByThreadKind(bare));
+                Map<String, Double> b1 = org.rpctlsservd.support.DaemonProcess.cpuSecondsByThreadKind(bare);
+                diff(bareByKind, b0, b1);
                 Map<String, Double> c0 = org.rpctlsservd.support.DaemonProcess.cpuSecondsByThreadKind(daemon);
                 double dc0 = processCpu(daemon);
                 s0 = switches(daemon);
@@ -230,14 +231,14 @@ public final class HandshakeBench {
                 double rate = n / ((System.nanoTime() - t0) / 1e9);
                 double frontUs = (processCpu(daemon) - dc0) * 1e6 / n;
                 frontSwitches += switches(daemon) - s0;
-                diff(byKind, c0, org.rpctlsservd.support.DaemonProcess.cpuSecondsByThreadKind(daemon));
+                Map<String, Double> c1 = org.rpctlsservd.support.DaemonProcess.cpuSecondsByThreadKind(daemon);
+                diff(byKind, c0, c1);
                 bares.add(bareUs);
                 mine.add(frontUs);
                 ratios.add(frontUs / bareUs); // each round's pair ran back to back: drift between rounds cancels
                 System.out.printf("round %d: bare engine %.0f/s %.0f us, front end %.0f/s %.0f us per handshake: %.2fx"
                         + " (of which JIT compilers: bare %.0f us, front end %.0f us)%n", round, bareRate, bareUs, rate, frontUs,
-                        frontUs / bareUs, compilersUs(b0, org.rpctlsservd.support.DaemonProcess.cpuSecondsByThreadKind(bare), n),
-                        compilersUs(c0, org.rpctlsservd.support.DaemonProcess.cpuSecondsByThreadKind(daemon), n));
+                        frontUs / bareUs, compilersUs(b0, b1, n), compilersUs(c0, c1, n));
             }
             java.util.Collections.sort(ratios);
             java.util.Collections.sort(bares);
