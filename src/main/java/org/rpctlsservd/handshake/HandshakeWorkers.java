@@ -165,8 +165,12 @@ public final class HandshakeWorkers implements Closeable {
 
     private void work(Worker w) {
         try {
+            boolean selected = false; // a wait just ended with no socket ready (woken for a task): no second look needed
             while (!closed) {
-                w.readiness.select(0); // sockets that are ready go before anything queued
+                if (!selected) {
+                    w.readiness.select(0); // sockets that are ready go before anything queued
+                }
+                selected = false;
                 if (w.readiness.anyReady()) {
                     dispatch(w);
                     continue;
@@ -190,6 +194,7 @@ public final class HandshakeWorkers implements Closeable {
                 synchronized (lock) {
                     idle.remove(w);
                 }
+                selected = !w.readiness.anyReady();
                 dispatch(w);
             }
         } catch (IOException e) {

@@ -54,6 +54,8 @@ public final class TlsEngine implements ServerTls {
     private static final int INLINE_READS = 4;
     /** At most this many bytes of ChangeCipherSpec records are kept back from the workers (one is usual). */
     private static final int MAX_HELD = 64;
+    /** Each worker's read buffer: a handshake's read is offered to its engine (which copies it) before the step ends. */
+    private static final ThreadLocal<ByteBuffer> READ_BUFFER = ThreadLocal.withInitial(() -> ByteBuffer.allocate(READ_CHUNK));
 
     private final TlsPolicy policy;
     private final RecordCrypto crypto = new RecordCrypto(new SecureRandom());
@@ -175,26 +177,31 @@ public final class TlsEngine implements ServerTls {
             }
         }
 
-        /** Sends what the last step produced, then waits for the peer or finishes. */
+        /**
+         * Sends what the last step produced, then finishes or waits for the peer. Reads that may find
+         * the peer's next bytes already there are taken in this loop, not by calling back into it: a
+         * chain of calls (step, send, read, step...) made the JIT compile Bouncy Castle's whole
+         * handshake into each of our methods, twice over, and again after every deoptimisation.
+         */
         void afterStep() {
-            if (done.get()) {
-                return;
-            }
-            try {
-                int avail = protocol.getAvailableOutputBytes();
-                if (avail > 0) {
-                    pendingOut = ByteBuffer.allocate(avail);
-                    protocol.readOutput(pendingOut, avail);
-                    pendingOut.flip();
-                    ch.write(pendingOut);
-                    if (pendingOut.hasRemaining()) {
-                        workers.onWritable(ch, this::writable);
-                        return;
+            while (!done.get()) {
+                try {
+                    pendingOut = TlsSession.output(protocol);
+                    if (pendingOut != null) {
+                        ch.write(pendingOut);
+                        if (pendingOut.hasRemaining()) {
+                            workers.onWritable(ch, this::writable);
+                            return;
+                        }
                     }
+                } catch (IOException e) {
+                    fail(Failure.IO, "writing to the client failed: " + LogText.why(e, "the client"), e);
+                    return;
                 }
-                proceed(avail == 0); // after a flight went out the answer is a round trip away: no read to try
-            } catch (IOException e) {
-                fail(Failure.IO, "writing to the client failed: " + LogText.why(e, "the client"), e);
+                // after a flight went out the answer is a round trip away: no read to try
+                if (!proceed(pendingOut == null) || !readStep()) {
+                    return;
+                }
             }
         }
 
@@ -215,71 +222,77 @@ public final class TlsEngine implements ServerTls {
         }
 
         /**
-         * After a step or a write, on a worker: checks the client and finishes, or waits for the peer.
-         * {@code tryRead}: the step sent nothing, so more of the peer's flight may be there already.
+         * After a step or a write, on a worker: checks the client and finishes, or waits for the peer;
+         * true when the caller should read now instead. {@code tryRead}: the step sent nothing, so more
+         * of the peer's flight may be there already.
          */
-        void proceed(boolean tryRead) {
+        boolean proceed(boolean tryRead) {
             if (server.complete()) {
                 verify(); // on this worker: no second trip through the queue
             } else if (protocol.isClosed()) {
                 fail(Failure.TLS, server.alert() != null ? server.alert() : "the TLS layer closed during the handshake", null);
             } else if (tryRead && inlineReads < INLINE_READS) {
-                inlineReads++; // bounds the read-step-read chain on one worker's stack
-                readable();
+                inlineReads++; // bounds the reads one turn on a worker makes
+                return true;
             } else {
                 workers.onReadable(ch, this::readable);
+            }
+            return false;
+        }
+
+        /** On a worker, when the socket is readable: the next step, and what follows it. */
+        void readable() {
+            if (readStep()) {
+                afterStep();
             }
         }
 
         /**
          * On a worker, when the socket is readable or may be (the ClientHello usually came before the
-         * CONNECT upcall did): read and take the next step, or wait. A lone ChangeCipherSpec (the
-         * compatibility record TLS 1.3 clients send just before their Finished, which Bouncy Castle
-         * ignores) is kept until the Finished comes: a step for it alone would only wait again.
+         * CONNECT upcall did): read and offer it to the engine (true: a step was taken), or wait. A
+         * lone ChangeCipherSpec (the compatibility record TLS 1.3 clients send just before their
+         * Finished, which Bouncy Castle ignores) is kept until the Finished comes: a step for it alone
+         * would only wait again.
          */
-        void readable() {
+        boolean readStep() {
             if (done.get()) {
-                return;
+                return false;
             }
+            ByteBuffer buf = READ_BUFFER.get().clear(); // Bouncy Castle copies what it is offered: one buffer per worker will do
             try {
-                ByteBuffer buf = arrived != null ? arrived : ByteBuffer.allocate(READ_CHUNK);
-                arrived = null;
+                if (arrived != null) {
+                    buf.put(arrived.flip());
+                    arrived = null;
+                }
                 int n = ch.read(buf);
                 if (n < 0) {
                     fail(Failure.PEER_CLOSED, "the client closed the connection during the handshake", null);
+                    return false;
                 } else if (n == 0 || onlyChangeCipherSpec(buf.array(), buf.position(), MAX_HELD)) {
-                    arrived = buf.position() == 0 ? null : buf;
+                    // kept for the next read, which may run on another worker: a copy of the few bytes
+                    arrived = buf.position() == 0 ? null : ByteBuffer.allocate(buf.position()).put(buf.flip());
                     workers.onReadable(ch, this::readable);
-                } else {
-                    step(buf.array(), buf.position());
+                    return false;
                 }
             } catch (IOException e) {
                 fail(Failure.IO, "reading from the client failed: " + LogText.why(e, "the client"), e);
-            }
-        }
-
-        void step(byte[] data, int length) {
-            if (done.get()) {
-                return;
+                return false;
             }
             try {
-                protocol.offerInput(data, 0, length);
+                protocol.offerInput(buf.array(), 0, buf.position());
+                return true;
             } catch (IOException e) {
                 flushAlert();
                 fail(Failure.TLS, server.alert() != null ? server.alert() : "TLS error: " + LogText.why(e, "the client"), e);
-                return;
+                return false;
             }
-            afterStep();
         }
 
         /** Best effort: let the peer see the fatal alert Bouncy Castle queued. */
         void flushAlert() {
             try {
-                int avail = protocol.getAvailableOutputBytes();
-                if (avail > 0) {
-                    ByteBuffer b = ByteBuffer.allocate(avail);
-                    protocol.readOutput(b, avail);
-                    b.flip();
+                ByteBuffer b = TlsSession.output(protocol);
+                if (b != null) {
                     ch.write(b);
                 }
             } catch (IOException e) {

@@ -105,12 +105,25 @@ public final class TlsSession implements Session, EstablishedSession {
     }
 
     private void drain(Sink out) {
-        int avail;
-        while ((avail = protocol.getAvailableOutputBytes()) > 0) {
-            byte[] rec = new byte[avail];
-            int got = protocol.readOutput(rec, 0, avail);
-            out.accept(rec, 0, got);
+        ByteBuffer records = output(protocol);
+        if (records != null) {
+            out.accept(records.array(), 0, records.limit());
         }
+    }
+
+    /**
+     * The one drain of Bouncy Castle's output: every TLS record it has made and not yet given out,
+     * in one buffer ready to write, or null when there is none.
+     */
+    static ByteBuffer output(org.bouncycastle.tls.TlsProtocol protocol) {
+        int avail = protocol.getAvailableOutputBytes();
+        if (avail <= 0) {
+            return null;
+        }
+        ByteBuffer out = ByteBuffer.allocate(avail);
+        protocol.readOutput(out, avail); // all of it: a single read takes what is available
+        out.flip();
+        return out;
     }
 
     public InetSocketAddress peer() {
@@ -183,15 +196,9 @@ public final class TlsSession implements Session, EstablishedSession {
     /** Writes whatever output the TLS state holds, as far as the socket takes it now. */
     public synchronized void flushQuietly() {
         try {
-            int avail;
-            while ((avail = protocol.getAvailableOutputBytes()) > 0) {
-                ByteBuffer out = ByteBuffer.allocate(avail);
-                protocol.readOutput(out, avail);
-                out.flip();
-                channel.write(out);
-                if (out.hasRemaining()) {
-                    return; // the peer is not reading: what is left is dropped with the connection
-                }
+            ByteBuffer out = output(protocol);
+            if (out != null) {
+                channel.write(out); // what the socket does not take now is dropped with the connection: the peer is not reading
             }
         } catch (IOException e) {
             LOG.fine(() -> "session cookie=0x" + Long.toUnsignedString(cookie, 16) + ": write failed: " + e.getMessage());

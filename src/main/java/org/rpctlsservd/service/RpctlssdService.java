@@ -51,6 +51,8 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
     private final Handshaker handshaker;
     private final boolean insecure;
     private final RateLimitedLog warnings = new RateLimitedLog(LOG);
+    /** The groups of a CONNECT result without a certificate user: only ever encoded, so one empty array for all. */
+    private static final int[] NO_GIDS = new int[0];
 
     public RpctlssdService(SocketHandoff handoff, SessionTable sessions, HandshakeWorkers workers, Handshaker handshaker,
             boolean insecure) throws OncRpcException, IOException {
@@ -144,22 +146,20 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
     private void connect(RpcCall call, long socookie) {
         call.defer();
         long received = System.nanoTime();
-        String xid = Integer.toUnsignedString(call.xid());
         boolean queued = workers.submit(() -> runConnect(call, socookie, received));
         if (!queued) {
-            warnings.warning("queue-full", () -> "rpctlssd_connect_svc: xid " + xid + ": handshake queue full, refused");
+            warnings.warning("queue-full", () -> "rpctlssd_connect_svc: xid " + xid(call) + ": handshake queue full, refused");
             Metrics.handshakeFailed(Metrics.Failure.QUEUE_FULL, received);
             call.replyHandshakeFailed();
         } else {
-            LOG.fine(() -> "rpctlsd_connect_svc: xid " + xid + " queued");
+            LOG.fine(() -> "rpctlsd_connect_svc: xid " + xid(call) + " queued");
         }
     }
 
     private void runConnect(RpcCall call, long socookie, long received) {
-        String xid = Integer.toUnsignedString(call.xid());
         Optional<SocketHandoff.Parked> claimed = handoff.claim(socookie);
         if (claimed.isEmpty()) {
-            LOG.fine(() -> "rpctlssd_connect_svc: xid " + xid + ": no socket for cookie " + cookie(socookie));
+            LOG.fine(() -> "rpctlssd_connect_svc: xid " + xid(call) + ": no socket for cookie " + cookie(socookie));
             Metrics.handshakeFailed(Metrics.Failure.UNKNOWN_COOKIE, received);
             call.replyHandshakeFailed();
             return;
@@ -175,9 +175,8 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
     }
 
     private void finish(RpcCall call, long socookie, SocketChannel socket, HandshakeOutcome outcome, Throwable failure) {
-        String xid = Integer.toUnsignedString(call.xid());
         if (failure != null || outcome == null) {
-            LOG.fine(() -> "rpctlssd_connect_svc: xid " + xid + ": ssl accept failed: "
+            LOG.fine(() -> "rpctlssd_connect_svc: xid " + xid(call) + ": ssl accept failed: "
                     + (failure == null ? "no outcome" : failure.getMessage()));
             Channels.closeQuietly(socket);
             call.replyHandshakeFailed(); // the handshaker counted the failure, with its reason
@@ -186,7 +185,7 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
         Session session = outcome.session();
         // The entry exists before the reply, so a HANDLERECORD or DISCONNECT right after it finds it.
         if (!sessions.put(session)) {
-            LOG.warning("rpctlssd_connect_svc: xid " + xid + ": " + Cookies.tag(socookie) + " already has a session");
+            LOG.warning("rpctlssd_connect_svc: xid " + xid(call) + ": " + Cookies.tag(socookie) + " already has a session");
             session.disconnect();
             call.replyAccepted(OncRpcAcceptStatus.ONCRPC_SYSTEM_ERR);
             return;
@@ -194,16 +193,21 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
         rpctlssd_connect_res res = new rpctlssd_connect_res();
         res.flags = outcome.flags();
         res.uid = outcome.certUser() ? outcome.uid() : 0;
-        res.gid = outcome.certUser() ? outcome.gids() : new int[0];
+        res.gid = outcome.certUser() ? outcome.gids() : NO_GIDS;
         LOG.fine(() -> "rpctlssd_connect_svc: succeeded flags=0x" + Integer.toHexString(res.flags));
         if (!call.replySuccess(res)) {
             // The caller has gone and will never send DISCONNECT: do not leak the session.
-            warnings.info("caller-gone", () -> "rpctlssd_connect_svc: xid " + xid + ": caller gone, closing the session "
+            warnings.info("caller-gone", () -> "rpctlssd_connect_svc: xid " + xid(call) + ": caller gone, closing the session "
                     + Cookies.tag(socookie));
             if (sessions.remove(socookie) != null) {
                 session.disconnect();
             }
         }
-        LOG.fine(() -> "rpctlsd_connect_svc: xid " + xid + ": thread finished");
+        LOG.fine(() -> "rpctlsd_connect_svc: xid " + xid(call) + ": thread finished");
+    }
+
+    /** The call's xid for a log line: made only when a line is written, not for every CONNECT. */
+    private static String xid(RpcCall call) {
+        return Integer.toUnsignedString(call.xid());
     }
 }

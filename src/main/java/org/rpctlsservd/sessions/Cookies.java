@@ -17,13 +17,18 @@ public final class Cookies {
 
     /** For example {@code conn=3fa2c91b}. */
     public static String tag(long cookie) {
+        MessageDigest sha256 = SHA256.get(); // one per thread: no provider look-up for every handshake's audit line
+        byte[] d = sha256.digest(ByteBuffer.allocate(8).putLong(cookie).array());
+        return "conn=" + HexFormat.of().formatHex(d, 0, 4);
+    }
+
+    private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
         try {
-            byte[] d = MessageDigest.getInstance("SHA-256").digest(ByteBuffer.allocate(8).putLong(cookie).array());
-            return "conn=" + HexFormat.of().formatHex(d, 0, 4);
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is part of every Java runtime", e);
         }
-    }
+    });
 
     /** The whole cookie, for -v lines only. */
     public static String full(long cookie) {

@@ -1,5 +1,6 @@
 package org.rpctlsservd.bench;
 
+import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.net.InetAddress;
@@ -47,12 +48,15 @@ public final class HandshakeBench {
     }
 
     public static void main(String[] args) throws Exception {
+        List<String> all = new ArrayList<>(Arrays.asList(args));
+        boolean compare = all.remove("--compare");
+        args = all.toArray(new String[0]);
+        // --compare alone is issue 19's measure: 2,000 handshakes at 100 at once, -N 1
         int n = args.length > 0 ? Integer.parseInt(args[0]) : 2000;
-        int k = args.length > 1 ? Integer.parseInt(args[1]) : 8;
+        int k = args.length > 1 ? Integer.parseInt(args[1]) : compare ? 100 : 8;
         boolean rsa = args.length > 2 && args[2].equals("rsa");
         List<String> extra = new ArrayList<>(Arrays.asList(args).subList(Math.min(3, args.length), args.length));
         boolean mutual = extra.remove("--mutual");
-        boolean compare = extra.remove("--compare");
         // --client-groups LIST: a Bouncy Castle JSSE client offering these groups (X25519MLKEM768 for the hybrid)
         int cg = extra.indexOf("--client-groups");
         String clientGroups = null;
@@ -143,100 +147,215 @@ public final class HandshakeBench {
 
     /**
      * --compare: the same clients against the bare engine (the daemon's TLS server on Bouncy Castle's
-     * blocking engine, nothing around it) and through the front end (probe, park, CONNECT upcall over
-     * the Unix-domain socket, handshake on the workers, DISCONNECT when the client goes), one after
-     * the other in one run; the daemon's CPU per handshake as a ratio of the bare engine's.
+     * blocking engine, nothing around it, {@link org.rpctlsservd.handshake.BareEngine}) and through the
+     * daemon's front end (probe, park, CONNECT upcall over the Unix-domain socket, handshake on the
+     * workers, DISCONNECT when the client goes), each server a JVM of its own with the same JVM options,
+     * so that each one's whole CPU counts (every thread: GC and compilers too, from /proc) and the
+     * clients' does not. Rounds of N on each, back to back; the ratio of the daemon's CPU per handshake
+     * to the bare engine's. The daemon runs as Main runs it (-d, its log to a file), with -N 1 unless the
+     * options say otherwise; BENCH_DAEMON_JVM adds JVM options to the daemon only (a JFR recording, say).
      */
     private static void compare(SSLContext ctx, Path dir, List<String> opts, int n, int k, boolean rsa) throws Exception {
         int rounds = Integer.getInteger("bench.rounds", 3);
-        List<String> fe = new ArrayList<>(opts);
-        try (org.rpctlsservd.handshake.BareEngine b = new org.rpctlsservd.handshake.BareEngine(
-                org.rpctlsservd.certs.ServerCredentials.load(dir.resolve("server").toString()), k);
-                java.net.ServerSocket backend = new java.net.ServerSocket(0, 10, InetAddress.getLoopbackAddress())) {
-            fe.addAll(List.of("--listen", "127.0.0.1:0", "--backend", "127.0.0.1:" + backend.getLocalPort()));
-            Config c = new Cli("rpc.tlsservd", Runtime.getRuntime().availableProcessors(), "bench.example.org", h -> null)
-                    .parse(fe.toArray(new String[0]));
-            try (Daemon d = Daemon.start(c)) {
-                int port = d.frontEnd().addresses().get(0).getPort();
-                int warm = Math.max(1000, n); // the front end has more code than the bare engine for the JIT to finish: cold start is --cold
-                // both warm, so the JIT has compiled Bouncy Castle's code (which both share) before anything counts
-                run(ctx, b.port(), warm, k, false, false);
-                run(ctx, port, warm, k, true, false);
-                int disconnects = warm;
-                awaitDisconnects(d, disconnects);
-                List<Double> bares = new ArrayList<>();
-                List<Double> mine = new ArrayList<>();
-                long bareSwitches = 0;
-                long frontSwitches = 0;
-                Map<String, Long> byRole = new java.util.TreeMap<>();
-                for (int round = 1; round <= rounds; round++) {
-                    Map<Long, Long> b0 = cpu(name -> name.startsWith("bare-"));
-                    long s0 = switches(name -> name.startsWith("bare-"));
-                    long t0 = System.nanoTime();
-                    run(ctx, b.port(), n, k, false, false);
-                    double bareRate = n / ((System.nanoTime() - t0) / 1e9);
-                    double bare = used(b0, cpu(name -> name.startsWith("bare-"))) / 1e3 / n;
-                    bareSwitches += switches(name -> name.startsWith("bare-")) - s0;
-                    Map<Long, Long> c0 = cpu(HandshakeBench::daemonThread);
-                    s0 = switches(HandshakeBench::daemonThread);
-                    t0 = System.nanoTime();
-                    run(ctx, port, n, k, true, false);
-                    disconnects += n;
-                    awaitDisconnects(d, disconnects);
-                    double rate = n / ((System.nanoTime() - t0) / 1e9);
-                    Map<Long, Long> c1 = cpu(HandshakeBench::daemonThread);
-                    frontSwitches += switches(HandshakeBench::daemonThread) - s0;
-                    double front = used(c0, c1) / 1e3 / n;
-                    for (Map.Entry<Long, Long> e : c1.entrySet()) {
-                        byRole.merge(ROLES.getOrDefault(e.getKey(), "?"), e.getValue() - c0.getOrDefault(e.getKey(), 0L), Long::sum);
-                    }
-                    bares.add(bare);
-                    mine.add(front);
-                    System.out.printf("round %d: bare engine %.0f/s %.0f us, front end %.0f/s %.0f us per handshake: %.2fx%n", round,
-                            bareRate, bare, rate, front, front / bare);
-                }
-                List<Double> ratios = new ArrayList<>();
-                for (int i = 0; i < rounds; i++) {
-                    ratios.add(mine.get(i) / bares.get(i)); // each round's pair ran back to back: drift between rounds cancels
-                }
-                java.util.Collections.sort(ratios);
-                java.util.Collections.sort(bares);
-                java.util.Collections.sort(mine);
-                double mb = bares.get(rounds / 2);
-                double mf = mine.get(rounds / 2);
-                System.out.printf("median: bare engine %.0f us, front end %.0f us per handshake: %.2fx the bare engine"
-                        + " (median of the rounds' own ratios: %.2fx)%n", mb, mf, mf / mb, ratios.get(rounds / 2));
-                StringBuilder roles = new StringBuilder("front end cpu/handshake by thread (all rounds):");
-                int total = n * rounds;
-                byRole.forEach((role, used) -> {
-                    if (used / 1e3 / total >= 1) {
-                        roles.append(String.format(" %s=%.0fus", role, used / 1e3 / total));
-                    }
+        List<String> jvm = List.of("-Xmx512m", "-XX:+ExitOnOutOfMemoryError"); // what the launcher gives both by default
+        int port = freePort();
+        List<String> daemonArgs = new ArrayList<>(List.of("-d"));
+        daemonArgs.addAll(opts);
+        daemonArgs.addAll(List.of("--listen", "127.0.0.1:" + port, "--backend", "127.0.0.1:9"));
+        if (!opts.contains("-N")) {
+            daemonArgs.addAll(List.of("-N", "1"));
+        }
+        List<String> daemonJvm = new ArrayList<>(jvm);
+        String extraJvm = System.getenv().getOrDefault("BENCH_DAEMON_JVM", "").trim();
+        if (!extraJvm.isEmpty()) {
+            daemonJvm.addAll(List.of(extraJvm.split("\\s+")));
+        }
+        Process bareProcess = child(dir.resolve("bare.log"), jvm, "org.rpctlsservd.handshake.BareEngine", List.of(dir.resolve("server").toString(),
+                String.valueOf(k), dir.resolve("bare.port").toString()));
+        Process daemonProcess = child(dir.resolve("daemon.log"), daemonJvm, "org.rpctlsservd.daemon.Main", daemonArgs);
+        try {
+            org.rpctlsservd.support.Await.until(() -> Files.exists(dir.resolve("bare.port")) || !bareProcess.isAlive(), "the bare engine", 60);
+            org.rpctlsservd.support.Await.until(() -> logged(dir.resolve("daemon.log"), "serving RPCTLSSD") || !daemonProcess.isAlive(),
+                    "the daemon", 60);
+            if (!bareProcess.isAlive() || !daemonProcess.isAlive()) {
+                throw new IllegalStateException("a server did not start: " + Files.readString(dir.resolve("bare.log"))
+                        + Files.readString(dir.resolve("daemon.log")));
+            }
+            int barePort = Integer.parseInt(Files.readString(dir.resolve("bare.port")).strip());
+            long bare = bareProcess.pid();
+            long daemon = daemonProcess.pid();
+            // Both warm before anything counts: batches of max(1000, N) on each until the JIT compilers of both took
+            // under 5 % of their process's CPU in the last batch (at most bench.warmups batches). On two busy cores the
+            // compiler threads lag behind, and the daemon has more code to compile than the bare engine: a fixed
+            // warm-up left up to 0.9 ms of C2 per handshake in the rounds, which is start-up, not the handshake's cost.
+            // The rounds still count every thread, the compilers included, and print their share.
+            int warm = Math.max(1000, n);
+            int maxWarmups = Integer.getInteger("bench.warmups", 8);
+            for (int batch = 1;; batch++) {
+                double bareShare = compilerShare(bare, () -> run(ctx, barePort, warm, k, false, false));
+                double frontShare = compilerShare(daemon, () -> {
+                    run(ctx, port, warm, k, true, false);
+                    awaitIdle(port);
                 });
-                System.out.println(roles);
-                System.out.printf("context switches per handshake (all rounds): bare engine %.1f, front end %.1f%n",
-                        bareSwitches / (double) (n * rounds), frontSwitches / (double) (n * rounds));
+                System.out.printf("warm-up %d: %d handshakes each, JIT compilers %.0f %% of the bare engine's CPU, %.0f %% of the daemon's%n",
+                        batch, warm, bareShare * 100, frontShare * 100);
+                if (bareShare < 0.05 && frontShare < 0.05 || batch >= maxWarmups) {
+                    break;
+                }
+            }
+            List<Double> bares = new ArrayList<>();
+            List<Double> mine = new ArrayList<>();
+            List<Double> ratios = new ArrayList<>();
+            long bareSwitches = 0;
+            long frontSwitches = 0;
+            Map<String, Double> byKind = new java.util.TreeMap<>();
+            Map<String, Double> bareByKind = new java.util.TreeMap<>();
+            for (int round = 1; round <= rounds; round++) {
+                Map<String, Double> b0 = org.rpctlsservd.support.DaemonProcess.cpuSecondsByThreadKind(bare);
+                double bc0 = processCpu(bare);
+                long s0 = switches(bare);
+                long t0 = System.nanoTime();
+                run(ctx, barePort, n, k, false, false);
+                double bareRate = n / ((System.nanoTime() - t0) / 1e9);
+                double bareUs = (processCpu(bare) - bc0) * 1e6 / n;
+                bareSwitches += switches(bare) - s0;
+                Map<String, Double> b1 = org.rpctlsservd.support.DaemonProcess.cpuSecondsByThreadKind(bare);
+                diff(bareByKind, b0, b1);
+                Map<String, Double> c0 = org.rpctlsservd.support.DaemonProcess.cpuSecondsByThreadKind(daemon);
+                double dc0 = processCpu(daemon);
+                s0 = switches(daemon);
+                t0 = System.nanoTime();
+                run(ctx, port, n, k, true, false);
+                awaitIdle(port); // the last DISCONNECTs done
+                double rate = n / ((System.nanoTime() - t0) / 1e9);
+                double frontUs = (processCpu(daemon) - dc0) * 1e6 / n;
+                frontSwitches += switches(daemon) - s0;
+                Map<String, Double> c1 = org.rpctlsservd.support.DaemonProcess.cpuSecondsByThreadKind(daemon);
+                diff(byKind, c0, c1);
+                bares.add(bareUs);
+                mine.add(frontUs);
+                ratios.add(frontUs / bareUs); // each round's pair ran back to back: drift between rounds cancels
+                System.out.printf("round %d: bare engine %.0f/s %.0f us, front end %.0f/s %.0f us per handshake: %.2fx"
+                        + " (of which JIT compilers: bare %.0f us, front end %.0f us)%n", round, bareRate, bareUs, rate, frontUs,
+                        frontUs / bareUs, compilersUs(b0, b1, n), compilersUs(c0, c1, n));
+            }
+            java.util.Collections.sort(ratios);
+            java.util.Collections.sort(bares);
+            java.util.Collections.sort(mine);
+            double mb = bares.get(rounds / 2);
+            double mf = mine.get(rounds / 2);
+            System.out.printf("median: bare engine %.0f us, front end %.0f us per handshake (whole process, GC and compilers included):"
+                    + " %.2fx the bare engine (median of the rounds' own ratios: %.2fx)%n", mb, mf, mf / mb, ratios.get(rounds / 2));
+            int total = n * rounds;
+            System.out.println(perKind("front end cpu/handshake by thread kind (all rounds):", byKind, total));
+            System.out.println(perKind("bare engine cpu/handshake by thread kind (all rounds):", bareByKind, total));
+            System.out.printf("context switches per handshake (all rounds, every thread): bare engine %.1f, front end %.1f%n",
+                    bareSwitches / (double) total, frontSwitches / (double) total);
+        } finally {
+            daemonProcess.destroy();
+            bareProcess.destroy();
+            daemonProcess.waitFor(20, java.util.concurrent.TimeUnit.SECONDS); // an orderly stop: a JFR recording is written then
+            bareProcess.destroyForcibly();
+            daemonProcess.destroyForcibly();
+        }
+        System.out.printf("key=%s handshakes=%d x %d rounds concurrency=%d daemon=%s java=%s%n", rsa ? "rsa2048" : "ecdsa-p256", n, rounds, k,
+                String.join(" ", daemonArgs.subList(daemonArgs.indexOf("--connect-queue"), daemonArgs.size())), System.getProperty("java.version"));
+    }
+
+    /** A run of handshakes. */
+    private interface Batch {
+        void run() throws Exception;
+    }
+
+    /** The share of process {@code pid}'s CPU that its JIT compiler threads took during {@code batch}. */
+    private static double compilerShare(long pid, Batch batch) throws Exception {
+        Map<String, Double> before = org.rpctlsservd.support.DaemonProcess.cpuSecondsByThreadKind(pid);
+        batch.run();
+        Map<String, Double> after = org.rpctlsservd.support.DaemonProcess.cpuSecondsByThreadKind(pid);
+        double all = 0;
+        double compilers = 0;
+        for (Map.Entry<String, Double> e : after.entrySet()) {
+            double used = e.getValue() - before.getOrDefault(e.getKey(), 0.0);
+            all += used;
+            if (e.getKey().contains("CompilerThre")) {
+                compilers += used;
             }
         }
-        System.out.printf("key=%s handshakes=%d x %d rounds concurrency=%d java=%s%n", rsa ? "rsa2048" : "ecdsa-p256", n, rounds, k,
-                System.getProperty("java.version"));
+        return all <= 0 ? 0 : compilers / all;
     }
 
-    private static boolean daemonThread(String name) {
-        return name.startsWith("frontend-") || name.startsWith("rpc-") || name.startsWith("handshake-") || name.startsWith("tls-")
-                || name.startsWith("rpctlssd-");
+    /** A server JVM of its own on this classpath, its output to {@code log}. */
+    private static Process child(Path log, List<String> jvm, String main, List<String> args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(jvm);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), main));
+        cmd.addAll(args);
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
     }
 
-    private static void awaitDisconnects(Daemon d, int n) {
-        org.rpctlsservd.support.Await.until(() -> d.frontEnd().stats().disconnects() >= n, n + " DISCONNECT upcalls", 60);
-    }
-
-    private static long used(Map<Long, Long> before, Map<Long, Long> after) {
-        long sum = 0;
-        for (Map.Entry<Long, Long> e : after.entrySet()) {
-            sum += e.getValue() - before.getOrDefault(e.getKey(), 0L);
+    private static boolean logged(Path log, String what) {
+        try {
+            return Files.readString(log).contains(what);
+        } catch (IOException e) {
+            return false;
         }
-        return sum;
+    }
+
+    private static int freePort() throws IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    /**
+     * Until the daemon has closed every client connection to {@code port} (none left established or
+     * half-closed in /proc/net/tcp): it closes one only after its DISCONNECT was answered, so the
+     * round's DISCONNECTs are done. Read from outside, so that waiting costs the daemon nothing (a
+     * metrics scrape per look did: its code and the JVM series it reads were compiled in the rounds).
+     */
+    private static void awaitIdle(int port) {
+        String local = String.format(":%04X ", port);
+        org.rpctlsservd.support.Await.until(() -> {
+            try (java.util.stream.Stream<String> lines = Files.lines(Path.of("/proc/net/tcp"))) {
+                // sl local_address rem_address st: 01 ESTABLISHED, 08 CLOSE_WAIT
+                return lines.skip(1).map(String::trim).map(l -> l.split("\\s+"))
+                        .noneMatch(f -> (f[1] + " ").endsWith(local) && (f[3].equals("01") || f[3].equals("08")));
+            } catch (IOException e) {
+                return false;
+            }
+        }, "the daemon to close every client connection", 60);
+    }
+
+    /** User plus system CPU seconds of a process so far, every thread (GC and compilers too). */
+    private static double processCpu(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0; // utime, stime in clock ticks (USER_HZ 100)
+    }
+
+    private static double compilersUs(Map<String, Double> before, Map<String, Double> after, int handshakes) {
+        double sum = 0;
+        for (Map.Entry<String, Double> e : after.entrySet()) {
+            if (e.getKey().contains("CompilerThre")) {
+                sum += e.getValue() - before.getOrDefault(e.getKey(), 0.0);
+            }
+        }
+        return sum * 1e6 / handshakes;
+    }
+
+    private static void diff(Map<String, Double> into, Map<String, Double> before, Map<String, Double> after) {
+        after.forEach((kind, v) -> into.merge(kind, v - before.getOrDefault(kind, 0.0), Double::sum));
+    }
+
+    private static String perKind(String title, Map<String, Double> seconds, int handshakes) {
+        StringBuilder out = new StringBuilder(title);
+        seconds.entrySet().stream().sorted(Map.Entry.<String, Double>comparingByValue().reversed()).forEach(e -> {
+            if (e.getValue() * 1e6 / handshakes >= 1) {
+                out.append(String.format(" %s=%.0fus", e.getKey().strip(), e.getValue() * 1e6 / handshakes));
+            }
+        });
+        return out.toString();
     }
 
     private static Map<Long, Long> cpu(java.util.function.Predicate<String> which) {
@@ -298,26 +417,22 @@ public final class HandshakeBench {
         return lat;
     }
 
-    /** Context switches (voluntary and not) of the threads whose names {@code which} accepts, from /proc (Linux). */
-    private static long switches(java.util.function.Predicate<String> which) {
+    /** Context switches (voluntary and not) of every thread of process {@code pid}, from /proc (Linux). */
+    private static long switches(long pid) {
         long sum = 0;
-        try (java.util.stream.Stream<java.nio.file.Path> tasks = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/task"))) {
-            for (java.nio.file.Path t : (Iterable<java.nio.file.Path>) tasks::iterator) {
+        try (java.util.stream.Stream<Path> tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path t : (Iterable<Path>) tasks::iterator) {
                 try {
-                    // /proc names threads by their first 15 characters: the prefixes tested are shorter
-                    if (!which.test(java.nio.file.Files.readString(t.resolve("comm")).strip())) {
-                        continue;
-                    }
-                    for (String line : java.nio.file.Files.readAllLines(t.resolve("status"))) {
+                    for (String line : Files.readAllLines(t.resolve("status"))) {
                         if (line.startsWith("voluntary_ctxt_switches:") || line.startsWith("nonvoluntary_ctxt_switches:")) {
                             sum += Long.parseLong(line.substring(line.indexOf(':') + 1).strip());
                         }
                     }
-                } catch (java.io.IOException | NumberFormatException e) {
+                } catch (IOException | NumberFormatException e) {
                     // the thread ended meanwhile
                 }
             }
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             return -1;
         }
         return sum;

@@ -87,6 +87,19 @@ public final class BareEngine implements Closeable {
         }
     }
 
+    /**
+     * The bare engine as a process of its own, for tools/bench-handshake --compare (so that its whole
+     * CPU, GC and compilers included, can be read from /proc). Arguments: the credentials directory,
+     * the number of threads, a file to write the port to once it listens. Runs until killed.
+     */
+    public static void main(String[] args) throws Exception {
+        BareEngine b = new BareEngine(ServerCredentials.load(args[0]), Integer.parseInt(args[1]));
+        java.nio.file.Path tmp = java.nio.file.Path.of(args[2] + ".tmp");
+        java.nio.file.Files.writeString(tmp, String.valueOf(b.port()));
+        java.nio.file.Files.move(tmp, java.nio.file.Path.of(args[2]), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        new java.util.concurrent.CountDownLatch(1).await();
+    }
+
     public int port() {
         return listener.getLocalPort();
     }
