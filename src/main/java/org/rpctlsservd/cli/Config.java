@@ -254,7 +254,8 @@ public final class Config {
     }
 
     public Duration proxyHeaderTimeout() {
-        return get(Opt.PROXY_HEADER_TIMEOUT);
+        Duration d = get(Opt.PROXY_HEADER_TIMEOUT);
+        return d != null ? d : handshakeTimeout(); // a header must be in within the handshake's deadline, as a ClientHello must
     }
 
     public Duration writeTimeout() {

@@ -236,7 +236,7 @@ public final class Opt<T> {
     public static final Path DEFAULT_PIDFILE = Path.of("/var/run/rpc.tlsservd.pid");
     /** Where FreeBSD 13 and 14's rpc.tlsservd listened for the kernel's upcalls. */
     public static final Path DEFAULT_RPC_SOCKET = Path.of("/var/run/rpctlssd.sock");
-    /** The PROXY header's deadline by default: the handshake's, as a ClientHello must be in within it. */
+    /** --handshake-timeout's default, as the C daemon's (and, unless given, the PROXY header's deadline). */
     private static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
 
     /** -N's default: half the online CPUs, at least one (-N takes 1 to the number of CPUs). */
@@ -373,10 +373,11 @@ public final class Opt<T> {
             (a, s) -> Parse.seconds("--idle-timeout", a), "front end: close a client connection idle this long").declare();
     public static final Opt<Duration> UPCALL_TIMEOUT = value(null, "upcall-timeout", "seconds", Duration.ofSeconds(15),
             (a, s) -> Parse.seconds("--upcall-timeout", a), "front end: give up a CONNECT upcall after this long").declare();
+    /** Null when not given: then the handshake's deadline ({@link Config#proxyHeaderTimeout()}), as before it had a name. */
     public static final Opt<Duration> PROXY_HEADER_TIMEOUT = value(null, "proxy-header-timeout", "seconds",
-            DEFAULT_HANDSHAKE_TIMEOUT, (a, s) -> Parse.seconds("--proxy-header-timeout", a),
+            (Duration) null, (a, s) -> Parse.seconds("--proxy-header-timeout", a),
             "front end: close a connection from an --accept-proxy-from address whose PROXY header is not in within this "
-                    + "time (fractions allowed)").declare();
+                    + "time (fractions allowed)").defaultText("--handshake-timeout").declare();
     public static final Opt<Duration> WRITE_TIMEOUT = value(null, "write-timeout", "seconds", Duration.ofSeconds(30),
             (a, s) -> Parse.seconds("--write-timeout", a),
             "front end: close a connection whose client or backend took no bytes for this long").declare();

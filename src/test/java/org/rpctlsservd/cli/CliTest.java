@@ -354,6 +354,8 @@ class CliTest {
     void theProxyHeaderHasADeadlineOfItsOwn() throws Exception {
         String[] proxied = {"--listen", "127.0.0.1:2049", "--backend", "127.0.0.1:111", "--accept-proxy-from", "10.0.0.0/8"};
         assertEquals(Duration.ofSeconds(10), parse(proxied).proxyHeaderTimeout(), "the handshake timeout's default");
+        assertEquals(Duration.ofSeconds(3), parse(concat(proxied, "--handshake-timeout", "3")).proxyHeaderTimeout(),
+                "not given, it follows --handshake-timeout");
         Config c = parse(concat(proxied, "--proxy-header-timeout", "0.5", "--handshake-timeout", "3"));
         assertEquals(Duration.ofMillis(500), c.proxyHeaderTimeout());
         assertEquals(Duration.ofSeconds(3), c.handshakeTimeout(), "two options, two values");
