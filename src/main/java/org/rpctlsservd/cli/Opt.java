@@ -236,7 +236,7 @@ public final class Opt<T> {
     public static final Path DEFAULT_PIDFILE = Path.of("/var/run/rpc.tlsservd.pid");
     /** Where FreeBSD 13 and 14's rpc.tlsservd listened for the kernel's upcalls. */
     public static final Path DEFAULT_RPC_SOCKET = Path.of("/var/run/rpctlssd.sock");
-    /** --handshake-timeout's default, as the C daemon's (and, unless given, the PROXY header's deadline). */
+    /** --handshake-timeout's default (and, unless given, the PROXY header's deadline). */
     private static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
 
     /** -N's default: half the online CPUs, at least one (-N takes 1 to the number of CPUs). */
