@@ -124,13 +124,29 @@ final class Preflight {
         return config.listen().contains(r.listen()) ? "--listen" : "--relay";
     }
 
+    /**
+     * notBefore and notAfter as the JDK reads them: Bouncy Castle's getNotAfter goes through
+     * SimpleDateFormat, whose locale data costs every start about 40 ms. Its reading when the JDK's
+     * parser refuses the certificate.
+     */
+    private static Instant[] validity(X509CertificateHolder c) {
+        try {
+            java.security.cert.X509Certificate x = (java.security.cert.X509Certificate) java.security.cert.CertificateFactory
+                    .getInstance("X.509").generateCertificate(new java.io.ByteArrayInputStream(c.getEncoded()));
+            return new Instant[] {x.getNotBefore().toInstant(), x.getNotAfter().toInstant()};
+        } catch (java.security.cert.CertificateException | java.io.IOException | ClassCastException e) {
+            return new Instant[] {c.getNotBefore().toInstant(), c.getNotAfter().toInstant()};
+        }
+    }
+
     /** Expired: an error (every client refuses it). Expiring within 30 days, or not valid yet: a warning. */
     private static void dates(Path file, List<X509CertificateHolder> chain, Instant now, List<String> warnings) throws Refused {
         for (int i = 0; i < chain.size(); i++) {
             X509CertificateHolder c = chain.get(i);
             String which = (i == 0 ? "the certificate" : "the chain's certificate " + (i + 1)) + " (" + Dn.oneline(c.getSubject()) + ")";
-            Instant notAfter = c.getNotAfter().toInstant();
-            Instant notBefore = c.getNotBefore().toInstant();
+            Instant[] validity = validity(c);
+            Instant notBefore = validity[0];
+            Instant notAfter = validity[1];
             if (!notAfter.isAfter(now)) {
                 throw new Refused(file + " (--certdir): " + which + " expired on " + DATE.format(notAfter) + "; renew it");
             }

@@ -18,6 +18,9 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509TrustManager;
+import org.bouncycastle.crypto.util.PrivateKeyInfoFactory;
+import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
+import org.rpctlsservd.certs.ServerCredentials;
 import org.rpctlsservd.cli.Cli;
 import org.rpctlsservd.cli.Config;
 
@@ -39,11 +42,21 @@ public final class Training {
             Thread b = new Thread(() -> serve(backend), "training-backend");
             b.setDaemon(true);
             b.start();
+            // A certificate and key in PEM files, read as a start reads them (--check's path, then the start
+            // serving with what it read), so their classes are in the archive too, not only the throwaway's.
+            ServerCredentials pair = ServerCredentials.throwaway("localhost");
+            try (JcaPEMWriter w = new JcaPEMWriter(Files.newBufferedWriter(dir.resolve("cert.pem")))) {
+                w.writeObject(pair.chain().get(0));
+            }
+            try (JcaPEMWriter w = new JcaPEMWriter(Files.newBufferedWriter(dir.resolve("certkey.pem")))) {
+                w.writeObject(PrivateKeyInfoFactory.createPrivateKeyInfo(pair.privateKey()));
+            }
             Config c = new Cli("rpc.tlsservd", Math.max(1, Runtime.getRuntime().availableProcessors()), "localhost", h -> null)
-                    .parse(new String[] {"-d", "--throwaway-cert", "--no-rpcbind", "--pidfile", dir.resolve("pid").toString(),
+                    .parse(new String[] {"-d", "-D", dir.toString(), "--no-rpcbind", "--pidfile", dir.resolve("pid").toString(),
                         "--rpc-socket", dir.resolve("sock").toString(), "--listen", "127.0.0.1:0",
                         "--backend", "127.0.0.1:" + backend.getLocalPort()});
-            try (Daemon d = Daemon.start(c)) {
+            Preflight.Checked checked = Preflight.run(c);
+            try (Daemon d = Daemon.start(c, checked.tls())) {
                 int port = d.frontEnd().addresses().get(0).getPort();
                 SSLContext ctx = SSLContext.getInstance("TLSv1.3");
                 ctx.init(null, new TrustManager[] {new TrustingManager()}, null);
