@@ -96,8 +96,11 @@ final class Preflight {
         if (!config.throwawayCert()) {
             if (config.keyUri() == null) {
                 secret(ServerCredentials.keyFile(config.certDir()), "--certdir", "the private key", warnings);
-            } else if (TlsSetup.keySource(config).token().pinFile() != null) {
-                secret(TlsSetup.keySource(config).token().pinFile(), "--key-uri pin-source", "the PIN", warnings);
+            } else {
+                Path pin = TlsSetup.keySource(config).token().pinFile();
+                if (pin != null) {
+                    secret(pin, "--key-uri pin-source", "the PIN", warnings);
+                }
             }
             if (config.keyPassphraseFile() != null) {
                 secret(config.keyPassphraseFile(), "--key-passphrase-file", "the key's passphrase", warnings);
@@ -124,39 +127,25 @@ final class Preflight {
         return config.listen().contains(r.listen()) ? "--listen" : "--relay";
     }
 
-    /**
-     * notBefore and notAfter as the JDK reads them: Bouncy Castle's getNotAfter goes through
-     * SimpleDateFormat, whose locale data costs every start about 40 ms. Its reading when the JDK's
-     * parser refuses the certificate.
-     */
-    private static Instant[] validity(X509CertificateHolder c) {
-        try {
-            java.security.cert.X509Certificate x = (java.security.cert.X509Certificate) java.security.cert.CertificateFactory
-                    .getInstance("X.509").generateCertificate(new java.io.ByteArrayInputStream(c.getEncoded()));
-            return new Instant[] {x.getNotBefore().toInstant(), x.getNotAfter().toInstant()};
-        } catch (java.security.cert.CertificateException | java.io.IOException | ClassCastException e) {
-            return new Instant[] {c.getNotBefore().toInstant(), c.getNotAfter().toInstant()};
-        }
-    }
-
     /** Expired: an error (every client refuses it). Expiring within 30 days, or not valid yet: a warning. */
     private static void dates(Path file, List<X509CertificateHolder> chain, Instant now, List<String> warnings) throws Refused {
+        String at = file + " (" + ServerCredentials.CERTDIR_OPTION + "): ";
         for (int i = 0; i < chain.size(); i++) {
             X509CertificateHolder c = chain.get(i);
             String which = (i == 0 ? "the certificate" : "the chain's certificate " + (i + 1)) + " (" + Dn.oneline(c.getSubject()) + ")";
-            Instant[] validity = validity(c);
+            Instant[] validity = ServerCredentials.validity(c);
             Instant notBefore = validity[0];
             Instant notAfter = validity[1];
             if (!notAfter.isAfter(now)) {
-                throw new Refused(file + " (--certdir): " + which + " expired on " + DATE.format(notAfter) + "; renew it");
+                throw new Refused(at + which + " expired on " + DATE.format(notAfter) + "; renew it");
             }
             if (Duration.between(now, notAfter).compareTo(EXPIRY_WARNING) < 0) {
                 long days = Duration.between(now, notAfter).toDays();
-                warnings.add(file + " (--certdir): " + which + " expires on " + DATE.format(notAfter) + ", in "
+                warnings.add(at + which + " expires on " + DATE.format(notAfter) + ", in "
                         + (days == 0 ? "less than a day" : days == 1 ? "1 day" : days + " days") + "; renew it");
             }
             if (notBefore.isAfter(now)) {
-                warnings.add(file + " (--certdir): " + which + " is not valid before " + DATE.format(notBefore)
+                warnings.add(at + which + " is not valid before " + DATE.format(notBefore)
                         + "; clients refuse it until then (or this host's clock is wrong)");
             }
         }
@@ -224,7 +213,7 @@ final class Preflight {
         if (config.caPath() != null) {
             options.add("--verifydir " + config.caPath());
         }
-        String what = config.throwawayCert() ? "the throwaway certificate" : ServerCredentials.certFile(config.certDir()) + " (--certdir)";
+        String what = config.throwawayCert() ? "the throwaway certificate" : ServerCredentials.certFile(config.certDir()) + " (" + ServerCredentials.CERTDIR_OPTION + ")";
         warnings.add(what + ": the server's chain does not reach a CA of " + String.join(" or ", options) + " (" + v.reason()
                 + "); clients that trust only those CAs refuse this server");
     }
@@ -259,6 +248,9 @@ final class Preflight {
 
     /** Who holds a port: the daemon of this pidfile when one runs, or another program. */
     private static String holder(Config config, InetSocketAddress a) {
+        if (config.pidFile() == null) {
+            return "by another program, or a daemon run with --no-pidfile (ss -ltnp 'sport = :" + a.getPort() + "' names it)";
+        }
         try {
             PidFile.checkFree(config.pidFile());
         } catch (PidFile.AlreadyRunningException e) {
@@ -275,7 +267,7 @@ final class Preflight {
                 return;
             }
         } catch (IOException e) {
-            throw new Refused(option + " " + ip.getHostAddress() + ": cannot list this host's addresses: " + e.getMessage());
+            throw new Refused(option + " " + org.rpctlsservd.guard.LogText.ip(ip) + ": cannot list this host's addresses: " + e.getMessage());
         }
         throw new Refused(option + " " + addr(a) + ": not an address of this host");
     }

@@ -268,6 +268,18 @@ class CheckTest {
         }
     }
 
+    /** With --no-pidfile there is no pidfile to ask who holds the port: the warning says so instead of failing. */
+    @Test
+    void aPortInUseWithoutAPidfileIsStillAWarning() throws Exception {
+        Path d = certdir("ports-nopid");
+        try (ServerSocket taken = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            int port = taken.getLocalPort();
+            List<String> w = warnings("-D", d.toString(), "--no-pidfile", "--listen", "127.0.0.1:" + port, "--backend", "127.0.0.1:111");
+            assertEquals(List.of("--listen 127.0.0.1:" + port + ": in use, by another program, or a daemon run with --no-pidfile"
+                    + " (ss -ltnp 'sport = :" + port + "' names it); a start now fails"), w);
+        }
+    }
+
     /** A start (the real process) refuses with --check's own line, before it takes the pidfile. */
     @Test
     void aStartRefusesWithTheSameLine() throws Exception {
