@@ -33,10 +33,6 @@ public final class FileProblem extends IOException {
         return file;
     }
 
-    public String option() {
-        return option;
-    }
-
     public String reason() {
         return reason;
     }
@@ -58,7 +54,8 @@ public final class FileProblem extends IOException {
         }
     }
 
-    private static FileProblem unreadable(Path file, String option, IOException e) {
+    /** What could not open {@code file} ({@code option}'s), in words: missing, or unreadable and why. */
+    public static FileProblem unreadable(Path file, String option, IOException e) {
         if (e instanceof NoSuchFileException) {
             return new FileProblem(file, option, "missing", e);
         }

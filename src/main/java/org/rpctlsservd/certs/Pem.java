@@ -67,30 +67,25 @@ public final class Pem {
 
     /** The certificates of {@code file}, at least one. */
     public static List<X509CertificateHolder> certificates(Path file, String option) throws FileProblem {
-        List<Object> all = objects(file, option);
-        List<X509CertificateHolder> out = new ArrayList<>();
-        for (Object o : all) {
-            if (o instanceof X509CertificateHolder) {
-                out.add((X509CertificateHolder) o);
-            }
-        }
-        if (out.isEmpty()) {
-            throw new FileProblem(file, option, "no certificate in it (it holds " + holds(all) + ")");
-        }
-        return out;
+        return only(X509CertificateHolder.class, "certificate", file, option);
     }
 
     /** The CRLs of {@code file}, at least one. */
     public static List<X509CRLHolder> crls(Path file, String option) throws FileProblem {
+        return only(X509CRLHolder.class, "CRL", file, option);
+    }
+
+    /** The objects of {@code type} in {@code file}, at least one ({@code what}: its name in the refusal). */
+    private static <T> List<T> only(Class<T> type, String what, Path file, String option) throws FileProblem {
         List<Object> all = objects(file, option);
-        List<X509CRLHolder> out = new ArrayList<>();
+        List<T> out = new ArrayList<>();
         for (Object o : all) {
-            if (o instanceof X509CRLHolder) {
-                out.add((X509CRLHolder) o);
+            if (type.isInstance(o)) {
+                out.add(type.cast(o));
             }
         }
         if (out.isEmpty()) {
-            throw new FileProblem(file, option, "no CRL in it (it holds " + holds(all) + ")");
+            throw new FileProblem(file, option, "no " + what + " in it (it holds " + holds(all) + ")");
         }
         return out;
     }

@@ -263,6 +263,21 @@ public final class ServerCredentials {
         return new ServerCredentials(chain, priv, null, type, source);
     }
 
+    /**
+     * notBefore and notAfter as the JDK reads them: Bouncy Castle's getNotAfter goes through
+     * SimpleDateFormat, whose locale data costs every start about 40 ms. Its reading when the JDK's
+     * parser refuses the certificate. {@code [notBefore, notAfter]}.
+     */
+    public static Instant[] validity(X509CertificateHolder c) {
+        try {
+            java.security.cert.X509Certificate x = (java.security.cert.X509Certificate) java.security.cert.CertificateFactory
+                    .getInstance("X.509").generateCertificate(new java.io.ByteArrayInputStream(c.getEncoded()));
+            return new Instant[] {x.getNotBefore().toInstant(), x.getNotAfter().toInstant()};
+        } catch (java.security.cert.CertificateException | java.io.IOException | ClassCastException e) {
+            return new Instant[] {c.getNotBefore().toInstant(), c.getNotAfter().toInstant()};
+        }
+    }
+
     /** A throwaway self-signed ECDSA P-256 certificate for {@code hostname}, valid for a year. */
     public static ServerCredentials throwaway(String hostname) throws IOException {
         try {

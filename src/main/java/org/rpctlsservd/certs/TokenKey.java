@@ -139,7 +139,7 @@ public final class TokenKey {
         if (value != null) {
             return value.toCharArray();
         }
-        Path file = Path.of(query.get("pin-source").substring("file:".length()));
+        Path file = pinFile();
         String s = new String(FileProblem.read(file, "--key-uri pin-source"), StandardCharsets.UTF_8);
         int nl = s.indexOf('\n');
         return (nl < 0 ? s : s.substring(0, nl)).replace("\r", "").toCharArray();

@@ -88,7 +88,7 @@ public final class TrustMaterial {
     }
 
     /** The certificates of the hashed names (openssl rehash's {@code 1a2b3c4d.0}) in {@code dir}, --verifydir. */
-    public static List<X509CertificateHolder> hashedCertificates(Path dir) throws IOException {
+    private static List<X509CertificateHolder> hashedCertificates(Path dir) throws IOException {
         if (!Files.exists(dir)) {
             throw new FileProblem(dir, "--verifydir", "missing");
         }
@@ -103,7 +103,7 @@ public final class TrustMaterial {
                 }
             }
         } catch (java.nio.file.AccessDeniedException e) {
-            throw new FileProblem(dir, "--verifydir", "unreadable (permission denied to user " + System.getProperty("user.name") + ")", e);
+            throw FileProblem.unreadable(dir, "--verifydir", e);
         }
         return out;
     }

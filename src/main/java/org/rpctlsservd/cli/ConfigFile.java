@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import org.rpctlsservd.certs.FileProblem;
 
 /**
  * The {@code --config} file: one option per line, {@code name = value} or a bare {@code name} for
@@ -51,7 +52,7 @@ final class ConfigFile {
         } catch (CharacterCodingException e) {
             throw new UsageException(progname + ": " + file + ": config file is not UTF-8 text");
         } catch (IOException e) {
-            throw new UsageException(progname + ": " + file + " (--config): " + reason(e));
+            throw new UsageException(progname + ": " + FileProblem.unreadable(file, "--config", e).getMessage());
         }
         List<String> args = new ArrayList<>();
         for (int i = 0; i < lines.size(); i++) {
@@ -82,15 +83,5 @@ final class ConfigFile {
             args.add(value == null ? "--" + name : "--" + name + "=" + value); // "=": a value may begin with '-'
         }
         return args;
-    }
-
-    private static String reason(IOException e) {
-        if (e instanceof java.nio.file.NoSuchFileException) {
-            return "missing";
-        }
-        if (e instanceof java.nio.file.AccessDeniedException) {
-            return "unreadable (permission denied to user " + System.getProperty("user.name") + ")";
-        }
-        return "unreadable (" + e.getMessage() + ")";
     }
 }

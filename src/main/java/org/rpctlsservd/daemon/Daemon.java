@@ -53,6 +53,8 @@ public final class Daemon implements Closeable {
     private final ScheduledExecutorService reloader = Timers.single("rpctlssd-reload");
     private final SocketHandoff handoff = new SocketHandoff();
     private final SessionTable sessions = new SessionTable();
+    /** The typed way to the TLS sessions among them (the front end's lookups, a reload's shut-offs). */
+    private final EstablishedSessions established = new EstablishedSessions(sessions);
     private final HandshakeWorkers workers;
     private final RpcServer server;
     private final StreamRpcServer local;
@@ -107,13 +109,12 @@ public final class Daemon implements Closeable {
             }
         }
         this.metrics = startedMetrics;
-        MemoryBudget budget = new MemoryBudget(config.memoryBudget() > 0 ? config.memoryBudget()
-                : MemoryBudget.defaultFor(Runtime.getRuntime().maxMemory()));
-        LOG.info("memory budget " + (budget.limit() >> 20) + " MiB (--memory-budget) of a " + (Runtime.getRuntime().maxMemory() >> 20)
-                + " MiB heap");
-        if (budget.limit() > Runtime.getRuntime().maxMemory() * 3 / 4) {
+        long heap = Runtime.getRuntime().maxMemory();
+        MemoryBudget budget = new MemoryBudget(config.memoryBudget() > 0 ? config.memoryBudget() : MemoryBudget.defaultFor(heap));
+        LOG.info("memory budget " + (budget.limit() >> 20) + " MiB (--memory-budget) of a " + (heap >> 20) + " MiB heap");
+        if (budget.limit() > heap * 3 / 4) {
             LOG.warning("the memory budget (" + (budget.limit() >> 20) + " MiB) leaves the daemon less than a quarter of its "
-                    + (Runtime.getRuntime().maxMemory() >> 20) + " MiB heap: it may run out of heap before the budget sheds"
+                    + (heap >> 20) + " MiB heap: it may run out of heap before the budget sheds"
                     + " anyone; lower --memory-budget, or give a larger -Xmx in RPCTLSSERVD_JAVA_OPTS");
         }
         RpcServer started = null;
@@ -142,7 +143,7 @@ public final class Daemon implements Closeable {
         if (!config.allRelays().isEmpty()) {
             try {
                 fe = new FrontEnd(frontEndSettings(config), UnixDomainSocketAddress.of(config.rpcSocket()), placement, handoff,
-                        new EstablishedSessions(sessions), timer, budget);
+                        established, timer, budget);
             } catch (IOException e) {
                 releaseStarted(server, local);
                 throw e;
@@ -239,7 +240,7 @@ public final class Daemon implements Closeable {
             if (e == null || e.credentials().chain().isEmpty()) {
                 return java.util.Optional.empty();
             }
-            return java.util.Optional.of(e.credentials().chain().get(0).getNotAfter().getTime() / 1000);
+            return java.util.Optional.of(ServerCredentials.validity(e.credentials().chain().get(0))[1].getEpochSecond());
         }
 
         @Override
@@ -476,7 +477,7 @@ public final class Daemon implements Closeable {
         if (trust == null) {
             return;
         }
-        new EstablishedSessions(sessions).shutOffRefused(trust);
+        established.shutOffRefused(trust);
     }
 
     /** Where a reload reads the options again (the command line and its --config file); null: never. */

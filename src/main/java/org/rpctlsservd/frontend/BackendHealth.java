@@ -144,9 +144,9 @@ public final class BackendHealth implements Closeable {
     /** One backend's record; its methods are called from the front end's loops and the timer, hence synchronized (a few per connect). */
     private final class Backend {
         private final InetSocketAddress address;
-        /** When the failures since the last success began; meaningful while {@link #failing}. */
+        /** When the failures since the last success began; meaningful while {@link #reason} is set. */
         private long failingSince;
-        private boolean failing;
+        /** Why the last connect failed; null since the last success (failing: non-null). */
         private String reason;
         /** When a front-end connect last ended, either way (at first: the start): while recent, no probe is needed. */
         private long lastReal;
@@ -159,14 +159,12 @@ public final class BackendHealth implements Closeable {
         }
 
         synchronized void succeeded(long now, boolean real) {
-            failing = false;
             reason = null;
             noteReal(now, real);
         }
 
         synchronized void failed(long now, String why, boolean real) {
-            if (!failing) {
-                failing = true;
+            if (reason == null) {
                 failingSince = now;
             }
             reason = why;
@@ -180,7 +178,7 @@ public final class BackendHealth implements Closeable {
         }
 
         synchronized Problem problem(long now) {
-            if (!failing || now - failingSince < GRACE_NANOS) {
+            if (reason == null || now - failingSince < GRACE_NANOS) {
                 return null;
             }
             return new Problem(address, reason, TimeUnit.NANOSECONDS.toSeconds(now - failingSince));

@@ -35,6 +35,7 @@ import org.rpctlsservd.certs.NameService;
 import org.rpctlsservd.certs.ServerCredentials;
 import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.guard.LogText;
+import org.rpctlsservd.io.Channels;
 import org.rpctlsservd.metrics.Metrics;
 import org.rpctlsservd.metrics.Metrics.Failure;
 import org.rpctlsservd.sessions.Cookies;
@@ -408,11 +409,7 @@ public final class TlsEngine implements ServerTls {
             }
             inFlight.decrementAndGet();
             workers.release(ch);
-            try {
-                ch.close();
-            } catch (IOException e) {
-                // closing after a failure
-            }
+            Channels.closeQuietly(ch); // closing after a failure
             audit(0, 0, reason);
             Metrics.handshakeFailed(kind, started);
             future.completeExceptionally(cause != null ? new IOException(reason, cause) : new IOException(reason));

@@ -26,6 +26,7 @@ import java.util.function.Supplier;
 import java.util.logging.Logger;
 import org.acplt.oncrpc.OncRpcException;
 import org.acplt.oncrpc.XdrAble;
+import org.rpctlsservd.io.Channels;
 import org.rpctlsservd.io.IoLoop;
 
 /**
@@ -241,11 +242,7 @@ public final class AsyncRpcClient implements Closeable {
             dead = true;
             LOG.fine(() -> why.getMessage());
             loop.forget(channel);
-            try {
-                channel.close();
-            } catch (IOException ignored) {
-                // already closing
-            }
+            Channels.closeQuietly(channel);
             for (Map.Entry<Integer, Pending> e : pending.entrySet()) {
                 if (e.getValue().on == this && pending.remove(e.getKey(), e.getValue())) {
                     e.getValue().future.completeExceptionally(why);
