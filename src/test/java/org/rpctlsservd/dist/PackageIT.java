@@ -46,11 +46,12 @@ class PackageIT {
 
     /**
      * Run inside the new namespaces: the overlay, /proc, /dev, a fresh /run and /tmp (so that no
-     * host socket, pidfile or systemd state is seen), loopback up, then chroot. With "hardened",
+     * host socket, pidfile or systemd state is seen), the package's directory at /tmp/pkg, loopback up,
+     * then chroot. With "hardened",
      * the overlay is read-only and /proc shows only processes, as the unit's sandbox has it.
      */
     static final String ENTER = String.join("\n",
-            "base=$1; hardened=$2; script=$3",
+            "base=$1; hardened=$2; script=$3; pkg=$4",
             "m=$base/merged",
             "mount -t overlay overlay -o \"lowerdir=/,upperdir=$base/upper,workdir=$base/work\" \"$m\"",
             // Under tools/test /etc is a mount of its own (a layer over the host's), which an overlay of / leaves out.
@@ -67,6 +68,8 @@ class PackageIT {
             "mount --rbind /dev \"$m/dev\"",
             "mount -t tmpfs -o mode=0755 tmpfs \"$m/run\"",
             "mount -t tmpfs -o mode=1777 tmpfs \"$m/tmp\"",
+            // The package, wherever the checkout is (a checkout under /tmp is not in the overlay of /).
+            "mkdir \"$m/tmp/pkg\" && mount --bind \"$pkg\" \"$m/tmp/pkg\"",
             "ip link set lo up",
             "exec chroot \"$m\" sh -ec \"$script\"");
 
@@ -118,7 +121,7 @@ class PackageIT {
     /** Runs {@code script} (sh -e) in a fresh container over the same overlay; what it changed stays for the next one. */
     Commands.Result inside(boolean hardened, String script) throws Exception {
         return Commands.run(600, "unshare", "--mount", "--pid", "--net", "--fork", "--propagation", "private",
-                "sh", "-ec", ENTER, "sh", base.toString(), hardened ? "1" : "0", script);
+                "sh", "-ec", ENTER, "sh", base.toString(), hardened ? "1" : "0", script, DEB.getParent().toString());
     }
 
     Commands.Result inside(String script) throws Exception {
@@ -222,7 +225,7 @@ class PackageIT {
     }
 
     void installs() throws Exception {
-        ok("dpkg -i " + DEB);
+        ok("dpkg -i /tmp/pkg/" + DEB.getFileName());
         List<String> files = List.of(ok("dpkg -L rpc-tlsservd").split("\n"));
         for (String f : List.of("/usr/sbin/rpc.tlsservd", "/usr/share/rpc-tlsservd/rpc-tlsservd-all.jar",
                 "/usr/share/man/man8/rpc.tlsservd.8.gz", "/usr/share/man/man5/rpc.tlsservd.conf.5.gz",
