@@ -22,9 +22,14 @@ public final class SocketHandoff {
 
     /**
      * A parked socket and the client it stands for: null when that is its peer, else the address
-     * a PROXY protocol header gave (the peer is then the load balancer).
+     * a PROXY protocol header gave (the peer is then the load balancer). {@code serverName}: for a
+     * socket the connector connected to an RFC 9289 server, the name or IP literal the server's
+     * certificate must match (null: none given, as from a kernel).
      */
-    public record Parked(SocketChannel socket, java.net.InetSocketAddress client) {
+    public record Parked(SocketChannel socket, java.net.InetSocketAddress client, String serverName) {
+        public Parked(SocketChannel socket, java.net.InetSocketAddress client) {
+            this(socket, client, null);
+        }
     }
 
     /** Parks {@code socket} and returns its cookie: random, never 0, unique among parked sockets. */
@@ -34,7 +39,15 @@ public final class SocketHandoff {
 
     /** Parks {@code socket}, which stands for {@code client} (null: its peer). */
     public long park(SocketChannel socket, java.net.InetSocketAddress client) {
-        Parked p = new Parked(socket, client);
+        return park(new Parked(socket, client, null));
+    }
+
+    /** Parks a socket connected to an RFC 9289 server whose certificate must match {@code serverName}. */
+    public long parkForServer(SocketChannel socket, String serverName) {
+        return park(new Parked(socket, null, serverName));
+    }
+
+    private long park(Parked p) {
         while (true) {
             long cookie = random.nextLong();
             if (cookie != 0 && parked.putIfAbsent(cookie, p) == null) {
