@@ -8,14 +8,15 @@ import java.util.List;
 import java.util.logging.Logger;
 import org.rpctlsservd.guard.RateLimitedLog;
 import org.bouncycastle.cert.X509CertificateHolder;
-import org.bouncycastle.tls.TlsServerProtocol;
+import org.bouncycastle.tls.TlsProtocol;
 import org.rpctlsservd.certs.Dn;
 import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.sessions.Session;
 
 /**
  * A connection whose handshake succeeded: its TLS state (Bouncy Castle's protocol object in
- * non-blocking mode), socket, cookie, verified client chain and shut-off state. Every operation
+ * non-blocking mode, the server's side for RPCTLSSD or the client's for RPCTLSCD), socket, cookie,
+ * the peer's verified chain and shut-off state. Every operation
  * holds this object's monitor, so the RPC procedures, the CRL re-check and whoever relays the
  * connection's records never touch the TLS state at the same time.
  */
@@ -25,7 +26,8 @@ public final class TlsSession implements Session, EstablishedSession {
     private static final RateLimitedLog WARNINGS = new RateLimitedLog(LOG);
     private final long cookie;
     private final SocketChannel channel;
-    private final TlsServerProtocol protocol;
+    /** The server's or the client's side: after the handshake both are driven the same way. */
+    private final TlsProtocol protocol;
     private final InetSocketAddress peer;
     private final List<X509CertificateHolder> verifiedChain;
     private final int flags;
@@ -39,7 +41,7 @@ public final class TlsSession implements Session, EstablishedSession {
     /** Told once when the session is shut off (whoever relays its records cuts the client off). */
     private Runnable onShutOff;
 
-    TlsSession(long cookie, SocketChannel channel, TlsServerProtocol protocol, InetSocketAddress peer,
+    TlsSession(long cookie, SocketChannel channel, TlsProtocol protocol, InetSocketAddress peer,
             List<X509CertificateHolder> verifiedChain, int flags, TrustMaterial.Verification verification, String version, String alpn) {
         this.verification = verification;
         this.version = version;
@@ -115,7 +117,7 @@ public final class TlsSession implements Session, EstablishedSession {
      * The one drain of Bouncy Castle's output: every TLS record it has made and not yet given out,
      * in one buffer ready to write, or null when there is none.
      */
-    static ByteBuffer output(org.bouncycastle.tls.TlsProtocol protocol) {
+    static ByteBuffer output(TlsProtocol protocol) {
         int avail = protocol.getAvailableOutputBytes();
         if (avail <= 0) {
             return null;
