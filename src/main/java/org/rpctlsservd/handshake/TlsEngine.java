@@ -3,29 +3,20 @@ package org.rpctlsservd.handshake;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
 import org.bouncycastle.cert.X509CertificateHolder;
-import org.bouncycastle.tls.NamedGroup;
-import org.bouncycastle.tls.ProtocolName;
 import org.bouncycastle.tls.SecurityParameters;
 import org.bouncycastle.tls.TlsServerProtocol;
 import org.rpctlsservd.certs.CertUser;
@@ -35,7 +26,6 @@ import org.rpctlsservd.certs.NameService;
 import org.rpctlsservd.certs.ServerCredentials;
 import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.guard.LogText;
-import org.rpctlsservd.io.Channels;
 import org.rpctlsservd.metrics.Metrics;
 import org.rpctlsservd.metrics.Metrics.Failure;
 import org.rpctlsservd.sessions.Cookies;
@@ -50,13 +40,6 @@ import org.rpctlsservd.sessions.Cookies;
  */
 public final class TlsEngine implements ServerTls {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
-    private static final int READ_CHUNK = 16 * 1024;
-    /** Reads a handshake may make on a worker before it waits on the selector (the ClientHello, the Finished, and slack). */
-    private static final int INLINE_READS = 4;
-    /** At most this many bytes of ChangeCipherSpec records are kept back from the workers (one is usual). */
-    private static final int MAX_HELD = 64;
-    /** Each worker's read buffer: a handshake's read is offered to its engine (which copies it) before the step ends. */
-    private static final ThreadLocal<ByteBuffer> READ_BUFFER = ThreadLocal.withInitial(() -> ByteBuffer.allocate(READ_CHUNK));
 
     private final TlsPolicy policy;
     private final RecordCrypto crypto = new RecordCrypto(new SecureRandom());
@@ -127,36 +110,23 @@ public final class TlsEngine implements ServerTls {
         lookups.shutdownNow();
     }
 
-    /** One handshake, from the first step to its outcome. Steps never overlap: each arms the next. */
-    private final class Run {
-        final SocketChannel ch;
+    /** One handshake, from the first step to its outcome: the server's side of the shared stepping. */
+    private final class Run extends HandshakeSteps {
         final long cookie;
-        final Steps workers;
-        final CompletableFuture<HandshakeOutcome> future = new CompletableFuture<>();
-        final AtomicBoolean done = new AtomicBoolean();
-        final long started;
-        TlsServerProtocol protocol;
         RpcTlsServer server;
         InetSocketAddress peer;
-        ByteBuffer pendingOut;
-        ScheduledFuture<?> deadline;
-        int inlineReads;
         /** How the client's chain was checked (null: not checked), kept by the session for the front end's refusals. */
         TrustMaterial.Verification verification;
         /** What the audit line must say besides the outcome: why a certificate did not count, a check that failed. */
         final List<String> notes = new java.util.concurrent.CopyOnWriteArrayList<>();
-        /** Bytes read and kept for the next read (a lone ChangeCipherSpec), or null. */
-        ByteBuffer arrived;
 
         /** The client a PROXY header named, or null: the socket's peer. */
         final InetSocketAddress client;
 
         Run(SocketChannel ch, InetSocketAddress client, long cookie, Steps workers, long received) {
+            super(ch, workers, received, "the client");
             this.client = client;
-            this.started = received;
-            this.ch = ch;
             this.cookie = cookie;
-            this.workers = workers;
         }
 
         void start() {
@@ -164,141 +134,32 @@ public final class TlsEngine implements ServerTls {
             try {
                 ch.configureBlocking(false);
                 peer = client != null ? client : (InetSocketAddress) ch.getRemoteAddress();
-                long left = policy.deadline().toNanos() - (System.nanoTime() - started);
-                deadline = timer.schedule(() -> fail(Failure.TIMEOUT, "no handshake within " + policy.deadline().toMillis() + " ms", null),
-                        Math.max(0, left), TimeUnit.NANOSECONDS);
+                armDeadline(timer, policy.deadline());
                 TrustMaterial t = trust.get();
                 Prepared p = credentials.get();
                 server = new RpcTlsServer(crypto, p.credentials(), p.chain(), policy, t == null ? List.of() : t.caNames());
-                protocol = new TlsServerProtocol();
-                protocol.accept(server);
+                TlsServerProtocol serverProtocol = new TlsServerProtocol();
+                protocol = serverProtocol;
+                serverProtocol.accept(server);
                 afterStep();
             } catch (IOException | RuntimeException e) {
                 fail(Failure.INTERNAL, "handshake set-up failed: " + LogText.why(e, "the client"), e);
             }
         }
 
-        /**
-         * Sends what the last step produced, then finishes or waits for the peer. Reads that may find
-         * the peer's next bytes already there are taken in this loop, not by calling back into it: a
-         * chain of calls (step, send, read, step...) made the JIT compile Bouncy Castle's whole
-         * handshake into each of our methods, twice over, and again after every deoptimisation.
-         */
-        void afterStep() {
-            while (!done.get()) {
-                try {
-                    pendingOut = TlsSession.output(protocol);
-                    if (pendingOut != null) {
-                        ch.write(pendingOut);
-                        if (pendingOut.hasRemaining()) {
-                            workers.onWritable(ch, this::writable);
-                            return;
-                        }
-                    }
-                } catch (IOException e) {
-                    fail(Failure.IO, "writing to the client failed: " + LogText.why(e, "the client"), e);
-                    return;
-                }
-                // after a flight went out the answer is a round trip away: no read to try
-                if (!proceed(pendingOut == null) || !readStep()) {
-                    return;
-                }
-            }
+        @Override
+        boolean complete() {
+            return server.complete();
         }
 
-        void writable() {
-            if (done.get()) {
-                return;
-            }
-            try {
-                ch.write(pendingOut);
-                if (pendingOut.hasRemaining()) {
-                    workers.onWritable(ch, this::writable);
-                } else {
-                    proceed(false);
-                }
-            } catch (IOException e) {
-                fail(Failure.IO, "writing to the client failed: " + LogText.why(e, "the client"), e);
-            }
+        @Override
+        String alert() {
+            return server.alert();
         }
 
-        /**
-         * After a step or a write, on a worker: checks the client and finishes, or waits for the peer;
-         * true when the caller should read now instead. {@code tryRead}: the step sent nothing, so more
-         * of the peer's flight may be there already.
-         */
-        boolean proceed(boolean tryRead) {
-            if (server.complete()) {
-                verify(); // on this worker: no second trip through the queue
-            } else if (protocol.isClosed()) {
-                fail(Failure.TLS, server.alert() != null ? server.alert() : "the TLS layer closed during the handshake", null);
-            } else if (tryRead && inlineReads < INLINE_READS) {
-                inlineReads++; // bounds the reads one turn on a worker makes
-                return true;
-            } else {
-                workers.onReadable(ch, this::readable);
-            }
-            return false;
-        }
-
-        /** On a worker, when the socket is readable: the next step, and what follows it. */
-        void readable() {
-            if (readStep()) {
-                afterStep();
-            }
-        }
-
-        /**
-         * On a worker, when the socket is readable or may be (the ClientHello usually came before the
-         * CONNECT upcall did): read and offer it to the engine (true: a step was taken), or wait. A
-         * lone ChangeCipherSpec (the compatibility record TLS 1.3 clients send just before their
-         * Finished, which Bouncy Castle ignores) is kept until the Finished comes: a step for it alone
-         * would only wait again.
-         */
-        boolean readStep() {
-            if (done.get()) {
-                return false;
-            }
-            ByteBuffer buf = READ_BUFFER.get().clear(); // Bouncy Castle copies what it is offered: one buffer per worker will do
-            try {
-                if (arrived != null) {
-                    buf.put(arrived.flip());
-                    arrived = null;
-                }
-                int n = ch.read(buf);
-                if (n < 0) {
-                    fail(Failure.PEER_CLOSED, "the client closed the connection during the handshake", null);
-                    return false;
-                } else if (n == 0 || onlyChangeCipherSpec(buf.array(), buf.position(), MAX_HELD)) {
-                    // kept for the next read, which may run on another worker: a copy of the few bytes
-                    arrived = buf.position() == 0 ? null : ByteBuffer.allocate(buf.position()).put(buf.flip());
-                    workers.onReadable(ch, this::readable);
-                    return false;
-                }
-            } catch (IOException e) {
-                fail(Failure.IO, "reading from the client failed: " + LogText.why(e, "the client"), e);
-                return false;
-            }
-            try {
-                protocol.offerInput(buf.array(), 0, buf.position());
-                return true;
-            } catch (IOException e) {
-                flushAlert();
-                fail(Failure.TLS, server.alert() != null ? server.alert() : "TLS error: " + LogText.why(e, "the client"), e);
-                return false;
-            }
-        }
-
-        /** Best effort: let the peer see the fatal alert Bouncy Castle queued. */
-        void flushAlert() {
-            try {
-                ByteBuffer b = TlsSession.output(protocol);
-                if (b != null) {
-                    ch.write(b);
-                }
-            } catch (IOException e) {
-                // the connection is being dropped anyway
-            }
+        @Override
+        void completed() {
+            verify();
         }
 
         /** On a worker: the client certificate checks of rpc.tlsservd, then any look-ups. */
@@ -383,36 +244,23 @@ public final class TlsEngine implements ServerTls {
         }
 
         void finish(int flags, List<X509CertificateHolder> verified, int uid, int[] gids) {
-            if (!done.compareAndSet(false, true)) {
+            if (!settle()) {
                 return;
             }
-            deadline.cancel(false);
             inFlight.decrementAndGet();
-            workers.release(ch); // the socket goes on to the session and the front end's loop
             SecurityParameters sp = server.securityParameters();
-            String version = sp == null || sp.getNegotiatedVersion() == null ? "TLSv1.3"
-                    : sp.getNegotiatedVersion().getName().replace(" ", "v"); // "TLS 1.3" as OpenSSL names it: "TLSv1.3"
-            String alpn = sp == null || sp.getApplicationProtocol() == null ? null : sp.getApplicationProtocol().getUtf8Decoding();
-            TlsSession session = new TlsSession(cookie, ch, protocol, peer, verified, flags, verification, version, alpn);
+            TlsSession session = new TlsSession(cookie, ch, protocol, peer, verified, flags, verification, versionName(sp), alpnName(sp));
             HandshakeOutcome outcome = new HandshakeOutcome(flags, uid, gids, session);
             audit(flags, uid, null);
             Metrics.handshakeOk(flags, !server.clientChain().isEmpty(), started);
             future.complete(outcome);
         }
 
-        void fail(Failure kind, String reason, Throwable cause) {
-            if (!done.compareAndSet(false, true)) {
-                return;
-            }
-            if (deadline != null) {
-                deadline.cancel(false);
-            }
+        @Override
+        void failed(Failure kind, String reason) {
             inFlight.decrementAndGet();
-            workers.release(ch);
-            Channels.closeQuietly(ch); // closing after a failure
             audit(0, 0, reason);
             Metrics.handshakeFailed(kind, started);
-            future.completeExceptionally(cause != null ? new IOException(reason, cause) : new IOException(reason));
         }
 
         /**
@@ -433,26 +281,8 @@ public final class TlsEngine implements ServerTls {
             boolean unverified = (flags & HandshakeOutcome.FLAGS_GOTCERT) != 0
                     && (flags & (HandshakeOutcome.FLAGS_VERIFIED | HandshakeOutcome.FLAGS_DISABLED)) != HandshakeOutcome.FLAGS_VERIFIED;
             b.append(failure != null ? " result=failed" : unverified ? " result=unverified" : " result=ok");
-            SecurityParameters sp = server == null ? null : server.securityParameters();
-            if (sp != null && sp.getNegotiatedVersion() != null) {
-                b.append(" version=").append(sp.getNegotiatedVersion().getName().replace(" ", ""));
-                b.append(" suite=").append(TlsPolicy.suiteName(sp.getCipherSuite()));
-                if (sp.getNegotiatedGroup() >= 0) {
-                    b.append(" group=").append(NamedGroup.getName(sp.getNegotiatedGroup()));
-                }
-                ProtocolName alpn = sp.getApplicationProtocol();
-                b.append(" alpn=").append(alpn == null ? "none" : alpn.getUtf8Decoding());
-            }
-            List<X509CertificateHolder> chain = server == null ? List.of() : server.clientChain();
-            if (chain.isEmpty()) {
-                b.append(" cert=none");
-            } else {
-                X509CertificateHolder c = chain.get(0);
-                b.append(" cert.subject=\"").append(Dn.oneline(c.getSubject())).append('"');
-                b.append(" cert.issuer=\"").append(Dn.oneline(c.getIssuer())).append('"');
-                b.append(" cert.serial=").append(c.getSerialNumber().toString(16));
-                b.append(" cert.sha256=").append(sha256(c));
-            }
+            appendTls(b, server == null ? null : server.securityParameters());
+            appendCertificate(b, server == null ? List.of() : server.clientChain());
             if (failure == null) {
                 b.append(" flags=0x").append(flags < 0x10 ? "0" : "").append(Integer.toHexString(flags)); // no Formatter per handshake
                 b.append('(').append(HandshakeOutcome.flagNames(flags)).append(')');
@@ -485,34 +315,6 @@ public final class TlsEngine implements ServerTls {
             return "no path to a CA trusted here (verifylocs/verifydir)" + issuer;
         }
         return r + issuer;
-    }
-
-    private static String sha256(X509CertificateHolder c) {
-        try {
-            return HexFormat.ofDelimiter(":").withUpperCase().formatHex(MessageDigest.getInstance("SHA-256").digest(c.getEncoded()));
-        } catch (NoSuchAlgorithmException | IOException e) {
-            return "?";
-        }
-    }
-
-    /**
-     * True when the first {@code length} bytes of {@code b} are one or more whole TLS records of
-     * type change_cipher_spec and nothing else, {@code max} bytes at most (more goes on to the
-     * engine, which refuses what TLS 1.3 does not allow). Read by hand: five-byte record headers.
-     */
-    static boolean onlyChangeCipherSpec(byte[] b, int length, int max) {
-        if (length == 0 || length > max) {
-            return false;
-        }
-        int at = 0;
-        while (at < length) {
-            if (length - at < 5 || b[at] != 20) {
-                return false;
-            }
-            int body = ((b[at + 3] & 0xff) << 8) | (b[at + 4] & 0xff);
-            at += 5 + body;
-        }
-        return at == length;
     }
 
     /** getnameinfo(NI_NAMEREQD): the PTR name, or empty when there is none. */

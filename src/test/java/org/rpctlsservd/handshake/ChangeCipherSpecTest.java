@@ -26,22 +26,22 @@ class ChangeCipherSpecTest {
 
     @Test
     void aLoneChangeCipherSpecIsKept() {
-        assertTrue(TlsEngine.onlyChangeCipherSpec(CCS, CCS.length, 64));
+        assertTrue(HandshakeSteps.onlyChangeCipherSpec(CCS, CCS.length, 64));
         byte[] two = join(CCS, CCS);
-        assertTrue(TlsEngine.onlyChangeCipherSpec(two, two.length, 64));
+        assertTrue(HandshakeSteps.onlyChangeCipherSpec(two, two.length, 64));
     }
 
     @Test
     void anythingElseGoesOnToTheEngine() {
         byte[] withFinished = join(CCS, FINISHED_HEAD);
-        assertFalse(TlsEngine.onlyChangeCipherSpec(withFinished, withFinished.length, 64), "the Finished came with it");
-        assertFalse(TlsEngine.onlyChangeCipherSpec(FINISHED_HEAD, FINISHED_HEAD.length, 64), "application data");
-        assertFalse(TlsEngine.onlyChangeCipherSpec(CCS, 4, 64), "half a header: the engine buffers it");
-        assertFalse(TlsEngine.onlyChangeCipherSpec(CCS, 5, 64), "a header without its body");
-        assertFalse(TlsEngine.onlyChangeCipherSpec(CCS, 0, 64), "nothing");
+        assertFalse(HandshakeSteps.onlyChangeCipherSpec(withFinished, withFinished.length, 64), "the Finished came with it");
+        assertFalse(HandshakeSteps.onlyChangeCipherSpec(FINISHED_HEAD, FINISHED_HEAD.length, 64), "application data");
+        assertFalse(HandshakeSteps.onlyChangeCipherSpec(CCS, 4, 64), "half a header: the engine buffers it");
+        assertFalse(HandshakeSteps.onlyChangeCipherSpec(CCS, 5, 64), "a header without its body");
+        assertFalse(HandshakeSteps.onlyChangeCipherSpec(CCS, 0, 64), "nothing");
         byte[] many = join(CCS, CCS, CCS, CCS, CCS, CCS, CCS, CCS, CCS, CCS, CCS);
-        assertFalse(TlsEngine.onlyChangeCipherSpec(many, many.length, 64), "past the bound the engine decides (and refuses)");
+        assertFalse(HandshakeSteps.onlyChangeCipherSpec(many, many.length, 64), "past the bound the engine decides (and refuses)");
         byte[] big = {20, 3, 3, (byte) 0xff, (byte) 0xff};
-        assertFalse(TlsEngine.onlyChangeCipherSpec(big, big.length, 64), "a header promising more than is there");
+        assertFalse(HandshakeSteps.onlyChangeCipherSpec(big, big.length, 64), "a header promising more than is there");
     }
 }
