@@ -7,26 +7,19 @@ import java.util.List;
 import java.util.Vector;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.cert.X509CertificateHolder;
-import org.bouncycastle.crypto.params.ECPrivateKeyParameters;
 import org.bouncycastle.tls.AlertDescription;
 import org.bouncycastle.tls.AlertLevel;
 import org.bouncycastle.tls.Certificate;
-import org.bouncycastle.tls.CertificateEntry;
 import org.bouncycastle.tls.CertificateRequest;
 import org.bouncycastle.tls.CipherSuite;
 import org.bouncycastle.tls.ClientCertificateType;
-import org.bouncycastle.tls.DefaultTlsCredentialedSigner;
 import org.bouncycastle.tls.DefaultTlsServer;
 import org.bouncycastle.tls.ProtocolName;
 import org.bouncycastle.tls.ProtocolVersion;
-import org.bouncycastle.tls.SignatureAndHashAlgorithm;
-import org.bouncycastle.tls.SignatureScheme;
 import org.bouncycastle.tls.TlsCredentials;
 import org.bouncycastle.tls.TlsFatalAlert;
 import org.bouncycastle.tls.TlsUtils;
 import org.bouncycastle.tls.crypto.TlsCertificate;
-import org.bouncycastle.tls.crypto.TlsCryptoParameters;
-import org.bouncycastle.tls.crypto.impl.bc.BcDefaultTlsCredentialedSigner;
 import org.bouncycastle.tls.crypto.impl.bc.BcTlsCrypto;
 import org.rpctlsservd.certs.ServerCredentials;
 
@@ -49,7 +42,6 @@ final class RpcTlsServer extends DefaultTlsServer {
 
     private final BcTlsCrypto crypto;
     private final ServerCredentials credentials;
-    private final int ecBits;
     private final TlsCertificate[] chain;
     private final TlsPolicy policy;
     private final List<X500Name> caNames;
@@ -62,7 +54,6 @@ final class RpcTlsServer extends DefaultTlsServer {
         super(crypto);
         this.crypto = crypto;
         this.credentials = credentials;
-        this.ecBits = credentials.ecBits();
         this.chain = chain;
         this.policy = policy;
         this.caNames = caNames;
@@ -149,71 +140,8 @@ final class RpcTlsServer extends DefaultTlsServer {
 
     @Override
     public TlsCredentials getCredentials() throws IOException {
-        SignatureAndHashAlgorithm alg = chooseSignature();
-        TlsCertificate[] certs = chain;
-        Certificate certificate;
-        if (TlsUtils.isTLSv13(context)) {
-            CertificateEntry[] entries = new CertificateEntry[certs.length];
-            for (int i = 0; i < certs.length; i++) {
-                entries[i] = new CertificateEntry(certs[i], null);
-            }
-            certificate = new Certificate(TlsUtils.EMPTY_BYTES, entries);
-        } else {
-            certificate = new Certificate(certs);
-        }
-        if (credentials.tokenKey() != null) {
-            return new DefaultTlsCredentialedSigner(new TlsCryptoParameters(context), new TokenSigner(credentials.tokenKey()),
-                    certificate, alg);
-        }
-        return new BcDefaultTlsCredentialedSigner(new TlsCryptoParameters(context), crypto, credentials.privateKey(),
-                certificate, alg);
-    }
-
-    /** Parses a chain for {@link RpcTlsServer}'s constructor. */
-    static TlsCertificate[] parse(BcTlsCrypto crypto, ServerCredentials credentials) throws IOException {
-        TlsCertificate[] certs = new TlsCertificate[credentials.chain().size()];
-        for (int i = 0; i < certs.length; i++) {
-            certs[i] = crypto.createCertificate(credentials.chain().get(i).getEncoded());
-        }
-        return certs;
-    }
-
-    /** The client's most preferred signature scheme that the server's key can make. */
-    private SignatureAndHashAlgorithm chooseSignature() throws IOException {
-        boolean tls13 = TlsUtils.isTLSv13(context);
-        List<Integer> usable = new ArrayList<>();
-        switch (credentials.keyType()) {
-            case RSA:
-                usable.addAll(List.of(SignatureScheme.rsa_pss_rsae_sha256, SignatureScheme.rsa_pss_rsae_sha384,
-                        SignatureScheme.rsa_pss_rsae_sha512));
-                if (!tls13) {
-                    usable.addAll(List.of(SignatureScheme.rsa_pkcs1_sha256, SignatureScheme.rsa_pkcs1_sha384,
-                            SignatureScheme.rsa_pkcs1_sha512));
-                }
-                break;
-            case EC: {
-                int bits = ecBits;
-                usable.add(bits <= 256 ? SignatureScheme.ecdsa_secp256r1_sha256
-                        : bits <= 384 ? SignatureScheme.ecdsa_secp384r1_sha384 : SignatureScheme.ecdsa_secp521r1_sha512);
-                break;
-            }
-            default:
-                usable.add(SignatureScheme.ed25519);
-        }
-        Vector<?> offered = context.getSecurityParametersHandshake().getClientSigAlgs();
-        if (offered == null) {
-            // TLS 1.2 without signature_algorithms: RFC 5246's defaults
-            return SignatureAndHashAlgorithm.getInstance(org.bouncycastle.tls.HashAlgorithm.sha1,
-                    credentials.keyType() == ServerCredentials.KeyType.RSA ? org.bouncycastle.tls.SignatureAlgorithm.rsa
-                            : org.bouncycastle.tls.SignatureAlgorithm.ecdsa);
-        }
-        for (Object o : offered) {
-            SignatureAndHashAlgorithm a = (SignatureAndHashAlgorithm) o;
-            if (usable.contains(SignatureScheme.from(a))) {
-                return a;
-            }
-        }
-        throw new TlsFatalAlert(AlertDescription.handshake_failure, "no signature scheme in common with the client");
+        return Signers.signer(context, crypto, credentials, chain, TlsUtils.EMPTY_BYTES,
+                context.getSecurityParametersHandshake().getClientSigAlgs(), "the client");
     }
 
     @Override

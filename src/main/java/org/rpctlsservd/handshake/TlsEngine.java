@@ -53,7 +53,7 @@ public final class TlsEngine implements ServerTls {
     public TlsEngine(TlsPolicy policy, ServerCredentials credentials, TrustMaterial trust, NameService names,
             ScheduledExecutorService timer) throws IOException {
         this.policy = policy;
-        this.credentials = new AtomicReference<>(new Prepared(credentials, RpcTlsServer.parse(crypto, credentials)));
+        this.credentials = new AtomicReference<>(new Prepared(credentials, Signers.parse(crypto, credentials)));
         this.trust = new AtomicReference<>(trust);
         this.names = names;
         this.timer = timer;
@@ -80,7 +80,7 @@ public final class TlsEngine implements ServerTls {
 
     /** New handshakes use {@code c}; live sessions keep theirs. */
     public void replaceCredentials(ServerCredentials c) throws IOException {
-        credentials.set(new Prepared(c, RpcTlsServer.parse(crypto, c)));
+        credentials.set(new Prepared(c, Signers.parse(crypto, c)));
     }
 
     /** The trust material, or null when client certificates are not checked. */

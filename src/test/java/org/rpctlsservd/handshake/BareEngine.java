@@ -27,7 +27,7 @@ public final class BareEngine implements Closeable {
 
     public BareEngine(ServerCredentials credentials, int threads) throws IOException {
         RecordCrypto crypto = new RecordCrypto(new SecureRandom());
-        org.bouncycastle.tls.crypto.TlsCertificate[] chain = RpcTlsServer.parse(crypto, credentials);
+        org.bouncycastle.tls.crypto.TlsCertificate[] chain = Signers.parse(crypto, credentials);
         TlsPolicy policy = new TlsPolicy(false, TlsPolicy.DEFAULT_TLS13, false, Duration.ofSeconds(10), false, false,
                 Config.NO_WILDCARDS, false, "@example.org", false, TlsPolicy.DEFAULT_GROUPS);
         AtomicInteger serial = new AtomicInteger();
