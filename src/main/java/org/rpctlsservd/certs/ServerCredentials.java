@@ -134,11 +134,30 @@ public final class ServerCredentials {
             // Neither is there: one line for both, with what to do.
             throw new FileProblem(cert, CERTDIR_OPTION, "missing, and so is " + key.getFileName() + "; " + INSTALL_HINT);
         }
+        return fromFiles(cert, key, keys, INSTALL_HINT);
+    }
+
+    /**
+     * rpc.tlsclntd's per-mount client certificate (-m with a certname): {@code <certName>.pem} and
+     * {@code <certName>key.pem} under {@code certDir}. A name that would leave the directory is refused.
+     */
+    public static ServerCredentials loadNamed(String certDir, String certName) throws IOException {
+        if (certName.isEmpty() || certName.contains("/") || certName.contains("\0") || certName.startsWith(".")) {
+            throw new IOException("certificate name \"" + certName.replace("\0", "\\0")
+                    + "\" refused: a name of files in " + CERTDIR_OPTION + ", without '/' and not starting with '.'");
+        }
+        Path dir = Path.of(certDir.isEmpty() ? "." : certDir);
+        return fromFiles(dir.resolve(certName + ".pem"), dir.resolve(certName + "key.pem"), KeySource.CERTDIR,
+                "install the certificate named " + certName + " and its key (" + certName + ".pem, " + certName + "key.pem)");
+    }
+
+    /** The chain in {@code cert} and its key from {@code key} or {@code keys}; {@code hint} follows "missing" for the certificate. */
+    private static ServerCredentials fromFiles(Path cert, Path key, KeySource keys, String hint) throws IOException {
         List<X509CertificateHolder> chain;
         try {
             chain = Pem.certificates(cert, CERTDIR_OPTION);
         } catch (FileProblem e) {
-            throw e.reason().equals("missing") ? e.with(INSTALL_HINT) : e;
+            throw e.reason().equals("missing") ? e.with(hint) : e;
         }
         if (keys.token() != null) {
             return ofToken(chain, keys.token().load(), cert + ", " + keys.token().redacted());
