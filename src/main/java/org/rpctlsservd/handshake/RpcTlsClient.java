@@ -130,7 +130,7 @@ final class RpcTlsClient extends DefaultTlsClient {
         Vector v = new Vector();
         ProtocolVersion version = policy.tls12Only() ? ProtocolVersion.TLSv12 : ProtocolVersion.TLSv13;
         for (int g : TlsPolicy.DEFAULT_GROUPS) {
-            if (NamedGroup.canBeNegotiated(g, version) && crypto.hasNamedGroup(g)) {
+            if (NamedGroup.canBeNegotiated(g, version) && TlsUtils.isSupportedNamedGroup(crypto, g)) { // hybrids too, which hasNamedGroup does not count
                 v.add(g);
             }
         }
