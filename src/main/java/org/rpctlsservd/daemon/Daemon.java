@@ -137,8 +137,8 @@ public final class Daemon implements Closeable {
         LoopPlacement placement = new LoopPlacement();
         try {
             org.rpctlsservd.rpc.RpcProgram service = client != null
-                    ? new RpctlscdService(handoff, sessions, workers, client, config.rpcInsecure())
-                    : new RpctlssdService(handoff, sessions, workers, handshaker, config.rpcInsecure());
+                    ? new RpctlscdService(handoff, sessions, workers, client, config.rpcInsecure()).asProgram()
+                    : new RpctlssdService(handoff, sessions, workers, handshaker, config.rpcInsecure()).asProgram();
             RpcDispatcher dispatcher = new RpcDispatcher(RpcDispatcher.NONE_OR_SYS).add(service);
             ServerLimits limits = new ServerLimits(config.maxConnections(), ServerLimits.DEFAULT.maxRecordBytes(),
                     config.rpcIdleTimeout(), ServerLimits.DEFAULT.writeTimeout());

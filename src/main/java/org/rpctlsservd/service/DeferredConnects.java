@@ -49,6 +49,9 @@ final class DeferredConnects {
         boolean succeed(RpcCall call, HandshakeOutcome outcome);
     }
 
+    /** Procedure 0 of every ONC-RPC program. */
+    private static final int NULLPROC = 0;
+
     private final String name;
     private final Logger log;
     private final SocketHandoff handoff;
@@ -68,6 +71,37 @@ final class DeferredConnects {
         this.warnings = new RateLimitedLog(log);
     }
 
+    /**
+     * The generated skeleton {@code stub} as program {@code program} version {@code version} for
+     * {@link org.rpctlsservd.rpc.RpcDispatcher}: each call admitted ({@link #admitted}) goes to the
+     * skeleton's dispatch.
+     */
+    org.rpctlsservd.rpc.RpcProgram program(int program, int version, org.acplt.oncrpc.server.OncRpcDispatchable stub) {
+        return new org.rpctlsservd.rpc.RpcProgram() {
+            @Override
+            public int program() {
+                return program;
+            }
+
+            @Override
+            public int lowVersion() {
+                return version;
+            }
+
+            @Override
+            public int highVersion() {
+                return version;
+            }
+
+            @Override
+            public void dispatch(RpcCall call) throws org.acplt.oncrpc.OncRpcException, java.io.IOException {
+                if (admitted(call)) {
+                    stub.dispatchOncRpcCall(call.info(), call.header().program, call.header().version, call.header().procedure);
+                }
+            }
+        };
+    }
+
     /** HANDLERECORD: reterr. */
     int handleRecord(long socookie) {
         int reterr = sessions.handleRecord(socookie);
@@ -84,14 +118,15 @@ final class DeferredConnects {
 
     /**
      * True when {@code call} may go on; else it has been answered AUTH_ERROR / AUTH_TOOWEAK: a
-     * procedure that drives sessions from a caller that is neither root nor the daemon's user on
-     * the Unix-domain socket, nor on a reserved port (unless insecure, for testing).
+     * procedure that drives sessions (all but NULL: CONNECT, HANDLERECORD, DISCONNECT in both
+     * programs) from a caller that is neither root nor the daemon's user on the Unix-domain
+     * socket, nor on a reserved port (unless insecure, for testing).
      */
-    boolean admitted(RpcCall call, boolean drivesSessions) {
-        if (!drivesSessions || insecure || call.sink().privileged()) {
+    boolean admitted(RpcCall call) {
+        int procedure = call.header().procedure;
+        if (procedure == NULLPROC || insecure || call.sink().privileged()) {
             return true;
         }
-        int procedure = call.header().procedure;
         warnings.warning("unprivileged", () -> "refused procedure " + procedure + " from " + call.sink().who()
                 + ": not a privileged caller (AUTH_TOOWEAK)");
         call.replyAuthError(OncRpcAuthStatus.ONCRPC_AUTH_TOOWEAK);

@@ -35,7 +35,7 @@ import org.rpctlsservd.sessions.SocketHandoff;
  * RPCTLSERR_NOSSL (the socket closed), a full queue SYSTEM_ERR as the server's. HANDLERECORD and
  * DISCONNECT are RPCTLSSD's. Only privileged callers drive sessions, as on the server.
  */
-public final class RpctlscdService extends rpctlscdServerStub implements RpcProgram {
+public final class RpctlscdService extends rpctlscdServerStub {
     private static final Logger LOG = Logger.getLogger("rpctlscd");
 
     private final ClientTls tls;
@@ -50,29 +50,9 @@ public final class RpctlscdService extends rpctlscdServerStub implements RpcProg
         this.connects = new DeferredConnects("rpctlscd", LOG, handoff, sessions, workers, insecure);
     }
 
-    @Override
-    public int program() {
-        return rpctlscd.RPCTLSCD;
-    }
-
-    @Override
-    public int lowVersion() {
-        return rpctlscd.RPCTLSCDVERS;
-    }
-
-    @Override
-    public int highVersion() {
-        return rpctlscd.RPCTLSCDVERS;
-    }
-
-    @Override
-    public void dispatch(RpcCall call) throws OncRpcException, IOException {
-        int procedure = call.header().procedure;
-        boolean drivesSessions = procedure == rpctlscd.RPCTLSCD_CONNECT_2 || procedure == rpctlscd.RPCTLSCD_HANDLERECORD_2
-                || procedure == rpctlscd.RPCTLSCD_DISCONNECT_2;
-        if (connects.admitted(call, drivesSessions)) {
-            dispatchOncRpcCall(call.info(), call.header().program, call.header().version, procedure);
-        }
+    /** This service as the dispatcher serves it: the callers it admits reach the procedures below. */
+    public RpcProgram asProgram() {
+        return connects.program(rpctlscd.RPCTLSCD, rpctlscd.RPCTLSCDVERS, this);
     }
 
     @Override

@@ -36,7 +36,7 @@ import org.rpctlsservd.sessions.SocketHandoff;
  * open to everyone, for rpcinfo and monitoring. In FreeBSD the kernel-to-daemon channel is out of
  * unprivileged users' reach; on loopback TCP it would not be without this check.
  */
-public final class RpctlssdService extends rpctlssdServerStub implements RpcProgram {
+public final class RpctlssdService extends rpctlssdServerStub {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
 
     private final Handshaker handshaker;
@@ -55,29 +55,9 @@ public final class RpctlssdService extends rpctlssdServerStub implements RpcProg
         this.connects = new DeferredConnects("rpctlssd", LOG, handoff, sessions, workers, insecure);
     }
 
-    @Override
-    public int program() {
-        return rpctlssd.RPCTLSSD;
-    }
-
-    @Override
-    public int lowVersion() {
-        return rpctlssd.RPCTLSSDVERS;
-    }
-
-    @Override
-    public int highVersion() {
-        return rpctlssd.RPCTLSSDVERS;
-    }
-
-    @Override
-    public void dispatch(RpcCall call) throws OncRpcException, IOException {
-        int procedure = call.header().procedure;
-        boolean drivesSessions = procedure == rpctlssd.RPCTLSSD_CONNECT_2 || procedure == rpctlssd.RPCTLSSD_HANDLERECORD_2
-                || procedure == rpctlssd.RPCTLSSD_DISCONNECT_2;
-        if (connects.admitted(call, drivesSessions)) {
-            dispatchOncRpcCall(call.info(), call.header().program, call.header().version, call.header().procedure);
-        }
+    /** This service as the dispatcher serves it: the callers it admits reach the procedures below. */
+    public RpcProgram asProgram() {
+        return connects.program(rpctlssd.RPCTLSSD, rpctlssd.RPCTLSSDVERS, this);
     }
 
     @Override
