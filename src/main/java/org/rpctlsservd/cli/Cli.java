@@ -24,7 +24,9 @@ import org.apache.commons.cli.UnrecognizedOptionException;
  */
 public final class Cli {
     public static final String DEFAULT_PROGNAME = "rpc.tlsservd";
+    public static final String CLIENT_PROGNAME = "rpc.tlsclntd";
 
+    private final Opt.Side program;
     private final String progname;
     private final Opt.Host host;
 
@@ -35,19 +37,33 @@ public final class Cli {
      * @param canonicalName resolves a host name to its canonical name (null when it cannot)
      */
     public Cli(String progname, int ncpu, String hostname, Function<String, String> canonicalName) {
+        this(Opt.Side.SERVER, progname, ncpu, hostname, canonicalName);
+    }
+
+    /** The command line of {@code program}: rpc.tlsservd's (SERVER) or rpc.tlsclntd's (CLIENT). */
+    public Cli(Opt.Side program, String progname, int ncpu, String hostname, Function<String, String> canonicalName) {
+        if (program == Opt.Side.BOTH) {
+            throw new IllegalArgumentException("a program is the server or the client");
+        }
+        this.program = program;
         this.progname = progname;
         this.host = new Opt.Host(ncpu, hostname, canonicalName);
     }
 
-    /** For the running system: online CPUs, gethostname() and DNS for the canonical name. */
+    /** rpc.tlsservd's command line for the running system: online CPUs, gethostname() and DNS for the canonical name. */
     public static Cli forThisHost(String progname) {
+        return forThisHost(Opt.Side.SERVER, progname);
+    }
+
+    /** {@code program}'s command line for the running system. */
+    public static Cli forThisHost(Opt.Side program, String progname) {
         String host;
         try {
             host = InetAddress.getLocalHost().getHostName();
         } catch (UnknownHostException e) {
             host = System.getenv().getOrDefault("HOSTNAME", "localhost");
         }
-        return new Cli(progname, Runtime.getRuntime().availableProcessors(), host, name -> {
+        return new Cli(program, progname, Runtime.getRuntime().availableProcessors(), host, name -> {
             try {
                 return InetAddress.getByName(name).getCanonicalHostName();
             } catch (UnknownHostException e) {
@@ -60,10 +76,15 @@ public final class Cli {
         return host.ncpu();
     }
 
+    /** Whose command line this is. */
+    public Opt.Side program() {
+        return program;
+    }
+
     /** The usage line: the options that have a short name, as the C daemon's (ours lists -N, which its current one omits). */
     public String usage() {
         StringBuilder b = new StringBuilder("usage: " + progname);
-        for (Opt<?> o : Opt.all()) {
+        for (Opt<?> o : Opt.of(program)) {
             if (o.shortName() != null) {
                 b.append(" [").append(o).append(o.takesArgument() ? " " + o.argName() : "").append(']');
             }
@@ -71,11 +92,11 @@ public final class Cli {
         return b.toString();
     }
 
-    /** The Commons CLI options: {@link Opt#all()}, as they are declared. */
-    static Options options() {
+    /** The Commons CLI options: {@code program}'s, as they are declared. */
+    static Options options(Opt.Side program) {
         Options o = new Options();
-        for (Opt<?> opt : Opt.all()) {
-            Option.Builder b = Option.builder(opt.shortName()).longOpt(opt.longName()).desc(opt.help());
+        for (Opt<?> opt : Opt.of(program)) {
+            Option.Builder b = Option.builder(opt.shortName()).longOpt(opt.longName()).desc(opt.help(program));
             if (opt.takesArgument()) {
                 b.hasArg().argName(opt.argName());
             }
@@ -90,7 +111,7 @@ public final class Cli {
         PrintWriter pw = new PrintWriter(sw);
         HelpFormatter f = HelpFormatter.builder().get();
         pw.println(usage());
-        f.printOptions(pw, 100, options(), 2, 3);
+        f.printOptions(pw, 100, options(program), 2, 3);
         pw.flush();
         return sw.toString();
     }
@@ -135,10 +156,15 @@ public final class Cli {
         return asks(args, "--version");
     }
 
-    /** The long option names a config file may use: every option's, but the actions' and --config's. */
+    /** The long option names rpc.tlsservd's config file may use: every option's, but the actions' and --config's. */
     public static java.util.Set<String> configNames() {
+        return configNames(Opt.Side.SERVER);
+    }
+
+    /** The long option names {@code program}'s config file may use. */
+    public static java.util.Set<String> configNames(Opt.Side program) {
         java.util.Set<String> names = new java.util.TreeSet<>();
-        for (Opt<?> o : Opt.all()) {
+        for (Opt<?> o : Opt.of(program)) {
             if (o.inFile()) {
                 names.add(o.longName());
             }
@@ -146,10 +172,15 @@ public final class Cli {
         return names;
     }
 
-    /** Every long option name, as --help lists them. */
+    /** Every long option name of rpc.tlsservd, as --help lists them. */
     public static java.util.Set<String> longNames() {
+        return longNames(Opt.Side.SERVER);
+    }
+
+    /** Every long option name of {@code program}. */
+    public static java.util.Set<String> longNames(Opt.Side program) {
         java.util.Set<String> names = new java.util.TreeSet<>();
-        for (Opt<?> o : Opt.all()) {
+        for (Opt<?> o : Opt.of(program)) {
             names.add(o.longName());
         }
         return names;
@@ -172,7 +203,7 @@ public final class Cli {
                 given.add(o.getLongOpt());
             }
         }
-        java.util.List<String> merged = new java.util.ArrayList<>(ConfigFile.read(progname, Path.of(file), given));
+        java.util.List<String> merged = new java.util.ArrayList<>(ConfigFile.read(program, progname, Path.of(file), given));
         merged.addAll(java.util.Arrays.asList(args));
         return check(commandLine(merged.toArray(new String[0])));
     }
@@ -180,7 +211,7 @@ public final class Cli {
     private CommandLine commandLine(String[] args) throws UsageException {
         CommandLine cmd;
         try {
-            cmd = DefaultParser.builder().setAllowPartialMatching(true).get().parse(options(), args);
+            cmd = DefaultParser.builder().setAllowPartialMatching(true).get().parse(options(program), args);
         } catch (AmbiguousOptionException e) {
             throw new UsageException(progname + ": option `" + e.getOption() + "' is ambiguous\n" + usage());
         } catch (UnrecognizedOptionException e) {
@@ -220,7 +251,7 @@ public final class Cli {
             }
         };
         for (Option o : cmd.getOptions()) {
-            Opt<?> opt = Opt.byLongName(o.getLongOpt());
+            Opt<?> opt = Opt.byLongName(program, o.getLongOpt());
             if (!opt.setting()) {
                 continue;
             }
@@ -230,14 +261,14 @@ public final class Cli {
                 throw new UsageException(progname + ": " + e.getMessage());
             }
         }
-        for (Opt<?> opt : Opt.all()) {
+        for (Opt<?> opt : Opt.of(program)) {
             if (opt.setting() && !values.containsKey(opt)) {
                 values.put(opt, opt.defaultValue(host));
             }
         }
-        Config config = new Config(values);
+        Config config = new Config(program, host, values);
         try {
-            Rules.check(config);
+            Rules.check(program, config);
         } catch (UsageException e) {
             throw new UsageException(progname + ": " + e.getMessage());
         }

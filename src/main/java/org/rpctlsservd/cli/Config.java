@@ -17,8 +17,11 @@ import org.rpctlsservd.frontend.SourcePortRange;
 import org.rpctlsservd.proxy.Cidr;
 
 /**
- * Everything the command line decided, validated: a value for each declared option
- * ({@link Opt#all()}), read with {@link #get(Opt)} or the typed accessors below.
+ * Everything the command line decided, validated: a value for each option of its program
+ * ({@link Opt#of}), read with {@link #get(Opt)} or the typed accessors below. Values are held by
+ * long name, so an accessor shared by both daemons ({@link #pidFile()}, {@link #certDir()}) reads
+ * whichever program's option of that name this is; an option the program does not have reads as
+ * its default.
  */
 public final class Config {
     /** X509_CHECK_FLAG_NO_WILDCARDS: the default host-check mode. */
@@ -26,25 +29,42 @@ public final class Config {
     /** X509_CHECK_FLAG_MULTI_LABEL_WILDCARDS, set by -W. */
     public static final int MULTI_LABEL_WILDCARDS = 0x8;
 
-    private final Map<Opt<?>, Object> values;
+    private final Opt.Side program;
+    private final Opt.Host host;
+    /** By long name: one for each of the program's settings. */
+    private final Map<String, Object> values;
 
-    /** {@code values}: one for every declared setting (null where the option has none), and nothing else. */
-    Config(Map<Opt<?>, Object> values) {
-        for (Opt<?> o : Opt.all()) {
+    /** {@code values}: one for every setting of {@code program} (null where the option has none), and nothing else. */
+    Config(Opt.Side program, Opt.Host host, Map<Opt<?>, Object> values) {
+        Map<String, Object> byName = new HashMap<>();
+        for (Opt<?> o : Opt.of(program)) {
             if (o.setting() != values.containsKey(o)) {
                 throw new IllegalArgumentException((o.setting() ? "no value for " : "not a setting: ") + o);
             }
+            if (o.setting()) {
+                byName.put(o.longName(), values.get(o));
+            }
         }
-        this.values = Collections.unmodifiableMap(new HashMap<>(values));
+        if (byName.size() != values.size()) {
+            throw new IllegalArgumentException("a value for an option " + program + " does not have");
+        }
+        this.program = program;
+        this.host = host;
+        this.values = Collections.unmodifiableMap(byName);
     }
 
-    /** The value of {@code option}. */
+    /** Whose options these are: the server's or the client's. */
+    public Opt.Side program() {
+        return program;
+    }
+
+    /** The value of {@code option}, or of this program's option of the same name; the default when the program has none. */
     @SuppressWarnings("unchecked")
     public <T> T get(Opt<T> option) {
         if (!option.setting()) {
             throw new IllegalArgumentException(option + " is an action, not a setting");
         }
-        return (T) values.get(option);
+        return values.containsKey(option.longName()) ? (T) values.get(option.longName()) : option.defaultValue(host);
     }
 
     /**
@@ -53,9 +73,18 @@ public final class Config {
      * checked again here.
      */
     public <T> Config with(Opt<T> option, T value) {
-        Map<Opt<?>, Object> changed = new HashMap<>(values);
-        changed.put(option, value instanceof List<?> l ? List.copyOf(l) : value);
-        return new Config(changed);
+        Map<Opt<?>, Object> changed = new HashMap<>();
+        for (Opt<?> o : Opt.of(program)) {
+            if (o.setting()) {
+                changed.put(o, values.get(o.longName()));
+            }
+        }
+        Opt<?> own = Opt.byLongName(program, option.longName());
+        if (own == null) {
+            throw new IllegalArgumentException(program + " has no option " + option);
+        }
+        changed.put(own, value instanceof List<?> l ? List.copyOf(l) : value);
+        return new Config(program, host, changed);
     }
 
     /**
@@ -64,7 +93,7 @@ public final class Config {
      */
     public List<String> restartOnlyChanges(Config next) {
         List<String> changed = new ArrayList<>();
-        for (Opt<?> o : Opt.all()) {
+        for (Opt<?> o : Opt.of(program)) {
             if (o.setting() && !o.reloads() && !Objects.equals(get(o), next.get(o))) {
                 changed.add(o.longName());
             }
@@ -105,7 +134,7 @@ public final class Config {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof Config c && values.equals(c.values);
+        return o instanceof Config c && program == c.program && values.equals(c.values);
     }
 
     @Override
@@ -116,7 +145,7 @@ public final class Config {
     @Override
     public String toString() {
         java.util.StringJoiner j = new java.util.StringJoiner(", ", "Config[", "]");
-        for (Opt<?> o : Opt.all()) {
+        for (Opt<?> o : Opt.of(program)) {
             if (o.setting()) {
                 j.add(o.longName() + "=" + get(o));
             }
@@ -343,5 +372,28 @@ public final class Config {
 
     public int syslogFacility() {
         return get(Opt.SYSLOG_FACILITY);
+    }
+
+    // ---- rpc.tlsclntd's (its -l, -p, -m, -D are read by caFile(), caPath(), mutualVerify(), certDir()) ----
+
+    /** -2 of rpc.tlsclntd: TLS 1.2 only. */
+    public boolean useTls12() {
+        return get(Opt.USETLS12);
+    }
+
+    public List<org.rpctlsservd.frontend.Connect> connects() {
+        return get(Opt.CONNECT);
+    }
+
+    public boolean allowPlain() {
+        return get(Opt.ALLOW_PLAIN);
+    }
+
+    public SourcePortRange serverSourcePorts() {
+        return get(Opt.SERVER_SOURCE_PORTS);
+    }
+
+    public List<InetAddress> serverSources() {
+        return get(Opt.SERVER_SOURCE);
     }
 }

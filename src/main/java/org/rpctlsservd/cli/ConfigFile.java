@@ -29,7 +29,7 @@ final class ConfigFile {
      * command line also gives (by long name): the command line's replace them, a repeatable
      * {@code listen} included.
      */
-    static List<String> read(String progname, Path file, Set<String> onCommandLine) throws UsageException {
+    static List<String> read(Opt.Side program, String progname, Path file, Set<String> onCommandLine) throws UsageException {
         List<String> lines;
         if (Files.isDirectory(file)) {
             throw new UsageException(progname + ": " + file + " (--config): a directory, not a file");
@@ -67,7 +67,7 @@ final class ConfigFile {
             if (name.isEmpty() || !name.chars().allMatch(c -> c == '-' || c == '_' || Character.isLetterOrDigit(c))) {
                 throw new UsageException(where + "malformed line, expected \"name = value\" or \"name\": `" + line + "'");
             }
-            Opt<?> o = Opt.byLongName(name);
+            Opt<?> o = Opt.byLongName(program, name);
             if (o == null || !o.inFile()) {
                 throw new UsageException(where + "unknown option `" + name + "'");
             }

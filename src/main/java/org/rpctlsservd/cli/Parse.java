@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.logging.Level;
+import org.rpctlsservd.frontend.Connect;
 import org.rpctlsservd.frontend.Relay;
 import org.rpctlsservd.frontend.SourcePortRange;
 
@@ -205,8 +206,11 @@ final class Parse {
         return new Relay.Program(number, known != null ? known.name() : null, versions);
     }
 
-    /** --backend-source-ports reserved|any|LOW-HIGH; given, so never equal to the default {@link SourcePortRange#RESERVED}. */
-    static SourcePortRange sourcePorts(String v) throws UsageException {
+    /**
+     * --backend-source-ports (or --server-source-ports, {@code name}) reserved|any|LOW-HIGH; given, so never equal to the default
+     * {@link SourcePortRange#RESERVED}.
+     */
+    static SourcePortRange sourcePorts(String name, String v) throws UsageException {
         if (v.equals("reserved")) {
             return new SourcePortRange(SourcePortRange.RESERVED.low(), SourcePortRange.RESERVED.high(), true);
         }
@@ -223,6 +227,53 @@ final class Parse {
         } catch (NumberFormatException | IndexOutOfBoundsException e) {
             // refused below
         }
-        throw new UsageException("--backend-source-ports takes reserved, any or LOW-HIGH (1 to 65535), not `" + v + "'");
+        throw new UsageException(name + " takes reserved, any or LOW-HIGH (1 to 65535), not `" + v + "'");
+    }
+
+    /**
+     * --connect LISTEN,SERVER[,certname=NAME]: LISTEN is [addr:]port (a port alone: loopback, so plain text stays on
+     * this host unless an address is given); SERVER is host:port, the host a DNS name or an IP literal, kept as written
+     * (the connector resolves it at each connect, and the certificate must match it).
+     */
+    static Connect connect(String v) throws UsageException {
+        String[] parts = v.split(",", -1);
+        if (parts.length < 2 || parts.length > 3) {
+            throw new UsageException("--connect takes LISTEN,SERVER[,certname=NAME] (for example 127.0.0.1:2049,nfs.example.org:2049),"
+                    + " not `" + v + "'");
+        }
+        String l = parts[0].strip();
+        InetSocketAddress listen = l.matches("[0-9]+") ? hostPort("--connect (listen)", "127.0.0.1:" + l)
+                : hostPort("--connect (listen)", l);
+        String server = parts[1].strip();
+        int colon = server.lastIndexOf(':');
+        String host = colon <= 0 ? "" : server.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        } else if (host.indexOf(':') >= 0) {
+            host = ""; // an IPv6 literal goes in brackets, or its last group would be taken for the port
+        }
+        int port = -1;
+        try {
+            port = Integer.parseInt(server.substring(colon + 1));
+        } catch (NumberFormatException | IndexOutOfBoundsException e) {
+            // refused below
+        }
+        if (host.isEmpty() || port < 1 || port > 65535) {
+            throw new UsageException("--connect: the server is HOST:PORT (a name, an IPv4 address or [IPv6], a port from 1 to 65535),"
+                    + " not `" + server + "'");
+        }
+        String certName = "";
+        if (parts.length == 3) {
+            String c = parts[2].strip();
+            if (!c.startsWith("certname=") || c.length() == "certname=".length()) {
+                throw new UsageException("--connect: the third part is certname=NAME, not `" + c + "'");
+            }
+            certName = c.substring("certname=".length());
+        }
+        try {
+            return new Connect(listen, host, port, certName);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--connect: " + e.getMessage());
+        }
     }
 }

@@ -51,11 +51,39 @@ final class Rules {
                             + " --listen <addr:port> or --relay"),
             new Rule(Rules::listenedOnTwice),
             // The front end's upcall is the handshake's caller: one that gives up first would see a handshake succeed after it.
-            new Rule(c -> frontEnd(c) && c.handshakeTimeout().compareTo(c.upcallTimeout()) >= 0
-                    ? "--handshake-timeout (" + Parse.secondsText(c.handshakeTimeout()) + ") must be below --upcall-timeout ("
-                            + Parse.secondsText(c.upcallTimeout()) + "): the front end would give up a CONNECT upcall"
-                            + " while its handshake may still succeed"
-                    : null));
+            new Rule(c -> frontEnd(c) ? upcallOutrun(c, "the front end") : null));
+
+    private static boolean connector(Config c) {
+        return !c.connects().isEmpty();
+    }
+
+    /** rpc.tlsclntd's: FreeBSD's one rule first, then the connector's. */
+    private static final List<Rule> CLIENT_RULES = List.of(
+            rule(c -> c.crlFile() != null && !haveCa(c), "-r requires the -l <CAfile> and/or -p <CApath> options"),
+            rule(c -> !connector(c) && (c.allowPlain() || !c.serverSourcePorts().equals(SourcePortRange.RESERVED)
+                    || !c.serverSources().isEmpty()),
+                    "--allow-plain, --server-source-ports and --server-source need --connect <listen,server>"),
+            new Rule(Rules::connectListenedOnTwice),
+            new Rule(c -> connector(c) ? upcallOutrun(c, "the connector") : null));
+
+    private static String connectListenedOnTwice(Config c) {
+        Set<InetSocketAddress> listening = new HashSet<>();
+        for (org.rpctlsservd.frontend.Connect k : c.connects()) {
+            if (k.listen().getPort() != 0 && !listening.add(k.listen())) {
+                return "--connect: " + org.rpctlsservd.guard.LogText.address(k.listen()) + " is listened on twice";
+            }
+        }
+        return null;
+    }
+
+    /** A handshake deadline at or past the upcall's: {@code who} would give up a CONNECT whose handshake may still succeed. */
+    private static String upcallOutrun(Config c, String who) {
+        return c.handshakeTimeout().compareTo(c.upcallTimeout()) >= 0
+                ? "--handshake-timeout (" + Parse.secondsText(c.handshakeTimeout()) + ") must be below --upcall-timeout ("
+                        + Parse.secondsText(c.upcallTimeout()) + "): " + who + " would give up a CONNECT upcall"
+                        + " while its handshake may still succeed"
+                : null;
+    }
 
     private static String listenedOnTwice(Config c) {
         Set<InetSocketAddress> listening = new HashSet<>(c.listen());
@@ -68,8 +96,8 @@ final class Rules {
     }
 
     /** The first rule {@code c} breaks, as a refusal without the program's name. */
-    static void check(Config c) throws UsageException {
-        for (Rule r : RULES) {
+    static void check(Opt.Side program, Config c) throws UsageException {
+        for (Rule r : program == Opt.Side.CLIENT ? CLIENT_RULES : RULES) {
             String message = r.broken().apply(c);
             if (message != null) {
                 throw new UsageException(message);

@@ -18,6 +18,7 @@ import org.rpctlsservd.cli.Config;
 import org.rpctlsservd.frontend.FrontEnd;
 import org.rpctlsservd.frontend.FrontEndSettings;
 import org.rpctlsservd.guard.Timers;
+import org.rpctlsservd.handshake.ClientTls;
 import org.rpctlsservd.handshake.HandshakeWorkers;
 import org.rpctlsservd.handshake.Handshaker;
 import org.rpctlsservd.handshake.EstablishedSessions;
@@ -30,8 +31,10 @@ import org.rpctlsservd.rpc.StreamRpcServer;
 import org.rpctlsservd.guard.MemoryBudget;
 import org.rpctlsservd.metrics.Metrics;
 import org.rpctlsservd.metrics.MetricsServer;
+import org.rpctlsservd.rpc.gen.rpctlscd;
 import org.rpctlsservd.rpc.gen.rpctlssd;
 import org.rpctlsservd.rpcbind.Registration;
+import org.rpctlsservd.service.RpctlscdService;
 import org.rpctlsservd.service.RpctlssdService;
 import org.rpctlsservd.sessions.SessionTable;
 import org.rpctlsservd.sessions.SocketHandoff;
@@ -39,7 +42,8 @@ import org.rpctlsservd.sessions.SocketHandoff;
 /**
  * One running daemon: the RPCTLSSD service on TCP and UDP, its handshake workers, the hand-off
  * registry and session table, and its rpcbind registration. It owns all of them and ends them
- * in {@link #close()}.
+ * in {@link #close()}. The same composition is rpc.tlsclntd ({@link #startClient}): the RPCTLSCD
+ * service with the client's handshakes instead, and the front end's machinery as the connector.
  */
 public final class Daemon implements Closeable {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
@@ -79,9 +83,18 @@ public final class Daemon implements Closeable {
     private volatile Runnable afterReload = () -> { };
     private boolean closed;
 
-    /** The handshake step, and the same object as a TLS engine a reload acts on (null for a scripted one). */
-    private record Handshaking(Handshaker handshaker, ServerTls engine) {
+    /**
+     * The handshake step, and the same object as a TLS engine a reload acts on (null for a scripted one); for
+     * rpc.tlsclntd, {@code client} instead of both.
+     */
+    private record Handshaking(Handshaker handshaker, ServerTls engine, ClientTls client) {
+        Handshaking(Handshaker handshaker, ServerTls engine) {
+            this(handshaker, engine, null);
+        }
     }
+
+    /** rpc.tlsclntd's handshakes; null in rpc.tlsservd. */
+    private final ClientTls client;
 
     private Daemon(Config config, Function<ScheduledExecutorService, Handshaking> handshakers) throws IOException {
         this.config = config;
@@ -92,6 +105,7 @@ public final class Daemon implements Closeable {
             Handshaking chosen = handshakers.apply(timer);
             this.handshaker = chosen.handshaker();
             this.engine = chosen.engine();
+            this.client = chosen.client();
         } catch (RuntimeException e) {
             workers.close();
             timer.shutdownNow();
@@ -122,7 +136,9 @@ public final class Daemon implements Closeable {
         // the front end's upcall connections are served on the front end's own loops: no thread in between
         LoopPlacement placement = new LoopPlacement();
         try {
-            RpctlssdService service = new RpctlssdService(handoff, sessions, workers, handshaker, config.rpcInsecure());
+            org.rpctlsservd.rpc.RpcProgram service = client != null
+                    ? new RpctlscdService(handoff, sessions, workers, client, config.rpcInsecure()).asProgram()
+                    : new RpctlssdService(handoff, sessions, workers, handshaker, config.rpcInsecure()).asProgram();
             RpcDispatcher dispatcher = new RpcDispatcher(RpcDispatcher.NONE_OR_SYS).add(service);
             ServerLimits limits = new ServerLimits(config.maxConnections(), ServerLimits.DEFAULT.maxRecordBytes(),
                     config.rpcIdleTimeout(), ServerLimits.DEFAULT.writeTimeout());
@@ -131,16 +147,17 @@ public final class Daemon implements Closeable {
             started = RpcServer.start(config.rpcAddress(), dispatcher, limits, timer);
         } catch (IOException | OncRpcException | RuntimeException e) {
             releaseStarted(null, startedLocal);
-            throw new IOException("Can't create transport for local rpctlssd socket: " + e.getMessage(), e);
+            throw new IOException("Can't create transport for local " + serviceName().toLowerCase(java.util.Locale.ROOT) + " socket: "
+                    + e.getMessage(), e);
         }
         this.server = started;
         this.local = startedLocal;
         if (!config.rpcAddress().getAddress().isLoopbackAddress()) {
             LOG.warning("--rpc-address " + config.rpcAddress().getAddress().getHostAddress() + " is not a loopback address: "
-                    + "other hosts can reach the RPCTLSSD service (NULL, and from reserved ports every procedure)");
+                    + "other hosts can reach the " + serviceName() + " service (NULL, and from reserved ports every procedure)");
         }
         FrontEnd fe = null;
-        if (!config.allRelays().isEmpty()) {
+        if (!config.allRelays().isEmpty() || !config.connects().isEmpty()) {
             try {
                 fe = new FrontEnd(frontEndSettings(config), UnixDomainSocketAddress.of(config.rpcSocket()), placement, handoff,
                         established, timer, budget);
@@ -150,22 +167,28 @@ public final class Daemon implements Closeable {
             }
         }
         this.frontEnd = fe;
+        int program = client != null ? rpctlscd.RPCTLSCD : rpctlssd.RPCTLSSD;
+        int version = client != null ? rpctlscd.RPCTLSCDVERS : rpctlssd.RPCTLSSDVERS;
         this.registration = config.rpcbind()
-                ? Registration.register(rpctlssd.RPCTLSSD, rpctlssd.RPCTLSSDVERS, server.port(), config.rpcSocket(),
-                        config.portmapPort(), timer)
+                ? Registration.register(program, version, server.port(), config.rpcSocket(), config.portmapPort(), timer)
                 : null;
-        this.relayRegistrations = fe == null ? null
+        this.relayRegistrations = fe == null || client != null ? null
                 : org.rpctlsservd.rpcbind.RelayRegistrations.register(registration, programsToRegister(config, fe), config.portmapPort());
         if (engine != null) {
             LOG.info("server certificate and key: " + engine.credentials().source());
         }
-        LOG.info("serving RPCTLSSD (" + Integer.toUnsignedString(rpctlssd.RPCTLSSD) + ") version "
-                + rpctlssd.RPCTLSSDVERS + " on " + org.rpctlsservd.guard.LogText.ip(server.address()) + " port " + server.port()
+        LOG.info("serving " + serviceName() + " (" + Integer.toUnsignedString(program) + ") version "
+                + version + " on " + org.rpctlsservd.guard.LogText.ip(server.address()) + " port " + server.port()
                 + " (tcp, udp) and " + config.rpcSocket() + "; at most " + workers.maxThreads() + " handshakes at once"
                 + (config.rpcInsecure() ? "; CONNECT, HANDLERECORD and DISCONNECT open to unprivileged callers (--rpc-insecure)" : ""));
         if (metrics != null) {
             metrics.ready();
         }
+    }
+
+    /** The upcall program's name: RPCTLSSD, or rpc.tlsclntd's RPCTLSCD. */
+    private String serviceName() {
+        return client != null ? "RPCTLSCD" : "RPCTLSSD";
     }
 
     /** What the metrics' gauges read: this daemon's live state, when scraped. */
@@ -271,6 +294,9 @@ public final class Daemon implements Closeable {
         if (engine != null) {
             engine.close();
         }
+        if (client != null) {
+            client.close();
+        }
         timer.shutdownNow();
         reloader.shutdownNow();
     }
@@ -298,7 +324,18 @@ public final class Daemon implements Closeable {
         });
     }
 
-    /** The RFC 9289 front end, when --listen asked for one. */
+    /**
+     * Starts rpc.tlsclntd: the RPCTLSCD service whose CONNECT runs {@code tls}'s client handshakes, and with
+     * --connect the connector. {@code tls} is the daemon's from then on, closed with it.
+     */
+    public static Daemon startClient(Config config, ClientTls tls) throws IOException {
+        if (config.program() != org.rpctlsservd.cli.Opt.Side.CLIENT) {
+            throw new IllegalArgumentException("rpc.tlsclntd's options, not rpc.tlsservd's");
+        }
+        return new Daemon(config, timer -> new Handshaking(null, null, tls));
+    }
+
+    /** The RFC 9289 front end, when --listen asked for one (rpc.tlsclntd: the connector, with --connect). */
     public FrontEnd frontEnd() {
         return frontEnd;
     }
@@ -539,6 +576,9 @@ public final class Daemon implements Closeable {
         if (engine != null) {
             engine.close();
         }
+        if (client != null) {
+            client.close();
+        }
         sessions.abortAll();
         handoff.closeAll();
         timer.shutdownNow();
@@ -551,6 +591,10 @@ public final class Daemon implements Closeable {
 
     /** The front end's part of the options. */
     static FrontEndSettings frontEndSettings(Config c) {
+        if (!c.connects().isEmpty()) {
+            return FrontEndSettings.connector(c.connects(), c.allowPlain(), c.idleTimeout(), c.upcallTimeout(), c.writeTimeout(),
+                    c.ioThreads(), c.maxClients(), c.firstCallTimeout(), c.serverSourcePorts(), c.serverSources());
+        }
         return new FrontEndSettings(c.allRelays(), c.require(), c.idleTimeout(), c.upcallTimeout(), c.writeTimeout(),
                 c.ioThreads(), c.acceptProxyFrom(), c.backendProxy(), c.proxyHeaderTimeout(), c.maxClients(), c.firstCallTimeout(),
                 c.backendSourcePorts(), c.backendSources());

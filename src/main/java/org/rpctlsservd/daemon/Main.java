@@ -12,6 +12,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.logging.Logger;
 import org.rpctlsservd.cli.Cli;
 import org.rpctlsservd.cli.Config;
+import org.rpctlsservd.cli.Opt;
 import org.rpctlsservd.cli.UsageException;
 import org.rpctlsservd.guard.Fatal;
 import sun.misc.Signal;
@@ -42,8 +43,73 @@ public final class Main {
     /** How long an orderly stop may take before the process is halted (status 1). */
     static final int STOP_DEADLINE_SECONDS = 8;
 
+    /**
+     * What differs between the two daemons' processes, rpc.tlsservd and rpc.tlsclntd ({@link ClientMain}); the
+     * rest (options, detaching, pidfile, signals, logging, readiness) is this class's, for both.
+     */
+    interface Kind {
+        Opt.Side side();
+
+        String defaultProgname();
+
+        /** The upcall service's name in the C daemon's messages: rpctlssd, rpctlscd. */
+        String serviceName();
+
+        /** The class a detached child runs. */
+        Class<?> mainClass();
+
+        /** The checks before detaching (on the terminal): their warnings, and how to start with what they read. */
+        Prepared prepare(Config config) throws Preflight.Refused;
+
+        /** A detached child's start: it reads everything itself. */
+        Daemon start(Config config) throws IOException, TlsSetup.SetupException;
+    }
+
+    /** What a start's checks found: warnings to say, and the start that serves with what they read. */
+    record Prepared(List<String> warnings, Starter start) {
+    }
+
+    @FunctionalInterface
+    interface Starter {
+        Daemon start() throws IOException, TlsSetup.SetupException;
+    }
+
+    /** rpc.tlsservd. */
+    static final Kind SERVER = new Kind() {
+        @Override
+        public Opt.Side side() {
+            return Opt.Side.SERVER;
+        }
+
+        @Override
+        public String defaultProgname() {
+            return Cli.DEFAULT_PROGNAME;
+        }
+
+        @Override
+        public String serviceName() {
+            return "rpctlssd";
+        }
+
+        @Override
+        public Class<?> mainClass() {
+            return Main.class;
+        }
+
+        @Override
+        public Prepared prepare(Config config) throws Preflight.Refused {
+            Preflight.Checked checked = Preflight.run(config);
+            return new Prepared(checked.warnings(), () -> Daemon.start(config, checked.tls()));
+        }
+
+        @Override
+        public Daemon start(Config config) throws IOException, TlsSetup.SetupException {
+            return Daemon.start(config);
+        }
+    };
+
     /** Signals that arrived before or while the daemon runs. */
-    private static final class Signals {
+    static final class Signals {
         final CountDownLatch stop = new CountDownLatch(1);
         final SystemdNotify systemd = SystemdNotify.fromEnvironment();
         private Daemon daemon;
@@ -92,18 +158,27 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        main(args, SERVER);
+    }
+
+    /** {@code kind}'s process, until SIGTERM. */
+    static void main(String[] args, Kind kind) {
         Signals signals = new Signals();
         // HotSpot keeps an inherited SIG_IGN of SIGHUP and says so by returning SIG_IGN; no API can override it.
         signals.hupIgnored = Signal.handle(new Signal("HUP"), s -> signals.hup()) == SignalHandler.SIG_IGN;
         Signal.handle(new Signal("TERM"), s -> signals.term());
         Signal.handle(new Signal("INT"), s -> signals.term());
         Fatal.install();
-        System.exit(run(args, System.out, System.err, signals));
+        System.exit(run(args, System.out, System.err, signals, kind));
     }
 
     static int run(String[] args, PrintStream out, PrintStream err, Signals signals) {
-        String progname = System.getProperty("rpctlsservd.progname", Cli.DEFAULT_PROGNAME);
-        Cli cli = Cli.forThisHost(progname);
+        return run(args, out, err, signals, SERVER);
+    }
+
+    static int run(String[] args, PrintStream out, PrintStream err, Signals signals, Kind kind) {
+        String progname = System.getProperty("rpctlsservd.progname", kind.defaultProgname());
+        Cli cli = Cli.forThisHost(kind.side(), progname);
         if (Cli.wantsHelp(args)) {
             out.print(cli.help());
             return 0;
@@ -121,13 +196,13 @@ public final class Main {
         }
         boolean detached = System.getenv(DETACHED_ENV) != null;
         List<String> warnings = List.of();
-        TlsSetup.Material tls = null; // what the checks read, served with below (a detached child reads it itself)
+        Starter start = () -> kind.start(config); // a detached child reads everything itself
         if (!detached || config.checkOnly()) {
             // Checked before detaching, so the errors reach the terminal; --check runs these alone.
             try {
-                Preflight.Checked checked = Preflight.run(config);
-                warnings = checked.warnings();
-                tls = checked.tls();
+                Prepared prepared = kind.prepare(config);
+                warnings = prepared.warnings();
+                start = prepared.start(); // serves with what the checks read
             } catch (Preflight.Refused e) {
                 err.println(progname + ": " + e.getMessage());
                 return 1;
@@ -146,7 +221,7 @@ public final class Main {
             if (signals.hupIgnored) {
                 err.println(progname + ": warning: " + HUP_IGNORED); // on the terminal; the detached daemon logs it too
             }
-            return detach(progname, config, args, err);
+            return detach(progname, config, args, err, kind);
         }
         Logging.configure(config.logLevel(), config.foreground() ? Logging.forStderr() : Logging.Style.SYSLOG, config.syslogFacility(), err);
         if (signals.hupIgnored) {
@@ -158,7 +233,7 @@ public final class Main {
             try {
                 pidFile = PidFile.acquire(config.pidFile());
             } catch (PidFile.AlreadyRunningException e) {
-                err.println(progname + ": " + e.getMessage());
+                err.println(progname + ": " + e.saying(kind.serviceName()));
                 return 1;
             } catch (IOException e) {
                 // Without its lock a second instance could start beside this one: refuse rather than run unguarded.
@@ -169,7 +244,7 @@ public final class Main {
         LOG.info("starting (pid " + ProcessHandle.current().pid() + ")");
         Daemon daemon;
         try {
-            daemon = tls != null ? Daemon.start(config, tls) : Daemon.start(config);
+            daemon = start.start();
         } catch (IOException | TlsSetup.SetupException e) {
             LOG.severe(e.getMessage());
             closePid(pidFile);
@@ -212,13 +287,13 @@ public final class Main {
      * Without -d the daemon runs detached, as daemon(3) would make it: the same command in a new
      * session with stdin from /dev/null and its log lines going to syslog through logger(1).
      */
-    private static int detach(String progname, Config config, String[] args, PrintStream err) {
+    private static int detach(String progname, Config config, String[] args, PrintStream err, Kind kind) {
         if (config.pidFile() != null) {
             try {
                 PidFile.checkFree(config.pidFile());
                 PidFile.checkCreatable(config.pidFile()); // said here, on the terminal, not only in syslog
             } catch (PidFile.AlreadyRunningException e) {
-                err.println(progname + ": " + e.getMessage());
+                err.println(progname + ": " + e.saying(kind.serviceName()));
                 return 1;
             } catch (IOException e) {
                 err.println(progname + ": " + PidFile.cannotCreate(config.pidFile(), e));
@@ -237,7 +312,7 @@ public final class Main {
         cmd.add("-Drpctlsservd.progname=" + progname);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
-        cmd.add(Main.class.getName());
+        cmd.add(kind.mainClass().getName());
         cmd.addAll(Arrays.asList(args));
         ProcessBuilder child = new ProcessBuilder(cmd).redirectInput(Redirect.from(new java.io.File("/dev/null")))
                 .redirectErrorStream(true);

@@ -27,8 +27,17 @@ public final class PidFile implements Closeable {
         private final long pid;
 
         AlreadyRunningException(long pid) {
-            super("rpctlssd already running, pid: " + pid + ".");
+            super(saying("rpctlssd", pid));
             this.pid = pid;
+        }
+
+        /** The C daemons' words, {@code daemon} being rpctlssd or rpctlscd. */
+        public String saying(String daemon) {
+            return saying(daemon, pid);
+        }
+
+        private static String saying(String daemon, long pid) {
+            return daemon + " already running, pid: " + pid + ".";
         }
 
         public long pid() {

@@ -46,10 +46,25 @@ public final class DaemonProcess implements Closeable {
      * {@code dir/daemon.log}.
      */
     public static Process launch(Path dir, List<String> jvmOptions, List<String> prefix, String... args) throws Exception {
+        return launch("rpc.tlsservd", dir, jvmOptions, prefix, args);
+    }
+
+    /** rpc.tlsclntd as {@link #start} starts rpc.tlsservd: through tools/rpc.tlsclntd, until it serves RPCTLSCD. */
+    public static DaemonProcess startClient(Path dir, List<String> jvmOptions, String... args) throws Exception {
+        return awaitServing(launchClient(dir, jvmOptions, args), dir.resolve("daemon.log"), "serving RPCTLSCD");
+    }
+
+    /** rpc.tlsclntd as {@link #launch} launches rpc.tlsservd. */
+    public static Process launchClient(Path dir, List<String> jvmOptions, String... args) throws Exception {
+        return launch("rpc.tlsclntd", dir, jvmOptions, List.of(), args);
+    }
+
+    private static Process launch(String launcher, Path dir, List<String> jvmOptions, List<String> prefix, String... args)
+            throws Exception {
         Files.createDirectories(dir);
         Path log = dir.resolve("daemon.log");
         List<String> cmd = new ArrayList<>(prefix);
-        cmd.add(Path.of("tools", "rpc.tlsservd").toAbsolutePath().toString());
+        cmd.add(Path.of("tools", launcher).toAbsolutePath().toString());
         cmd.addAll(Arrays.asList(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
@@ -68,9 +83,13 @@ public final class DaemonProcess implements Closeable {
     }
 
     private static DaemonProcess awaitServing(Process p, Path log) {
+        return awaitServing(p, log, "serving RPCTLSSD");
+    }
+
+    private static DaemonProcess awaitServing(Process p, Path log, String serving) {
         DaemonProcess d = new DaemonProcess(p, log, 0);
         try {
-            Await.until(() -> d.log().contains("serving RPCTLSSD") || !p.isAlive(), "the daemon to start", 60);
+            Await.until(() -> d.log().contains(serving) || !p.isAlive(), "the daemon to start", 60);
         } catch (AssertionError e) {
             p.destroyForcibly();
             throw new AssertionError(e.getMessage() + ": " + d.log());

@@ -1,0 +1,289 @@
+package org.rpctlsservd.service;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLServerSocket;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManagerFactory;
+import org.acplt.oncrpc.XdrVoid;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.rpctlsservd.cli.Cli;
+import org.rpctlsservd.cli.Opt;
+import org.rpctlsservd.daemon.Daemon;
+import org.rpctlsservd.handshake.ClientTls;
+import org.rpctlsservd.handshake.HandshakeOutcome;
+import org.rpctlsservd.handshake.Steps;
+import org.rpctlsservd.rpc.AsyncRpcClient;
+import org.rpctlsservd.rpc.gen.rpctlscd;
+import org.rpctlsservd.rpc.gen.rpctlscd_connect_arg;
+import org.rpctlsservd.rpc.gen.rpctlscd_connect_res;
+import org.rpctlsservd.rpc.gen.rpctlscd_disconnect_arg;
+import org.rpctlsservd.rpc.gen.rpctlscd_disconnect_res;
+import org.rpctlsservd.rpc.gen.rpctlscd_handlerecord_arg;
+import org.rpctlsservd.rpc.gen.rpctlscd_handlerecord_res;
+import org.rpctlsservd.rpc.gen.rpctlssd;
+import org.rpctlsservd.sessions.Session;
+import org.rpctlsservd.support.TestPki;
+
+/**
+ * RPCTLSCD on rpc.tlsclntd's Unix-domain socket, with a real TLS server on loopback at the other
+ * end of each parked socket. The client handshake here is the JDK's (blocking, on the handshake
+ * worker: the service's part is what is tested, not the client engine, which has its own tests).
+ */
+class RpctlscdServiceTest {
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    @TempDir
+    Path tmp;
+
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+    private final TestPki.Ca ca = TestPki.ca("CA");
+    private final List<AutoCloseable> closing = new ArrayList<>();
+    private JdkClientTls tls;
+    private Daemon daemon;
+    private AsyncRpcClient upcalls;
+
+    @BeforeEach
+    void start() throws Exception {
+        tls = new JdkClientTls(context(null, ca.self));
+        var config = new Cli(Opt.Side.CLIENT, "rpc.tlsclntd", 2, "h.example.org", h -> null)
+                .parse(new String[] {"-N", "2", "--no-rpcbind", "--rpc-socket", tmp.resolve("cd.sock").toString()});
+        daemon = Daemon.startClient(config, tls);
+        upcalls = new AsyncRpcClient(UnixDomainSocketAddress.of(config.rpcSocket()), rpctlscd.RPCTLSCD, rpctlscd.RPCTLSCDVERS, timer);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        upcalls.close();
+        daemon.close();
+        for (AutoCloseable c : closing) {
+            c.close();
+        }
+        timer.shutdownNow();
+    }
+
+    /** An SSLContext with {@code own}'s key (null: none) trusting {@code trusted}. */
+    private static SSLContext context(TestPki.Issued own, TestPki.Issued trusted) throws Exception {
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        ks.load(null, null);
+        if (own != null) {
+            ks.setKeyEntry("own", own.privateKey(), new char[0], own.jcaChain());
+        }
+        ks.setCertificateEntry("ca", trusted.jcaChain()[0]);
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ks, new char[0]);
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(ks);
+        SSLContext c = SSLContext.getInstance("TLSv1.3");
+        c.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+        return c;
+    }
+
+    /** A TLS server on loopback with {@code cert}, which completes one handshake per connection and then waits. */
+    private InetSocketAddress tlsServer(TestPki.Issued cert) throws Exception {
+        SSLServerSocket ss = (SSLServerSocket) context(cert, ca.self).getServerSocketFactory()
+                .createServerSocket(0, 10, InetAddress.getLoopbackAddress());
+        closing.add(ss);
+        Thread t = new Thread(() -> {
+            while (!ss.isClosed()) {
+                try {
+                    SSLSocket s = (SSLSocket) ss.accept();
+                    closing.add(s);
+                    s.setSoTimeout(10_000);
+                    s.startHandshake();
+                } catch (IOException e) {
+                    // a refused handshake, or the end of the test
+                }
+            }
+        }, "tls-server");
+        t.setDaemon(true);
+        t.start();
+        return (InetSocketAddress) ss.getLocalSocketAddress();
+    }
+
+    /** A server that accepts and never answers a ClientHello. */
+    private InetSocketAddress silentServer() throws Exception {
+        ServerSocket ss = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
+        closing.add(ss);
+        Thread t = new Thread(() -> {
+            while (!ss.isClosed()) {
+                try {
+                    closing.add(ss.accept());
+                } catch (IOException e) {
+                    // the end of the test
+                }
+            }
+        }, "silent-server");
+        t.setDaemon(true);
+        t.start();
+        return (InetSocketAddress) ss.getLocalSocketAddress();
+    }
+
+    /** Connects to {@code server} and parks the socket as the connector does, for {@code name}. */
+    private long parkConnected(InetSocketAddress server, String name) throws Exception {
+        SocketChannel ch = SocketChannel.open(server);
+        closing.add(ch);
+        return daemon.handoff().parkForServer(ch, name);
+    }
+
+    private rpctlscd_connect_res connect(long cookie) throws Exception {
+        rpctlscd_connect_arg a = new rpctlscd_connect_arg();
+        a.socookie = cookie;
+        a.certname = "";
+        return upcalls.call(rpctlscd.RPCTLSCD_CONNECT_2, a, rpctlscd_connect_res::new, WAIT).get(15, TimeUnit.SECONDS);
+    }
+
+    private int handleRecord(long cookie) throws Exception {
+        rpctlscd_handlerecord_arg a = new rpctlscd_handlerecord_arg();
+        a.socookie = cookie;
+        return upcalls.call(rpctlscd.RPCTLSCD_HANDLERECORD_2, a, rpctlscd_handlerecord_res::new, WAIT).get(15, TimeUnit.SECONDS).reterr;
+    }
+
+    private int disconnect(long cookie) throws Exception {
+        rpctlscd_disconnect_arg a = new rpctlscd_disconnect_arg();
+        a.socookie = cookie;
+        return upcalls.call(rpctlscd.RPCTLSCD_DISCONNECT_2, a, rpctlscd_disconnect_res::new, WAIT).get(15, TimeUnit.SECONDS).reterr;
+    }
+
+    @Test
+    void connectAnswersOkAndEntersTheSession() throws Exception {
+        long cookie = parkConnected(tlsServer(ca.leaf("server").dns("localhost").issue()), "localhost");
+        assertEquals(rpctlssd.RPCTLSERR_OK, connect(cookie).reterr);
+        assertNotNull(daemon.sessions().get(cookie), "the session is in the table once CONNECT has answered");
+        assertEquals("localhost", tls.names.get(0), "the handshake checked the parker's server name");
+        assertEquals(0, handleRecord(cookie));
+        assertEquals(0, disconnect(cookie));
+        assertNull(daemon.sessions().get(cookie));
+        assertEquals(rpctlssd.RPCTLSERR_NOCLOSE, disconnect(cookie), "second DISCONNECT");
+        assertEquals(rpctlssd.RPCTLSERR_NOSSL, handleRecord(cookie), "HANDLERECORD after DISCONNECT");
+    }
+
+    @Test
+    void unknownCookieIsNoSocketAtOnce() throws Exception {
+        long t0 = System.nanoTime();
+        assertEquals(rpctlssd.RPCTLSERR_NOSOCKET, connect(0x1234_5678_9abc_def0L).reterr);
+        assertTrue(Duration.ofNanos(System.nanoTime() - t0).toMillis() < 5000, "answered, not timed out");
+        assertTrue(tls.names.isEmpty(), "no handshake without a socket");
+    }
+
+    @Test
+    void failedHandshakeIsNoSslAtOnceAndClosesTheSocket() throws Exception {
+        TestPki.Ca other = TestPki.ca("Other CA");
+        SocketChannel ch = SocketChannel.open(tlsServer(other.leaf("server").dns("localhost").issue()));
+        closing.add(ch);
+        long cookie = daemon.handoff().parkForServer(ch, "localhost");
+        assertEquals(rpctlssd.RPCTLSERR_NOSSL, connect(cookie).reterr);
+        assertFalse(ch.isOpen(), "the daemon closed the socket it took");
+        assertNull(daemon.sessions().get(cookie));
+        // a name the certificate does not carry fails as well
+        long wrongName = parkConnected(tlsServer(ca.leaf("server").dns("localhost").issue()), "nfs.example.org");
+        assertEquals(rpctlssd.RPCTLSERR_NOSSL, connect(wrongName).reterr);
+    }
+
+    @Test
+    void nullHandleRecordAndDisconnectAreAnsweredWhileHandshakesRun() throws Exception {
+        InetSocketAddress silent = silentServer();
+        List<CompletableFuture<rpctlscd_connect_res>> pending = new ArrayList<>();
+        for (int i = 0; i < 2; i++) { // every worker (-N 2) held by a handshake that gets no answer
+            rpctlscd_connect_arg a = new rpctlscd_connect_arg();
+            a.socookie = parkConnected(silent, "localhost");
+            a.certname = "";
+            pending.add(upcalls.call(rpctlscd.RPCTLSCD_CONNECT_2, a, rpctlscd_connect_res::new, Duration.ofSeconds(30)));
+        }
+        tls.started.get(10, TimeUnit.SECONDS);
+        upcalls.call(rpctlscd.RPCTLSCD_NULL_2, XdrVoid.XDR_VOID, XdrVoid::new, WAIT).get(5, TimeUnit.SECONDS);
+        assertEquals(rpctlssd.RPCTLSERR_NOSSL, handleRecord(42));
+        assertEquals(rpctlssd.RPCTLSERR_NOCLOSE, disconnect(42));
+        assertTrue(pending.stream().noneMatch(CompletableFuture::isDone), "the handshakes still run");
+        for (CompletableFuture<rpctlscd_connect_res> f : pending) {
+            assertEquals(rpctlssd.RPCTLSERR_NOSSL, f.get(20, TimeUnit.SECONDS).reterr, "the handshake's deadline ends it with NOSSL");
+        }
+    }
+
+    /** The JDK's TLS client, blocking on the worker, checking the name as RFC 9289 asks. */
+    private static final class JdkClientTls implements ClientTls {
+        final SSLContext context;
+        final List<String> names = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final CompletableFuture<Void> started = new CompletableFuture<>();
+
+        JdkClientTls(SSLContext context) {
+            this.context = context;
+        }
+
+        @Override
+        public CompletionStage<HandshakeOutcome> connect(SocketChannel socket, String serverName, String certName, long cookie,
+                Steps workers, long receivedNanos) {
+            names.add(serverName);
+            CompletableFuture<HandshakeOutcome> done = new CompletableFuture<>();
+            workers.execute(() -> {
+                try {
+                    socket.configureBlocking(true);
+                    Socket plain = socket.socket();
+                    plain.setSoTimeout(3000); // the handshake's deadline
+                    SSLSocket s = (SSLSocket) context.getSocketFactory().createSocket(plain, serverName, plain.getPort(), true);
+                    SSLParameters p = s.getSSLParameters();
+                    p.setEndpointIdentificationAlgorithm("HTTPS");
+                    s.setSSLParameters(p);
+                    started.complete(null);
+                    s.startHandshake();
+                    done.complete(new HandshakeOutcome(HandshakeOutcome.FLAGS_HANDSHAKE | HandshakeOutcome.FLAGS_VERIFIED, 0, null,
+                            new JdkSession(cookie, s)));
+                } catch (IOException | RuntimeException e) {
+                    done.completeExceptionally(e);
+                }
+            });
+            return done;
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    private record JdkSession(long cookie, SSLSocket socket) implements Session {
+        @Override
+        public void handlePendingRecord() {
+        }
+
+        @Override
+        public void disconnect() {
+            abort();
+        }
+
+        @Override
+        public void abort() {
+            try {
+                socket.close();
+            } catch (IOException e) {
+                // closed already
+            }
+        }
+    }
+}
