@@ -49,7 +49,7 @@ public final class ClientMain {
 
         @Override
         public Daemon start(Config config) throws IOException, TlsSetup.SetupException {
-            return Daemon.startClient(config, ClientSetup.tls(config));
+            return Daemon.startClient(config);
         }
     };
 

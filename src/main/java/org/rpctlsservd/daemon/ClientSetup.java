@@ -1,15 +1,10 @@
 package org.rpctlsservd.daemon;
 
 import java.io.IOException;
-import java.nio.channels.SocketChannel;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import org.rpctlsservd.certs.ServerCredentials;
 import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.cli.Config;
-import org.rpctlsservd.handshake.ClientTls;
-import org.rpctlsservd.handshake.HandshakeOutcome;
-import org.rpctlsservd.handshake.Steps;
+import org.rpctlsservd.handshake.ClientPolicy;
 import org.rpctlsservd.handshake.TlsPolicy;
 
 /**
@@ -42,24 +37,19 @@ final class ClientSetup {
         }
     }
 
-    /**
-     * The client handshakes for {@code c}. Until the client engine (handshake.ClientTls.start, helper A's) is
-     * merged, every CONNECT is answered NOSSL with the reason below; the daemon, its service and its
-     * registration are whole.
-     */
-    static ClientTls tls(Config c) throws TlsSetup.SetupException {
-        check(c);
-        return new ClientTls() {
-            @Override
-            public CompletionStage<HandshakeOutcome> connect(SocketChannel socket, String serverName, String certName, long cookie,
-                    Steps workers, long receivedNanos) {
-                return CompletableFuture.failedFuture(new IOException("this build has no client handshake engine"));
-            }
+    /** rpc.tlsclntd's handshake policy from its options. */
+    static ClientPolicy policy(Config c) {
+        int[] suites = c.ciphers() == null ? null : TlsPolicy.parseTls13Suites(c.ciphers());
+        return new ClientPolicy(c.useTls12(), suites, verifies(c), c.mutualVerify(), c.certDir(), c.handshakeTimeout());
+    }
 
-            @Override
-            public void close() {
-                // nothing held
-            }
-        };
+    /** With -l or -p the server's certificate must verify and name the server. */
+    static boolean verifies(Config c) {
+        return c.caFile() != null || c.caPath() != null;
+    }
+
+    /** The CA material (with -r's CRL) the server's certificate is checked against; null without -l and -p. */
+    static TrustMaterial trust(Config c) throws IOException {
+        return verifies(c) ? TrustMaterial.load(c.caFile(), c.caPath(), c.crlFile()) : null;
     }
 }

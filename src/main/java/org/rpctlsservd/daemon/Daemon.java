@@ -18,6 +18,7 @@ import org.rpctlsservd.cli.Config;
 import org.rpctlsservd.frontend.FrontEnd;
 import org.rpctlsservd.frontend.FrontEndSettings;
 import org.rpctlsservd.guard.Timers;
+import org.rpctlsservd.handshake.ClientPolicy;
 import org.rpctlsservd.handshake.ClientTls;
 import org.rpctlsservd.handshake.HandshakeWorkers;
 import org.rpctlsservd.handshake.Handshaker;
@@ -335,6 +336,22 @@ public final class Daemon implements Closeable {
         return new Daemon(config, timer -> new Handshaking(null, null, tls));
     }
 
+    /** Starts rpc.tlsclntd with its client TLS engine, set up from {@code config} (ClientSetup's files, read again). */
+    public static Daemon startClient(Config config) throws IOException {
+        ClientPolicy policy = ClientSetup.policy(config);
+        TrustMaterial trust = ClientSetup.trust(config);
+        if (config.program() != org.rpctlsservd.cli.Opt.Side.CLIENT) {
+            throw new IllegalArgumentException("rpc.tlsclntd's options, not rpc.tlsservd's");
+        }
+        return new Daemon(config, timer -> {
+            try {
+                return new Handshaking(null, null, ClientTls.start(policy, trust, timer));
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+    }
+
     /** The RFC 9289 front end, when --listen asked for one (rpc.tlsclntd: the connector, with --connect). */
     public FrontEnd frontEnd() {
         return frontEnd;
@@ -408,7 +425,8 @@ public final class Daemon implements Closeable {
         boolean ok = false;
         try {
             // every part runs, whatever the one before gave: a refused file must not hold back a new CRL
-            ok = engine == null || reloadCredentials() & reloadAllowList() & reloadCrl();
+            ok = client != null ? reloadClientCrl()
+                    : engine == null || reloadCredentials() & reloadAllowList() & reloadCrl();
             if (engine != null) {
                 shutOffRefusedSessions();
             }
@@ -461,6 +479,22 @@ public final class Daemon implements Closeable {
             return true;
         } catch (IOException e) {
             LOG.fine(() -> "rpc.tlsservd: Can't reload CRLfile: " + e.getMessage());
+            return false;
+        }
+    }
+
+    /** rpc.tlsclntd: -r's CRL read again for new handshakes; false when it could not be (the old CRLs stay). */
+    private boolean reloadClientCrl() {
+        TrustMaterial current = client.trust();
+        if (config.crlFile() == null || current == null) {
+            return true;
+        }
+        try {
+            client.replaceTrust(current.withCrls(config.crlFile()));
+            LOG.info("reloaded the CRL (" + config.crlFile() + ")");
+            return true;
+        } catch (IOException e) {
+            LOG.warning("rpc.tlsclntd: Can't reload CRLfile, keeping the old CRLs: " + e.getMessage());
             return false;
         }
     }
