@@ -13,6 +13,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
 import java.time.Duration;
@@ -53,9 +54,9 @@ import org.rpctlsservd.sessions.Session;
 import org.rpctlsservd.support.TestPki;
 
 /**
- * RPCTLSCD on rpc.tlsclntd's Unix-domain socket, with a real TLS server on loopback at the other
- * end of each parked socket. The client handshake here is the JDK's (blocking, on the handshake
- * worker: the service's part is what is tested, not the client engine, which has its own tests).
+ * RPCTLSCD on rpc.tlsclntd's Unix-domain socket, with the daemon's own client engine (-l: the
+ * server's certificate checked) and a real TLS server (the JDK's) on loopback at the other end of
+ * each parked socket.
  */
 class RpctlscdServiceTest {
     private static final Duration WAIT = Duration.ofSeconds(10);
@@ -66,16 +67,17 @@ class RpctlscdServiceTest {
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
     private final TestPki.Ca ca = TestPki.ca("CA");
     private final List<AutoCloseable> closing = new ArrayList<>();
-    private JdkClientTls tls;
     private Daemon daemon;
     private AsyncRpcClient upcalls;
 
     @BeforeEach
     void start() throws Exception {
-        tls = new JdkClientTls(context(null, ca.self));
+        Path caFile = tmp.resolve("ca.pem");
+        Files.writeString(caFile, TestPki.pem(ca.cert()));
         var config = new Cli(Opt.Side.CLIENT, "rpc.tlsclntd", 2, "h.example.org", h -> null)
-                .parse(new String[] {"-N", "2", "--no-rpcbind", "--rpc-socket", tmp.resolve("cd.sock").toString()});
-        daemon = Daemon.startClient(config, tls);
+                .parse(new String[] {"-N", "2", "-l", caFile.toString(), "--handshake-timeout", "3", "--no-rpcbind",
+                        "--rpc-socket", tmp.resolve("cd.sock").toString()});
+        daemon = Daemon.startClient(config);
         upcalls = new AsyncRpcClient(UnixDomainSocketAddress.of(config.rpcSocket()), rpctlscd.RPCTLSCD, rpctlscd.RPCTLSCDVERS, timer);
     }
 
@@ -128,14 +130,21 @@ class RpctlscdServiceTest {
         return (InetSocketAddress) ss.getLocalSocketAddress();
     }
 
-    /** A server that accepts and never answers a ClientHello. */
+    /** ClientHellos the silent server has had. */
+    private final java.util.concurrent.Semaphore hellos = new java.util.concurrent.Semaphore(0);
+
+    /** A server that accepts, reads the ClientHello's first byte and never answers it. */
     private InetSocketAddress silentServer() throws Exception {
         ServerSocket ss = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
         closing.add(ss);
         Thread t = new Thread(() -> {
             while (!ss.isClosed()) {
                 try {
-                    closing.add(ss.accept());
+                    Socket s = ss.accept();
+                    closing.add(s);
+                    if (s.getInputStream().read() == 22) { // a TLS handshake record
+                        hellos.release();
+                    }
                 } catch (IOException e) {
                     // the end of the test
                 }
@@ -177,7 +186,6 @@ class RpctlscdServiceTest {
         long cookie = parkConnected(tlsServer(ca.leaf("server").dns("localhost").issue()), "localhost");
         assertEquals(rpctlssd.RPCTLSERR_OK, connect(cookie).reterr);
         assertNotNull(daemon.sessions().get(cookie), "the session is in the table once CONNECT has answered");
-        assertEquals("localhost", tls.names.get(0), "the handshake checked the parker's server name");
         assertEquals(0, handleRecord(cookie));
         assertEquals(0, disconnect(cookie));
         assertNull(daemon.sessions().get(cookie));
@@ -190,7 +198,6 @@ class RpctlscdServiceTest {
         long t0 = System.nanoTime();
         assertEquals(rpctlssd.RPCTLSERR_NOSOCKET, connect(0x1234_5678_9abc_def0L).reterr);
         assertTrue(Duration.ofNanos(System.nanoTime() - t0).toMillis() < 5000, "answered, not timed out");
-        assertTrue(tls.names.isEmpty(), "no handshake without a socket");
     }
 
     @Test
@@ -217,73 +224,13 @@ class RpctlscdServiceTest {
             a.certname = "";
             pending.add(upcalls.call(rpctlscd.RPCTLSCD_CONNECT_2, a, rpctlscd_connect_res::new, Duration.ofSeconds(30)));
         }
-        tls.started.get(10, TimeUnit.SECONDS);
+        assertTrue(hellos.tryAcquire(2, 10, TimeUnit.SECONDS), "both handshakes sent their ClientHello");
         upcalls.call(rpctlscd.RPCTLSCD_NULL_2, XdrVoid.XDR_VOID, XdrVoid::new, WAIT).get(5, TimeUnit.SECONDS);
         assertEquals(rpctlssd.RPCTLSERR_NOSSL, handleRecord(42));
         assertEquals(rpctlssd.RPCTLSERR_NOCLOSE, disconnect(42));
         assertTrue(pending.stream().noneMatch(CompletableFuture::isDone), "the handshakes still run");
         for (CompletableFuture<rpctlscd_connect_res> f : pending) {
             assertEquals(rpctlssd.RPCTLSERR_NOSSL, f.get(20, TimeUnit.SECONDS).reterr, "the handshake's deadline ends it with NOSSL");
-        }
-    }
-
-    /** The JDK's TLS client, blocking on the worker, checking the name as RFC 9289 asks. */
-    private static final class JdkClientTls implements ClientTls {
-        final SSLContext context;
-        final List<String> names = new java.util.concurrent.CopyOnWriteArrayList<>();
-        final CompletableFuture<Void> started = new CompletableFuture<>();
-
-        JdkClientTls(SSLContext context) {
-            this.context = context;
-        }
-
-        @Override
-        public CompletionStage<HandshakeOutcome> connect(SocketChannel socket, String serverName, String certName, long cookie,
-                Steps workers, long receivedNanos) {
-            names.add(serverName);
-            CompletableFuture<HandshakeOutcome> done = new CompletableFuture<>();
-            workers.execute(() -> {
-                try {
-                    socket.configureBlocking(true);
-                    Socket plain = socket.socket();
-                    plain.setSoTimeout(3000); // the handshake's deadline
-                    SSLSocket s = (SSLSocket) context.getSocketFactory().createSocket(plain, serverName, plain.getPort(), true);
-                    SSLParameters p = s.getSSLParameters();
-                    p.setEndpointIdentificationAlgorithm("HTTPS");
-                    s.setSSLParameters(p);
-                    started.complete(null);
-                    s.startHandshake();
-                    done.complete(new HandshakeOutcome(HandshakeOutcome.FLAGS_HANDSHAKE | HandshakeOutcome.FLAGS_VERIFIED, 0, null,
-                            new JdkSession(cookie, s)));
-                } catch (IOException | RuntimeException e) {
-                    done.completeExceptionally(e);
-                }
-            });
-            return done;
-        }
-
-        @Override
-        public void close() {
-        }
-    }
-
-    private record JdkSession(long cookie, SSLSocket socket) implements Session {
-        @Override
-        public void handlePendingRecord() {
-        }
-
-        @Override
-        public void disconnect() {
-            abort();
-        }
-
-        @Override
-        public void abort() {
-            try {
-                socket.close();
-            } catch (IOException e) {
-                // closed already
-            }
         }
     }
 }
