@@ -64,7 +64,7 @@ final class ConnectorConnection extends MemberBase {
             return;
         }
         BackendConnect b = new BackendConnect(c.services, this, address, this::serverConnected, this::teardown, c::closed,
-                w -> c.services.warnings().warning("connector-source-ports", () -> "connector: " + w));
+                w -> c.services.warnings().warning("connector-source-ports", () -> "connector: " + w), true);
         server = b;
         b.start();
         clientReadable(); // bytes that came with the connection are held at once

@@ -114,6 +114,22 @@ class ConnectorTest {
         }
     }
 
+    @Test
+    void aServerThatIsDownIsNamedAndTheClientClosed() throws Exception {
+        int down;
+        try (ServerSocket gone = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            down = gone.getLocalPort(); // nobody listens there once closed
+        }
+        try (ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+                LogCapture log = LogCapture.daemon()) {
+            start(down, rpctlscd, false, Duration.ofSeconds(30));
+            try (Socket client = client()) {
+                assertEquals(-1, client.getInputStream().read(), "closed");
+            }
+            assertTrue(log.has("connector: cannot reach the server 127.0.0.1:" + down + ": "), log.lines().toString());
+        }
+    }
+
     private void start(int serverPort, ServerSocket rpctlscd, boolean allowPlain, Duration firstCall) throws IOException {
         FrontEndSettings s = FrontEndSettings.connector(
                 List.of(new Connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "127.0.0.1", serverPort, "mine")),
