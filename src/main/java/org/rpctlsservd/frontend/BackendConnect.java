@@ -52,6 +52,10 @@ final class BackendConnect {
     /** Holds one of the front end's permits for a connect in progress. */
     private boolean permit;
     private ScheduledFuture<?> timeout;
+    /** How the log names the owner, the side connected to, and the option of its source ports (the front end's or the connector's). */
+    private final String who;
+    private final String side;
+    private final String sourceOption;
 
     /**
      * @param connected called once the connection is made
@@ -59,6 +63,15 @@ final class BackendConnect {
      */
     BackendConnect(ConnectionServices services, Member owner, InetSocketAddress backend, Runnable connected,
             Consumer<String> failed, BooleanSupplier closed, Consumer<String> portsExhausted) {
+        this(services, owner, backend, connected, failed, closed, portsExhausted, false);
+    }
+
+    /** {@code toServer}: the connector's connect to its RFC 9289 server (the log says "connector", "the server", --server-source). */
+    BackendConnect(ConnectionServices services, Member owner, InetSocketAddress backend, Runnable connected,
+            Consumer<String> failed, BooleanSupplier closed, Consumer<String> portsExhausted, boolean toServer) {
+        this.who = toServer ? "connector" : "front end";
+        this.side = toServer ? "the server" : "the backend";
+        this.sourceOption = toServer ? "--server-source" : "--backend-source";
         this.services = services;
         this.owner = owner;
         this.io = services.io();
@@ -96,7 +109,7 @@ final class BackendConnect {
                 return; // its turn comes with a permit (permitGranted)
             }
             waiting = false;
-            services.warnings().warning("backend-connects", () -> "front end: closing a client: " + ConnectPermits.LIMIT
+            services.warnings().warning("backend-connects", () -> who + ": closing a client: " + ConnectPermits.LIMIT
                     + " backend connections are being made and " + ConnectPermits.MAX_WAITING + " more wait (backend "
                     + LogText.address(backend) + " slow or down?)");
             failed.accept("too many backend connections pending");
@@ -128,7 +141,7 @@ final class BackendConnect {
                 return; // connected, or refused
             }
         } catch (IOException e) {
-            fail(LogText.why(e, "the backend"));
+            fail(LogText.why(e, side));
             return;
         }
         armConnectTimeout();
@@ -232,7 +245,7 @@ final class BackendConnect {
                 armConnectTimeout();
             }
         } catch (IOException e) {
-            fail(LogText.why(e, "the backend"));
+            fail(LogText.why(e, side));
         }
     }
 
@@ -263,10 +276,10 @@ final class BackendConnect {
     private void portsExhausted(int takenElsewhere) {
         int inUse = services.sourcePorts().inUse(backend) - takenElsewhere;
         services.stats().countSourcePortsExhausted();
-        portsExhausted.accept(inUse + " connections to the backend " + LogText.address(backend) + " use ports " + services.sourcePorts().describe()
+        portsExhausted.accept(inUse + " connections to " + side + " " + LogText.address(backend) + " use ports " + services.sourcePorts().describe()
                 + (takenElsewhere > 0 ? " and " + takenElsewhere + " more are taken by other programs" : "")
-                + "; the client is closed (widen --backend-source-ports or add --backend-source addresses)");
-        failed.accept("reserved ports exhausted toward the backend " + LogText.address(backend));
+                + "; the client is closed (widen " + sourceOption + "-ports or add " + sourceOption + " addresses)");
+        failed.accept("reserved ports exhausted toward " + side + " " + LogText.address(backend));
     }
 
     private void connectable() {
@@ -279,7 +292,7 @@ final class BackendConnect {
                 return;
             }
         } catch (IOException e) {
-            fail(LogText.why(e, "the backend"));
+            fail(LogText.why(e, side));
             return;
         }
         done();
@@ -294,8 +307,8 @@ final class BackendConnect {
 
     private void fail(String why) {
         services.backendHealth().failed(backend, why);
-        services.warnings().warning("backend-connect", () -> "front end: cannot reach the backend " + LogText.address(backend) + ": " + why);
-        failed.accept("backend " + LogText.address(backend) + ": " + why);
+        services.warnings().warning("backend-connect", () -> who + ": cannot reach " + side + " " + LogText.address(backend) + ": " + why);
+        failed.accept(side.substring(4) + " " + LogText.address(backend) + ": " + why);
     }
 
     /** The connect finished, failed or was given up: its permit goes to the next waiting connection. */

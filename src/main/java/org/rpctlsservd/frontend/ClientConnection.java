@@ -4,11 +4,8 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
-import java.util.function.Consumer;
-import java.util.logging.Logger;
 import org.rpctlsservd.guard.LogText;
 import org.rpctlsservd.handshake.EstablishedSession;
-import org.rpctlsservd.io.Channels;
 
 /**
  * One client connection of the front end and its backend connection, doing what the FreeBSD
@@ -34,7 +31,6 @@ import org.rpctlsservd.io.Channels;
  * that only probes or says nothing costs the backend nothing.
  */
 final class ClientConnection extends MemberBase {
-    private static final Logger LOG = Logger.getLogger("rpctlssd");
     /**
      * What a connection costs beyond its queues (its objects, sockets and keys, the backend
      * connection, the session's entry); with TLS, Bouncy Castle's protocol state too. Measured as
@@ -55,9 +51,9 @@ final class ClientConnection extends MemberBase {
     private final BackPressure backPressure;
 
     ClientConnection(ConnectionServices services, SocketChannel client, InetSocketAddress peer, InetSocketAddress backendAddress) {
-        super(services, client, peer);
+        super(services, client, peer, "the backend", true);
         StartTls startTls = new StartTls(c, this::upcallAnswered);
-        this.tls = new TlsRecords(c, startTls::park);
+        this.tls = new TlsRecords(c, c.toClient, startTls::park);
         this.replies = new ClientReplies(c, tls);
         this.relay = new BackendRelay(c, tls, replies);
         PolicyStage policy = new PolicyStage(c, tls, replies, relay, this::midRecord);
@@ -67,7 +63,7 @@ final class ClientConnection extends MemberBase {
         this.backend = new BackendConnect(services, this, backendAddress, relay::connected, this::teardown, c::closed,
                 relay::sourcePortsExhausted);
         relay.connectWith(backend);
-        this.backPressure = new BackPressure(c, this::clientReadable, relay::readable, this::forClient,
+        this.backPressure = new BackPressure(c, this::clientReadable, relay::readable, this::forClient, c.toBackend::footprint,
                 () -> backend.connected() ? backend.channel() : null);
     }
 
@@ -150,15 +146,6 @@ final class ClientConnection extends MemberBase {
         }
     }
 
-    /** The client sent close_notify: the session answers it and the connection ends. */
-    private void closeNotifyReceived() {
-        c.state = Connection.State.CLOSED; // no more records either way; the upcalls finish the job
-        // HANDLERECORD and then DISCONNECT, back to back: the service takes a connection's calls in order,
-        // so the session answers the close_notify before it is closed, and no round trip is waited for
-        c.services.upcalls().handleRecord(c.cookie);
-        finish();
-    }
-
     // ---- back-pressure and the budget ----
 
     @Override
@@ -208,51 +195,25 @@ final class ClientConnection extends MemberBase {
         return c.toClient.footprint() + tls.footprint() + replies.footprint();
     }
 
-    // ---- the end ----
+    // ---- the end (the teardown itself is MemberBase's, shared with the connector) ----
 
-    /** Closes both sides; a TLS connection gets its DISCONNECT upcall, which closes the client socket. */
     @Override
-    public void teardown(String reason) {
-        if (c.closed()) {
-            return;
-        }
-        LOG.fine(() -> "front end " + LogText.address(c.peer) + ": closing: " + reason);
-        c.toClient.lastWrite(); // an alert the session made for the client (bad_record_mac, say) goes if it can
-        c.state = Connection.State.CLOSED;
-        finish();
-    }
-
-    private void finish() {
-        if (tls.session() != null) {
-            c.services.stats().disconnect();
-            c.services.upcalls().disconnect(c.cookie).whenComplete((r, e) -> c.onLoop(this::closeAll));
-            tls.released();
-        } else {
-            closeAll();
-        }
+    protected TlsRecords tlsStage() {
+        return tls;
     }
 
     @Override
-    public void closeAll() {
-        c.state = Connection.State.CLOSED;
+    protected BackendConnect connector() {
+        return backend;
+    }
+
+    @Override
+    protected String name() {
+        return "front end " + LogText.address(c.peer);
+    }
+
+    @Override
+    protected void closeStages() {
         proxy.close();
-        c.io.forget(c.client);
-        Channels.closeQuietly(c.client);
-        Runnable waitingForPermit = backend.waitingForPermit();
-        backend.close();
-        account(); // its bytes go back before its mark does (Shedding's marked bytes)
-        c.services.forget(this, waitingForPermit);
-    }
-
-    // ---- what the shared services ask of its stages (the rest of Member is in MemberBase) ----
-
-    @Override
-    public void portHeir(Consumer<SourcePorts.Lease> heir) {
-        backend.portHeir(heir);
-    }
-
-    @Override
-    public boolean holdsPortTo(InetSocketAddress b) {
-        return backend.holdsPortTo(b);
     }
 }

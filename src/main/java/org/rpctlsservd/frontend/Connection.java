@@ -9,11 +9,14 @@ import org.rpctlsservd.io.IoLoop;
 import org.rpctlsservd.metrics.Metrics;
 
 /**
- * The per-connection context every stage of a {@link ClientConnection} sees (as a Netty handler
- * sees its context): the loop's services, the client socket, the two outbound queues, the
- * connection's state and what the handshake established, and the few things a stage may ask of
- * the whole connection ({@link Events}: account, re-arm reads, tear down). It knows no stage.
- * Used on its loop only, but for the fields marked volatile, which the shared services read.
+ * The per-connection context every stage sees (as a Netty handler sees its context), in either
+ * composition: a {@link ClientConnection} (the front end: TLS on the accepted client's side) or a
+ * {@link ConnectorConnection} (the connector: the accepted client plain, TLS toward the server it
+ * connects to, which plays the backend's part here). It holds the loop's services, the accepted
+ * client's socket, the two outbound queues, the state of the TLS side and what its handshake
+ * established, and the few things a stage may ask of the whole connection ({@link Events}:
+ * account, re-arm reads, tear down). It knows no stage. Used on its loop only, but for the fields
+ * marked volatile, which the shared services read.
  */
 final class Connection {
     enum State { PLAIN, HANDSHAKING, TLS, CLOSED }
@@ -57,6 +60,10 @@ final class Connection {
     final Events events;
     final Outbound toClient;
     final Outbound toBackend;
+    /** The connected side in the log: "the backend" (front end) or "the server" (connector). */
+    final String backendSide;
+    /** TLS is on the accepted client's side (front end): its socket is the handshake's while it runs. */
+    final boolean tlsOnClient;
     /** The client: the socket's peer, or the source a trusted balancer's PROXY header named. */
     InetSocketAddress peer;
     /** What the client connected to: this socket's local address, or the destination of the PROXY header. */
@@ -75,8 +82,11 @@ final class Connection {
     int uid;
     int[] gids = new int[0];
 
-    Connection(ConnectionServices services, SocketChannel client, InetSocketAddress peer, Events events) {
+    Connection(ConnectionServices services, SocketChannel client, InetSocketAddress peer, Events events, String backendSide,
+            boolean tlsOnClient) {
         this.services = services;
+        this.backendSide = backendSide;
+        this.tlsOnClient = tlsOnClient;
         this.io = services.io();
         this.client = client;
         this.peer = peer;
@@ -91,7 +101,7 @@ final class Connection {
                     progressed();
                     Metrics.toClient(n);
                 }, this::closed, services.stats().peakQueuedCounter());
-        this.toBackend = new Outbound(io, "the backend", LOW_WATER, events::backendDrained, events::backendWritable,
+        this.toBackend = new Outbound(io, backendSide, LOW_WATER, events::backendDrained, events::backendWritable,
                 events::teardown, n -> {
                     progressed();
                     Metrics.toBackend(n);
@@ -103,9 +113,9 @@ final class Connection {
         return state == State.CLOSED;
     }
 
-    /** Reading goes on in these states only (not while the handshake has the socket, nor once closed). */
+    /** The client is read in these states only (not while the handshake has its socket, nor once closed). */
     boolean reading() {
-        return state == State.PLAIN || state == State.TLS;
+        return state == State.PLAIN || state == State.TLS || state == State.HANDSHAKING && !tlsOnClient;
     }
 
     void progressed() {

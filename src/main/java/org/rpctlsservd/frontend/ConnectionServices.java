@@ -51,10 +51,13 @@ interface ConnectionServices {
     /** Hands {@code client} to the daemon's hand-off registry; its cookie. */
     long park(SocketChannel client, InetSocketAddress peer);
 
+    /** The connector: hands {@code server}, connected to an RFC 9289 server, to the registry; the certificate must match {@code serverName}. */
+    long parkForServer(SocketChannel server, String serverName);
+
     /** Takes a parked socket back; false when the daemon had claimed it already. */
     boolean withdraw(long cookie, SocketChannel client);
 
-    /** The upcalls this loop makes (CONNECT, HANDLERECORD, DISCONNECT). */
+    /** The upcalls this loop makes (CONNECT, HANDLERECORD, DISCONNECT), to RPCTLSSD or, in the connector, RPCTLSCD. */
     Upcalls upcalls();
 
     /** The session the CONNECT upcall established under {@code cookie}, or null. */

@@ -54,8 +54,13 @@ public final class FrontEnd implements Closeable {
     private final Listeners listeners;
     private IdleSweep sweep;
     private final BackendHealth backendHealth;
+    /** The connector's server look-ups (idle, with no thread, in the front end). */
+    private final ServerNames names = new ServerNames();
 
-    /** {@code placement}: how the RPCTLSSD service in this process learns to serve each loop's upcalls on that loop, or null. */
+    /**
+     * {@code service}: the RPCTLSSD service's socket, or in connector mode ({@link FrontEndSettings#connecting})
+     * RPCTLSCD's; {@code placement}: how the service in this process learns to serve each loop's upcalls on that loop, or null.
+     */
     public FrontEnd(FrontEndSettings config, java.net.SocketAddress service, LoopPlacement placement, SocketHandoff handoff,
             EstablishedSessions sessions, ScheduledExecutorService timer, MemoryBudget budget) throws IOException {
         this.budget = budget;
@@ -66,16 +71,19 @@ public final class FrontEnd implements Closeable {
             ios.add(new IoLoop(config.ioThreads() == 1 ? "frontend-io" : "frontend-io-" + (i + 1)));
         }
         List<Relay> relays = config.relays();
-        this.backendHealth = new BackendHealth(relays.stream().map(Relay::backend).toList(), timer, ios.get(0));
+        // the connector's servers given as IP literals (a name's address is known only at each connect)
+        this.backendHealth = new BackendHealth(config.connecting() ? config.connectors().stream()
+                .filter(c -> ServerNames.literal(c.serverHost())).map(c -> new InetSocketAddress(c.serverHost(), c.serverPort())).toList()
+                : relays.stream().map(Relay::backend).toList(), timer, ios.get(0));
         Admission admission = new Admission(config.maxClients(), connections, warnings);
         Shedding shedding = new Shedding(budget, connections, warnings);
         Shared shared = new Shared(new ConnectionSettings(config.require(), MAX_RECORD, config.backendProxy(),
-                config.proxyHeaderTimeout().toNanos()), timer, budget, stats, warnings, new Refusals(warnings), handoff, sessions,
+                config.proxyHeaderTimeout().toNanos(), config.allowPlain()), timer, budget, stats, warnings, new Refusals(warnings), handoff, sessions,
                 config.acceptProxyFrom(), connections, admission, shedding, permits, sourcePorts, new PortRoom(connections, warnings),
                 backendHealth);
         for (int i = 0; i < ios.size(); i++) {
             if (i < MAX_UPCALL_CONNECTIONS) {
-                upcalls.add(new Upcalls(service, config.upcallTimeout(), timer, ios.get(i), placement));
+                upcalls.add(new Upcalls(config.connecting() ? Upcalls.Program.RPCTLSCD : Upcalls.Program.RPCTLSSD, service, config.upcallTimeout(), timer, ios.get(i), placement));
             }
             // loops past the cap share, handing their calls over
             loops.add(new Loop(ios.get(i), upcalls.get(i % upcalls.size()), shared));
@@ -89,9 +97,16 @@ public final class FrontEnd implements Closeable {
                     throw new IOException("front end: " + why);
                 }
             }
-            listeners.bind(relays);
+            listeners.bind(config.connecting() ? config.connectors().stream().map(Connect::listen).toList()
+                    : relays.stream().map(Relay::listen).toList(), config.connecting() ? "connector" : "front end");
             this.sweep = new IdleSweep(loops, shedding, warnings, config.firstCallTimeout().toNanos(), config.idleTimeout().toNanos(),
                     config.writeTimeout().toNanos(), timer);
+            if (config.connecting()) {
+                listeners.startConnectors(config.connectors(), names, " (server connections from "
+                        + (sourcePorts.binds() ? "ports " + sourcePorts.describe() : "any port")
+                        + (config.allowPlain() ? "; --allow-plain" : "") + ")");
+                return;
+            }
             String require = config.require().name().toLowerCase(Locale.ROOT);
             listeners.start(relays, backend -> " (require " + require + "; backend connections from "
                     + (sourcePorts.binds() ? "ports " + sourcePorts.describe() + ", " + sourcePorts.capacity(backend) + " at once"
@@ -169,6 +184,7 @@ public final class FrontEnd implements Closeable {
             backendHealth.close();
         }
         listeners.close();
+        names.close();
         CountDownLatch done = new CountDownLatch(loops.size());
         for (Loop loop : loops) {
             loop.io.submit(() -> {

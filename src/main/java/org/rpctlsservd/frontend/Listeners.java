@@ -21,8 +21,9 @@ import org.rpctlsservd.guard.RateLimitedLog;
 import org.rpctlsservd.io.Channels;
 
 /**
- * The --listen sockets: each accepted on by one of the loops (in turn), its clients dealt out to
- * the loops in turn and admitted under --max-clients ({@link Admission}). While the memory budget
+ * The --listen sockets (the connector's: --connect's): each accepted on by one of the loops (in
+ * turn), its clients dealt out to the loops in turn and admitted under --max-clients
+ * ({@link Admission}), each a {@link ClientConnection} or a {@link ConnectorConnection}. While the memory budget
  * is exhausted, clients wait in the listen queue; out of descriptors, the waiting ones are refused
  * and accepting pauses.
  */
@@ -41,21 +42,25 @@ final class Listeners implements Closeable {
     private final List<ServerSocketChannel> channels = new ArrayList<>();
     private final List<Listener> accepting = new ArrayList<>();
     private volatile boolean closed;
+    /** The connector's server look-ups; null for the front end. */
+    private ServerNames names;
 
-    /** A listening socket, the backend its clients are relayed to, and the loop that accepts on it. */
+    /** A listening socket, the backend its clients are relayed to (or the server the connector takes them to), and the loop that accepts on it. */
     private static final class Listener {
         final ServerSocketChannel channel;
         final Acceptor acceptor;
         final Loop loop;
         final InetSocketAddress backend;
+        final Connect connect;
         /** True while accepting waits for the memory budget to drain: set on the loop, cleared by whoever sees it drain. */
         volatile boolean waitingForBudget;
 
-        Listener(ServerSocketChannel channel, Acceptor acceptor, Loop loop, InetSocketAddress backend) {
+        Listener(ServerSocketChannel channel, Acceptor acceptor, Loop loop, InetSocketAddress backend, Connect connect) {
             this.channel = channel;
             this.acceptor = acceptor;
             this.loop = loop;
             this.backend = backend;
+            this.connect = connect;
         }
     }
 
@@ -69,16 +74,16 @@ final class Listeners implements Closeable {
         this.warnings = warnings;
     }
 
-    /** Opens and binds a listening socket for each relay, in order; the caller closes this on failure. */
-    void bind(List<Relay> relays) throws IOException {
-        for (Relay r : relays) {
+    /** Opens and binds a listening socket for each address, in order ({@code who}: "front end", "connector"); the caller closes this on failure. */
+    void bind(List<InetSocketAddress> listens, String who) throws IOException {
+        for (InetSocketAddress a : listens) {
             try {
                 ServerSocketChannel ss = ServerSocketChannel.open();
                 channels.add(ss);
                 ss.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-                ss.bind(r.listen(), 1024);
+                ss.bind(a, 1024);
             } catch (IOException e) {
-                throw new IOException("front end: cannot listen on " + LogText.address(r.listen()) + ": " + LogText.why(e), e);
+                throw new IOException(who + ": cannot listen on " + LogText.address(a) + ": " + LogText.why(e), e);
             }
         }
     }
@@ -86,19 +91,35 @@ final class Listeners implements Closeable {
     /** Starts accepting on each socket {@link #bind} opened, saying so ({@code describe}: what the line tells of a backend). */
     void start(List<Relay> relays, java.util.function.Function<InetSocketAddress, String> describe) throws IOException {
         for (int i = 0; i < channels.size(); i++) {
-            ServerSocketChannel ss = channels.get(i);
-            Listener l;
-            try {
-                l = new Listener(ss, new Acceptor(ss, "front end " + LogText.address(ss.getLocalAddress())), loops.get(i % loops.size()),
-                        relays.get(i).backend());
-            } catch (IOException e) {
-                throw new IOException("front end: cannot listen: " + e.getMessage(), e);
-            }
-            accepting.add(l);
-            l.loop.io.onAcceptable(ss, () -> acceptable(l));
-            LOG.info("front end: RPC-over-TLS on " + LogText.address(ss.getLocalAddress()) + ", relaying to " + LogText.address(l.backend)
-                    + describe.apply(l.backend));
+            Listener l = listener(i, "front end", relays.get(i).backend(), null);
+            LOG.info("front end: RPC-over-TLS on " + LogText.address(l.channel.getLocalAddress()) + ", relaying to "
+                    + LogText.address(l.backend) + describe.apply(l.backend));
         }
+    }
+
+    /** The connector's: starts accepting plain clients for each --connect, saying so. */
+    void startConnectors(List<Connect> connects, ServerNames names, String describe) throws IOException {
+        this.names = names;
+        for (int i = 0; i < channels.size(); i++) {
+            Connect c = connects.get(i);
+            Listener l = listener(i, "connector", null, c);
+            LOG.info("connector: plain RPC on " + LogText.address(l.channel.getLocalAddress()) + ", over TLS to " + c.server()
+                    + (c.certName().isEmpty() ? "" : " (certname " + c.certName() + ")") + describe);
+        }
+    }
+
+    private Listener listener(int i, String who, InetSocketAddress backend, Connect connect) throws IOException {
+        ServerSocketChannel ss = channels.get(i);
+        Listener l;
+        try {
+            l = new Listener(ss, new Acceptor(ss, who + " " + LogText.address(ss.getLocalAddress())), loops.get(i % loops.size()), backend,
+                    connect);
+        } catch (IOException e) {
+            throw new IOException(who + ": cannot listen: " + e.getMessage(), e);
+        }
+        accepting.add(l);
+        l.loop.io.onAcceptable(ss, () -> acceptable(l));
+        return l;
     }
 
     /** The bound listening addresses (the real ports when 0 was asked for). */
@@ -135,7 +156,7 @@ final class Listeners implements Closeable {
             if (c == null) {
                 break;
             }
-            admit(c, l.loop, l.backend);
+            admit(c, l.loop, l);
         }
         armAccept(l);
     }
@@ -161,7 +182,7 @@ final class Listeners implements Closeable {
     }
 
     /** On {@code here}, a loop: a newly accepted client goes to the next loop in turn (one dealt to this loop starts at once). */
-    private void admit(SocketChannel c, Loop here, InetSocketAddress backend) {
+    private void admit(SocketChannel c, Loop here, Listener l) {
         if (!admission.admit()) {
             Channels.closeQuietly(c);
             return;
@@ -171,14 +192,25 @@ final class Listeners implements Closeable {
             c.setOption(StandardSocketOptions.TCP_NODELAY, true);
             c.configureBlocking(false);
             Loop loop = loops.get(Math.floorMod(nextLoop.getAndIncrement(), loops.size()));
-            ClientConnection conn = new ClientConnection(loop, c, peer, backend);
+            Member conn;
+            Runnable start;
+            if (l.connect != null) {
+                ConnectorConnection cc = new ConnectorConnection(loop, c, peer, l.connect);
+                conn = cc;
+                // resolved at each connect; the connection starts on its loop once its server's address is known
+                start = () -> names.resolve(l.connect, (a, why) -> loop.io.submit(() -> cc.start(a, why)));
+            } else {
+                ClientConnection fc = new ClientConnection(loop, c, peer, l.backend);
+                conn = fc;
+                start = fc::start;
+            }
             loop.members.add(conn);
             connections.add(conn); // last: scans find it here, and one that closes it at once must find it in members
 
             if (loop == here) {
-                conn.start();
+                start.run();
             } else {
-                loop.io.submit(conn::start);
+                loop.io.submit(start);
             }
         } catch (IOException e) {
             admission.gaveBack(); // its slot, taken or handed over, goes back

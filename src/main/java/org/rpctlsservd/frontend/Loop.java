@@ -117,6 +117,11 @@ final class Loop implements ConnectionServices {
     }
 
     @Override
+    public long parkForServer(SocketChannel server, String serverName) {
+        return shared.handoff().parkForServer(server, serverName);
+    }
+
+    @Override
     public boolean withdraw(long cookie, SocketChannel client) {
         return shared.handoff().withdraw(cookie, client);
     }

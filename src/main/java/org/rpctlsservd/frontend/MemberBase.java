@@ -4,6 +4,9 @@ import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import java.util.logging.Logger;
+import org.rpctlsservd.guard.LogText;
 import org.rpctlsservd.io.Channels;
 import org.rpctlsservd.metrics.Metrics;
 import org.rpctlsservd.metrics.Metrics.Shed;
@@ -11,9 +14,12 @@ import org.rpctlsservd.metrics.Metrics.Shed;
 /**
  * A connection as the shared services see it ({@link Member}), as far as its context tells: what
  * it earned, how idle it is, what it reported to the budget, and the marks the shared services put
- * on it. The wiring ({@link ClientConnection}) adds what its stages know (teardown, source ports).
+ * on it; and the teardown both compositions share: both sides closed, a TLS session's DISCONNECT
+ * upcall, the source port, the memory and the slot given back. The wiring ({@link ClientConnection},
+ * {@link ConnectorConnection}) gives its TLS stage and its connected side's {@link BackendConnect}.
  */
 abstract class MemberBase implements Member, Connection.Events {
+    private static final Logger LOG = Logger.getLogger("rpctlssd");
     /** Set when the connection is gone: nobody can mark it after that (its marks would never be taken back). */
     private static final Doom GONE = new Doom(null, 0);
 
@@ -28,8 +34,83 @@ abstract class MemberBase implements Member, Connection.Events {
     /** Set once, from any loop, when the front end decided to close this connection to protect the others. */
     private final AtomicReference<Doom> doomed = new AtomicReference<>();
 
-    MemberBase(ConnectionServices services, SocketChannel client, InetSocketAddress peer) {
-        this.c = new Connection(services, client, peer, this);
+    /** {@code backendSide}, {@code tlsOnClient}: see {@link Connection}. */
+    MemberBase(ConnectionServices services, SocketChannel client, InetSocketAddress peer, String backendSide, boolean tlsOnClient) {
+        this.c = new Connection(services, client, peer, this, backendSide, tlsOnClient);
+    }
+
+    /** The TLS stage of the connection's TLS side. */
+    protected abstract TlsRecords tlsStage();
+
+    /** The stage that connects the other side (the backend, or the connector's server). */
+    protected abstract BackendConnect connector();
+
+    /** How the log names the connection ("front end 192.0.2.1:700"). */
+    protected abstract String name();
+
+    /** Its own stages' part of closing (a PROXY header's timer, say); on its loop. */
+    protected void closeStages() {
+    }
+
+    // ---- the end, the same in both compositions ----
+
+    /** Closes both sides; a TLS connection gets its DISCONNECT upcall, which closes the TLS side's socket. */
+    @Override
+    public void teardown(String reason) {
+        if (c.closed()) {
+            return;
+        }
+        LOG.fine(() -> name() + ": closing: " + reason);
+        tlsStage().lastWrite(); // an alert the session made for the peer (bad_record_mac, say) goes if it can
+        c.state = Connection.State.CLOSED;
+        finish();
+    }
+
+    /** The TLS peer sent close_notify: the session answers it and the connection ends. */
+    protected void closeNotifyReceived() {
+        c.state = Connection.State.CLOSED; // no more records either way; the upcalls finish the job
+        // HANDLERECORD and then DISCONNECT, back to back: the service takes a connection's calls in order,
+        // so the session answers the close_notify before it is closed, and no round trip is waited for
+        c.services.upcalls().handleRecord(c.cookie);
+        finish();
+    }
+
+    /** The DISCONNECT upcall when there is a session (both sockets closed once it answered), else the sockets closed now. */
+    protected void finish() {
+        if (tlsStage().session() != null) {
+            c.services.stats().disconnect();
+            c.services.upcalls().disconnect(c.cookie).whenComplete((r, e) -> c.onLoop(this::closeAll));
+            tlsStage().released();
+        } else {
+            closeAll();
+        }
+    }
+
+    @Override
+    public void closeAll() {
+        c.state = Connection.State.CLOSED;
+        closeStages();
+        c.io.forget(c.client);
+        Channels.closeQuietly(c.client);
+        BackendConnect other = connector(); // null: the connector's server name not resolved yet
+        Runnable waitingForPermit = other == null ? null : other.waitingForPermit();
+        if (other != null) {
+            other.close();
+        }
+        account(); // its bytes go back before its mark does (Shedding's marked bytes)
+        c.services.forget(this, waitingForPermit);
+    }
+
+    @Override
+    public void portHeir(Consumer<SourcePorts.Lease> heir) {
+        if (connector() != null) {
+            connector().portHeir(heir);
+        }
+    }
+
+    @Override
+    public boolean holdsPortTo(InetSocketAddress b) {
+        return connector() != null && connector().holdsPortTo(b);
     }
 
     /** On its loop: it holds {@code now} bytes, {@code unfinishedNow} of them a client record not yet complete; the change goes to the budget. */

@@ -9,10 +9,11 @@ import org.rpctlsservd.guard.LogText;
 import org.rpctlsservd.handshake.EstablishedSession;
 
 /**
- * The TLS records stage, between the record framing and the client's socket (as Netty's SslHandler
- * sits in its pipeline): before STARTTLS, bytes pass as they are; from the STARTTLS reply until the
- * handshake is done they are held; after it, they are encrypted by the established session and
- * what the client sends is decrypted by it. Nothing above this stage sees a TLS record.
+ * The TLS records stage, in front of the socket of a connection's TLS side (as Netty's SslHandler
+ * sits in its pipeline): the client's in the front end, the server's in the connector. Before
+ * STARTTLS, bytes pass as they are; from the STARTTLS reply (front end) or probe (connector) until
+ * the handshake is done they are held; after it, they are encrypted by the established session
+ * and what the peer sends is decrypted by it. Nothing above this stage sees a TLS record.
  */
 final class TlsRecords {
     /** Where decrypted bytes go (the record framing). */
@@ -21,18 +22,24 @@ final class TlsRecords {
     }
 
     private final Connection c;
+    /** The TLS side's queue. */
+    private final Outbound out;
     /** Parks the socket for the handshake, once the STARTTLS reply has gone. */
     private final Runnable startTls;
     /** The session the CONNECT upcall established; null before, and after the DISCONNECT upcall. */
     private EstablishedSession session;
-    /** Bytes for the client (record-marked) held while the handshake runs, to go encrypted after it. */
+    /** Bytes for the TLS side (record-marked) held while the handshake runs, to go encrypted after it. */
     private final List<byte[]> held = new ArrayList<>();
     private long heldBytes;
-    /** The STARTTLS reply is queued: what follows it waits for the handshake. */
+    /** The last clear text is queued: what follows it waits for the handshake. */
+    private boolean holding;
+    /** The STARTTLS reply is queued: the socket goes to the handshake once it has gone. */
     private boolean startTlsWhenFlushed;
 
-    TlsRecords(Connection c, Runnable startTls) {
+    /** {@code out}: the TLS side's queue; {@code startTls}: parks its socket once the STARTTLS reply has gone (null: never here). */
+    TlsRecords(Connection c, Outbound out, Runnable startTls) {
         this.c = c;
+        this.out = out;
         this.startTls = startTls;
     }
 
@@ -43,6 +50,7 @@ final class TlsRecords {
     /** The handshake is done: from now on records are protected by {@code s}. */
     void established(EstablishedSession s) {
         session = s;
+        holding = false; // what is written from now on is encrypted at once
     }
 
     /** The session is handed to the DISCONNECT upcall. */
@@ -52,7 +60,18 @@ final class TlsRecords {
 
     /** The STARTTLS reply was just queued: it is the last clear text; the socket is parked once it has gone. */
     void startTlsAfterThis() {
+        holding = true;
         startTlsWhenFlushed = true;
+    }
+
+    /** What is written from now on waits for the handshake (the connector's probe was the last clear text). */
+    void hold() {
+        holding = true;
+    }
+
+    /** True while what is written waits for the handshake. */
+    boolean holding() {
+        return holding;
     }
 
     /** What is held for the handshake, for the memory budget. */
@@ -61,45 +80,46 @@ final class TlsRecords {
     }
 
     /**
-     * Record-marked bytes for the client: queued as they are on a plain connection, encrypted on a
-     * TLS one, held (copied) from the STARTTLS reply until the handshake is done.
+     * Bytes for the TLS side: queued as they are before TLS (or on a connection relayed in plain
+     * text), encrypted on a TLS one, held (copied) from the last clear text until the handshake is done.
      */
     void write(byte[] b, int off, int len) {
         if (c.closed() || len == 0) {
             return;
         }
-        if (c.state == Connection.State.HANDSHAKING || startTlsWhenFlushed) {
+        if (holding) {
             held.add(Arrays.copyOfRange(b, off, off + len));
             heldBytes += len;
             return;
         }
-        if (c.state == Connection.State.PLAIN) {
-            c.toClient.add(ByteBuffer.wrap(Arrays.copyOfRange(b, off, off + len)));
+        if (session == null) {
+            out.add(ByteBuffer.wrap(Arrays.copyOfRange(b, off, off + len)));
             return;
         }
         try {
             session.encrypt(b, off, len, this::queueTls);
         } catch (IOException e) {
-            c.events.teardown("TLS write failed: " + LogText.why(e, "the client"));
+            c.events.teardown("TLS write failed: " + LogText.why(e, out.side));
         }
     }
 
-    /** What was held for the handshake goes now, encrypted. */
+    /** What was held for the handshake goes now: encrypted, or as it is when there is no session (the connector's --allow-plain). */
     void releaseHeld() {
-        List<byte[]> out = new ArrayList<>(held);
+        holding = false;
+        List<byte[]> waiting = new ArrayList<>(held);
         held.clear();
         heldBytes = 0;
-        for (byte[] b : out) {
+        for (byte[] b : waiting) {
             write(b, 0, b.length);
         }
     }
 
-    /** Writes what the client's socket takes; once the STARTTLS reply has gone, the socket goes to the handshake. */
+    /** Writes what the TLS side's socket takes; once the STARTTLS reply has gone, the socket goes to the handshake. */
     void flush() {
-        if (!c.toClient.flush()) {
+        if (!out.flush()) {
             return;
         }
-        if (startTlsWhenFlushed && c.toClient.isEmpty()) {
+        if (startTlsWhenFlushed && out.isEmpty()) {
             startTlsWhenFlushed = false;
             startTls.run();
         }
@@ -116,8 +136,13 @@ final class TlsRecords {
         return closed;
     }
 
-    /** TLS records the session made for the client. */
+    /** What the TLS side's socket takes now, without waiting, before the connection is closed (an alert the session made). */
+    void lastWrite() {
+        out.lastWrite();
+    }
+
+    /** TLS records the session made for the TLS side. */
     private void queueTls(byte[] b, int off, int len) {
-        c.toClient.add(ByteBuffer.wrap(b, off, len));
+        out.add(ByteBuffer.wrap(b, off, len));
     }
 }

@@ -1,0 +1,64 @@
+package org.rpctlsservd.frontend;
+
+import java.io.Closeable;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+import org.rpctlsservd.guard.LogText;
+
+/**
+ * The connector's servers by name, resolved at each connect (a server that moves is followed): an
+ * IP literal at once, a DNS name on a thread of its own ({@code connector-lookup}, made at the
+ * first name, gone when idle), since a look-up may wait on the network and the loops never wait.
+ */
+final class ServerNames implements Closeable {
+    private final ThreadPoolExecutor lookups = new ThreadPoolExecutor(0, 1, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+            r -> {
+                Thread t = new Thread(r, "connector-lookup");
+                t.setDaemon(true);
+                return t;
+            });
+
+    /** True when {@code host} is an IPv4 or IPv6 literal (parsed without any look-up). */
+    static boolean literal(String host) {
+        return host.indexOf(':') >= 0 || host.chars().allMatch(ch -> ch == '.' || Character.isDigit(ch));
+    }
+
+    /**
+     * The address of {@code c}'s server, or null and why, to {@code then}: at once (on the caller's
+     * thread) for a literal, else from the look-up thread.
+     */
+    void resolve(Connect c, BiConsumer<InetSocketAddress, String> then) {
+        if (literal(c.serverHost())) {
+            answer(c, then);
+            return;
+        }
+        ExecutorService e = lookups;
+        try {
+            e.execute(() -> answer(c, then));
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+            then.accept(null, "the daemon is stopping");
+        }
+    }
+
+    private static void answer(Connect c, BiConsumer<InetSocketAddress, String> then) {
+        InetSocketAddress a;
+        try {
+            a = new InetSocketAddress(InetAddress.getByName(c.serverHost()), c.serverPort());
+        } catch (UnknownHostException | SecurityException e) {
+            then.accept(null, LogText.why(e, "the name service"));
+            return;
+        }
+        then.accept(a, null);
+    }
+
+    @Override
+    public void close() {
+        lookups.shutdownNow();
+    }
+}

@@ -1,0 +1,224 @@
+package org.rpctlsservd.frontend;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.rpctlsservd.guard.MemoryBudget;
+import org.rpctlsservd.handshake.EstablishedSessions;
+import org.rpctlsservd.rpc.RecordParser;
+import org.rpctlsservd.rpc.RpcMessages;
+import org.rpctlsservd.sessions.SessionTable;
+import org.rpctlsservd.sessions.SocketHandoff;
+import org.rpctlsservd.support.LogCapture;
+
+/**
+ * The connector over real loopback sockets, up to the RPCTLSCD CONNECT upcall: a stand-in RFC 9289
+ * server (a socket that answers the probe as told) and a stand-in rpc.tlsclntd (a socket that
+ * answers CONNECT as told). The TLS itself is the client daemon's, tested with it.
+ */
+class ConnectorTest {
+    private static final byte[] CALL = StartTlsProbe.call(0x1234, 100003, 3); // a NULL of NFSv3 as any client's first call
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+    private final SocketHandoff handoff = new SocketHandoff();
+    private FrontEnd connector;
+
+    @AfterEach
+    void stop() {
+        if (connector != null) {
+            connector.close();
+        }
+        timer.shutdownNow();
+    }
+
+    @Test
+    void aServerThatAnswersWithoutStartTlsGetsNothingAndTheClientIsClosed() throws Exception {
+        try (Server server = new Server(xid -> RpcMessages.authError(xid, 1), false);
+                ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+                LogCapture log = LogCapture.daemon()) {
+            start(server.port(), rpctlscd, false, Duration.ofSeconds(30));
+            try (Socket client = client()) {
+                client.getOutputStream().write(RecordParser.framed(CALL).array());
+                assertEquals(-1, client.getInputStream().read(), "closed, not answered");
+            }
+            assertTrue(log.has("connector: server 127.0.0.1:" + server.port() + " did not answer STARTTLS (MSG_DENIED, AUTH_ERROR"),
+                    log.lines().toString());
+            assertEquals(0, server.after.get(10, TimeUnit.SECONDS).length, "nothing of the client's reached the server");
+            assertEquals(0, handoff.size(), "nothing parked");
+        }
+    }
+
+    @Test
+    void withAllowPlainAServerWithoutStartTlsIsRelayedInPlainText() throws Exception {
+        try (Server server = new Server(xid -> unavailable(xid), true);
+                ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+                LogCapture log = LogCapture.daemon()) {
+            start(server.port(), rpctlscd, true, Duration.ofSeconds(30));
+            try (Socket client = client()) {
+                client.getOutputStream().write(RecordParser.framed(CALL).array());
+                assertArrayEquals(CALL, record(client.getInputStream()), "the server's echo, through the connector");
+            }
+            assertTrue(log.has("did not answer STARTTLS (MSG_ACCEPTED, PROG_UNAVAIL"), log.lines().toString());
+            assertTrue(log.has("relaying in plain text (--allow-plain)"), log.lines().toString());
+        }
+    }
+
+    @Test
+    void startTlsParksTheServerSocketAndAFailedConnectUpcallClosesTheClient() throws Exception {
+        try (Server server = new Server(RpcMessages::startTls, false);
+                ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+                LogCapture log = LogCapture.daemon()) {
+            start(server.port(), rpctlscd, false, Duration.ofSeconds(30));
+            CompletableFuture<String> upcall = CompletableFuture.supplyAsync(() -> answerConnect(rpctlscd, 5));
+            try (Socket client = client()) {
+                client.getOutputStream().write(RecordParser.framed(CALL).array());
+                assertEquals("certname mine, parked for 127.0.0.1", upcall.get(10, TimeUnit.SECONDS));
+                assertEquals(-1, client.getInputStream().read(), "closed after reterr 5");
+            }
+            assertTrue(log.has("connector: TLS to server 127.0.0.1:" + server.port() + " failed: RPCTLSCD CONNECT answered reterr 5"),
+                    log.lines().toString());
+            assertEquals(0, server.after.get(10, TimeUnit.SECONDS).length, "nothing in clear text after the probe");
+        }
+    }
+
+    @Test
+    void aServerThatNeverAnswersTheProbeIsGivenUpAtTheFirstCallTimeout() throws Exception {
+        try (Server server = new Server(null, false);
+                ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            start(server.port(), rpctlscd, false, Duration.ofSeconds(1));
+            try (Socket client = client()) {
+                client.setSoTimeout(10_000);
+                client.getOutputStream().write(RecordParser.framed(CALL).array());
+                assertEquals(-1, client.getInputStream().read(), "closed by --first-call-timeout");
+            }
+            assertEquals(0, server.after.get(10, TimeUnit.SECONDS).length);
+        }
+    }
+
+    @Test
+    void aServerThatIsDownIsNamedAndTheClientClosed() throws Exception {
+        int down;
+        try (ServerSocket gone = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            down = gone.getLocalPort(); // nobody listens there once closed
+        }
+        try (ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+                LogCapture log = LogCapture.daemon()) {
+            start(down, rpctlscd, false, Duration.ofSeconds(30));
+            try (Socket client = client()) {
+                assertEquals(-1, client.getInputStream().read(), "closed");
+            }
+            assertTrue(log.has("connector: cannot reach the server 127.0.0.1:" + down + ": "), log.lines().toString());
+        }
+    }
+
+    private void start(int serverPort, ServerSocket rpctlscd, boolean allowPlain, Duration firstCall) throws IOException {
+        FrontEndSettings s = FrontEndSettings.connector(
+                List.of(new Connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "127.0.0.1", serverPort, "mine")),
+                allowPlain, Duration.ofSeconds(30), Duration.ofSeconds(10), Duration.ofSeconds(10), 1, 100, firstCall, SourcePortRange.ANY,
+                List.of());
+        connector = new FrontEnd(s, rpctlscd.getLocalSocketAddress(), null, handoff, new EstablishedSessions(new SessionTable()), timer,
+                new MemoryBudget(64L << 20));
+    }
+
+    private Socket client() throws IOException {
+        Socket s = new Socket(InetAddress.getLoopbackAddress(), connector.addresses().get(0).getPort());
+        s.setSoTimeout(10_000);
+        return s;
+    }
+
+    /** As rpc.tlsclntd would: reads CONNECT, claims the parked socket, and answers {@code reterr}; says what it got. */
+    private String answerConnect(ServerSocket rpctlscd, int reterr) {
+        try (Socket s = rpctlscd.accept()) {
+            s.setSoTimeout(10_000);
+            ByteBuffer call = ByteBuffer.wrap(record(s.getInputStream()));
+            int xid = call.getInt();
+            assertEquals(0x40677374, call.getInt(12), "RPCTLSCD");
+            assertEquals(2, call.getInt(16), "version 2");
+            assertEquals(1, call.getInt(20), "CONNECT");
+            call.position(24);
+            for (int i = 0; i < 2; i++) { // credential and verifier
+                call.getInt();
+                int length = call.getInt();
+                call.position(call.position() + ((length + 3) & ~3));
+            }
+            long cookie = call.getLong();
+            byte[] name = new byte[call.getInt()];
+            call.get(name);
+            String parkedFor = handoff.claim(cookie).map(SocketHandoff.Parked::serverName).orElse("nothing");
+            s.getOutputStream().write(RecordParser.framed(ByteBuffer.allocate(28).putInt(xid).putInt(1).putInt(0).putInt(0).putInt(0)
+                    .putInt(0).putInt(reterr).array()).array());
+            return "certname " + new String(name, StandardCharsets.UTF_8) + ", parked for " + parkedFor;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static byte[] unavailable(int xid) {
+        return ByteBuffer.allocate(24).putInt(xid).putInt(1).putInt(0).putInt(0).putInt(0).putInt(1).array();
+    }
+
+    private static byte[] record(InputStream in) throws IOException {
+        DataInputStream d = new DataInputStream(in);
+        byte[] b = new byte[d.readInt() & 0x7fffffff];
+        d.readFully(b);
+        return b;
+    }
+
+    /** A stand-in RFC 9289 server for one connection: answers the probe (null: never), then echoes records or keeps what comes. */
+    private static final class Server implements AutoCloseable {
+        final ServerSocket socket = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        /** What came after the probe, until the connector closed. */
+        final CompletableFuture<byte[]> after = new CompletableFuture<>();
+
+        Server(Function<Integer, byte[]> answer, boolean echo) throws IOException {
+            Thread t = new Thread(() -> serve(answer, echo), "test-rfc9289-server");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        int port() {
+            return socket.getLocalPort();
+        }
+
+        private void serve(Function<Integer, byte[]> answer, boolean echo) {
+            try (Socket s = socket.accept()) {
+                s.setSoTimeout(20_000);
+                ByteBuffer probe = ByteBuffer.wrap(record(s.getInputStream()));
+                assertEquals(7, probe.getInt(24), "AUTH_TLS");
+                if (answer != null) {
+                    s.getOutputStream().write(RecordParser.framed(answer.apply(probe.getInt(0))).array());
+                }
+                if (echo) {
+                    s.getOutputStream().write(RecordParser.framed(record(s.getInputStream())).array());
+                }
+                after.complete(s.getInputStream().readAllBytes());
+            } catch (IOException | AssertionError e) {
+                after.completeExceptionally(e);
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            socket.close();
+        }
+    }
+}
