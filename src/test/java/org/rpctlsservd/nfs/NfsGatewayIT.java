@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
 import java.io.OutputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -20,25 +19,26 @@ import java.util.List;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.rpctlsservd.support.Await;
+import org.rpctlsservd.support.ClientDaemonProcess;
 import org.rpctlsservd.support.Commands;
 import org.rpctlsservd.support.DaemonProcess;
 import org.rpctlsservd.support.Ganesha;
 import org.rpctlsservd.support.Libnfs;
+import org.rpctlsservd.support.PeerPki;
+import org.rpctlsservd.support.TestDaemons;
 import org.rpctlsservd.support.TestPki;
-import org.rpctlsservd.support.TlsForwarder;
-import org.rpctlsservd.support.TlsHarness;
 
 /**
- * NFS end to end with real parts: libnfs (nfs-ls, nfs-cat, nfs-cp) as the client, a
- * {@link TlsForwarder} doing its RFC 9289 part, the daemon as an administrator runs it (the packaged
- * jar, so a failsafe test), and Debian's nfs-ganesha behind it in a network namespace of its own
+ * NFS end to end with real parts: libnfs (nfs-ls, nfs-cat, nfs-cp) as the client, which knows no
+ * RFC 9289, through the connector (rpc.tlsclntd, a process) doing its part, the daemon as an
+ * administrator runs it (the packaged jar, so a failsafe test), and Debian's nfs-ganesha behind it
+ * in a network namespace of its own
  * ({@link Ganesha}, started once for the class). Two exports: {@code /export} for anyone and
  * {@code /priv} with {@code PrivilegedPort = true}.
  */
@@ -56,8 +56,9 @@ class NfsGatewayIT {
     static Ganesha ganesha;
     static TestPki.Ca ca;
     static Path caFile;
-    static SSLContext anonymous;
-    static SSLContext withCertificate;
+    /** rpc.tlsclntd's -D: empty (no client certificate), and one with cert.pem and certkey.pem for -m. */
+    static Path anonymous;
+    static Path withCertificate;
     /** NFS and MOUNT as the system's rpcbind on 127.0.0.1 knew them before ganesha started. */
     static List<String> systemNfsBefore;
 
@@ -68,12 +69,12 @@ class NfsGatewayIT {
     @BeforeAll
     static void start() throws Exception {
         ca = TestPki.ca("NFS CA");
-        TestPki.Issued server = ca.leaf("server").dns("localhost").issue();
-        TestPki.writeServer(shared.resolve("server"), server);
-        caFile = shared.resolve("ca.pem");
-        Files.writeString(caFile, TestPki.pem(ca.cert()));
-        anonymous = TlsHarness.jdkClient(null, ca, "TLSv1.3");
-        withCertificate = TlsHarness.jdkClient(ca.leaf("nfs-client").issue(), ca, "TLSv1.3");
+        // the connector checks the front end's certificate against the address it connects to (-l)
+        TestPki.writeServer(shared.resolve("server"), PeerPki.server(ca, "server", "localhost", "127.0.0.1", "127.0.0.2"));
+        caFile = PeerPki.writeCa(shared.resolve("ca.pem"), ca);
+        anonymous = Files.createDirectories(shared.resolve("anonymous"));
+        withCertificate = shared.resolve("nfs-client");
+        TestPki.writeServer(withCertificate, ca.leaf("nfs-client").issue());
         Ganesha.Export open = new Ganesha.Export(OPEN, shared.resolve("open"), "/export", false);
         Ganesha.Export priv = new Ganesha.Export(PRIV, shared.resolve("priv"), "/priv", true);
         for (Ganesha.Export e : List.of(open, priv)) {
@@ -137,10 +138,39 @@ class NfsGatewayIT {
         return Integer.parseInt(m.group(1));
     }
 
-    private TlsForwarder forwarder(String host, int port, SSLContext tls) throws IOException {
-        TlsForwarder f = new TlsForwarder(host, port, tls);
-        toClose.add(f);
-        return f;
+    /** One rpc.tlsclntd with a connector on 127.0.0.1 to each front end, in order; their ports. */
+    private record Connectors(ClientDaemonProcess daemon, List<Integer> ports) {
+        int port(int i) {
+            return ports.get(i);
+        }
+
+        /** Client handshakes that ended with {@code result} to the front end on {@code port}. */
+        long handshakes(int frontEndPort, String result) {
+            Matcher m = ClientDaemonProcess.HANDSHAKE.matcher(daemon.log());
+            long n = 0;
+            while (m.find()) {
+                n += m.group(1).endsWith(":" + frontEndPort) && m.group(2).equals(result) ? 1 : 0;
+            }
+            return n;
+        }
+    }
+
+    /** {@code frontEnds}: host:port each; {@code certDir}: {@link #anonymous}, or {@link #withCertificate} for -m. */
+    private Connectors connectors(Path certDir, String... frontEnds) throws Exception {
+        List<String> a = new ArrayList<>(List.of("-d", "-D", certDir.toString(), "-l", caFile.toString(), "--no-pidfile",
+                "--rpc-socket", tmp.resolve("rpctlscd-" + toClose.size() + ".sock").toString(), "--no-rpcbind"));
+        if (certDir.equals(withCertificate)) {
+            a.add("-m");
+        }
+        List<Integer> ports = new ArrayList<>();
+        for (String f : frontEnds) {
+            int p = TestDaemons.freePort();
+            ports.add(p);
+            a.addAll(List.of("--connect", "127.0.0.1:" + p + "," + f));
+        }
+        ClientDaemonProcess d = ClientDaemonProcess.start(tmp.resolve("clntd-" + toClose.size()), a.toArray(new String[0]));
+        toClose.add(d);
+        return new Connectors(d, ports);
     }
 
     private static List<String> auditFlags(DaemonProcess d) {
@@ -167,39 +197,44 @@ class NfsGatewayIT {
     @Test
     void nfsV3WithNfsAndMountOverTlsThroughOneDaemon() throws Exception {
         Relays r = nfsAndMountDaemon();
-        TlsForwarder nfs = forwarder("127.0.0.1", r.nfs(), anonymous);
-        TlsForwarder mount = forwarder("127.0.0.2", r.mount(), anonymous);
+        Connectors c = connectors(anonymous, "127.0.0.1:" + r.nfs(), "127.0.0.2:" + r.mount());
+        int nfs = c.port(0);
+        int mount = c.port(1);
         String export = ganesha.export(OPEN).realPath();
         String name = unique("v3");
         String text = "written over NFSv3 through " + r.daemon().pid() + "\n";
         Path local = Files.writeString(tmp.resolve("local.txt"), text);
 
-        Libnfs.cpOk(local.toString(), Libnfs.v3(nfs.port(), mount.port(), export, name));
+        Libnfs.cpOk(local.toString(), Libnfs.v3(nfs, mount, export, name));
         assertEquals(text, Files.readString(ganesha.export(OPEN).path().resolve(name)), "what ganesha stored");
-        assertTrue(Libnfs.lsOk(Libnfs.v3(nfs.port(), mount.port(), export, "")).contains(name));
-        assertEquals(text, Libnfs.catOk(Libnfs.v3(nfs.port(), mount.port(), export, name)));
+        assertTrue(Libnfs.lsOk(Libnfs.v3(nfs, mount, export, "")).contains(name));
+        assertEquals(text, Libnfs.catOk(Libnfs.v3(nfs, mount, export, name)));
         // ganesha listens on its namespace's address only, so MOUNT can only have come through the front end
-        assertTrue(mount.sessions() >= 3 && nfs.sessions() >= 3, "TLS sessions: MOUNT " + mount.sessions() + ", NFS " + nfs.sessions()
-                + "; " + mount.failures() + nfs.failures());
+        long mountSessions = c.handshakes(r.mount(), "ok");
+        long nfsSessions = c.handshakes(r.nfs(), "ok");
+        assertTrue(mountSessions >= 3 && nfsSessions >= 3, "TLS sessions: MOUNT " + mountSessions + ", NFS " + nfsSessions
+                + ": " + c.daemon().log());
         assertTrue(auditFlags(r.daemon()).size() >= 6, r.daemon().log());
     }
 
     @Test
     void nfsV4ListsAndReads() throws Exception {
         DaemonProcess d = nfsDaemon();
-        TlsForwarder nfs = forwarder("127.0.0.1", d.frontEndPort, anonymous);
+        Connectors c = connectors(anonymous, "localhost:" + d.frontEndPort);
+        int nfs = c.port(0);
 
-        assertTrue(Libnfs.lsOk(Libnfs.v4(nfs.port(), "/export", "")).contains(MARKER));
-        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(nfs.port(), "/export", MARKER)));
-        assertEquals(2, nfs.sessions(), nfs.failures().toString());
+        assertTrue(Libnfs.lsOk(Libnfs.v4(nfs, "/export", "")).contains(MARKER));
+        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(nfs, "/export", MARKER)));
+        assertEquals(List.of("ok", "ok"), c.daemon().handshakeResults(), c.daemon().log());
         assertEquals(List.of("0x01", "0x01"), auditFlags(d), d.log());
     }
 
     @Test
     void aFileOf64MiBWrittenWithV3ReadsBackWithV3AndV4() throws Exception {
         Relays r = nfsAndMountDaemon();
-        TlsForwarder nfs = forwarder("127.0.0.1", r.nfs(), anonymous);
-        TlsForwarder mount = forwarder("127.0.0.2", r.mount(), anonymous);
+        Connectors c = connectors(anonymous, "127.0.0.1:" + r.nfs(), "127.0.0.2:" + r.mount());
+        int nfs = c.port(0);
+        int mount = c.port(1);
         String export = ganesha.export(OPEN).realPath();
         String name = unique("big");
         Path big = tmp.resolve("big");
@@ -213,52 +248,53 @@ class NfsGatewayIT {
         }
         String sum = Libnfs.sha256(big);
 
-        Libnfs.cpOk(big.toString(), Libnfs.v3(nfs.port(), mount.port(), export, name));
+        Libnfs.cpOk(big.toString(), Libnfs.v3(nfs, mount, export, name));
         assertEquals(sum, Libnfs.sha256(ganesha.export(OPEN).path().resolve(name)), "what ganesha stored");
         Path v3 = tmp.resolve("back-v3");
-        Libnfs.cpOk(Libnfs.v3(nfs.port(), mount.port(), export, name), v3.toString());
+        Libnfs.cpOk(Libnfs.v3(nfs, mount, export, name), v3.toString());
         assertEquals(sum, Libnfs.sha256(v3), "read with NFSv3");
         Path v4 = tmp.resolve("back-v4");
-        Libnfs.cpOk(Libnfs.v4(nfs.port(), "/export", name), v4.toString());
+        Libnfs.cpOk(Libnfs.v4(nfs, "/export", name), v4.toString());
         assertEquals(sum, Libnfs.sha256(v4), "read with NFSv4.0");
         assertTrue(r.daemon().process.isAlive(), r.daemon().log());
+        assertTrue(c.daemon().process.isAlive(), c.daemon().log());
     }
 
     @Test
     void aPrivilegedPortExportIsServedFromTheDefaultReservedPorts() throws Exception {
         DaemonProcess d = nfsDaemon();
-        TlsForwarder nfs = forwarder("127.0.0.1", d.frontEndPort, anonymous);
+        int nfs = connectors(anonymous, "localhost:" + d.frontEndPort).port(0);
 
-        assertTrue(Libnfs.lsOk(Libnfs.v4(nfs.port(), "/priv", "")).contains(MARKER));
-        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(nfs.port(), "/priv", MARKER)));
+        assertTrue(Libnfs.lsOk(Libnfs.v4(nfs, "/priv", "")).contains(MARKER));
+        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(nfs, "/priv", MARKER)));
     }
 
     @Test
     void aPrivilegedPortExportRefusesBackendSourcePortsAny() throws Exception {
         DaemonProcess d = nfsDaemon("--backend-source-ports", "any");
-        TlsForwarder nfs = forwarder("127.0.0.1", d.frontEndPort, anonymous);
+        int nfs = connectors(anonymous, "localhost:" + d.frontEndPort).port(0);
 
-        Commands.Result priv = Libnfs.cat(Libnfs.v4(nfs.port(), "/priv", MARKER));
+        Commands.Result priv = Libnfs.cat(Libnfs.v4(nfs, "/priv", MARKER));
         assertNotEquals(0, priv.status(), priv.output());
         assertFalse(priv.output().contains(MARKER_TEXT), priv.output());
         // the same daemon serves the export without the condition, and ganesha serves /priv to a client
         // on a reserved port (libnfs as root, straight to it): the refusal is ganesha's, for the port
-        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(nfs.port(), "/export", MARKER)));
+        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(nfs, "/export", MARKER)));
         assertEquals(MARKER_TEXT, Libnfs.catOk("nfs://" + ganesha.address + "/priv/" + MARKER + "?version=4&nfsport=" + Ganesha.NFS_PORT));
     }
 
     @Test
     void requireCertServesAClientWithACertificateAndRefusesOneWithout() throws Exception {
         DaemonProcess d = nfsDaemon("--require", "cert", "-m", "-l", caFile.toString(), "--metrics", "127.0.0.1:0");
-        TlsForwarder certified = forwarder("127.0.0.1", d.frontEndPort, withCertificate);
-        TlsForwarder bare = forwarder("127.0.0.1", d.frontEndPort, anonymous);
+        Connectors certified = connectors(withCertificate, "localhost:" + d.frontEndPort);
+        Connectors bare = connectors(anonymous, "localhost:" + d.frontEndPort);
 
-        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(certified.port(), "/export", MARKER)));
+        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(certified.port(0), "/export", MARKER)));
         assertEquals(0, tooWeak(d), "refusals before the client without a certificate");
-        Commands.Result refused = Libnfs.cat(Libnfs.v4(bare.port(), "/export", MARKER));
+        Commands.Result refused = Libnfs.cat(Libnfs.v4(bare.port(0), "/export", MARKER));
         assertNotEquals(0, refused.status(), refused.output());
         assertFalse(refused.output().contains(MARKER_TEXT), refused.output());
-        assertEquals(1, bare.sessions(), "the refusal comes after the handshake: " + bare.failures());
+        assertEquals(List.of("ok"), bare.daemon().handshakeResults(), "the refusal comes after the handshake: " + bare.daemon().log());
         // one verified session (0x0b), one without a certificate (0x01), whose calls --require cert refused
         assertEquals(List.of("0x0b", "0x01"), auditFlags(d), d.log());
         assertTrue(tooWeak(d) >= 1, "AUTH_TOOWEAK counted");
@@ -280,13 +316,13 @@ class NfsGatewayIT {
     @Test
     void aClientAfterTheBackendRestartedIsServed() throws Exception {
         DaemonProcess d = nfsDaemon();
-        TlsForwarder nfs = forwarder("127.0.0.1", d.frontEndPort, anonymous);
-        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(nfs.port(), "/export", MARKER)));
+        int nfs = connectors(anonymous, "localhost:" + d.frontEndPort).port(0);
+        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(nfs, "/export", MARKER)));
 
         ganesha.restart();
 
         assertTrue(d.process.isAlive(), d.log());
-        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(nfs.port(), "/export", MARKER)));
-        assertTrue(Libnfs.lsOk(Libnfs.v4(nfs.port(), "/export", "")).contains(MARKER));
+        assertEquals(MARKER_TEXT, Libnfs.catOk(Libnfs.v4(nfs, "/export", MARKER)));
+        assertTrue(Libnfs.lsOk(Libnfs.v4(nfs, "/export", "")).contains(MARKER));
     }
 }
