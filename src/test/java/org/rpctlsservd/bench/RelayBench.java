@@ -43,7 +43,18 @@ public final class RelayBench {
     private RelayBench() {
     }
 
+    /**
+     * --connector (tools/bench-connector): the client side instead: plain clients through
+     * rpc.tlsclntd's connector to the front end, against stunnel4 in client mode to a stunnel4
+     * server (no STARTTLS probe: stunnel knows none); the relay measured is the client side's.
+     */
+    private static boolean connector;
+
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("--connector")) {
+            connector = true;
+            args = java.util.Arrays.copyOfRange(args, 1, args.length);
+        }
         double seconds = args.length > 0 ? Double.parseDouble(args[0]) : 10;
         List<String> suites = new ArrayList<>();
         for (int i = 1; i < args.length; i++) {
@@ -56,6 +67,7 @@ public final class RelayBench {
         TestPki.Ca ca = TestPki.ca("Relay CA");
         TestPki.Issued server = ca.leaf("server").dns("localhost").issue();
         TestPki.writeServer(dir.resolve("server"), server);
+        Files.writeString(dir.resolve("ca.pem"), TestPki.pem(ca.cert())); // what the client side checks the server against
         SSLContext client = TlsHarness.jdkClient(null, ca, "TLSv1.3");
         ExecutorService pool = Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r);
@@ -84,7 +96,9 @@ public final class RelayBench {
                     for (int step = 0; step < 2; step++) {
                         int which = round % 2 == 0 ? step : 1 - step;
                         boolean daemon = which == 1;
-                        try (Relay relay = daemon ? Relay.daemon(dir, suite, backend.getLocalPort())
+                        try (Relay relay = connector ? (daemon ? Relay.connector(dir, suite, backend.getLocalPort())
+                                : Relay.stunnelClient(dir, suite, backend.getLocalPort()))
+                                : daemon ? Relay.daemon(dir, suite, backend.getLocalPort())
                                 : Relay.stunnel(dir, suite, backend.getLocalPort())) {
                             bulk[which] = measure(relay, client, suite, pool, 4, 2, Load.BULK, seconds);
                             small[which] = measure(relay, client, suite, pool, 8, 16, Load.SMALL, seconds);
@@ -119,7 +133,8 @@ public final class RelayBench {
     }
 
     private static void print(String suite, String load, Result[] r, boolean bulk) {
-        String[] names = {"stunnel4", "rpc.tlsservd front end"};
+        String[] names = connector ? new String[] {"stunnel4 client", "rpc.tlsclntd connector"}
+                : new String[] {"stunnel4", "rpc.tlsservd front end"};
         for (int i = 0; i < 2; i++) {
             double rate = bulk ? r[i].bytes / r[i].seconds / 1e6 : r[i].calls / r[i].seconds;
             double cpu = bulk ? r[i].cpu * 1e3 / (r[i].bytes / 1e6) : r[i].cpu * 1e6 / r[i].calls;
@@ -203,7 +218,7 @@ public final class RelayBench {
         List<Socket> open = new ArrayList<>();
         List<java.util.concurrent.Future<?>> running = new ArrayList<>();
         for (int i = 0; i < k; i++) {
-            SSLSocket s = relay.connect(ctx, suite);
+            Socket s = relay.connect(ctx, suite);
             open.add(s);
             Semaphore window = new Semaphore(depth);
             byte[] call = call(load.procedure, load.arguments);
@@ -371,9 +386,9 @@ public final class RelayBench {
         return b.array();
     }
 
-    /** A TLS relay in a process of its own. */
+    /** A TLS relay in a process of its own (the client side's: its clients are plain, with --connector). */
     private interface Relay extends AutoCloseable {
-        SSLSocket connect(SSLContext ctx, String suite) throws IOException;
+        Socket connect(SSLContext ctx, String suite) throws IOException;
 
         double cpuSeconds() throws IOException;
 
@@ -390,10 +405,8 @@ public final class RelayBench {
                     "--no-rpcbind", "--listen", "127.0.0.1:0", "--backend", "127.0.0.1:" + backendPort);
             return new Relay() {
                 @Override
-                public SSLSocket connect(SSLContext ctx, String s) throws IOException {
-                    Socket raw = new Socket();
-                    raw.connect(new InetSocketAddress("127.0.0.1", d.frontEndPort), 5000);
-                    raw.setTcpNoDelay(true);
+                public Socket connect(SSLContext ctx, String s) throws IOException {
+                    Socket raw = plain(d.frontEndPort);
                     return FrontEndHarness.startTls(raw, d.frontEndPort, ctx, ssl -> only(ssl, s));
                 }
 
@@ -415,45 +428,96 @@ public final class RelayBench {
             };
         }
 
-        static Relay stunnel(Path dir, String suite, int backendPort) throws Exception {
-            int port;
-            try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-                port = free.getLocalPort();
-            }
-            Path conf = dir.resolve("stunnel.conf");
-            Files.writeString(conf, String.join("\n",
-                    "foreground = yes",
-                    "pid =",
-                    "debug = 3",
-                    "[relay]",
-                    "accept = 127.0.0.1:" + port,
-                    "connect = 127.0.0.1:" + backendPort,
-                    "cert = " + dir.resolve("server/cert.pem"),
-                    "key = " + dir.resolve("server/certkey.pem"),
-                    "sslVersionMin = TLSv1.3",
-                    "ciphersuites = " + suite,
-                    "socket = l:TCP_NODELAY=1",
-                    "socket = r:TCP_NODELAY=1",
-                    ""), StandardCharsets.US_ASCII);
-            Process p = new ProcessBuilder("stunnel4", conf.toString()).redirectErrorStream(true)
-                    .redirectOutput(dir.resolve("stunnel.log").toFile()).start();
-            int stunnelPort = port;
+        /**
+         * rpc.tlsclntd's connector (measured) in front of the front end (not measured): plain clients, the
+         * STARTTLS probe, TLS 1.3 with the server's certificate checked (-l), records relayed both ways.
+         */
+        static Relay connector(Path dir, String suite, int backendPort) throws Exception {
+            Path run = Files.createTempDirectory(dir, "connector");
+            DaemonProcess server = DaemonProcess.start(run.resolve("server"), List.of(), List.of(), "-d", "-D",
+                    dir.resolve("server").toString(), "-C", suite, "--pidfile", run.resolve("server.pid").toString(), "--rpc-socket",
+                    run.resolve("server.sock").toString(), "--no-rpcbind", "--listen", "127.0.0.1:0", "--backend", "127.0.0.1:" + backendPort);
+            int port = freePort();
+            DaemonProcess client;
             try {
-                Await.until(() -> listening(stunnelPort) || !p.isAlive(), "stunnel4 to listen", 10);
-            } catch (AssertionError e) {
-                p.destroy();
-                throw new IOException("stunnel4 did not start: " + Files.readString(dir.resolve("stunnel.log")));
+                client = DaemonProcess.startClient(run.resolve("client"), List.of(), "-d", "-l", dir.resolve("ca.pem").toString(),
+                        "-C", suite, "--pidfile", run.resolve("client.pid").toString(), "--rpc-socket", run.resolve("client.sock").toString(),
+                        "--no-rpcbind", "--connect", "127.0.0.1:" + port + ",localhost:" + server.frontEndPort);
+            } catch (Exception | AssertionError e) {
+                server.close();
+                throw e;
             }
-            if (!p.isAlive()) {
-                throw new IOException("stunnel4 did not start: " + Files.readString(dir.resolve("stunnel.log")));
-            }
-            int listenPort = port;
             return new Relay() {
                 @Override
-                public SSLSocket connect(SSLContext ctx, String s) throws IOException {
-                    Socket raw = new Socket();
-                    raw.connect(new InetSocketAddress("127.0.0.1", listenPort), 5000);
-                    raw.setTcpNoDelay(true);
+                public Socket connect(SSLContext ctx, String s) throws IOException {
+                    return plain(port);
+                }
+
+                @Override
+                public double cpuSeconds() throws IOException {
+                    return client.cpuSeconds();
+                }
+
+                @Override
+                public long pid() {
+                    return client.pid();
+                }
+
+                @Override
+                public void close() throws Exception {
+                    client.terminate(15);
+                    client.close();
+                    server.terminate(15);
+                    server.close();
+                }
+            };
+        }
+
+        /** stunnel4 in client mode (measured, checking the server's certificate) in front of a stunnel4 server (not measured). */
+        static Relay stunnelClient(Path dir, String suite, int backendPort) throws Exception {
+            Relay server = stunnel(dir, suite, backendPort);
+            int port = freePort();
+            Process p;
+            try {
+                p = startStunnel(dir, "stunnel-client", suite, port, "127.0.0.1:" + serverPort(server), List.of(
+                        "client = yes", "CAfile = " + dir.resolve("ca.pem"), "verifyChain = yes", "checkHost = localhost"));
+            } catch (Exception e) {
+                server.close();
+                throw e;
+            }
+            return new Relay() {
+                @Override
+                public Socket connect(SSLContext ctx, String s) throws IOException {
+                    return plain(port);
+                }
+
+                @Override
+                public double cpuSeconds() throws IOException {
+                    return processCpu(p.pid());
+                }
+
+                @Override
+                public long pid() {
+                    return p.pid();
+                }
+
+                @Override
+                public void close() throws Exception {
+                    p.destroy();
+                    p.waitFor(10, TimeUnit.SECONDS);
+                    server.close();
+                }
+            };
+        }
+
+        static Relay stunnel(Path dir, String suite, int backendPort) throws Exception {
+            int listenPort = freePort();
+            Process p = startStunnel(dir, "stunnel", suite, listenPort, "127.0.0.1:" + backendPort, List.of(
+                    "cert = " + dir.resolve("server/cert.pem"), "key = " + dir.resolve("server/certkey.pem")));
+            return new Relay() {
+                @Override
+                public Socket connect(SSLContext ctx, String s) throws IOException {
+                    Socket raw = plain(listenPort);
                     return handshake(ctx, s, raw, listenPort);
                 }
 
@@ -464,8 +528,12 @@ public final class RelayBench {
 
                 @Override
                 public double cpuSeconds() throws IOException {
-                    String[] f = Files.readString(Path.of("/proc/" + p.pid() + "/stat")).replaceFirst(".*\\) ", "").split(" ");
-                    return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+                    return processCpu(p.pid());
+                }
+
+                @Override
+                public int port() {
+                    return listenPort;
                 }
 
                 @Override
@@ -475,6 +543,59 @@ public final class RelayBench {
                 }
             };
         }
+
+        /** The port a stunnel4 server listens on (0 for the daemon, whose clients find it otherwise). */
+        default int port() {
+            return 0;
+        }
+    }
+
+    private static int serverPort(Relay r) {
+        return r.port();
+    }
+
+    /** stunnel4 with one service from 127.0.0.1:{@code port} to {@code connect}, TLS 1.3 with {@code suite} alone; its log in {@code dir/name.log}. */
+    private static Process startStunnel(Path dir, String name, String suite, int port, String connect, List<String> more)
+            throws Exception {
+        Path conf = dir.resolve(name + ".conf");
+        Path log = dir.resolve(name + ".log");
+        List<String> lines = new ArrayList<>(List.of("foreground = yes", "pid =", "debug = 3", "[relay]",
+                "accept = 127.0.0.1:" + port, "connect = " + connect));
+        lines.addAll(more);
+        lines.addAll(List.of("sslVersionMin = TLSv1.3", "ciphersuites = " + suite, "socket = l:TCP_NODELAY=1",
+                "socket = r:TCP_NODELAY=1", ""));
+        Files.writeString(conf, String.join("\n", lines), StandardCharsets.US_ASCII);
+        Process p = new ProcessBuilder("stunnel4", conf.toString()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        try {
+            Await.until(() -> listening(port) || !p.isAlive(), "stunnel4 to listen", 10);
+        } catch (AssertionError e) {
+            p.destroy();
+            throw new IOException("stunnel4 did not start: " + Files.readString(log));
+        }
+        if (!p.isAlive()) {
+            throw new IOException("stunnel4 did not start: " + Files.readString(log));
+        }
+        return p;
+    }
+
+    /** A process's CPU so far (user and system), in seconds, from /proc. */
+    private static double processCpu(long pid) throws IOException {
+        String[] f = Files.readString(Path.of("/proc/" + pid + "/stat")).replaceFirst(".*\\) ", "").split(" ");
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return free.getLocalPort();
+        }
+    }
+
+    /** A plain TCP connection to 127.0.0.1:{@code port}, without Nagle. */
+    private static Socket plain(int port) throws IOException {
+        Socket raw = new Socket();
+        raw.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+        raw.setTcpNoDelay(true);
+        return raw;
     }
 
     private static SSLSocket handshake(SSLContext ctx, String suite, Socket raw, int port) throws IOException {
