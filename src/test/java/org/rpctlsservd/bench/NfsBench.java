@@ -21,25 +21,24 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import javax.net.ssl.SSLContext;
 import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.Commands;
 import org.rpctlsservd.support.DaemonProcess;
 import org.rpctlsservd.support.Ganesha;
 import org.rpctlsservd.support.Libnfs;
+import org.rpctlsservd.support.PeerPki;
 import org.rpctlsservd.support.TestPki;
-import org.rpctlsservd.support.TlsForwarder;
-import org.rpctlsservd.support.TlsHarness;
 
 /**
  * tools/bench-nfs: libnfs's nfs-cp writing a file to nfs-ganesha with NFSv3 and nfs-cat reading it back, over
- * three paths in one run: (a) straight to ganesha, (b) through TLS 1.3: a {@link TlsForwarder} (the
- * RFC 9289 client part libnfs lacks), the daemon's front end (one daemon relaying NFS and MOUNT, as
- * NfsGatewayIT runs it) and on to ganesha, (c) the same with stunnel4 in place of the daemon (the
- * forwarder then does plain TLS 1.3, no probe). Rounds alternate the order of the paths. Prints MB/s
- * each way, the ratio to the direct path, and CPU per MB of each process: the daemon, stunnel,
- * ganesha (found in its namespace with {@code ip netns pids}), the forwarder's threads in this JVM,
- * and libnfs (nfs-cp, nfs-cat: this JVM's reaped children). Ganesha's export and the files are on a tmpfs (/dev/shm),
+ * three paths in one run: (a) straight to ganesha, (b) the whole RFC 9289 path: rpc.tlsclntd's
+ * connector (the client part libnfs lacks: STARTTLS probe, TLS 1.3, the server's certificate
+ * checked), the daemon's front end (one daemon relaying NFS and MOUNT, as NfsGatewayIT runs it) and
+ * on to ganesha, (c) the same with stunnel4 on both sides, a client checking the certificate and a
+ * server (plain TLS 1.3, no probe: stunnel knows none). Rounds alternate the order of the paths.
+ * Prints MB/s each way, the ratio to the direct path, and CPU per MB of each process: each path's
+ * server side and client side, ganesha (found in its namespace with {@code ip netns pids}), and
+ * libnfs (nfs-cp, nfs-cat: this JVM's reaped children). Ganesha's export and the files are on a tmpfs (/dev/shm),
  * so the disk is not what is measured. Before the rounds each path writes and reads the file once,
  * checking the SHA-256 of what ganesha stored and of what was read; that also warms the daemon's JIT.
  * Not a test. Arguments: [MiB per copy, default 256] [rounds, default 3]; BENCH_DAEMON_JVM adds JVM
@@ -52,7 +51,7 @@ public final class NfsBench {
     }
 
     enum Way {
-        DIRECT("direct to ganesha"), FRONT_END("rpc.tlsservd front end"), STUNNEL("stunnel4");
+        DIRECT("direct to ganesha"), FRONT_END("connector + front end"), STUNNEL("stunnel4 client + server");
 
         final String label;
 
@@ -61,8 +60,12 @@ public final class NfsBench {
         }
     }
 
-    /** One copy: its bytes, wall time, and CPU seconds of each process in that time. */
-    record Copy(long bytes, double seconds, double daemon, double stunnel, double ganesha, double forwarder, double client) {
+    /**
+     * One copy: its bytes, wall time, and CPU seconds of each process in that time: the TLS server
+     * side (the front end, stunnel4's server), the client side (rpc.tlsclntd's connector, stunnel4 in
+     * client mode), ganesha and libnfs.
+     */
+    record Copy(long bytes, double seconds, double serverSide, double clientSide, double ganesha, double client) {
     }
 
     /** Where the things started are, and how to stop them all once, from the finally or from a shutdown hook. */
@@ -132,8 +135,9 @@ public final class NfsBench {
         started.add(() -> deleteTree(dir));
 
         TestPki.Ca ca = TestPki.ca("NFS bench CA");
-        TestPki.writeServer(dir.resolve("server"), ca.leaf("server").dns("localhost").issue());
-        SSLContext client = TlsHarness.jdkClient(null, ca, "TLSv1.3");
+        // the client sides check the server's certificate against the name they connect to, an address here
+        TestPki.writeServer(dir.resolve("server"), PeerPki.server(ca, "server", "localhost", "127.0.0.1", "127.0.0.2"));
+        Files.writeString(dir.resolve("ca.pem"), TestPki.pem(ca.cert()));
 
         Path source = shm.resolve("source");
         writeRandom(source, mib);
@@ -153,24 +157,30 @@ public final class NfsBench {
                 run.resolve("sock").toString(), "--no-rpcbind",
                 "--relay", "127.0.0.1:0," + ganesha.address + ":" + Ganesha.NFS_PORT + ",nfs",
                 "--relay", "127.0.0.2:0," + ganesha.address + ":" + Ganesha.MOUNT_PORT + ",mount"));
-        TlsForwarder feNfs = started.add(new TlsForwarder("127.0.0.1", listening(daemon, "127.0.0.1"), client));
-        TlsForwarder feMount = started.add(new TlsForwarder("127.0.0.2", listening(daemon, "127.0.0.2"), client));
+        // libnfs reaches it through rpc.tlsclntd's connector: STARTTLS probe, TLS 1.3, the certificate checked
+        int cnNfs = freePort();
+        int cnMount = freePort();
+        Path crun = dir.resolve("connector");
+        DaemonProcess connector = started.add(DaemonProcess.startClient(crun, jvm.isEmpty() ? List.of() : List.of(jvm.split("\\s+")),
+                "-d", "-l", dir.resolve("ca.pem").toString(), "--pidfile", crun.resolve("pid").toString(), "--rpc-socket",
+                crun.resolve("sock").toString(), "--no-rpcbind",
+                "--connect", "127.0.0.1:" + cnNfs + ",127.0.0.1:" + listening(daemon, "127.0.0.1"),
+                "--connect", "127.0.0.1:" + cnMount + ",127.0.0.2:" + listening(daemon, "127.0.0.2")));
 
-        // (c) stunnel4, the same two services
-        Process stunnel = startStunnel(dir, ganesha.address, started);
-        TlsForwarder stNfs = started.add(TlsForwarder.plainTls("127.0.0.1", stunnelNfs, client));
-        TlsForwarder stMount = started.add(TlsForwarder.plainTls("127.0.0.1", stunnelMount, client));
+        // (c) stunnel4, the same two services: a server before ganesha, a client (checking the certificate) before it
+        Process stunnel = startStunnel(dir, "stunnel", ganesha.address, started, List.of(
+                "cert = " + dir.resolve("server/cert.pem"), "key = " + dir.resolve("server/certkey.pem")));
+        int stServerNfs = stunnelNfs;
+        int stServerMount = stunnelMount;
+        Process stunnelClient = startStunnel(dir, "stunnel-client", "127.0.0.1", started, List.of("client = yes",
+                "CAfile = " + dir.resolve("ca.pem"), "verifyChain = yes", "checkIP = 127.0.0.1"), stServerNfs, stServerMount);
 
         Map<Way, String[]> url = new EnumMap<>(Way.class); // the URL prefix and suffix around a file name
         url.put(Way.DIRECT, new String[] {"nfs://" + ganesha.address + exportPath + "/",
             "?nfsport=" + Ganesha.NFS_PORT + "&mountport=" + Ganesha.MOUNT_PORT});
-        url.put(Way.FRONT_END, new String[] {"nfs://127.0.0.1" + exportPath + "/", "?nfsport=" + feNfs.port() + "&mountport=" + feMount.port()});
-        url.put(Way.STUNNEL, new String[] {"nfs://127.0.0.1" + exportPath + "/", "?nfsport=" + stNfs.port() + "&mountport=" + stMount.port()});
-        Map<Way, List<TlsForwarder>> forwarders = new EnumMap<>(Way.class);
-        forwarders.put(Way.DIRECT, List.of());
-        forwarders.put(Way.FRONT_END, List.of(feNfs, feMount));
-        forwarders.put(Way.STUNNEL, List.of(stNfs, stMount));
-        Meter meter = new Meter(dir, daemon, stunnel, ganeshaPid, forwarders);
+        url.put(Way.FRONT_END, new String[] {"nfs://127.0.0.1" + exportPath + "/", "?nfsport=" + cnNfs + "&mountport=" + cnMount});
+        url.put(Way.STUNNEL, new String[] {"nfs://127.0.0.1" + exportPath + "/", "?nfsport=" + stunnelNfs + "&mountport=" + stunnelMount});
+        Meter meter = new Meter(dir, daemon, connector, stunnel, stunnelClient, ganeshaPid);
 
         System.out.printf("%s, %d cores, java %s; %d MiB per copy, %d rounds; NFSv3, libnfs nfs-cp writes, nfs-cat reads; ganesha's export on tmpfs%n",
                 Files.readString(Path.of("/proc/cpuinfo")).lines().filter(l -> l.startsWith("model name")).findFirst().orElse("cpu")
@@ -189,11 +199,8 @@ public final class NfsBench {
             Files.delete(back);
             Files.delete(export.path().resolve(name)); // a new name each time, so ganesha never meets a deleted name again
         }
-        List<String> suites = new ArrayList<>();
-        for (Way w : List.of(Way.FRONT_END, Way.STUNNEL)) {
-            suites.add(w.label + " " + forwarders.get(w).stream().flatMap(f -> f.cipherSuites().stream()).distinct().toList());
-        }
-        System.out.println("SHA-256 of what ganesha stored and of what was read back checked on each path; TLS: " + String.join(", ", suites));
+        System.out.println("SHA-256 of what ganesha stored and of what was read back checked on each path; TLS 1.3, each side's default suite: "
+                + suites(connector.log()) + " through the connector");
 
         Map<Way, List<Copy>> writes = new EnumMap<>(Way.class);
         Map<Way, List<Copy>> reads = new EnumMap<>(Way.class);
@@ -248,34 +255,45 @@ public final class NfsBench {
     private static String shortName(Way w) {
         return switch (w) {
             case DIRECT -> "direct";
-            case FRONT_END -> "front end";
-            case STUNNEL -> "stunnel";
+            case FRONT_END -> "connector+front end";
+            case STUNNEL -> "stunnel client+server";
         };
     }
 
     private static void summary(Map<Way, List<Copy>> writes, Map<Way, List<Copy>> reads, int rounds) {
-        System.out.printf("median of %d rounds; CPU in ms per MB over all rounds (write/read); forwarder: its threads in this JVM, "
-                + "JIT and GC not counted; libnfs: nfs-cp and nfs-cat%n", rounds);
-        System.out.printf("%-24s %10s %10s %11s | %11s %11s %11s %11s %11s%n", "path", "write MB/s", "read MB/s", "vs direct", "front end",
-                "stunnel", "ganesha", "forwarder", "libnfs");
+        System.out.printf("median of %d rounds; CPU in ms per MB over all rounds (write/read); libnfs: nfs-cp and nfs-cat%n", rounds);
+        System.out.printf("%-26s %10s %10s %11s | %11s %11s %11s %11s%n", "path", "write MB/s", "read MB/s", "vs direct",
+                "server side", "client side", "ganesha", "libnfs");
         double directW = median(writes.get(Way.DIRECT));
         double directR = median(reads.get(Way.DIRECT));
         for (Way w : Way.values()) {
             List<Copy> ws = writes.get(w);
             List<Copy> rs = reads.get(w);
-            System.out.printf("%-24s %10.1f %10.1f %5.2f/%-5.2f | %11s %11s %11s %11s %11s%n", w.label, median(ws), median(rs),
+            System.out.printf("%-26s %10.1f %10.1f %5.2f/%-5.2f | %11s %11s %11s %11s%n", w.label, median(ws), median(rs),
                     median(ws) / directW, median(rs) / directR,
-                    w == Way.FRONT_END ? perMb(ws, Copy::daemon) + "/" + perMb(rs, Copy::daemon) : "-",
-                    w == Way.STUNNEL ? perMb(ws, Copy::stunnel) + "/" + perMb(rs, Copy::stunnel) : "-",
+                    w == Way.DIRECT ? "-" : perMb(ws, Copy::serverSide) + "/" + perMb(rs, Copy::serverSide),
+                    w == Way.DIRECT ? "-" : perMb(ws, Copy::clientSide) + "/" + perMb(rs, Copy::clientSide),
                     perMb(ws, Copy::ganesha) + "/" + perMb(rs, Copy::ganesha),
-                    w == Way.DIRECT ? "-" : perMb(ws, Copy::forwarder) + "/" + perMb(rs, Copy::forwarder),
                     perMb(ws, Copy::client) + "/" + perMb(rs, Copy::client));
         }
-        System.out.printf("front end vs stunnel: rate %.2fx write, %.2fx read; relay CPU per MB %.2fx write, %.2fx read%n",
+        System.out.printf("TLS path vs stunnel4: rate %.2fx write, %.2fx read; CPU per MB: front end vs stunnel server %.2fx write, "
+                + "%.2fx read; connector vs stunnel client %.2fx write, %.2fx read%n",
                 median(writes.get(Way.FRONT_END)) / median(writes.get(Way.STUNNEL)),
                 median(reads.get(Way.FRONT_END)) / median(reads.get(Way.STUNNEL)),
-                cpuPerMb(writes.get(Way.FRONT_END), Copy::daemon) / cpuPerMb(writes.get(Way.STUNNEL), Copy::stunnel),
-                cpuPerMb(reads.get(Way.FRONT_END), Copy::daemon) / cpuPerMb(reads.get(Way.STUNNEL), Copy::stunnel));
+                cpuPerMb(writes.get(Way.FRONT_END), Copy::serverSide) / cpuPerMb(writes.get(Way.STUNNEL), Copy::serverSide),
+                cpuPerMb(reads.get(Way.FRONT_END), Copy::serverSide) / cpuPerMb(reads.get(Way.STUNNEL), Copy::serverSide),
+                cpuPerMb(writes.get(Way.FRONT_END), Copy::clientSide) / cpuPerMb(writes.get(Way.STUNNEL), Copy::clientSide),
+                cpuPerMb(reads.get(Way.FRONT_END), Copy::clientSide) / cpuPerMb(reads.get(Way.STUNNEL), Copy::clientSide));
+    }
+
+    /** The suites the connector's handshakes agreed, from its audit lines. */
+    private static java.util.Set<String> suites(String log) {
+        java.util.Set<String> found = new java.util.TreeSet<>();
+        Matcher m = Pattern.compile("handshake server=\\S+ .*?suite=(\\S+)").matcher(log);
+        while (m.find()) {
+            found.add(m.group(1));
+        }
+        return found;
     }
 
     private static double mbps(Copy c) {
@@ -300,38 +318,37 @@ public final class NfsBench {
     /** CPU seconds so far of everything a path runs through. */
     private static final class Meter {
         final DaemonProcess daemon;
+        final DaemonProcess connector;
         final Process stunnel;
+        final Process stunnelClient;
         final long ganesha;
-        final Map<Way, List<TlsForwarder>> forwarders;
         final Path dir;
 
-        Meter(Path dir, DaemonProcess daemon, Process stunnel, long ganesha, Map<Way, List<TlsForwarder>> forwarders) {
+        Meter(Path dir, DaemonProcess daemon, DaemonProcess connector, Process stunnel, Process stunnelClient, long ganesha) {
             this.dir = dir;
             this.daemon = daemon;
+            this.connector = connector;
             this.stunnel = stunnel;
+            this.stunnelClient = stunnelClient;
             this.ganesha = ganesha;
-            this.forwarders = forwarders;
         }
 
         /** Which of the processes the paths run through is gone, if any. */
         String dead() {
-            return !daemon.process.isAlive() ? "the daemon" : !stunnel.isAlive() ? "stunnel4"
+            return !daemon.process.isAlive() ? "the daemon" : !connector.process.isAlive() ? "the connector"
+                    : !stunnel.isAlive() ? "stunnel4" : !stunnelClient.isAlive() ? "stunnel4 (client)"
                     : ProcessHandle.of(ganesha).map(ProcessHandle::isAlive).orElse(false) ? null : "ganesha";
         }
 
+        /** Server side, client side, ganesha, libnfs: the sides of {@code w}'s path. */
         double[] now(Way w) throws IOException {
-            double fw = 0;
-            for (TlsForwarder f : forwarders.get(w)) {
-                fw += f.cpuSeconds();
-            }
-            return new double[] {daemon.cpuSeconds(), cpu(stunnel.pid()), cpu(ganesha), fw, childrenCpu()};
+            boolean ours = w == Way.FRONT_END;
+            return new double[] {ours ? daemon.cpuSeconds() : cpu(stunnel.pid()),
+                ours ? connector.cpuSeconds() : cpu(stunnelClient.pid()), cpu(ganesha), childrenCpu()};
         }
     }
 
-    /**
-     * One nfs-cp, timed, with each process's CPU in that time; waits (bounded) for the forwarders to
-     * finish the connections first, so their CPU is all in.
-     */
+    /** One nfs-cp, timed, with each process's CPU in that time. */
     private static Copy copy(String from, String to, long bytes, Meter meter, Way w) throws Exception {
         Path said = meter.dir.resolve("nfs-cp.out"); // nfs-cp says little: an error at most
         double[] before = meter.now(w);
@@ -359,12 +376,8 @@ public final class NfsBench {
             throw new IOException(what + " failed (" + p.exitValue() + ", " + w.label + "): "
                     + Files.readString(said).strip());
         }
-        for (TlsForwarder f : meter.forwarders.get(w)) {
-            Await.until(() -> f.connections() == 0, "the forwarder to close its connections (" + w.label + ")", 10);
-        }
         double[] after = meter.now(w);
-        return new Copy(bytes, seconds, after[0] - before[0], after[1] - before[1], after[2] - before[2], after[3] - before[3],
-                after[4] - before[4]);
+        return new Copy(bytes, seconds, after[0] - before[0], after[1] - before[1], after[2] - before[2], after[3] - before[3]);
     }
 
     private static void check(String sum, Path p, String what) throws IOException {
@@ -421,28 +434,24 @@ public final class NfsBench {
     private static int stunnelNfs;
     private static int stunnelMount;
 
-    /** stunnel4 with two services, NFS and MOUNT, each before ganesha's port; default TLS settings but TLS 1.3 only. */
-    private static Process startStunnel(Path dir, String ganesha, Started started) throws Exception {
+    /**
+     * stunnel4 with two services, NFS and MOUNT, each to {@code host}'s port ({@code ports}: the given
+     * ones, else ganesha's); TLS 1.3 only, default suites; {@code more}: its TLS side's lines. The ports
+     * it listens on are left in {@link #stunnelNfs} and {@link #stunnelMount}.
+     */
+    private static Process startStunnel(Path dir, String name, String host, Started started, List<String> more, int... ports)
+            throws Exception {
         stunnelNfs = freePort();
         stunnelMount = freePort();
-        Path conf = dir.resolve("stunnel.conf");
-        Path log = dir.resolve("stunnel.log");
-        Files.writeString(conf, String.join("\n",
-                "foreground = yes",
-                "pid =",
-                "debug = 3",
-                "sslVersionMin = TLSv1.3",
-                "cert = " + dir.resolve("server/cert.pem"),
-                "key = " + dir.resolve("server/certkey.pem"),
-                "socket = l:TCP_NODELAY=1",
-                "socket = r:TCP_NODELAY=1",
-                "[nfs]",
-                "accept = 127.0.0.1:" + stunnelNfs,
-                "connect = " + ganesha + ":" + Ganesha.NFS_PORT,
-                "[mount]",
-                "accept = 127.0.0.1:" + stunnelMount,
-                "connect = " + ganesha + ":" + Ganesha.MOUNT_PORT,
-                ""), StandardCharsets.US_ASCII);
+        Path conf = dir.resolve(name + ".conf");
+        Path log = dir.resolve(name + ".log");
+        List<String> lines = new ArrayList<>(List.of("foreground = yes", "pid =", "debug = 3", "sslVersionMin = TLSv1.3"));
+        lines.addAll(more);
+        lines.addAll(List.of("socket = l:TCP_NODELAY=1", "socket = r:TCP_NODELAY=1",
+                "[nfs]", "accept = 127.0.0.1:" + stunnelNfs, "connect = " + host + ":" + (ports.length > 0 ? ports[0] : Ganesha.NFS_PORT),
+                "[mount]", "accept = 127.0.0.1:" + stunnelMount, "connect = " + host + ":" + (ports.length > 0 ? ports[1] : Ganesha.MOUNT_PORT),
+                ""));
+        Files.writeString(conf, String.join("\n", lines), StandardCharsets.US_ASCII);
         Process p = new ProcessBuilder("stunnel4", conf.toString()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         started.add(() -> {
             p.destroy();
@@ -451,8 +460,10 @@ public final class NfsBench {
                 p.waitFor(10, TimeUnit.SECONDS);
             }
         });
+        int nfs = stunnelNfs;
+        int mount = stunnelMount;
         try {
-            Await.until(() -> !p.isAlive() || listening(stunnelNfs) && listening(stunnelMount), "stunnel4 to listen", 10);
+            Await.until(() -> !p.isAlive() || listening(nfs) && listening(mount), "stunnel4 to listen", 10);
         } catch (AssertionError e) {
             throw new IOException("stunnel4 did not start: " + Files.readString(log));
         }

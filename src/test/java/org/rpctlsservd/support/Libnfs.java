@@ -10,7 +10,7 @@ import java.util.HexFormat;
 
 /**
  * libnfs-utils 4.0's nfs-ls, nfs-cat and nfs-cp as the NFS client, each with a timeout. The URLs
- * name 127.0.0.1 (a connector of rpc.tlsclntd, or a {@link TlsForwarder}); libnfs uses one host for
+ * name 127.0.0.1 (a connector of rpc.tlsclntd); libnfs uses one host for
  * NFS and MOUNT, so both ports are on it. Its NFSv4 writes above 2,050 bytes fail in libnfs itself ("ZDR error: Failed to
  * encode COMPOUND4args"): write with NFSv3, read with either. nfs-cp cannot overwrite a name.
  */
