@@ -69,13 +69,16 @@ class RpctlscdServiceTest {
     private final List<AutoCloseable> closing = new ArrayList<>();
     private Daemon daemon;
     private AsyncRpcClient upcalls;
+    private Path crlFile;
 
     @BeforeEach
     void start() throws Exception {
+        crlFile = tmp.resolve("crl.pem");
         Path caFile = tmp.resolve("ca.pem");
         Files.writeString(caFile, TestPki.pem(ca.cert()));
+        Files.writeString(crlFile, TestPki.pem(ca.crl()));
         var config = new Cli(Opt.Side.CLIENT, "rpc.tlsclntd", 2, "h.example.org", h -> null)
-                .parse(new String[] {"-N", "2", "-l", caFile.toString(), "--handshake-timeout", "3", "--no-rpcbind",
+                .parse(new String[] {"-N", "2", "-l", caFile.toString(), "-r", crlFile.toString(), "--handshake-timeout", "3", "--no-rpcbind",
                         "--rpc-socket", tmp.resolve("cd.sock").toString()});
         daemon = Daemon.startClient(config);
         upcalls = new AsyncRpcClient(UnixDomainSocketAddress.of(config.rpcSocket()), rpctlscd.RPCTLSCD, rpctlscd.RPCTLSCDVERS, timer);
@@ -232,5 +235,21 @@ class RpctlscdServiceTest {
         for (CompletableFuture<rpctlscd_connect_res> f : pending) {
             assertEquals(rpctlssd.RPCTLSERR_NOSSL, f.get(20, TimeUnit.SECONDS).reterr, "the handshake's deadline ends it with NOSSL");
         }
+    }
+
+    @Test
+    void sighupReadsTheCrlAgainForNewHandshakes() throws Exception {
+        TestPki.Issued server = ca.leaf("server").dns("localhost").issue();
+        InetSocketAddress at = tlsServer(server);
+        assertEquals(rpctlssd.RPCTLSERR_OK, connect(parkConnected(at, "localhost")).reterr, "not revoked yet");
+        ca.revoke(server.cert().getSerialNumber());
+        Files.writeString(crlFile, TestPki.pem(ca.crl()));
+        int before = daemon.reloads();
+        daemon.reload(); // what SIGHUP does
+        org.rpctlsservd.support.Await.until(() -> daemon.reloads() > before, "the reload", 10);
+        assertEquals(0, daemon.failedReloads());
+        assertEquals(rpctlssd.RPCTLSERR_NOSSL, connect(parkConnected(at, "localhost")).reterr, "revoked by the CRL read again");
+        InetSocketAddress other = tlsServer(ca.leaf("other").dns("localhost").issue());
+        assertEquals(rpctlssd.RPCTLSERR_OK, connect(parkConnected(other, "localhost")).reterr, "a certificate not revoked still passes");
     }
 }
