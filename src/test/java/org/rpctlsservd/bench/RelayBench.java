@@ -386,46 +386,35 @@ public final class RelayBench {
         return b.array();
     }
 
-    /** A TLS relay in a process of its own (the client side's: its clients are plain, with --connector). */
-    private interface Relay extends AutoCloseable {
-        Socket connect(SSLContext ctx, String suite) throws IOException;
+    /**
+     * A TLS relay in a process of its own, measured by its pid (the client side's, with --connector:
+     * its clients are then plain); {@code port}: where a stunnel4 server listens (0 for the others).
+     */
+    private record Relay(long pid, int port, Dialer dialer, AutoCloseable closer) implements AutoCloseable {
+        /** How a client reaches the relay: a TLS socket, or a plain one to a client side. */
+        interface Dialer {
+            Socket connect(SSLContext ctx, String suite) throws IOException;
+        }
 
-        double cpuSeconds() throws IOException;
+        Socket connect(SSLContext ctx, String suite) throws IOException {
+            return dialer.connect(ctx, suite);
+        }
 
-        long pid();
+        double cpuSeconds() throws IOException {
+            return processCpu(pid);
+        }
 
         @Override
-        void close() throws Exception;
+        public void close() throws Exception {
+            closer.close();
+        }
 
         static Relay daemon(Path dir, String suite, int backendPort) throws Exception {
-            Path run = Files.createTempDirectory(dir, "daemon");
             String jvm = System.getenv().getOrDefault("BENCH_DAEMON_JVM", "").trim(); // for profiling: -XX:StartFlightRecording=...
-            DaemonProcess d = DaemonProcess.start(run, jvm.isEmpty() ? List.of() : List.of(jvm.split("\\s+")), List.of(), "-d", "-D", dir.resolve("server").toString(),
-                    "-C", suite, "--pidfile", run.resolve("pid").toString(), "--rpc-socket", run.resolve("sock").toString(),
-                    "--no-rpcbind", "--listen", "127.0.0.1:0", "--backend", "127.0.0.1:" + backendPort);
-            return new Relay() {
-                @Override
-                public Socket connect(SSLContext ctx, String s) throws IOException {
-                    Socket raw = plain(d.frontEndPort);
-                    return FrontEndHarness.startTls(raw, d.frontEndPort, ctx, ssl -> only(ssl, s));
-                }
-
-                @Override
-                public double cpuSeconds() throws IOException {
-                    return d.cpuSeconds();
-                }
-
-                @Override
-                public long pid() {
-                    return d.pid();
-                }
-
-                @Override
-                public void close() throws Exception {
-                    d.terminate(15); // SIGTERM: an orderly stop, so that a flight recording is written
-                    d.close();
-                }
-            };
+            DaemonProcess d = frontEnd(Files.createTempDirectory(dir, "daemon"), jvm.isEmpty() ? List.of() : List.of(jvm.split("\\s+")),
+                    dir, suite, backendPort);
+            return new Relay(d.pid(), 0, (ctx, s) -> FrontEndHarness.startTls(plain(d.frontEndPort), d.frontEndPort, ctx, ssl -> only(ssl, s)),
+                    () -> RelayBench.stop(d));
         }
 
         /**
@@ -434,9 +423,7 @@ public final class RelayBench {
          */
         static Relay connector(Path dir, String suite, int backendPort) throws Exception {
             Path run = Files.createTempDirectory(dir, "connector");
-            DaemonProcess server = DaemonProcess.start(run.resolve("server"), List.of(), List.of(), "-d", "-D",
-                    dir.resolve("server").toString(), "-C", suite, "--pidfile", run.resolve("server.pid").toString(), "--rpc-socket",
-                    run.resolve("server.sock").toString(), "--no-rpcbind", "--listen", "127.0.0.1:0", "--backend", "127.0.0.1:" + backendPort);
+            DaemonProcess server = frontEnd(run.resolve("server"), List.of(), dir, suite, backendPort);
             int port = freePort();
             DaemonProcess client;
             try {
@@ -444,33 +431,13 @@ public final class RelayBench {
                         "-C", suite, "--pidfile", run.resolve("client.pid").toString(), "--rpc-socket", run.resolve("client.sock").toString(),
                         "--no-rpcbind", "--connect", "127.0.0.1:" + port + ",localhost:" + server.frontEndPort);
             } catch (Exception | AssertionError e) {
-                server.close();
+                RelayBench.stop(server);
                 throw e;
             }
-            return new Relay() {
-                @Override
-                public Socket connect(SSLContext ctx, String s) throws IOException {
-                    return plain(port);
-                }
-
-                @Override
-                public double cpuSeconds() throws IOException {
-                    return client.cpuSeconds();
-                }
-
-                @Override
-                public long pid() {
-                    return client.pid();
-                }
-
-                @Override
-                public void close() throws Exception {
-                    client.terminate(15);
-                    client.close();
-                    server.terminate(15);
-                    server.close();
-                }
-            };
+            return new Relay(client.pid(), 0, (ctx, s) -> plain(port), () -> {
+                RelayBench.stop(client);
+                RelayBench.stop(server);
+            });
         }
 
         /** stunnel4 in client mode (measured, checking the server's certificate) in front of a stunnel4 server (not measured). */
@@ -479,79 +446,42 @@ public final class RelayBench {
             int port = freePort();
             Process p;
             try {
-                p = startStunnel(dir, "stunnel-client", suite, port, "127.0.0.1:" + serverPort(server), List.of(
+                p = startStunnel(dir, "stunnel-client", suite, port, "127.0.0.1:" + server.port(), List.of(
                         "client = yes", "CAfile = " + dir.resolve("ca.pem"), "verifyChain = yes", "checkHost = localhost"));
             } catch (Exception e) {
                 server.close();
                 throw e;
             }
-            return new Relay() {
-                @Override
-                public Socket connect(SSLContext ctx, String s) throws IOException {
-                    return plain(port);
-                }
-
-                @Override
-                public double cpuSeconds() throws IOException {
-                    return processCpu(p.pid());
-                }
-
-                @Override
-                public long pid() {
-                    return p.pid();
-                }
-
-                @Override
-                public void close() throws Exception {
-                    p.destroy();
-                    p.waitFor(10, TimeUnit.SECONDS);
-                    server.close();
-                }
-            };
+            return new Relay(p.pid(), 0, (ctx, s) -> plain(port), () -> {
+                RelayBench.stop(p);
+                server.close();
+            });
         }
 
         static Relay stunnel(Path dir, String suite, int backendPort) throws Exception {
             int listenPort = freePort();
             Process p = startStunnel(dir, "stunnel", suite, listenPort, "127.0.0.1:" + backendPort, List.of(
                     "cert = " + dir.resolve("server/cert.pem"), "key = " + dir.resolve("server/certkey.pem")));
-            return new Relay() {
-                @Override
-                public Socket connect(SSLContext ctx, String s) throws IOException {
-                    Socket raw = plain(listenPort);
-                    return handshake(ctx, s, raw, listenPort);
-                }
-
-                @Override
-                public long pid() {
-                    return p.pid();
-                }
-
-                @Override
-                public double cpuSeconds() throws IOException {
-                    return processCpu(p.pid());
-                }
-
-                @Override
-                public int port() {
-                    return listenPort;
-                }
-
-                @Override
-                public void close() throws Exception {
-                    p.destroy();
-                    p.waitFor(10, TimeUnit.SECONDS);
-                }
-            };
-        }
-
-        /** The port a stunnel4 server listens on (0 for the daemon, whose clients find it otherwise). */
-        default int port() {
-            return 0;
+            return new Relay(p.pid(), listenPort, (ctx, s) -> handshake(ctx, s, plain(listenPort), listenPort), () -> RelayBench.stop(p));
         }
     }
 
-    private static int serverPort(Relay r) {
-        return r.port();
+    /** The daemon's front end before the backend, TLS 1.3 with {@code suite} alone, in {@code run}. */
+    private static DaemonProcess frontEnd(Path run, List<String> jvm, Path dir, String suite, int backendPort) throws Exception {
+        return DaemonProcess.start(run, jvm, List.of(), "-d", "-D", dir.resolve("server").toString(), "-C", suite, "--pidfile",
+                run.resolve("pid").toString(), "--rpc-socket", run.resolve("sock").toString(), "--no-rpcbind", "--listen", "127.0.0.1:0",
+                "--backend", "127.0.0.1:" + backendPort);
+    }
+
+    /** SIGTERM: an orderly stop, so that a flight recording is written. */
+    private static void stop(DaemonProcess d) throws InterruptedException {
+        d.terminate(15);
+        d.close();
+    }
+
+    private static void stop(Process p) throws InterruptedException {
+        p.destroy();
+        p.waitFor(10, TimeUnit.SECONDS);
     }
 
     /** stunnel4 with one service from 127.0.0.1:{@code port} to {@code connect}, TLS 1.3 with {@code suite} alone; its log in {@code dir/name.log}. */
