@@ -232,6 +232,15 @@ final class ConnectorConnection extends MemberBase {
         return server;
     }
 
+    /** A server that stopped reading is the operator's to know of (a client that did is only the client's). */
+    @Override
+    protected void writeTimedOut(Outbound o, long seconds) {
+        if (o == c.toBackend) {
+            c.services.warnings().warning("connector-write-timeout " + connect.server(), () -> "connector: server " + connect.server()
+                    + " took no bytes for " + seconds + " s (--write-timeout, " + o.bytes + " bytes waiting): closing its clients");
+        }
+    }
+
     @Override
     public String server() {
         return connect.server();
