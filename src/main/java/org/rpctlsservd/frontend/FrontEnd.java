@@ -73,7 +73,8 @@ public final class FrontEnd implements Closeable {
             ios.add(new IoLoop(config.ioThreads() == 1 ? loopName : loopName + "-" + (i + 1)));
         }
         List<Relay> relays = config.relays();
-        // the connector's servers given as IP literals (a name's address is known only at each connect)
+        // the connector's servers given as IP literals only: a name is resolved at each connect and may give another address each
+        // time, so a probe of one address would speak for none of them (named servers are not on /ready; ConnectorTest says so)
         this.backendHealth = new BackendHealth(config.connecting() ? config.connectors().stream()
                 .filter(c -> ServerNames.literal(c.serverHost())).map(c -> new InetSocketAddress(c.serverHost(), c.serverPort())).toList()
                 : relays.stream().map(Relay::backend).toList(), timer, ios.get(0));

@@ -173,6 +173,21 @@ class ConnectorTest {
     }
 
     @Test
+    void readyTracksTheServersGivenAsAddressesNotThoseGivenByName() throws Exception {
+        try (ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            FrontEndSettings s = FrontEndSettings.connector(List.of(
+                    new Connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "127.0.0.1", 2049, ""),
+                    new Connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "localhost", 2050, "")),
+                    false, Duration.ofSeconds(30), Duration.ofSeconds(10), Duration.ofSeconds(10), 1, 100, Duration.ofSeconds(10),
+                    SourcePortRange.ANY, List.of());
+            connector = new FrontEnd(s, rpctlscd.getLocalSocketAddress(), null, handoff, new EstablishedSessions(new SessionTable()), timer,
+                    new MemoryBudget(64L << 20));
+            // a name may resolve to another address at each connect: no one address's health speaks for it
+            assertEquals(List.of("127.0.0.1:2049"), List.copyOf(connector.backendHealth().reachable().keySet()));
+        }
+    }
+
+    @Test
     void theConnectorsLoopsAreNamedForIt() throws Exception {
         try (Server server = new Server(null, false);
                 ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
