@@ -26,6 +26,8 @@ final class Admission {
     private final int maxClients;
     private final Set<Member> connections;
     private final RateLimitedLog warnings;
+    /** "front end" or "connector", for the log. */
+    private final String who;
     /**
      * Connections admitted and neither forgotten nor marked for eviction: what counts against
      * --max-clients. One counter, so no reader sees a connection gone from one count and not yet
@@ -33,10 +35,11 @@ final class Admission {
      */
     private final AtomicInteger standing = new AtomicInteger();
 
-    Admission(int maxClients, Set<Member> connections, RateLimitedLog warnings) {
+    Admission(int maxClients, Set<Member> connections, RateLimitedLog warnings, String who) {
         this.maxClients = maxClients;
         this.connections = connections;
         this.warnings = warnings;
+        this.who = who;
     }
 
     /** A slot for a newcomer: taken, or made by marking others to be closed; false when nobody can go. */
@@ -44,7 +47,7 @@ final class Admission {
         if (takeSlot() || makeRoom()) {
             return true;
         }
-        warnings.warning("max-clients", () -> "front end: refused a client: " + maxClients + " connections already"
+        warnings.warning("max-clients", () -> who + ": refused a client: " + maxClients + " connections already"
                 + " (--max-clients), all of them handshaking or closing already");
         return false;
     }
@@ -141,7 +144,7 @@ final class Admission {
         }
         if (marked > 0) {
             int n = marked;
-            warnings.warning("evicted", () -> "front end: " + maxClients + " connections (--max-clients): closing " + n
+            warnings.warning("evicted", () -> who + ": " + maxClients + " connections (--max-clients): closing " + n
                     + " that earned least, longest idle first, to make room");
         }
         return marked > 0;

@@ -307,7 +307,9 @@ final class BackendConnect {
 
     private void fail(String why) {
         services.backendHealth().failed(backend, why);
-        services.warnings().warning("backend-connect", () -> who + ": cannot reach " + side + " " + LogText.address(backend) + ": " + why);
+        // the connector's by server (few, fixed by --connect), so one server down does not hide another
+        String kind = who.equals("connector") ? "connector-connect-failed " + LogText.address(backend) : "backend-connect";
+        services.warnings().warning(kind, () -> who + ": cannot reach " + side + " " + LogText.address(backend) + ": " + why);
         failed.accept(side.substring(4) + " " + LogText.address(backend) + ": " + why);
     }
 

@@ -59,7 +59,7 @@ final class ConnectorConnection extends MemberBase {
             return;
         }
         if (address == null) {
-            c.services.warnings().warning("connector-resolve", () -> "connector: cannot resolve server " + connect.server() + ": " + why);
+            c.services.warnings().warning("connector-resolve " + connect.server(), () -> "connector: cannot resolve server " + connect.server() + ": " + why);
             teardown("server " + connect.server() + " not resolved");
             return;
         }
@@ -142,8 +142,11 @@ final class ConnectorConnection extends MemberBase {
         } else {
             try {
                 startTls.fromServer(buf);
-            } catch (IOException e) {
-                teardown("bad reply to the STARTTLS probe: " + LogText.why(e, "the server"));
+            } catch (IOException e) { // not even RPC record marking: said, as a reply that is no RPC reply is
+                String why = LogText.why(e, "the server");
+                c.services.warnings().warning("connector-no-starttls " + connect.server(), () -> "connector: server " + connect.server()
+                        + " did not answer STARTTLS (garbage instead of a reply: " + why + ")");
+                teardown("bad reply to the STARTTLS probe: " + why);
                 return;
             }
         }
@@ -227,6 +230,20 @@ final class ConnectorConnection extends MemberBase {
     @Override
     protected BackendConnect connector() {
         return server;
+    }
+
+    /** A server that stopped reading is the operator's to know of (a client that did is only the client's). */
+    @Override
+    protected void writeTimedOut(Outbound o, long seconds) {
+        if (o == c.toBackend) {
+            c.services.warnings().warning("connector-write-timeout " + connect.server(), () -> "connector: server " + connect.server()
+                    + " took no bytes for " + seconds + " s (--write-timeout, " + o.bytes + " bytes waiting): closing its clients");
+        }
+    }
+
+    @Override
+    public String server() {
+        return connect.server();
     }
 
     @Override

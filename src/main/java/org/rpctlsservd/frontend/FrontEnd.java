@@ -67,19 +67,22 @@ public final class FrontEnd implements Closeable {
         RateLimitedLog warnings = new RateLimitedLog(LOG);
         this.sourcePorts = new SourcePorts(SourcePorts.usable(config), config.sources());
         List<IoLoop> ios = new ArrayList<>();
+        // the connector's loops are named for it (and so the upcall sockets bound as <socket>.connector-io-N)
+        String loopName = config.connecting() ? "connector-io" : "frontend-io";
         for (int i = 0; i < config.ioThreads(); i++) {
-            ios.add(new IoLoop(config.ioThreads() == 1 ? "frontend-io" : "frontend-io-" + (i + 1)));
+            ios.add(new IoLoop(config.ioThreads() == 1 ? loopName : loopName + "-" + (i + 1)));
         }
         List<Relay> relays = config.relays();
-        // the connector's servers given as IP literals (a name's address is known only at each connect)
+        // the connector's servers given as IP literals only: a name is resolved at each connect and may give another address each
+        // time, so a probe of one address would speak for none of them (named servers are not on /ready; ConnectorTest says so)
         this.backendHealth = new BackendHealth(config.connecting() ? config.connectors().stream()
                 .filter(c -> ServerNames.literal(c.serverHost())).map(c -> new InetSocketAddress(c.serverHost(), c.serverPort())).toList()
                 : relays.stream().map(Relay::backend).toList(), timer, ios.get(0));
-        Admission admission = new Admission(config.maxClients(), connections, warnings);
-        Shedding shedding = new Shedding(budget, connections, warnings);
+        Admission admission = new Admission(config.maxClients(), connections, warnings, config.who());
+        Shedding shedding = new Shedding(budget, connections, warnings, config.who());
         Shared shared = new Shared(new ConnectionSettings(config.require(), MAX_RECORD, config.backendProxy(),
                 config.proxyHeaderTimeout().toNanos(), config.allowPlain()), timer, budget, stats, warnings, new Refusals(warnings), handoff, sessions,
-                config.acceptProxyFrom(), connections, admission, shedding, permits, sourcePorts, new PortRoom(connections, warnings),
+                config.acceptProxyFrom(), connections, admission, shedding, permits, sourcePorts, new PortRoom(connections, warnings, config.who()),
                 backendHealth);
         for (int i = 0; i < ios.size(); i++) {
             if (i < MAX_UPCALL_CONNECTIONS) {
@@ -98,9 +101,9 @@ public final class FrontEnd implements Closeable {
                 }
             }
             listeners.bind(config.connecting() ? config.connectors().stream().map(Connect::listen).toList()
-                    : relays.stream().map(Relay::listen).toList(), config.connecting() ? "connector" : "front end");
+                    : relays.stream().map(Relay::listen).toList(), config.who());
             this.sweep = new IdleSweep(loops, shedding, warnings, config.firstCallTimeout().toNanos(), config.idleTimeout().toNanos(),
-                    config.writeTimeout().toNanos(), timer);
+                    config.writeTimeout().toNanos(), timer, config.connecting());
             if (config.connecting()) {
                 listeners.startConnectors(config.connectors(), names, " (server connections from "
                         + (sourcePorts.binds() ? "ports " + sourcePorts.describe() : "any port")

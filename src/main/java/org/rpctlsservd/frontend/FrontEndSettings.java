@@ -71,4 +71,9 @@ public record FrontEndSettings(
     public boolean connecting() {
         return !connectors.isEmpty();
     }
+
+    /** How the log names this side: "front end", or "connector" in connector mode. */
+    public String who() {
+        return connecting() ? "connector" : "front end";
+    }
 }

@@ -21,9 +21,12 @@ final class IdleSweep implements Closeable {
     private final long idleNanos;
     private final long writeTimeoutNanos;
     private final ScheduledFuture<?> sweep;
+    /** The connector's wording (its clients wait for their server's STARTTLS answer and handshake, not for their own). */
+    private final boolean connector;
 
     IdleSweep(List<Loop> loops, Shedding shedding, RateLimitedLog warnings, long firstCallNanos, long idleNanos,
-            long writeTimeoutNanos, ScheduledExecutorService timer) {
+            long writeTimeoutNanos, ScheduledExecutorService timer, boolean connector) {
+        this.connector = connector;
         this.loops = loops;
         this.shedding = shedding;
         this.warnings = warnings;
@@ -47,8 +50,7 @@ final class IdleSweep implements Closeable {
         for (Member c : loop.members) {
             if (c.earned() == Member.UNEARNED && now - c.acceptedAt() > firstCallNanos) {
                 if (c.doom(Shed.FIRST_CALL_TIMEOUT, 0)) {
-                    warnings.warning("first-call", () -> "front end: closed clients that had no STARTTLS probe answered and no"
-                            + " call relayed within " + TimeUnit.NANOSECONDS.toMillis(firstCallNanos) + " ms (--first-call-timeout)");
+                    firstCallWarning(c);
                     c.teardown("nothing earned within " + TimeUnit.NANOSECONDS.toMillis(firstCallNanos) + " ms");
                 }
             } else if (now - c.lastActivity() > idleNanos && !c.handshaking()) {
@@ -57,6 +59,18 @@ final class IdleSweep implements Closeable {
                 c.checkStuck(now, writeTimeoutNanos);
             }
         }
+    }
+
+    private void firstCallWarning(Member c) {
+        long ms = TimeUnit.NANOSECONDS.toMillis(firstCallNanos);
+        if (!connector) {
+            warnings.warning("first-call", () -> "front end: closed clients that had no STARTTLS probe answered and no"
+                    + " call relayed within " + ms + " ms (--first-call-timeout)");
+            return;
+        }
+        String server = c.server(); // keyed by server: one slow server does not hide another (the set is fixed by --connect)
+        warnings.warning("first-call " + server, () -> "connector: closed clients whose server " + server + " answered no STARTTLS"
+                + " probe and finished no TLS handshake within " + ms + " ms (--first-call-timeout)");
     }
 
     @Override

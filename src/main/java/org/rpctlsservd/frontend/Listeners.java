@@ -42,6 +42,8 @@ final class Listeners implements Closeable {
     private final List<ServerSocketChannel> channels = new ArrayList<>();
     private final List<Listener> accepting = new ArrayList<>();
     private volatile boolean closed;
+    /** "front end" or "connector", for the log; set by {@link #bind}. */
+    private String who = "front end";
     /** The connector's server look-ups; null for the front end. */
     private ServerNames names;
 
@@ -76,6 +78,7 @@ final class Listeners implements Closeable {
 
     /** Opens and binds a listening socket for each address, in order ({@code who}: "front end", "connector"); the caller closes this on failure. */
     void bind(List<InetSocketAddress> listens, String who) throws IOException {
+        this.who = who;
         for (InetSocketAddress a : listens) {
             try {
                 ServerSocketChannel ss = ServerSocketChannel.open();
@@ -149,7 +152,7 @@ final class Listeners implements Closeable {
                 return;
             } catch (IOException e) {
                 if (!closed && l.channel.isOpen()) {
-                    warnings.warning("accept", () -> "front end: accept failed: " + LogText.why(e, "the client"));
+                    warnings.warning("accept", () -> who + ": accept failed: " + LogText.why(e, "the client"));
                 }
                 break;
             }
@@ -214,7 +217,7 @@ final class Listeners implements Closeable {
             }
         } catch (IOException e) {
             admission.gaveBack(); // its slot, taken or handed over, goes back
-            LOG.fine(() -> "front end: a client went before it was served: " + LogText.why(e, "the client"));
+            LOG.fine(() -> who + ": a client went before it was served: " + LogText.why(e, "the client"));
             Channels.closeQuietly(c);
         }
     }

@@ -25,6 +25,11 @@ interface Member {
 
     int earned();
 
+    /** The connector's server ({@code host:port} as --connect gave it); null in the front end. */
+    default String server() {
+        return null;
+    }
+
     /** When it last made progress either way (System.nanoTime). */
     long lastActivity();
 

@@ -48,6 +48,10 @@ abstract class MemberBase implements Member, Connection.Events {
     /** How the log names the connection ("front end 192.0.2.1:700"). */
     protected abstract String name();
 
+    /** {@code o}'s side took no bytes for --write-timeout ({@code seconds}); the connection is closed next. */
+    protected void writeTimedOut(Outbound o, long seconds) {
+    }
+
     /** Its own stages' part of closing (a PROXY header's timer, say); on its loop. */
     protected void closeStages() {
     }
@@ -176,6 +180,7 @@ abstract class MemberBase implements Member, Connection.Events {
         }
         for (Outbound o : new Outbound[] {c.toClient, c.toBackend}) {
             if (o.stuckFor(now, writeTimeoutNanos)) {
+                writeTimedOut(o, TimeUnit.NANOSECONDS.toSeconds(writeTimeoutNanos));
                 teardown(o.side + " took no bytes for " + TimeUnit.NANOSECONDS.toSeconds(writeTimeoutNanos) + " s (" + o.bytes
                         + " bytes waiting)");
                 return;

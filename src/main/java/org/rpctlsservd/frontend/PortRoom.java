@@ -17,10 +17,15 @@ import org.rpctlsservd.metrics.Metrics.Shed;
 final class PortRoom {
     private final Set<Member> connections;
     private final RateLimitedLog warnings;
+    /** "front end: ... toward the backend" or, in connector mode, "connector: ... toward the server". */
+    private final String who;
+    private final String toward;
 
-    PortRoom(Set<Member> connections, RateLimitedLog warnings) {
+    PortRoom(Set<Member> connections, RateLimitedLog warnings, String who) {
         this.connections = connections;
         this.warnings = warnings;
+        this.who = who;
+        this.toward = who.equals("connector") ? "the server " : "the backend ";
     }
 
     /** Who goes first: lowest rank, then longest idle. */
@@ -60,9 +65,9 @@ final class PortRoom {
                 continue;
             }
             victim.portHeir(heir); // before the close gives the port back
-            warnings.warning("port-room", () -> "front end: every source port toward the backend " + LogText.address(backend) + " in use: closing the"
+            warnings.warning("port-room", () -> who + ": every source port toward " + toward + LogText.address(backend) + " in use: closing the"
                     + " connection that ranks lowest, idle longest, to make room");
-            Member.close(victim, newcomer, "closed to make room: every source port toward the backend " + LogText.address(backend) + " in use");
+            Member.close(victim, newcomer, "closed to make room: every source port toward " + toward + LogText.address(backend) + " in use");
             return true;
         }
         return false;

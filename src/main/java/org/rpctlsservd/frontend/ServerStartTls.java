@@ -85,11 +85,12 @@ final class ServerStartTls {
         }
         String line = "connector: server " + connect.server() + " did not answer STARTTLS (" + a.what() + ")";
         if (a.kind() == StartTlsProbe.Kind.NOT_STARTTLS && c.services.settings().allowPlain()) {
-            c.services.warnings().warning("connector-plain", () -> line + "; relaying in plain text (--allow-plain)");
+            c.services.warnings().warning("connector-plain " + connect.server(), () -> line + "; relaying in plain text (--allow-plain)");
             outcome.plain();
             return;
         }
-        c.services.warnings().warning("connector-no-starttls", () -> line);
+        // keyed by server (the set --connect fixed): a second misconfigured server within the interval is named too
+        c.services.warnings().warning("connector-no-starttls " + connect.server(), () -> line);
         c.events.teardown("the server did not answer STARTTLS");
     }
 
@@ -114,7 +115,7 @@ final class ServerStartTls {
         if (err != null || reterr == null || reterr != 0) {
             Throwable cause = err instanceof CompletionException ? err.getCause() : err;
             boolean ours = c.services.withdraw(c.cookie, server);
-            c.services.warnings().warning("connector-connect", () -> "connector: TLS to server " + connect.server() + " failed: "
+            c.services.warnings().warning("connector-connect " + connect.server(), () -> "connector: TLS to server " + connect.server() + " failed: "
                     + (err == null ? "RPCTLSCD CONNECT answered reterr " + reterr
                             : "RPCTLSCD CONNECT upcall failed: " + LogText.why(cause, "the RPCTLSCD service")));
             if (!ours && cause instanceof TimeoutException) {

@@ -22,13 +22,16 @@ final class Shedding {
     private final MemoryBudget budget;
     private final Set<Member> connections;
     private final RateLimitedLog warnings;
+    /** "front end" or "connector", for the log. */
+    private final String who;
     /** The bytes of connections marked for the memory budget and not yet closed. */
     private final AtomicLong markedBytes = new AtomicLong();
 
-    Shedding(MemoryBudget budget, Set<Member> connections, RateLimitedLog warnings) {
+    Shedding(MemoryBudget budget, Set<Member> connections, RateLimitedLog warnings, String who) {
         this.budget = budget;
         this.connections = connections;
         this.warnings = warnings;
+        this.who = who;
     }
 
     /** What a connection holds, read once, so the order does not change while it is sorted. */
@@ -95,7 +98,7 @@ final class Shedding {
         if (n > 0) {
             int count = n;
             long bytes = freed;
-            warnings.warning("budget-shed", () -> "front end: memory budget of " + (budget.limit() >> 20) + " MiB reached: closing "
+            warnings.warning("budget-shed", () -> who + ": memory budget of " + (budget.limit() >> 20) + " MiB reached: closing "
                     + count + " connections holding " + (bytes >> 10) + " KiB (unfinished records of stalled clients first, then the"
                     + " largest)");
         }

@@ -43,13 +43,16 @@ final class SourcePorts {
         if (why == null) {
             return range;
         }
+        // the connector's words: its option is --server-source-ports, its other side the server
+        String option = config.connecting() ? "--server-source-ports" : "--backend-source-ports";
+        String side = config.connecting() ? "server" : "backend";
         if (range.given()) {
-            throw new java.io.IOException("front end: --backend-source-ports " + range + ": the daemon may not bind these ports (" + why
-                    + "): run it as root or with CAP_NET_BIND_SERVICE, or say --backend-source-ports any");
+            throw new java.io.IOException(config.who() + ": " + option + " " + range + ": the daemon may not bind these ports (" + why
+                    + "): run it as root or with CAP_NET_BIND_SERVICE, or say " + option + " any");
         }
-        java.util.logging.Logger.getLogger("rpctlssd").warning("front end: backend connections come from unprivileged ports: the daemon may not bind ports " + range + " ("
+        java.util.logging.Logger.getLogger("rpctlssd").warning(config.who() + ": " + side + " connections come from unprivileged ports: the daemon may not bind ports " + range + " ("
                 + why + "); NFS exports with `secure' (knfsd's default) or PrivilegedPort = true refuse them; run the daemon as "
-                + "root or with CAP_NET_BIND_SERVICE, or say --backend-source-ports any");
+                + "root or with CAP_NET_BIND_SERVICE, or say " + option + " any");
         return SourcePortRange.ANY;
     }
 

@@ -118,6 +118,20 @@ class ThreadNamesTest {
             }
             h.daemon.reload(); // the reload thread is made at the first SIGHUP
             Await.until(() -> h.daemon.reloads() >= 1, "the reload done");
+            // rpc.tlsclntd with a connector to that front end, its server by name (the look-up thread), one call through it
+            org.rpctlsservd.cli.Config cc = new org.rpctlsservd.cli.Cli(org.rpctlsservd.cli.Opt.Side.CLIENT, "rpc.tlsclntd", 2, "h.example.org",
+                    x -> null).parse(new String[] {"--no-rpcbind", "--no-pidfile", "--rpc-socket", tmp.resolve("cd.sock").toString(),
+                            "--connect", "127.0.0.1:0,localhost:" + h.port});
+            try (org.rpctlsservd.daemon.Daemon client = org.rpctlsservd.daemon.Daemon.startClient(cc);
+                    RawRpc c = new RawRpc(client.frontEnd().addresses().get(0).getPort())) {
+                c.send(FrontEndHarness.whoami(2, FrontEndHarness.authNone()).bytes());
+                assertEquals(0, c.read().stat, "a call relayed through the connector: its loops and look-up have run");
+                for (Thread t : liveThreads()) {
+                    if (!before.contains(t)) {
+                        started.add(t.getName());
+                    }
+                }
+            }
             for (Thread t : liveThreads()) {
                 if (!before.contains(t)) {
                     started.add(t.getName());
@@ -136,7 +150,8 @@ class ThreadNamesTest {
                 + " all it started: " + started);
         // The test must see the daemon's kinds, or it would pass on a daemon that started nothing.
         for (String kind : List.of("frontend-io-N", "handshake-N", "rpc-accept-tcp-PORT", "rpc-tcp-PORT", "rpc-udp-PORT",
-                "rpc-accept-local-SOCKET", "rpc-local-SOCKET", "rpctlssd-timer", "rpctlssd-reload", "metrics-http")) {
+                "rpc-accept-local-SOCKET", "rpc-local-SOCKET", "rpctlssd-timer", "rpctlssd-reload", "metrics-http", "connector-io-N",
+                "connector-lookup")) {
             Pattern p = map.get(kind);
             assertTrue(p != null, "the map names " + kind);
             assertTrue(started.stream().anyMatch(n -> p.matcher(n).matches()), kind + " seen live among " + started);

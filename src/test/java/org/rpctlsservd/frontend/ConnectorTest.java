@@ -103,7 +103,8 @@ class ConnectorTest {
     @Test
     void aServerThatNeverAnswersTheProbeIsGivenUpAtTheFirstCallTimeout() throws Exception {
         try (Server server = new Server(null, false);
-                ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+                ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+                LogCapture log = LogCapture.daemon()) {
             start(server.port(), rpctlscd, false, Duration.ofSeconds(1));
             try (Socket client = client()) {
                 client.setSoTimeout(10_000);
@@ -111,6 +112,10 @@ class ConnectorTest {
                 assertEquals(-1, client.getInputStream().read(), "closed by --first-call-timeout");
             }
             assertEquals(0, server.after.get(10, TimeUnit.SECONDS).length);
+            // the connector's words, naming the server: not the front end's "no STARTTLS probe answered and no call relayed"
+            assertTrue(log.has("connector: closed clients whose server 127.0.0.1:" + server.port() + " answered no STARTTLS probe"
+                    + " and finished no TLS handshake within 1000 ms (--first-call-timeout)"), log.lines().toString());
+            assertTrue(log.lines().stream().noneMatch(l -> l.contains("front end")), log.lines().toString());
         }
     }
 
@@ -130,9 +135,78 @@ class ConnectorTest {
         }
     }
 
+    @Test
+    void twoServersWithoutStartTlsWithinTheIntervalAreBothNamed() throws Exception {
+        try (Server one = new Server(xid -> RpcMessages.authError(xid, 1), false);
+                Server two = new Server(xid -> RpcMessages.authError(xid, 1), false);
+                ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+                LogCapture log = LogCapture.daemon()) {
+            start(List.of(one.port(), two.port()), rpctlscd, false, Duration.ofSeconds(30));
+            for (int i = 0; i < 2; i++) { // well within the 10 s of the warnings' rate limit
+                try (Socket client = client(i)) {
+                    client.getOutputStream().write(RecordParser.framed(CALL).array());
+                    assertEquals(-1, client.getInputStream().read(), "closed, not answered");
+                }
+            }
+            for (Server s : List.of(one, two)) {
+                assertTrue(log.has("connector: server 127.0.0.1:" + s.port() + " did not answer STARTTLS (MSG_DENIED"), log.lines().toString());
+            }
+        }
+    }
+
+    @Test
+    void garbageInsteadOfAReplyToTheProbeIsSaidAndNothingIsRelayed() throws Exception {
+        // not even a record mark: "HTTP/1.1 400" reads as a fragment of 1.2 GB
+        try (Server server = new Server(xid -> "HTTP/1.1 400 Bad Request\r\n\r\n".getBytes(StandardCharsets.US_ASCII), false, false);
+                ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+                LogCapture log = LogCapture.daemon()) {
+            start(server.port(), rpctlscd, false, Duration.ofSeconds(30));
+            try (Socket client = client()) {
+                client.getOutputStream().write(RecordParser.framed(CALL).array());
+                assertEquals(-1, client.getInputStream().read(), "closed, not answered");
+            }
+            assertTrue(log.has("connector: server 127.0.0.1:" + server.port() + " did not answer STARTTLS (garbage instead of a reply: "),
+                    log.lines().toString());
+            assertEquals(0, server.after.get(10, TimeUnit.SECONDS).length, "nothing of the client's reached the server");
+            assertEquals(0, handoff.size(), "nothing parked");
+        }
+    }
+
+    @Test
+    void readyTracksTheServersGivenAsAddressesNotThoseGivenByName() throws Exception {
+        try (ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            FrontEndSettings s = FrontEndSettings.connector(List.of(
+                    new Connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "127.0.0.1", 2049, ""),
+                    new Connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "localhost", 2050, "")),
+                    false, Duration.ofSeconds(30), Duration.ofSeconds(10), Duration.ofSeconds(10), 1, 100, Duration.ofSeconds(10),
+                    SourcePortRange.ANY, List.of());
+            connector = new FrontEnd(s, rpctlscd.getLocalSocketAddress(), null, handoff, new EstablishedSessions(new SessionTable()), timer,
+                    new MemoryBudget(64L << 20));
+            // a name may resolve to another address at each connect: no one address's health speaks for it
+            assertEquals(List.of("127.0.0.1:2049"), List.copyOf(connector.backendHealth().reachable().keySet()));
+        }
+    }
+
+    @Test
+    void theConnectorsLoopsAreNamedForIt() throws Exception {
+        try (Server server = new Server(null, false);
+                ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            start(server.port(), rpctlscd, false, Duration.ofSeconds(30));
+            java.util.Set<String> names = new java.util.TreeSet<>();
+            Thread.getAllStackTraces().keySet().forEach(t -> names.add(t.getName()));
+            assertTrue(names.contains("connector-io"), names.toString());
+            assertTrue(names.stream().noneMatch(n -> n.startsWith("frontend-io")), names.toString());
+        }
+    }
+
     private void start(int serverPort, ServerSocket rpctlscd, boolean allowPlain, Duration firstCall) throws IOException {
-        FrontEndSettings s = FrontEndSettings.connector(
-                List.of(new Connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "127.0.0.1", serverPort, "mine")),
+        start(List.of(serverPort), rpctlscd, allowPlain, firstCall);
+    }
+
+    /** A connector with one --connect per server port, in order. */
+    private void start(List<Integer> serverPorts, ServerSocket rpctlscd, boolean allowPlain, Duration firstCall) throws IOException {
+        FrontEndSettings s = FrontEndSettings.connector(serverPorts.stream()
+                .map(p -> new Connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "127.0.0.1", p, "mine")).toList(),
                 allowPlain, Duration.ofSeconds(30), Duration.ofSeconds(10), Duration.ofSeconds(10), 1, 100, firstCall, SourcePortRange.ANY,
                 List.of());
         connector = new FrontEnd(s, rpctlscd.getLocalSocketAddress(), null, handoff, new EstablishedSessions(new SessionTable()), timer,
@@ -140,7 +214,12 @@ class ConnectorTest {
     }
 
     private Socket client() throws IOException {
-        Socket s = new Socket(InetAddress.getLoopbackAddress(), connector.addresses().get(0).getPort());
+        return client(0);
+    }
+
+    /** A plain client of the {@code i}th --connect. */
+    private Socket client(int i) throws IOException {
+        Socket s = new Socket(InetAddress.getLoopbackAddress(), connector.addresses().get(i).getPort());
         s.setSoTimeout(10_000);
         return s;
     }
@@ -189,7 +268,15 @@ class ConnectorTest {
         /** What came after the probe, until the connector closed. */
         final CompletableFuture<byte[]> after = new CompletableFuture<>();
 
+        private final boolean framed;
+
         Server(Function<Integer, byte[]> answer, boolean echo) throws IOException {
+            this(answer, echo, true);
+        }
+
+        /** {@code framed} false: the answer goes as it is, without a record mark. */
+        Server(Function<Integer, byte[]> answer, boolean echo, boolean framed) throws IOException {
+            this.framed = framed;
             Thread t = new Thread(() -> serve(answer, echo), "test-rfc9289-server");
             t.setDaemon(true);
             t.start();
@@ -205,7 +292,8 @@ class ConnectorTest {
                 ByteBuffer probe = ByteBuffer.wrap(record(s.getInputStream()));
                 assertEquals(7, probe.getInt(24), "AUTH_TLS");
                 if (answer != null) {
-                    s.getOutputStream().write(RecordParser.framed(answer.apply(probe.getInt(0))).array());
+                    byte[] a = answer.apply(probe.getInt(0));
+                    s.getOutputStream().write(framed ? RecordParser.framed(a).array() : a);
                 }
                 if (echo) {
                     s.getOutputStream().write(RecordParser.framed(record(s.getInputStream())).array());
