@@ -148,7 +148,7 @@ final class ClientEngine implements ClientTls {
                     | (verified ? HandshakeOutcome.FLAGS_GOTCERT | HandshakeOutcome.FLAGS_VERIFIED : 0);
             SecurityParameters sp = client.securityParameters();
             TlsSession session = new TlsSession(cookie, ch, protocol, peer, verified ? client.serverChain() : List.of(), flags,
-                    client.verification(), versionName(sp), alpnName(sp));
+                    client.verification(), versionName(sp), alpnName(sp), crypto.tap(sp, false));
             audit(flags, null);
             Metrics.handshakeOk(flags, false, started); // the client-certificate series counts clients' certificates only
             future.complete(new HandshakeOutcome(flags, 0, new int[0], session));

@@ -5,6 +5,9 @@ import java.security.GeneralSecurityException;
 import java.security.Provider;
 import java.security.SecureRandom;
 import java.security.Security;
+import java.util.Collections;
+import java.util.Map;
+import java.util.WeakHashMap;
 import javax.crypto.Cipher;
 import javax.crypto.spec.IvParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
@@ -12,6 +15,7 @@ import org.bouncycastle.jcajce.util.DefaultJcaJceHelper;
 import org.bouncycastle.jcajce.util.JcaJceHelper;
 import org.bouncycastle.jcajce.util.ProviderJcaJceHelper;
 import org.bouncycastle.tls.AlertDescription;
+import org.bouncycastle.tls.SecurityParameters;
 import org.bouncycastle.tls.TlsFatalAlert;
 import org.bouncycastle.tls.crypto.TlsCipher;
 import org.bouncycastle.tls.crypto.TlsCryptoParameters;
@@ -40,6 +44,12 @@ public final class RecordCrypto extends BcTlsCrypto {
     private static final Provider SUN_JCE = Security.getProvider("SunJCE");
     private final JcaJceHelper jdk = SUN_JCE != null ? new ProviderJcaJceHelper(SUN_JCE) : new DefaultJcaJceHelper();
     private final JcaTlsCrypto jca;
+    /**
+     * Each handshake's latest record cipher (its last is the application phase's), by the handshake's
+     * security parameters, until {@link #tap} hands it to the session. Weak: a failed handshake's
+     * entry goes with it. The values do not reach their keys, or the keys would never go.
+     */
+    private final Map<SecurityParameters, RecordTap.Pair> latest = Collections.synchronizedMap(new WeakHashMap<>());
 
     public RecordCrypto(SecureRandom random) {
         super(random);
@@ -49,8 +59,7 @@ public final class RecordCrypto extends BcTlsCrypto {
     @Override
     protected TlsAEADCipher createCipher_AES_GCM(TlsCryptoParameters params, int keySize, int macSize) throws IOException {
         try {
-            return new TlsAEADCipher(params, gcm(keySize, true), gcm(keySize, false), keySize, macSize,
-                    TlsAEADCipher.AEAD_GCM);
+            return counted(params, gcm(keySize, true), gcm(keySize, false), keySize, macSize, TlsAEADCipher.AEAD_GCM);
         } catch (GeneralSecurityException e) {
             throw new TlsFatalAlert(AlertDescription.internal_error, e);
         }
@@ -59,11 +68,37 @@ public final class RecordCrypto extends BcTlsCrypto {
     @Override
     protected TlsCipher createChaCha20Poly1305(TlsCryptoParameters params) throws IOException {
         try {
-            return new TlsAEADCipher(params, new JdkChaCha20Poly1305(true), new JdkChaCha20Poly1305(false), 32, 16,
+            return counted(params, new JdkChaCha20Poly1305(true), new JdkChaCha20Poly1305(false), 32, 16,
                     TlsAEADCipher.AEAD_CHACHA20_POLY1305);
         } catch (GeneralSecurityException e) {
             throw new TlsFatalAlert(AlertDescription.internal_error, e);
         }
+    }
+
+    /**
+     * Bouncy Castle's AEAD record cipher on {@code encrypt}/{@code decrypt}, each counting its
+     * records, remembered for the connection's {@link #tap}. (The nonce generator stays null: TLS
+     * 1.2's explicit nonce is then the sequence number, as a hand-over would continue it.)
+     */
+    @SuppressWarnings("deprecation")
+    private TlsAEADCipher counted(TlsCryptoParameters params, TlsAEADCipherImpl encrypt, TlsAEADCipherImpl decrypt, int keySize,
+            int macSize, int aeadType) throws IOException {
+        RecordTap.Pair pair = new RecordTap.Pair(encrypt, decrypt);
+        TlsAEADCipher cipher = new TlsAEADCipher(params, pair.encrypt, pair.decrypt, keySize, macSize, aeadType);
+        SecurityParameters sp = params.getSecurityParametersHandshake();
+        if (sp != null) {
+            latest.put(sp, pair);
+        }
+        return cipher;
+    }
+
+    /**
+     * The record tap of the connection whose handshake completed with {@code sp} (its connection's
+     * security parameters now), once: null when its record cipher is not one of ours (a CCM suite).
+     */
+    RecordTap tap(SecurityParameters sp, boolean server) {
+        RecordTap.Pair pair = latest.remove(sp);
+        return pair == null ? null : new RecordTap(sp, this, pair, server);
     }
 
     private TlsAEADCipherImpl gcm(int keySize, boolean encrypt) throws GeneralSecurityException {

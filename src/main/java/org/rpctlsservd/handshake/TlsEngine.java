@@ -249,7 +249,7 @@ public final class TlsEngine implements ServerTls {
             }
             inFlight.decrementAndGet();
             SecurityParameters sp = server.securityParameters();
-            TlsSession session = new TlsSession(cookie, ch, protocol, peer, verified, flags, verification, versionName(sp), alpnName(sp));
+            TlsSession session = new TlsSession(cookie, ch, protocol, peer, verified, flags, verification, versionName(sp), alpnName(sp), crypto.tap(sp, true));
             HandshakeOutcome outcome = new HandshakeOutcome(flags, uid, gids, session);
             audit(flags, uid, null);
             Metrics.handshakeOk(flags, !server.clientChain().isEmpty(), started);

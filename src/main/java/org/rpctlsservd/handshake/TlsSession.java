@@ -36,13 +36,17 @@ public final class TlsSession implements Session, EstablishedSession {
     /** The negotiated version ("TLSv1.3") and ALPN protocol (null when none), for a PROXY header to the backend. */
     private final String version;
     private final String alpn;
+    /** Bouncy Castle's record counts and secrets for a hand-over, or null when its records are not on our ciphers. */
+    private final RecordTap tap;
     private boolean shutoff;
     private boolean closed;
     /** Told once when the session is shut off (whoever relays its records cuts the client off). */
     private Runnable onShutOff;
 
     TlsSession(long cookie, SocketChannel channel, TlsProtocol protocol, InetSocketAddress peer,
-            List<X509CertificateHolder> verifiedChain, int flags, TrustMaterial.Verification verification, String version, String alpn) {
+            List<X509CertificateHolder> verifiedChain, int flags, TrustMaterial.Verification verification, String version, String alpn,
+            RecordTap tap) {
+        this.tap = tap;
         this.verification = verification;
         this.version = version;
         this.alpn = alpn;
@@ -104,6 +108,31 @@ public final class TlsSession implements Session, EstablishedSession {
         }
         protocol.writeApplicationData(b, off, len);
         drain(out);
+    }
+
+    /**
+     * What a record layer of our own needs to take this TLS 1.3 session's records over from Bouncy
+     * Castle from the next record on, in each direction (see {@link TrafficState}). Bouncy Castle's
+     * own record layer keeps working: nothing of it changes. Only when Bouncy Castle holds nothing
+     * for anyone: application data not yet taken ({@link #decrypt} with null hands it out) and
+     * records not yet written (they are counted already) both make an IllegalStateException, as
+     * do TLS 1.2 and a suite without a hand-over (CCM). Bytes of a record only partly offered to
+     * Bouncy Castle cannot be seen or taken back: whoever reads for it must offer whole records.
+     */
+    public synchronized TrafficState trafficState() {
+        if (closed || protocol.isClosed()) {
+            throw new IllegalStateException("session closed");
+        }
+        if (tap == null) {
+            throw new IllegalStateException("no record hand-over: the session's record cipher is Bouncy Castle's own");
+        }
+        if (protocol.applicationDataAvailable() > 0) {
+            throw new IllegalStateException(protocol.applicationDataAvailable() + " bytes of application data not yet taken");
+        }
+        if (protocol.getAvailableOutputBytes() > 0) {
+            throw new IllegalStateException(protocol.getAvailableOutputBytes() + " bytes of TLS records not yet written");
+        }
+        return tap.state();
     }
 
     private void drain(Sink out) {
