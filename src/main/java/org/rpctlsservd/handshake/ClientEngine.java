@@ -7,7 +7,6 @@ import java.security.SecureRandom;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
@@ -19,7 +18,6 @@ import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.guard.LogText;
 import org.rpctlsservd.metrics.Metrics;
 import org.rpctlsservd.metrics.Metrics.Failure;
-import org.rpctlsservd.sessions.Cookies;
 
 /**
  * The client side of RPC-over-TLS handshakes (rpc.tlsclntd's rpctls_connect) with Bouncy Castle's
@@ -163,9 +161,7 @@ final class ClientEngine implements ClientTls {
 
         /** The client's audit line, the server's format with the server's address and certificate. */
         void audit(int flags, String failure) {
-            StringBuilder b = new StringBuilder("handshake server=");
-            b.append(LogText.address(peer));
-            b.append(' ').append(Cookies.tag(cookie)); // never the cookie itself: it is a capability
+            StringBuilder b = auditLine("server", peer, cookie);
             b.append(failure != null ? " result=failed" : " result=ok");
             appendTls(b, client == null ? null : client.securityParameters());
             appendCertificate(b, client == null ? List.of() : client.serverChain());
@@ -176,12 +172,9 @@ final class ClientEngine implements ClientTls {
                 b.append(" client.cert=").append(certName.isEmpty() ? (own == null ? "none" : "default") : certName);
             }
             if (failure == null) {
-                b.append(" flags=0x").append(flags < 0x10 ? "0" : "").append(Integer.toHexString(flags));
-                b.append('(').append(HandshakeOutcome.flagNames(flags)).append(')');
-            } else {
-                b.append(" reason=\"").append(failure.replace('"', '\'')).append('"');
+                appendFlags(b, flags);
             }
-            b.append(" ms=").append(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+            appendEnd(b, failure);
             LOG.info(b.toString());
         }
     }

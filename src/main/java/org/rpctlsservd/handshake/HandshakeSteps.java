@@ -1,6 +1,7 @@
 package org.rpctlsservd.handshake;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.security.MessageDigest;
@@ -22,6 +23,7 @@ import org.rpctlsservd.certs.Dn;
 import org.rpctlsservd.guard.LogText;
 import org.rpctlsservd.io.Channels;
 import org.rpctlsservd.metrics.Metrics.Failure;
+import org.rpctlsservd.sessions.Cookies;
 
 /**
  * One handshake's socket stepping, the same for the server's side ({@link TlsEngine}) and the
@@ -232,6 +234,28 @@ abstract class HandshakeSteps {
         Channels.closeQuietly(ch); // closing after a failure
         failed(kind, reason);
         future.completeExceptionally(cause != null ? new IOException(reason, cause) : new IOException(reason));
+    }
+
+    /** The audit line's start: "handshake peer=ADDRESS TAG" ({@code role} "peer" on the server's side, "server" on the client's). */
+    static StringBuilder auditLine(String role, InetSocketAddress peer, long cookie) {
+        StringBuilder b = new StringBuilder("handshake ").append(role).append('=');
+        b.append(LogText.address(peer));
+        b.append(' ').append(Cookies.tag(cookie)); // never the cookie itself: it is a capability
+        return b;
+    }
+
+    /** The audit line's flags: " flags=0x05(...)", with the flags' names. */
+    static void appendFlags(StringBuilder b, int flags) {
+        b.append(" flags=0x").append(flags < 0x10 ? "0" : "").append(Integer.toHexString(flags)); // no Formatter per handshake
+        b.append('(').append(HandshakeOutcome.flagNames(flags)).append(')');
+    }
+
+    /** The audit line's end: the reason in quotes when there is one, then the milliseconds since {@link #started}. */
+    final void appendEnd(StringBuilder b, String reason) {
+        if (reason != null) {
+            b.append(" reason=\"").append(reason.replace('"', '\'')).append('"');
+        }
+        b.append(" ms=").append(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
     }
 
     /** The audit line's TLS part: " version=TLS1.3 suite=.. group=.. alpn=..", nothing before any was negotiated. */

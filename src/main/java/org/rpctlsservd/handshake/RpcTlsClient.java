@@ -3,9 +3,7 @@ package org.rpctlsservd.handshake;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Vector;
 import java.util.logging.Logger;
 import org.bouncycastle.cert.X509CertificateHolder;
@@ -105,11 +103,7 @@ final class RpcTlsClient extends DefaultTlsClient {
 
     /** The negotiated parameters (the connection's once the handshake is done), or null before any. */
     SecurityParameters securityParameters() {
-        if (context == null) {
-            return null;
-        }
-        return context.getSecurityParametersConnection() != null ? context.getSecurityParametersConnection()
-                : context.getSecurityParametersHandshake();
+        return TlsSides.securityParameters(context);
     }
 
     /** -2 pins both ends to TLS 1.2, as rpc.tlsclntd's min and max; RFC 9289 asks for TLS 1.3 otherwise. */
@@ -152,11 +146,8 @@ final class RpcTlsClient extends DefaultTlsClient {
     }
 
     @Override
-    @SuppressWarnings({"rawtypes", "unchecked"})
-    protected Vector getProtocolNames() {
-        Vector v = new Vector();
-        v.add(RpcTlsServer.SUNRPC);
-        return v;
+    protected Vector<ProtocolName> getProtocolNames() {
+        return TlsSides.sunrpc();
     }
 
     /** SNI for a DNS name (never for an IP literal, RFC 6066), so a server with several certificates picks the right one. */
@@ -196,11 +187,8 @@ final class RpcTlsClient extends DefaultTlsClient {
         if (certificate == null || certificate.isEmpty()) {
             throw refuse(AlertDescription.certificate_required, "no certificate: the server presented none");
         }
-        List<X509CertificateHolder> holders = new ArrayList<>();
-        for (int i = 0; i < certificate.getLength(); i++) {
-            holders.add(new X509CertificateHolder(certificate.getCertificateAt(i).getEncoded()));
-        }
-        serverChain = List.copyOf(holders);
+        List<X509CertificateHolder> holders = TlsSides.holders(certificate);
+        serverChain = holders;
         if (trust == null) {
             return;
         }
@@ -241,9 +229,7 @@ final class RpcTlsClient extends DefaultTlsClient {
         if (v.selfSigned()) {
             return r + ", not trusted here (" + issuer + ")";
         }
-        String lower = r.toLowerCase(Locale.ROOT);
-        if (lower.contains("unable to find valid certification path") || lower.contains("no issuer certificate")
-                || lower.contains("unable to get local issuer")) {
+        if (TlsSides.noPathToCa(r)) {
             return "unable to get local issuer certificate (" + issuer + "; no CA of --verifylocs/--verifydir signed it)";
         }
         return r + " (" + issuer + ")";
@@ -258,15 +244,7 @@ final class RpcTlsClient extends DefaultTlsClient {
     @Override
     public void notifyAlertRaised(short alertLevel, short alertDescription, String message, Throwable cause) {
         if (alertLevel == AlertLevel.fatal && alert == null) {
-            String text = AlertDescription.getText(alertDescription);
-            String why = cause instanceof TlsFatalAlert && cause.getMessage() != null ? cause.getMessage() : message;
-            if (why != null && why.startsWith(text + "; ")) {
-                why = why.substring(text.length() + 2); // TlsFatalAlert's message repeats the alert's name
-            }
-            if (why != null && why.equals(text)) {
-                why = null;
-            }
-            alert = "sent " + text + (why == null ? "" : " (" + why + ")") + meaning(alertDescription, true);
+            alert = TlsSides.alertSent(alertDescription, message, cause) + meaning(alertDescription, true);
         }
     }
 

@@ -1,7 +1,6 @@
 package org.rpctlsservd.handshake;
 
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.Hashtable;
 import java.util.List;
 import java.util.Vector;
@@ -29,8 +28,6 @@ import org.rpctlsservd.certs.ServerCredentials;
  * required) with -m, ALPN "sunrpc" echoed when offered (or required), no session tickets.
  */
 final class RpcTlsServer extends DefaultTlsServer {
-    static final ProtocolName SUNRPC = ProtocolName.asUtf8Encoding("sunrpc");
-
     private static final int[] TLS12_ECDSA = {
         CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, CipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
         CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
@@ -78,11 +75,7 @@ final class RpcTlsServer extends DefaultTlsServer {
 
     /** The negotiated parameters (the connection's once the handshake is done), or null before any. */
     org.bouncycastle.tls.SecurityParameters securityParameters() {
-        if (context == null) {
-            return null;
-        }
-        return context.getSecurityParametersConnection() != null ? context.getSecurityParametersConnection()
-                : context.getSecurityParametersHandshake();
+        return TlsSides.securityParameters(context);
     }
 
     @Override
@@ -124,16 +117,14 @@ final class RpcTlsServer extends DefaultTlsServer {
 
     @Override
     protected Vector<ProtocolName> getProtocolNames() {
-        Vector<ProtocolName> v = new Vector<>();
-        v.add(SUNRPC);
-        return v;
+        return TlsSides.sunrpc();
     }
 
     @Override
     @SuppressWarnings("rawtypes")
     public void processClientExtensions(Hashtable clientExtensions) throws IOException {
         super.processClientExtensions(clientExtensions);
-        if (policy.alpnRequired() && (clientProtocolNames == null || !clientProtocolNames.contains(SUNRPC))) {
+        if (policy.alpnRequired() && (clientProtocolNames == null || !clientProtocolNames.contains(TlsSides.SUNRPC))) {
             throw new TlsFatalAlert(AlertDescription.no_application_protocol, "ALPN sunrpc is required");
         }
     }
@@ -178,13 +169,7 @@ final class RpcTlsServer extends DefaultTlsServer {
                     + " certificates, more than " + MAX_CLIENT_CHAIN);
         }
         // Otherwise record only: a missing or bad client certificate never fails the handshake.
-        List<X509CertificateHolder> chain = new ArrayList<>();
-        if (clientCertificate != null) {
-            for (int i = 0; i < clientCertificate.getLength(); i++) {
-                chain.add(new X509CertificateHolder(clientCertificate.getCertificateAt(i).getEncoded()));
-            }
-        }
-        clientChain = List.copyOf(chain);
+        clientChain = TlsSides.holders(clientCertificate);
     }
 
     @Override
@@ -196,16 +181,7 @@ final class RpcTlsServer extends DefaultTlsServer {
     @Override
     public void notifyAlertRaised(short alertLevel, short alertDescription, String message, Throwable cause) {
         if (alertLevel == AlertLevel.fatal) {
-            // our own refusals carry their reason in the alert's cause; Bouncy Castle's message is only where it noticed
-            String text = AlertDescription.getText(alertDescription);
-            String why = cause instanceof TlsFatalAlert && cause.getMessage() != null ? cause.getMessage() : message;
-            if (why != null && why.startsWith(text + "; ")) {
-                why = why.substring(text.length() + 2); // TlsFatalAlert's message repeats the alert's name
-            }
-            if (why != null && why.equals(text)) {
-                why = null;
-            }
-            alert = "sent " + text + (why == null ? "" : " (" + why + ")") + meaning(alertDescription, true);
+            alert = TlsSides.alertSent(alertDescription, message, cause) + meaning(alertDescription, true);
         }
     }
 

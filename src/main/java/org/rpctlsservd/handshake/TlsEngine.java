@@ -28,7 +28,6 @@ import org.rpctlsservd.certs.TrustMaterial;
 import org.rpctlsservd.guard.LogText;
 import org.rpctlsservd.metrics.Metrics;
 import org.rpctlsservd.metrics.Metrics.Failure;
-import org.rpctlsservd.sessions.Cookies;
 
 /**
  * The server side of RPC-over-TLS handshakes with Bouncy Castle's TLS API in non-blocking mode.
@@ -270,9 +269,7 @@ public final class TlsEngine implements ServerTls {
          * exports or --require), failed (no session); {@code reason} says why, in words.
          */
         void audit(int flags, int uid, String failure) {
-            StringBuilder b = new StringBuilder("handshake peer=");
-            b.append(LogText.address(peer));
-            b.append(' ').append(Cookies.tag(cookie)); // never the cookie itself: it is a capability
+            StringBuilder b = auditLine("peer", peer, cookie);
             List<String> why = new java.util.ArrayList<>();
             if (failure != null) {
                 why.add(failure);
@@ -284,14 +281,10 @@ public final class TlsEngine implements ServerTls {
             appendTls(b, server == null ? null : server.securityParameters());
             appendCertificate(b, server == null ? List.of() : server.clientChain());
             if (failure == null) {
-                b.append(" flags=0x").append(flags < 0x10 ? "0" : "").append(Integer.toHexString(flags)); // no Formatter per handshake
-                b.append('(').append(HandshakeOutcome.flagNames(flags)).append(')');
+                appendFlags(b, flags);
                 b.append(" uid=").append((flags & HandshakeOutcome.FLAGS_CERTUSER) != 0 ? Integer.toUnsignedString(uid) : "-");
             }
-            if (!why.isEmpty()) {
-                b.append(" reason=\"").append(String.join("; ", why).replace('"', '\'')).append('"');
-            }
-            b.append(" ms=").append(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+            appendEnd(b, why.isEmpty() ? null : String.join("; ", why));
             LOG.info(b.toString());
         }
     }
@@ -309,9 +302,7 @@ public final class TlsEngine implements ServerTls {
         if (v.selfSigned()) {
             return r + ", not trusted here" + issuer;
         }
-        String lower = r.toLowerCase(java.util.Locale.ROOT);
-        if (lower.contains("unable to find valid certification path") || lower.contains("no issuer certificate")
-                || lower.contains("unable to get local issuer")) {
+        if (TlsSides.noPathToCa(r)) {
             return "no path to a CA trusted here (verifylocs/verifydir)" + issuer;
         }
         return r + issuer;

@@ -9,7 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.rpctlsservd.support.ClientDaemonProcess;
+import org.rpctlsservd.support.DaemonProcess;
 import org.rpctlsservd.support.RawRpc;
 import org.rpctlsservd.support.TestDaemons;
 
@@ -30,7 +30,7 @@ final class ConnectorFixture {
      * rpc.tlsclntd in the foreground with {@code -d}, the CA file {@code ca} (-l), certificates from
      * {@code certDir} (-D), no pidfile, its own socket in {@code dir}, no rpcbind; then {@code extra}.
      */
-    static ClientDaemonProcess client(Path dir, Path certDir, Path ca, String... extra) throws Exception {
+    static DaemonProcess client(Path dir, Path certDir, Path ca, String... extra) throws Exception {
         java.nio.file.Files.createDirectories(certDir); // without -m it holds nothing, but it is there
         List<String> a = new ArrayList<>(List.of("-d", "-D", certDir.toString(), "--no-pidfile", "--rpc-socket",
                 dir.resolve("rpctlscd.sock").toString(), "--no-rpcbind"));
@@ -38,7 +38,7 @@ final class ConnectorFixture {
             a.addAll(List.of("-l", ca.toString()));
         }
         a.addAll(Arrays.asList(extra));
-        return ClientDaemonProcess.start(dir, a.toArray(new String[0]));
+        return DaemonProcess.startClient(dir, List.of("-Xmx256m"), a.toArray(new String[0]));
     }
 
     /** {@code --connect 127.0.0.1:listen,server} as two arguments. */

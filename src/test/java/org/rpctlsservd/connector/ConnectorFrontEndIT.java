@@ -24,7 +24,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.rpctlsservd.support.Await;
-import org.rpctlsservd.support.ClientDaemonProcess;
 import org.rpctlsservd.support.DaemonProcess;
 import org.rpctlsservd.support.EchoBackend;
 import org.rpctlsservd.support.PeerPki;
@@ -95,8 +94,8 @@ class ConnectorFrontEndIT {
         }
     }
 
-    private ClientDaemonProcess connector(String... args) throws Exception {
-        ClientDaemonProcess d = client(tmp.resolve("clntd"), clientCerts, caFile, args);
+    private DaemonProcess connector(String... args) throws Exception {
+        DaemonProcess d = client(tmp.resolve("clntd"), clientCerts, caFile, args);
         toClose.add(d);
         return d;
     }
@@ -122,7 +121,7 @@ class ConnectorFrontEndIT {
     @Test
     void anAllowedClientCertificateGetsItsCallsAnswered() throws Exception {
         int port = freePort();
-        ClientDaemonProcess d = connector(concat(new String[] {"-m"}, connect(port, server())));
+        DaemonProcess d = connector(concat(new String[] {"-m"}, connect(port, server())));
         int before = backend.calls.get();
         int sessionsBefore = frontEndFlags().size();
 
@@ -146,7 +145,7 @@ class ConnectorFrontEndIT {
     void aCertificateOutsideTheAllowListIsRefusedByTheFrontEnd() throws Exception {
         int alice = freePort();
         int bob = freePort();
-        ClientDaemonProcess d = connector(concat(new String[] {"-m"}, connect(alice, server()),
+        DaemonProcess d = connector(concat(new String[] {"-m"}, connect(alice, server()),
                 new String[] {"--connect", "127.0.0.1:" + bob + "," + server() + ",certname=bob"}));
         int before = backend.calls.get();
 
@@ -169,7 +168,7 @@ class ConnectorFrontEndIT {
     @Test
     void requireCertRefusesAConnectorWithoutAClientCertificate() throws Exception {
         int port = freePort();
-        ClientDaemonProcess d = connector(connect(port, server())); // no -m: no certificate
+        DaemonProcess d = connector(connect(port, server())); // no -m: no certificate
         int before = backend.calls.get();
 
         try (RawRpc rpc = plain(port)) {

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.rpctlsservd.support.ClientDaemonProcess;
+import org.rpctlsservd.support.DaemonProcess;
 import org.rpctlsservd.support.PeerPki;
 import org.rpctlsservd.support.RawRpc;
 import org.rpctlsservd.support.Rfc9289Server;
@@ -35,7 +35,7 @@ class ConnectorOpenSslIT {
     @TempDir
     static Path shared;
     static Rfc9289Server server;
-    static ClientDaemonProcess connector;
+    static DaemonProcess connector;
     /** The connector's listeners: to the server as "localhost", and as "127.0.0.1". */
     static int byName;
     static int byAddress;

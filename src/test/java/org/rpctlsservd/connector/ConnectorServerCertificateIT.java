@@ -21,7 +21,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.rpctlsservd.support.Await;
-import org.rpctlsservd.support.ClientDaemonProcess;
+import org.rpctlsservd.support.DaemonProcess;
 import org.rpctlsservd.support.PeerPki;
 import org.rpctlsservd.support.RawRpc;
 import org.rpctlsservd.support.Rfc9289Server;
@@ -42,7 +42,7 @@ class ConnectorServerCertificateIT {
     static Rfc9289Server wrongName;
     static Rfc9289Server expired;
     static Rfc9289Server otherCa;
-    static ClientDaemonProcess connector;
+    static DaemonProcess connector;
     static int toGood;
     static int toWrongName;
     static int toExpired;
@@ -84,7 +84,7 @@ class ConnectorServerCertificateIT {
     /** The reasons of the daemon's failed handshakes with the server on {@code port}. */
     private static List<String> reasons(int port) {
         List<String> out = new ArrayList<>();
-        Matcher m = ClientDaemonProcess.HANDSHAKE.matcher(connector.log());
+        Matcher m = DaemonProcess.CLIENT_HANDSHAKE.matcher(connector.log());
         while (m.find()) {
             if (m.group(1).endsWith(":" + port) && !"ok".equals(m.group(2))) {
                 out.add(m.group(3));

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.rpctlsservd.support.Await;
-import org.rpctlsservd.support.ClientDaemonProcess;
+import org.rpctlsservd.support.DaemonProcess;
 import org.rpctlsservd.support.PeerPki;
 import org.rpctlsservd.support.RawRpc;
 import org.rpctlsservd.support.Rfc9289Server;
@@ -64,8 +64,8 @@ class ConnectorStartTlsIT {
         return s;
     }
 
-    private ClientDaemonProcess connector(String... args) throws Exception {
-        ClientDaemonProcess d = client(tmp.resolve("clntd"), tmp.resolve("certs"), caFile, args);
+    private DaemonProcess connector(String... args) throws Exception {
+        DaemonProcess d = client(tmp.resolve("clntd"), tmp.resolve("certs"), caFile, args);
         toClose.add(d);
         return d;
     }
@@ -78,7 +78,7 @@ class ConnectorStartTlsIT {
         int listen = freePort();
         // a daemon of its own: its warnings are rate-limited by kind, so a second such server in the same
         // daemon within 10 s would be counted, not named
-        ClientDaemonProcess d = connector(connect(listen, "localhost:" + s.port));
+        DaemonProcess d = connector(connect(listen, "localhost:" + s.port));
 
         assertClosedUnanswered(listen, "no STARTTLS from " + s.port);
         Pattern warning = Pattern.compile("WARNING connector: server \\S*:" + s.port + " did not answer STARTTLS");

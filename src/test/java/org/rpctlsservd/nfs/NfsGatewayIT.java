@@ -25,9 +25,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.rpctlsservd.support.Await;
-import org.rpctlsservd.support.ClientDaemonProcess;
-import org.rpctlsservd.support.Commands;
 import org.rpctlsservd.support.DaemonProcess;
+import org.rpctlsservd.support.Commands;
 import org.rpctlsservd.support.Ganesha;
 import org.rpctlsservd.support.Libnfs;
 import org.rpctlsservd.support.PeerPki;
@@ -139,14 +138,14 @@ class NfsGatewayIT {
     }
 
     /** One rpc.tlsclntd with a connector on 127.0.0.1 to each front end, in order; their ports. */
-    private record Connectors(ClientDaemonProcess daemon, List<Integer> ports) {
+    private record Connectors(DaemonProcess daemon, List<Integer> ports) {
         int port(int i) {
             return ports.get(i);
         }
 
         /** Client handshakes that ended with {@code result} to the front end on {@code port}. */
         long handshakes(int frontEndPort, String result) {
-            Matcher m = ClientDaemonProcess.HANDSHAKE.matcher(daemon.log());
+            Matcher m = DaemonProcess.CLIENT_HANDSHAKE.matcher(daemon.log());
             long n = 0;
             while (m.find()) {
                 n += m.group(1).endsWith(":" + frontEndPort) && m.group(2).equals(result) ? 1 : 0;
@@ -168,7 +167,7 @@ class NfsGatewayIT {
             ports.add(p);
             a.addAll(List.of("--connect", "127.0.0.1:" + p + "," + f));
         }
-        ClientDaemonProcess d = ClientDaemonProcess.start(tmp.resolve("clntd-" + toClose.size()), a.toArray(new String[0]));
+        DaemonProcess d = DaemonProcess.startClient(tmp.resolve("clntd-" + toClose.size()), List.of("-Xmx256m"), a.toArray(new String[0]));
         toClose.add(d);
         return new Connectors(d, ports);
     }

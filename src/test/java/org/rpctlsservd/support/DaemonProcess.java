@@ -1,42 +1,44 @@
 package org.rpctlsservd.support;
 
-import java.io.Closeable;
 import java.io.File;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The daemon as a separate process, started by its launcher on the packaged jar with a capped
- * heap, and looked at from outside: its log, file descriptors, threads, heap and
- * CPU time, as an administrator would with /proc and jcmd.
+ * A daemon (rpc.tlsservd, or rpc.tlsclntd with {@link #startClient}) as a separate process, started
+ * by its launcher on the packaged jar with a capped heap, and looked at from outside: its log, file
+ * descriptors, threads, heap and CPU time, as an administrator would with /proc and jcmd.
  */
-public final class DaemonProcess implements Closeable {
-    public final Process process;
-    public final Path log;
+public final class DaemonProcess extends LoggedProcess {
+    /** What rpc.tlsservd's log says once it serves. */
+    public static final String SERVING = "serving RPCTLSSD";
+    /** What rpc.tlsclntd's log says once it serves RPCTLSCD (and its connectors listen). */
+    public static final String CLIENT_SERVING = "serving RPCTLSCD";
+    /** rpc.tlsclntd's audit line of a client handshake: the server's address, the result, the reason of a failure. */
+    public static final Pattern CLIENT_HANDSHAKE = Pattern.compile("handshake server=(\\S+) .*result=(\\w+)(?: .*reason=\"([^\"]*)\")?");
+
     public final int frontEndPort;
 
     private DaemonProcess(Process process, Path log, int frontEndPort) {
-        this.process = process;
-        this.log = log;
+        super(process, log);
         this.frontEndPort = frontEndPort;
     }
 
     /** Starts {@code java jvmOptions Main args} and waits until it serves (and its front end listens, with --listen). */
     public static DaemonProcess start(Path dir, List<String> jvmOptions, List<String> prefix, String... args) throws Exception {
-        return awaitServing(launch(dir, jvmOptions, prefix, args), dir.resolve("daemon.log"));
+        return serving(launch(dir, jvmOptions, prefix, args), dir);
     }
 
     /** A process from {@link #launch}, once it serves. */
     public static DaemonProcess serving(Process p, Path dir) {
-        return awaitServing(p, dir.resolve("daemon.log"));
+        return awaitServing(p, dir.resolve("daemon.log"), SERVING, "the daemon");
     }
 
     /**
@@ -49,28 +51,23 @@ public final class DaemonProcess implements Closeable {
         return launch("rpc.tlsservd", dir, jvmOptions, prefix, args);
     }
 
-    /** rpc.tlsclntd as {@link #start} starts rpc.tlsservd: through tools/rpc.tlsclntd, until it serves RPCTLSCD. */
+    /**
+     * rpc.tlsclntd as {@link #start} starts rpc.tlsservd: through tools/rpc.tlsclntd, output in
+     * {@code dir/daemon.log}, until it serves RPCTLSCD.
+     */
     public static DaemonProcess startClient(Path dir, List<String> jvmOptions, String... args) throws Exception {
-        return awaitServing(launchClient(dir, jvmOptions, args), dir.resolve("daemon.log"), "serving RPCTLSCD");
-    }
-
-    /** rpc.tlsclntd as {@link #launch} launches rpc.tlsservd. */
-    public static Process launchClient(Path dir, List<String> jvmOptions, String... args) throws Exception {
-        return launch("rpc.tlsclntd", dir, jvmOptions, List.of(), args);
+        return awaitServing(launch("rpc.tlsclntd", dir, jvmOptions, List.of(), args), dir.resolve("daemon.log"), CLIENT_SERVING,
+                "rpc.tlsclntd");
     }
 
     private static Process launch(String launcher, Path dir, List<String> jvmOptions, List<String> prefix, String... args)
             throws Exception {
         Files.createDirectories(dir);
-        Path log = dir.resolve("daemon.log");
         List<String> cmd = new ArrayList<>(prefix);
         cmd.add(Path.of("tools", launcher).toAbsolutePath().toString());
         cmd.addAll(Arrays.asList(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-        pb.environment().put("RPCTLSSERVD_JAVA_OPTS", String.join(" ", jvmOptions));
-        pb.environment().put("RPCTLSSERVD_JAR", packagedJar().toString());
-        return pb.start();
+        return Commands.startLogged(cmd, dir.resolve("daemon.log"),
+                Map.of("RPCTLSSERVD_JAVA_OPTS", String.join(" ", jvmOptions), "RPCTLSSERVD_JAR", packagedJar().toString()));
     }
 
     /** The runnable jar that {@code package} made. */
@@ -82,35 +79,32 @@ public final class DaemonProcess implements Closeable {
         }
     }
 
-    private static DaemonProcess awaitServing(Process p, Path log) {
-        return awaitServing(p, log, "serving RPCTLSSD");
-    }
-
-    private static DaemonProcess awaitServing(Process p, Path log, String serving) {
-        DaemonProcess d = new DaemonProcess(p, log, 0);
-        try {
-            Await.until(() -> d.log().contains(serving) || !p.isAlive(), "the daemon to start", 60);
-        } catch (AssertionError e) {
-            p.destroyForcibly();
-            throw new AssertionError(e.getMessage() + ": " + d.log());
-        }
-        if (!p.isAlive()) {
-            throw new AssertionError("the daemon did not start: " + d.log());
-        }
-        Matcher m = Pattern.compile("front end: RPC-over-TLS on [0-9.]+:(\\d+)").matcher(d.log());
+    private static DaemonProcess awaitServing(Process p, Path log, String serving, String what) {
+        awaitLine(p, log, serving, what, 60);
+        Matcher m = Pattern.compile("front end: RPC-over-TLS on [0-9.]+:(\\d+)").matcher(read(log));
         return new DaemonProcess(p, log, m.find() ? Integer.parseInt(m.group(1)) : 0);
     }
 
-    public String log() {
-        try {
-            return Files.readString(log, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            return "";
+    /** rpc.tlsclntd's client handshakes so far: the {@code result=} of each, in order ("ok", "failed"). */
+    public List<String> handshakeResults() {
+        List<String> out = new ArrayList<>();
+        Matcher m = CLIENT_HANDSHAKE.matcher(log());
+        while (m.find()) {
+            out.add(m.group(2));
         }
+        return out;
     }
 
-    public long pid() {
-        return process.pid();
+    /** rpc.tlsclntd's failed client handshakes so far: their reasons. */
+    public List<String> failureReasons() {
+        List<String> out = new ArrayList<>();
+        Matcher m = CLIENT_HANDSHAKE.matcher(log());
+        while (m.find()) {
+            if (!"ok".equals(m.group(2)) && m.group(3) != null) {
+                out.add(m.group(3));
+            }
+        }
+        return out;
     }
 
     /** Open file descriptors. */
@@ -183,21 +177,5 @@ public final class DaemonProcess implements Closeable {
             throw new AssertionError("no heap figures from jcmd: " + last);
         }
         return Long.parseLong(m.group(1));
-    }
-
-    /** SIGTERM; the exit status, or -1 when it did not end within {@code seconds}. */
-    public int terminate(int seconds) throws InterruptedException {
-        process.destroy();
-        return process.waitFor(seconds, TimeUnit.SECONDS) ? process.exitValue() : -1;
-    }
-
-    @Override
-    public void close() {
-        process.destroyForcibly();
-        try {
-            process.waitFor(10, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 }
