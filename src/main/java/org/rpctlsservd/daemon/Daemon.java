@@ -247,7 +247,7 @@ public final class Daemon implements Closeable {
             java.util.List<String> out = new java.util.ArrayList<>();
             for (org.rpctlsservd.frontend.BackendHealth.Problem p : fe.backendHealth().problems()) {
                 boolean fromBackend = !config.listen().isEmpty() && p.backend().equals(config.backend());
-                out.add(p.describe(fromBackend ? "--backend" : "--relay"));
+                out.add(p.describe(config.program() == org.rpctlsservd.cli.Opt.Side.CLIENT ? "--connect" : fromBackend ? "--backend" : "--relay"));
             }
             return out;
         }

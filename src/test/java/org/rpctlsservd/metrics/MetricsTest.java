@@ -161,6 +161,27 @@ class MetricsTest {
     }
 
     @Test
+    void theConnectorsReadyNamesItsServerByConnect() throws Exception {
+        int dead = TestDaemons.freePort();
+        var config = new org.rpctlsservd.cli.Cli(org.rpctlsservd.cli.Opt.Side.CLIENT, "rpc.tlsclntd", 2, "h.example.org", x -> null)
+                .parse(new String[] {"--no-rpcbind", "--rpc-socket", tmp.resolve("cd.sock").toString(), "--metrics", "127.0.0.1:0",
+                    "--connect", "127.0.0.1:0,127.0.0.1:" + dead});
+        try (org.rpctlsservd.daemon.Daemon d = org.rpctlsservd.daemon.Daemon.startClient(config)) {
+            URI ready = URI.create("http://127.0.0.1:" + d.metrics().port() + "/ready");
+            Await.until(() -> {
+                try {
+                    return HTTP.send(HttpRequest.newBuilder(ready).build(), HttpResponse.BodyHandlers.ofString()).statusCode() == 503;
+                } catch (java.io.IOException | InterruptedException e) {
+                    return false;
+                }
+            }, "/ready to turn unready while the server refuses", 30);
+            String body = HTTP.send(HttpRequest.newBuilder(ready).build(), HttpResponse.BodyHandlers.ofString()).body();
+            assertTrue(body.matches("not ready: backend 127\\.0\\.0\\.1:" + dead + " \\(--connect\\): connection refused for [5-9] s\n"),
+                    body);
+        }
+    }
+
+    @Test
     void readyNamesTheBackendThatRefusesAndRecoversWhenItListens() throws Exception {
         int dead = TestDaemons.freePort();
         Files.writeString(tmp.resolve("ca.pem"), TestPki.pem(ca.cert()));
