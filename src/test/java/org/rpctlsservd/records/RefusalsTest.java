@@ -27,7 +27,11 @@ class RefusalsTest {
     private final Tls13RecordLayer client = pair[1];
 
     static byte[] secret(int seed) {
-        byte[] s = new byte[32];
+        return secret(seed, Tls13Suite.TLS_AES_128_GCM_SHA256);
+    }
+
+    static byte[] secret(int seed, Tls13Suite suite) {
+        byte[] s = new byte[suite.hashLength];
         Arrays.fill(s, (byte) seed);
         return s;
     }
