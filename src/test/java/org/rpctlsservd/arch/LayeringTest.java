@@ -44,6 +44,7 @@ class LayeringTest {
             Map.entry("guard", Set.of()),
             Map.entry("proxy", Set.of()),
             Map.entry("sessions", Set.of()),
+            Map.entry("records", Set.of()),
             Map.entry(GEN, Set.of()),
             Map.entry("io", Set.of("guard")),
             Map.entry("certs", Set.of("guard")),

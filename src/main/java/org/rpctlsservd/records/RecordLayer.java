@@ -1,0 +1,99 @@
+package org.rpctlsservd.records;
+
+import java.nio.ByteBuffer;
+
+/**
+ * The record protection of one established TLS session, both directions: what reads bytes as they
+ * came from the socket and hands on plaintext, and what turns plaintext into bytes for the socket.
+ * Narrow on purpose: a kernel-TLS implementation (Linux's tls ULP, given the traffic secrets with
+ * setsockopt) would frame and protect in the kernel, hand on each record as it arrives through
+ * {@link #open} (its type from the control message) and pass plaintext through {@link #seal}.
+ *
+ * <p>Not thread-safe: one connection's loop calls it.
+ */
+public interface RecordLayer {
+    int HEADER = 5;
+    /** TLSPlaintext.length's bound (RFC 8446 section 5.1). */
+    int MAX_PLAINTEXT = 1 << 14;
+    /** TLSCiphertext.length's bound (section 5.2). */
+    int MAX_CIPHERTEXT = MAX_PLAINTEXT + 256;
+    /** The largest record on the wire: a read buffer holds at least one. */
+    int MAX_RECORD = HEADER + MAX_CIPHERTEXT;
+    /** What sealing adds to application data without padding: the header, the inner content type, the tag. */
+    int OVERHEAD = HEADER + 1 + RecordCipher.TAG;
+
+    /** What the peer's records say, as they are opened. */
+    interface Inbound {
+        /**
+         * Application data, in place in the read buffer: valid only during the call (the buffer is
+         * reused as soon as {@link #open} returns). Zero-length records are not reported.
+         */
+        void applicationData(ByteBuffer buffer, int offset, int length);
+
+        /**
+         * The peer moved its sending keys on (our reading keys have followed). If it asked us to do
+         * the same, {@link #keyUpdateOwed()} is true until our KeyUpdate is sealed, which the next
+         * {@link #seal} does first; {@link #sealPending} seals it now.
+         */
+        void keyUpdate(boolean updateRequested);
+
+        /** The peer's close_notify: it sends nothing more (its later bytes are ignored); we may still send. */
+        void closeNotify();
+
+        /**
+         * Another alert from the peer. Fatal (every alert but user_canceled, RFC 8446 section 6): the
+         * session is over and nothing is to be sent back; user_canceled only announces a close_notify.
+         */
+        void alert(int description, boolean fatal);
+    }
+
+    /**
+     * Opens every whole record among the bytes read so far. {@code in} is the connection's read
+     * buffer, always the same one, in fill mode as socket reads leave it (the bytes from 0 or from
+     * where the last call stopped up to its position; capacity at least {@link #MAX_RECORD}); each
+     * record is decrypted in place and reported to {@code to}. On return the buffer is ready for the
+     * next read: cleared when every byte was used, otherwise the partial record stays (moved to the
+     * front only when the rest of it would not fit behind it).
+     *
+     * @throws TlsAlertException the peer's bytes are refused; send {@link TlsAlertException#description()}
+     *     and close. Nothing of the refused record was reported; every later call throws the same.
+     */
+    void open(ByteBuffer in, Inbound to) throws TlsAlertException;
+
+    /**
+     * Seals application data from {@code src} into whole records at {@code out}'s position, as many
+     * as fit, each of at most {@link #MAX_PLAINTEXT} bytes less {@code padding}, with {@code padding}
+     * zero bytes of TLS 1.3 padding. A KeyUpdate owed goes first. {@code out} then holds records
+     * back to back for one (gathering) write. Returns the number of application-data records sealed.
+     */
+    int seal(ByteBuffer src, ByteBuffer out, int padding);
+
+    default int seal(ByteBuffer src, ByteBuffer out) {
+        return seal(src, out, 0);
+    }
+
+    /**
+     * Seals, in place, {@code length} bytes the caller put at {@code out.position() + HEADER} (read
+     * there straight from the other side's socket), leaving room for {@link #OVERHEAD}. Call
+     * {@link #sealPending} before putting them there: a KeyUpdate owed must go first.
+     */
+    void sealInPlace(ByteBuffer out, int length);
+
+    /** Seals what is owed before application data (our KeyUpdate, if the peer asked for one or our key is used up). */
+    void sealPending(ByteBuffer out);
+
+    /** Seals a KeyUpdate and moves our sending keys on after it; {@code requestPeer} asks the peer to do the same. */
+    void sealKeyUpdate(boolean requestPeer, ByteBuffer out);
+
+    /** Seals an alert to send (close_notify, or the one a {@link TlsAlertException} names); nothing is sealed after it. */
+    void sealAlert(int description, ByteBuffer out);
+
+    /** The peer asked for a KeyUpdate and ours is not yet sealed. */
+    boolean keyUpdateOwed();
+
+    /** The peer's close_notify or fatal alert came, or its bytes were refused. */
+    boolean inboundClosed();
+
+    /** Our close_notify or alert is sealed. */
+    boolean outboundClosed();
+}

@@ -1,0 +1,213 @@
+package org.rpctlsservd.records;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.api.Test;
+
+/** Framing from socket-sized reads, sealing for one write, KeyUpdate both ways, alerts and close. */
+class RecordLayerTest {
+    private static byte[] data(int n, int seed) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    private static Tls13RecordLayer[] pair(Tls13Suite suite) {
+        return Wire.pair(suite, RefusalsTest.secret(7, suite), RefusalsTest.secret(9, suite), Long.MAX_VALUE);
+    }
+
+    private static byte[] sealAll(RecordLayer layer, byte[] plain, int padding) {
+        ByteBuffer out = ByteBuffer.allocateDirect(plain.length + 64 * RecordLayer.MAX_RECORD / 16 + RecordLayer.MAX_RECORD);
+        ByteBuffer src = Wire.direct(plain);
+        layer.seal(src, out, padding);
+        assertFalse(src.hasRemaining());
+        return Wire.bytes(out);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Tls13Suite.class)
+    void eachSuiteCarriesAMegabyteInFullRecordsBothWays(Tls13Suite suite) throws Exception {
+        Tls13RecordLayer[] p = pair(suite);
+        byte[] plain = data(1 << 20, 1);
+        byte[] wire = sealAll(p[0], plain, 0);
+        assertEquals(plain.length + 64 * RecordLayer.OVERHEAD, wire.length, "64 full records");
+        Wire.Recorder got = new Wire.Recorder();
+        Wire.feed(p[1], ByteBuffer.allocateDirect(64 * 1024), wire, i -> 65536, got);
+        assertArrayEquals(plain, got.data.toByteArray());
+        Wire.Recorder back = new Wire.Recorder();
+        Wire.feed(p[0], sealAll(p[1], plain, 0), back);
+        assertArrayEquals(plain, back.data.toByteArray());
+    }
+
+    @Test
+    void severalRecordsInOneReadAndARecordAByteAtATime() throws Exception {
+        Tls13RecordLayer[] p = pair(Tls13Suite.TLS_AES_128_GCM_SHA256);
+        ByteBuffer out = ByteBuffer.allocateDirect(RecordLayer.MAX_RECORD);
+        for (String s : new String[] {"one", "two", "three"}) {
+            p[0].seal(Wire.direct(s.getBytes(StandardCharsets.US_ASCII)), out);
+        }
+        Wire.Recorder got = new Wire.Recorder();
+        ByteBuffer in = ByteBuffer.allocateDirect(RecordLayer.MAX_RECORD);
+        Wire.feed(p[1], in, Wire.bytes(out), i -> Integer.MAX_VALUE, got);
+        assertEquals(List.of("data 3", "data 3", "data 5"), got.events);
+        assertEquals(0, in.position(), "all used: the buffer is cleared for the next read");
+
+        out.clear();
+        p[0].seal(Wire.direct("byte by byte".getBytes(StandardCharsets.US_ASCII)), out);
+        Wire.feed(p[1], in, Wire.bytes(out), i -> 1, got);
+        assertEquals("onetwothreebyte by byte", got.data.toString(StandardCharsets.US_ASCII));
+    }
+
+    @Test
+    void aPartialRecordMovesToTheFrontOnlyWhenItsRestWouldNotFit() throws Exception {
+        Tls13RecordLayer[] p = pair(Tls13Suite.TLS_AES_256_GCM_SHA384);
+        byte[] plain = data(200_000, 2);
+        byte[] wire = sealAll(p[0], plain, 0);
+        Wire.Recorder got = new Wire.Recorder();
+        // reads of 7000 bytes into a buffer of exactly one largest record
+        Wire.feed(p[1], ByteBuffer.allocateDirect(RecordLayer.MAX_RECORD), wire, i -> 7000, got);
+        assertArrayEquals(plain, got.data.toByteArray());
+        assertTrue(p[1].compactedBytes() > 0 && p[1].compactedBytes() < wire.length / 2, "compacted " + p[1].compactedBytes());
+        // in a buffer of four records, reads that end on record boundaries never move a byte
+        Tls13RecordLayer[] q = pair(Tls13Suite.TLS_AES_256_GCM_SHA384);
+        byte[] wire2 = sealAll(q[0], plain, 0);
+        int record = RecordLayer.MAX_PLAINTEXT + RecordLayer.OVERHEAD;
+        Wire.feed(q[1], ByteBuffer.allocateDirect(4 * RecordLayer.MAX_RECORD), wire2, i -> record, new Wire.Recorder());
+        assertEquals(0, q[1].compactedBytes());
+    }
+
+    @Test
+    void paddingAndZeroLengthRecordsAreTakenAndHidden() throws Exception {
+        Tls13RecordLayer[] p = pair(Tls13Suite.TLS_CHACHA20_POLY1305_SHA256);
+        byte[] plain = data(40_000, 3);
+        byte[] wire = sealAll(p[0], plain, 1000);
+        // records of 2^14 - 1000 bytes of data, each padded by 1000 zeros
+        assertEquals(plain.length + 3 * (RecordLayer.OVERHEAD + 1000), wire.length);
+        ByteBuffer out = ByteBuffer.allocateDirect(RecordLayer.MAX_RECORD);
+        p[0].sealInPlace(out, 0); // a zero-length application-data record (a traffic-analysis countermeasure)
+        Wire.Recorder got = new Wire.Recorder();
+        Wire.feed(p[1], Rfc8448Test.concat(wire, Wire.bytes(out)), got);
+        assertArrayEquals(plain, got.data.toByteArray());
+        assertEquals(3, got.events.size());
+    }
+
+    @Test
+    void keyUpdateRequestedIsAnsweredBeforeTheNextDataAndBothSidesStayInStep() throws Exception {
+        Tls13RecordLayer[] p = pair(Tls13Suite.TLS_AES_128_GCM_SHA256);
+        Tls13RecordLayer server = p[0];
+        Tls13RecordLayer client = p[1];
+        ByteBuffer out = ByteBuffer.allocateDirect(4 * RecordLayer.MAX_RECORD);
+        client.seal(Wire.direct(new byte[] {1}), out);
+        client.sealKeyUpdate(true, out);
+        client.seal(Wire.direct(new byte[] {2}), out);
+        byte[] oldKey = server.readCipher().key();
+        Wire.Recorder atServer = new Wire.Recorder();
+        Wire.feed(server, Wire.bytes(out), atServer);
+        assertEquals(List.of("data 1", "keyUpdate true", "data 1"), atServer.events);
+        assertFalse(java.util.Arrays.equals(oldKey, server.readCipher().key()), "the reading keys moved on");
+        assertTrue(server.keyUpdateOwed());
+
+        out.clear();
+        byte[] sendingKey = server.writeCipher().key();
+        server.seal(Wire.direct(new byte[] {3}), out);
+        assertFalse(server.keyUpdateOwed());
+        assertFalse(java.util.Arrays.equals(sendingKey, server.writeCipher().key()), "the sending keys moved on after it");
+        assertEquals(2 * RecordLayer.OVERHEAD + 5 + 1, out.position(), "a KeyUpdate, then the data");
+        Wire.Recorder atClient = new Wire.Recorder();
+        Wire.feed(client, Wire.bytes(out), atClient);
+        assertEquals(List.of("keyUpdate false", "data 1"), atClient.events);
+        assertFalse(client.keyUpdateOwed(), "update_not_requested asks for nothing back");
+    }
+
+    @Test
+    void severalRequestsBeforeWeSendAreAnsweredOnce() throws Exception {
+        Tls13RecordLayer[] p = pair(Tls13Suite.TLS_AES_128_GCM_SHA256);
+        ByteBuffer out = ByteBuffer.allocateDirect(RecordLayer.MAX_RECORD);
+        p[1].sealKeyUpdate(true, out);
+        p[1].sealKeyUpdate(true, out);
+        Wire.feed(p[0], Wire.bytes(out), new Wire.Recorder());
+        out.clear();
+        p[0].sealPending(out);
+        p[0].sealPending(out);
+        assertEquals(Tls13RecordLayer.KEY_UPDATE_RECORD, out.position());
+
+        // owed again: in-place sealing waits for sealPending, so the KeyUpdate goes first on the wire
+        out.clear();
+        p[1].sealKeyUpdate(true, out);
+        Wire.feed(p[0], Wire.bytes(out), new Wire.Recorder());
+        assertThrows(IllegalStateException.class, () -> p[0].sealInPlace(ByteBuffer.allocateDirect(RecordLayer.MAX_RECORD), 1));
+    }
+
+    @Test
+    void aKeyIsMovedOnByItselfAtItsUsageLimit() throws Exception {
+        Tls13RecordLayer[] p = Wire.pair(Tls13Suite.TLS_AES_128_GCM_SHA256, RefusalsTest.secret(1), RefusalsTest.secret(2), 3);
+        byte[] plain = data(10 * 100, 4);
+        ByteBuffer out = ByteBuffer.allocateDirect(RecordLayer.MAX_RECORD);
+        for (int i = 0; i < 10; i++) {
+            p[0].seal(Wire.direct(java.util.Arrays.copyOfRange(plain, 100 * i, 100 * i + 100)), out);
+        }
+        Wire.Recorder got = new Wire.Recorder();
+        Wire.feed(p[1], Wire.bytes(out), got);
+        assertArrayEquals(plain, got.data.toByteArray());
+        assertEquals(3, got.events.stream().filter("keyUpdate false"::equals).count(), got.events.toString());
+    }
+
+    @Test
+    void closeNotifyEndsReadingAndLaterBytesAreIgnored() throws Exception {
+        Tls13RecordLayer[] p = pair(Tls13Suite.TLS_AES_128_GCM_SHA256);
+        ByteBuffer out = ByteBuffer.allocateDirect(RecordLayer.MAX_RECORD);
+        p[1].seal(Wire.direct(new byte[] {1, 2}), out);
+        p[1].sealAlert(TlsAlertException.CLOSE_NOTIFY, out);
+        assertTrue(p[1].outboundClosed());
+        byte[] wire = Wire.bytes(out);
+        Wire.Recorder got = new Wire.Recorder();
+        Wire.feed(p[0], Rfc8448Test.concat(wire, "garbage after the close".getBytes(StandardCharsets.US_ASCII)), got);
+        assertEquals(List.of("data 2", "close_notify"), got.events);
+        assertTrue(p[0].inboundClosed());
+        // we may still send (half-close), then close in turn
+        out.clear();
+        p[0].seal(Wire.direct(new byte[] {3}), out);
+        p[0].sealAlert(TlsAlertException.CLOSE_NOTIFY, out);
+        assertThrows(IllegalStateException.class, () -> p[0].seal(Wire.direct(new byte[] {4}), out));
+    }
+
+    @Test
+    void userCanceledIsAWarningAndOtherAlertsAreFatal() throws Exception {
+        Tls13RecordLayer[] p = pair(Tls13Suite.TLS_AES_128_GCM_SHA256);
+        ByteBuffer out = ByteBuffer.allocateDirect(RecordLayer.MAX_RECORD);
+        p[1].sealAlert(TlsAlertException.USER_CANCELED, out);
+        p[1].seal(Wire.direct(new byte[] {5}), out);
+        p[1].sealAlert(TlsAlertException.INTERNAL_ERROR, out);
+        Wire.Recorder got = new Wire.Recorder();
+        Wire.feed(p[0], Wire.bytes(out), got);
+        assertEquals(List.of("alert user_canceled", "data 1", "alert internal_error fatal"), got.events);
+        assertTrue(p[0].inboundClosed());
+    }
+
+    @Test
+    void sealingFillsTheBufferWithWholeRecordsForOneWrite() {
+        Tls13RecordLayer[] p = pair(Tls13Suite.TLS_AES_128_GCM_SHA256);
+        ByteBuffer src = Wire.direct(data(100_000, 5));
+        ByteBuffer out = ByteBuffer.allocateDirect(3 * RecordLayer.MAX_RECORD);
+        assertEquals(3, p[0].seal(src, out));
+        assertEquals(3 * (RecordLayer.MAX_PLAINTEXT + RecordLayer.OVERHEAD), out.position());
+        assertEquals(100_000 - 3 * RecordLayer.MAX_PLAINTEXT, src.remaining());
+        assertThrows(IllegalArgumentException.class, () -> p[0].seal(src, ByteBuffer.allocateDirect(100)));
+    }
+
+    @Test
+    void aReadBufferSmallerThanARecordIsRefused() {
+        Tls13RecordLayer[] p = pair(Tls13Suite.TLS_AES_128_GCM_SHA256);
+        assertThrows(IllegalArgumentException.class, () -> p[0].open(ByteBuffer.allocateDirect(4096), new Wire.Recorder()));
+    }
+}
