@@ -60,11 +60,13 @@ class LayeringTest {
 
     /**
      * What of {@code handshake} the other packages may name: its top-level interfaces (Handshaker,
-     * Steps, the typed doors to a session and to the engine), the values they pass (HandshakeOutcome,
-     * TlsPolicy), the worker pool the daemon builds and the service submits to, and the typed
-     * session lookup. Never TlsEngine, TlsSession, RpcTlsServer, RecordCrypto or TokenSigner.
+     * Steps, the typed doors to a session and to the engines, ServerTls and ClientTls), the values
+     * they pass (HandshakeOutcome, TlsPolicy, rpc.tlsclntd's ClientPolicy), the worker pool the
+     * daemon builds and the service submits to, and the typed session lookup. Never TlsEngine,
+     * ClientEngine, TlsSession, RpcTlsServer, RpcTlsClient, RecordCrypto or TokenSigner.
      */
-    static final Set<String> HANDSHAKE_DOORS = Set.of("HandshakeOutcome", "TlsPolicy", "HandshakeWorkers", "EstablishedSessions");
+    static final Set<String> HANDSHAKE_DOORS = Set.of("HandshakeOutcome", "TlsPolicy", "ClientPolicy", "HandshakeWorkers",
+            "EstablishedSessions");
 
     private static final JavaClasses MAIN = new ClassFileImporter()
             .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
