@@ -507,7 +507,7 @@ public final class Opt<T> {
     public static final Opt<String> CONFIG = value(null, "config", "file", (String) null, (a, s) -> a,
             "read options from this file, lines \"name = value\" or \"name\"; the command line overrides it").action().both().declare();
     public static final Opt<Boolean> CHECK = flag(null, "check",
-            "check the options, files and addresses as a start would, then exit (0: valid)").notInFiles().declare();
+            "check the options, files and addresses as a start would, then exit (0: valid)").notInFiles().both().declare();
     public static final Opt<Boolean> VERSION = flag(null, "version", "print the version and exit").action().both().declare();
     public static final Opt<Boolean> HELP = flag(null, "help", "show this help and exit").action().both().declare();
 

@@ -44,7 +44,7 @@ public final class ClientMain {
             } catch (TlsSetup.SetupException e) {
                 throw new Preflight.Refused(e.getMessage());
             }
-            return new Main.Prepared(List.of(), () -> start(config));
+            return new Main.Prepared(Preflight.client(config), () -> start(config));
         }
 
         @Override

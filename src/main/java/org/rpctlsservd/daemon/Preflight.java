@@ -219,6 +219,26 @@ final class Preflight {
     }
 
     /**
+     * rpc.tlsclntd's checks beyond its TLS files (ClientSetup's): the addresses it would bind, as
+     * warnings, as {@link #run} does for the server.
+     */
+    static List<String> client(Config config) {
+        List<String> warnings = new java.util.ArrayList<>();
+        bindable("--rpc-address", config.rpcAddress(), config, warnings);
+        for (org.rpctlsservd.frontend.Connect c : config.connects()) {
+            bindable("--connect", c.listen(), config, warnings);
+        }
+        if (config.metrics() != null) {
+            bindable("--metrics", config.metrics(), config, warnings);
+        }
+        if (config.connects().isEmpty() && "Linux".equals(System.getProperty("os.name"))) {
+            warnings.add("no --connect: the daemon serves only the RPCTLSCD upcall program, which only FreeBSD's kernel calls;"
+                    + " to give plain RPC clients TLS, add --connect [addr:]port,server:port");
+        }
+        return warnings;
+    }
+
+    /**
      * Binds {@code a} (without listening) and lets it go at once: a port in use (by a running daemon, say) or one this
      * user may not bind is a warning, so that --check still runs beside the daemon it checks.
      */
@@ -254,7 +274,8 @@ final class Preflight {
         try {
             PidFile.checkFree(config.pidFile());
         } catch (PidFile.AlreadyRunningException e) {
-            return "most likely by the rpc.tlsservd running with this pidfile (pid " + e.pid() + ", " + config.pidFile() + ")";
+            return "most likely by the " + (config.program() == org.rpctlsservd.cli.Opt.Side.CLIENT ? "rpc.tlsclntd" : "rpc.tlsservd")
+                    + " running with this pidfile (pid " + e.pid() + ", " + config.pidFile() + ")";
         }
         return "by another program (ss -ltnp 'sport = :" + a.getPort() + "' names it)";
     }

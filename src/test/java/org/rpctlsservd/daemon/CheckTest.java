@@ -1,6 +1,7 @@
 package org.rpctlsservd.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
@@ -266,6 +267,35 @@ class CheckTest {
             assertEquals(List.of("--listen 127.0.0.1:" + port + ": in use, by another program (ss -ltnp 'sport = :" + port
                     + "' names it); a start now fails"), w);
         }
+    }
+
+    /** rpc.tlsclntd's --check: its TLS files refused with the start's line, its addresses warned of, nothing started. */
+    @Test
+    void theClientChecksItsFilesAndAddresses() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            int port = taken.getLocalPort();
+            String[] base = {"--pidfile", tmp.resolve("cl.pid").toString(), "--rpc-socket", tmp.resolve("cl.sock").toString(),
+                "--no-rpcbind", "--check"};
+            Result ok = client(base, "--connect", "127.0.0.1:" + port + ",nfs.example.org:2049");
+            assertEquals(0, ok.status(), ok.toString());
+            assertEquals("rpc.tlsclntd: configuration is valid\n", ok.out());
+            assertEquals("rpc.tlsclntd: warning: --connect 127.0.0.1:" + port + ": in use, by another program (ss -ltnp 'sport = :"
+                    + port + "' names it); a start now fails\n", ok.err());
+            Result bad = client(base, "-l", tmp.resolve("missing.pem").toString(), "--connect", "127.0.0.1:0,nfs.example.org:2049");
+            assertEquals(1, bad.status(), bad.toString());
+            assertEquals("rpc.tlsclntd: " + tmp.resolve("missing.pem") + " (--verifylocs): missing\n", bad.err());
+            assertFalse(Files.exists(tmp.resolve("cl.pid")), "a check takes no pidfile");
+        }
+    }
+
+    private Result client(String[] base, String... args) {
+        List<String> a = new ArrayList<>(List.of(base));
+        a.addAll(List.of(args));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status = Main.run(a.toArray(new String[0]), new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8), null, ClientMain.CLIENT);
+        return new Result(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
     /** With --no-pidfile there is no pidfile to ask who holds the port: the warning says so instead of failing. */

@@ -173,7 +173,7 @@ class DocumentationTest {
         assertEquals(Cli.configNames(Opt.Side.CLIENT), names);
         Set<String> actions = new TreeSet<>(Cli.longNames(Opt.Side.CLIENT));
         actions.removeAll(names);
-        assertEquals(Set.of("config", "help", "version"), actions, "only the actions are left out");
+        assertEquals(Set.of("check", "config", "help", "version"), actions, "only the actions are left out");
         // Each line as it would be uncommented, among options that meet the rules between options
         // (a CA for crl, a connector for the connector's options).
         String[] context = {"-l", "/ca.pem", "--connect", "127.0.0.1:1,server.example.org:2049"};

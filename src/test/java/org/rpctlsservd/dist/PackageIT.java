@@ -498,6 +498,7 @@ class PackageIT {
                 "printf '%s\\n' '" + String.join("' '", clientConf) + "' >" + conf));
 
         String unit = ok("cat " + CLIENT_UNIT);
+        String pre = value(unit, "ExecStartPre=");
         String start = value(unit, "ExecStart=");
         String server = value(ok("cat " + UNIT), "ExecStart=");
         String script = String.join("\n",
@@ -509,6 +510,7 @@ class PackageIT {
                 "spid=$!",
                 "timeout 60 sh -c 'until rpcinfo -T tcp 127.0.0.1 " + RPCTLSSD + " 2 >/dev/null 2>&1; do sleep 0.05; done'"
                         + " || { cat /tmp/server.log; exit 1; }",
+                AS_CLIENT + " " + pre + " || exit 1", // ExecStartPre: the check passes, on the file just written
                 AS_CLIENT + " " + start + " >/tmp/client.log 2>&1 &",
                 "pid=$!",
                 "timeout 60 sh -c 'until rpcinfo -T tcp 127.0.0.1 " + RPCTLSCD + " 2 >/dev/null 2>&1; do sleep 0.05; done'"
