@@ -111,6 +111,9 @@ public final class Daemon implements Closeable {
             workers.close();
             timer.shutdownNow();
             reloader.shutdownNow();
+            if (e instanceof java.io.UncheckedIOException u) {
+                throw u.getCause(); // an engine's start failed: said in one line by Main, not as a stack trace
+            }
             throw e;
         }
         MetricsServer startedMetrics = null;
@@ -429,6 +432,8 @@ public final class Daemon implements Closeable {
                     : engine == null || reloadCredentials() & reloadAllowList() & reloadCrl();
             if (engine != null) {
                 shutOffRefusedSessions();
+            } else if (client != null && client.trust() != null) {
+                established.shutOffRefused(client.trust()); // as FreeBSD's rpctls_checkcrl: a revoked server's sessions end now
             }
         } catch (RuntimeException e) {
             LOG.log(Level.SEVERE, "reload failed", e);

@@ -111,7 +111,13 @@ class RpctlscdServiceTest {
         return c;
     }
 
-    /** A TLS server on loopback with {@code cert}, which completes one handshake per connection and then waits. */
+    /** Handshakes the servers completed, each done when its client closed or shut its side (EOF or an error). */
+    private final List<CompletableFuture<Void>> ended = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /**
+     * A TLS server on loopback with {@code cert}, which completes one handshake per connection and
+     * then reads until the client ends it (noted in {@link #ended}).
+     */
     private InetSocketAddress tlsServer(TestPki.Issued cert) throws Exception {
         SSLServerSocket ss = (SSLServerSocket) context(cert, ca.self).getServerSocketFactory()
                 .createServerSocket(0, 10, InetAddress.getLoopbackAddress());
@@ -121,8 +127,22 @@ class RpctlscdServiceTest {
                 try {
                     SSLSocket s = (SSLSocket) ss.accept();
                     closing.add(s);
-                    s.setSoTimeout(10_000);
+                    s.setSoTimeout(30_000);
                     s.startHandshake();
+                    CompletableFuture<Void> end = new CompletableFuture<>();
+                    ended.add(end);
+                    Thread reader = new Thread(() -> {
+                        try {
+                            while (s.getInputStream().read() >= 0) {
+                                // nothing is sent in these tests
+                            }
+                        } catch (IOException gone) {
+                            // ended all the same
+                        }
+                        end.complete(null);
+                    }, "tls-server-read");
+                    reader.setDaemon(true);
+                    reader.start();
                 } catch (IOException e) {
                     // a refused handshake, or the end of the test
                 }
@@ -242,12 +262,15 @@ class RpctlscdServiceTest {
         TestPki.Issued server = ca.leaf("server").dns("localhost").issue();
         InetSocketAddress at = tlsServer(server);
         assertEquals(rpctlssd.RPCTLSERR_OK, connect(parkConnected(at, "localhost")).reterr, "not revoked yet");
+        CompletableFuture<Void> live = ended.get(0);
+        assertFalse(live.isDone(), "the session runs");
         ca.revoke(server.cert().getSerialNumber());
         Files.writeString(crlFile, TestPki.pem(ca.crl()));
         int before = daemon.reloads();
         daemon.reload(); // what SIGHUP does
         org.rpctlsservd.support.Await.until(() -> daemon.reloads() > before, "the reload", 10);
         assertEquals(0, daemon.failedReloads());
+        live.get(10, TimeUnit.SECONDS); // the live session to the revoked server is shut off, as FreeBSD's rpctls_checkcrl does
         assertEquals(rpctlssd.RPCTLSERR_NOSSL, connect(parkConnected(at, "localhost")).reterr, "revoked by the CRL read again");
         InetSocketAddress other = tlsServer(ca.leaf("other").dns("localhost").issue());
         assertEquals(rpctlssd.RPCTLSERR_OK, connect(parkConnected(other, "localhost")).reterr, "a certificate not revoked still passes");
