@@ -227,6 +227,19 @@ final class Preflight {
         bindable("--rpc-address", config.rpcAddress(), config, warnings);
         for (org.rpctlsservd.frontend.Connect c : config.connects()) {
             bindable("--connect", c.listen(), config, warnings);
+            if (!c.listen().getAddress().isLoopbackAddress()) {
+                warnings.add("--connect " + addr(c.listen()) + ": plain RPC beyond this host: whoever reaches it reaches "
+                        + c.serverHost() + " over TLS" + (config.mutualVerify() ? " with this daemon's client certificate (-m)" : "")
+                        + "; listen on loopback unless that network is trusted");
+            }
+        }
+        boolean verifies = config.caFile() != null || config.caPath() != null;
+        if (!config.connects().isEmpty() && !verifies) {
+            warnings.add("no -l or -p: the servers' certificates are not checked, so anyone on the path can pose as a server");
+        }
+        if (config.allowPlain() && verifies) {
+            warnings.add("--allow-plain: anyone on the path who answers the STARTTLS probe without STARTTLS turns TLS off for"
+                    + " that connection, whatever -l or -p check");
         }
         if (config.metrics() != null) {
             bindable("--metrics", config.metrics(), config, warnings);

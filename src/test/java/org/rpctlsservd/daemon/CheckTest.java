@@ -276,11 +276,23 @@ class CheckTest {
             int port = taken.getLocalPort();
             String[] base = {"--pidfile", tmp.resolve("cl.pid").toString(), "--rpc-socket", tmp.resolve("cl.sock").toString(),
                 "--no-rpcbind", "--check"};
-            Result ok = client(base, "--connect", "127.0.0.1:" + port + ",nfs.example.org:2049");
+            Path ca = tmp.resolve("ca.pem");
+            Files.writeString(ca, TestPki.pem(TestPki.ca("Client CA").cert()));
+            Result ok = client(base, "-l", ca.toString(), "--connect", "127.0.0.1:" + port + ",nfs.example.org:2049");
             assertEquals(0, ok.status(), ok.toString());
             assertEquals("rpc.tlsclntd: configuration is valid\n", ok.out());
             assertEquals("rpc.tlsclntd: warning: --connect 127.0.0.1:" + port + ": in use, by another program (ss -ltnp 'sport = :"
                     + port + "' names it); a start now fails\n", ok.err());
+            // what a start would do unsafely is said too
+            Result unsafe = client(base, "--allow-plain", "--connect", "0.0.0.0:0,nfs.example.org:2049");
+            assertEquals(0, unsafe.status(), unsafe.toString());
+            assertEquals(List.of("rpc.tlsclntd: warning: --connect 0.0.0.0:0: plain RPC beyond this host: whoever reaches it reaches"
+                    + " nfs.example.org over TLS; listen on loopback unless that network is trusted",
+                    "rpc.tlsclntd: warning: no -l or -p: the servers' certificates are not checked, so anyone on the path can pose as a server"),
+                    List.of(unsafe.err().split("\n")));
+            Result downgrade = client(base, "-l", ca.toString(), "--allow-plain", "--connect", "127.0.0.1:0,nfs.example.org:2049");
+            assertEquals("rpc.tlsclntd: warning: --allow-plain: anyone on the path who answers the STARTTLS probe without STARTTLS"
+                    + " turns TLS off for that connection, whatever -l or -p check\n", downgrade.err());
             Result bad = client(base, "-l", tmp.resolve("missing.pem").toString(), "--connect", "127.0.0.1:0,nfs.example.org:2049");
             assertEquals(1, bad.status(), bad.toString());
             assertEquals("rpc.tlsclntd: " + tmp.resolve("missing.pem") + " (--verifylocs): missing\n", bad.err());
