@@ -340,6 +340,17 @@ final class BackendConnect {
         }
     }
 
+    /**
+     * Whoever closes the socket from now on closes it with a reset when it holds a reserved port (see
+     * {@link #abortive}): for the connector's server socket, which the handshake and then the
+     * session's DISCONNECT close, not this class.
+     */
+    void resetOnClose() {
+        if (lease != null && channel != null) {
+            abortive(channel);
+        }
+    }
+
     /** The connection is closing: the permit goes back (also when opening the socket itself failed), the channel is closed. */
     void close() {
         releasePermit();

@@ -78,6 +78,7 @@ final class ConnectorConnection extends MemberBase {
     }
 
     private void serverConnected() {
+        server.resetOnClose(); // the session closes it after the hand-over: no reserved port left in TIME_WAIT
         c.toBackend.open(server.channel());
         startTls.probe(server.channel(), StartTlsProbe.programOf(first, firstLength));
         armBackendRead();
