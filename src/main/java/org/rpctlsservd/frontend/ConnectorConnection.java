@@ -158,7 +158,9 @@ final class ConnectorConnection extends MemberBase {
     /** TLS records from the server ({@code encrypted} null: what the handshake kept) to the client, decrypted. */
     private void fromServerTls(ByteBuffer encrypted) {
         try {
-            if (tls.decrypt(encrypted, b -> c.toClient.add(b))) {
+            // the session hands on views of the records it opened in place: the queue keeps a copy
+            if (tls.decrypt(encrypted, b -> c.toClient.add(ByteBuffer.wrap(java.util.Arrays.copyOfRange(b.array(),
+                    b.arrayOffset() + b.position(), b.arrayOffset() + b.limit()))))) {
                 closeNotifyReceived();
                 return;
             }

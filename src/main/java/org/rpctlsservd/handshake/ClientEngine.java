@@ -36,6 +36,8 @@ final class ClientEngine implements ClientTls {
     private final AtomicReference<TrustMaterial> trust;
     private final ScheduledExecutorService timer;
     private final AtomicInteger inFlight = new AtomicInteger();
+    /** Sessions' records go to our record layer at completion; false only for tests of Bouncy Castle's own record state. */
+    private volatile boolean handOver = true;
 
     ClientEngine(ClientPolicy policy, TrustMaterial trust, ScheduledExecutorService timer) throws IOException {
         if (policy.verify() != (trust != null)) {
@@ -72,6 +74,11 @@ final class ClientEngine implements ClientTls {
     @Override
     public int inFlight() {
         return inFlight.get();
+    }
+
+    /** For TrafficStateTest, which looks at Bouncy Castle's record state after the handshake: sessions keep their records on it. */
+    void keepRecordsOnBouncyCastle() {
+        handOver = false;
     }
 
     @Override
@@ -146,7 +153,7 @@ final class ClientEngine implements ClientTls {
                     | (verified ? HandshakeOutcome.FLAGS_GOTCERT | HandshakeOutcome.FLAGS_VERIFIED : 0);
             SecurityParameters sp = client.securityParameters();
             TlsSession session = new TlsSession(cookie, ch, protocol, peer, verified ? client.serverChain() : List.of(), flags,
-                    client.verification(), versionName(sp), alpnName(sp), crypto.tap(sp, false));
+                    client.verification(), versionName(sp), alpnName(sp), crypto.tap(sp, false), false, leftover(), handOver);
             audit(flags, null);
             Metrics.handshakeOk(flags, false, started); // the client-certificate series counts clients' certificates only
             future.complete(new HandshakeOutcome(flags, 0, new int[0], session));

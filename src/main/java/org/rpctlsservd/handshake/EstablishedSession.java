@@ -10,7 +10,8 @@ import org.rpctlsservd.certs.TrustMaterial;
  * The one typed door to a connection whose handshake succeeded, for whoever relays its records
  * (the front end, after its CONNECT upcall): the record protection, the shut-off signal and what
  * the handshake learned of the client. Obtained from {@link EstablishedSessions}, never by a cast.
- * Every operation takes the session's own lock; nobody else touches Bouncy Castle's protocol object.
+ * Every operation takes the session's own lock; nobody else touches Bouncy Castle's protocol object
+ * or the record layer that takes the records over from it once the handshake is done.
  */
 public interface EstablishedSession {
     /** Where a session puts bytes: plaintext it decrypted, or TLS records it made for the peer. */
@@ -33,6 +34,9 @@ public interface EstablishedSession {
      * application data to {@code plain} and every TLS record made meanwhile (alerts, a close_notify
      * answer) to {@code out}. True when the peer closed (close_notify). On a bad record the fatal
      * alert goes to {@code out} before the exception is thrown; once shut off, {@link ShutOffException}.
+     * What {@code plain} is given may be a view of the record where it was opened (in
+     * {@code arrived}'s buffer, or the session's): valid until the next decrypt or the next read into
+     * that buffer, so whoever keeps it longer copies it. What {@code out} is given is the caller's to keep.
      */
     boolean decrypt(ByteBuffer arrived, Sink plain, Sink out) throws IOException;
 

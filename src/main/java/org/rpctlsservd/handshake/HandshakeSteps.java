@@ -23,6 +23,7 @@ import org.rpctlsservd.certs.Dn;
 import org.rpctlsservd.guard.LogText;
 import org.rpctlsservd.io.Channels;
 import org.rpctlsservd.metrics.Metrics.Failure;
+import org.rpctlsservd.records.RecordLayer;
 import org.rpctlsservd.sessions.Cookies;
 
 /**
@@ -40,8 +41,12 @@ abstract class HandshakeSteps {
     static final int INLINE_READS = 4;
     /** At most this many bytes of ChangeCipherSpec records are kept back from the workers (one is usual). */
     static final int MAX_HELD = 64;
-    /** Each worker's read buffer: a handshake's read is offered to its engine (which copies it) before the step ends. */
-    private static final ThreadLocal<ByteBuffer> READ_BUFFER = ThreadLocal.withInitial(() -> ByteBuffer.allocate(READ_CHUNK));
+    /**
+     * Each worker's read buffer: a handshake's read is offered to its engine (which copies it) before
+     * the step ends. Room for a record kept from the last read (at most the largest) and a read after it.
+     */
+    private static final ThreadLocal<ByteBuffer> READ_BUFFER =
+            ThreadLocal.withInitial(() -> ByteBuffer.allocate(RecordLayer.MAX_RECORD + READ_CHUNK));
 
     final SocketChannel ch;
     final Steps workers;
@@ -55,7 +60,7 @@ abstract class HandshakeSteps {
     ScheduledFuture<?> deadline;
     private ByteBuffer pendingOut;
     private int inlineReads;
-    /** Bytes read and kept for the next read (a lone ChangeCipherSpec), or null. */
+    /** Bytes read and kept for the next read (a lone ChangeCipherSpec, a cut record; after the handshake, what followed it), or null. */
     private ByteBuffer arrived;
     /** Made once per handshake, not once per wait. */
     private final Runnable onReadable = this::readable;
@@ -163,6 +168,9 @@ abstract class HandshakeSteps {
      * CONNECT upcall did): read and offer it to the engine (true: a step was taken), or wait. A
      * lone ChangeCipherSpec (the compatibility record TLS 1.3 peers send, which Bouncy Castle
      * ignores) is kept until the next record comes: a step for it alone would only wait again.
+     * Bouncy Castle is offered whole records, one at a time, until the handshake is complete: what
+     * follows the peer's Finished (the first calls, sent in its flight) stays here for the session's
+     * record layer ({@link #leftover}), and a record cut by the read waits for its rest here.
      */
     private boolean readStep() {
         if (done.get()) {
@@ -179,8 +187,7 @@ abstract class HandshakeSteps {
                 fail(Failure.PEER_CLOSED, other + " closed the connection during the handshake", null);
                 return false;
             } else if (n == 0 || onlyChangeCipherSpec(buf.array(), buf.position(), MAX_HELD)) {
-                // kept for the next read, which may run on another worker: a copy of the few bytes
-                arrived = buf.position() == 0 ? null : ByteBuffer.allocate(buf.position()).put(buf.flip());
+                keep(buf, 0);
                 workers.onReadable(ch, onReadable);
                 return false;
             }
@@ -188,15 +195,65 @@ abstract class HandshakeSteps {
             fail(Failure.IO, "reading from " + other + " failed: " + LogText.why(e, other), e);
             return false;
         }
+        byte[] b = buf.array();
+        int end = buf.position();
+        int at = 0;
         try {
-            protocol.offerInput(buf.array(), 0, buf.position());
-            return true;
+            while (at < end && !complete() && !protocol.isClosed()) {
+                int whole = wholeRecord(b, at, end);
+                if (whole == 0) {
+                    break;
+                }
+                protocol.offerInput(b, at, whole);
+                at += whole;
+            }
         } catch (IOException e) {
             flushAlert();
             String a = alert();
             fail(Failure.TLS, a != null ? a : "TLS error: " + LogText.why(e, other), e);
             return false;
         }
+        keep(buf, at);
+        if (at == 0) {
+            workers.onReadable(ch, onReadable); // only part of a record: its rest is still to come
+            return false;
+        }
+        return true;
+    }
+
+    /** Keeps the bytes of {@code buf} from {@code from} (to its position) for the next read, which may run on another worker: a copy. */
+    private void keep(ByteBuffer buf, int from) {
+        int n = buf.position() - from;
+        arrived = n == 0 ? null : ByteBuffer.allocate(n).put(buf.array(), from, n);
+    }
+
+    /**
+     * What the peer sent after its Finished, read with it and not offered to Bouncy Castle (records
+     * for the session's record layer, the last perhaps cut), once, in read mode; null when nothing.
+     * Only after the handshake completed.
+     */
+    final ByteBuffer leftover() {
+        ByteBuffer l = arrived;
+        arrived = null;
+        return l == null ? null : l.flip();
+    }
+
+    /**
+     * The length of the whole record at {@code at} (before {@code end}), 0 when it is cut off there;
+     * everything left when its header cannot start a record the handshake may take (not a TLS
+     * content type, or longer than any protected record): Bouncy Castle refuses it at once, rather
+     * than the deadline after a wait for bytes that never make a record.
+     */
+    static int wholeRecord(byte[] b, int at, int end) {
+        int left = end - at;
+        if (left < 5) {
+            return b[at] < 20 || b[at] > 24 ? left : 0;
+        }
+        int length = (b[at + 3] & 0xff) << 8 | b[at + 4] & 0xff;
+        if (b[at] < 20 || b[at] > 24 || length > RecordLayer.MAX_CIPHERTEXT) {
+            return left;
+        }
+        return left < 5 + length ? 0 : 5 + length;
     }
 
     /** Best effort: let the peer see the fatal alert Bouncy Castle queued. */

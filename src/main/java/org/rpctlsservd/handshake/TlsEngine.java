@@ -48,6 +48,8 @@ public final class TlsEngine implements ServerTls {
     private final ScheduledExecutorService timer;
     private final ThreadPoolExecutor lookups;
     private final AtomicInteger inFlight = new AtomicInteger();
+    /** Sessions' records go to our record layer at completion; false only for tests of Bouncy Castle's own record state. */
+    private volatile boolean handOver = true;
 
     public TlsEngine(TlsPolicy policy, ServerCredentials credentials, TrustMaterial trust, NameService names,
             ScheduledExecutorService timer) throws IOException {
@@ -102,6 +104,11 @@ public final class TlsEngine implements ServerTls {
         Run run = new Run(socket, client, cookie, workers, receivedNanos);
         run.start();
         return run.future;
+    }
+
+    /** For TrafficStateTest, which looks at Bouncy Castle's record state after the handshake: sessions keep their records on it. */
+    void keepRecordsOnBouncyCastle() {
+        handOver = false;
     }
 
     @Override
@@ -248,7 +255,8 @@ public final class TlsEngine implements ServerTls {
             }
             inFlight.decrementAndGet();
             SecurityParameters sp = server.securityParameters();
-            TlsSession session = new TlsSession(cookie, ch, protocol, peer, verified, flags, verification, versionName(sp), alpnName(sp), crypto.tap(sp, true));
+            TlsSession session = new TlsSession(cookie, ch, protocol, peer, verified, flags, verification, versionName(sp), alpnName(sp), crypto.tap(sp, true),
+                    true, leftover(), handOver);
             HandshakeOutcome outcome = new HandshakeOutcome(flags, uid, gids, session);
             audit(flags, uid, null);
             Metrics.handshakeOk(flags, !server.clientChain().isEmpty(), started);

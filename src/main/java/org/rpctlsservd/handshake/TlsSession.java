@@ -11,12 +11,19 @@ import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.tls.TlsProtocol;
 import org.rpctlsservd.certs.Dn;
 import org.rpctlsservd.certs.TrustMaterial;
+import org.rpctlsservd.records.RecordLayer;
+import org.rpctlsservd.records.Tls13RecordLayer;
+import org.rpctlsservd.records.Tls13Suite;
+import org.rpctlsservd.records.TlsAlertException;
+import org.rpctlsservd.records.TrafficSecrets;
 import org.rpctlsservd.sessions.Session;
 
 /**
  * A connection whose handshake succeeded: its TLS state (Bouncy Castle's protocol object in
  * non-blocking mode, the server's side for RPCTLSSD or the client's for RPCTLSCD), socket, cookie,
- * the peer's verified chain and shut-off state. Every operation
+ * the peer's verified chain and shut-off state. A TLS 1.3 session's records go to our own record
+ * layer ({@link Tls13RecordLayer}) at completion, Bouncy Castle having done only the handshake; a
+ * TLS 1.2 session (-2) stays on Bouncy Castle's records. Every operation
  * holds this object's monitor, so the RPC procedures, the CRL re-check and whoever relays the
  * connection's records never touch the TLS state at the same time.
  */
@@ -24,6 +31,8 @@ public final class TlsSession implements Session, EstablishedSession {
     private static final Logger LOG = Logger.getLogger("rpctlssd");
 
     private static final RateLimitedLog WARNINGS = new RateLimitedLog(LOG);
+    /** A sealed KeyUpdate: header, the 4-byte message header and its byte, the content type, the tag. */
+    private static final int KEY_UPDATE_RECORD = RecordLayer.OVERHEAD + 5;
     private final long cookie;
     private final SocketChannel channel;
     /** The server's or the client's side: after the handshake both are driven the same way. */
@@ -42,11 +51,25 @@ public final class TlsSession implements Session, EstablishedSession {
     private boolean closed;
     /** Told once when the session is shut off (whoever relays its records cuts the client off). */
     private Runnable onShutOff;
+    /**
+     * Our record layer, which took the records over from Bouncy Castle when the handshake completed
+     * (TLS 1.3 on GCM or ChaCha20-Poly1305); null: Bouncy Castle carries them (TLS 1.2 under -2, CCM).
+     */
+    private final RecordLayer layer;
+    /** What the peer sent after its Finished, read with it by the handshake: the first decrypt opens it. */
+    private ByteBuffer leftover;
+    /** A record the last read cut off, its first bytes in write mode (from 0); null when none. */
+    private ByteBuffer cut;
+    /** The other buffer for a cut record: the one just opened may still be viewed by the caller. */
+    private ByteBuffer spare;
+    /** What the records opened now say: handed on as they come. */
+    private final Opened opened = new Opened();
 
     TlsSession(long cookie, SocketChannel channel, TlsProtocol protocol, InetSocketAddress peer,
             List<X509CertificateHolder> verifiedChain, int flags, TrustMaterial.Verification verification, String version, String alpn,
-            RecordTap tap) {
+            RecordTap tap, boolean server, ByteBuffer leftover, boolean handOver) {
         this.tap = tap;
+        this.leftover = leftover;
         this.verification = verification;
         this.version = version;
         this.alpn = alpn;
@@ -56,6 +79,46 @@ public final class TlsSession implements Session, EstablishedSession {
         this.peer = peer;
         this.verifiedChain = List.copyOf(verifiedChain);
         this.flags = flags;
+        this.layer = handOver ? handOver(server) : null;
+    }
+
+    /**
+     * The hand-over: Bouncy Castle's traffic secrets and record counts go to a record layer of ours,
+     * the secrets are wiped, and from now on Bouncy Castle is not asked about records; null when
+     * it keeps them (TLS 1.2: its record layer carries -2 sessions as before; CCM).
+     */
+    private RecordLayer handOver(boolean server) {
+        if (tap == null || !"TLSv1.3".equals(version)) {
+            return null;
+        }
+        TrafficState state;
+        try {
+            state = trafficState();
+        } catch (IllegalStateException e) {
+            // Bouncy Castle still holds something of the peer's (it was offered whole records up to the Finished, so it should not): it goes on
+            WARNINGS.log(java.util.logging.Level.WARNING, "hand-over", () -> "TLS session kept on Bouncy Castle's records: " + e.getMessage());
+            return null;
+        }
+        try {
+            Tls13Suite suite = Tls13Suite.of(state.cipherSuite());
+            return Tls13RecordLayer.of(server ? Tls13RecordLayer.Side.SERVER : Tls13RecordLayer.Side.CLIENT,
+                    new TrafficSecrets(suite, state.readSecret(), state.readSequence(), state.writeSecret(), state.writeSequence()),
+                    state.keyUpdateOwed());
+        } finally {
+            state.wipe(); // the record ciphers hold their keys; the secrets go
+        }
+    }
+
+    /** A KeyUpdate of ours, sealed, for tests that drive a peer's record layer (nothing of ours sends one unasked). */
+    synchronized byte[] keyUpdateForTest(boolean requestPeer) {
+        ByteBuffer b = ByteBuffer.allocate(KEY_UPDATE_RECORD);
+        layer.sealKeyUpdate(requestPeer, b);
+        return b.array();
+    }
+
+    /** True when our record layer carries this session's records (false: Bouncy Castle's). */
+    synchronized boolean recordsHandedOver() {
+        return layer != null;
     }
 
     @Override
@@ -84,7 +147,15 @@ public final class TlsSession implements Session, EstablishedSession {
         if (shutoff) {
             throw new ShutOffException();
         }
+        if (layer != null) {
+            return open(arrived, plain, out);
+        }
         try {
+            if (leftover != null) {
+                ByteBuffer l = leftover;
+                leftover = null;
+                protocol.offerInput(l.array(), l.arrayOffset() + l.position(), l.remaining());
+            }
             if (arrived != null && arrived.hasRemaining()) {
                 protocol.offerInput(arrived.array(), arrived.arrayOffset() + arrived.position(), arrived.remaining());
                 arrived.position(arrived.limit());
@@ -101,13 +172,183 @@ public final class TlsSession implements Session, EstablishedSession {
         }
     }
 
+    /**
+     * {@link #decrypt} on our record layer: the records are opened in place, where they were read
+     * (the caller's buffer, the handshake's leftover, or this session's buffer for a record a read
+     * cut off), and {@code plain} is given views of them, valid until the next decrypt or read into
+     * {@code arrived}'s buffer. Our answers (a KeyUpdate asked for, our close_notify to the peer's,
+     * the alert for a refused record) go to {@code out}.
+     */
+    private boolean open(ByteBuffer arrived, Sink plain, Sink out) throws IOException {
+        if (closed) {
+            throw new IOException("session closed");
+        }
+        opened.start(plain);
+        try {
+            if (leftover != null) {
+                ByteBuffer l = leftover;
+                leftover = null;
+                take(l);
+            }
+            if (arrived != null) {
+                take(arrived);
+            }
+        } catch (TlsAlertException e) {
+            answer(e.description(), out);
+            throw new IOException(e.getMessage(), e);
+        } finally {
+            opened.plain = null;
+        }
+        if (opened.fatal >= 0) {
+            throw new IOException("received fatal alert: " + TlsAlertException.name(opened.fatal));
+        }
+        if (opened.closeNotify) {
+            answer(TlsAlertException.CLOSE_NOTIFY, out); // as Bouncy Castle did: the peer's close_notify is answered with ours
+            return true;
+        }
+        if (layer.keyUpdateOwed()) {
+            ByteBuffer b = ByteBuffer.allocate(KEY_UPDATE_RECORD); // answered now, not with our next data
+            layer.sealPending(b);
+            out.accept(b.array(), 0, b.position());
+        }
+        return false;
+    }
+
+    /**
+     * Opens the whole records of {@code src} (from its position to its limit; afterwards at its
+     * limit): first the rest of a record the last read cut off, then those in place, and keeps what
+     * is cut off now in this session's buffer.
+     */
+    private void take(ByteBuffer src) throws TlsAlertException {
+        boolean cutOpened = false;
+        if (cut != null && cut.position() > 0) {
+            // the cut record's rest: its header first (to learn its length), then up to its end
+            int need = need(cut);
+            while (need > 0 && src.hasRemaining()) {
+                int k = Math.min(need, src.remaining());
+                cut.put(cut.position(), src, src.position(), k).position(cut.position() + k);
+                src.position(src.position() + k);
+                need = need(cut);
+            }
+            if (need > 0) {
+                return; // still cut: the rest comes with a later read
+            }
+            cut.flip();
+            layer.openAvailable(cut, opened);
+            cut.clear();
+            cutOpened = true;
+        }
+        layer.openAvailable(src, opened);
+        if (!src.hasRemaining()) {
+            if (!cutOpened) {
+                cut = null; // nothing waits: an idle session keeps no buffer
+                spare = null;
+            }
+            return;
+        }
+        if (cutOpened) {
+            // the record just opened in the cut buffer may still be viewed by the caller: the other buffer takes this one
+            ByteBuffer used = cut;
+            cut = spare;
+            spare = used;
+        }
+        if (cut == null) {
+            cut = ByteBuffer.allocate(RecordLayer.MAX_RECORD);
+        }
+        cut.clear().put(src);
+    }
+
+    /** Bytes still missing from the record begun in {@code b} (write mode from 0); 0 when it can be opened (or refused). */
+    private static int need(ByteBuffer b) {
+        int have = b.position();
+        if (have < RecordLayer.HEADER) {
+            return RecordLayer.HEADER - have;
+        }
+        int length = (b.get(3) & 0xff) << 8 | b.get(4) & 0xff;
+        if (length > RecordLayer.MAX_CIPHERTEXT) {
+            return 0; // refused as soon as the header is there
+        }
+        return Math.max(0, RecordLayer.HEADER + length - have);
+    }
+
+    /** Seals our alert (close_notify, or the one for a refused record) to {@code out}, unless ours is already sealed. */
+    private void answer(int description, Sink out) {
+        if (layer.outboundClosed()) {
+            return;
+        }
+        ByteBuffer b = ByteBuffer.allocate(RecordLayer.OVERHEAD + 2);
+        layer.sealAlert(description, b);
+        out.accept(b.array(), 0, b.position());
+    }
+
+    /** What the records say as they are opened; set up per call. */
+    private static final class Opened implements RecordLayer.Inbound {
+        Sink plain;
+        long bytes;
+        boolean closeNotify;
+        int fatal = -1;
+
+        void start(Sink p) {
+            plain = p;
+            bytes = 0;
+            fatal = -1;
+            closeNotify = false;
+        }
+
+        @Override
+        public void applicationData(ByteBuffer buffer, int offset, int length) {
+            bytes += length;
+            if (plain == null) {
+                return;
+            }
+            if (buffer.hasArray()) {
+                plain.accept(buffer.array(), buffer.arrayOffset() + offset, length);
+            } else {
+                byte[] copy = new byte[length]; // a direct buffer has no array to view
+                buffer.get(offset, copy);
+                plain.accept(copy, 0, length);
+            }
+        }
+
+        @Override
+        public void keyUpdate(boolean updateRequested) {
+            // our reading keys followed; an answer asked for is sealed when the records are opened
+        }
+
+        @Override
+        public void closeNotify() {
+            closeNotify = true;
+        }
+
+        @Override
+        public void alert(int description, boolean fatal) {
+            if (fatal) {
+                this.fatal = description;
+            }
+        }
+    }
+
     /** Encrypts application data for the peer; the records go to {@code out}. */
     public synchronized void encrypt(byte[] b, int off, int len, Sink out) throws IOException {
         if (closed) {
             throw new IOException("session closed");
         }
-        protocol.writeApplicationData(b, off, len);
-        drain(out);
+        if (layer == null) {
+            protocol.writeApplicationData(b, off, len);
+            drain(out);
+            return;
+        }
+        if (layer.outboundClosed()) {
+            throw new IOException("TLS session closed for writing");
+        }
+        if (len == 0) {
+            return;
+        }
+        // one array for all the records: the caller queues it as it is (its Sink keeps the array), so it cannot be reused
+        byte[] records = new byte[layer.sealedLength(len)];
+        ByteBuffer dst = ByteBuffer.wrap(records);
+        layer.seal(ByteBuffer.wrap(b, off, len), dst);
+        out.accept(records, 0, dst.position());
     }
 
     /**
@@ -120,6 +361,9 @@ public final class TlsSession implements Session, EstablishedSession {
      * Bouncy Castle cannot be seen or taken back: whoever reads for it must offer whole records.
      */
     public synchronized TrafficState trafficState() {
+        if (layer != null) {
+            throw new IllegalStateException("the records were handed over: the secrets are gone");
+        }
         if (closed || protocol.isClosed()) {
             throw new IllegalStateException("session closed");
         }
@@ -176,6 +420,9 @@ public final class TlsSession implements Session, EstablishedSession {
 
     /** True once the TLS state is closed (a close_notify came or went, or a fatal alert). */
     public synchronized boolean tlsClosed() {
+        if (layer != null) {
+            return layer.inboundClosed() || layer.outboundClosed();
+        }
         return protocol.isClosed();
     }
 
@@ -207,9 +454,18 @@ public final class TlsSession implements Session, EstablishedSession {
         if (closed) {
             return;
         }
+        if (layer != null) {
+            handlePendingRecords();
+            return;
+        }
         try {
             ByteBuffer buf = ByteBuffer.allocate(16 * 1024);
             int n;
+            if (leftover != null) {
+                ByteBuffer l = leftover;
+                leftover = null;
+                protocol.offerInput(l.array(), l.arrayOffset() + l.position(), l.remaining());
+            }
             while ((n = channel.read(buf)) > 0) {
                 protocol.offerInput(buf.array(), 0, n);
                 buf.clear();
@@ -224,8 +480,62 @@ public final class TlsSession implements Session, EstablishedSession {
         flushQuietly();
     }
 
+    /**
+     * HANDLERECORD on our record layer: the records read now are opened (a KeyUpdate taken, and
+     * answered when asked; the peer's close_notify answered with ours; a refused record answered
+     * with its alert), our answers written straight to the socket. Application data has nobody to
+     * go to here: it is counted in the log line the C daemon writes for it, and dropped.
+     */
+    private void handlePendingRecords() {
+        Sink toSocket = (b, off, len) -> write(ByteBuffer.wrap(b, off, len));
+        try {
+            ByteBuffer buf = ByteBuffer.allocate(16 * 1024);
+            opened.start(null);
+            try {
+                if (leftover != null) {
+                    ByteBuffer l = leftover;
+                    leftover = null;
+                    take(l);
+                }
+                while (!layer.inboundClosed() && channel.read(buf) > 0) {
+                    take(buf.flip());
+                    buf.clear();
+                }
+            } catch (TlsAlertException e) {
+                answer(e.description(), toSocket);
+                LOG.fine(() -> "handlerecord cookie=0x" + Long.toUnsignedString(cookie, 16) + ": " + e.getMessage());
+                return;
+            }
+            if (opened.bytes > 0) {
+                long pending = opened.bytes;
+                WARNINGS.log(java.util.logging.Level.SEVERE, "ssl-read", () -> "SSL_read returned " + pending);
+            }
+            if (opened.closeNotify) {
+                answer(TlsAlertException.CLOSE_NOTIFY, toSocket);
+            } else if (layer.keyUpdateOwed()) {
+                ByteBuffer b = ByteBuffer.allocate(KEY_UPDATE_RECORD);
+                layer.sealPending(b);
+                toSocket.accept(b.array(), 0, b.position());
+            }
+        } catch (IOException e) {
+            LOG.fine(() -> "handlerecord cookie=0x" + Long.toUnsignedString(cookie, 16) + ": " + e.getMessage());
+        }
+    }
+
+    /** Writes records we sealed, as far as the socket takes them now. */
+    private void write(ByteBuffer b) {
+        try {
+            channel.write(b); // what the socket does not take now is dropped with the connection: the peer is not reading
+        } catch (IOException e) {
+            LOG.fine(() -> "session cookie=0x" + Long.toUnsignedString(cookie, 16) + ": write failed: " + e.getMessage());
+        }
+    }
+
     /** Writes whatever output the TLS state holds, as far as the socket takes it now. */
     public synchronized void flushQuietly() {
+        if (layer != null) {
+            return; // our record layer's records are written as they are sealed
+        }
         try {
             ByteBuffer out = output(protocol);
             if (out != null) {
@@ -242,7 +552,14 @@ public final class TlsSession implements Session, EstablishedSession {
         if (closed) {
             return;
         }
-        if (!shutoff) {
+        if (!shutoff && layer != null) {
+            answer(TlsAlertException.CLOSE_NOTIFY, (b, off, len) -> write(ByteBuffer.wrap(b, off, len))); // unless sent already
+            try {
+                channel.shutdownOutput();
+            } catch (IOException e) {
+                LOG.fine(() -> "shutdown: " + e.getMessage());
+            }
+        } else if (!shutoff) {
             try {
                 protocol.close(); // queues our close_notify unless one was sent already
             } catch (IOException e) {

@@ -61,12 +61,28 @@ public interface RecordLayer {
     void open(ByteBuffer in, Inbound to) throws TlsAlertException;
 
     /**
+     * Opens, in place, every whole record of {@code in} between its position and its limit (read
+     * mode; any heap or direct buffer: whoever read into it keeps what is cut off), moving the
+     * position past them. A record cut off by the limit is left where it is, its header checked
+     * when it is all there; once the peer's close_notify or fatal alert is opened, the position goes
+     * to the limit (what follows is ignored). For a caller that reads into a buffer shared with other
+     * connections and keeps the cut-off bytes itself; not to be mixed with {@link #open} while that
+     * holds a partial record.
+     *
+     * @throws TlsAlertException as {@link #open} does; the position is then at the limit.
+     */
+    void openAvailable(ByteBuffer in, Inbound to) throws TlsAlertException;
+
+    /**
      * Seals application data from {@code src} into whole records at {@code out}'s position, as many
      * as fit, each of at most {@link #MAX_PLAINTEXT} bytes less {@code padding}, with {@code padding}
      * zero bytes of TLS 1.3 padding. A KeyUpdate owed goes first. {@code out} then holds records
      * back to back for one (gathering) write. Returns the number of application-data records sealed.
      */
     int seal(ByteBuffer src, ByteBuffer out, int padding);
+
+    /** The bytes {@link #seal(ByteBuffer, ByteBuffer)} makes of {@code length} bytes of application data now, KeyUpdates owed included. */
+    int sealedLength(int length);
 
     default int seal(ByteBuffer src, ByteBuffer out) {
         return seal(src, out, 0);

@@ -49,6 +49,10 @@ public final class Tls13RecordLayer implements RecordLayer {
     private ByteBuffer in;
     private ByteBuffer inSrc;
     private ByteBuffer inDst;
+    // the buffer used before, with its views: a caller alternating two buffers makes no new views
+    private ByteBuffer inAlt;
+    private ByteBuffer inAltSrc;
+    private ByteBuffer inAltDst;
     private int start;
     private TlsAlertException refused;
     private boolean inboundClosed;
@@ -75,6 +79,16 @@ public final class Tls13RecordLayer implements RecordLayer {
         return new Tls13RecordLayer(side, secrets, KEY_USAGE_LIMIT);
     }
 
+    /**
+     * Taking over from a handshake engine that may owe the peer a KeyUpdate (it was asked and has
+     * not answered yet): with {@code keyUpdateOwed}, ours goes before our first record.
+     */
+    public static Tls13RecordLayer of(Side side, TrafficSecrets secrets, boolean keyUpdateOwed) {
+        Tls13RecordLayer layer = new Tls13RecordLayer(side, secrets, KEY_USAGE_LIMIT);
+        layer.keyUpdateOwed = keyUpdateOwed;
+        return layer;
+    }
+
     /** With a lower key usage limit, to see the automatic KeyUpdate in tests. */
     static Tls13RecordLayer of(Side side, TrafficSecrets secrets, long keyUsageLimit) {
         return new Tls13RecordLayer(side, secrets, keyUsageLimit);
@@ -94,9 +108,7 @@ public final class Tls13RecordLayer implements RecordLayer {
             if (start != 0) {
                 throw new IllegalStateException("a partial record waits in another buffer");
             }
-            in = buffer;
-            inSrc = buffer.duplicate();
-            inDst = buffer.duplicate();
+            use(buffer);
         }
         int end = buffer.position();
         int pending = HEADER;
@@ -107,15 +119,7 @@ public final class Tls13RecordLayer implements RecordLayer {
                     pending = HEADER;
                     break;
                 }
-                int type = buffer.get(start) & 0xff;
-                int length = (buffer.get(start + 3) & 0xff) << 8 | buffer.get(start + 4) & 0xff;
-                if (type != APPLICATION_DATA) {
-                    throw new TlsAlertException(UNEXPECTED_MESSAGE, type == CHANGE_CIPHER_SPEC
-                            ? "a ChangeCipherSpec after the handshake" : "an unprotected record of type " + type + " after the handshake");
-                }
-                if (length > MAX_CIPHERTEXT) {
-                    throw new TlsAlertException(RECORD_OVERFLOW, "a record of " + length + " bytes (at most " + MAX_CIPHERTEXT + ")");
-                }
+                int length = checkHeader(start);
                 if (available < HEADER + length) {
                     pending = HEADER + length;
                     break;
@@ -142,6 +146,71 @@ public final class Tls13RecordLayer implements RecordLayer {
         } else {
             buffer.limit(buffer.capacity());
         }
+    }
+
+    @Override
+    public void openAvailable(ByteBuffer buffer, Inbound to) throws TlsAlertException {
+        if (refused != null) {
+            buffer.position(buffer.limit());
+            throw refused;
+        }
+        if (start != 0) {
+            throw new IllegalStateException("a partial record waits in the buffer of open()");
+        }
+        if (buffer != in) {
+            use(buffer);
+        }
+        int at = buffer.position();
+        int end = buffer.limit();
+        try {
+            while (!inboundClosed && end - at >= HEADER) {
+                int length = checkHeader(at);
+                if (end - at < HEADER + length) {
+                    break;
+                }
+                openRecord(at, length, to);
+                at += HEADER + length;
+            }
+        } catch (TlsAlertException e) {
+            refused = e;
+            inboundClosed = true;
+            buffer.position(end);
+            throw e;
+        }
+        buffer.position(inboundClosed ? end : at);
+    }
+
+    /** The record length of the header at {@code at} of {@link #in}, refused when no protected record may have it. */
+    private int checkHeader(int at) throws TlsAlertException {
+        int type = in.get(at) & 0xff;
+        int length = (in.get(at + 3) & 0xff) << 8 | in.get(at + 4) & 0xff;
+        if (type != APPLICATION_DATA) {
+            throw new TlsAlertException(UNEXPECTED_MESSAGE, type == CHANGE_CIPHER_SPEC
+                    ? "a ChangeCipherSpec after the handshake" : "an unprotected record of type " + type + " after the handshake");
+        }
+        if (length > MAX_CIPHERTEXT) {
+            throw new TlsAlertException(RECORD_OVERFLOW, "a record of " + length + " bytes (at most " + MAX_CIPHERTEXT + ")");
+        }
+        return length;
+    }
+
+    /** Reads from {@code buffer} from now on, through views made once per buffer (the last two are kept). */
+    private void use(ByteBuffer buffer) {
+        ByteBuffer b = in;
+        ByteBuffer src = inSrc;
+        ByteBuffer dst = inDst;
+        if (buffer == inAlt) {
+            in = inAlt;
+            inSrc = inAltSrc;
+            inDst = inAltDst;
+        } else {
+            in = buffer;
+            inSrc = buffer.duplicate();
+            inDst = buffer.duplicate();
+        }
+        inAlt = b;
+        inAltSrc = src;
+        inAltDst = dst;
     }
 
     private void openRecord(int at, int length, Inbound to) throws TlsAlertException {
@@ -282,6 +351,23 @@ public final class Tls13RecordLayer implements RecordLayer {
             sealed++;
         }
         return sealed;
+    }
+
+    @Override
+    public int sealedLength(int length) {
+        int records = (length + MAX_PLAINTEXT - 1) / MAX_PLAINTEXT;
+        int bytes = length + records * OVERHEAD;
+        boolean owed = keyUpdateOwed;
+        long used = write.recordsUnderKey();
+        for (int i = 0; i < records; i++) {
+            if (owed || used >= keyUsageLimit) {
+                bytes += KEY_UPDATE_RECORD;
+                owed = false;
+                used = 0;
+            }
+            used++;
+        }
+        return bytes;
     }
 
     @Override

@@ -51,7 +51,7 @@ class LayeringTest {
             Map.entry("metrics", Set.of("guard", "io")),
             Map.entry("rpc", Set.of("guard", "io", "metrics")),
             Map.entry("rpcbind", Set.of("rpc")),
-            Map.entry("handshake", Set.of("certs", "guard", "io", "metrics", GEN, "sessions")),
+            Map.entry("handshake", Set.of("certs", "guard", "io", "metrics", "records", GEN, "sessions")),
             Map.entry("service", Set.of("guard", "handshake", "io", "metrics", "rpc", GEN, "sessions")),
             Map.entry("frontend", Set.of("certs", "guard", "handshake", "io", "metrics", "proxy", "rpc", GEN, "sessions")),
             Map.entry("cli", Set.of("certs", "frontend", "guard", "proxy")),

@@ -98,7 +98,8 @@ class TrafficStateTest {
         byte[] early2 = text("with the client's Finished, second", 300);
         Sessions s = handshake(suite, early1, early2);
 
-        // the server's Bouncy Castle opened both records with the Finished: they wait in it, not in the socket
+        // both records with the Finished were read with it and wait in the session, not in the socket (nor in Bouncy Castle:
+        // the handshake offers it whole records only up to the Finished); the first decrypt offers them
         assertArrayEquals(concat(early1, early2), takeQueued(s.server), "the application data of the Finished's flight");
         assertEquals(0, s.clientCh.read(ByteBuffer.allocate(64)), "the server sent nothing after its Finished (no NewSessionTicket)");
 
@@ -201,10 +202,81 @@ class TrafficStateTest {
     @ValueSource(ints = {CipherSuite.TLS_AES_128_GCM_SHA256})
     void refusedWhileBouncyCastleHoldsSomething(int suite) throws Exception {
         Sessions s = handshake(suite, text("queued", 10));
+        // the handshake offered Bouncy Castle nothing after the Finished: the record waits in the session,
+        // and HANDLERECORD's processing leaves its application data in Bouncy Castle
+        s.server.trafficState();
+        s.server.handlePendingRecord();
         IllegalStateException e = assertThrows(IllegalStateException.class, s.server::trafficState);
         assertEquals("10 bytes of application data not yet taken", e.getMessage());
         takeQueued(s.server);
         s.server.trafficState(); // nothing held now
+    }
+
+
+    /**
+     * The hand-over at work: every byte the client sent in its Finished's flight (here 100 KB, so
+     * that the handshake's read cuts a record and the session completes it from the socket) comes
+     * out of the server session's record layer, in order; then data goes both ways between the two
+     * record layers, a KeyUpdate asked for is answered, and DISCONNECT's close_notify is the last record.
+     */
+    @ParameterizedTest(name = "suite {0}")
+    @ValueSource(ints = {CipherSuite.TLS_AES_128_GCM_SHA256, CipherSuite.TLS_AES_256_GCM_SHA384,
+        CipherSuite.TLS_CHACHA20_POLY1305_SHA256})
+    void nothingOfTheFinishedsFlightIsLostInTheHandOver(int suite) throws Exception {
+        byte[] early1 = text("with the client's Finished, small", 100);
+        byte[] early2 = text("with the client's Finished, large", 100_000);
+        Sessions s = handshake(suite, true, early1, early2);
+        assertTrue(s.server.recordsHandedOver() && s.client.recordsHandedOver());
+        assertThrows(IllegalStateException.class, s.server::trafficState, "the secrets went with the hand-over");
+        byte[] both = concat(early1, early2);
+        ByteArrayOutputStream got = new ByteArrayOutputStream();
+        s.server.decrypt(null, got::write, (b, off, len) -> { });
+        assertTrue(got.size() < both.length, "the handshake's read cut the flight: the rest is in the socket");
+        got.write(receive(s.server, s.serverCh, both.length - got.size()));
+        assertArrayEquals(both, got.toByteArray(), "every byte of the Finished's flight, in order");
+
+        byte[] down = text("server to client through our record layers", 70_000);
+        s.serverCh.write(ByteBuffer.wrap(encrypt(s.server, down)));
+        assertArrayEquals(down, receive(s.client, s.clientCh, down.length));
+
+        // the client asks for a KeyUpdate (sealed by its record layer, through the test's door): the server takes it and answers
+        ByteArrayOutputStream answer = new ByteArrayOutputStream();
+        s.clientCh.write(ByteBuffer.wrap(s.client.keyUpdateForTest(true)));
+        byte[] up = text("client to server after its KeyUpdate", 5000);
+        s.clientCh.write(ByteBuffer.wrap(encrypt(s.client, up)));
+        ByteArrayOutputStream upGot = new ByteArrayOutputStream();
+        ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
+        Await.until(() -> {
+            try {
+                buf.clear();
+                if (s.serverCh.read(buf) > 0) {
+                    s.server.decrypt(buf.flip(), upGot::write, answer::write);
+                }
+                return upGot.size() >= up.length;
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }, "the client's data under its new key");
+        assertArrayEquals(up, upGot.toByteArray());
+        assertEquals(5 + 1 + 5 + 16, answer.size(), "the server's KeyUpdate(update_not_requested), sent at once");
+        s.serverCh.write(ByteBuffer.wrap(answer.toByteArray()));
+        byte[] down2 = text("server to client under its new key", 3000);
+        s.serverCh.write(ByteBuffer.wrap(encrypt(s.server, down2)));
+        assertArrayEquals(down2, receive(s.client, s.clientCh, down2.length), "the client followed the server's new key");
+
+        s.server.disconnect();
+        ByteArrayOutputStream afterClose = new ByteArrayOutputStream();
+        Await.until(() -> {
+            try {
+                buf.clear();
+                int n = s.clientCh.read(buf);
+                return n > 0 && s.client.decrypt(buf.flip(), afterClose::write, (b, off, len) -> { }) || n < 0;
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }, "the server's close_notify");
+        assertEquals(0, afterClose.size());
+        assertTrue(s.client.tlsClosed());
     }
 
     // --- the sessions ---
@@ -218,6 +290,11 @@ class TrafficStateTest {
      * is done) follows it, then passes them on in one write: they reach the server together.
      */
     Sessions handshake(int suite, byte[]... early) throws Exception {
+        return handshake(suite, false, early);
+    }
+
+    /** As above; with {@code handOver} the sessions' records go to our record layer, as the daemon's do. */
+    Sessions handshake(int suite, boolean handOver, byte[]... early) throws Exception {
         TlsPolicy p = new TlsPolicy(false, new int[] {suite}, false, Duration.ofSeconds(10), false, false, Config.NO_WILDCARDS, false,
                 "@example.org", false, TlsPolicy.DEFAULT_GROUPS);
         ServerTls st = ServerTls.start(p, ServerCredentials.of(server.chain(), PrivateKeyInfo.getInstance(server.privateKey().getEncoded()), "test"),
@@ -226,6 +303,11 @@ class TrafficStateTest {
         ClientTls ct = ClientTls.start(new ClientPolicy(false, new int[] {suite}, false, false, tmp.toString(), Duration.ofSeconds(10)),
                 null, timer);
         toClose.add(ct);
+        if (!handOver) {
+            // these tests are about Bouncy Castle's own record state, which the sessions' hand-over would take from it
+            ((TlsEngine) st).keepRecordsOnBouncyCastle();
+            ((ClientEngine) ct).keepRecordsOnBouncyCastle();
+        }
         SocketChannel[] toRelay = pair();
         SocketChannel[] fromRelay = pair();
         threads.submit(() -> relay(fromRelay[0], toRelay[1], Integer.MAX_VALUE));
