@@ -180,29 +180,14 @@ final class ConnectorConnection extends MemberBase {
     // ---- back-pressure and the budget ----
 
     @Override
-    public void armClientRead() {
-        backPressure.armClientRead();
-    }
-
-    @Override
-    public void armBackendRead() {
-        backPressure.armBackendRead();
-    }
-
-    @Override
-    public void clientDrained() {
-        backPressure.clientDrained();
+    protected BackPressure backPressure() {
+        return backPressure;
     }
 
     @Override
     public void clientWritable() {
         c.toClient.flush();
         account();
-    }
-
-    @Override
-    public void backendDrained() {
-        backPressure.resumeClientRead();
     }
 
     @Override

@@ -42,6 +42,30 @@ abstract class MemberBase implements Member, Connection.Events {
     /** The TLS stage of the connection's TLS side. */
     protected abstract TlsRecords tlsStage();
 
+    /** The connection's back-pressure stage, which answers the read and drain events of both compositions. */
+    protected abstract BackPressure backPressure();
+
+    @Override
+    public final void armClientRead() {
+        backPressure().armClientRead();
+    }
+
+    @Override
+    public final void armBackendRead() {
+        backPressure().armBackendRead();
+    }
+
+    @Override
+    public final void clientDrained() {
+        backPressure().clientDrained();
+    }
+
+    /** The backend's (the server's) queue drained: the client may be read again. */
+    @Override
+    public final void backendDrained() {
+        backPressure().resumeClientRead();
+    }
+
     /** The stage that connects the other side (the backend, or the connector's server). */
     protected abstract BackendConnect connector();
 
