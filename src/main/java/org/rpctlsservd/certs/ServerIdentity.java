@@ -55,6 +55,21 @@ public final class ServerIdentity {
         return Optional.of("certificate does not match " + serverName + " (" + describe(sans) + ")");
     }
 
+    /**
+     * Empty when {@code leaf} may serve TLS: it has no extended key usage, or lists serverAuth (or
+     * anyExtendedKeyUsage), as OpenSSL's default purpose check for a client; otherwise the refusal:
+     * a certificate issued to a client (mTLS) is not a server's, whatever names it carries.
+     */
+    public static Optional<String> notForServers(X509CertificateHolder leaf) {
+        org.bouncycastle.asn1.x509.ExtendedKeyUsage eku = org.bouncycastle.asn1.x509.ExtendedKeyUsage.fromExtensions(leaf.getExtensions());
+        if (eku == null || eku.hasKeyPurposeId(org.bouncycastle.asn1.x509.KeyPurposeId.id_kp_serverAuth)
+                || eku.hasKeyPurposeId(org.bouncycastle.asn1.x509.KeyPurposeId.anyExtendedKeyUsage)) {
+            return Optional.empty();
+        }
+        return Optional.of("certificate is not for a TLS server: its extended key usage does not list serverAuth (subject "
+                + org.rpctlsservd.certs.Dn.oneline(leaf.getSubject()) + ")");
+    }
+
     private static List<GeneralName> subjectAltNames(X509CertificateHolder leaf) {
         Extension san = leaf.getExtension(Extension.subjectAlternativeName);
         return san == null ? List.of() : Arrays.asList(GeneralNames.getInstance(san.getParsedValue()).getNames());

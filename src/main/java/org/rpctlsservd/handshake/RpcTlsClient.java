@@ -211,7 +211,7 @@ final class RpcTlsClient extends DefaultTlsClient {
             throw refuse(v.selfSigned() ? AlertDescription.unknown_ca : AlertDescription.bad_certificate,
                     "certificate not verified: " + inWords(v, leaf));
         }
-        ServerIdentity.mismatch(leaf, serverName).ifPresent(m -> refusal = m);
+        ServerIdentity.mismatch(leaf, serverName).or(() -> ServerIdentity.notForServers(leaf)).ifPresent(m -> refusal = m);
         if (refusal != null) {
             throw new TlsFatalAlert(AlertDescription.bad_certificate, refusal);
         }

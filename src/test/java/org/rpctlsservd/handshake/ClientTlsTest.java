@@ -389,6 +389,18 @@ class ClientTlsTest {
     }
 
     @Test
+    void aCertificateIssuedToAClientIsNotAServers() throws Exception {
+        // the same CA and the right name, but its extended key usage is clientAuth alone (a peer host's mTLS certificate)
+        TestPki.Issued clientOnly = ca.leaf("client-only").dns("localhost").eku("1.3.6.1.5.5.7.3.2").issue();
+        assertEquals("certificate is not for a TLS server: its extended key usage does not list serverAuth (subject "
+                + "/CN=client-only/O=rpc-tlsservd tests)", refusedByOurs(verifyingClient(), clientOnly, "localhost"));
+        TestPki.Issued serverAuth = ca.leaf("server-auth").dns("localhost").eku("1.3.6.1.5.5.7.3.1").issue();
+        Both ok = againstOurs(verifyingClient(), ourServer(serverAuth, false, false), "localhost", "");
+        assertEquals(HandshakeOutcome.FLAGS_HANDSHAKE | HandshakeOutcome.FLAGS_GOTCERT | HandshakeOutcome.FLAGS_VERIFIED,
+                ok.client().flags(), "a serverAuth certificate passes");
+    }
+
+    @Test
     void wildcardsAreNotAccepted() throws Exception {
         TestPki.Issued wild = leaf(ca, "wild", Instant.now().minusSeconds(3600), Instant.now().plusSeconds(86400), dns("*.example.org"));
         assertTrue(refusedByOurs(verifyingClient(), wild, "nfs.example.org").startsWith("certificate does not match nfs.example.org"));
