@@ -15,8 +15,13 @@ import org.rpctlsservd.guard.LogText;
  * The connector's servers by name, resolved at each connect (a server that moves is followed): an
  * IP literal at once, a DNS name on a thread of its own ({@code connector-lookup}, made at the
  * first name, gone when idle), since a look-up may wait on the network and the loops never wait.
+ * One look-up per name at a time: clients that come while it runs wait for its answer, so the
+ * queue holds at most one task per --connect, however slow the name service and many the clients.
  */
 final class ServerNames implements Closeable {
+    /** The clients waiting for each name's look-up in flight. */
+    private final java.util.Map<Connect, java.util.List<BiConsumer<InetSocketAddress, String>>> waiting = new java.util.HashMap<>();
+
     private final ThreadPoolExecutor lookups = new ThreadPoolExecutor(0, 1, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
             r -> {
                 Thread t = new Thread(r, "connector-lookup");
@@ -38,11 +43,29 @@ final class ServerNames implements Closeable {
             answer(c, then);
             return;
         }
+        synchronized (waiting) {
+            java.util.List<BiConsumer<InetSocketAddress, String>> w = waiting.get(c);
+            if (w != null) {
+                w.add(then); // a look-up of this name runs: its answer is this client's too
+                return;
+            }
+            waiting.put(c, new java.util.ArrayList<>(java.util.List.of(then)));
+        }
         ExecutorService e = lookups;
         try {
-            e.execute(() -> answer(c, then));
+            e.execute(() -> answer(c, (a, why) -> {
+                java.util.List<BiConsumer<InetSocketAddress, String>> all;
+                synchronized (waiting) {
+                    all = waiting.remove(c);
+                }
+                all.forEach(t -> t.accept(a, why));
+            }));
         } catch (java.util.concurrent.RejectedExecutionException stopping) {
-            then.accept(null, "the daemon is stopping");
+            java.util.List<BiConsumer<InetSocketAddress, String>> all;
+            synchronized (waiting) {
+                all = waiting.remove(c);
+            }
+            all.forEach(t -> t.accept(null, "the daemon is stopping"));
         }
     }
 
@@ -55,6 +78,11 @@ final class ServerNames implements Closeable {
             return;
         }
         then.accept(a, null);
+    }
+
+    /** The look-up thread's pool (tests hold its thread to see what queues behind it). */
+    ThreadPoolExecutor lookups() {
+        return lookups;
     }
 
     @Override
