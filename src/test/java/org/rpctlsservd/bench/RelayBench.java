@@ -27,12 +27,15 @@ import org.rpctlsservd.support.TestPki;
 import org.rpctlsservd.support.TlsHarness;
 
 /**
- * tools/bench-relay: the same RPC load relayed over TLS 1.3 by the daemon's front end and by stunnel4,
- * in one run, to the same plain backend, with the same JDK clients. Both relays run as processes of
- * their own, so their CPU is read from /proc (all threads: JIT and GC count for the daemon).
+ * tools/bench-relay: the same RPC load relayed over TLS 1.3 by the daemon's front end, by stunnel4 and by
+ * HAProxy (TCP mode, TLS termination), in one run, to the same plain backend, with the same JDK clients.
+ * The relays run as processes of their own, so their CPU is read from /proc (all threads: JIT and GC
+ * count for the daemon).
  * Bulk: 1 MiB RPC replies; small: short calls and replies, many in flight; upload (BENCH_UPLOAD=1):
  * 1 MiB calls with short replies. Not a test.
- * Arguments: [SECONDS per measurement] [suite ...]; BENCH_DAEMON_JVM adds JVM options to the daemon.
+ * Arguments: [SECONDS per measurement] [suite ...]; BENCH_DAEMON_JVM adds JVM options to the daemon;
+ * the daemon runs on the launcher's $JAVA (tools/bench-relay sets it from BENCH_DAEMON_JAVA), the
+ * clients on this JVM.
  */
 public final class RelayBench {
     private static final int BULK_REPLY = 1 << 20;
@@ -76,30 +79,29 @@ public final class RelayBench {
         });
         try (ServerSocket backend = new ServerSocket(0, 128, InetAddress.getLoopbackAddress())) {
             pool.submit(() -> serveBackend(backend, pool));
-            System.out.printf("%s, java %s, %.0f s per measurement after as long a warm-up%n",
+            System.out.printf("%s, java %s (clients), daemon's java %s, %.0f s per measurement after as long a warm-up%n",
                     Files.readString(Path.of("/proc/cpuinfo")).lines().filter(l -> l.startsWith("model name"))
                             .findFirst().orElse("cpu").replaceFirst(".*: ", ""),
-                    System.getProperty("java.version"), seconds);
-            System.out.printf("%-24s %-6s %-22s %14s %14s %14s %10s%n", "suite", "load", "relay", "rate", "relay CPU",
-                    "clients' CPU", "vs stunnel");
-            // Rounds, alternating which relay goes first, and the median of each: on two cores the order of
-            // the measurements moves a figure by more than the margins (the second one measured did worse).
+                    System.getProperty("java.version"), daemonJavaVersion(), seconds);
+            System.out.printf("%-24s %-6s %-22s %14s %14s %14s   %s%n", "suite", "load", "relay", "rate", "relay CPU",
+                    "clients' CPU", connector ? "vs stunnel" : "vs stunnel (and the front end's CPU vs the lower of stunnel's and HAProxy's)");
+            // The relays in the order each round starts with; rounds rotate it (each relay goes first, second, ...
+            // in turn): on two cores the order of the measurements moves a figure by more than the margins (the
+            // later ones measured did worse). With --connector HAProxy is left out: no target of issue 21 is
+            // about the client side, and a third relay there would make every connector run half as long again.
+            List<Integer> relays = connector ? List.of(STUNNEL, OURS) : List.of(STUNNEL, HAPROXY, OURS);
             int rounds = Integer.parseInt(System.getenv().getOrDefault("BENCH_ROUNDS", "1"));
             for (String suite : suites) {
                 List<Result[]> bulks = new ArrayList<>();
                 List<Result[]> smalls = new ArrayList<>();
                 List<Result[]> uploads = new ArrayList<>();
                 for (int round = 0; round < rounds; round++) {
-                    Result[] bulk = new Result[2];
-                    Result[] small = new Result[2];
-                    Result[] upload = new Result[2];
-                    for (int step = 0; step < 2; step++) {
-                        int which = round % 2 == 0 ? step : 1 - step;
-                        boolean daemon = which == 1;
-                        try (Relay relay = connector ? (daemon ? Relay.connector(dir, suite, backend.getLocalPort())
-                                : Relay.stunnelClient(dir, suite, backend.getLocalPort()))
-                                : daemon ? Relay.daemon(dir, suite, backend.getLocalPort())
-                                : Relay.stunnel(dir, suite, backend.getLocalPort())) {
+                    Result[] bulk = new Result[3];
+                    Result[] small = new Result[3];
+                    Result[] upload = new Result[3];
+                    for (int step = 0; step < relays.size(); step++) {
+                        int which = relays.get((round + step) % relays.size());
+                        try (Relay relay = start(which, dir, suite, backend.getLocalPort())) {
                             bulk[which] = measure(relay, client, suite, pool, 4, 2, Load.BULK, seconds);
                             small[which] = measure(relay, client, suite, pool, 8, 16, Load.SMALL, seconds);
                             if (UPLOADS) {
@@ -120,33 +122,100 @@ public final class RelayBench {
                     uploads.add(upload);
                 }
                 if (rounds > 1) {
-                    System.out.printf("median of %d rounds (by the front end's rate ratio):%n", rounds);
+                    System.out.printf("median of %d rounds (the round with the median of the front end's rate ratio; then the median of each ratio over the rounds):%n",
+                            rounds);
                 }
                 print(suite, "bulk", median(bulks, true), true);
                 print(suite, "small", median(smalls, false), false);
                 if (UPLOADS) {
                     print(suite, "upload", median(uploads, true), true);
                 }
+                if (rounds > 1) {
+                    medianRatios(suite, "bulk", bulks, true);
+                    medianRatios(suite, "small", smalls, false);
+                    if (UPLOADS) {
+                        medianRatios(suite, "upload", uploads, true);
+                    }
+                }
             }
         }
         pool.shutdownNow();
     }
 
-    private static void print(String suite, String load, Result[] r, boolean bulk) {
-        String[] names = connector ? new String[] {"stunnel4 client", "rpc.tlsclntd connector"}
-                : new String[] {"stunnel4", "rpc.tlsservd front end"};
-        for (int i = 0; i < 2; i++) {
-            double rate = bulk ? r[i].bytes / r[i].seconds / 1e6 : r[i].calls / r[i].seconds;
-            double cpu = bulk ? r[i].cpu * 1e3 / (r[i].bytes / 1e6) : r[i].cpu * 1e6 / r[i].calls;
-            double base = bulk ? r[0].bytes / r[0].seconds : r[0].calls / r[0].seconds;
-            double mine = bulk ? r[i].bytes / r[i].seconds : r[i].calls / r[i].seconds;
-            double baseCpu = bulk ? r[0].cpu / r[0].bytes : r[0].cpu / r[0].calls;
-            double myCpu = bulk ? r[i].cpu / r[i].bytes : r[i].cpu / r[i].calls;
-            double peers = bulk ? r[i].peers * 1e3 / (r[i].bytes / 1e6) : r[i].peers * 1e6 / r[i].calls;
-            System.out.printf("%-24s %-6s %-22s %9.1f %-4s %7.1f %-6s %7.1f %-6s %s%n", suite, load, names[i], rate,
-                    bulk ? "MB/s" : "/s", cpu, bulk ? "ms/MB" : "us/call", peers, bulk ? "ms/MB" : "us/call",
-                    i == 0 ? "" : String.format("%.2fx rate, %.2fx CPU", mine / base, myCpu / baseCpu));
+    /** Indexes of the relays in a round's results; HAPROXY's stays null with --connector. */
+    private static final int STUNNEL = 0;
+    private static final int HAPROXY = 1;
+    private static final int OURS = 2;
+
+    private static Relay start(int which, Path dir, String suite, int backendPort) throws Exception {
+        if (connector) {
+            return which == OURS ? Relay.connector(dir, suite, backendPort) : Relay.stunnelClient(dir, suite, backendPort);
         }
+        return switch (which) {
+            case OURS -> Relay.daemon(dir, suite, backendPort);
+            case HAPROXY -> Relay.haproxy(dir, suite, backendPort);
+            default -> Relay.stunnel(dir, suite, backendPort);
+        };
+    }
+
+    /** MB/s (bulk, upload) or calls/s (small) of one relay's result. */
+    private static double rate(Result r, boolean bulk) {
+        return bulk ? r.bytes / r.seconds : r.calls / r.seconds;
+    }
+
+    /** CPU seconds per byte (bulk, upload) or per call (small). */
+    private static double cost(Result r, boolean bulk) {
+        return bulk ? r.cpu / r.bytes : r.cpu / r.calls;
+    }
+
+    /** The relay whose CPU per MB (or call) is the lower of stunnel's and HAProxy's: the issue's yardstick for CPU. */
+    private static int cheaper(Result[] r, boolean bulk) {
+        return r[HAPROXY] != null && cost(r[HAPROXY], bulk) < cost(r[STUNNEL], bulk) ? HAPROXY : STUNNEL;
+    }
+
+    private static void print(String suite, String load, Result[] r, boolean bulk) {
+        String[] names = connector ? new String[] {"stunnel4 client", null, "rpc.tlsclntd connector"}
+                : new String[] {"stunnel4", "HAProxy", "rpc.tlsservd front end"};
+        for (int i = 0; i < r.length; i++) {
+            if (r[i] == null) {
+                continue;
+            }
+            double rate = rate(r[i], bulk) / (bulk ? 1e6 : 1);
+            double cpu = bulk ? r[i].cpu * 1e3 / (r[i].bytes / 1e6) : r[i].cpu * 1e6 / r[i].calls;
+            double peers = bulk ? r[i].peers * 1e3 / (r[i].bytes / 1e6) : r[i].peers * 1e6 / r[i].calls;
+            String vs = "";
+            if (i != STUNNEL) {
+                vs = String.format("%.2fx rate, %.2fx CPU", rate(r[i], bulk) / rate(r[STUNNEL], bulk), cost(r[i], bulk) / cost(r[STUNNEL], bulk));
+                if (i == OURS && r[HAPROXY] != null) {
+                    int low = cheaper(r, bulk);
+                    vs += String.format("; %.2fx CPU of the lower (%s)", cost(r[i], bulk) / cost(r[low], bulk), names[low]);
+                }
+            }
+            System.out.printf("%-24s %-6s %-22s %9.1f %-4s %7.1f %-6s %7.1f %-6s %s%n", suite, load, names[i], rate,
+                    bulk ? "MB/s" : "/s", cpu, bulk ? "ms/MB" : "us/call", peers, bulk ? "ms/MB" : "us/call", vs);
+        }
+    }
+
+    /**
+     * The median over the rounds of each of the front end's ratios, each on its own (the median round
+     * above is the median of the rate ratio only): what issue 21's targets are stated in.
+     */
+    private static void medianRatios(String suite, String load, List<Result[]> rounds, boolean bulk) {
+        double rate = median(rounds.stream().mapToDouble(r -> rate(r[OURS], bulk) / rate(r[STUNNEL], bulk)));
+        double cpu = median(rounds.stream().mapToDouble(r -> cost(r[OURS], bulk) / cost(r[STUNNEL], bulk)));
+        String line = String.format("%-24s %-6s front end, median ratios: %.2fx rate, %.2fx CPU of stunnel", suite, load, rate, cpu);
+        if (!connector) {
+            double low = median(rounds.stream().mapToDouble(r -> cost(r[OURS], bulk) / cost(r[cheaper(r, bulk)], bulk)));
+            long haproxyLower = rounds.stream().filter(r -> cheaper(r, bulk) == HAPROXY).count();
+            line += String.format("; %.2fx CPU of the lower of stunnel's and HAProxy's (HAProxy's in %d of %d rounds)", low,
+                    haproxyLower, rounds.size());
+        }
+        System.out.println(line);
+    }
+
+    private static double median(java.util.stream.DoubleStream values) {
+        double[] v = values.sorted().toArray();
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
     }
 
     /** {@code cpu}: the relay's; {@code peers}: the clients' and the backend's (this process), in the same interval. */
@@ -156,8 +225,7 @@ public final class RelayBench {
     /** The round whose front-end-to-stunnel rate ratio is the median. */
     private static Result[] median(List<Result[]> rounds, boolean bulk) {
         List<Result[]> sorted = new ArrayList<>(rounds);
-        sorted.sort(java.util.Comparator.comparingDouble(r -> bulk ? (r[1].bytes / r[1].seconds) / (r[0].bytes / r[0].seconds)
-                : (r[1].calls / r[1].seconds) / (r[0].calls / r[0].seconds)));
+        sorted.sort(java.util.Comparator.comparingDouble(r -> rate(r[OURS], bulk) / rate(r[STUNNEL], bulk)));
         return sorted.get(sorted.size() / 2);
     }
 
@@ -388,7 +456,7 @@ public final class RelayBench {
 
     /**
      * A TLS relay in a process of its own, measured by its pid (the client side's, with --connector:
-     * its clients are then plain); {@code port}: where a stunnel4 server listens (0 for the others).
+     * its clients are then plain); {@code port}: where stunnel4 or HAProxy listens for TLS (0 for the others).
      */
     private record Relay(long pid, int port, Dialer dialer, AutoCloseable closer) implements AutoCloseable {
         /** How a client reaches the relay: a TLS socket, or a plain one to a client side. */
@@ -464,6 +532,13 @@ public final class RelayBench {
                     "cert = " + dir.resolve("server/cert.pem"), "key = " + dir.resolve("server/certkey.pem")));
             return new Relay(p.pid(), listenPort, (ctx, s) -> handshake(ctx, s, plain(listenPort), listenPort), () -> RelayBench.stop(p));
         }
+
+        /** HAProxy in TCP mode terminating TLS, as stunnel4 does: clients straight into TLS, no probe. */
+        static Relay haproxy(Path dir, String suite, int backendPort) throws Exception {
+            int listenPort = freePort();
+            Process p = startHaproxy(dir, suite, listenPort, backendPort);
+            return new Relay(p.pid(), listenPort, (ctx, s) -> handshake(ctx, s, plain(listenPort), listenPort), () -> RelayBench.stop(p));
+        }
     }
 
     /** The daemon's front end before the backend, TLS 1.3 with {@code suite} alone, in {@code run}. */
@@ -506,6 +581,70 @@ public final class RelayBench {
             throw new IOException("stunnel4 did not start: " + Files.readString(log));
         }
         return p;
+    }
+
+    /** Debian's HAProxy (tools/bench-relay installs it when missing); on the PATH where it is elsewhere. */
+    private static final String HAPROXY_COMMAND = Files.isExecutable(Path.of("/usr/sbin/haproxy")) ? "/usr/sbin/haproxy" : "haproxy";
+
+    /**
+     * One HAProxy process in the foreground (-db), TCP mode, from 127.0.0.1:{@code port} with TLS 1.3 and
+     * {@code suite} alone to the plain backend; its configuration and output in {@code dir/haproxy.*}.
+     */
+    private static Process startHaproxy(Path dir, String suite, int port, int backendPort) throws Exception {
+        Path pem = dir.resolve("haproxy.pem"); // HAProxy's crt: the chain and the key in one file
+        Files.writeString(pem, Files.readString(dir.resolve("server/cert.pem")) + Files.readString(dir.resolve("server/certkey.pem")));
+        Path conf = dir.resolve("haproxy.cfg");
+        Path log = dir.resolve("haproxy.log");
+        Files.writeString(conf, String.join("\n",
+                "global",
+                // Two threads, HAProxy's own default on this 2-core machine: each relay may use both cores, as
+                // stunnel4 does (a thread per connection) and the front end (--io-threads: a loop per CPU); one
+                // thread would cap HAProxy at one core where the others have two.
+                "    nbthread 2",
+                "defaults",
+                "    mode tcp",
+                "    timeout connect 5s",
+                "    timeout client 1h",
+                "    timeout server 1h",
+                "frontend relay",
+                "    bind 127.0.0.1:" + port + " ssl crt " + pem + " alpn sunrpc ssl-min-ver TLSv1.3 ciphersuites " + suite,
+                "    default_backend plain",
+                "backend plain",
+                "    server s1 127.0.0.1:" + backendPort,
+                ""), StandardCharsets.US_ASCII);
+        Process p = new ProcessBuilder(HAPROXY_COMMAND, "-db", "-f", conf.toString()).redirectErrorStream(true)
+                .redirectOutput(log.toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        try {
+            Await.until(() -> listening(port) || !p.isAlive(), "haproxy to listen", 10);
+        } catch (AssertionError e) {
+            p.destroy();
+            throw new IOException("haproxy did not start: " + Files.readString(log));
+        }
+        if (!p.isAlive()) {
+            throw new IOException("haproxy did not start: " + Files.readString(log));
+        }
+        return p;
+    }
+
+    /**
+     * The version of the java that runs the daemon: the launcher's $JAVA (tools/bench-relay sets it from
+     * BENCH_DAEMON_JAVA), as {@code java -version} gives it.
+     */
+    private static String daemonJavaVersion() throws Exception {
+        String launcherJava = System.getenv().getOrDefault("JAVA", "").isBlank() ? "java" : System.getenv("JAVA"); // as the launcher: ${JAVA:-java}
+        String wanted = System.getenv("BENCH_DAEMON_JAVA");
+        if (wanted != null && !wanted.equals(launcherJava)) {
+            throw new IllegalStateException("BENCH_DAEMON_JAVA=" + wanted + " but the daemon's launcher would run JAVA=" + launcherJava
+                    + ": run through tools/bench-relay, which passes it on");
+        }
+        Process p = new ProcessBuilder(launcherJava, "-version").redirectErrorStream(true).start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new IOException(launcherJava + " -version failed: " + out);
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("version \"([^\"]+)\"").matcher(out);
+        return (m.find() ? m.group(1) : out.lines().findFirst().orElse("?")) + (launcherJava.equals("java") ? "" : " (" + launcherJava + ")");
     }
 
     /** A process's CPU so far (user and system), in seconds, from /proc. */
