@@ -39,22 +39,38 @@ final class BackendRelay {
         this.backend = b;
     }
 
-    /** A record for the backend, queued; the connection is started if it is not yet made. */
+    /** A whole record for the backend, queued (written when the client's bytes of this event are taken); the connection is started if it is not yet made. */
     void toBackend(byte[] rec, CallHeader h) {
+        toBackend(rec, rec.length, true, h);
+    }
+
+    /**
+     * A record for the backend, or its head: the first {@code head.length} bytes of a first fragment
+     * of {@code fragmentLength} bytes, the rest of which follows through {@link #toBackend(ByteBuffer)}.
+     */
+    void toBackend(byte[] head, int fragmentLength, boolean last, CallHeader h) {
         if (c.services.settings().backendProxy() != 0 && !proxySent) {
             proxySent = true; // the first bytes the backend sees, before any record
             c.toBackend.add(ByteBuffer.wrap(proxyHeader()));
         }
-        // the mark and the record as two buffers of one gathering write: a 1 MiB WRITE is not copied again
-        c.toBackend.add(RecordParser.markOf(rec.length));
-        c.toBackend.add(ByteBuffer.wrap(rec));
+        // the mark and the record as two buffers of one gathering write: a record is not copied again
+        c.toBackend.add(RecordParser.markOf(fragmentLength, last));
+        c.toBackend.add(ByteBuffer.wrap(head));
         if (!backend.connected()) {
             if (opening == null) {
                 opening = h;
             }
             backend.start(); // the queued records go once it is connected
-            return;
         }
+    }
+
+    /** More of a record whose head went: lent bytes, written from where they are with the next {@link #flush}. */
+    void toBackend(ByteBuffer rest) {
+        c.toBackend.lend(rest);
+    }
+
+    /** Writes what the client's bytes of this event queued for the backend, in one gathering write (once it is connected). */
+    void flush() {
         c.toBackend.flush();
     }
 

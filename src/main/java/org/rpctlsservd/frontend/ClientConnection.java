@@ -17,7 +17,7 @@ import org.rpctlsservd.handshake.EstablishedSession;
  * <p>This class only wires the stages around their shared context ({@link Connection}) and is the
  * connection as the shared services see it ({@link Member}). The stages, in the order bytes meet
  * them: from the client, {@link ProxyStage} (a balancer's PROXY header), {@link TlsRecords}
- * (decrypted once TLS is up), {@link CallFraming} (whole records), {@link PolicyStage} (relay,
+ * (decrypted once TLS is up), {@link CallFraming} (records: small ones whole, large ones streamed), {@link PolicyStage} (relay,
  * rewrite, refuse, or answer the probe, after which {@link StartTls} parks the socket for the
  * handshake and {@link UpcallResult} takes the CONNECT upcall's answer), {@link BackendRelay} (to
  * the backend, opened by {@link BackendConnect} when the first call must go); from the backend,
@@ -57,7 +57,7 @@ final class ClientConnection extends MemberBase {
         this.replies = new ClientReplies(c, tls);
         this.relay = new BackendRelay(c, tls, replies);
         PolicyStage policy = new PolicyStage(c, tls, replies, relay, this::midRecord);
-        this.framing = new CallFraming(services.settings().maxRecord(), policy::onRecord);
+        this.framing = new CallFraming(services.settings().maxRecord(), policy);
         this.proxy = new ProxyStage(c, framing);
         this.upcallResult = new UpcallResult(c, tls);
         this.backend = new BackendConnect(services, this, backendAddress, relay::connected, this::teardown, c::closed,
@@ -102,6 +102,7 @@ final class ClientConnection extends MemberBase {
                 return; // torn down, or more of the header to come (read armed again)
             }
             framing.feed(buf);
+            relay.flush();
         } catch (IOException e) {
             teardown("bad input from the client: " + LogText.why(e, "the client"));
             return;
@@ -119,6 +120,7 @@ final class ClientConnection extends MemberBase {
     private void fromTls(ByteBuffer encrypted, boolean releaseHeld) {
         try {
             boolean closeNotify = tls.decrypt(encrypted, framing::feed);
+            relay.flush(); // what this read made for the backend, in one gathering write
             if (releaseHeld) {
                 tls.releaseHeld();
                 tls.flush();

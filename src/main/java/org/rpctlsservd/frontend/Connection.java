@@ -100,12 +100,12 @@ final class Connection {
                 n -> {
                     progressed();
                     Metrics.toClient(n);
-                }, this::closed, services.stats().peakQueuedCounter());
+                }, this::closed, services.stats().peakQueuedCounter(), services::lent);
         this.toBackend = new Outbound(io, backendSide, LOW_WATER, events::backendDrained, events::backendWritable,
                 events::teardown, n -> {
                     progressed();
                     Metrics.toBackend(n);
-                }, this::closed, services.stats().peakQueuedCounter());
+                }, this::closed, services.stats().peakQueuedCounter(), services::lent);
         toClient.open(client);
     }
 

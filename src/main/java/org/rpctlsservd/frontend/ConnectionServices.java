@@ -23,8 +23,21 @@ interface ConnectionServices {
     /** The loop every callback of the connection runs on. */
     IoLoop io();
 
-    /** The loop's read buffer, emptied; only its own thread uses it. */
+    /**
+     * The loop's read buffer, emptied; only its own thread uses it. Bytes lent from it (and from the
+     * seal room) to the connections' queues are settled first.
+     */
     ByteBuffer readBuffer();
+
+    /**
+     * Where TLS records are sealed: the loop's seal room, with at least {@code bytes} bytes free at
+     * its position (records sealed in one event go one after the other; the room is reused once the
+     * views of it were written or settled), or a buffer of their own when it is full.
+     */
+    ByteBuffer sealRoom(int bytes);
+
+    /** {@code o} holds views of the loop's buffers: it is settled before they are reused. */
+    void lent(Outbound o);
 
     /** Runs {@code task} on this loop after {@code delay}. */
     ScheduledFuture<?> later(long delay, TimeUnit unit, Runnable task);

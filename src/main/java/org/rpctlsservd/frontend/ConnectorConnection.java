@@ -138,7 +138,7 @@ final class ConnectorConnection extends MemberBase {
             return;
         }
         if (plain) {
-            c.toClient.add(ByteBuffer.wrap(java.util.Arrays.copyOfRange(buf.array(), buf.position(), buf.limit())));
+            c.toClient.lend(buf); // written from the read buffer; copied only if the client does not take it now
             c.toClient.flush();
         } else {
             try {
@@ -158,9 +158,8 @@ final class ConnectorConnection extends MemberBase {
     /** TLS records from the server ({@code encrypted} null: what the handshake kept) to the client, decrypted. */
     private void fromServerTls(ByteBuffer encrypted) {
         try {
-            // the session hands on views of the records it opened in place: the queue keeps a copy
-            if (tls.decrypt(encrypted, b -> c.toClient.add(ByteBuffer.wrap(java.util.Arrays.copyOfRange(b.array(),
-                    b.arrayOffset() + b.position(), b.arrayOffset() + b.limit()))))) {
+            // the session hands on views of the records it opened in place: written from there, copied only if they must wait
+            if (tls.decrypt(encrypted, c.toClient::lend)) {
                 closeNotifyReceived();
                 return;
             }

@@ -24,7 +24,16 @@ final class Loop implements ConnectionServices {
     private final Upcalls upcalls;
     /** The connections this loop serves (each also in the front end's set of all). */
     final Set<Member> members = ConcurrentHashMap.newKeySet();
-    private final ByteBuffer readBuffer = ByteBuffer.allocate(64 * 1024);
+    /**
+     * Large reads: fewer system calls, and fewer TLS records cut by a read's end (a cut record's
+     * bytes are copied into its session's buffer and completed there).
+     */
+    static final int READ_BUFFER = 256 * 1024;
+    private final ByteBuffer readBuffer = ByteBuffer.allocate(READ_BUFFER);
+    /** The records sealed from one read of plain bytes fit, with their headers and tags. */
+    private final ByteBuffer sealRoom = ByteBuffer.allocate(READ_BUFFER + READ_BUFFER / 16);
+    /** Queues holding views of the read buffer or the seal room, to settle before those are reused. */
+    private final java.util.ArrayList<Outbound> borrowers = new java.util.ArrayList<>();
     /** This loop's connections that another loop marked to be closed (for the memory budget, or to make room). */
     private final ConcurrentLinkedQueue<Member> marked = new ConcurrentLinkedQueue<>();
 
@@ -69,8 +78,38 @@ final class Loop implements ConnectionServices {
 
     @Override
     public ByteBuffer readBuffer() {
+        settleLent();
+        sealRoom.clear();
         readBuffer.clear();
         return readBuffer;
+    }
+
+    @Override
+    public ByteBuffer sealRoom(int bytes) {
+        if (sealRoom.remaining() < bytes) {
+            settleLent();
+            sealRoom.clear();
+            if (bytes > sealRoom.capacity()) {
+                return ByteBuffer.allocate(bytes); // more than a read makes: a buffer of its own
+            }
+        }
+        return sealRoom;
+    }
+
+    @Override
+    public void lent(Outbound o) {
+        borrowers.add(o);
+        if (borrowers.size() > 1024) {
+            settleLent(); // each event settles its own: this list only grows between reads
+        }
+    }
+
+    /** Copies what the queues still hold of the loop's buffers (usually nothing: every flush settles). */
+    private void settleLent() {
+        for (Outbound o : borrowers) {
+            o.settle();
+        }
+        borrowers.clear();
     }
 
     @Override

@@ -15,6 +15,12 @@ import org.rpctlsservd.io.IoLoop;
  * blocking, whatever produced them. It bounds nothing itself: its owner stops reading whoever fills
  * it past the high-water mark, and is told when it has drained below the low one. A side that takes
  * no bytes for the write timeout is found by {@link #stuckFor}. Used on its connection's loop only.
+ *
+ * <p>Bytes come owned ({@link #add}: the queue keeps the buffer) or lent ({@link #lend}: a view of
+ * a buffer the loop reuses, the records just opened in its read buffer or sealed in its seal
+ * room). Lent bytes are written from where they are, with what else is queued, in one gathering
+ * write; only what the socket does not take is copied, by {@link #settle}, which every
+ * {@link #flush} ends with and the loop runs before it reuses those buffers.
  */
 final class Outbound {
     /** A queued buffer's cost beyond its bytes: the ByteBuffer, its array header, the queue slot. */
@@ -30,6 +36,10 @@ final class Outbound {
     private final BooleanSupplier closed;
     private final AtomicLong peak;
     private final ArrayDeque<ByteBuffer> queue = new ArrayDeque<>();
+    /** Told when this queue first holds lent bytes since it last settled (the loop settles it before reusing its buffers). */
+    private final Consumer<Outbound> borrowing;
+    /** The last this many buffers of the queue are (or follow) lent ones: views of the loop's buffers, copied if they must wait. */
+    private int lent;
     /** Buffers handed to one gathering write (the socket's loop only, so one array serves). */
     private static final int BATCH = 16;
     private final ByteBuffer[] batch = new ByteBuffer[BATCH];
@@ -46,7 +56,8 @@ final class Outbound {
      * @param progressed    a buffer of this many bytes was taken whole (the connection is not idle)
      */
     Outbound(IoLoop io, String side, long lowWater, Runnable drained, Runnable writableAgain, Consumer<String> failed,
-            LongConsumer progressed, BooleanSupplier closed, AtomicLong peak) {
+            LongConsumer progressed, BooleanSupplier closed, AtomicLong peak, Consumer<Outbound> borrowing) {
+        this.borrowing = borrowing;
         this.io = io;
         this.side = side;
         this.lowWater = lowWater;
@@ -63,7 +74,15 @@ final class Outbound {
         this.channel = ch;
     }
 
+    /** Queues {@code b}, which the queue keeps (owned). */
     void add(ByteBuffer b) {
+        queue(b);
+        if (lent > 0) {
+            lent++; // behind lent bytes: settled with them (a copy it did not need, only when the socket is full)
+        }
+    }
+
+    private void queue(ByteBuffer b) {
         if (queue.isEmpty()) {
             lastProgress = System.nanoTime();
         }
@@ -71,6 +90,43 @@ final class Outbound {
         queue.add(own);
         bytes += own.remaining();
         peak.accumulateAndGet(footprint(), Math::max);
+    }
+
+    /**
+     * Queues a view of bytes in a buffer the loop reuses (not copied now): written with the next
+     * {@link #flush}, and whatever of it the socket does not take then is copied.
+     */
+    void lend(ByteBuffer view) {
+        if (!view.hasRemaining()) {
+            return;
+        }
+        if (lent == 0) {
+            borrowing.accept(this);
+        }
+        queue(view);
+        lent++;
+    }
+
+    /** Copies the lent bytes still queued, so the buffers they are in may be used again; the queue keeps its order. */
+    void settle() {
+        if (lent == 0) {
+            return;
+        }
+        int k = Math.min(lent, queue.size());
+        lent = 0;
+        if (k == 0) {
+            return;
+        }
+        ByteBuffer[] waiting = new ByteBuffer[k];
+        for (int i = k - 1; i >= 0; i--) {
+            waiting[i] = queue.pollLast();
+        }
+        for (ByteBuffer v : waiting) {
+            bytes -= v.position(); // written already: counted off here, as its copy holds only the rest
+            ByteBuffer copy = ByteBuffer.allocate(v.remaining());
+            copy.put(v).flip();
+            queue.add(copy);
+        }
     }
 
     boolean isEmpty() {
@@ -87,8 +143,19 @@ final class Outbound {
         return !queue.isEmpty() && now - lastProgress > nanos;
     }
 
-    /** Writes what the socket takes now and waits for the rest; false when the connection failed or is closed. */
+    /**
+     * Writes what the socket takes now and waits for the rest (lent bytes among it are copied);
+     * false when the connection failed or is closed.
+     */
     boolean flush() {
+        try {
+            return write();
+        } finally {
+            settle();
+        }
+    }
+
+    private boolean write() {
         if (closed.getAsBoolean()) {
             return false;
         }
@@ -119,6 +186,9 @@ final class Outbound {
                 while (!queue.isEmpty() && !queue.peek().hasRemaining()) {
                     ByteBuffer done = queue.poll();
                     bytes -= done.limit();
+                    if (lent > queue.size()) {
+                        lent--; // a lent one went whole
+                    }
                     progressed.accept(done.limit());
                 }
                 if (written < offered) {

@@ -1,5 +1,6 @@
 package org.rpctlsservd.frontend;
 
+import java.nio.ByteBuffer;
 import java.util.Locale;
 import java.util.StringJoiner;
 import java.util.function.BooleanSupplier;
@@ -18,7 +19,7 @@ import org.rpctlsservd.rpc.XdrReader;
  * decided: relay, relay as the certificate's user, answer the STARTTLS probe, refuse with an
  * AUTH_ERROR, or drop; and says so ({@link Refusals}).
  */
-final class PolicyStage {
+final class PolicyStage implements CallFraming.Records {
     private final Connection c;
     private final TlsRecords tls;
     private final ClientReplies replies;
@@ -38,7 +39,8 @@ final class PolicyStage {
     }
 
     /** One whole record from the client. */
-    void onRecord(byte[] rec) {
+    @Override
+    public void record(byte[] rec) {
         if (c.closed()) {
             return;
         }
@@ -46,40 +48,85 @@ final class PolicyStage {
         CallHeader h = CallHeader.decode(r, flavor -> true);
         CallPolicy.Decision d = CallPolicy.decide(h, r.remaining() == 0, c.state == Connection.State.TLS, c.flags,
                 c.state == Connection.State.PLAIN && !probeAnswered, c.services.settings().require());
+        act(h, d, rec, -1, true);
+    }
+
+    /**
+     * The head of a large record from the client: decided on as a whole record would be (it holds
+     * the whole call header and bytes after it); true when the rest is to be relayed behind it.
+     */
+    @Override
+    public boolean head(byte[] head, int fragmentLength, boolean last) {
+        if (c.closed()) {
+            return false;
+        }
+        CallHeader h = CallHeader.decode(new XdrReader(head, 0, head.length), flavor -> true);
+        CallPolicy.Decision d = CallPolicy.decide(h, false, c.state == Connection.State.TLS, c.flags,
+                c.state == Connection.State.PLAIN && !probeAnswered, c.services.settings().require());
+        return act(h, d, head, fragmentLength, last);
+    }
+
+    /** The rest of a large record relayed: on to the backend as it comes. */
+    @Override
+    public void body(ByteBuffer bytes) {
+        if (!c.closed()) {
+            relay.toBackend(bytes);
+        }
+    }
+
+    /**
+     * Does what the policy decided for {@code rec}: a whole record ({@code fragmentLength} -1), or
+     * the head of a large one whose first fragment has {@code fragmentLength} bytes; true when it
+     * (and so the rest of a large one) is relayed.
+     */
+    private boolean act(CallHeader h, CallPolicy.Decision d, byte[] rec, int fragmentLength, boolean last) {
         switch (d.action()) {
             case DROP:
                 if (d.why() != null) {
                     refused(h, d); // sent before the connection met --require: never relayed, opens no backend connection
                 }
-                return;
+                return false;
             case REFUSE:
                 refused(h, d);
                 replies.answer(RpcMessages.authError(h.xid, d.authStat()));
-                return;
+                return false;
             case START_TLS:
+                if (fragmentLength >= 0) {
+                    return false; // never: a probe has no body (the policy refuses one with bytes after its header)
+                }
                 if (midRecord.getAsBoolean()) {
                     c.events.teardown("bytes after the STARTTLS probe before its reply");
-                    return;
+                    return false;
                 }
                 probeAnswered = true;
                 c.earn(Member.EARNED);
                 replies.answerStartTls(RpcMessages.startTls(h.xid));
-                return;
+                return false;
             case RELAY_AS_CERTIFICATE_USER:
                 h.decodeAuthSys(rec);
                 if (h.authSys == null) {
                     CallPolicy.Decision bad = CallPolicy.Decision.refuse(OncRpcAuthStatus.ONCRPC_AUTH_BADCRED, Refusal.BAD_CREDENTIAL);
                     refused(h, bad);
                     replies.answer(RpcMessages.authError(h.xid, bad.authStat()));
-                    return;
+                    return false;
                 }
                 c.earn(Member.EARNED);
-                relay.toBackend(rewrite(rec, h), h);
-                return;
+                byte[] mapped = rewrite(rec, h);
+                relay(mapped, fragmentLength < 0 ? -1 : fragmentLength + mapped.length - rec.length, last, h);
+                return true;
             case RELAY:
             default:
                 c.earn(Member.EARNED);
-                relay.toBackend(rec, h);
+                relay(rec, fragmentLength, last, h);
+                return true;
+        }
+    }
+
+    private void relay(byte[] rec, int fragmentLength, boolean last, CallHeader h) {
+        if (fragmentLength < 0) {
+            relay.toBackend(rec, h);
+        } else {
+            relay.toBackend(rec, fragmentLength, last, h); // the head: the rest follows as it comes
         }
     }
 

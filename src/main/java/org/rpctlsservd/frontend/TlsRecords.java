@@ -35,6 +35,8 @@ final class TlsRecords {
     private boolean holding;
     /** The STARTTLS reply is queued: the socket goes to the handshake once it has gone. */
     private boolean startTlsWhenFlushed;
+    /** The pieces one decrypt opened, handed on after it (reused: one decrypt at a time). */
+    private final List<ByteBuffer> opened = new ArrayList<>();
 
     /** {@code out}: the TLS side's queue; {@code startTls}: parks its socket once the STARTTLS reply has gone (null: never here). */
     TlsRecords(Connection c, Outbound out, Runnable startTls) {
@@ -80,8 +82,10 @@ final class TlsRecords {
     }
 
     /**
-     * Bytes for the TLS side: queued as they are before TLS (or on a connection relayed in plain
-     * text), encrypted on a TLS one, held (copied) from the last clear text until the handshake is done.
+     * Bytes for the TLS side, lent for this event (a view of the loop's read buffer, say): queued as
+     * they are before TLS (or on a connection relayed in plain text), encrypted on a TLS one (sealed
+     * into the loop's seal room and written from there), held (copied) from the last clear text
+     * until the handshake is done.
      */
     void write(byte[] b, int off, int len) {
         if (c.closed() || len == 0) {
@@ -93,11 +97,11 @@ final class TlsRecords {
             return;
         }
         if (session == null) {
-            out.add(ByteBuffer.wrap(Arrays.copyOfRange(b, off, off + len)));
+            out.lend(ByteBuffer.wrap(b, off, len));
             return;
         }
         try {
-            session.encrypt(b, off, len, this::queueTls);
+            session.encrypt(ByteBuffer.wrap(b, off, len), c.services::sealRoom, this::lendTls);
         } catch (IOException e) {
             c.events.teardown("TLS write failed: " + LogText.why(e, out.side));
         }
@@ -125,12 +129,21 @@ final class TlsRecords {
         }
     }
 
-    /** Offers TLS records to the session; passes application data on to {@code plain}; true when a close_notify came. */
+    /**
+     * Offers TLS records to the session; passes application data on to {@code plain} (views of the
+     * records where they were opened: lent for this event); true when a close_notify came.
+     */
     boolean decrypt(ByteBuffer encrypted, Plain plain) throws IOException {
-        List<ByteBuffer> out = new ArrayList<>();
-        boolean closed = session.decrypt(encrypted, (b, off, len) -> out.add(ByteBuffer.wrap(b, off, len)), this::queueTls);
-        for (ByteBuffer b : out) {
-            plain.accept(b);
+        opened.clear();
+        boolean closed;
+        try {
+            closed = session.decrypt(encrypted, (b, off, len) -> opened.add(ByteBuffer.wrap(b, off, len)), this::queueTls);
+            // handed on once the session is done with them: the framing may write to the session (our own replies)
+            for (ByteBuffer b : opened) {
+                plain.accept(b);
+            }
+        } finally {
+            opened.clear();
         }
         flush();
         return closed;
@@ -141,8 +154,13 @@ final class TlsRecords {
         out.lastWrite();
     }
 
-    /** TLS records the session made for the TLS side. */
+    /** TLS records the session made for the TLS side in an array of their own (alerts, KeyUpdates). */
     private void queueTls(byte[] b, int off, int len) {
         out.add(ByteBuffer.wrap(b, off, len));
+    }
+
+    /** TLS records sealed in the loop's seal room. */
+    private void lendTls(byte[] b, int off, int len) {
+        out.lend(ByteBuffer.wrap(b, off, len));
     }
 }

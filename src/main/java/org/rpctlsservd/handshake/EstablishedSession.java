@@ -40,8 +40,24 @@ public interface EstablishedSession {
      */
     boolean decrypt(ByteBuffer arrived, Sink plain, Sink out) throws IOException;
 
-    /** Encrypts application data for the peer; the records go to {@code out}. */
-    void encrypt(byte[] b, int off, int len, Sink out) throws IOException;
+    /** Where {@link #encrypt} seals records: the caller's buffer to write from (a heap one, reused by the caller). */
+    interface Room {
+        /** A heap buffer with at least {@code bytes} bytes free at its position, where the records are sealed (moving it on). */
+        ByteBuffer take(int bytes);
+    }
+
+    /**
+     * Encrypts the application data of {@code plain} (its position to its limit; afterwards at its
+     * limit) for the peer. The records are sealed straight into {@code room} (on Bouncy Castle's
+     * records, into an array of their own) and given to {@code out}: a view, valid as long as the
+     * caller keeps the room's buffer as it is.
+     */
+    void encrypt(ByteBuffer plain, Room room, Sink out) throws IOException;
+
+    /** Encrypts application data for the peer; the records go to {@code out}, in an array of their own. */
+    default void encrypt(byte[] b, int off, int len, Sink out) throws IOException {
+        encrypt(ByteBuffer.wrap(b, off, len), ByteBuffer::allocate, out);
+    }
 
     /** {@code r} runs (on the shutting-off thread, or at once when already shut off) when the session is shut off. */
     void whenShutOff(Runnable r);

@@ -328,27 +328,38 @@ public final class TlsSession implements Session, EstablishedSession {
         }
     }
 
-    /** Encrypts application data for the peer; the records go to {@code out}. */
-    public synchronized void encrypt(byte[] b, int off, int len, Sink out) throws IOException {
+    /**
+     * Encrypts application data for the peer: sealed in place into {@code room} on our record layer
+     * (no array of ours per call: the relay writes the records from where they were sealed).
+     */
+    @Override
+    public synchronized void encrypt(ByteBuffer plain, Room room, Sink out) throws IOException {
         if (closed) {
             throw new IOException("session closed");
         }
         if (layer == null) {
-            protocol.writeApplicationData(b, off, len);
+            int len = plain.remaining();
+            if (plain.hasArray()) {
+                protocol.writeApplicationData(plain.array(), plain.arrayOffset() + plain.position(), len);
+            } else {
+                byte[] copy = new byte[len]; // Bouncy Castle takes arrays
+                plain.get(plain.position(), copy);
+                protocol.writeApplicationData(copy, 0, len);
+            }
+            plain.position(plain.limit());
             drain(out);
             return;
         }
         if (layer.outboundClosed()) {
             throw new IOException("TLS session closed for writing");
         }
-        if (len == 0) {
+        if (!plain.hasRemaining()) {
             return;
         }
-        // one array for all the records: the caller queues it as it is (its Sink keeps the array), so it cannot be reused
-        byte[] records = new byte[layer.sealedLength(len)];
-        ByteBuffer dst = ByteBuffer.wrap(records);
-        layer.seal(ByteBuffer.wrap(b, off, len), dst);
-        out.accept(records, 0, dst.position());
+        ByteBuffer dst = room.take(layer.sealedLength(plain.remaining()));
+        int at = dst.position();
+        layer.seal(plain, dst);
+        out.accept(dst.array(), dst.arrayOffset() + at, dst.position() - at);
     }
 
     /**

@@ -79,7 +79,12 @@ public final class RecordParser {
 
     /** The record mark of a record of {@code length} bytes sent as one last fragment, alone (to go before the record in a gathering write). */
     public static ByteBuffer markOf(int length) {
-        return ByteBuffer.allocate(4).putInt(0, lastFragment(length));
+        return markOf(length, true);
+    }
+
+    /** The mark of a fragment of {@code length} bytes, its record's last or not. */
+    public static ByteBuffer markOf(int length, boolean last) {
+        return ByteBuffer.allocate(4).putInt(0, last ? lastFragment(length) : length);
     }
 
     private static int lastFragment(int length) {

@@ -139,7 +139,11 @@ class SlotsTest {
             for (int i = 0; i < 6; i++) {
                 Socket s = idle(h.port);
                 DataOutputStream out = new DataOutputStream(s.getOutputStream());
-                out.writeInt(0x80000000 | (3 << 20)); // a 3 MiB call, of which 1 MiB comes, then nothing
+                // a 3 MiB call whose first fragment is too short to hold its header, so the front end
+                // assembles it: 1 MiB of it comes, then nothing
+                out.writeInt(16);
+                out.write(new byte[16]);
+                out.writeInt(0x80000000 | (3 << 20));
                 out.write(new byte[1 << 20]);
                 out.flush();
                 stallers.add(s);
@@ -160,12 +164,59 @@ class SlotsTest {
             assertTrue(closed >= 2, "at least the calls past the budget were closed: " + closed);
             assertEquals(closed, fe.stats().shedForMemory(), "only half-read calls were shed");
             // Past the limit by at most two callbacks' growth per loop (one that ran while another loop's scan
-            // marked, one before its marks closed): each a 64 KiB read and one record buffer doubling (here from
+            // marked, one before its marks closed): each a read and one record buffer doubling (here from
             // just under 1 MiB to just under 2 MiB, the 3 MiB call's next step).
             long limit = fe.budget().limit();
-            long slack = fe.loopCount() * 2 * ((1L << 20) + 64 * 1024);
+            long slack = fe.loopCount() * 2 * ((1L << 20) + Loop.READ_BUFFER);
             assertTrue(fe.budget().peak() < limit + slack, "peak " + fe.budget().peak() + " over a budget of " + limit);
             assertTrue(log.has("front end: memory budget of 4 MiB reached"), log.lines().toString());
+        }
+    }
+
+    @Test
+    void aLargeCallStreamsToTheBackendAndAHalfSentOneHoldsNoMemory() throws Exception {
+        java.util.concurrent.atomic.AtomicLong received = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newCachedThreadPool();
+        try (java.net.ServerSocket backend = new java.net.ServerSocket(0, 16, java.net.InetAddress.getLoopbackAddress());
+                FrontEndHarness h = FX.frontEnd(tmp, backend.getLocalPort(), "--memory-budget", "4")) {
+            pool.submit(() -> {
+                while (!backend.isClosed()) {
+                    Socket s = backend.accept(); // a backend that takes every byte it is sent, and counts them
+                    pool.submit(() -> {
+                        try (s; InputStream in = s.getInputStream()) {
+                            byte[] b = new byte[64 * 1024];
+                            int n;
+                            while ((n = in.read(b)) > 0) {
+                                received.addAndGet(n);
+                            }
+                        }
+                        return null;
+                    });
+                }
+                return null;
+            });
+            FrontEnd fe = h.daemon.frontEnd();
+            List<Socket> stallers = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                Socket s = idle(h.port);
+                DataOutputStream out = new DataOutputStream(s.getOutputStream());
+                // a WRITE-sized call (one 3 MiB fragment) of which 1 MiB comes, then nothing: its header is
+                // decided on and its bytes go on to the backend as they come, none kept for the rest
+                byte[] head = RawRpc.call().xid(7).prog(org.rpctlsservd.support.EchoBackend.PROGRAM).vers(1).proc(0).bytes();
+                out.writeInt(0x80000000 | (3 << 20));
+                out.write(head);
+                out.write(new byte[(1 << 20) - head.length]);
+                out.flush();
+                stallers.add(s);
+            }
+            Await.until(() -> received.get() == 6L * ((1 << 20) + 4), "every half-sent call reached the backend, mark and all");
+            assertEquals(0, fe.stats().shedForMemory(), "nothing was shed: the half-sent calls hold no memory here");
+            assertTrue(fe.budget().peak() < 2L << 20, "peak " + fe.budget().peak() + " of a 4 MiB budget");
+            for (Socket s : stallers) {
+                s.close();
+            }
+        } finally {
+            pool.shutdownNow();
         }
     }
 

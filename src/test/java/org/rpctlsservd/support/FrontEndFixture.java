@@ -47,4 +47,9 @@ public final class FrontEndFixture implements BeforeEachCallback, AfterEachCallb
     public FrontEndHarness frontEnd(Path dir, String... args) throws Exception {
         return new FrontEndHarness(dir, server, backend.port(), args);
     }
+
+    /** A daemon with a front end in {@code dir}, on this fixture's server certificate, relaying to {@code backendPort}. */
+    public FrontEndHarness frontEnd(Path dir, int backendPort, String... args) throws Exception {
+        return new FrontEndHarness(dir, server, backendPort, args);
+    }
 }
