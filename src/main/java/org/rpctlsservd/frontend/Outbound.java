@@ -89,7 +89,10 @@ final class Outbound {
         ByteBuffer own = b.slice(); // position 0: what is taken off below is exactly what was counted here
         queue.add(own);
         bytes += own.remaining();
-        peak.accumulateAndGet(footprint(), Math::max);
+        long now = footprint();
+        if (now > peak.get()) { // read first: the peak is shared by every loop, and rarely moves
+            peak.accumulateAndGet(now, Math::max);
+        }
     }
 
     /**

@@ -64,7 +64,9 @@ public final class Metrics {
 
     static final Counter RELAY_BYTES = Counter.builder().name("rpctlssd_relay_bytes_total")
             .help("Bytes the front end wrote to backends and to clients (to clients: TLS records and the clear-text STARTTLS exchange)")
-            .labelNames("direction").build();
+            .labelNames("direction")
+            .withoutExemplars() // counted per write: no trace context to attach, and looking for one costs every write
+            .build();
     private static final CounterDataPoint TO_BACKEND = RELAY_BYTES.labelValues("to_backend");
     private static final CounterDataPoint TO_CLIENT = RELAY_BYTES.labelValues("to_client");
 
