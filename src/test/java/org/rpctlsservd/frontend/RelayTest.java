@@ -84,6 +84,23 @@ class RelayTest {
                 // AUTH_NONE is relayed as it is
                 carl.send(FrontEndHarness.whoami(3, FrontEndHarness.authNone()).bytes());
                 assertEquals(0, carl.read().result.getInt());
+                // a call too large to be assembled (its head is decided on, the rest streams), in two fragments:
+                // rewritten all the same, its first fragment's mark grown by what the credential grew
+                byte[] data = java.nio.ByteBuffer.allocate(4 + 8192).putInt(8192).array(); // an opaque of 8 KiB
+                byte[] large = FrontEndHarness.whoami(4, FrontEndHarness.authSys(4242, 4242)).proc(EchoBackend.WHOAMI_WITH_DATA)
+                        .args(data).bytes();
+                carl.sendRecord(java.util.Arrays.copyOf(large, 5000), false);
+                carl.sendRecord(java.util.Arrays.copyOfRange(large, 5000, large.length), true);
+                RawRpc.Reply r = carl.read();
+                assertEquals(4, r.xid);
+                assertEquals(0, r.stat, r.toString());
+                assertEquals(1, r.result.getInt());
+                assertEquals(big.uid, r.result.getInt(), "a streamed call is mapped to the certificate's user too");
+                assertEquals(big.gids[0], r.result.getInt());
+                int groups = r.result.getInt();
+                assertEquals(16, groups);
+                r.result.position(r.result.position() + 4 * groups);
+                assertEquals(8192, r.result.getInt(), "every byte of the call after its head reached the backend");
             }
         }
     }

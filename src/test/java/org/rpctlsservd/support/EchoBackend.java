@@ -27,6 +27,8 @@ import org.rpctlsservd.rpc.ServerLimits;
 public final class EchoBackend implements RpcProgram, Closeable {
     public static final int PROGRAM = 0x20000099;
     public static final int WHOAMI = 1;
+    /** WHOAMI with an opaque argument of any length (a large call), whose length the reply adds. */
+    public static final int WHOAMI_WITH_DATA = 2;
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
     private final RpcServer server;
     public final AtomicInteger calls = new AtomicInteger();
@@ -71,12 +73,28 @@ public final class EchoBackend implements RpcProgram, Closeable {
         lastPeer = call.sink().peer();
         calls.incrementAndGet();
         highestXid.accumulateAndGet(call.xid(), Math::max);
-        call.info().retrieveCall(XdrVoid.XDR_VOID);
+        int[] data = {-1};
+        if (call.header().procedure == WHOAMI_WITH_DATA) {
+            call.info().retrieveCall(new XdrAble() {
+                @Override
+                public void xdrEncode(XdrEncodingStream x) {
+                    throw new UnsupportedOperationException();
+                }
+
+                @Override
+                public void xdrDecode(XdrDecodingStream x) throws OncRpcException, IOException {
+                    data[0] = x.xdrDecodeDynamicOpaque().length;
+                }
+            });
+        } else {
+            call.info().retrieveCall(XdrVoid.XDR_VOID);
+        }
         switch (call.header().procedure) {
             case 0:
                 call.replySuccess(XdrVoid.XDR_VOID);
                 break;
-            case WHOAMI: {
+            case WHOAMI:
+            case WHOAMI_WITH_DATA: {
                 AuthSys a = call.header().authSys;
                 int flavor = call.header().credFlavor;
                 call.replySuccess(new XdrAble() {
@@ -87,6 +105,9 @@ public final class EchoBackend implements RpcProgram, Closeable {
                             x.xdrEncodeInt(a.uid);
                             x.xdrEncodeInt(a.gid);
                             x.xdrEncodeIntVector(a.gids);
+                        }
+                        if (data[0] >= 0) {
+                            x.xdrEncodeInt(data[0]);
                         }
                     }
 
