@@ -30,6 +30,7 @@ import javax.crypto.AEADBadTagException;
  *     not {@link RecordLayer#OVERHEAD}: {@link #sealInPlace} needs that much room, and its GCM
  *     records have the plaintext 8 bytes further on than where the caller put it (moved by the
  *     cipher, which takes overlapping buffers).
+ * <li>A record header of another version than TLS 1.2's is refused with protocol_version, as OpenSSL does.
  * <li>Alerts carry their level: a warning (other than close_notify) is reported as not fatal.
  * <li>Records longer than the suite makes of 2^14 bytes (2^14 + 24 for GCM, 2^14 + 16 for
  *     ChaCha20-Poly1305) are refused from the header with record_overflow, tighter than RFC 5246's
@@ -50,6 +51,7 @@ public final class Tls12RecordLayer implements RecordLayer {
     static final int APPLICATION_DATA = 23;
     static final int HELLO_REQUEST = 0;
     static final int NO_RENEGOTIATION = 100;
+    static final int PROTOCOL_VERSION = 70;
 
     private final Tls13RecordLayer.Side side;
     private final Tls12Suite suite;
@@ -191,6 +193,11 @@ public final class Tls12RecordLayer implements RecordLayer {
         int length = (in.get(at + 3) & 0xff) << 8 | in.get(at + 4) & 0xff;
         if (type < CHANGE_CIPHER_SPEC || type > APPLICATION_DATA) {
             throw new TlsAlertException(UNEXPECTED_MESSAGE, "a record of unknown content type " + type);
+        }
+        if (in.get(at + 1) != 3 || in.get(at + 2) != 3) {
+            // the version is agreed: OpenSSL refuses another one after the handshake the same way
+            throw new TlsAlertException(PROTOCOL_VERSION, String.format("a record of version 0x%02x%02x in a TLS 1.2 session",
+                    in.get(at + 1), in.get(at + 2)));
         }
         if (length > maxCiphertext) {
             throw new TlsAlertException(RECORD_OVERFLOW, "a record of " + length + " bytes (" + suite + " makes at most " + maxCiphertext + ")");
