@@ -15,8 +15,8 @@ import org.rpctlsservd.records.Tls12Suite;
  * What a session's record hand-over needs from Bouncy Castle, which keeps its record sequence
  * numbers private (RecordStream's): the AEAD pair of the connection's last record cipher, each
  * counting the records it protected or opened since its key was last set, and the connection's
- * security parameters, whose current TLS 1.3 traffic secrets it copies (TLS 1.2: whose master secret
- * gives the key block). Made by
+ * security parameters, whose current TLS 1.3 traffic secrets it copies (TLS 1.2: the key and a
+ * record's nonce each half kept). Made by
  * {@link RecordCrypto#tap} once the handshake is done.
  */
 final class RecordTap {
@@ -53,12 +53,12 @@ final class RecordTap {
     }
 
     /**
-     * A TLS 1.2 AEAD session's keys now: the key block (RFC 5246 section 6.3) derived again from the
-     * connection's master secret with its PRF, as Bouncy Castle derived it for its record cipher, and
-     * each direction's record count since then (the sequence numbers: one cipher serves the whole
-     * session, as TLS 1.2 has no rekeying but renegotiation, which the daemon refuses). Derived
-     * rather than caught as Bouncy Castle keys its cipher: no key copies are kept for the sessions
-     * that never hand over, and the master secret is what the RFC defines the keys by.
+     * A TLS 1.2 AEAD session's keys now: each direction's write key and implicit iv as Bouncy Castle
+     * keyed its record cipher with them, and its record count since (the sequence numbers: one
+     * cipher serves the whole session, as TLS 1.2 has no rekeying but renegotiation, which the
+     * daemon refuses). Caught from Bouncy Castle rather than derived again from the master
+     * secret (RFC 5246 section 6.3): Bouncy Castle destroys a session's master secret once its
+     * handshake is done (no resumption), so the key block cannot be derived after it.
      */
     Tls12Keys keys12() {
         if (!ProtocolVersion.TLSv12.equals(params.getNegotiatedVersion())) {
@@ -70,31 +70,15 @@ final class RecordTap {
         } catch (IllegalArgumentException e) {
             throw new IllegalStateException("no record hand-over for " + TlsPolicy.suiteName(params.getCipherSuite()), e);
         }
-        if (pair.encrypt.keys != 1 || pair.decrypt.keys != 1) {
-            throw new IllegalStateException("the record cipher was keyed " + pair.encrypt.keys + "/" + pair.decrypt.keys + " times, not once");
+        Pair.Counted read = pair.decrypt;
+        Pair.Counted write = pair.encrypt;
+        if (read.keys != 1 || write.keys != 1 || read.key == null || write.key == null) {
+            throw new IllegalStateException("the record cipher was keyed " + write.keys + "/" + read.keys + " times, not once, as TLS 1.2's");
         }
-        TlsSecret master = params.getMasterSecret();
-        if (master == null || !master.isAlive()) {
-            throw new IllegalStateException("the master secret is gone");
+        if (read.ivNonce == null || write.ivNonce == null || read.key.length != suite.keyLength || write.key.length != suite.keyLength) {
+            throw new IllegalStateException("no record passed under the TLS 1.2 keys in each direction (the Finished should have)");
         }
-        byte[] seed = new byte[64];
-        System.arraycopy(params.getServerRandom(), 0, seed, 0, 32);
-        System.arraycopy(params.getClientRandom(), 0, seed, 32, 32);
-        int k = suite.keyLength;
-        int iv = suite.fixedIvLength;
-        byte[] block = master.deriveUsingPRF(params.getPRFAlgorithm(), "key expansion", seed, 2 * k + 2 * iv).extract();
-        try {
-            // client_write_key, server_write_key, client_write_IV, server_write_IV (AEAD suites have no MAC keys)
-            byte[] clientKey = java.util.Arrays.copyOfRange(block, 0, k);
-            byte[] serverKey = java.util.Arrays.copyOfRange(block, k, 2 * k);
-            byte[] clientIv = java.util.Arrays.copyOfRange(block, 2 * k, 2 * k + iv);
-            byte[] serverIv = java.util.Arrays.copyOfRange(block, 2 * k + iv, 2 * k + 2 * iv);
-            return this.server
-                    ? new Tls12Keys(suite, clientKey, clientIv, pair.decrypt.records, serverKey, serverIv, pair.encrypt.records)
-                    : new Tls12Keys(suite, serverKey, serverIv, pair.decrypt.records, clientKey, clientIv, pair.encrypt.records);
-        } finally {
-            java.util.Arrays.fill(block, (byte) 0);
-        }
+        return new Tls12Keys(suite, read.key.clone(), read.iv(suite), read.records, write.key.clone(), write.iv(suite), write.records);
     }
 
     private byte[] copy(TlsSecret s) {
@@ -112,9 +96,14 @@ final class RecordTap {
         /** Orders the two halves' key changes: a KeyUpdate taken after our last one may be owed an answer. */
         private long clock;
 
+        /** {@code tls12}: the halves keep their key and a record's nonce, for a TLS 1.2 hand-over (TLS 1.3's come from its secrets). */
+        Pair(TlsAEADCipherImpl encrypt, TlsAEADCipherImpl decrypt, boolean tls12) {
+            this.encrypt = new Counted(encrypt, tls12);
+            this.decrypt = new Counted(decrypt, tls12);
+        }
+
         Pair(TlsAEADCipherImpl encrypt, TlsAEADCipherImpl decrypt) {
-            this.encrypt = new Counted(encrypt);
-            this.decrypt = new Counted(decrypt);
+            this(encrypt, decrypt, false);
         }
 
         /** One direction of Bouncy Castle's record cipher: every record passes through one doFinal. */
@@ -125,14 +114,43 @@ final class RecordTap {
             /** How many keys this half had: 1 for the phase's first, one more per KeyUpdate. */
             int keys;
             long keyedAt;
+            private final boolean tls12;
+            /** TLS 1.2: the key, as Bouncy Castle set it. */
+            byte[] key;
+            /** TLS 1.2: the nonce of the last init, not yet known to be a record's (the first is a dummy). */
+            private byte[] lastNonce;
+            /** TLS 1.2: the nonce of the first record that passed, and that record's sequence number. */
+            byte[] ivNonce;
+            long ivSequence;
 
-            Counted(TlsAEADCipherImpl cipher) {
+            Counted(TlsAEADCipherImpl cipher, boolean tls12) {
                 this.cipher = cipher;
+                this.tls12 = tls12;
+            }
+
+            /**
+             * The implicit iv, from a record's nonce: RFC 5288's is the nonce's first 4 bytes (the
+             * rest is the record's explicit nonce), RFC 7905's the nonce XOR the padded sequence number.
+             */
+            byte[] iv(Tls12Suite suite) {
+                if (ivNonce.length != 12) {
+                    throw new IllegalStateException("a nonce of " + ivNonce.length + " bytes");
+                }
+                byte[] iv = java.util.Arrays.copyOf(ivNonce, suite.fixedIvLength);
+                if (suite.explicitNonceLength == 0) {
+                    for (int i = 0; i < 8; i++) {
+                        iv[11 - i] ^= (byte) (ivSequence >>> (8 * i));
+                    }
+                }
+                return iv;
             }
 
             @Override
             public void setKey(byte[] key, int keyOff, int keyLen) throws IOException {
                 cipher.setKey(key, keyOff, keyLen);
+                if (tls12) {
+                    this.key = java.util.Arrays.copyOfRange(key, keyOff, keyOff + keyLen);
+                }
                 records = 0;
                 keys++;
                 keyedAt = ++clock;
@@ -141,6 +159,9 @@ final class RecordTap {
             @Override
             public void init(byte[] nonce, int macSize) throws IOException {
                 cipher.init(nonce, macSize);
+                if (tls12 && ivNonce == null) {
+                    lastNonce = nonce.clone();
+                }
             }
 
             @Override
@@ -152,6 +173,11 @@ final class RecordTap {
             public int doFinal(byte[] additionalData, byte[] input, int inputOffset, int inputLength, byte[] output,
                     int outputOffset) throws IOException {
                 int n = cipher.doFinal(additionalData, input, inputOffset, inputLength, output, outputOffset);
+                if (lastNonce != null && ivNonce == null) {
+                    ivNonce = lastNonce; // a record passed under it: a real nonce, not the constructor's dummy
+                    ivSequence = records;
+                    lastNonce = null;
+                }
                 records++; // only once it passed: a record that fails its tag ends the connection anyway
                 return n;
             }
