@@ -298,7 +298,7 @@ public final class TlsSession implements Session, EstablishedSession {
         if (layer.outboundClosed()) {
             return;
         }
-        ByteBuffer b = ByteBuffer.allocate(RecordLayer.OVERHEAD + 2);
+        ByteBuffer b = ByteBuffer.allocate(layer.sealedLength(2)); // at least an alert record (TLS 1.2 GCM: 31 bytes, more than OVERHEAD + 2)
         layer.sealAlert(description, b);
         out.accept(b.array(), 0, b.position());
     }
