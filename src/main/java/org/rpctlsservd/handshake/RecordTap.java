@@ -78,7 +78,11 @@ final class RecordTap {
         if (read.ivNonce == null || write.ivNonce == null || read.key.length != suite.keyLength || write.key.length != suite.keyLength) {
             throw new IllegalStateException("no record passed under the TLS 1.2 keys in each direction (the Finished should have)");
         }
-        return new Tls12Keys(suite, read.key.clone(), read.iv(suite), read.records, write.key.clone(), write.iv(suite), write.records);
+        Tls12Keys keys = new Tls12Keys(suite, read.key.clone(), read.iv(suite), read.records, write.key.clone(), write.iv(suite),
+                write.records);
+        read.forget(); // once: the taker has them, and Bouncy Castle keeps its own
+        write.forget();
+        return keys;
     }
 
     private byte[] copy(TlsSecret s) {
@@ -143,6 +147,14 @@ final class RecordTap {
                     }
                 }
                 return iv;
+            }
+
+            void forget() {
+                if (key != null) {
+                    java.util.Arrays.fill(key, (byte) 0);
+                }
+                key = null;
+                ivNonce = null;
             }
 
             @Override
