@@ -15,6 +15,7 @@ import org.bouncycastle.jcajce.util.DefaultJcaJceHelper;
 import org.bouncycastle.jcajce.util.JcaJceHelper;
 import org.bouncycastle.jcajce.util.ProviderJcaJceHelper;
 import org.bouncycastle.tls.AlertDescription;
+import org.bouncycastle.tls.ProtocolVersion;
 import org.bouncycastle.tls.SecurityParameters;
 import org.bouncycastle.tls.TlsFatalAlert;
 import org.bouncycastle.tls.crypto.TlsCipher;
@@ -83,9 +84,11 @@ public final class RecordCrypto extends BcTlsCrypto {
     @SuppressWarnings("deprecation")
     private TlsAEADCipher counted(TlsCryptoParameters params, TlsAEADCipherImpl encrypt, TlsAEADCipherImpl decrypt, int keySize,
             int macSize, int aeadType) throws IOException {
-        RecordTap.Pair pair = new RecordTap.Pair(encrypt, decrypt);
-        TlsAEADCipher cipher = new TlsAEADCipher(params, pair.encrypt, pair.decrypt, keySize, macSize, aeadType);
         SecurityParameters sp = params.getSecurityParametersHandshake();
+        // TLS 1.2's keys come from a key block Bouncy Castle does not keep: its halves keep theirs for the hand-over
+        boolean tls12 = sp != null && ProtocolVersion.TLSv12.equals(sp.getNegotiatedVersion());
+        RecordTap.Pair pair = new RecordTap.Pair(encrypt, decrypt, tls12);
+        TlsAEADCipher cipher = new TlsAEADCipher(params, pair.encrypt, pair.decrypt, keySize, macSize, aeadType);
         if (sp != null) {
             latest.put(sp, pair);
         }

@@ -83,12 +83,34 @@ public final class TlsSession implements Session, EstablishedSession {
     }
 
     /**
-     * The hand-over: Bouncy Castle's traffic secrets and record counts go to a record layer of ours,
-     * the secrets are wiped, and from now on Bouncy Castle is not asked about records; null when
-     * it keeps them (TLS 1.2: its record layer carries -2 sessions as before; CCM).
+     * The hand-over: Bouncy Castle's traffic secrets (TLS 1.3) or key block (TLS 1.2 AEAD, under -2)
+     * and record counts go to a record layer of ours, the copies are wiped, and from now on Bouncy
+     * Castle is not asked about records; null when it keeps them (CCM, or it still holds something).
      */
     private RecordLayer handOver(boolean server) {
-        if (tap == null || !"TLSv1.3".equals(version)) {
+        if (tap == null) {
+            return null;
+        }
+        Tls13RecordLayer.Side side = server ? Tls13RecordLayer.Side.SERVER : Tls13RecordLayer.Side.CLIENT;
+        if ("TLSv1.2".equals(version)) {
+            org.rpctlsservd.records.Tls12Keys keys;
+            try {
+                // what trafficState() checks for TLS 1.3: Bouncy Castle holds nothing for anyone
+                if (protocol.isClosed() || protocol.applicationDataAvailable() > 0 || protocol.getAvailableOutputBytes() > 0) {
+                    throw new IllegalStateException("Bouncy Castle still holds records or data");
+                }
+                keys = tap.keys12();
+            } catch (IllegalStateException e) {
+                WARNINGS.log(java.util.logging.Level.WARNING, "hand-over", () -> "TLS 1.2 session kept on Bouncy Castle's records: " + e.getMessage());
+                return null;
+            }
+            try {
+                return org.rpctlsservd.records.Tls12RecordLayer.of(side, keys);
+            } finally {
+                keys.wipe();
+            }
+        }
+        if (!"TLSv1.3".equals(version)) {
             return null;
         }
         TrafficState state;
@@ -101,7 +123,7 @@ public final class TlsSession implements Session, EstablishedSession {
         }
         try {
             Tls13Suite suite = Tls13Suite.of(state.cipherSuite());
-            return Tls13RecordLayer.of(server ? Tls13RecordLayer.Side.SERVER : Tls13RecordLayer.Side.CLIENT,
+            return Tls13RecordLayer.of(side,
                     new TrafficSecrets(suite, state.readSecret(), state.readSequence(), state.writeSecret(), state.writeSequence()),
                     state.keyUpdateOwed());
         } finally {
@@ -276,7 +298,7 @@ public final class TlsSession implements Session, EstablishedSession {
         if (layer.outboundClosed()) {
             return;
         }
-        ByteBuffer b = ByteBuffer.allocate(RecordLayer.OVERHEAD + 2);
+        ByteBuffer b = ByteBuffer.allocate(layer.sealedLength(2)); // at least an alert record (TLS 1.2 GCM: 31 bytes, more than OVERHEAD + 2)
         layer.sealAlert(description, b);
         out.accept(b.array(), 0, b.position());
     }
