@@ -21,9 +21,10 @@ import org.rpctlsservd.sessions.Session;
 /**
  * A connection whose handshake succeeded: its TLS state (Bouncy Castle's protocol object in
  * non-blocking mode, the server's side for RPCTLSSD or the client's for RPCTLSCD), socket, cookie,
- * the peer's verified chain and shut-off state. A TLS 1.3 session's records go to our own record
- * layer ({@link Tls13RecordLayer}) at completion, Bouncy Castle having done only the handshake; a
- * TLS 1.2 session (-2) stays on Bouncy Castle's records. Every operation
+ * the peer's verified chain and shut-off state. Its records go to our own record layer at
+ * completion ({@link Tls13RecordLayer}, or under -2 {@link org.rpctlsservd.records.Tls12RecordLayer}
+ * for the AEAD suites), Bouncy Castle having done only the handshake; only a CCM suite (never
+ * offered by default) stays on Bouncy Castle's records. Every operation
  * holds this object's monitor, so the RPC procedures, the CRL re-check and whoever relays the
  * connection's records never touch the TLS state at the same time.
  */
@@ -53,7 +54,7 @@ public final class TlsSession implements Session, EstablishedSession {
     private Runnable onShutOff;
     /**
      * Our record layer, which took the records over from Bouncy Castle when the handshake completed
-     * (TLS 1.3 on GCM or ChaCha20-Poly1305); null: Bouncy Castle carries them (TLS 1.2 under -2, CCM).
+     * (GCM or ChaCha20-Poly1305, TLS 1.3 or 1.2); null: Bouncy Castle carries them (CCM).
      */
     private final RecordLayer layer;
     /** What the peer sent after its Finished, read with it by the handshake: the first decrypt opens it. */

@@ -6,7 +6,7 @@
  * HandshakeWorkers and EstablishedSessions; TlsEngine and TlsSession stay inside (LayeringTest).
  *
  * <p>May use: {@code certs}, {@code guard}, {@code io}, {@code metrics}, {@code records} (the
- * record layer a TLS 1.3 session's records go to after its handshake), {@code rpc.gen} (the
+ * record layer a session's records go to after its handshake), {@code rpc.gen} (the
  * result flags and group limit of rpctlssd.x), {@code sessions}.
  */
 package org.rpctlsservd.handshake;
