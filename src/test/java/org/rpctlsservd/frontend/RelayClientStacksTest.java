@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
-import java.io.FilterInputStream;
-import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -16,13 +14,10 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
-import java.util.Vector;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -30,16 +25,7 @@ import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import org.bouncycastle.tls.CipherSuite;
-import org.bouncycastle.tls.DefaultTlsClient;
-import org.bouncycastle.tls.ProtocolName;
-import org.bouncycastle.tls.ProtocolVersion;
-import org.bouncycastle.tls.SecurityParameters;
-import org.bouncycastle.tls.ServerName;
-import org.bouncycastle.tls.TlsAuthentication;
 import org.bouncycastle.tls.TlsClientProtocol;
-import org.bouncycastle.tls.TlsCredentials;
-import org.bouncycastle.tls.TlsServerCertificate;
-import org.bouncycastle.tls.crypto.impl.bc.BcTlsCrypto;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
@@ -433,82 +419,10 @@ class RelayClientStacksTest {
         raw.setSoTimeout(20_000);
         toClose.add(raw);
         Tls13Wiretap.probe(raw);
-        BcTlsCrypto crypto = new BcTlsCrypto(new SecureRandom());
-        byte[][] secrets = new byte[2][];
-        String[] negotiated = new String[1];
-        DefaultTlsClient client = new DefaultTlsClient(crypto) {
-            @Override
-            protected ProtocolVersion[] getSupportedVersions() {
-                return ProtocolVersion.TLSv13.only();
-            }
-
-            @Override
-            protected int[] getSupportedCipherSuites() {
-                return new int[] {CipherSuite.TLS_CHACHA20_POLY1305_SHA256, CipherSuite.TLS_AES_256_GCM_SHA384};
-            }
-
-            @Override
-            protected Vector<ProtocolName> getProtocolNames() {
-                Vector<ProtocolName> v = new Vector<>();
-                v.add(ProtocolName.asUtf8Encoding("sunrpc"));
-                return v;
-            }
-
-            @Override
-            protected Vector<ServerName> getSNIServerNames() {
-                Vector<ServerName> v = new Vector<>();
-                v.add(new ServerName(org.bouncycastle.tls.NameType.host_name, "localhost".getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
-                return v;
-            }
-
-            @Override
-            public TlsAuthentication getAuthentication() {
-                return new TlsAuthentication() {
-                    @Override
-                    public void notifyServerCertificate(TlsServerCertificate c) throws IOException {
-                        // the daemon's own certificate, pinned: the handshake is not what this test is about
-                        if (c.getCertificate().isEmpty()
-                                || !Arrays.equals(c.getCertificate().getCertificateAt(0).getEncoded(), SERVER.cert().getEncoded())) {
-                            throw new org.bouncycastle.tls.TlsFatalAlert(org.bouncycastle.tls.AlertDescription.bad_certificate);
-                        }
-                    }
-
-                    @Override
-                    public TlsCredentials getClientCredentials(org.bouncycastle.tls.CertificateRequest r) {
-                        return null;
-                    }
-                };
-            }
-
-            @Override
-            public void notifyHandshakeComplete() throws IOException {
-                super.notifyHandshakeComplete();
-                SecurityParameters sp = context.getSecurityParametersConnection();
-                // copies: extracting Bouncy Castle's own would wipe the secrets it protects its records with
-                secrets[0] = crypto.adoptSecret(sp.getTrafficSecretClient()).extract();
-                secrets[1] = crypto.adoptSecret(sp.getTrafficSecretServer()).extract();
-                negotiated[0] = sp.getNegotiatedVersion() + " suite 0x" + Integer.toHexString(sp.getCipherSuite()) + " alpn "
-                        + (sp.getApplicationProtocol() == null ? null : sp.getApplicationProtocol().getUtf8Decoding());
-            }
-        };
-        // its transport: closing it half-closes the socket, so the daemon's answer still arrives (for the wiretap)
-        TlsClientProtocol p = new TlsClientProtocol(new FilterInputStream(raw.getInputStream()) {
-            @Override
-            public void close() {
-                // the socket stays for the daemon's answer
-            }
-        }, new FilterOutputStream(raw.getOutputStream()) {
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                out.write(b, off, len);
-            }
-
-            @Override
-            public void close() throws IOException {
-                raw.shutdownOutput();
-            }
-        });
-        p.connect(client);
+        BcTls13Client c = BcTls13Client.connect(raw, SERVER, CipherSuite.TLS_CHACHA20_POLY1305_SHA256, CipherSuite.TLS_AES_256_GCM_SHA384);
+        TlsClientProtocol p = c.protocol();
+        byte[][] secrets = c.secrets();
+        String[] negotiated = {c.negotiated()};
         assertTrue(negotiated[0].endsWith("alpn sunrpc"), negotiated[0]);
         return new Session() {
             @Override

@@ -224,7 +224,7 @@ final class Tls13Wiretap implements AutoCloseable {
      * one must (no KeyUpdate in these sessions).
      */
     static List<Inner> open(List<Record> records, int suite, byte[] secret) throws GeneralSecurityException, IOException {
-        Opener o = new Opener(suite, secret);
+        Direction o = new Direction(suite, secret);
         List<Inner> out = new ArrayList<>();
         for (Record r : records) {
             if (r.type() != 23) {
@@ -256,14 +256,17 @@ final class Tls13Wiretap implements AutoCloseable {
         return b.toByteArray();
     }
 
-    /** One direction's read side, as RFC 8446 section 5.3 says: key and IV from the secret, nonce = IV xor sequence. */
-    static final class Opener {
+    /**
+     * One direction's record protection, as RFC 8446 section 5.2 and 5.3 say: key and IV from the
+     * secret, nonce = IV xor sequence number, the header as additional data.
+     */
+    static final class Direction {
         final int suite;
         final byte[] key;
         final byte[] iv;
         long sequence;
 
-        Opener(int suite, byte[] secret) throws IOException {
+        Direction(int suite, byte[] secret) throws IOException {
             this.suite = suite;
             int hash = suite == 0x1302 ? CryptoHashAlgorithm.sha384 : CryptoHashAlgorithm.sha256;
             BcTlsCrypto crypto = new BcTlsCrypto(new SecureRandom());
@@ -286,6 +289,21 @@ final class Tls13Wiretap implements AutoCloseable {
                 c.init(mode, new SecretKeySpec(key, "AES"), new GCMParameterSpec(128, nonce));
             }
             return c;
+        }
+
+        /**
+         * A record of {@code content} and inner type {@code type} at the next sequence number, however
+         * long (so one beyond what TLS allows too).
+         */
+        byte[] seal(byte[] content, int type) throws GeneralSecurityException {
+            int len = content.length + 1 + 16;
+            byte[] header = {23, 3, 3, (byte) (len >>> 8), (byte) len};
+            Cipher c = cipher(Cipher.ENCRYPT_MODE, sequence++);
+            c.updateAAD(header);
+            byte[] inner = Arrays.copyOf(content, content.length + 1);
+            inner[content.length] = (byte) type;
+            byte[] body = c.doFinal(inner);
+            return ByteBuffer.allocate(5 + body.length).put(header).put(body).array();
         }
 
         /** The record opened at the next sequence number, or null (and no step) when it does not. */
