@@ -48,6 +48,8 @@ final class CallFraming {
     private int length;
     private int firstFragment;
     private boolean firstIsLast;
+    /** While a whole record is handed on: bytes after it came in the same read. */
+    private boolean bytesFollow;
 
     CallFraming(int maxRecord, Records records) {
         this.marks = new RecordMarks(maxRecord);
@@ -97,7 +99,7 @@ final class CallFraming {
     }
 
     /** {@code take} bytes of a small record, assembled; handed on when it ends. */
-    private void whole(ByteBuffer in, int take) {
+    private void whole(ByteBuffer in, int take) throws IOException {
         if (length + take > record.length) {
             // only a record of several fragments grows (its first one short): as its bytes arrive, never past its end
             int grown = Math.max(Math.max(256, record.length * 2), length + take);
@@ -113,8 +115,21 @@ final class CallFraming {
             record = EMPTY;
             length = 0;
             mode = Mode.START;
-            records.record(out);
+            bytesFollow = in.hasRemaining();
+            try {
+                records.record(out);
+            } finally {
+                bytesFollow = false;
+            }
         }
+    }
+
+    /**
+     * Asked while a whole record is handed on: true when the client sent more after it without
+     * waiting (after a STARTTLS probe, which must wait for its reply, that is a protocol error).
+     */
+    boolean bytesFollow() {
+        return bytesFollow;
     }
 
     /** True when bytes of an unfinished record were read (held here, or passed on while it streams). */

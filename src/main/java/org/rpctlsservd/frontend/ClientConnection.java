@@ -56,7 +56,7 @@ final class ClientConnection extends MemberBase {
         this.tls = new TlsRecords(c, c.toClient, startTls::park);
         this.replies = new ClientReplies(c, tls);
         this.relay = new BackendRelay(c, tls, replies);
-        PolicyStage policy = new PolicyStage(c, tls, replies, relay, this::midRecord);
+        PolicyStage policy = new PolicyStage(c, tls, replies, relay, this::bytesAfterRecord);
         this.framing = new CallFraming(services.settings().maxRecord(), policy);
         this.proxy = new ProxyStage(c, framing);
         this.upcallResult = new UpcallResult(c, tls);
@@ -67,8 +67,8 @@ final class ClientConnection extends MemberBase {
                 () -> backend.connected() ? backend.channel() : null);
     }
 
-    private boolean midRecord() {
-        return framing.midRecord();
+    private boolean bytesAfterRecord() {
+        return framing.bytesFollow() || framing.midRecord();
     }
 
     void start() {

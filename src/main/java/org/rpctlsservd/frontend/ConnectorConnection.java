@@ -160,6 +160,7 @@ final class ConnectorConnection extends MemberBase {
         try {
             // the session hands on views of the records it opened in place: written from there, copied only if they must wait
             if (tls.decrypt(encrypted, c.toClient::lend)) {
+                c.toClient.flush(); // the server's last replies, which came with its close_notify
                 closeNotifyReceived();
                 return;
             }

@@ -98,10 +98,10 @@ final class Loop implements ConnectionServices {
 
     @Override
     public void lent(Outbound o) {
-        borrowers.add(o);
-        if (borrowers.size() > 1024) {
-            settleLent(); // each event settles its own: this list only grows between reads
+        if (borrowers.size() >= 1024) {
+            settleLent(); // each flush settles its own, so this list only grows between reads; o lends after this
         }
+        borrowers.add(o);
     }
 
     /** Copies what the queues still hold of the loop's buffers (usually nothing: every flush settles). */

@@ -125,7 +125,10 @@ final class Outbound {
             waiting[i] = queue.pollLast();
         }
         for (ByteBuffer v : waiting) {
-            bytes -= v.position(); // written already: counted off here, as its copy holds only the rest
+            if (v.position() > 0) {
+                bytes -= v.position(); // written already: counted off here, as its copy holds only the rest
+                progressed.accept(v.position());
+            }
             ByteBuffer copy = ByteBuffer.allocate(v.remaining());
             copy.put(v).flip();
             queue.add(copy);

@@ -24,7 +24,7 @@ final class PolicyStage implements CallFraming.Records {
     private final TlsRecords tls;
     private final ClientReplies replies;
     private final BackendRelay relay;
-    /** True while the framing holds part of a record (bytes after the probe, before its reply). */
+    /** True while the record handed on has bytes after it (sent after the probe, before its reply). */
     private final BooleanSupplier midRecord;
     /** The STARTTLS probe was answered (its reply may still wait among our own replies): no second one. */
     private boolean probeAnswered;

@@ -70,6 +70,20 @@ class FrontEndTest {
     }
 
     @Test
+    void aClientThatSendsMoreWithItsProbeIsClosedUnanswered() throws Exception {
+        try (FrontEndHarness h = fe(); RawRpc c = h.plain()) {
+            // RFC 9289: the client waits for the STARTTLS reply before its ClientHello; one that does not
+            // (here a call behind the probe in the same write) would have its bytes taken for TLS or relayed
+            byte[] probe = FrontEndHarness.probe(5);
+            byte[] call = RawRpc.call().xid(6).prog(100000).vers(2).proc(0).bytes();
+            ByteBuffer both = ByteBuffer.allocate(8 + probe.length + call.length);
+            both.putInt(0x80000000 | probe.length).put(probe).putInt(0x80000000 | call.length).put(call);
+            c.sendRaw(both.array());
+            assertTrue(c.closedByServer(), "closed, the probe unanswered");
+        }
+    }
+
+    @Test
     void badProbesGetBadCred() throws Exception {
         try (FrontEndHarness h = fe(); RawRpc c = h.plain()) {
             c.send(RawRpc.call().xid(1).proc(1).prog(100000).vers(2).credRaw(RawRpc.opaqueAuth(7, new byte[0])).bytes());
