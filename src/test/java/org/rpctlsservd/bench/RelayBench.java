@@ -203,7 +203,7 @@ public final class RelayBench {
     private static void medianRatios(String suite, String load, List<Result[]> rounds, boolean bulk) {
         double rate = median(rounds.stream().mapToDouble(r -> rate(r[OURS], bulk) / rate(r[STUNNEL], bulk)));
         double cpu = median(rounds.stream().mapToDouble(r -> cost(r[OURS], bulk) / cost(r[STUNNEL], bulk)));
-        String line = String.format("%-24s %-6s front end, median ratios: %.2fx rate, %.2fx CPU of stunnel", suite, load, rate, cpu);
+        String line = String.format("%-24s %-6s %s, median ratios: %.2fx rate, %.2fx CPU of stunnel", suite, load, connector ? "connector" : "front end", rate, cpu);
         if (!connector) {
             double low = median(rounds.stream().mapToDouble(r -> cost(r[OURS], bulk) / cost(r[cheaper(r, bulk)], bulk)));
             long haproxyLower = rounds.stream().filter(r -> cheaper(r, bulk) == HAPROXY).count();
