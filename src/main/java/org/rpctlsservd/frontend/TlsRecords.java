@@ -35,8 +35,6 @@ final class TlsRecords {
     private boolean holding;
     /** The STARTTLS reply is queued: the socket goes to the handshake once it has gone. */
     private boolean startTlsWhenFlushed;
-    /** The pieces one decrypt opened, handed on after it (reused: one decrypt at a time). */
-    private final List<ByteBuffer> opened = new ArrayList<>();
 
     /** {@code out}: the TLS side's queue; {@code startTls}: parks its socket once the STARTTLS reply has gone (null: never here). */
     TlsRecords(Connection c, Outbound out, Runnable startTls) {
@@ -134,16 +132,11 @@ final class TlsRecords {
      * records where they were opened: lent for this event); true when a close_notify came.
      */
     boolean decrypt(ByteBuffer encrypted, Plain plain) throws IOException {
-        opened.clear();
-        boolean closed;
-        try {
-            closed = session.decrypt(encrypted, (b, off, len) -> opened.add(ByteBuffer.wrap(b, off, len)), this::queueTls);
-            // handed on once the session is done with them: the framing may write to the session (our own replies)
-            for (ByteBuffer b : opened) {
-                plain.accept(b);
-            }
-        } finally {
-            opened.clear();
+        List<ByteBuffer> opened = new ArrayList<>(); // per call, not per connection: an idle session keeps none
+        boolean closed = session.decrypt(encrypted, (b, off, len) -> opened.add(ByteBuffer.wrap(b, off, len)), this::queueTls);
+        // handed on once the session is done with them: the framing may write to the session (our own replies)
+        for (ByteBuffer b : opened) {
+            plain.accept(b);
         }
         flush();
         return closed;

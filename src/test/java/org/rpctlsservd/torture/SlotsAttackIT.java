@@ -347,6 +347,17 @@ class SlotsAttackIT {
 
     private static final int HEAD = callHead(0, 0).length - 4;
 
+    /**
+     * The same, its first fragment 16 bytes long: too short to hold the header, so the front end
+     * assembles the call whole (a call whose first fragment holds its header streams to the backend
+     * as it comes and holds no memory here: SlotsTest).
+     */
+    private static byte[] fragmentedCallHead(int xid, int length) {
+        byte[] call = RawRpc.call().xid(xid).prog(EchoBackend.PROGRAM).vers(1).proc(EchoBackend.WHOAMI).bytes();
+        return ByteBuffer.allocate(8 + call.length).putInt(16).put(call, 0, 16).putInt(0x80000000 | (length - 16))
+                .put(call, 16, call.length - 16).array();
+    }
+
     /** One call of {@link #CALL} bytes; then its reply, or the daemon's close, within {@link #CALL_TIMEOUT_MS}. */
     private Fate bigCall(int port, int xid, byte[] zeros) throws IOException {
         Socket s = RawRpc.connect(port);
@@ -432,7 +443,7 @@ class SlotsAttackIT {
                     held.add(s);
                     try {
                         OutputStream out = s.getOutputStream();
-                        out.write(callHead(xid, CALL));
+                        out.write(fragmentedCallHead(xid, CALL)); // assembled here: the memory a stalled call can hold
                         out.write(zeros);
                         written.incrementAndGet();
                         s.setSoTimeout(CALL_TIMEOUT_MS);
