@@ -5,11 +5,12 @@ import static org.rpctlsservd.records.TlsAlertException.RECORD_OVERFLOW;
 import java.nio.ByteBuffer;
 
 /**
- * The record framing TLS 1.2 and 1.3 share on reading: finding whole records in the caller's read
+ * The record framing TLS 1.2 and 1.3 share. Reading: finding whole records in the caller's read
  * buffer, the buffer's bookkeeping (views, partial records, compaction) and the refusal that sticks;
- * a subclass checks its version's header and opens a record in place. A base class rather than a
- * helper held by each layer: the framing calls back into the version's checks per record and both
- * sides use the same read state, which fields here give without an indirection on the hot path.
+ * a subclass checks its version's header and opens a record in place. Writing: where a record goes,
+ * the views the cipher reads and writes through, and the end after our close. A base class rather
+ * than a helper held by each layer: the framing calls back into the version's checks per record and
+ * both sides use the same buffer state, which fields here give without an indirection on the hot path.
  */
 abstract class FramedRecordLayer implements RecordLayer {
     /** The longest record body this version and suite accept. */
@@ -28,6 +29,14 @@ abstract class FramedRecordLayer implements RecordLayer {
     /** Set by a subclass on the peer's close_notify or fatal alert. */
     boolean inboundClosed;
     private long compacted;
+
+    // writing: views of the caller's buffers (the cipher's output, data put in place to be sealed)
+    private ByteBuffer out;
+    private ByteBuffer outDst;
+    private ByteBuffer inPlace;
+    private ByteBuffer inPlaceSrc;
+    /** Set by a subclass once our close_notify or fatal alert is sealed. */
+    boolean outboundClosed;
 
     FramedRecordLayer(int maxCiphertext) {
         this.maxCiphertext = maxCiphertext;
@@ -156,6 +165,47 @@ abstract class FramedRecordLayer implements RecordLayer {
         inAltDst = dst;
     }
 
+    // ---------------------------------------------------------------- writing
+
+    /**
+     * Where a record with a body of {@code length} bytes goes: {@code dst}'s position. Refused after
+     * our close_notify or alert, and when it does not fit.
+     */
+    final int recordAt(ByteBuffer dst, int length) {
+        if (outboundClosed) {
+            throw new IllegalStateException("nothing is sealed after our close_notify or alert");
+        }
+        int at = dst.position();
+        if (dst.remaining() < HEADER + length) {
+            throw new java.nio.BufferOverflowException();
+        }
+        return at;
+    }
+
+    /** {@code from} to {@code to} of {@code dst}, as the view the cipher writes a record body into. */
+    final ByteBuffer outView(ByteBuffer dst, int from, int to) {
+        if (dst != out) {
+            out = dst;
+            outDst = dst.duplicate();
+        }
+        view(outDst, from, to);
+        return outDst;
+    }
+
+    /** The {@code length} bytes the caller put at {@code dst.position() + HEADER}, as the view to seal in place. */
+    final ByteBuffer inPlaceView(ByteBuffer dst, int length) {
+        if (length < 0 || length > MAX_PLAINTEXT) {
+            throw new IllegalArgumentException("a record of " + length + " bytes");
+        }
+        if (dst != inPlace) {
+            inPlace = dst;
+            inPlaceSrc = dst.duplicate();
+        }
+        int body = dst.position() + HEADER;
+        view(inPlaceSrc, body, body + length);
+        return inPlaceSrc;
+    }
+
     /** Sets {@code v} to {@code from}..{@code to} of its buffer. */
     static void view(ByteBuffer v, int from, int to) {
         v.limit(v.capacity()).position(from);
@@ -165,6 +215,11 @@ abstract class FramedRecordLayer implements RecordLayer {
     @Override
     public final boolean inboundClosed() {
         return inboundClosed;
+    }
+
+    @Override
+    public final boolean outboundClosed() {
+        return outboundClosed;
     }
 
     /** Bytes of partial records moved to the front of the read buffer so far (the one copy reading makes). */

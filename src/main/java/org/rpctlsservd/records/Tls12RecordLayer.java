@@ -60,13 +60,8 @@ public final class Tls12RecordLayer extends FramedRecordLayer {
     private final int overhead;
     private final int explicit;
 
-    // writing: views of the caller's buffers, a small body
-    private ByteBuffer out;
-    private ByteBuffer outDst;
-    private ByteBuffer inPlace;
-    private ByteBuffer inPlaceSrc;
+    // writing: a small body
     private final ByteBuffer small = ByteBuffer.allocate(2);
-    private boolean outboundClosed;
 
     private Tls12RecordLayer(Tls13RecordLayer.Side side, Tls12Keys keys) {
         super(MAX_PLAINTEXT + keys.suite().explicitNonceLength + RecordCipher.TAG); // what the suite makes of 2^14 bytes
@@ -218,16 +213,7 @@ public final class Tls12RecordLayer extends FramedRecordLayer {
      */
     @Override
     public void sealInPlace(ByteBuffer dst, int length) {
-        if (length < 0 || length > MAX_PLAINTEXT) {
-            throw new IllegalArgumentException("a record of " + length + " bytes");
-        }
-        if (dst != inPlace) {
-            inPlace = dst;
-            inPlaceSrc = dst.duplicate();
-        }
-        int body = dst.position() + HEADER;
-        view(inPlaceSrc, body, body + length);
-        sealRecord(APPLICATION_DATA, inPlaceSrc, length, dst);
+        sealRecord(APPLICATION_DATA, inPlaceView(dst, length), length, dst);
     }
 
     /** Nothing: TLS 1.2 owes nothing before application data. */
@@ -255,19 +241,9 @@ public final class Tls12RecordLayer extends FramedRecordLayer {
 
     /** Seals {@code n} bytes of {@code src} as one record of {@code type} at {@code dst}'s position. */
     private void sealRecord(int type, ByteBuffer src, int n, ByteBuffer dst) {
-        if (outboundClosed) {
-            throw new IllegalStateException("nothing is sealed after our close_notify or alert");
-        }
         int length = explicit + n + RecordCipher.TAG;
-        int at = dst.position();
-        if (dst.remaining() < HEADER + length) {
-            throw new java.nio.BufferOverflowException();
-        }
-        if (dst != out) {
-            out = dst;
-            outDst = dst.duplicate();
-        }
-        view(outDst, at + HEADER + explicit, at + HEADER + length);
+        int at = recordAt(dst, length);
+        ByteBuffer outDst = outView(dst, at + HEADER + explicit, at + HEADER + length);
         int limit = src.limit();
         try {
             src.limit(src.position() + n);
@@ -294,11 +270,6 @@ public final class Tls12RecordLayer extends FramedRecordLayer {
     @Override
     public boolean keyUpdateOwed() {
         return false;
-    }
-
-    @Override
-    public boolean outboundClosed() {
-        return outboundClosed;
     }
 
     Tls12Cipher readCipher() {

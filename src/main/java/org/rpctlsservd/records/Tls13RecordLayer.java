@@ -45,15 +45,10 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
     private final long keyUsageLimit;
     private final byte[] header = new byte[HEADER];
 
-    // writing: views of the caller's buffers, the inner content type with its padding, small bodies
-    private ByteBuffer out;
-    private ByteBuffer outDst;
-    private ByteBuffer inPlace;
-    private ByteBuffer inPlaceSrc;
+    // writing: the inner content type with its padding, small bodies
     private ByteBuffer tail = ByteBuffer.allocate(1 + 256);
     private final ByteBuffer small = ByteBuffer.allocate(5);
     private boolean keyUpdateOwed;
-    private boolean outboundClosed;
 
     private Tls13RecordLayer(Side side, TrafficSecrets secrets, long keyUsageLimit) {
         super(MAX_CIPHERTEXT);
@@ -261,16 +256,7 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
         if (keyUpdateDue()) {
             throw new IllegalStateException("a KeyUpdate is owed: sealPending goes before the data is put in place");
         }
-        if (length < 0 || length > MAX_PLAINTEXT) {
-            throw new IllegalArgumentException("a record of " + length + " bytes");
-        }
-        if (dst != inPlace) {
-            inPlace = dst;
-            inPlaceSrc = dst.duplicate();
-        }
-        int body = dst.position() + HEADER;
-        view(inPlaceSrc, body, body + length);
-        sealRecord(APPLICATION_DATA, inPlaceSrc, length, 0, dst);
+        sealRecord(APPLICATION_DATA, inPlaceView(dst, length), length, 0, dst);
     }
 
     @Override
@@ -310,14 +296,8 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
      * position ({@code type} -1: {@code src} is the whole inner plaintext, for tests).
      */
     private void sealRecord(int type, ByteBuffer src, int n, int padding, ByteBuffer dst) {
-        if (outboundClosed) {
-            throw new IllegalStateException("nothing is sealed after our close_notify or alert");
-        }
         int length = n + (type < 0 ? 0 : 1 + padding) + RecordCipher.TAG;
-        int at = dst.position();
-        if (dst.remaining() < HEADER + length) {
-            throw new java.nio.BufferOverflowException();
-        }
+        int at = recordAt(dst, length);
         header[0] = APPLICATION_DATA; // the outer type of every protected record (section 5.2)
         header[1] = 3;
         header[2] = 3;
@@ -326,11 +306,7 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
         for (int i = 0; i < HEADER; i++) {
             dst.put(at + i, header[i]);
         }
-        if (dst != out) {
-            out = dst;
-            outDst = dst.duplicate();
-        }
-        view(outDst, at + HEADER, at + HEADER + length);
+        ByteBuffer outDst = outView(dst, at + HEADER, at + HEADER + length);
         if (tail.capacity() < 1 + padding) {
             tail = ByteBuffer.allocate(1 + padding);
         }
@@ -361,11 +337,6 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
     @Override
     public boolean keyUpdateOwed() {
         return keyUpdateOwed;
-    }
-
-    @Override
-    public boolean outboundClosed() {
-        return outboundClosed;
     }
 
     RecordCipher readCipher() {
