@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -32,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.EchoBackend;
 import org.rpctlsservd.support.FrontEndHarness;
+import org.rpctlsservd.support.ProcessText;
 import org.rpctlsservd.support.RawRpc;
 import org.rpctlsservd.support.StartTlsSplice;
 import org.rpctlsservd.support.TestPki;
@@ -79,7 +79,7 @@ class RecordLayerRelayTest {
                     "-servername", "localhost", "-CAfile", caFile.toString(), "-verify_return_error", "-msg", "-msgfile",
                     msgs.toString()).start();
             toClose.add(p::destroyForcibly);
-            Lines err = new Lines(p.getErrorStream(), threads);
+            ProcessText err = new ProcessText(p.getErrorStream(), threads);
             DataInputStream fromServer = new DataInputStream(p.getInputStream());
             OutputStream toServer = p.getOutputStream();
             err.await("CONNECTION ESTABLISHED", 1);
@@ -136,8 +136,8 @@ class RecordLayerRelayTest {
             assertEquals(0, p.exitValue(), tail);
             assertTrue(log.contains("RELAYED 2 MiB each way"), tail);
             // the JDK moved its keys on many times (every 64 KiB) and asked us to: our answers came back to it
-            assertTrue(count(log, "Produced KeyUpdate") >= 8, "the JDK's KeyUpdates: " + count(log, "Produced KeyUpdate"));
-            assertTrue(count(log, "Consuming KeyUpdate") >= 8, "ours, consumed by the JDK: " + count(log, "Consuming KeyUpdate"));
+            assertTrue(ProcessText.occurrences(log, "Produced KeyUpdate") >= 8, "the JDK's KeyUpdates: " + ProcessText.occurrences(log, "Produced KeyUpdate"));
+            assertTrue(ProcessText.occurrences(log, "Consuming KeyUpdate") >= 8, "ours, consumed by the JDK: " + ProcessText.occurrences(log, "Consuming KeyUpdate"));
             assertEquals(2, backend.calls.get());
         }
     }
@@ -164,14 +164,6 @@ class RecordLayerRelayTest {
         }
     }
 
-    static int count(String s, String what) {
-        int n = 0;
-        for (int at = s.indexOf(what); at >= 0; at = s.indexOf(what, at + 1)) {
-            n++;
-        }
-        return n;
-    }
-
     /** KeyUpdates OpenSSL received (from us), as its -msg lines say. */
     static int receivedKeyUpdates(Path msgs) throws IOException {
         return (int) Files.readAllLines(msgs).stream().filter(l -> l.startsWith("<<<") && l.contains("KeyUpdate")).count();
@@ -193,30 +185,6 @@ class RecordLayerRelayTest {
         assertEquals(BulkEcho.HEADER + call.length, reply.length, when);
         assertEquals(xid, ByteBuffer.wrap(reply).getInt(), when);
         assertArrayEquals(call, java.util.Arrays.copyOfRange(reply, BulkEcho.HEADER, reply.length), when);
-    }
-
-    /** A process's text output, collected as it comes, for waiting on a line. */
-    static final class Lines {
-        private final StringBuffer text = new StringBuffer();
-
-        Lines(InputStream in, ExecutorService threads) {
-            threads.submit(() -> {
-                byte[] b = new byte[4096];
-                int n;
-                while ((n = in.read(b)) > 0) {
-                    text.append(new String(b, 0, n, StandardCharsets.UTF_8));
-                }
-                return null;
-            });
-        }
-
-        void await(String what, int times) {
-            Await.until(() -> count(text.toString(), what) >= times, what + " x" + times + " in: " + text);
-        }
-
-        String text() {
-            return text.toString();
-        }
     }
 
     /**

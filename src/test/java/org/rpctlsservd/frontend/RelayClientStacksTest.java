@@ -34,6 +34,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.FrontEndHarness;
+import org.rpctlsservd.support.ProcessText;
 import org.rpctlsservd.support.RawRpc;
 import org.rpctlsservd.support.TestPki;
 import org.rpctlsservd.support.TlsHarness;
@@ -283,7 +284,7 @@ class RelayClientStacksTest {
         pb.command(command);
         Process p = pb.start();
         toClose.add(p::destroyForcibly);
-        RecordLayerRelayTest.Lines err = new RecordLayerRelayTest.Lines(p.getErrorStream(), threads);
+        ProcessText err = new ProcessText(p.getErrorStream(), threads);
         Supplier<String> diag = () -> err.text() + (log != null && Files.exists(log) ? read(log) : "");
         if (established != null) {
             Await.until(() -> diag.get().contains(established) || !p.isAlive(), established + " from " + command.get(0), 20);

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.DataInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -29,6 +28,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.FrontEndHarness;
+import org.rpctlsservd.support.ProcessText;
 import org.rpctlsservd.support.RawRpc;
 import org.rpctlsservd.support.StartTlsSplice;
 import org.rpctlsservd.support.TestPki;
@@ -150,7 +150,7 @@ class Tls12RelayTest {
                     "-brief", "-servername", "localhost", "-CAfile", caFile.toString(), "-verify_return_error", "-msg", "-msgfile",
                     msgs.toString()).start();
             toClose.add(p::destroyForcibly);
-            StringBuffer err = collect(p.getErrorStream());
+            ProcessText err = new ProcessText(p.getErrorStream(), threads);
             DataInputStream fromServer = new DataInputStream(p.getInputStream());
             OutputStream toServer = p.getOutputStream();
             // -brief's lines come in pieces: wait for the one that says the version (TLS 1.3 would leave this waiting, then failing)
@@ -171,18 +171,4 @@ class Tls12RelayTest {
             assertEquals(2, calls.get());
         }
     }
-
-    StringBuffer collect(InputStream in) {
-        StringBuffer text = new StringBuffer();
-        threads.submit(() -> {
-            byte[] b = new byte[4096];
-            int n;
-            while ((n = in.read(b)) > 0) {
-                text.append(new String(b, 0, n, StandardCharsets.UTF_8));
-            }
-            return null;
-        });
-        return text;
-    }
-
 }
