@@ -21,6 +21,23 @@ final class Providers {
         return SUN_JCE != null ? Cipher.getInstance(transformation, SUN_JCE) : Cipher.getInstance(transformation);
     }
 
+    /**
+     * {@link #cipher} for the record layers, whose suites name transformations every JDK has: one
+     * missing is a broken JDK, not the caller's error, so it is not a checked exception.
+     */
+    static Cipher recordCipher(String transformation) {
+        try {
+            return cipher(transformation);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(transformation + " unavailable", e);
+        }
+    }
+
+    /** The Cipher mode of a record cipher that encrypts (seals) or decrypts (opens). */
+    static int cipherMode(boolean encrypt) {
+        return encrypt ? Cipher.ENCRYPT_MODE : Cipher.DECRYPT_MODE;
+    }
+
     static Mac mac(String algorithm) throws GeneralSecurityException {
         return SUN_JCE != null ? Mac.getInstance(algorithm, SUN_JCE) : Mac.getInstance(algorithm);
     }

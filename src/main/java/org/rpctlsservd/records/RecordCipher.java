@@ -36,12 +36,8 @@ final class RecordCipher {
             throw new IllegalArgumentException("a " + suite + " traffic secret has " + suite.hashLength + " bytes, not " + trafficSecret.length);
         }
         this.suite = suite;
-        this.mode = encrypt ? Cipher.ENCRYPT_MODE : Cipher.DECRYPT_MODE;
-        try {
-            this.cipher = Providers.cipher(suite.transformation);
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException(suite.transformation + " unavailable", e);
-        }
+        this.mode = Providers.cipherMode(encrypt);
+        this.cipher = Providers.recordCipher(suite.transformation);
         this.secret = trafficSecret.clone();
         this.seq = firstSequence;
         derive();
@@ -50,7 +46,7 @@ final class RecordCipher {
     /** For known-answer tests of the AEAD itself: this key and iv, no traffic secret. */
     RecordCipher(Tls13Suite suite, byte[] key, byte[] iv, boolean encrypt) throws GeneralSecurityException {
         this.suite = suite;
-        this.mode = encrypt ? Cipher.ENCRYPT_MODE : Cipher.DECRYPT_MODE;
+        this.mode = Providers.cipherMode(encrypt);
         this.cipher = Providers.cipher(suite.transformation);
         this.secret = new byte[suite.hashLength];
         this.key = new SecretKeySpec(key, suite.keyAlgorithm);

@@ -33,12 +33,8 @@ final class Tls12Cipher {
             throw new IllegalArgumentException("a " + suite + " key has " + suite.keyLength + " bytes and its iv " + suite.fixedIvLength);
         }
         this.suite = suite;
-        this.mode = encrypt ? Cipher.ENCRYPT_MODE : Cipher.DECRYPT_MODE;
-        try {
-            this.cipher = Providers.cipher(suite.transformation);
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException(suite.transformation + " unavailable", e);
-        }
+        this.mode = Providers.cipherMode(encrypt);
+        this.cipher = Providers.recordCipher(suite.transformation);
         this.key = new SecretKeySpec(key, suite.keyAlgorithm);
         this.iv = iv.clone();
         this.seq = firstSequence;

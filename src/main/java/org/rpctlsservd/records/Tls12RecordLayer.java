@@ -5,7 +5,6 @@ import static org.rpctlsservd.records.TlsAlertException.CLOSE_NOTIFY;
 import static org.rpctlsservd.records.TlsAlertException.DECODE_ERROR;
 import static org.rpctlsservd.records.TlsAlertException.ILLEGAL_PARAMETER;
 import static org.rpctlsservd.records.TlsAlertException.INTERNAL_ERROR;
-import static org.rpctlsservd.records.TlsAlertException.RECORD_OVERFLOW;
 import static org.rpctlsservd.records.TlsAlertException.UNEXPECTED_MESSAGE;
 import static org.rpctlsservd.records.TlsAlertException.USER_CANCELED;
 
@@ -44,7 +43,7 @@ import javax.crypto.AEADBadTagException;
  *     peer that renegotiates an NFS session gets nothing it could use from the warning either.
  * </ul>
  */
-public final class Tls12RecordLayer implements RecordLayer {
+public final class Tls12RecordLayer extends FramedRecordLayer {
     static final int CHANGE_CIPHER_SPEC = 20;
     static final int ALERT = 21;
     static final int HANDSHAKE = 22;
@@ -60,37 +59,18 @@ public final class Tls12RecordLayer implements RecordLayer {
     /** Header, explicit nonce, tag. */
     private final int overhead;
     private final int explicit;
-    /** The longest record body the suite makes of 2^14 bytes. */
-    private final int maxCiphertext;
 
-    // reading: the caller's buffer, two views of it (the cipher's input and output), the first unused byte
-    private ByteBuffer in;
-    private ByteBuffer inSrc;
-    private ByteBuffer inDst;
-    private ByteBuffer inAlt;
-    private ByteBuffer inAltSrc;
-    private ByteBuffer inAltDst;
-    private int start;
-    private TlsAlertException refused;
-    private boolean inboundClosed;
-    private long compacted;
-
-    // writing: views of the caller's buffers, a small body
-    private ByteBuffer out;
-    private ByteBuffer outDst;
-    private ByteBuffer inPlace;
-    private ByteBuffer inPlaceSrc;
+    // writing: a small body
     private final ByteBuffer small = ByteBuffer.allocate(2);
-    private boolean outboundClosed;
 
     private Tls12RecordLayer(Tls13RecordLayer.Side side, Tls12Keys keys) {
+        super(MAX_PLAINTEXT + keys.suite().explicitNonceLength + RecordCipher.TAG); // what the suite makes of 2^14 bytes
         this.side = side;
         this.suite = keys.suite();
         this.read = new Tls12Cipher(suite, keys.readKey(), keys.readIv(), keys.readSequence(), false);
         this.write = new Tls12Cipher(suite, keys.writeKey(), keys.writeIv(), keys.writeSequence(), true);
         this.overhead = suite.overhead();
         this.explicit = suite.explicitNonceLength;
-        this.maxCiphertext = MAX_PLAINTEXT + explicit + RecordCipher.TAG;
     }
 
     public static Tls12RecordLayer of(Tls13RecordLayer.Side side, Tls12Keys keys) {
@@ -101,96 +81,11 @@ public final class Tls12RecordLayer implements RecordLayer {
         return suite;
     }
 
-    // ---------------------------------------------------------------- reading (framing as Tls13RecordLayer's)
+    // ---------------------------------------------------------------- reading (the framing is FramedRecordLayer's)
 
+    /** Real content types only, of TLS 1.2's version. */
     @Override
-    public void open(ByteBuffer buffer, Inbound to) throws TlsAlertException {
-        if (refused != null) {
-            throw refused;
-        }
-        if (buffer != in) {
-            if (buffer.capacity() < MAX_RECORD) {
-                throw new IllegalArgumentException("a read buffer holds at least one record of " + MAX_RECORD + " bytes");
-            }
-            if (start != 0) {
-                throw new IllegalStateException("a partial record waits in another buffer");
-            }
-            use(buffer);
-        }
-        int end = buffer.position();
-        int pending = HEADER;
-        try {
-            while (!inboundClosed) {
-                int available = end - start;
-                if (available < HEADER) {
-                    pending = HEADER;
-                    break;
-                }
-                int length = checkHeader(start);
-                if (available < HEADER + length) {
-                    pending = HEADER + length;
-                    break;
-                }
-                openRecord(start, length, to);
-                start += HEADER + length;
-            }
-        } catch (TlsAlertException e) {
-            refused = e;
-            inboundClosed = true;
-            start = 0;
-            buffer.clear();
-            throw e;
-        }
-        if (start == end || inboundClosed) {
-            // everything used, or the rest comes after the peer's close and is ignored
-            start = 0;
-            buffer.clear();
-        } else if (start + pending > buffer.capacity()) {
-            buffer.limit(end).position(start);
-            buffer.compact();
-            compacted += end - start;
-            start = 0;
-        } else {
-            buffer.limit(buffer.capacity());
-        }
-    }
-
-    @Override
-    public void openAvailable(ByteBuffer buffer, Inbound to) throws TlsAlertException {
-        if (refused != null) {
-            buffer.position(buffer.limit());
-            throw refused;
-        }
-        if (start != 0) {
-            throw new IllegalStateException("a partial record waits in the buffer of open()");
-        }
-        if (buffer != in) {
-            use(buffer);
-        }
-        int at = buffer.position();
-        int end = buffer.limit();
-        try {
-            while (!inboundClosed && end - at >= HEADER) {
-                int length = checkHeader(at);
-                if (end - at < HEADER + length) {
-                    break;
-                }
-                openRecord(at, length, to);
-                at += HEADER + length;
-            }
-        } catch (TlsAlertException e) {
-            refused = e;
-            inboundClosed = true;
-            buffer.position(end);
-            throw e;
-        }
-        buffer.position(inboundClosed ? end : at);
-    }
-
-    /** The record length of the header at {@code at} of {@link #in}, refused when no record of ours may have it. */
-    private int checkHeader(int at) throws TlsAlertException {
-        int type = in.get(at) & 0xff;
-        int length = (in.get(at + 3) & 0xff) << 8 | in.get(at + 4) & 0xff;
+    void checkTypeAndVersion(int type, int at) throws TlsAlertException {
         if (type < CHANGE_CIPHER_SPEC || type > APPLICATION_DATA) {
             throw new TlsAlertException(UNEXPECTED_MESSAGE, "a record of unknown content type " + type);
         }
@@ -199,31 +94,16 @@ public final class Tls12RecordLayer implements RecordLayer {
             throw new TlsAlertException(PROTOCOL_VERSION, String.format("a record of version 0x%02x%02x in a TLS 1.2 session",
                     in.get(at + 1), in.get(at + 2)));
         }
-        if (length > maxCiphertext) {
-            throw new TlsAlertException(RECORD_OVERFLOW, "a record of " + length + " bytes (" + suite + " makes at most " + maxCiphertext + ")");
-        }
-        return length;
     }
 
-    private void use(ByteBuffer buffer) {
-        ByteBuffer b = in;
-        ByteBuffer src = inSrc;
-        ByteBuffer dst = inDst;
-        if (buffer == inAlt) {
-            in = inAlt;
-            inSrc = inAltSrc;
-            inDst = inAltDst;
-        } else {
-            in = buffer;
-            inSrc = buffer.duplicate();
-            inDst = buffer.duplicate();
-        }
-        inAlt = b;
-        inAltSrc = src;
-        inAltDst = dst;
+    /** The bound is the longest record body the suite makes of 2^14 bytes. */
+    @Override
+    String ciphertextBound() {
+        return suite + " makes at most " + maxCiphertext;
     }
 
-    private void openRecord(int at, int length, Inbound to) throws TlsAlertException {
+    @Override
+    void openRecord(int at, int length, Inbound to) throws TlsAlertException {
         if (length < explicit + RecordCipher.TAG) {
             throw new TlsAlertException(BAD_RECORD_MAC, "a record of " + length + " bytes cannot hold its nonce and tag");
         }
@@ -333,16 +213,7 @@ public final class Tls12RecordLayer implements RecordLayer {
      */
     @Override
     public void sealInPlace(ByteBuffer dst, int length) {
-        if (length < 0 || length > MAX_PLAINTEXT) {
-            throw new IllegalArgumentException("a record of " + length + " bytes");
-        }
-        if (dst != inPlace) {
-            inPlace = dst;
-            inPlaceSrc = dst.duplicate();
-        }
-        int body = dst.position() + HEADER;
-        view(inPlaceSrc, body, body + length);
-        sealRecord(APPLICATION_DATA, inPlaceSrc, length, dst);
+        sealRecord(APPLICATION_DATA, inPlaceView(dst, length), length, dst);
     }
 
     /** Nothing: TLS 1.2 owes nothing before application data. */
@@ -370,19 +241,9 @@ public final class Tls12RecordLayer implements RecordLayer {
 
     /** Seals {@code n} bytes of {@code src} as one record of {@code type} at {@code dst}'s position. */
     private void sealRecord(int type, ByteBuffer src, int n, ByteBuffer dst) {
-        if (outboundClosed) {
-            throw new IllegalStateException("nothing is sealed after our close_notify or alert");
-        }
         int length = explicit + n + RecordCipher.TAG;
-        int at = dst.position();
-        if (dst.remaining() < HEADER + length) {
-            throw new java.nio.BufferOverflowException();
-        }
-        if (dst != out) {
-            out = dst;
-            outDst = dst.duplicate();
-        }
-        view(outDst, at + HEADER + explicit, at + HEADER + length);
+        int at = recordAt(dst, length);
+        ByteBuffer outDst = outView(dst, at + HEADER + explicit, at + HEADER + length);
         int limit = src.limit();
         try {
             src.limit(src.position() + n);
@@ -406,29 +267,9 @@ public final class Tls12RecordLayer implements RecordLayer {
         dst.position(at + HEADER + length);
     }
 
-    private static void view(ByteBuffer v, int from, int to) {
-        v.limit(v.capacity()).position(from);
-        v.limit(to);
-    }
-
     @Override
     public boolean keyUpdateOwed() {
         return false;
-    }
-
-    @Override
-    public boolean inboundClosed() {
-        return inboundClosed;
-    }
-
-    @Override
-    public boolean outboundClosed() {
-        return outboundClosed;
-    }
-
-    /** Bytes of partial records moved to the front of the read buffer so far. */
-    public long compactedBytes() {
-        return compacted;
     }
 
     Tls12Cipher readCipher() {

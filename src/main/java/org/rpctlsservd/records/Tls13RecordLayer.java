@@ -21,7 +21,7 @@ import javax.crypto.AEADBadTagException;
  * intrinsic on the arrays of heap buffers and goes through arrays of its own for direct ones, so
  * which is faster is for RecordLayerBench to say on each JVM.
  */
-public final class Tls13RecordLayer implements RecordLayer {
+public final class Tls13RecordLayer extends FramedRecordLayer {
     /** Which end we are: a server refuses a NewSessionTicket, a client (which does not resume) ignores it. */
     public enum Side { SERVER, CLIENT }
 
@@ -45,30 +45,13 @@ public final class Tls13RecordLayer implements RecordLayer {
     private final long keyUsageLimit;
     private final byte[] header = new byte[HEADER];
 
-    // reading: the caller's buffer, two views of it (the cipher's input and output), the first unused byte
-    private ByteBuffer in;
-    private ByteBuffer inSrc;
-    private ByteBuffer inDst;
-    // the buffer used before, with its views: a caller alternating two buffers makes no new views
-    private ByteBuffer inAlt;
-    private ByteBuffer inAltSrc;
-    private ByteBuffer inAltDst;
-    private int start;
-    private TlsAlertException refused;
-    private boolean inboundClosed;
-    private long compacted;
-
-    // writing: views of the caller's buffers, the inner content type with its padding, small bodies
-    private ByteBuffer out;
-    private ByteBuffer outDst;
-    private ByteBuffer inPlace;
-    private ByteBuffer inPlaceSrc;
+    // writing: the inner content type with its padding, small bodies
     private ByteBuffer tail = ByteBuffer.allocate(1 + 256);
     private final ByteBuffer small = ByteBuffer.allocate(5);
     private boolean keyUpdateOwed;
-    private boolean outboundClosed;
 
     private Tls13RecordLayer(Side side, TrafficSecrets secrets, long keyUsageLimit) {
+        super(MAX_CIPHERTEXT);
         this.side = side;
         this.read = new RecordCipher(secrets.suite(), secrets.readSecret(), secrets.readSequence(), false);
         this.write = new RecordCipher(secrets.suite(), secrets.writeSecret(), secrets.writeSequence(), true);
@@ -96,124 +79,22 @@ public final class Tls13RecordLayer implements RecordLayer {
 
     // ---------------------------------------------------------------- reading
 
+    /** Only protected records: outer type application_data (its version is not checked). */
     @Override
-    public void open(ByteBuffer buffer, Inbound to) throws TlsAlertException {
-        if (refused != null) {
-            throw refused;
-        }
-        if (buffer != in) {
-            if (buffer.capacity() < MAX_RECORD) {
-                throw new IllegalArgumentException("a read buffer holds at least one record of " + MAX_RECORD + " bytes");
-            }
-            if (start != 0) {
-                throw new IllegalStateException("a partial record waits in another buffer");
-            }
-            use(buffer);
-        }
-        int end = buffer.position();
-        int pending = HEADER;
-        try {
-            while (!inboundClosed) {
-                int available = end - start;
-                if (available < HEADER) {
-                    pending = HEADER;
-                    break;
-                }
-                int length = checkHeader(start);
-                if (available < HEADER + length) {
-                    pending = HEADER + length;
-                    break;
-                }
-                openRecord(start, length, to);
-                start += HEADER + length;
-            }
-        } catch (TlsAlertException e) {
-            refused = e;
-            inboundClosed = true;
-            start = 0;
-            buffer.clear();
-            throw e;
-        }
-        if (start == end || inboundClosed) {
-            // everything used, or the rest comes after the peer's close and is ignored (RFC 8446 section 6.1)
-            start = 0;
-            buffer.clear();
-        } else if (start + pending > buffer.capacity()) {
-            buffer.limit(end).position(start);
-            buffer.compact();
-            compacted += end - start;
-            start = 0;
-        } else {
-            buffer.limit(buffer.capacity());
-        }
-    }
-
-    @Override
-    public void openAvailable(ByteBuffer buffer, Inbound to) throws TlsAlertException {
-        if (refused != null) {
-            buffer.position(buffer.limit());
-            throw refused;
-        }
-        if (start != 0) {
-            throw new IllegalStateException("a partial record waits in the buffer of open()");
-        }
-        if (buffer != in) {
-            use(buffer);
-        }
-        int at = buffer.position();
-        int end = buffer.limit();
-        try {
-            while (!inboundClosed && end - at >= HEADER) {
-                int length = checkHeader(at);
-                if (end - at < HEADER + length) {
-                    break;
-                }
-                openRecord(at, length, to);
-                at += HEADER + length;
-            }
-        } catch (TlsAlertException e) {
-            refused = e;
-            inboundClosed = true;
-            buffer.position(end);
-            throw e;
-        }
-        buffer.position(inboundClosed ? end : at);
-    }
-
-    /** The record length of the header at {@code at} of {@link #in}, refused when no protected record may have it. */
-    private int checkHeader(int at) throws TlsAlertException {
-        int type = in.get(at) & 0xff;
-        int length = (in.get(at + 3) & 0xff) << 8 | in.get(at + 4) & 0xff;
+    void checkTypeAndVersion(int type, int at) throws TlsAlertException {
         if (type != APPLICATION_DATA) {
             throw new TlsAlertException(UNEXPECTED_MESSAGE, type == CHANGE_CIPHER_SPEC
                     ? "a ChangeCipherSpec after the handshake" : "an unprotected record of type " + type + " after the handshake");
         }
-        if (length > MAX_CIPHERTEXT) {
-            throw new TlsAlertException(RECORD_OVERFLOW, "a record of " + length + " bytes (at most " + MAX_CIPHERTEXT + ")");
-        }
-        return length;
     }
 
-    /** Reads from {@code buffer} from now on, through views made once per buffer (the last two are kept). */
-    private void use(ByteBuffer buffer) {
-        ByteBuffer b = in;
-        ByteBuffer src = inSrc;
-        ByteBuffer dst = inDst;
-        if (buffer == inAlt) {
-            in = inAlt;
-            inSrc = inAltSrc;
-            inDst = inAltDst;
-        } else {
-            in = buffer;
-            inSrc = buffer.duplicate();
-            inDst = buffer.duplicate();
-        }
-        inAlt = b;
-        inAltSrc = src;
-        inAltDst = dst;
+    @Override
+    String ciphertextBound() {
+        return "at most " + MAX_CIPHERTEXT;
     }
 
-    private void openRecord(int at, int length, Inbound to) throws TlsAlertException {
+    @Override
+    void openRecord(int at, int length, Inbound to) throws TlsAlertException {
         if (length < RecordCipher.TAG) {
             throw new TlsAlertException(BAD_RECORD_MAC, "a record of " + length + " bytes cannot hold its tag");
         }
@@ -375,16 +256,7 @@ public final class Tls13RecordLayer implements RecordLayer {
         if (keyUpdateDue()) {
             throw new IllegalStateException("a KeyUpdate is owed: sealPending goes before the data is put in place");
         }
-        if (length < 0 || length > MAX_PLAINTEXT) {
-            throw new IllegalArgumentException("a record of " + length + " bytes");
-        }
-        if (dst != inPlace) {
-            inPlace = dst;
-            inPlaceSrc = dst.duplicate();
-        }
-        int body = dst.position() + HEADER;
-        view(inPlaceSrc, body, body + length);
-        sealRecord(APPLICATION_DATA, inPlaceSrc, length, 0, dst);
+        sealRecord(APPLICATION_DATA, inPlaceView(dst, length), length, 0, dst);
     }
 
     @Override
@@ -424,14 +296,8 @@ public final class Tls13RecordLayer implements RecordLayer {
      * position ({@code type} -1: {@code src} is the whole inner plaintext, for tests).
      */
     private void sealRecord(int type, ByteBuffer src, int n, int padding, ByteBuffer dst) {
-        if (outboundClosed) {
-            throw new IllegalStateException("nothing is sealed after our close_notify or alert");
-        }
         int length = n + (type < 0 ? 0 : 1 + padding) + RecordCipher.TAG;
-        int at = dst.position();
-        if (dst.remaining() < HEADER + length) {
-            throw new java.nio.BufferOverflowException();
-        }
+        int at = recordAt(dst, length);
         header[0] = APPLICATION_DATA; // the outer type of every protected record (section 5.2)
         header[1] = 3;
         header[2] = 3;
@@ -440,11 +306,7 @@ public final class Tls13RecordLayer implements RecordLayer {
         for (int i = 0; i < HEADER; i++) {
             dst.put(at + i, header[i]);
         }
-        if (dst != out) {
-            out = dst;
-            outDst = dst.duplicate();
-        }
-        view(outDst, at + HEADER, at + HEADER + length);
+        ByteBuffer outDst = outView(dst, at + HEADER, at + HEADER + length);
         if (tail.capacity() < 1 + padding) {
             tail = ByteBuffer.allocate(1 + padding);
         }
@@ -472,29 +334,9 @@ public final class Tls13RecordLayer implements RecordLayer {
         dst.position(at + HEADER + length);
     }
 
-    private static void view(ByteBuffer v, int from, int to) {
-        v.limit(v.capacity()).position(from);
-        v.limit(to);
-    }
-
     @Override
     public boolean keyUpdateOwed() {
         return keyUpdateOwed;
-    }
-
-    @Override
-    public boolean inboundClosed() {
-        return inboundClosed;
-    }
-
-    @Override
-    public boolean outboundClosed() {
-        return outboundClosed;
-    }
-
-    /** Bytes of partial records moved to the front of the read buffer so far (the one copy reading makes). */
-    public long compactedBytes() {
-        return compacted;
     }
 
     RecordCipher readCipher() {

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -32,7 +31,9 @@ import org.junit.jupiter.api.io.TempDir;
 import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.EchoBackend;
 import org.rpctlsservd.support.FrontEndHarness;
+import org.rpctlsservd.support.ProcessText;
 import org.rpctlsservd.support.RawRpc;
+import org.rpctlsservd.support.StartTlsSplice;
 import org.rpctlsservd.support.TestPki;
 import org.rpctlsservd.support.TlsHarness;
 
@@ -73,12 +74,12 @@ class RecordLayerRelayTest {
         Path caFile = Files.writeString(tmp.resolve("ca.pem"), TestPki.pem(CA.cert()));
         Path msgs = tmp.resolve("msgs.txt");
         try (FrontEndHarness h = new FrontEndHarness(tmp, SERVER, backend.port())) {
-            int port = startTlsSplice(h.port);
+            int port = StartTlsSplice.listen(h.port, threads, toClose);
             Process p = new ProcessBuilder("openssl", "s_client", "-connect", "127.0.0.1:" + port, "-tls1_3", "-brief",
                     "-servername", "localhost", "-CAfile", caFile.toString(), "-verify_return_error", "-msg", "-msgfile",
                     msgs.toString()).start();
             toClose.add(p::destroyForcibly);
-            Lines err = new Lines(p.getErrorStream(), threads);
+            ProcessText err = new ProcessText(p.getErrorStream(), threads);
             DataInputStream fromServer = new DataInputStream(p.getInputStream());
             OutputStream toServer = p.getOutputStream();
             err.await("CONNECTION ESTABLISHED", 1);
@@ -135,8 +136,8 @@ class RecordLayerRelayTest {
             assertEquals(0, p.exitValue(), tail);
             assertTrue(log.contains("RELAYED 2 MiB each way"), tail);
             // the JDK moved its keys on many times (every 64 KiB) and asked us to: our answers came back to it
-            assertTrue(count(log, "Produced KeyUpdate") >= 8, "the JDK's KeyUpdates: " + count(log, "Produced KeyUpdate"));
-            assertTrue(count(log, "Consuming KeyUpdate") >= 8, "ours, consumed by the JDK: " + count(log, "Consuming KeyUpdate"));
+            assertTrue(ProcessText.occurrences(log, "Produced KeyUpdate") >= 8, "the JDK's KeyUpdates: " + ProcessText.occurrences(log, "Produced KeyUpdate"));
+            assertTrue(ProcessText.occurrences(log, "Consuming KeyUpdate") >= 8, "ours, consumed by the JDK: " + ProcessText.occurrences(log, "Consuming KeyUpdate"));
             assertEquals(2, backend.calls.get());
         }
     }
@@ -163,14 +164,6 @@ class RecordLayerRelayTest {
         }
     }
 
-    static int count(String s, String what) {
-        int n = 0;
-        for (int at = s.indexOf(what); at >= 0; at = s.indexOf(what, at + 1)) {
-            n++;
-        }
-        return n;
-    }
-
     /** KeyUpdates OpenSSL received (from us), as its -msg lines say. */
     static int receivedKeyUpdates(Path msgs) throws IOException {
         return (int) Files.readAllLines(msgs).stream().filter(l -> l.startsWith("<<<") && l.contains("KeyUpdate")).count();
@@ -192,64 +185,6 @@ class RecordLayerRelayTest {
         assertEquals(BulkEcho.HEADER + call.length, reply.length, when);
         assertEquals(xid, ByteBuffer.wrap(reply).getInt(), when);
         assertArrayEquals(call, java.util.Arrays.copyOfRange(reply, BulkEcho.HEADER, reply.length), when);
-    }
-
-    /**
-     * A listener for a client that does not speak RFC 9289 (s_client): each connection is spliced to
-     * the front end after the STARTTLS probe and its reply, so the client's first bytes are its ClientHello.
-     */
-    int startTlsSplice(int frontEnd) throws IOException {
-        ServerSocket l = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
-        toClose.add(l);
-        threads.submit(() -> {
-            while (!l.isClosed()) {
-                Socket c = l.accept();
-                Socket f = RawRpc.connect(frontEnd);
-                toClose.add(c);
-                toClose.add(f);
-                byte[] probe = FrontEndHarness.probe(9);
-                f.getOutputStream().write(ByteBuffer.allocate(4 + probe.length).putInt(0x80000000 | probe.length).put(probe).array());
-                RawRpc.readRecord(new DataInputStream(f.getInputStream()));
-                threads.submit(() -> pipe(c, f));
-                threads.submit(() -> pipe(f, c));
-            }
-            return null;
-        });
-        return l.getLocalPort();
-    }
-
-    static Void pipe(Socket from, Socket to) throws IOException {
-        try {
-            from.getInputStream().transferTo(to.getOutputStream());
-            to.shutdownOutput();
-        } catch (IOException closed) {
-            // one side went: the other follows when the test closes it
-        }
-        return null;
-    }
-
-    /** A process's text output, collected as it comes, for waiting on a line. */
-    static final class Lines {
-        private final StringBuffer text = new StringBuffer();
-
-        Lines(InputStream in, ExecutorService threads) {
-            threads.submit(() -> {
-                byte[] b = new byte[4096];
-                int n;
-                while ((n = in.read(b)) > 0) {
-                    text.append(new String(b, 0, n, StandardCharsets.UTF_8));
-                }
-                return null;
-            });
-        }
-
-        void await(String what, int times) {
-            Await.until(() -> count(text.toString(), what) >= times, what + " x" + times + " in: " + text);
-        }
-
-        String text() {
-            return text.toString();
-        }
     }
 
     /**

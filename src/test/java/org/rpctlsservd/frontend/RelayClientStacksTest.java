@@ -22,6 +22,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import org.bouncycastle.tls.CipherSuite;
@@ -33,6 +34,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.FrontEndHarness;
+import org.rpctlsservd.support.ProcessText;
 import org.rpctlsservd.support.RawRpc;
 import org.rpctlsservd.support.TestPki;
 import org.rpctlsservd.support.TlsHarness;
@@ -90,6 +92,52 @@ class RelayClientStacksTest {
 
         /** What the stack says it negotiated, for failure messages. */
         String negotiated();
+
+        /** This session, with {@code check} run after its clean close. */
+        default Session checkedAfterClose(Step check) {
+            return session(out(), in(), () -> {
+                closeCleanly();
+                check.run();
+            }, this::secrets, this::negotiated);
+        }
+    }
+
+    interface Step {
+        void run() throws Exception;
+    }
+
+    interface Secrets {
+        byte[][] get() throws IOException;
+    }
+
+    /** A session of these parts (the streams are the stack's, fetched once). */
+    static Session session(OutputStream out, InputStream in, Step closeCleanly, Secrets secrets, Supplier<String> negotiated) {
+        return new Session() {
+            @Override
+            public OutputStream out() {
+                return out;
+            }
+
+            @Override
+            public InputStream in() {
+                return in;
+            }
+
+            @Override
+            public void closeCleanly() throws Exception {
+                closeCleanly.run();
+            }
+
+            @Override
+            public byte[][] secrets() throws IOException {
+                return secrets.get();
+            }
+
+            @Override
+            public String negotiated() {
+                return negotiated.get();
+            }
+        };
     }
 
     enum Stack {
@@ -236,40 +284,17 @@ class RelayClientStacksTest {
         pb.command(command);
         Process p = pb.start();
         toClose.add(p::destroyForcibly);
-        RecordLayerRelayTest.Lines err = new RecordLayerRelayTest.Lines(p.getErrorStream(), threads);
-        java.util.function.Supplier<String> diag = () -> err.text() + (log != null && Files.exists(log) ? read(log) : "");
+        ProcessText err = new ProcessText(p.getErrorStream(), threads);
+        Supplier<String> diag = () -> err.text() + (log != null && Files.exists(log) ? read(log) : "");
         if (established != null) {
             Await.until(() -> diag.get().contains(established) || !p.isAlive(), established + " from " + command.get(0), 20);
             assertTrue(p.isAlive(), "the client ended: " + diag.get());
         }
-        return new Session() {
-            @Override
-            public OutputStream out() {
-                return p.getOutputStream();
-            }
-
-            @Override
-            public InputStream in() {
-                return p.getInputStream();
-            }
-
-            @Override
-            public void closeCleanly() throws Exception {
-                p.getOutputStream().close(); // the end of its input: each sends close_notify
-                assertTrue(p.waitFor(20, TimeUnit.SECONDS), "the client ended: " + diag.get());
-                assertEquals(0, p.exitValue(), diag.get());
-            }
-
-            @Override
-            public byte[][] secrets() throws IOException {
-                return Tls13Wiretap.keyLog(keyLog);
-            }
-
-            @Override
-            public String negotiated() {
-                return diag.get();
-            }
-        };
+        return session(p.getOutputStream(), p.getInputStream(), () -> {
+            p.getOutputStream().close(); // the end of its input: each sends close_notify
+            assertTrue(p.waitFor(20, TimeUnit.SECONDS), "the client ended: " + diag.get());
+            assertEquals(0, p.exitValue(), diag.get());
+        }, () -> Tls13Wiretap.keyLog(keyLog), diag);
     }
 
     static String read(Path p) {
@@ -298,33 +323,7 @@ class RelayClientStacksTest {
                 "--verify-hostname", "localhost", "--x509cafile", caFile.toString(), "--alpn", "sunrpc",
                 "--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305", "--logfile", log.toString()),
                 keyLog, log, null, pb); // its log file is written in blocks: it reads its input once the handshake is done
-        return new Session() {
-            @Override
-            public OutputStream out() {
-                return s.out();
-            }
-
-            @Override
-            public InputStream in() {
-                return s.in();
-            }
-
-            @Override
-            public void closeCleanly() throws Exception {
-                s.closeCleanly();
-                assertTrue(s.negotiated().contains("- Application protocol: sunrpc"), s.negotiated());
-            }
-
-            @Override
-            public byte[][] secrets() throws IOException {
-                return s.secrets();
-            }
-
-            @Override
-            public String negotiated() {
-                return s.negotiated();
-            }
-        };
+        return s.checkedAfterClose(() -> assertTrue(s.negotiated().contains("- Application protocol: sunrpc"), s.negotiated()));
     }
 
     Session python(int port) throws Exception {
@@ -333,34 +332,8 @@ class RelayClientStacksTest {
                 "--port", String.valueOf(port), "--ca", caFile.toString(), "--keylog", keyLog.toString()),
                 keyLog, null, "tls ok", new ProcessBuilder());
         assertTrue(s.negotiated().contains("alpn=sunrpc"), s.negotiated());
-        return new Session() {
-            @Override
-            public OutputStream out() {
-                return s.out();
-            }
-
-            @Override
-            public InputStream in() {
-                return s.in();
-            }
-
-            @Override
-            public void closeCleanly() throws Exception {
-                s.closeCleanly();
-                // ssl's unwrap() returned: the daemon's close_notify came (an end without it raises)
-                assertTrue(s.negotiated().contains("close_notify answered"), s.negotiated());
-            }
-
-            @Override
-            public byte[][] secrets() throws IOException {
-                return s.secrets();
-            }
-
-            @Override
-            public String negotiated() {
-                return s.negotiated();
-            }
-        };
+        // ssl's unwrap() returned: the daemon's close_notify came (an end without it raises)
+        return s.checkedAfterClose(() -> assertTrue(s.negotiated().contains("close_notify answered"), s.negotiated()));
     }
 
     Session jdk(int port) throws Exception {
@@ -375,43 +348,12 @@ class RelayClientStacksTest {
         ssl.setSoTimeout(20_000);
         assertEquals("sunrpc", ssl.getApplicationProtocol());
         String negotiated = ssl.getSession().getProtocol() + " " + ssl.getSession().getCipherSuite();
-        return new Session() {
-            @Override
-            public OutputStream out() throws java.io.UncheckedIOException {
-                try {
-                    return ssl.getOutputStream();
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            }
-
-            @Override
-            public InputStream in() {
-                try {
-                    return ssl.getInputStream();
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            }
-
-            @Override
-            public void closeCleanly() throws Exception {
-                ssl.shutdownOutput(); // TLS 1.3's half-close: our close_notify, the socket left open for the answer
-                // no data after ours; the JDK's read ends (-1) at a bare TCP end as at close_notify, so the wire is the check
-                assertEquals(-1, ssl.getInputStream().read(), "the end of the daemon's data");
-                ssl.close();
-            }
-
-            @Override
-            public byte[][] secrets() {
-                return null; // the JDK keeps its secrets to itself
-            }
-
-            @Override
-            public String negotiated() {
-                return negotiated;
-            }
-        };
+        return session(ssl.getOutputStream(), ssl.getInputStream(), () -> {
+            ssl.shutdownOutput(); // TLS 1.3's half-close: our close_notify, the socket left open for the answer
+            // no data after ours; the JDK's read ends (-1) at a bare TCP end as at close_notify, so the wire is the check
+            assertEquals(-1, ssl.getInputStream().read(), "the end of the daemon's data");
+            ssl.close();
+        }, () -> null /* the JDK keeps its secrets to itself */, () -> negotiated);
     }
 
     Session bouncyCastle(int port) throws Exception {
@@ -422,33 +364,9 @@ class RelayClientStacksTest {
         BcTls13Client c = BcTls13Client.connect(raw, SERVER, CipherSuite.TLS_CHACHA20_POLY1305_SHA256, CipherSuite.TLS_AES_256_GCM_SHA384);
         TlsClientProtocol p = c.protocol();
         byte[][] secrets = c.secrets();
-        String[] negotiated = {c.negotiated()};
-        assertTrue(negotiated[0].endsWith("alpn sunrpc"), negotiated[0]);
-        return new Session() {
-            @Override
-            public OutputStream out() {
-                return p.getOutputStream();
-            }
-
-            @Override
-            public InputStream in() {
-                return p.getInputStream();
-            }
-
-            @Override
-            public void closeCleanly() throws IOException {
-                p.close(); // close_notify; the daemon's answer is read from the wire, with the secrets
-            }
-
-            @Override
-            public byte[][] secrets() {
-                return secrets;
-            }
-
-            @Override
-            public String negotiated() {
-                return negotiated[0];
-            }
-        };
+        String negotiated = c.negotiated();
+        assertTrue(negotiated.endsWith("alpn sunrpc"), negotiated);
+        // close_notify on close; the daemon's answer is read from the wire, with the secrets
+        return session(p.getOutputStream(), p.getInputStream(), p::close, () -> secrets, () -> negotiated);
     }
 }

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.DataInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -29,7 +28,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.FrontEndHarness;
+import org.rpctlsservd.support.ProcessText;
 import org.rpctlsservd.support.RawRpc;
+import org.rpctlsservd.support.StartTlsSplice;
 import org.rpctlsservd.support.TestPki;
 import org.rpctlsservd.support.TlsHarness;
 
@@ -144,12 +145,12 @@ class Tls12RelayTest {
         Path caFile = Files.writeString(tmp.resolve("ca.pem"), TestPki.pem(CA.cert()));
         Path msgs = tmp.resolve("msgs.txt");
         try (FrontEndHarness h = new FrontEndHarness(tmp, SERVER, backend.getLocalPort(), "-2")) {
-            int port = startTlsSplice(h.port);
+            int port = StartTlsSplice.listen(h.port, threads, toClose);
             Process p = new ProcessBuilder("openssl", "s_client", "-connect", "127.0.0.1:" + port, "-tls1_2", "-cipher", ciphers,
                     "-brief", "-servername", "localhost", "-CAfile", caFile.toString(), "-verify_return_error", "-msg", "-msgfile",
                     msgs.toString()).start();
             toClose.add(p::destroyForcibly);
-            StringBuffer err = collect(p.getErrorStream());
+            ProcessText err = new ProcessText(p.getErrorStream(), threads);
             DataInputStream fromServer = new DataInputStream(p.getInputStream());
             OutputStream toServer = p.getOutputStream();
             // -brief's lines come in pieces: wait for the one that says the version (TLS 1.3 would leave this waiting, then failing)
@@ -169,49 +170,5 @@ class Tls12RelayTest {
             assertTrue(log.contains("fatal unexpected_message"), log);
             assertEquals(2, calls.get());
         }
-    }
-
-    StringBuffer collect(InputStream in) {
-        StringBuffer text = new StringBuffer();
-        threads.submit(() -> {
-            byte[] b = new byte[4096];
-            int n;
-            while ((n = in.read(b)) > 0) {
-                text.append(new String(b, 0, n, StandardCharsets.UTF_8));
-            }
-            return null;
-        });
-        return text;
-    }
-
-    /** A listener for s_client, which does not speak RFC 9289: each connection is spliced to the front end after the STARTTLS probe. */
-    int startTlsSplice(int frontEnd) throws IOException {
-        ServerSocket l = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
-        toClose.add(l);
-        threads.submit(() -> {
-            while (!l.isClosed()) {
-                Socket c = l.accept();
-                Socket f = RawRpc.connect(frontEnd);
-                toClose.add(c);
-                toClose.add(f);
-                byte[] probe = FrontEndHarness.probe(9);
-                f.getOutputStream().write(ByteBuffer.allocate(4 + probe.length).putInt(0x80000000 | probe.length).put(probe).array());
-                RawRpc.readRecord(new DataInputStream(f.getInputStream()));
-                threads.submit(() -> pipe(c, f));
-                threads.submit(() -> pipe(f, c));
-            }
-            return null;
-        });
-        return l.getLocalPort();
-    }
-
-    static Void pipe(Socket from, Socket to) {
-        try {
-            from.getInputStream().transferTo(to.getOutputStream());
-            to.shutdownOutput();
-        } catch (IOException closed) {
-            // one side went: the other follows when the test closes it
-        }
-        return null;
     }
 }
