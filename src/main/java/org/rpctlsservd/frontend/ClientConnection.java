@@ -133,6 +133,7 @@ final class ClientConnection extends MemberBase {
             teardown(e.getMessage()); // the certificate was refused meanwhile: nothing more is taken
             return;
         } catch (IOException e) {
+            relay.flush(); // what came before the refused record, as far as the backend takes it now
             teardown("bad input from the client: " + LogText.why(e, "the client"));
             return;
         } finally {

@@ -168,6 +168,7 @@ final class ConnectorConnection extends MemberBase {
             teardown(e.getMessage());
             return;
         } catch (IOException e) {
+            c.toClient.flush(); // what came before the refused record, as far as the client takes it now
             teardown("bad input from the server: " + LogText.why(e, "the server"));
             return;
         } finally {

@@ -133,12 +133,23 @@ final class TlsRecords {
      */
     boolean decrypt(ByteBuffer encrypted, Plain plain) throws IOException {
         List<ByteBuffer> opened = new ArrayList<>(); // per call, not per connection: an idle session keeps none
-        boolean closed = session.decrypt(encrypted, (b, off, len) -> opened.add(ByteBuffer.wrap(b, off, len)), this::queueTls);
+        boolean closed = false;
+        IOException refused = null;
+        try {
+            closed = session.decrypt(encrypted, (b, off, len) -> opened.add(ByteBuffer.wrap(b, off, len)), this::queueTls);
+        } catch (EstablishedSession.ShutOffException e) {
+            throw e; // nothing was opened: nothing from the peer is taken after the shut-off
+        } catch (IOException e) {
+            refused = e; // the records before the refused one were authentic: they go on, as a kernel's TLS would hand them on
+        }
         // handed on once the session is done with them: the framing may write to the session (our own replies)
         for (ByteBuffer b : opened) {
             plain.accept(b);
         }
         flush();
+        if (refused != null) {
+            throw refused;
+        }
         return closed;
     }
 

@@ -52,7 +52,7 @@ class RecordLayerRelayTest {
     Path tmp;
 
     final ExecutorService threads = Executors.newCachedThreadPool();
-    final List<AutoCloseable> toClose = new ArrayList<>();
+    final List<AutoCloseable> toClose = new java.util.concurrent.CopyOnWriteArrayList<>(); // the splice's accept thread adds to it too
     BulkEcho backend;
 
     @BeforeEach

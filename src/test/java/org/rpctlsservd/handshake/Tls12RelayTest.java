@@ -50,7 +50,7 @@ class Tls12RelayTest {
     Path tmp;
 
     final ExecutorService threads = Executors.newCachedThreadPool();
-    final List<AutoCloseable> toClose = new ArrayList<>();
+    final List<AutoCloseable> toClose = new java.util.concurrent.CopyOnWriteArrayList<>(); // the splice's accept thread adds to it too
     ServerSocket backend;
     final AtomicInteger calls = new AtomicInteger();
 
