@@ -96,10 +96,7 @@ public final class TlsSession implements Session, EstablishedSession {
         if ("TLSv1.2".equals(version)) {
             org.rpctlsservd.records.Tls12Keys keys;
             try {
-                // what trafficState() checks for TLS 1.3: Bouncy Castle holds nothing for anyone
-                if (protocol.isClosed() || protocol.applicationDataAvailable() > 0 || protocol.getAvailableOutputBytes() > 0) {
-                    throw new IllegalStateException("Bouncy Castle still holds records or data");
-                }
+                checkNothingHeld();
                 keys = tap.keys12();
             } catch (IllegalStateException e) {
                 WARNINGS.log(java.util.logging.Level.WARNING, "hand-over", () -> "TLS 1.2 session kept on Bouncy Castle's records: " + e.getMessage());
@@ -208,11 +205,7 @@ public final class TlsSession implements Session, EstablishedSession {
         }
         opened.start(plain);
         try {
-            if (leftover != null) {
-                ByteBuffer l = leftover;
-                leftover = null;
-                take(l);
-            }
+            takeLeftover();
             if (arrived != null) {
                 take(arrived);
             }
@@ -229,12 +222,26 @@ public final class TlsSession implements Session, EstablishedSession {
             answer(TlsAlertException.CLOSE_NOTIFY, out); // as Bouncy Castle did: the peer's close_notify is answered with ours
             return true;
         }
+        sealOwedKeyUpdate(out);
+        return false;
+    }
+
+    /** What the peer sent with its Finished, kept by the handshake: opened first, once. */
+    private void takeLeftover() throws TlsAlertException {
+        if (leftover != null) {
+            ByteBuffer l = leftover;
+            leftover = null;
+            take(l);
+        }
+    }
+
+    /** A KeyUpdate the peer asked for, sealed to {@code out} now, not with our next data. */
+    private void sealOwedKeyUpdate(Sink out) {
         if (layer.keyUpdateOwed()) {
-            ByteBuffer b = ByteBuffer.allocate(KEY_UPDATE_RECORD); // answered now, not with our next data
+            ByteBuffer b = ByteBuffer.allocate(KEY_UPDATE_RECORD);
             layer.sealPending(b);
             out.accept(b.array(), 0, b.position());
         }
-        return false;
     }
 
     /**
@@ -398,11 +405,17 @@ public final class TlsSession implements Session, EstablishedSession {
         if (layer != null) {
             throw new IllegalStateException("the records were handed over: the secrets are gone");
         }
-        if (closed || protocol.isClosed()) {
-            throw new IllegalStateException("session closed");
-        }
         if (tap == null) {
             throw new IllegalStateException("no record hand-over: the session's record cipher is Bouncy Castle's own");
+        }
+        checkNothingHeld();
+        return tap.state();
+    }
+
+    /** A hand-over's condition, either version: Bouncy Castle is open and holds nothing for anyone. */
+    private void checkNothingHeld() {
+        if (closed || protocol.isClosed()) {
+            throw new IllegalStateException("session closed");
         }
         if (protocol.applicationDataAvailable() > 0) {
             throw new IllegalStateException(protocol.applicationDataAvailable() + " bytes of application data not yet taken");
@@ -410,7 +423,6 @@ public final class TlsSession implements Session, EstablishedSession {
         if (protocol.getAvailableOutputBytes() > 0) {
             throw new IllegalStateException(protocol.getAvailableOutputBytes() + " bytes of TLS records not yet written");
         }
-        return tap.state();
     }
 
     private void drain(Sink out) {
@@ -526,11 +538,7 @@ public final class TlsSession implements Session, EstablishedSession {
             ByteBuffer buf = ByteBuffer.allocate(16 * 1024);
             opened.start(null);
             try {
-                if (leftover != null) {
-                    ByteBuffer l = leftover;
-                    leftover = null;
-                    take(l);
-                }
+                takeLeftover();
                 while (!layer.inboundClosed() && channel.read(buf) > 0) {
                     take(buf.flip());
                     buf.clear();
@@ -546,10 +554,8 @@ public final class TlsSession implements Session, EstablishedSession {
             }
             if (opened.closeNotify) {
                 answer(TlsAlertException.CLOSE_NOTIFY, toSocket);
-            } else if (layer.keyUpdateOwed()) {
-                ByteBuffer b = ByteBuffer.allocate(KEY_UPDATE_RECORD);
-                layer.sealPending(b);
-                toSocket.accept(b.array(), 0, b.position());
+            } else {
+                sealOwedKeyUpdate(toSocket);
             }
         } catch (IOException e) {
             LOG.fine(() -> "handlerecord cookie=0x" + Long.toUnsignedString(cookie, 16) + ": " + e.getMessage());

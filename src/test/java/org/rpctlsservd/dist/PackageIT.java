@@ -449,16 +449,7 @@ class PackageIT {
         String out = r.output();
         System.out.println(out);
         assertEquals(0, r.status(), out);
-        Matcher pids = Pattern.compile("pid=(\\d+) pidfile=(\\d+)").matcher(out);
-        assertTrue(pids.find(), out);
-        assertEquals(pids.group(1), pids.group(2), "the pidfile names the daemon (the launcher execs the JVM)");
-        assertTrue(out.contains("socket=600 " + USER + "\n"), out);
-        String uid = ok("id -u " + USER).strip();
-        assertTrue(Pattern.compile("(?m)^Uid:\\s+" + uid + "\\s+" + uid + "\\s+" + uid + "\\s+" + uid + "$").matcher(out).find(), out);
-        for (String caps : List.of("CapEff", "CapBnd", "CapAmb")) {
-            assertTrue(out.contains(caps + ":\t0000000000000400\n"), "CAP_NET_BIND_SERVICE only: " + caps + "\n" + out);
-        }
-        assertTrue(out.contains("NoNewPrivs:\t1\n"), out);
+        Matcher pids = assertConfined(out, USER);
         assertTrue(Pattern.compile("(?m)^\\s*" + RPCTLSSD + "\\s+2\\s+tcp").matcher(out).find(), "registered with rpcbind as the user\n" + out);
         assertTrue(out.contains("NULL 100000 2 accepted at 127.0.0.1:2049\n"), "a call relayed through the front end on port 2049\n" + out);
         assertTrue(out.contains("backend connections from ports 665-1023"), "reserved source ports for the backend\n" + out);
@@ -536,17 +527,8 @@ class PackageIT {
         String out = r.output();
         System.out.println(out);
         assertEquals(0, r.status(), out);
-        Matcher pids = Pattern.compile("pid=(\\d+) pidfile=(\\d+)").matcher(out);
-        assertTrue(pids.find(), out);
-        assertEquals(pids.group(1), pids.group(2), "the pidfile names the daemon (the launcher execs the JVM)");
+        Matcher pids = assertConfined(out, CLIENT_USER);
         assertTrue(out.contains("pidfile mode=644 " + CLIENT_USER + "\n"), out);
-        assertTrue(out.contains("socket=600 " + CLIENT_USER + "\n"), out);
-        String uid = ok("id -u " + CLIENT_USER).strip();
-        assertTrue(Pattern.compile("(?m)^Uid:\\s+" + uid + "\\s+" + uid + "\\s+" + uid + "\\s+" + uid + "$").matcher(out).find(), out);
-        for (String caps : List.of("CapEff", "CapBnd", "CapAmb")) {
-            assertTrue(out.contains(caps + ":\t0000000000000400\n"), "CAP_NET_BIND_SERVICE only: " + caps + "\n" + out);
-        }
-        assertTrue(out.contains("NoNewPrivs:\t1\n"), out);
         assertTrue(Pattern.compile("(?m)^\\s*" + RPCTLSCD + "\\s+2\\s+tcp").matcher(out).find(), "RPCTLSCD registered\n" + out);
         assertTrue(out.contains("through the connector:\nNULL 100000 2 accepted at 127.0.0.1:2049\n"),
                 "a call through the connector, TLS and the front end to rpcbind\n" + out);
@@ -600,5 +582,23 @@ class PackageIT {
         assertEquals(2, inside("getent passwd " + CLIENT_USER).status(), "the client's user is gone");
         assertEquals(2, inside("getent group " + CLIENT_USER).status(), "the client's group is gone");
         assertTrue(inside("dpkg -s rpc-tlsservd").status() != 0, "dpkg knows nothing of it any more");
+    }
+
+    /**
+     * What a unit's script printed of its daemon: the pidfile names it, its RPC socket is the user's,
+     * it runs as {@code user} with CAP_NET_BIND_SERVICE alone and no new privileges. Returns the pid match.
+     */
+    private Matcher assertConfined(String out, String user) throws Exception {
+        Matcher pids = Pattern.compile("pid=(\\d+) pidfile=(\\d+)").matcher(out);
+        assertTrue(pids.find(), out);
+        assertEquals(pids.group(1), pids.group(2), "the pidfile names the daemon (the launcher execs the JVM)");
+        assertTrue(out.contains("socket=600 " + user + "\n"), out);
+        String uid = ok("id -u " + user).strip();
+        assertTrue(Pattern.compile("(?m)^Uid:\\s+" + uid + "\\s+" + uid + "\\s+" + uid + "\\s+" + uid + "$").matcher(out).find(), out);
+        for (String caps : List.of("CapEff", "CapBnd", "CapAmb")) {
+            assertTrue(out.contains(caps + ":\t0000000000000400\n"), "CAP_NET_BIND_SERVICE only: " + caps + "\n" + out);
+        }
+        assertTrue(out.contains("NoNewPrivs:\t1\n"), out);
+        return pids;
     }
 }
