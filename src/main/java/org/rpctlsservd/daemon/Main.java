@@ -15,6 +15,7 @@ import org.rpctlsservd.cli.Config;
 import org.rpctlsservd.cli.Opt;
 import org.rpctlsservd.cli.UsageException;
 import org.rpctlsservd.guard.Fatal;
+import org.rpctlsservd.records.Providers;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
@@ -242,6 +243,13 @@ public final class Main {
             }
         }
         LOG.info("starting (pid " + ProcessHandle.current().pid() + ")");
+        try {
+            Providers.checkSetting();
+        } catch (IllegalArgumentException e) {
+            LOG.severe(e.getMessage());
+            closePid(pidFile);
+            return 1;
+        }
         Daemon daemon;
         try {
             daemon = start.start();
@@ -252,6 +260,7 @@ public final class Main {
         }
         daemon.rereadConfigWith(() -> cli.parse(args)); // SIGHUP: the allow-lists as the command line and --config give them now
         signals.ready(daemon);
+        Providers.loadInBackground(LOG::info); // after READY=1: the native provider's load is not the start's to wait for
         try {
             signals.stop.await();
         } catch (InterruptedException e) {

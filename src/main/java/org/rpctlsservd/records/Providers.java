@@ -3,22 +3,130 @@ package org.rpctlsservd.records;
 import java.security.GeneralSecurityException;
 import java.security.Provider;
 import java.security.Security;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
 import javax.crypto.Cipher;
 import javax.crypto.Mac;
 
 /**
- * The JDK's ciphers, asked of SunJCE by name as handshake's RecordCrypto does: by algorithm alone a
- * java.security that lists another provider first would put every record on that provider's
- * (plain-Java) GCM. A JDK without SunJCE (a FIPS set-up) is asked by algorithm.
+ * Where the record layers' ciphers come from. AES-GCM, the cipher nearly every session runs, on the
+ * Amazon Corretto Crypto Provider (AWS-LC's AES-GCM through JNI, on byte arrays) where its native
+ * library loads: 25-45 % faster than SunJCE's on Java 17 (RecordLayerBench) and level with OpenSSL's,
+ * which stunnel and HAProxy use. Everything else, and AES-GCM where that provider does not load (another
+ * platform) or {@code -Drpctlsservd.recordCrypto=jdk} asks, on SunJCE, asked by name: by algorithm
+ * alone a java.security that lists another provider first would put every record on that provider's
+ * (plain-Java) GCM. A JDK without SunJCE (a FIPS set-up) is asked by algorithm, never by us for
+ * a provider its configuration did not choose.
  */
-final class Providers {
+public final class Providers {
+    /** The system property that chooses AES-GCM's provider: {@code auto} (the default) or {@code jdk}. */
+    public static final String PROPERTY = "rpctlsservd.recordCrypto";
+
     private static final Provider SUN_JCE = Security.getProvider("SunJCE");
+    private static final Object LOCK = new Object();
+    /** Null until chosen: by {@link #loadInBackground}, or by the first cipher asked for (tests and tools). */
+    private static volatile Choice aesGcm;
+    private static boolean loading;
 
     private Providers() {
     }
 
+    /** What AES-GCM runs on and why: {@code provider} null means "by algorithm" (no SunJCE). */
+    record Choice(Provider provider, String why) {
+    }
+
+    /** AES-GCM's provider for a {@link #PROPERTY} setting, the JDK's SunJCE (null: absent) and the native one. */
+    static Choice choose(String setting, Provider jdk, Supplier<Accp> accp) {
+        checkSetting(setting);
+        if (jdk == null) {
+            return new Choice(null, "the JDK's configured providers (no SunJCE: a FIPS set-up keeps its own)");
+        }
+        if (setting.equals("jdk")) {
+            return new Choice(jdk, jdk.getName() + " (-D" + PROPERTY + "=jdk)");
+        }
+        Accp a = accp.get();
+        if (a.provider() == null) {
+            return new Choice(jdk, jdk.getName() + " (the Amazon Corretto Crypto Provider did not load: " + a.error() + ")");
+        }
+        return new Choice(a.provider(), a.version());
+    }
+
+    private static void checkSetting(String setting) {
+        if (!setting.equals("auto") && !setting.equals("jdk")) {
+            throw new IllegalArgumentException("-D" + PROPERTY + "=" + setting + ": the values are auto and jdk");
+        }
+    }
+
+    private static String setting() {
+        return System.getProperty(PROPERTY, "auto");
+    }
+
+    /**
+     * For the daemon, once it is ready: chooses AES-GCM's provider on a thread of its own, which
+     * ends when it has, and reports the choice in one line. Loading the native provider and its
+     * self-tests take 0.3-0.5 s of CPU, which the start-up (issue 18's half second) cannot spare;
+     * sessions begun meanwhile stay on SunJCE, whose records are the same bytes. Throws
+     * IllegalArgumentException at once for a {@link #PROPERTY} value that is neither auto nor jdk.
+     */
+    public static void loadInBackground(Consumer<String> report) {
+        String setting = setting();
+        checkSetting(setting);
+        synchronized (LOCK) {
+            if (aesGcm != null || loading) {
+                return;
+            }
+            loading = true;
+        }
+        Thread t = new Thread(() -> {
+            Choice c = choose(setting, SUN_JCE, Accp::load);
+            synchronized (LOCK) {
+                aesGcm = c;
+                loading = false;
+            }
+            report.accept(describe(c));
+        }, "record-crypto-load");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** The daemon's start checks the setting before anything else: a bad value stops it with this message. */
+    public static void checkSetting() {
+        checkSetting(setting());
+    }
+
+    static String describe(Choice c) {
+        return "record protection: AES-GCM on " + c.why() + "; ChaCha20-Poly1305 on "
+                + (SUN_JCE != null ? SUN_JCE.getName() : "the JDK's configured providers");
+    }
+
+    /**
+     * AES-GCM's provider now: the chosen one; SunJCE while the daemon's background load runs; chosen
+     * here, at once, where nothing started one (unit tests, benchmarks, tools).
+     */
+    static Choice aesGcm() {
+        Choice c = aesGcm;
+        if (c != null) {
+            return c;
+        }
+        synchronized (LOCK) {
+            if (aesGcm == null) {
+                if (loading) {
+                    return new Choice(SUN_JCE, "the JDK's (the native provider still loading)");
+                }
+                aesGcm = choose(setting(), SUN_JCE, Accp::load);
+            }
+            return aesGcm;
+        }
+    }
+
+    /** The provider AES-GCM records are protected on now (null: by algorithm); for tests and benchmarks. */
+    static Provider aesGcmProvider() {
+        return aesGcm().provider();
+    }
+
     static Cipher cipher(String transformation) throws GeneralSecurityException {
-        return SUN_JCE != null ? Cipher.getInstance(transformation, SUN_JCE) : Cipher.getInstance(transformation);
+        Provider p = transformation.startsWith("AES/GCM/") ? aesGcm().provider() : SUN_JCE;
+        return p != null ? Cipher.getInstance(transformation, p) : Cipher.getInstance(transformation);
     }
 
     /**
@@ -40,5 +148,20 @@ final class Providers {
 
     static Mac mac(String algorithm) throws GeneralSecurityException {
         return SUN_JCE != null ? Mac.getInstance(algorithm, SUN_JCE) : Mac.getInstance(algorithm);
+    }
+
+    /** The Amazon Corretto Crypto Provider, or why not: its jar absent, or its native library not loaded here. */
+    record Accp(Provider provider, String version, String error) {
+        /** Loads it and runs its self-tests (known answers of each algorithm, once): a provider that fails them is not used. */
+        static Accp load() {
+            try {
+                com.amazon.corretto.crypto.provider.AmazonCorrettoCryptoProvider p =
+                        com.amazon.corretto.crypto.provider.AmazonCorrettoCryptoProvider.INSTANCE;
+                p.assertHealthy();
+                return new Accp(p, p.getName() + " " + p.getVersionStr() + " (" + p.getAwsLcVersionStr() + ")", null);
+            } catch (LinkageError | RuntimeException e) {
+                return new Accp(null, null, String.valueOf(e));
+            }
+        }
     }
 }

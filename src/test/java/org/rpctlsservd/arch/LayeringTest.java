@@ -55,7 +55,7 @@ class LayeringTest {
             Map.entry("service", Set.of("guard", "handshake", "io", "metrics", "rpc", GEN, "sessions")),
             Map.entry("frontend", Set.of("certs", "guard", "handshake", "io", "metrics", "proxy", "rpc", GEN, "sessions")),
             Map.entry("cli", Set.of("certs", "frontend", "guard", "proxy")),
-            Map.entry("daemon", Set.of("certs", "cli", "frontend", "guard", "handshake", "io", "metrics", "proxy", "rpc", GEN,
+            Map.entry("daemon", Set.of("certs", "cli", "frontend", "guard", "handshake", "io", "metrics", "proxy", "records", "rpc", GEN,
                     "rpcbind", "service", "sessions"))));
 
     /**
