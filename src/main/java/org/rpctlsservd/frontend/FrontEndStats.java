@@ -17,6 +17,7 @@ public final class FrontEndStats {
     private final AtomicInteger pauses = new AtomicInteger();
     private final AtomicLong peakQueued = new AtomicLong();
     private final AtomicInteger portsExhausted = new AtomicInteger();
+    private final AtomicInteger quieted = new AtomicInteger();
     /** Clients closed to protect the others, by reason (counted where they are marked, with the metric). */
     private final Map<Shed, AtomicInteger> shed = new EnumMap<>(Shed.class);
 
@@ -45,6 +46,15 @@ public final class FrontEndStats {
 
     void shed(Shed why) {
         shed.get(why).incrementAndGet();
+    }
+
+    void quietedOne() {
+        quieted.incrementAndGet();
+    }
+
+    /** Times a quiet TLS session gave up its cipher objects (IdleSweep.QUIET_NANOS). */
+    public int quieted() {
+        return quieted.get();
     }
 
     void countSourcePortsExhausted() {

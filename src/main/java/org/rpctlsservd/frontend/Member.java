@@ -33,6 +33,9 @@ interface Member {
     /** When it last made progress either way (System.nanoTime). */
     long lastActivity();
 
+    /** Quiet a while (the sweep's {@code quietNanos}): its TLS session gives up what its next record can make again. */
+    void quiet();
+
     /** When bytes last came from the client. */
     long lastFromClient();
 

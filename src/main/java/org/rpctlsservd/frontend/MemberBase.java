@@ -228,6 +228,13 @@ abstract class MemberBase implements Member, Connection.Events {
     }
 
     @Override
+    public void quiet() {
+        if (tlsStage().quiet()) {
+            c.services.stats().quietedOne();
+        }
+    }
+
+    @Override
     public long lastActivity() {
         return c.lastActivity;
     }

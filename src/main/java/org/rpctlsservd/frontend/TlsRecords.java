@@ -53,6 +53,11 @@ final class TlsRecords {
         holding = false; // what is written from now on is encrypted at once
     }
 
+    /** The connection is quiet: the session gives up what its next record can make again. */
+    boolean quiet() {
+        return session != null && session.quiet();
+    }
+
     /** The session is handed to the DISCONNECT upcall. */
     void released() {
         session = null;

@@ -62,6 +62,12 @@ public interface EstablishedSession {
     /** {@code r} runs (on the shutting-off thread, or at once when already shut off) when the session is shut off. */
     void whenShutOff(Runnable r);
 
+    /**
+     * The connection has been quiet a while: the record layer gives up what it can make again (see
+     * RecordLayer.quiet). True when it gave up something.
+     */
+    boolean quiet();
+
     /** The RPCTLSSD flags of the handshake's outcome (HandshakeOutcome.FLAGS_*). */
     int flags();
 

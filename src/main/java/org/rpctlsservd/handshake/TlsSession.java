@@ -464,6 +464,11 @@ public final class TlsSession implements Session, EstablishedSession {
         return verifiedChain;
     }
 
+    @Override
+    public synchronized boolean quiet() {
+        return layer != null && layer.quiet();
+    }
+
     /** True once the TLS state is closed (a close_notify came or went, or a fatal alert). */
     public synchronized boolean tlsClosed() {
         if (layer != null) {

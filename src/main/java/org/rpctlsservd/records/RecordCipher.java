@@ -19,7 +19,8 @@ final class RecordCipher {
     static final int IV = 12;
 
     private final Tls13Suite suite;
-    private final Cipher cipher;
+    /** Null while the session is quiet ({@link #release}): made again for its next record. */
+    private Cipher cipher;
     private final int mode;
     private byte[] secret;
     private SecretKeySpec key;
@@ -37,7 +38,6 @@ final class RecordCipher {
         }
         this.suite = suite;
         this.mode = Providers.cipherMode(encrypt);
-        this.cipher = Providers.recordCipher(suite.transformation);
         this.secret = trafficSecret.clone();
         this.seq = firstSequence;
         derive();
@@ -81,6 +81,9 @@ final class RecordCipher {
             nonce[IV - 1 - i] ^= (byte) (seq >>> (8 * i));
         }
         AlgorithmParameterSpec spec = suite.gcm() ? new GCMParameterSpec(TAG * 8, nonce) : new IvParameterSpec(nonce);
+        if (cipher == null) {
+            cipher = Providers.recordCipher(suite.transformation);
+        }
         cipher.init(mode, key, spec);
         cipher.updateAAD(header);
     }
@@ -97,6 +100,21 @@ final class RecordCipher {
             exhausted = true;
         }
         return n;
+    }
+
+    /**
+     * Gives up the cipher object (about 0.7 KB of heap on SunJCE; on the native provider 0.5 KB and
+     * 1 KB of native context) while the session is quiet; key, iv and sequence number stay.
+     */
+    boolean release() {
+        boolean held = cipher != null;
+        cipher = null;
+        return held;
+    }
+
+    /** True while it holds a cipher object (for tests of {@link #release}). */
+    boolean holdsCipher() {
+        return cipher != null;
     }
 
     long sequence() {

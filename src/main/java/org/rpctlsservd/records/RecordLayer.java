@@ -107,6 +107,13 @@ public interface RecordLayer {
     /** The peer asked for a KeyUpdate and ours is not yet sealed. */
     boolean keyUpdateOwed();
 
+    /**
+     * The session is quiet: its ciphers give up their cipher objects (on the native provider, native
+     * contexts too) until its next record, so an idle session holds its keys and sequence numbers,
+     * little more. Nothing changes on the wire. True when it gave up something (false: already quiet).
+     */
+    boolean quiet();
+
     /** The peer's close_notify or fatal alert came, or its bytes were refused. */
     boolean inboundClosed();
 

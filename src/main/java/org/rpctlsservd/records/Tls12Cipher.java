@@ -18,7 +18,8 @@ final class Tls12Cipher {
     static final int AAD = 13;
 
     private final Tls12Suite suite;
-    private final Cipher cipher;
+    /** Null while the session is quiet ({@link #release}): made again for its next record. */
+    private Cipher cipher;
     private final int mode;
     private final SecretKeySpec key;
     private final byte[] iv;
@@ -34,7 +35,6 @@ final class Tls12Cipher {
         }
         this.suite = suite;
         this.mode = Providers.cipherMode(encrypt);
-        this.cipher = Providers.recordCipher(suite.transformation);
         this.key = new SecretKeySpec(key, suite.keyAlgorithm);
         this.iv = iv.clone();
         this.seq = firstSequence;
@@ -71,6 +71,9 @@ final class Tls12Cipher {
         aad[11] = (byte) (plaintextLength >>> 8);
         aad[12] = (byte) plaintextLength;
         AlgorithmParameterSpec spec = suite.gcm() ? new GCMParameterSpec(RecordCipher.TAG * 8, nonce) : new IvParameterSpec(nonce);
+        if (cipher == null) {
+            cipher = Providers.recordCipher(suite.transformation);
+        }
         cipher.init(mode, key, spec);
         cipher.updateAAD(aad);
     }
@@ -99,5 +102,16 @@ final class Tls12Cipher {
         for (int i = 0; i < 8; i++) {
             b[at + i] = (byte) (v >>> (56 - 8 * i));
         }
+    }
+
+    /** Gives up the cipher object while the session is quiet, as {@link RecordCipher#release} does. */
+    boolean release() {
+        boolean held = cipher != null;
+        cipher = null;
+        return held;
+    }
+
+    boolean holdsCipher() {
+        return cipher != null;
     }
 }

@@ -272,6 +272,11 @@ public final class Tls12RecordLayer extends FramedRecordLayer {
         return false;
     }
 
+    @Override
+    public boolean quiet() {
+        return read.release() | write.release();
+    }
+
     Tls12Cipher readCipher() {
         return read;
     }

@@ -339,6 +339,11 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
         return keyUpdateOwed;
     }
 
+    @Override
+    public boolean quiet() {
+        return read.release() | write.release();
+    }
+
     RecordCipher readCipher() {
         return read;
     }

@@ -289,6 +289,24 @@ class FrontEndTest {
         }
     }
 
+    /**
+     * A TLS session quiet for IdleSweep.QUIET_NANOS gives up its cipher objects and relays as before
+     * when it speaks again: the call is opened and the reply sealed by cipher objects made anew, twice.
+     */
+    @Test
+    void aQuietSessionGivesUpItsCipherObjectsAndRelaysAsBeforeWhenItSpeaksAgain() throws Exception {
+        try (FrontEndHarness h = fe(); RawRpc t = h.tls(client(null))) {
+            for (int spell = 1; spell <= 2; spell++) {
+                t.send(FrontEndHarness.whoami(spell, FrontEndHarness.authNone()).bytes());
+                assertSuccess(t.read());
+                int expected = spell;
+                Await.until(() -> h.daemon.frontEnd().stats().quieted() >= expected, "quiet spell " + spell, 30);
+            }
+            t.send(FrontEndHarness.whoami(3, FrontEndHarness.authNone()).bytes());
+            assertSuccess(t.read());
+        }
+    }
+
     @Test
     void idleConnectionsAreClosed() throws Exception {
         try (FrontEndHarness h = fe("--idle-timeout", "0.3"); RawRpc t = h.tls(client(null)); RawRpc p = h.plain()) {

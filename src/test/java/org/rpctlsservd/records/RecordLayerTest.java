@@ -49,6 +49,41 @@ class RecordLayerTest {
         assertArrayEquals(plain, back.data.toByteArray());
     }
 
+    /**
+     * A quiet session's ciphers give up their cipher objects and make them again for the next
+     * record: the records after it (across a KeyUpdate too) are what they would have been, both ways.
+     */
+    @ParameterizedTest
+    @EnumSource(Tls13Suite.class)
+    void aQuietSessionGivesUpItsCipherObjectsAndGoesOnAsBefore(Tls13Suite suite) throws Exception {
+        Tls13RecordLayer[] quiet = pair(suite);
+        Tls13RecordLayer[] busy = pair(suite);
+        byte[] first = data(20_000, 3);
+        byte[] second = data(30_000, 4);
+        for (Tls13RecordLayer[] p : List.of(quiet, busy)) {
+            Wire.feed(p[1], sealAll(p[0], first, 0), new Wire.Recorder());
+        }
+        assertTrue(quiet[0].writeCipher().holdsCipher() && quiet[1].readCipher().holdsCipher());
+        quiet[0].quiet();
+        quiet[1].quiet();
+        assertFalse(quiet[0].writeCipher().holdsCipher() || quiet[0].readCipher().holdsCipher(), "the sender holds no cipher object");
+        assertFalse(quiet[1].writeCipher().holdsCipher() || quiet[1].readCipher().holdsCipher(), "the receiver holds no cipher object");
+        ByteBuffer update = ByteBuffer.allocate(RecordLayer.MAX_RECORD);
+        quiet[0].sealKeyUpdate(false, update);
+        ByteBuffer busyUpdate = ByteBuffer.allocate(RecordLayer.MAX_RECORD);
+        busy[0].sealKeyUpdate(false, busyUpdate);
+        assertArrayEquals(Wire.bytes(busyUpdate), Wire.bytes(update), "the KeyUpdate sealed after the quiet is the same record");
+        byte[] wire = sealAll(quiet[0], second, 0);
+        assertArrayEquals(sealAll(busy[0], second, 0), wire, "the records sealed after it are the same bytes");
+        Wire.Recorder got = new Wire.Recorder();
+        Wire.feed(quiet[1], Rfc8448Test.concat(Wire.bytes(update), wire), got);
+        assertArrayEquals(second, got.data.toByteArray());
+        assertTrue(quiet[1].readCipher().holdsCipher(), "the next record made its cipher again");
+        Wire.Recorder back = new Wire.Recorder();
+        Wire.feed(quiet[0], sealAll(quiet[1], first, 0), back);
+        assertArrayEquals(first, back.data.toByteArray());
+    }
+
     @Test
     void severalRecordsInOneReadAndARecordAByteAtATime() throws Exception {
         Tls13RecordLayer[] p = pair(Tls13Suite.TLS_AES_128_GCM_SHA256);

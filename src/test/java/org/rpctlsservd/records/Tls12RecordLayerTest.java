@@ -126,6 +126,32 @@ class Tls12RecordLayerTest {
         }
     }
 
+    /** As RecordLayerTest's: after {@code quiet()} the next records make their ciphers again and are the same bytes. */
+    @ParameterizedTest
+    @EnumSource(Tls12Suite.class)
+    void aQuietSessionGivesUpItsCipherObjectsAndGoesOnAsBefore(Tls12Suite suite) throws Exception {
+        Tls12RecordLayer[] quiet = pair(suite, 5, 9);
+        Tls12RecordLayer[] busy = pair(suite, 5, 9);
+        byte[] plain = filled(2 * RecordLayer.MAX_PLAINTEXT + 7, 8);
+        ByteBuffer before = ByteBuffer.allocate(4 * RecordLayer.MAX_RECORD);
+        quiet[1].seal(ByteBuffer.wrap(plain), before);
+        busy[1].seal(ByteBuffer.wrap(plain), ByteBuffer.allocate(4 * RecordLayer.MAX_RECORD));
+        Wire.feed(quiet[0], Wire.bytes(before), new Wire.Recorder());
+        Wire.feed(busy[0], Wire.bytes(before), new Wire.Recorder());
+        quiet[0].quiet();
+        quiet[1].quiet();
+        assertFalse(quiet[0].readCipher().holdsCipher() || quiet[1].writeCipher().holdsCipher(), "no cipher objects held");
+        ByteBuffer after = ByteBuffer.allocate(4 * RecordLayer.MAX_RECORD);
+        ByteBuffer busyAfter = ByteBuffer.allocate(4 * RecordLayer.MAX_RECORD);
+        quiet[1].seal(ByteBuffer.wrap(plain), after);
+        busy[1].seal(ByteBuffer.wrap(plain), busyAfter);
+        assertArrayEquals(Wire.bytes(busyAfter), Wire.bytes(after), "the records sealed after the quiet are the same bytes");
+        Wire.Recorder got = new Wire.Recorder();
+        Wire.feed(quiet[0], Wire.bytes(after), got);
+        assertArrayEquals(plain, got.data.toByteArray());
+        assertTrue(quiet[0].readCipher().holdsCipher());
+    }
+
     @Test
     void closeNotifyAndWarningsAndFatalAlerts() throws Exception {
         Tls12RecordLayer[] p = pair(Tls12Suite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, 0, 0);
