@@ -231,6 +231,7 @@ abstract class MemberBase implements Member, Connection.Events {
     public void quiet() {
         if (tlsStage().quiet()) {
             c.services.stats().quietedOne();
+            Metrics.quiet();
         }
     }
 

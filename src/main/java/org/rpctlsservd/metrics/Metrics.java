@@ -70,6 +70,10 @@ public final class Metrics {
     private static final CounterDataPoint TO_BACKEND = RELAY_BYTES.labelValues("to_backend");
     private static final CounterDataPoint TO_CLIENT = RELAY_BYTES.labelValues("to_client");
 
+    static final Counter QUIET = Counter.builder().name("rpctlssd_frontend_quiet_total")
+            .help("Times a front-end TLS session, quiet for 2 s, gave up its record ciphers' objects until its next record")
+            .build();
+
     static final Counter RPC_REJECTS = Counter.builder().name("rpctlssd_rpc_rejects_total")
             .help("RPC calls answered with anything but SUCCESS, by the service or the front end itself (RFC 5531 accept and reject statuses)")
             .labelNames("reason").build();
@@ -177,6 +181,12 @@ public final class Metrics {
         registry.register(RELOADS);
         registry.register(SHED);
         registry.register(REFUSED);
+        registry.register(QUIET);
+    }
+
+    /** A quiet TLS session gave up its cipher objects. */
+    public static void quiet() {
+        QUIET.inc();
     }
 
     /** The front end refused a client's call ({@code reply} false) or dropped its reply to a backend callback. */
