@@ -1,0 +1,83 @@
+package org.rpctlsservd.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.rpctlsservd.support.Await;
+import org.rpctlsservd.support.DaemonProcess;
+
+/**
+ * After package, the daemon as it ships (launcher, runnable jar): where its AES-GCM records are
+ * protected, said once it serves (the native provider loads after READY=1), and
+ * -Drpctlsservd.recordCrypto as an administrator would give it in RPCTLSSERVD_JAVA_OPTS.
+ */
+class RecordCryptoIT {
+    private static final String LINE = "record protection: AES-GCM on ";
+
+    @TempDir
+    Path tmp;
+
+    private String[] args(String name) {
+        return new String[] {"-d", "--throwaway-cert", "--no-rpcbind", "--pidfile", tmp.resolve(name + ".pid").toString(),
+                "--rpc-socket", tmp.resolve(name + ".sock").toString()};
+    }
+
+    /** The daemon's log once it said where AES-GCM runs; that line comes after the one saying it serves. */
+    private static String choiceLogged(DaemonProcess d) {
+        Await.until(() -> d.log().contains(LINE), "the record protection line: " + d.log(), 60);
+        String log = d.log();
+        assertTrue(log.indexOf(DaemonProcess.SERVING) < log.indexOf(LINE), "said after it serves: " + log);
+        return log;
+    }
+
+    /** Whether the daemon's process has AWS-LC's library (the native provider's) mapped, as /proc shows it. */
+    private static boolean nativeLibraryMapped(DaemonProcess d) throws Exception {
+        return Files.readString(Path.of("/proc", String.valueOf(d.pid()), "maps")).contains("amazonCorrettoCryptoProvider");
+    }
+
+    @Test
+    void asItShipsAesGcmRecordsGoOnTheAmazonCorrettoCryptoProvider() throws Exception {
+        try (DaemonProcess d = DaemonProcess.start(tmp.resolve("auto"), List.of(), List.of(), args("auto"))) {
+            String log = choiceLogged(d);
+            assertTrue(log.matches("(?s).*" + LINE + "AmazonCorrettoCryptoProvider 2\\.5\\.0 \\(AWS-LC [^)]+\\); "
+                    + "ChaCha20-Poly1305 on SunJCE\n.*"), log);
+            assertTrue(nativeLibraryMapped(d), "its native library is loaded");
+            assertTrue(d.process.isAlive(), log);
+        }
+    }
+
+    @Test
+    void withRecordCryptoJdkTheyGoOnSunJceAndTheNativeProviderIsNotLoaded() throws Exception {
+        try (DaemonProcess d = DaemonProcess.start(tmp.resolve("jdk"), List.of("-Drpctlsservd.recordCrypto=jdk"), List.of(),
+                args("jdk"))) {
+            String log = choiceLogged(d);
+            assertTrue(log.contains(LINE + "SunJCE (-Drpctlsservd.recordCrypto=jdk); ChaCha20-Poly1305 on SunJCE"), log);
+            assertFalse(log.contains("AmazonCorrettoCryptoProvider"), log);
+            assertFalse(nativeLibraryMapped(d), "its native library is not loaded");
+        }
+    }
+
+    @Test
+    void aBadRecordCryptoValueStopsTheStartWithStatusOneAndSaysWhatIsAllowed() throws Exception {
+        Path dir = tmp.resolve("bogus");
+        Process p = DaemonProcess.launch(dir, List.of("-Drpctlsservd.recordCrypto=bogus"), List.of(), args("bogus"));
+        try {
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the daemon stops at once");
+            String log = Files.readString(dir.resolve("daemon.log"));
+            assertEquals(1, p.exitValue(), log);
+            assertTrue(log.contains("-Drpctlsservd.recordCrypto=bogus: the values are auto and jdk"), log);
+            assertFalse(log.contains(DaemonProcess.SERVING), "it never served: " + log);
+            assertFalse(Files.exists(tmp.resolve("bogus.pid")), "its pid file is gone");
+            assertFalse(Files.exists(tmp.resolve("bogus.sock")), "no RPC socket was made");
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+}
