@@ -78,7 +78,12 @@ public final class Providers {
             loading = true;
         }
         Thread t = new Thread(() -> {
-            Choice c = choose(setting, SUN_JCE, Accp::load);
+            Choice c;
+            try {
+                c = choose(setting, SUN_JCE, Accp::load);
+            } catch (Throwable e) { // an Error from native code: the JDK's cipher, and the line says why
+                c = new Choice(SUN_JCE, "the JDK's (loading the native provider failed: " + e + ")");
+            }
             synchronized (LOCK) {
                 aesGcm = c;
                 loading = false;
@@ -152,15 +157,33 @@ public final class Providers {
 
     /** The Amazon Corretto Crypto Provider, or why not: its jar absent, or its native library not loaded here. */
     record Accp(Provider provider, String version, String error) {
-        /** Loads it and runs its self-tests (known answers of each algorithm, once): a provider that fails them is not used. */
+        /**
+         * Loads it, runs its self-tests (known answers of each algorithm, once) and seals and opens
+         * one record through the JCA as the record layers will: a provider that fails any of it is
+         * not used (a JDK that authenticates providers, as Oracle's does, refuses this one, whose
+         * jar signature the packaged jar does not keep).
+         */
         static Accp load() {
             try {
                 com.amazon.corretto.crypto.provider.AmazonCorrettoCryptoProvider p =
                         com.amazon.corretto.crypto.provider.AmazonCorrettoCryptoProvider.INSTANCE;
                 p.assertHealthy();
+                trial(p);
                 return new Accp(p, p.getName() + " " + p.getVersionStr() + " (" + p.getAwsLcVersionStr() + ")", null);
-            } catch (LinkageError | RuntimeException e) {
+            } catch (LinkageError | RuntimeException | GeneralSecurityException e) {
                 return new Accp(null, null, String.valueOf(e));
+            }
+        }
+
+        private static void trial(Provider p) throws GeneralSecurityException {
+            javax.crypto.spec.SecretKeySpec key = new javax.crypto.spec.SecretKeySpec(new byte[16], "AES");
+            javax.crypto.spec.GCMParameterSpec nonce = new javax.crypto.spec.GCMParameterSpec(128, new byte[12]);
+            Cipher c = Cipher.getInstance("AES/GCM/NoPadding", p);
+            c.init(Cipher.ENCRYPT_MODE, key, nonce);
+            byte[] sealed = c.doFinal(new byte[] {1, 2, 3});
+            c.init(Cipher.DECRYPT_MODE, key, nonce);
+            if (!java.util.Arrays.equals(new byte[] {1, 2, 3}, c.doFinal(sealed))) {
+                throw new GeneralSecurityException("a sealed record did not open to what was sealed");
             }
         }
     }
