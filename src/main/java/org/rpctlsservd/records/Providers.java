@@ -27,6 +27,8 @@ public final class Providers {
     /** Null until chosen: by {@link #loadInBackground}, or by the first cipher asked for (tests and tools). */
     private static volatile Choice aesGcm;
     private static boolean loading;
+    /** Moves on when the choice changes (the background load done): each record cipher then makes its cipher object anew. */
+    private static volatile int generation;
 
     private Providers() {
     }
@@ -86,12 +88,22 @@ public final class Providers {
             }
             synchronized (LOCK) {
                 aesGcm = c;
+                renewed();
                 loading = false;
             }
             report.accept(describe(c));
         }, "record-crypto-load");
         t.setDaemon(true);
         t.start();
+    }
+
+    /** The ciphers made so far are to be made again at their next record (sessions begun while the native provider loaded move to it). */
+    static void renewed() {
+        generation++;
+    }
+
+    static int generation() {
+        return generation;
     }
 
     /** The daemon's start checks the setting before anything else: a bad value stops it with this message. */

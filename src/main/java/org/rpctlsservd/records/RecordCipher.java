@@ -21,6 +21,8 @@ final class RecordCipher {
     private final Tls13Suite suite;
     /** Null while the session is quiet ({@link #release}): made again for its next record. */
     private Cipher cipher;
+    /** Providers' generation the cipher object was made in: a later one (the native provider loaded) makes it anew. */
+    private int generation;
     private final int mode;
     private byte[] secret;
     private SecretKeySpec key;
@@ -81,7 +83,8 @@ final class RecordCipher {
             nonce[IV - 1 - i] ^= (byte) (seq >>> (8 * i));
         }
         AlgorithmParameterSpec spec = suite.gcm() ? new GCMParameterSpec(TAG * 8, nonce) : new IvParameterSpec(nonce);
-        if (cipher == null) {
+        if (cipher == null || generation != Providers.generation()) {
+            generation = Providers.generation();
             cipher = Providers.recordCipher(suite.transformation);
         }
         cipher.init(mode, key, spec);
@@ -115,6 +118,10 @@ final class RecordCipher {
     /** True while it holds a cipher object (for tests of {@link #release}). */
     boolean holdsCipher() {
         return cipher != null;
+    }
+
+    Cipher cipherForTest() {
+        return cipher;
     }
 
     long sequence() {

@@ -20,6 +20,8 @@ final class Tls12Cipher {
     private final Tls12Suite suite;
     /** Null while the session is quiet ({@link #release}): made again for its next record. */
     private Cipher cipher;
+    /** Providers' generation the cipher object was made in: a later one (the native provider loaded) makes it anew. */
+    private int generation;
     private final int mode;
     private final SecretKeySpec key;
     private final byte[] iv;
@@ -71,7 +73,8 @@ final class Tls12Cipher {
         aad[11] = (byte) (plaintextLength >>> 8);
         aad[12] = (byte) plaintextLength;
         AlgorithmParameterSpec spec = suite.gcm() ? new GCMParameterSpec(RecordCipher.TAG * 8, nonce) : new IvParameterSpec(nonce);
-        if (cipher == null) {
+        if (cipher == null || generation != Providers.generation()) {
+            generation = Providers.generation();
             cipher = Providers.recordCipher(suite.transformation);
         }
         cipher.init(mode, key, spec);
@@ -113,5 +116,9 @@ final class Tls12Cipher {
 
     boolean holdsCipher() {
         return cipher != null;
+    }
+
+    Cipher cipherForTest() {
+        return cipher;
     }
 }

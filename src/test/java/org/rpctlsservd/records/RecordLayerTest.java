@@ -84,6 +84,20 @@ class RecordLayerTest {
         assertArrayEquals(first, back.data.toByteArray());
     }
 
+    /** When the provider choice changes (the daemon's background load done), each cipher makes its object anew at its next record. */
+    @Test
+    void aSessionMovesToANewProviderChoiceAtItsNextRecord() throws Exception {
+        Tls13RecordLayer[] p = pair(Tls13Suite.TLS_AES_128_GCM_SHA256);
+        Wire.feed(p[1], sealAll(p[0], data(100, 1), 0), new Wire.Recorder());
+        javax.crypto.Cipher before = p[0].writeCipher().cipherForTest();
+        Providers.renewed();
+        byte[] plain = data(30_000, 2);
+        Wire.Recorder got = new Wire.Recorder();
+        Wire.feed(p[1], sealAll(p[0], plain, 0), got);
+        assertArrayEquals(plain, got.data.toByteArray());
+        assertTrue(before != p[0].writeCipher().cipherForTest(), "a new cipher object for the new choice");
+    }
+
     @Test
     void severalRecordsInOneReadAndARecordAByteAtATime() throws Exception {
         Tls13RecordLayer[] p = pair(Tls13Suite.TLS_AES_128_GCM_SHA256);
