@@ -40,7 +40,7 @@ import org.rpctlsservd.support.TestPki;
  * server side and client side, ganesha (found in its namespace with {@code ip netns pids}), and
  * libnfs (nfs-cp, nfs-cat: this JVM's reaped children). Ganesha's export and the files are on a tmpfs (/dev/shm),
  * so the disk is not what is measured. Before the rounds each path writes and reads the file once,
- * checking the SHA-256 of what ganesha stored and of what was read; then BENCH_WARMUP (default 4) more
+ * checking the SHA-256 of what ganesha stored and of what was read; then BENCH_WARMUP (default 12) more
  * untimed copies through the daemons warm their JIT, so the rounds measure a daemon's steady state.
  * Not a test. Arguments: [MiB per copy, default 256] [rounds, default 3]; BENCH_DAEMON_JVM adds JVM
  * options to the daemon; BENCH_THREADS=1 also prints the daemon's CPU by kind of thread.
@@ -203,8 +203,9 @@ public final class NfsBench {
         System.out.println("SHA-256 of what ganesha stored and of what was read back checked on each path; TLS 1.3, each side's default suite: "
                 + suites(connector.log()) + " through the connector");
         // The daemons' JIT compiles for some seconds of traffic: more untimed copies through them first
-        // (BENCH_WARMUP, default 4), so that the rounds measure the steady state a long-running daemon is in
-        int warmups = Integer.parseInt(System.getenv().getOrDefault("BENCH_WARMUP", "4"));
+        // (BENCH_WARMUP, default 12: after 4, C2 still took 0.15-0.23 ms per MB of the rounds; after 12, 0.08), so that
+        // the rounds measure the steady state a long-running daemon is in
+        int warmups = Integer.parseInt(System.getenv().getOrDefault("BENCH_WARMUP", "12"));
         for (int i = 0; i < warmups; i++) {
             String name = "warm-" + i + "-" + System.nanoTime();
             String nfs = url.get(Way.FRONT_END)[0] + name + url.get(Way.FRONT_END)[1];
