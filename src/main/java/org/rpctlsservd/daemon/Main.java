@@ -244,8 +244,8 @@ public final class Main {
         }
         LOG.info("starting (pid " + ProcessHandle.current().pid() + ")");
         try {
-            Providers.checkSetting();
-        } catch (IllegalArgumentException e) {
+            Providers.prepare();
+        } catch (IllegalArgumentException | java.security.GeneralSecurityException e) {
             LOG.severe(e.getMessage());
             closePid(pidFile);
             return 1;

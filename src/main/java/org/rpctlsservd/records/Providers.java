@@ -106,9 +106,20 @@ public final class Providers {
         return generation;
     }
 
-    /** The daemon's start checks the setting before anything else: a bad value stops it with this message. */
-    public static void checkSetting() {
+    /**
+     * The daemon's start, before it serves: checks the setting (a bad value stops it with the
+     * IllegalArgumentException's message) and initialises the JDK's JCA for ciphers now. Its first use
+     * reads the JDK's policy files; failing that, as under a flood that has taken every descriptor,
+     * leaves javax.crypto unusable for the life of the JVM (JceSecurity's class initialisation is not
+     * retried), and with it every record cipher. Throws GeneralSecurityException if the JDK has no
+     * AES-GCM at all.
+     */
+    public static void prepare() throws GeneralSecurityException {
         checkSetting(setting());
+        // the JDK's, by name: asking cipher() would load the native provider here, which the start must not wait for
+        Cipher c = SUN_JCE != null ? Cipher.getInstance("AES/GCM/NoPadding", SUN_JCE) : Cipher.getInstance("AES/GCM/NoPadding");
+        c.getBlockSize();
+        mac("HmacSHA256");
     }
 
     static String describe(Choice c) {

@@ -499,14 +499,21 @@ class HostileLoadIT {
                 s.close();
             }
             sockets.clear();
-            Await.until(() -> {
-                try {
-                    goodClient(d.frontEndPort);
-                    return true;
-                } catch (Exception | AssertionError e) {
-                    return false;
-                }
-            }, "good clients served again once descriptors are free", 30);
+            java.util.concurrent.atomic.AtomicReference<Throwable> lastFailure = new java.util.concurrent.atomic.AtomicReference<>();
+            try {
+                Await.until(() -> {
+                    try {
+                        goodClient(d.frontEndPort);
+                        return true;
+                    } catch (Exception | AssertionError e) {
+                        lastFailure.set(e);
+                        return false;
+                    }
+                }, "good clients served again once descriptors are free", 30);
+            } catch (AssertionError e) {
+                AssertionError why = new AssertionError(e.getMessage() + "; the daemon's log:\n" + d.log(), lastFailure.get());
+                throw why;
+            }
             assertWhole(d);
         }
     }
