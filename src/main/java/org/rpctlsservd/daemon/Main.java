@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.rpctlsservd.cli.Cli;
 import org.rpctlsservd.cli.Config;
@@ -179,6 +180,16 @@ public final class Main {
 
     static int run(String[] args, PrintStream out, PrintStream err, Signals signals, Kind kind) {
         String progname = System.getProperty("rpctlsservd.progname", kind.defaultProgname());
+        // The JCA's first use overlaps the parsing and checks below; the start waits for it (Providers.prepare).
+        Thread jca = new Thread(() -> {
+            try {
+                Providers.prepare();
+            } catch (RuntimeException | java.security.GeneralSecurityException e) {
+                // said by the start's own call, where it stops the daemon
+            }
+        }, "jca-init");
+        jca.setDaemon(true);
+        jca.start();
         Cli cli = Cli.forThisHost(kind.side(), progname);
         if (Cli.wantsHelp(args)) {
             out.print(cli.help());
@@ -244,7 +255,14 @@ public final class Main {
         }
         LOG.info("starting (pid " + ProcessHandle.current().pid() + ")");
         try {
-            Providers.prepare();
+            if (jca.isAlive()) {
+                jca.join(TimeUnit.SECONDS.toMillis(10));
+            }
+            Providers.prepare(); // at once when the thread did it; else here, with its error
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            closePid(pidFile);
+            return 1;
         } catch (IllegalArgumentException | java.security.GeneralSecurityException e) {
             LOG.severe(e.getMessage());
             closePid(pidFile);

@@ -116,10 +116,11 @@ public final class Providers {
      */
     public static void prepare() throws GeneralSecurityException {
         checkSetting(setting());
-        // the JDK's, by name: asking cipher() would load the native provider here, which the start must not wait for
-        Cipher c = SUN_JCE != null ? Cipher.getInstance("AES/GCM/NoPadding", SUN_JCE) : Cipher.getInstance("AES/GCM/NoPadding");
-        c.getBlockSize();
-        mac("HmacSHA256");
+        // The least that initialises JceSecurity (its policy files): a cipher or a MAC costs the start 50 ms more.
+        if (Cipher.getMaxAllowedKeyLength("AES") < 256) {
+            throw new GeneralSecurityException("the JDK's crypto policy limits AES keys to "
+                    + Cipher.getMaxAllowedKeyLength("AES") + " bits: AES-256 suites cannot work");
+        }
     }
 
     static String describe(Choice c) {
