@@ -19,10 +19,7 @@ final class RecordCipher {
     static final int IV = 12;
 
     private final Tls13Suite suite;
-    /** Null while the session is quiet ({@link #release}): made again for its next record. */
-    private Cipher cipher;
-    /** Providers' generation the cipher object was made in: a later one (the native provider loaded) makes it anew. */
-    private int generation;
+    private final CipherSlot cipher;
     private final int mode;
     private byte[] secret;
     private SecretKeySpec key;
@@ -40,6 +37,7 @@ final class RecordCipher {
         }
         this.suite = suite;
         this.mode = Providers.cipherMode(encrypt);
+        this.cipher = new CipherSlot(suite.transformation);
         this.secret = trafficSecret.clone();
         this.seq = firstSequence;
         derive();
@@ -49,7 +47,8 @@ final class RecordCipher {
     RecordCipher(Tls13Suite suite, byte[] key, byte[] iv, boolean encrypt) throws GeneralSecurityException {
         this.suite = suite;
         this.mode = Providers.cipherMode(encrypt);
-        this.cipher = Providers.cipher(suite.transformation);
+        this.cipher = new CipherSlot(suite.transformation);
+        this.cipher.set(Providers.cipher(suite.transformation));
         this.secret = new byte[suite.hashLength];
         this.key = new SecretKeySpec(key, suite.keyAlgorithm);
         this.iv = iv.clone();
@@ -83,21 +82,18 @@ final class RecordCipher {
             nonce[IV - 1 - i] ^= (byte) (seq >>> (8 * i));
         }
         AlgorithmParameterSpec spec = suite.gcm() ? new GCMParameterSpec(TAG * 8, nonce) : new IvParameterSpec(nonce);
-        if (cipher == null || generation != Providers.generation()) {
-            generation = Providers.generation();
-            cipher = Providers.recordCipher(suite.transformation);
-        }
-        cipher.init(mode, key, spec);
-        cipher.updateAAD(header);
+        Cipher c = cipher.forRecord();
+        c.init(mode, key, spec);
+        c.updateAAD(header);
     }
 
     int update(ByteBuffer src, ByteBuffer dst) throws GeneralSecurityException {
-        return cipher.update(src, dst);
+        return cipher.current().update(src, dst);
     }
 
     /** Ends the record begun by {@link #start}; only a record that passed moves the sequence on. */
     int finish(ByteBuffer src, ByteBuffer dst) throws GeneralSecurityException {
-        int n = cipher.doFinal(src, dst);
+        int n = cipher.current().doFinal(src, dst);
         records++;
         if (++seq == 0) {
             exhausted = true;
@@ -105,23 +101,18 @@ final class RecordCipher {
         return n;
     }
 
-    /**
-     * Gives up the cipher object (about 0.7 KB of heap on SunJCE; on the native provider 0.5 KB and
-     * 1 KB of native context) while the session is quiet; key, iv and sequence number stay.
-     */
+    /** Gives up the cipher object while the session is quiet ({@link CipherSlot#release}); key, iv and sequence number stay. */
     boolean release() {
-        boolean held = cipher != null;
-        cipher = null;
-        return held;
+        return cipher.release();
     }
 
     /** True while it holds a cipher object (for tests of {@link #release}). */
     boolean holdsCipher() {
-        return cipher != null;
+        return cipher.held();
     }
 
     Cipher cipherForTest() {
-        return cipher;
+        return cipher.current();
     }
 
     long sequence() {

@@ -18,10 +18,7 @@ final class Tls12Cipher {
     static final int AAD = 13;
 
     private final Tls12Suite suite;
-    /** Null while the session is quiet ({@link #release}): made again for its next record. */
-    private Cipher cipher;
-    /** Providers' generation the cipher object was made in: a later one (the native provider loaded) makes it anew. */
-    private int generation;
+    private final CipherSlot cipher;
     private final int mode;
     private final SecretKeySpec key;
     private final byte[] iv;
@@ -37,6 +34,7 @@ final class Tls12Cipher {
         }
         this.suite = suite;
         this.mode = Providers.cipherMode(encrypt);
+        this.cipher = new CipherSlot(suite.transformation);
         this.key = new SecretKeySpec(key, suite.keyAlgorithm);
         this.iv = iv.clone();
         this.seq = firstSequence;
@@ -73,12 +71,9 @@ final class Tls12Cipher {
         aad[11] = (byte) (plaintextLength >>> 8);
         aad[12] = (byte) plaintextLength;
         AlgorithmParameterSpec spec = suite.gcm() ? new GCMParameterSpec(RecordCipher.TAG * 8, nonce) : new IvParameterSpec(nonce);
-        if (cipher == null || generation != Providers.generation()) {
-            generation = Providers.generation();
-            cipher = Providers.recordCipher(suite.transformation);
-        }
-        cipher.init(mode, key, spec);
-        cipher.updateAAD(aad);
+        Cipher c = cipher.forRecord();
+        c.init(mode, key, spec);
+        c.updateAAD(aad);
     }
 
     /** The explicit nonce of the record being sealed (GCM): its 8 bytes go in front of the ciphertext. */
@@ -90,7 +85,7 @@ final class Tls12Cipher {
 
     /** Ends the record begun by {@link #start}; only a record that passed moves the sequence on. */
     int finish(ByteBuffer src, ByteBuffer dst) throws GeneralSecurityException {
-        int n = cipher.doFinal(src, dst);
+        int n = cipher.current().doFinal(src, dst);
         if (++seq == 0) {
             exhausted = true;
         }
@@ -107,18 +102,12 @@ final class Tls12Cipher {
         }
     }
 
-    /** Gives up the cipher object while the session is quiet, as {@link RecordCipher#release} does. */
+    /** Gives up the cipher object while the session is quiet ({@link CipherSlot#release}). */
     boolean release() {
-        boolean held = cipher != null;
-        cipher = null;
-        return held;
+        return cipher.release();
     }
 
     boolean holdsCipher() {
-        return cipher != null;
-    }
-
-    Cipher cipherForTest() {
-        return cipher;
+        return cipher.held();
     }
 }
