@@ -184,8 +184,7 @@ public final class Main {
         Thread jca = new Thread(() -> {
             try {
                 Providers.prepare();
-            } catch (RuntimeException | java.security.GeneralSecurityException e) {
-                // said by the start's own call, where it stops the daemon
+            } catch (Throwable e) { // said by the start's own call, where it stops the daemon
             }
         }, "jca-init");
         jca.setDaemon(true);
@@ -207,6 +206,12 @@ public final class Main {
             return 1;
         }
         boolean detached = System.getenv(DETACHED_ENV) != null;
+        try {
+            Providers.checkSetting(); // on the terminal, before --check says valid or the daemon detaches
+        } catch (IllegalArgumentException e) {
+            err.println(progname + ": " + e.getMessage());
+            return 1;
+        }
         List<String> warnings = List.of();
         Starter start = () -> kind.start(config); // a detached child reads everything itself
         if (!detached || config.checkOnly()) {
@@ -261,9 +266,10 @@ public final class Main {
             Providers.prepare(); // at once when the thread did it; else here, with its error
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            LOG.severe("interrupted while starting");
             closePid(pidFile);
             return 1;
-        } catch (IllegalArgumentException | java.security.GeneralSecurityException e) {
+        } catch (IllegalArgumentException | java.security.GeneralSecurityException | LinkageError | SecurityException e) {
             LOG.severe(e.getMessage());
             closePid(pidFile);
             return 1;
@@ -300,10 +306,12 @@ public final class Main {
     }
 
     /** The -Xmx/-Xms the launcher gave this JVM, passed on to the detached child. */
-    private static List<String> heapOptions() {
+    /** The parent's JVM options the detached child needs too: the heap, and settings of ours (-Drpctlsservd.recordCrypto) and java.io.tmpdir. */
+    private static List<String> childOptions() {
         List<String> out = new ArrayList<>();
         for (String a : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (a.startsWith("-Xmx") || a.startsWith("-Xms") || a.startsWith("-XX:MaxRAMPercentage")) {
+            if (a.startsWith("-Xmx") || a.startsWith("-Xms") || a.startsWith("-XX:MaxRAMPercentage")
+                    || (a.startsWith("-Drpctlsservd.") && !a.startsWith("-Drpctlsservd.progname=")) || a.startsWith("-Djava.io.tmpdir=")) {
                 out.add(a);
             }
         }
@@ -335,7 +343,7 @@ public final class Main {
         cmd.add(java);
         cmd.add("-XX:+ExitOnOutOfMemoryError");
         cmd.add(TOKEN_LABELS);
-        cmd.addAll(heapOptions());
+        cmd.addAll(childOptions());
         cmd.add("-Drpctlsservd.progname=" + progname);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));

@@ -17,7 +17,7 @@ public final class FrontEndStats {
     private final AtomicInteger pauses = new AtomicInteger();
     private final AtomicLong peakQueued = new AtomicLong();
     private final AtomicInteger portsExhausted = new AtomicInteger();
-    private final AtomicInteger quieted = new AtomicInteger();
+    private final AtomicLong quieted = new AtomicLong();
     /** Clients closed to protect the others, by reason (counted where they are marked, with the metric). */
     private final Map<Shed, AtomicInteger> shed = new EnumMap<>(Shed.class);
 
@@ -53,7 +53,7 @@ public final class FrontEndStats {
     }
 
     /** Times a quiet TLS session gave up its cipher objects (IdleSweep.QUIET_NANOS). */
-    public int quieted() {
+    public long quieted() {
         return quieted.get();
     }
 

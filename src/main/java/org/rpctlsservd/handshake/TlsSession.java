@@ -388,7 +388,13 @@ public final class TlsSession implements Session, EstablishedSession {
         }
         ByteBuffer dst = room.take(layer.sealedLength(plain.remaining()));
         int at = dst.position();
-        layer.seal(plain, dst);
+        try {
+            layer.seal(plain, dst);
+        } catch (IllegalStateException e) {
+            // the cipher could not be made or run (a provider out of native memory, a used-up sequence): the connection ends
+            closed = true;
+            throw new IOException("sealing a record failed: " + e.getMessage(), e);
+        }
         out.accept(dst.array(), dst.arrayOffset() + at, dst.position() - at);
     }
 
@@ -597,27 +603,30 @@ public final class TlsSession implements Session, EstablishedSession {
         if (closed) {
             return;
         }
-        if (!shutoff && layer != null) {
-            answer(TlsAlertException.CLOSE_NOTIFY, (b, off, len) -> write(ByteBuffer.wrap(b, off, len))); // unless sent already
-            try {
-                channel.shutdownOutput();
-            } catch (IOException e) {
-                LOG.fine(() -> "shutdown: " + e.getMessage());
+        try {
+            if (!shutoff && layer != null) {
+                answer(TlsAlertException.CLOSE_NOTIFY, (b, off, len) -> write(ByteBuffer.wrap(b, off, len))); // unless sent already
+                try {
+                    channel.shutdownOutput();
+                } catch (IOException e) {
+                    LOG.fine(() -> "shutdown: " + e.getMessage());
+                }
+            } else if (!shutoff) {
+                try {
+                    protocol.close(); // queues our close_notify unless one was sent already
+                } catch (IOException e) {
+                    LOG.fine(() -> "close_notify: " + e.getMessage());
+                }
+                flushQuietly();
+                try {
+                    channel.shutdownOutput();
+                } catch (IOException e) {
+                    LOG.fine(() -> "shutdown: " + e.getMessage());
+                }
             }
-        } else if (!shutoff) {
-            try {
-                protocol.close(); // queues our close_notify unless one was sent already
-            } catch (IOException e) {
-                LOG.fine(() -> "close_notify: " + e.getMessage());
-            }
-            flushQuietly();
-            try {
-                channel.shutdownOutput();
-            } catch (IOException e) {
-                LOG.fine(() -> "shutdown: " + e.getMessage());
-            }
+        } finally {
+            closeChannel(); // even when sealing the close_notify failed: the socket has an end
         }
-        closeChannel();
     }
 
     /**

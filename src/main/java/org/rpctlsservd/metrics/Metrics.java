@@ -71,7 +71,7 @@ public final class Metrics {
     private static final CounterDataPoint TO_CLIENT = RELAY_BYTES.labelValues("to_client");
 
     static final Counter QUIET = Counter.builder().name("rpctlssd_frontend_quiet_total")
-            .help("Times a front-end TLS session, quiet for 2 s, gave up its record ciphers' objects until its next record")
+            .help("Times a TLS session of the front end or the connector, quiet for 2 s, gave up its record ciphers' objects until its next record")
             .build();
 
     static final Counter RPC_REJECTS = Counter.builder().name("rpctlssd_rpc_rejects_total")

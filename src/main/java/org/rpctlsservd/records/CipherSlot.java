@@ -1,5 +1,6 @@
 package org.rpctlsservd.records;
 
+import java.security.GeneralSecurityException;
 import javax.crypto.Cipher;
 
 /**
@@ -17,12 +18,16 @@ final class CipherSlot {
         this.transformation = transformation;
     }
 
-    /** The cipher for the record beginning now. */
-    Cipher forRecord() {
+    /**
+     * The cipher for the record beginning now. A provider that cannot make one (its native memory
+     * exhausted, say) throws GeneralSecurityException, which ends the connection as a failed record.
+     */
+    Cipher forRecord() throws GeneralSecurityException {
         int now = Providers.generation();
         if (cipher == null || generation != now) {
+            cipher = null;
+            cipher = Providers.cipher(transformation);
             generation = now;
-            cipher = Providers.recordCipher(transformation);
         }
         return cipher;
     }

@@ -27,6 +27,8 @@ public final class Providers {
     /** Null until chosen: by {@link #loadInBackground}, or by the first cipher asked for (tests and tools). */
     private static volatile Choice aesGcm;
     private static boolean loading;
+    /** The daemon will load the native provider once ready ({@link #prepare}): until then records use SunJCE. */
+    private static boolean deferred;
     /** Moves on when the choice changes (the background load done): each record cipher then makes its cipher object anew. */
     private static volatile int generation;
 
@@ -74,7 +76,13 @@ public final class Providers {
         String setting = setting();
         checkSetting(setting);
         synchronized (LOCK) {
-            if (aesGcm != null || loading) {
+            deferred = false;
+            if (loading) {
+                return;
+            }
+            if (aesGcm != null) {
+                Choice chosen = aesGcm;
+                report.accept(describe(chosen));
                 return;
             }
             loading = true;
@@ -83,6 +91,12 @@ public final class Providers {
             Choice c;
             try {
                 c = choose(setting, SUN_JCE, Accp::load);
+            } catch (VirtualMachineError e) {
+                synchronized (LOCK) {
+                    loading = false;
+                    aesGcm = new Choice(SUN_JCE, "the JDK's");
+                }
+                throw e;
             } catch (Throwable e) { // an Error from native code: the JDK's cipher, and the line says why
                 c = new Choice(SUN_JCE, "the JDK's (loading the native provider failed: " + e + ")");
             }
@@ -106,6 +120,11 @@ public final class Providers {
         return generation;
     }
 
+    /** Checks the {@link #PROPERTY} setting alone: IllegalArgumentException with the message to show. */
+    public static void checkSetting() {
+        checkSetting(setting());
+    }
+
     /**
      * The daemon's start, before it serves: checks the setting (a bad value stops it with the
      * IllegalArgumentException's message) and initialises the JDK's JCA for ciphers now. Its first use
@@ -116,6 +135,9 @@ public final class Providers {
      */
     public static void prepare() throws GeneralSecurityException {
         checkSetting(setting());
+        synchronized (LOCK) {
+            deferred = true; // a record before READY (a client quick to reconnect) must not load it on a loop thread
+        }
         // The least that initialises JceSecurity (its policy files): a cipher or a MAC costs the start 50 ms more.
         if (Cipher.getMaxAllowedKeyLength("AES") < 256) {
             throw new GeneralSecurityException("the JDK's crypto policy limits AES keys to "
@@ -139,8 +161,8 @@ public final class Providers {
         }
         synchronized (LOCK) {
             if (aesGcm == null) {
-                if (loading) {
-                    return new Choice(SUN_JCE, "the JDK's (the native provider still loading)");
+                if (loading || deferred) {
+                    return new Choice(SUN_JCE, "the JDK's (the native provider not loaded yet)");
                 }
                 aesGcm = choose(setting(), SUN_JCE, Accp::load);
             }
@@ -156,18 +178,6 @@ public final class Providers {
     static Cipher cipher(String transformation) throws GeneralSecurityException {
         Provider p = transformation.startsWith("AES/GCM/") ? aesGcm().provider() : SUN_JCE;
         return p != null ? Cipher.getInstance(transformation, p) : Cipher.getInstance(transformation);
-    }
-
-    /**
-     * {@link #cipher} for the record layers, whose suites name transformations every JDK has: one
-     * missing is a broken JDK, not the caller's error, so it is not a checked exception.
-     */
-    static Cipher recordCipher(String transformation) {
-        try {
-            return cipher(transformation);
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException(transformation + " unavailable", e);
-        }
     }
 
     /** The Cipher mode of a record cipher that encrypts (seals) or decrypts (opens). */

@@ -80,4 +80,44 @@ class RecordCryptoIT {
             p.destroyForcibly();
         }
     }
+
+    /** Without -d the daemon detaches: the child it starts keeps the setting (and refuses a bad one before detaching, on the terminal). */
+    @Test
+    void detachedTheChildKeepsTheSettingAndABadOneIsRefusedBeforeDetaching() throws Exception {
+        String[] detached = java.util.Arrays.stream(args("detached")).filter(a -> !a.equals("-d")).toArray(String[]::new);
+        Process p = DaemonProcess.launch(tmp.resolve("detached"), List.of("-Drpctlsservd.recordCrypto=jdk"), List.of(), detached);
+        Path pidFile = tmp.resolve("detached.pid");
+        try {
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the parent returns once the child is started");
+            assertEquals(0, p.exitValue());
+            Await.until(() -> {
+                try {
+                    return Files.exists(pidFile) && !Files.readString(pidFile).isBlank();
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }, "the detached daemon's pid file", 60);
+            long child = Long.parseLong(Files.readString(pidFile).trim());
+            String cmdline = Files.readString(Path.of("/proc", String.valueOf(child), "cmdline")).replace('\0', ' ');
+            assertTrue(cmdline.contains("-Drpctlsservd.recordCrypto=jdk"), cmdline);
+            ProcessHandle.of(child).ifPresent(h -> {
+                h.destroy();
+                h.onExit().orTimeout(30, TimeUnit.SECONDS).join();
+            });
+        } finally {
+            p.destroyForcibly();
+        }
+        for (String[] a : List.of(detached, new String[] {"--check", "--throwaway-cert"})) {
+            Path dir = tmp.resolve("refused" + a.length);
+            Process bad = DaemonProcess.launch(dir, List.of("-Drpctlsservd.recordCrypto=bogus"), List.of(), a);
+            try {
+                assertTrue(bad.waitFor(60, TimeUnit.SECONDS));
+                String out = Files.readString(dir.resolve("daemon.log"));
+                assertEquals(1, bad.exitValue(), out);
+                assertTrue(out.contains("-Drpctlsservd.recordCrypto=bogus: the values are auto and jdk"), out);
+            } finally {
+                bad.destroyForcibly();
+            }
+        }
+    }
 }

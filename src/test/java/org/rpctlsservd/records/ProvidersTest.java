@@ -61,8 +61,8 @@ class ProvidersTest {
         Provider accp = loaded().provider();
         assertSame(accp, Providers.aesGcmProvider(), Providers.aesGcm().why());
         assertSame(accp, Providers.cipher("AES/GCM/NoPadding").getProvider());
-        assertSame(accp, Providers.recordCipher(Tls12Suite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384.transformation).getProvider());
-        assertSame(SUN_JCE, Providers.recordCipher(Tls13Suite.TLS_CHACHA20_POLY1305_SHA256.transformation).getProvider());
+        assertSame(accp, Providers.cipher(Tls12Suite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384.transformation).getProvider());
+        assertSame(SUN_JCE, Providers.cipher(Tls13Suite.TLS_CHACHA20_POLY1305_SHA256.transformation).getProvider());
         assertSame(SUN_JCE, Providers.mac("HmacSHA256").getProvider(), "HKDF's HMAC stays on SunJCE");
     }
 
