@@ -66,22 +66,8 @@ abstract class FramedRecordLayer implements RecordLayer {
             use(buffer);
         }
         int end = buffer.position();
-        int pending = HEADER;
         try {
-            while (!inboundClosed) {
-                int available = end - start;
-                if (available < HEADER) {
-                    pending = HEADER;
-                    break;
-                }
-                int length = checkHeader(start);
-                if (available < HEADER + length) {
-                    pending = HEADER + length;
-                    break;
-                }
-                openRecord(start, length, to);
-                start += HEADER + length;
-            }
+            start = openWhole(start, end, to);
         } catch (TlsAlertException e) {
             refused = e;
             inboundClosed = true;
@@ -93,7 +79,8 @@ abstract class FramedRecordLayer implements RecordLayer {
             // everything used, or the rest comes after the peer's close and is ignored (RFC 8446 section 6.1, RFC 5246 section 7.2.1)
             start = 0;
             buffer.clear();
-        } else if (start + pending > buffer.capacity()) {
+        } else if (start + (end - start < HEADER ? HEADER : HEADER + lengthAt(start)) > buffer.capacity()) {
+            // the record begun at start (its header checked already) would not fit behind it: to the front
             buffer.limit(end).position(start);
             buffer.compact();
             compacted += end - start;
@@ -101,6 +88,19 @@ abstract class FramedRecordLayer implements RecordLayer {
         } else {
             buffer.limit(buffer.capacity());
         }
+    }
+
+    /** Opens the whole records between {@code at} and {@code end} of the buffer in use; returns where the first one not yet whole begins. */
+    private int openWhole(int at, int end, Inbound to) throws TlsAlertException {
+        while (!inboundClosed && end - at >= HEADER) {
+            int length = checkHeader(at);
+            if (end - at < HEADER + length) {
+                break;
+            }
+            openRecord(at, length, to);
+            at += HEADER + length;
+        }
+        return at;
     }
 
     @Override
@@ -118,14 +118,7 @@ abstract class FramedRecordLayer implements RecordLayer {
         int at = buffer.position();
         int end = buffer.limit();
         try {
-            while (!inboundClosed && end - at >= HEADER) {
-                int length = checkHeader(at);
-                if (end - at < HEADER + length) {
-                    break;
-                }
-                openRecord(at, length, to);
-                at += HEADER + length;
-            }
+            at = openWhole(at, end, to);
         } catch (TlsAlertException e) {
             refused = e;
             inboundClosed = true;
@@ -136,9 +129,14 @@ abstract class FramedRecordLayer implements RecordLayer {
     }
 
     /** The record length of the header at {@code at} of {@link #in}, refused when no protected record of ours may have it. */
+    /** The length a record header at {@code at} announces. */
+    private int lengthAt(int at) {
+        return (in.get(at + 3) & 0xff) << 8 | in.get(at + 4) & 0xff;
+    }
+
     private int checkHeader(int at) throws TlsAlertException {
         int type = in.get(at) & 0xff;
-        int length = (in.get(at + 3) & 0xff) << 8 | in.get(at + 4) & 0xff;
+        int length = lengthAt(at);
         checkTypeAndVersion(type, at);
         if (length > maxCiphertext) {
             throw new TlsAlertException(RECORD_OVERFLOW, "a record of " + length + " bytes (" + ciphertextBound() + ")");
