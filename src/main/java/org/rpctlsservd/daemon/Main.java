@@ -291,6 +291,15 @@ public final class Main {
             Thread.currentThread().interrupt();
         }
         daemon.close();
+        try {
+            // A stop within a second of READY may find the native provider's library being copied out of the jar.
+            if (!Providers.stopLoading(java.time.Duration.ofSeconds(2))) {
+                LOG.warning("stopped while the native crypto provider was still loading: a temporary copy of its library may be"
+                        + " left in " + Providers.nativeCopyDirectory() + " (the next start removes it after a minute)");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         closePid(pidFile);
         return 0;
     }

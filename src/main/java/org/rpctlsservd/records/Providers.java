@@ -29,6 +29,8 @@ public final class Providers {
     private static boolean loading;
     /** The daemon will load the native provider once ready ({@link #prepare}): until then records use SunJCE. */
     private static boolean deferred;
+    /** A stop came before the background load copied the native library: it is not to begin (guarded by LOCK). */
+    private static boolean backgroundCancelled;
     /** Moves on when the choice changes (the background load done): each record cipher then makes its cipher object anew. */
     private static volatile int generation;
 
@@ -77,6 +79,7 @@ public final class Providers {
         checkSetting(setting);
         synchronized (LOCK) {
             deferred = false;
+            backgroundCancelled = false;
             if (loading) {
                 return;
             }
@@ -90,7 +93,11 @@ public final class Providers {
         Thread t = new Thread(() -> {
             Choice c;
             try {
-                c = choose(setting, SUN_JCE, Accp::load);
+                c = choose(setting, SUN_JCE, () -> Accp.load(() -> {
+                    synchronized (LOCK) {
+                        return !backgroundCancelled;
+                    }
+                }));
             } catch (VirtualMachineError e) {
                 synchronized (LOCK) {
                     loading = false;
@@ -101,14 +108,35 @@ public final class Providers {
                 c = new Choice(SUN_JCE, "the JDK's (loading the native provider failed: " + e + ")");
             }
             synchronized (LOCK) {
+                loading = false;
+                if (backgroundCancelled) {
+                    return; // stopping: nothing to say, and a later start in this JVM chooses afresh
+                }
                 aesGcm = c;
                 renewed();
-                loading = false;
             }
             report.accept(describe(c));
         }, "record-crypto-load");
         t.setDaemon(true);
         t.start();
+    }
+
+    /**
+     * For the daemon's stop: a background load that has not begun copying the native library out of
+     * the jar will not, and one copying it now is waited for, {@code timeout} at most, so that the
+     * copy it deletes once loaded is not left in the temporary directory. False when it still was
+     * copying (the message to log then says where the copy may be left).
+     */
+    public static boolean stopLoading(java.time.Duration timeout) throws InterruptedException {
+        synchronized (LOCK) {
+            backgroundCancelled = true;
+        }
+        return NativeCopies.awaitCopy(timeout);
+    }
+
+    /** Where the native provider's library is copied while it loads, for a message. */
+    public static java.nio.file.Path nativeCopyDirectory() {
+        return NativeCopies.directory();
     }
 
     /** The ciphers made so far are to be made again at their next record (sessions begun while the native provider loaded move to it). */
@@ -164,7 +192,7 @@ public final class Providers {
                 if (loading || deferred) {
                     return new Choice(SUN_JCE, "the JDK's (the native provider not loaded yet)");
                 }
-                aesGcm = choose(setting(), SUN_JCE, Accp::load);
+                aesGcm = choose(setting(), SUN_JCE, () -> Accp.load(() -> true));
             }
             return aesGcm;
         }
@@ -197,8 +225,12 @@ public final class Providers {
          * not used (a JDK that authenticates providers, as Oracle's does, refuses this one, whose
          * jar signature the packaged jar does not keep).
          */
-        static Accp load() {
+        static Accp load(java.util.function.BooleanSupplier wanted) {
             try {
+                NativeCopies.sweep(NativeCopies.directory(), NativeCopies.staleBefore());
+                if (!NativeCopies.whileCopying(wanted, Accp::initialiseClass)) {
+                    return new Accp(null, null, "the daemon stopped before it loaded");
+                }
                 com.amazon.corretto.crypto.provider.AmazonCorrettoCryptoProvider p =
                         com.amazon.corretto.crypto.provider.AmazonCorrettoCryptoProvider.INSTANCE;
                 p.assertHealthy();
@@ -206,6 +238,15 @@ public final class Providers {
                 return new Accp(p, p.getName() + " " + p.getVersionStr() + " (" + p.getAwsLcVersionStr() + ")", null);
             } catch (LinkageError | RuntimeException | GeneralSecurityException e) {
                 return new Accp(null, null, String.valueOf(e));
+            }
+        }
+
+        /** The provider's class initialisation, which copies its library out of the jar, loads it and deletes the copy. */
+        private static void initialiseClass() {
+            try {
+                Class.forName("com.amazon.corretto.crypto.provider.AmazonCorrettoCryptoProvider", true, Providers.class.getClassLoader());
+            } catch (ClassNotFoundException e) {
+                throw new NoClassDefFoundError(e.getMessage());
             }
         }
 

@@ -53,6 +53,46 @@ class RecordCryptoIT {
         }
     }
 
+    /** The native provider's loader leaves a copy of its library (10 MB) in the temporary directory when its JVM is stopped inside the load. */
+    private static long copiesIn(Path dir) throws Exception {
+        try (var found = Files.list(dir)) {
+            return found.filter(f -> f.getFileName().toString().startsWith("amazonCorrettoCryptoProviderNativeLibraries.")).count();
+        }
+    }
+
+    @Test
+    void stoppedAsSoonAsItServesItLeavesNoCopyOfTheNativeLibraryBehind() throws Exception {
+        Path tmpdir = Files.createDirectories(tmp.resolve("java-tmp"));
+        int insideTheLoad = 0;
+        for (int i = 0; i < 3; i++) { // the stop lands inside the background load (before the wait, every one left a copy)
+            try (DaemonProcess d = DaemonProcess.start(tmp.resolve("quick" + i), List.of("-Djava.io.tmpdir=" + tmpdir), List.of(),
+                    args("quick" + i))) {
+                assertEquals(0, d.terminate(30), d.log());
+                insideTheLoad += d.log().contains(LINE) ? 0 : 1;
+                assertEquals(0, copiesIn(tmpdir), "no copy left after stop " + i + ": " + d.log());
+            }
+        }
+        assertTrue(insideTheLoad > 0, "at least one stop came before the load ended, as the test means");
+    }
+
+    @Test
+    void aStartRemovesTheCopiesThatKilledProcessesLeftAndKeepsARecentOne() throws Exception {
+        Path tmpdir = Files.createDirectories(tmp.resolve("java-tmp"));
+        Path stale = Files.createDirectory(tmpdir.resolve("amazonCorrettoCryptoProviderNativeLibraries.00112233deadbeef"));
+        Files.write(stale.resolve("libamazonCorrettoCryptoProvider.so"), new byte[4096]); // as a SIGKILL leaves it: partly copied
+        Files.setLastModifiedTime(stale, java.nio.file.attribute.FileTime.from(java.time.Instant.now().minusSeconds(3600)));
+        Path recent = Files.createDirectory(tmpdir.resolve("amazonCorrettoCryptoProviderNativeLibraries.44556677deadbeef"));
+        Files.write(recent.resolve("libamazonCorrettoCryptoProvider.so"), new byte[4096]);
+        try (DaemonProcess d = DaemonProcess.start(tmp.resolve("sweep"), List.of("-Djava.io.tmpdir=" + tmpdir), List.of(),
+                args("sweep"))) {
+            String log = choiceLogged(d);
+            assertTrue(log.contains(LINE + "AmazonCorrettoCryptoProvider"), log);
+            assertFalse(Files.exists(stale), "the stale copy is gone");
+            assertTrue(Files.exists(recent.resolve("libamazonCorrettoCryptoProvider.so")), "one another JVM may be loading now is kept");
+            assertEquals(1, copiesIn(tmpdir), "and the daemon's own copy is deleted once loaded");
+        }
+    }
+
     @Test
     void withRecordCryptoJdkTheyGoOnSunJceAndTheNativeProviderIsNotLoaded() throws Exception {
         try (DaemonProcess d = DaemonProcess.start(tmp.resolve("jdk"), List.of("-Drpctlsservd.recordCrypto=jdk"), List.of(),

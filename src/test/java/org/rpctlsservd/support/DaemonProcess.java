@@ -178,4 +178,22 @@ public final class DaemonProcess extends LoggedProcess {
         }
         return Long.parseLong(m.group(1));
     }
+
+    /**
+     * SIGTERM, as an administrator stops it (and as the daemon then cleans up after itself: its
+     * registration, its pid file, the native provider's library copy a load under way holds), then
+     * SIGKILL if it is not gone within 10 s.
+     */
+    @Override
+    public void close() {
+        process.destroy();
+        try {
+            if (process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                return;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        super.close();
+    }
 }

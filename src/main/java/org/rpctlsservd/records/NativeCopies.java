@@ -1,0 +1,106 @@
+package org.rpctlsservd.records;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The temporary copies of the native provider's library. Its loader copies the library (10 MB) out
+ * of the jar into a directory of its own under the temporary directory, loads it and deletes it,
+ * all within a second; a JVM stopped inside that second leaves the copy behind for good. So the
+ * daemon's stop waits for a copy under way ({@link #awaitCopy}), and each load first removes the
+ * copies older than a minute that killed JVMs left ({@link #sweep}): nothing else keeps one that long.
+ */
+final class NativeCopies {
+    /** The loader's own prefix for its directories (AmazonCorrettoCryptoProvider's Loader). */
+    static final String PREFIX = "amazonCorrettoCryptoProviderNativeLibraries.";
+    static final String LIBRARY = "libamazonCorrettoCryptoProvider.so";
+    /** Older than this, a copy belongs to no loader still running. */
+    static final Duration STALE = Duration.ofMinutes(1);
+
+    /** Held while the library is copied, loaded and its copy deleted (the provider's class initialisation). */
+    private static final ReentrantLock COPYING = new ReentrantLock();
+
+    private NativeCopies() {
+    }
+
+    /** Where the loader puts its copies: its own property, else java.io.tmpdir. */
+    static Path directory() {
+        return Path.of(System.getProperty("com.amazon.corretto.crypto.provider.tmpdir", System.getProperty("java.io.tmpdir")));
+    }
+
+    /**
+     * Runs {@code load} (the provider's class initialisation) holding the copy lock, unless
+     * {@code wanted} says no once the lock is held (a stop came first): then returns false.
+     */
+    static boolean whileCopying(java.util.function.BooleanSupplier wanted, Runnable load) {
+        COPYING.lock();
+        try {
+            if (!wanted.getAsBoolean()) {
+                return false;
+            }
+            load.run();
+            return true;
+        } finally {
+            COPYING.unlock();
+        }
+    }
+
+    /** Waits up to {@code timeout} for a copy under way to be loaded and deleted; false if it still is. */
+    static boolean awaitCopy(Duration timeout) throws InterruptedException {
+        if (!COPYING.tryLock(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            return false;
+        }
+        COPYING.unlock();
+        return true;
+    }
+
+    /**
+     * Removes from {@code dir} the loader's directories last changed before {@code before}, that this
+     * user owns and that hold nothing but the library (a partial copy or a whole one): what killed
+     * JVMs left. Anything else is left as it is. Returns how many were removed.
+     */
+    static int sweep(Path dir, Instant before) {
+        int removed = 0;
+        try (DirectoryStream<Path> found = Files.newDirectoryStream(dir, PREFIX + "*")) {
+            String me = System.getProperty("user.name");
+            for (Path d : found) {
+                try {
+                    if (Files.isSymbolicLink(d) || !Files.isDirectory(d) || !Files.getOwner(d).getName().equals(me)
+                            || !Files.getLastModifiedTime(d).toInstant().isBefore(before) || !onlyTheLibrary(d)) {
+                        continue;
+                    }
+                    Files.deleteIfExists(d.resolve(LIBRARY));
+                    Files.delete(d);
+                    removed++;
+                } catch (IOException | SecurityException e) {
+                    // another process's, or gone meanwhile: not ours to insist on
+                }
+            }
+        } catch (IOException | SecurityException e) {
+            return removed; // no such directory, or not readable: nothing to sweep
+        }
+        return removed;
+    }
+
+    private static boolean onlyTheLibrary(Path d) throws IOException {
+        try (DirectoryStream<Path> in = Files.newDirectoryStream(d)) {
+            for (Path f : in) {
+                if (!f.getFileName().toString().equals(LIBRARY) || !Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /** The last-changed time a copy must be older than to be swept now. */
+    static Instant staleBefore() {
+        return Instant.now().minus(STALE);
+    }
+}
