@@ -606,11 +606,7 @@ public final class TlsSession implements Session, EstablishedSession {
         try {
             if (!shutoff && layer != null) {
                 answer(TlsAlertException.CLOSE_NOTIFY, (b, off, len) -> write(ByteBuffer.wrap(b, off, len))); // unless sent already
-                try {
-                    channel.shutdownOutput();
-                } catch (IOException e) {
-                    LOG.fine(() -> "shutdown: " + e.getMessage());
-                }
+                halfClose();
             } else if (!shutoff) {
                 try {
                     protocol.close(); // queues our close_notify unless one was sent already
@@ -618,14 +614,27 @@ public final class TlsSession implements Session, EstablishedSession {
                     LOG.fine(() -> "close_notify: " + e.getMessage());
                 }
                 flushQuietly();
-                try {
-                    channel.shutdownOutput();
-                } catch (IOException e) {
-                    LOG.fine(() -> "shutdown: " + e.getMessage());
-                }
+                halfClose();
             }
         } finally {
             closeChannel(); // even when sealing the close_notify failed: the socket has an end
+        }
+    }
+
+    /**
+     * Ends our sending with a FIN, unless the socket is set to close with a reset (a reserved
+     * port's: SO_LINGER 0): the peer answering a FIN with its own before the reset would leave the
+     * port in TIME_WAIT, which the reset is there to spare. Such a socket gets the close_notify and
+     * the reset alone.
+     */
+    private void halfClose() {
+        try {
+            Integer linger = channel.getOption(java.net.StandardSocketOptions.SO_LINGER);
+            if (linger == null || linger != 0) {
+                channel.shutdownOutput();
+            }
+        } catch (IOException e) {
+            LOG.fine(() -> "shutdown: " + e.getMessage());
         }
     }
 
@@ -647,11 +656,7 @@ public final class TlsSession implements Session, EstablishedSession {
             shutoff = true;
             told = onShutOff;
             onShutOff = null;
-            try {
-                channel.shutdownOutput();
-            } catch (IOException e) {
-                LOG.fine(() -> "shutdown: " + e.getMessage());
-            }
+            halfClose();
         }
         if (revoked) {
             LOG.info("rpctls_daemon: Certificate Revoked issuerName=" + Dn.oneline(leaf.getIssuer()) + " subjectName="

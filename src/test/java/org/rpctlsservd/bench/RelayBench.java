@@ -79,10 +79,11 @@ public final class RelayBench {
         });
         try (ServerSocket backend = new ServerSocket(0, 128, InetAddress.getLoopbackAddress())) {
             pool.submit(() -> serveBackend(backend, pool));
-            System.out.printf("%s, java %s (clients), daemon's java %s, %.0f s per measurement after as long a warm-up%n",
+            System.out.printf("%s, java %s (clients), daemon's java %s, %.0f s per measurement after %s%n",
                     Files.readString(Path.of("/proc/cpuinfo")).lines().filter(l -> l.startsWith("model name"))
                             .findFirst().orElse("cpu").replaceFirst(".*: ", ""),
-                    System.getProperty("java.version"), daemonJavaVersion(), seconds);
+                    System.getProperty("java.version"), daemonJavaVersion(), seconds,
+                    WARMUP_SECONDS > 0 ? String.format("a %.0f s warm-up", WARMUP_SECONDS) : "as long a warm-up");
             System.out.printf("%-24s %-6s %-22s %14s %14s %14s   %s%n", "suite", "load", "relay", "rate", "relay CPU",
                     "clients' CPU", connector ? "vs stunnel" : "vs stunnel (and the front end's CPU vs the lower of stunnel's and HAProxy's)");
             // The relays in the order each round starts with; rounds rotate it (each relay goes first, second, ...
@@ -274,6 +275,9 @@ public final class RelayBench {
         }
     }
 
+    /** The warm-up's length (BENCH_WARMUP seconds), else as long as the measurement. */
+    private static final double WARMUP_SECONDS = Double.parseDouble(System.getenv().getOrDefault("BENCH_WARMUP", "0"));
+
     /** K connections with D calls in flight each: a warm-up, then the counted interval. */
     private static Result measure(Relay relay, SSLContext ctx, String suite, ExecutorService pool, int k, int depth,
             Load load, double seconds) throws Exception {
@@ -314,7 +318,7 @@ public final class RelayBench {
                 }
             })));
         }
-        during(failed, seconds); // the warm-up
+        during(failed, WARMUP_SECONDS > 0 ? WARMUP_SECONDS : seconds); // the warm-up
         long b0 = bytes.get();
         long c0 = calls.get();
         double cpu0 = relay.cpuSeconds();
