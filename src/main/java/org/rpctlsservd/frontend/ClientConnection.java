@@ -173,7 +173,7 @@ final class ClientConnection extends MemberBase {
     public void account() {
         boolean closed = c.closed();
         long now = closed ? 0
-                : forClient() + c.toBackend.footprint() + framing.footprint()
+                : forClient() + c.toBackend.footprint() + framing.footprint() + tls.cipherBytes()
                         + (tls.session() != null || c.state == Connection.State.HANDSHAKING ? TLS_OVERHEAD : PLAIN_OVERHEAD);
         report(now, closed || !framing.midRecord() ? 0 : framing.footprint());
     }

@@ -203,7 +203,7 @@ final class ConnectorConnection extends MemberBase {
         boolean closed = c.closed();
         long unfinished = tls.footprint() + startTls.footprint();
         long now = closed ? 0
-                : c.toClient.footprint() + c.toBackend.footprint() + unfinished
+                : c.toClient.footprint() + c.toBackend.footprint() + unfinished + tls.cipherBytes()
                         + (tls.session() != null || c.state == Connection.State.HANDSHAKING ? ClientConnection.TLS_OVERHEAD
                                 : ClientConnection.PLAIN_OVERHEAD);
         report(now, closed ? 0 : unfinished);

@@ -230,6 +230,7 @@ abstract class MemberBase implements Member, Connection.Events {
     @Override
     public void quiet() {
         if (tlsStage().quiet()) {
+            account(); // its cipher objects' bytes go back to the budget (before it is counted: tests read both)
             c.services.stats().quietedOne();
             Metrics.quiet();
         }

@@ -84,6 +84,11 @@ final class TlsRecords {
         return heldBytes + Outbound.BUFFER_OVERHEAD * held.size();
     }
 
+    /** What the session's cipher objects hold now, for the memory budget: none while it is quiet. */
+    long cipherBytes() {
+        return session != null ? session.cipherBytes() : 0;
+    }
+
     /**
      * Bytes for the TLS side, lent for this event (a view of the loop's read buffer, say): queued as
      * they are before TLS (or on a connection relayed in plain text), encrypted on a TLS one (sealed

@@ -68,6 +68,9 @@ public interface EstablishedSession {
      */
     boolean quiet();
 
+    /** What its cipher objects hold now, for the memory budget (none while quiet). */
+    long cipherBytes();
+
     /** The RPCTLSSD flags of the handshake's outcome (HandshakeOutcome.FLAGS_*). */
     int flags();
 

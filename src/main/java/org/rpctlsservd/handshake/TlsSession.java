@@ -475,6 +475,11 @@ public final class TlsSession implements Session, EstablishedSession {
         return layer != null && layer.quiet();
     }
 
+    @Override
+    public synchronized long cipherBytes() {
+        return layer != null ? (long) layer.ciphersHeld() * RecordLayer.CIPHER_BYTES : 0;
+    }
+
     /** True once the TLS state is closed (a close_notify came or went, or a fatal alert). */
     public synchronized boolean tlsClosed() {
         if (layer != null) {

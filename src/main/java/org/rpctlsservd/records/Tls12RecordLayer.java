@@ -277,6 +277,11 @@ public final class Tls12RecordLayer extends FramedRecordLayer {
         return read.release() | write.release();
     }
 
+    @Override
+    public int ciphersHeld() {
+        return (read.holdsCipher() ? 1 : 0) + (write.holdsCipher() ? 1 : 0);
+    }
+
     Tls12Cipher readCipher() {
         return read;
     }

@@ -344,6 +344,11 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
         return read.release() | write.release();
     }
 
+    @Override
+    public int ciphersHeld() {
+        return (read.holdsCipher() ? 1 : 0) + (write.holdsCipher() ? 1 : 0);
+    }
+
     RecordCipher readCipher() {
         return read;
     }

@@ -292,18 +292,33 @@ class FrontEndTest {
     /**
      * A TLS session quiet for IdleSweep.QUIET_NANOS gives up its cipher objects and relays as before
      * when it speaks again: the call is opened and the reply sealed by cipher objects made anew, twice.
+     * The memory budget charges the two cipher objects while they are held, not while quiet.
      */
     @Test
     void aQuietSessionGivesUpItsCipherObjectsAndRelaysAsBeforeWhenItSpeaksAgain() throws Exception {
         try (FrontEndHarness h = fe(); RawRpc t = h.tls(client(null))) {
+            var budget = h.daemon.frontEnd().budget();
+            long ciphers = 2L * org.rpctlsservd.records.RecordLayer.CIPHER_BYTES;
+            long quiet = -1;
             for (int spell = 1; spell <= 2; spell++) {
                 t.send(FrontEndHarness.whoami(spell, FrontEndHarness.authNone()).bytes());
                 assertSuccess(t.read());
+                if (quiet >= 0) {
+                    long q = quiet;
+                    Await.until(() -> budget.used() >= q + ciphers, "both ciphers charged again (" + budget.used() + ", quiet " + q + ")", 30);
+                }
                 int expected = spell;
                 Await.until(() -> h.daemon.frontEnd().stats().quieted() >= expected, "quiet spell " + spell, 30);
+                if (quiet >= 0) {
+                    assertEquals(quiet, budget.used(), "quiet again, charged as before");
+                }
+                quiet = budget.used();
+                assertTrue(quiet > 0, "the session itself stays charged");
             }
             t.send(FrontEndHarness.whoami(3, FrontEndHarness.authNone()).bytes());
             assertSuccess(t.read());
+            long q = quiet;
+            Await.until(() -> budget.used() >= q + ciphers, "both ciphers charged again (" + budget.used() + ", quiet " + q + ")", 30);
         }
     }
 
