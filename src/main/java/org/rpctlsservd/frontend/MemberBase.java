@@ -106,6 +106,7 @@ abstract class MemberBase implements Member, Connection.Events {
     /** The DISCONNECT upcall when there is a session (both sockets closed once it answered), else the sockets closed now. */
     protected void finish() {
         if (tlsStage().session() != null) {
+            tlsStage().ending();
             c.services.stats().disconnect();
             c.services.upcalls().disconnect(c.cookie).whenComplete((r, e) -> c.onLoop(this::closeAll));
             tlsStage().released();

@@ -58,6 +58,17 @@ final class TlsRecords {
         return session != null && session.quiet();
     }
 
+    /**
+     * The connection ends: records still queued for the TLS peer (it was not taking them) are lost,
+     * so the session is told to send no close_notify after them (see
+     * EstablishedSession.endsWithRecordsUnsent).
+     */
+    void ending() {
+        if (session != null && !out.isEmpty()) {
+            session.endsWithRecordsUnsent();
+        }
+    }
+
     /** The session is handed to the DISCONNECT upcall. */
     void released() {
         session = null;

@@ -71,6 +71,13 @@ public interface EstablishedSession {
     /** What its cipher objects hold now, for the memory budget (none while quiet). */
     long cipherBytes();
 
+    /**
+     * The connection ends with records of ours still queued for the peer (it was not taking them):
+     * the DISCONNECT that follows sends no close_notify, which written now would land inside a partly
+     * sent record, or tell the peer the stream ended whole when records were lost.
+     */
+    void endsWithRecordsUnsent();
+
     /** The RPCTLSSD flags of the handshake's outcome (HandshakeOutcome.FLAGS_*). */
     int flags();
 

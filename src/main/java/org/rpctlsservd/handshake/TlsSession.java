@@ -49,6 +49,8 @@ public final class TlsSession implements Session, EstablishedSession {
     /** Bouncy Castle's record counts and secrets for a hand-over, or null when its records are not on our ciphers. */
     private final RecordTap tap;
     private boolean shutoff;
+    /** The relay ended with records unsent: DISCONNECT closes without a close_notify (see endsWithRecordsUnsent). */
+    private boolean recordsUnsent;
     private boolean closed;
     /** Told once when the session is shut off (whoever relays its records cuts the client off). */
     private Runnable onShutOff;
@@ -476,6 +478,11 @@ public final class TlsSession implements Session, EstablishedSession {
     }
 
     @Override
+    public synchronized void endsWithRecordsUnsent() {
+        recordsUnsent = true;
+    }
+
+    @Override
     public synchronized long cipherBytes() {
         return layer != null ? (long) layer.ciphersHeld() * RecordLayer.CIPHER_BYTES : 0;
     }
@@ -602,14 +609,16 @@ public final class TlsSession implements Session, EstablishedSession {
         }
     }
 
-    /** DISCONNECT: close_notify unless shut off (or already sent), half-close for writing, close. */
+    /** DISCONNECT: close_notify unless shut off, already sent or records were left unsent; half-close for writing; close. */
     @Override
     public synchronized void disconnect() {
         if (closed) {
             return;
         }
         try {
-            if (!shutoff && layer != null) {
+            if (recordsUnsent) {
+                LOG.fine(() -> "session cookie=0x" + Long.toUnsignedString(cookie, 16) + ": closed without close_notify: records were left unsent");
+            } else if (!shutoff && layer != null) {
                 answer(TlsAlertException.CLOSE_NOTIFY, (b, off, len) -> write(ByteBuffer.wrap(b, off, len))); // unless sent already
                 halfClose();
             } else if (!shutoff) {

@@ -279,6 +279,34 @@ class TrafficStateTest {
         assertTrue(s.client.tlsClosed());
     }
 
+    /**
+     * A relay that ends with records of ours still queued for the peer tells the session so: its
+     * DISCONNECT then sends no close_notify (which would land inside a partly sent record, or tell the
+     * peer the stream ended whole), and the socket is closed all the same.
+     */
+    @org.junit.jupiter.api.Test
+    void disconnectAfterRecordsLeftUnsentSendsNoCloseNotify() throws Exception {
+        Sessions s = handshake(CipherSuite.TLS_AES_128_GCM_SHA256, true);
+        s.server.endsWithRecordsUnsent();
+        s.server.disconnect();
+        ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
+        ByteArrayOutputStream afterClose = new ByteArrayOutputStream();
+        Await.until(() -> {
+            try {
+                buf.clear();
+                int n = s.clientCh.read(buf);
+                if (n > 0) {
+                    s.client.decrypt(buf.flip(), afterClose::write, (b, off, len) -> { });
+                }
+                return n < 0;
+            } catch (IOException e) {
+                return true; // reset: closed all the same
+            }
+        }, "the server's socket closed");
+        assertEquals(0, afterClose.size());
+        assertFalse(s.client.tlsClosed(), "no close_notify came: the stream was cut, not ended");
+    }
+
     // --- the sessions ---
 
     record Sessions(TlsSession client, TlsSession server, SocketChannel clientCh, SocketChannel serverCh) {
@@ -358,6 +386,7 @@ class TrafficStateTest {
                 to.write(ByteBuffer.wrap(held.toByteArray()));
             }
         }
+        to.shutdownOutput(); // the end passed on, as a relay does
         return null;
     }
 
