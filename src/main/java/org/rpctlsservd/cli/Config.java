@@ -171,6 +171,11 @@ public final class Config {
         return l != null ? l : verbose() ? Level.FINE : Level.INFO;
     }
 
+    /** {@link #logLevel()} as --log-level names it: error, warning, info or debug. */
+    public String logLevelName() {
+        return Parse.logLevelName(logLevel());
+    }
+
     public boolean rpcbind() {
         return !get(Opt.NO_RPCBIND);
     }

@@ -356,11 +356,13 @@ public final class Opt<T> {
             .both().declare();
     public static final Opt<Boolean> CERTUSER = flag("u", "certuser", "map the certificate's otherName user@domain to uid and gids")
             .declare();
-    public static final Opt<Boolean> VERBOSE = flag("v", "verbose", "log activity: the same as --log-level debug").both().declare();
+    public static final Opt<Boolean> VERBOSE = flag("v", "verbose", "log activity: the same as --log-level debug").both()
+            .reloadedOnSighup().declare();
     /** Null when not given: then -v decides ({@link Config#logLevel()}). */
     public static final Opt<Level> LOG_LEVEL = value(null, "log-level", "error|warning|info|debug", (Level) null,
             (a, s) -> Parse.logLevel(a), "the least a line must be to be logged; debug is the daemon's own detail, the libraries' "
-                    + "lines stay at warning; given, it wins over -v").defaultText("info").both().declare();
+                    + "lines stay at warning; given, it wins over -v").defaultText("info").both()
+            .reloadedOnSighup().declare();
     /** Daemon by default, as the C daemon's openlog(LOG_DAEMON). */
     public static final Opt<Integer> SYSLOG_FACILITY = value(null, "syslog-facility", "name", 3, (a, s) -> Parse.facility(a),
             "the syslog facility of a detached daemon's lines: daemon, auth, authpriv, user, local0 to "

@@ -127,6 +127,12 @@ final class Parse {
         return Collections.unmodifiableMap(m);
     }
 
+    /** --log-level's name for {@code l}: error, warning, info or debug. */
+    static String logLevelName(Level l) {
+        return LOG_LEVELS.entrySet().stream().filter(e -> e.getValue().equals(l)).map(Map.Entry::getKey).findFirst()
+                .orElse(l.getName().toLowerCase(Locale.ROOT));
+    }
+
     static Level logLevel(String v) throws UsageException {
         Level l = LOG_LEVELS.get(v.toLowerCase(Locale.ROOT));
         if (l == null) {

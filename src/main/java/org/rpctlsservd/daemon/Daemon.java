@@ -428,7 +428,7 @@ public final class Daemon implements Closeable {
         boolean ok = false;
         try {
             // every part runs, whatever the one before gave: a refused file must not hold back a new CRL
-            ok = client != null ? reloadClientCrl()
+            ok = client != null ? reloadClientCrl() & reloadClientLogLevel()
                     : engine == null || reloadCredentials() & reloadAllowList() & reloadCrl();
             if (engine != null) {
                 shutOffRefusedSessions();
@@ -488,6 +488,38 @@ public final class Daemon implements Closeable {
         }
     }
 
+    /** A changed --log-level (or -v) in force from now on, said in one line. */
+    private static void applyLogLevel(Config before, Config now) {
+        if (!now.logLevel().equals(before.logLevel())) {
+            Logging.level(now.logLevel());
+            LOG.info("reloaded the log level: " + now.logLevelName());
+        }
+    }
+
+    /**
+     * rpc.tlsclntd: the log level as the command line and the --config file give it now; everything
+     * else of theirs waits for a restart, as it always has on this side. False when the file cannot
+     * be read or parsed (the level in force stays, one line says why).
+     */
+    private boolean reloadClientLogLevel() {
+        java.util.concurrent.Callable<Config> source = configSource;
+        if (source == null) {
+            return true;
+        }
+        Config now;
+        try {
+            now = source.call();
+        } catch (Exception e) {
+            LOG.warning("reload: cannot read the configuration, keeping the log level in force: "
+                    + String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
+            return false;
+        }
+        Config before = inForce;
+        inForce = now;
+        applyLogLevel(before, now);
+        return true;
+    }
+
     /** rpc.tlsclntd: -r's CRL read again for new handshakes; false when it could not be (the old CRLs stay). */
     private boolean reloadClientCrl() {
         TrustMaterial current = client.trust();
@@ -533,6 +565,7 @@ public final class Daemon implements Closeable {
                     + " to let every verified certificate in, restart");
         }
         inForce = now;
+        applyLogLevel(before, now);
         TrustMaterial current = engine.trust();
         AllowList fresh = TlsSetup.allowList(now);
         if (current != null && !fresh.equals(current.allowList())) {

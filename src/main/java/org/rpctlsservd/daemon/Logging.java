@@ -63,6 +63,28 @@ public final class Logging {
         };
         h.setLevel(level);
         root.addHandler(h);
+        ours = h;
+    }
+
+    /** The handler {@link #configure} installed; null before (a daemon run inside tests). */
+    private static volatile Handler ours;
+
+    /**
+     * A reload's --log-level: the daemon's loggers and its handler at {@code level}, the libraries'
+     * loggers at WARNING (or {@code level} when that is higher), as {@link #configure} sets them.
+     */
+    public static void level(Level level) {
+        Handler h = ours;
+        if (h != null) {
+            Logger.getLogger("").setLevel(level.intValue() > Level.WARNING.intValue() ? level : Level.WARNING);
+            h.setLevel(level);
+        }
+        HELD.clear();
+        for (String name : OWN) {
+            Logger own = Logger.getLogger(name);
+            own.setLevel(level);
+            HELD.add(own);
+        }
     }
 
     /** JOURNAL when {@code $JOURNAL_STREAM} names the file that stderr is (systemd sets it so), else PLAIN. */

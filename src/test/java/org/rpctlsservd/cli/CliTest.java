@@ -314,7 +314,7 @@ class CliTest {
 
     @Test
     void aReloadNamesTheOptionsThatNeedARestart() throws Exception {
-        assertEquals(java.util.Set.of("allow-subject", "allow-san", "require-eku"),
+        assertEquals(java.util.Set.of("allow-subject", "allow-san", "require-eku", "log-level", "verbose"),
                 Opt.all().stream().filter(Opt::reloads).map(Opt::longName).collect(java.util.stream.Collectors.toSet()),
                 "what SIGHUP applies, as the man pages say");
         Config before = parse("-m", "-l", "/ca.pem", "--allow-subject", "CN=alice", "--require-eku");

@@ -194,6 +194,54 @@ class OperationsTest {
     }
 
     /**
+     * --log-level in the --config file is applied by SIGHUP, as an administrator turning debug on
+     * for a while expects: a record that is no RPC call is dropped with a debug line only once the
+     * reload made the level debug, and without one again once a reload made it info.
+     */
+    @Test
+    void aReloadAppliesTheLogLevelOfTheConfigFile() throws Exception {
+        Path conf = tmp.resolve("level.conf");
+        Files.writeString(conf, "log-level = info\n");
+        Path log = tmp.resolve("level.log");
+        Process p = Commands.startLogged(ProcessTest.java(own("level", "-d", "--throwaway-cert", "--config", conf.toString())
+                .toArray(new String[0])), log, Map.of());
+        try {
+            Await.until(() -> ProcessTest.read(log).contains("serving RPCTLSSD"), "the daemon serving", 60);
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("serving RPCTLSSD .* on 127\\.0\\.0\\.1 port (\\d+)")
+                    .matcher(ProcessTest.read(log));
+            assertTrue(m.find(), ProcessTest.read(log));
+            int port = Integer.parseInt(m.group(1));
+            String dropped = "dropped a 8-byte record";
+            java.util.function.IntSupplier junk = () -> {
+                try (java.net.Socket c = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), port)) {
+                    c.getOutputStream().write(new byte[] {(byte) 0x80, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8}); // a whole record, no call
+                    c.shutdownOutput();
+                    c.setSoTimeout(30_000);
+                    return c.getInputStream().read(); // the daemon closes it once it has dropped the record
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            };
+            junk.getAsInt();
+            assertFalse(ProcessTest.read(log).contains(dropped), "at info, no debug line: " + ProcessTest.read(log));
+
+            for (String[] step : new String[][] {{"debug", "1"}, {"info", "1"}}) {
+                Files.writeString(conf, "log-level = " + step[0] + "\n");
+                assertEquals(0, Commands.run(10, "kill", "-HUP", String.valueOf(p.pid())).status());
+                Await.until(() -> ProcessTest.read(log).contains("reloaded the log level: " + step[0]), "the reload to " + step[0], 30);
+                junk.getAsInt();
+                Await.until(() -> ProcessTest.read(log).split(dropped, -1).length - 1 >= Integer.parseInt(step[1]), "a debug line", 30);
+            }
+            assertEquals(1, ProcessTest.read(log).split(dropped, -1).length - 1, "debug lines only while at debug: " + ProcessTest.read(log));
+            assertFalse(ProcessTest.read(log).contains("refused the configuration"), ProcessTest.read(log));
+        } finally {
+            p.destroy();
+            p.waitFor(20, TimeUnit.SECONDS);
+            p.destroyForcibly();
+        }
+    }
+
+    /**
      * "systemctl reload" as systemd runs the unit's ExecReload lines: in order, stopping at the first
      * that fails. The daemon's command (/usr/sbin/rpc.tlsservd) is this build's; the file is the test's.
      */

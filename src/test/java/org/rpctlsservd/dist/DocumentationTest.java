@@ -251,7 +251,7 @@ class DocumentationTest {
         assertEquals(Cli.longNames(Opt.Side.CLIENT), rows);
     }
 
-    /** The client's page says what its SIGHUP applies: the CRL file, and the client options declared as reloaded (none yet). */
+    /** The client's page says what its SIGHUP applies: the CRL file, and the client options declared as reloaded (the log level). */
     @Test
     void theClientManPageSaysWhatAReloadApplies() throws Exception {
         Set<String> reloaded = new TreeSet<>(CLIENT_RELOADED_FILES);

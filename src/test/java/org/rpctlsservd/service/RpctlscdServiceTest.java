@@ -257,6 +257,45 @@ class RpctlscdServiceTest {
         }
     }
 
+    /** SIGHUP applies a changed --log-level here too; a file that cannot be read keeps the level in force and fails the reload. */
+    @Test
+    void sighupAppliesAChangedLogLevel() throws Exception {
+        Path conf = tmp.resolve("clntd.conf");
+        Files.writeString(conf, "log-level = debug\n");
+        Cli cli = new Cli(Opt.Side.CLIENT, "rpc.tlsclntd", 2, "h.example.org", h -> null);
+        String[] args = {"-N", "2", "-l", tmp.resolve("ca.pem").toString(), "-r", crlFile.toString(), "--handshake-timeout", "3",
+            "--no-rpcbind", "--rpc-socket", tmp.resolve("cd.sock").toString(), "--config", conf.toString()};
+        java.util.logging.Logger own = java.util.logging.Logger.getLogger("org.rpctlsservd");
+        java.util.logging.Level was = own.getLevel();
+        try (org.rpctlsservd.support.LogCapture log = org.rpctlsservd.support.LogCapture.daemon()) {
+            daemon.rereadConfigWith(() -> cli.parse(args));
+            reloadAndWait();
+            assertEquals(0, daemon.failedReloads());
+            assertTrue(log.has("reloaded the log level: debug"), log.lines().toString());
+            assertEquals(java.util.logging.Level.FINE, own.getLevel(), "the daemon's lines at debug from now on");
+
+            Files.writeString(conf, "log-level = loud\n");
+            reloadAndWait();
+            assertEquals(1, daemon.failedReloads(), "a file that cannot be parsed fails the reload");
+            assertTrue(log.lines().stream().anyMatch(l -> l.startsWith("reload: cannot read the configuration, keeping the log level in force")),
+                    log.lines().toString());
+            assertEquals(java.util.logging.Level.FINE, own.getLevel(), "kept");
+
+            Files.writeString(conf, "log-level = info\n");
+            reloadAndWait();
+            assertTrue(log.has("reloaded the log level: info"), log.lines().toString());
+            assertEquals(java.util.logging.Level.INFO, own.getLevel());
+        } finally {
+            own.setLevel(was);
+        }
+    }
+
+    private void reloadAndWait() {
+        int before = daemon.reloads();
+        daemon.reload(); // what SIGHUP does
+        org.rpctlsservd.support.Await.until(() -> daemon.reloads() > before, "the reload", 10);
+    }
+
     @Test
     void sighupReadsTheCrlAgainForNewHandshakes() throws Exception {
         TestPki.Issued server = ca.leaf("server").dns("localhost").issue();
