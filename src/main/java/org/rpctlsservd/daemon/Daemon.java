@@ -502,22 +502,35 @@ public final class Daemon implements Closeable {
      * be read or parsed (the level in force stays, one line says why).
      */
     private boolean reloadClientLogLevel() {
-        java.util.concurrent.Callable<Config> source = configSource;
-        if (source == null) {
+        Reread r = reread();
+        if (r == null) {
             return true;
         }
-        Config now;
-        try {
-            now = source.call();
-        } catch (Exception e) {
-            LOG.warning("reload: cannot read the configuration, keeping the log level in force: "
-                    + String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
+        if (r.error() != null) {
+            LOG.warning("reload: cannot read the configuration, keeping the log level in force: " + r.error());
             return false;
         }
         Config before = inForce;
-        inForce = now;
-        applyLogLevel(before, now);
+        inForce = r.config();
+        applyLogLevel(before, r.config());
         return true;
+    }
+
+    /** The options read again, or the first line of why they could not be. */
+    private record Reread(Config config, String error) {
+    }
+
+    /** The options as the command line and the --config file give them now; null when there is nowhere to read them from. */
+    private Reread reread() {
+        java.util.concurrent.Callable<Config> source = configSource;
+        if (source == null) {
+            return null;
+        }
+        try {
+            return new Reread(source.call(), null);
+        } catch (Exception e) {
+            return new Reread(null, String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
+        }
     }
 
     /** rpc.tlsclntd: -r's CRL read again for new handshakes; false when it could not be (the old CRLs stay). */
@@ -544,16 +557,14 @@ public final class Daemon implements Closeable {
      * a file caught half-written, and none may widen access.
      */
     private boolean reloadAllowList() {
-        java.util.concurrent.Callable<Config> source = configSource;
-        if (source == null) {
+        Reread r = reread();
+        if (r == null) {
             return true;
         }
-        Config now;
-        try {
-            now = source.call();
-        } catch (Exception e) {
-            return refuse(e.getMessage().lines().findFirst().orElse(""));
+        if (r.error() != null) {
+            return refuse(r.error());
         }
+        Config now = r.config();
         Config before = inForce;
         java.util.List<String> restart = before.restartOnlyChanges(now);
         if (!restart.isEmpty()) {
