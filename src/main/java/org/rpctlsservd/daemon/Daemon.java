@@ -488,11 +488,18 @@ public final class Daemon implements Closeable {
         }
     }
 
-    /** A changed --log-level (or -v) in force from now on, said in one line. */
+    /** A changed --log-level (or -v) in force from now on, said in one line: under the old level or the new, whichever shows it. */
     private static void applyLogLevel(Config before, Config now) {
         if (!now.logLevel().equals(before.logLevel())) {
+            String line = "reloaded the log level: " + now.logLevelName();
+            boolean said = LOG.isLoggable(Level.INFO);
+            if (said) {
+                LOG.info(line);
+            }
             Logging.level(now.logLevel());
-            LOG.info("reloaded the log level: " + now.logLevelName());
+            if (!said) {
+                LOG.info(line);
+            }
         }
     }
 
@@ -513,6 +520,10 @@ public final class Daemon implements Closeable {
         Config before = inForce;
         inForce = r.config();
         applyLogLevel(before, r.config());
+        java.util.List<String> restart = config.restartOnlyChanges(r.config());
+        if (!restart.isEmpty()) { // said at each reload until a restart applies them
+            LOG.warning("reload: the configuration changes " + String.join(", ", restart) + ", which only a restart applies");
+        }
         return true;
     }
 

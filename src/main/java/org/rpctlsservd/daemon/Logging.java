@@ -79,11 +79,12 @@ public final class Logging {
             Logger.getLogger("").setLevel(level.intValue() > Level.WARNING.intValue() ? level : Level.WARNING);
             h.setLevel(level);
         }
-        HELD.clear();
         for (String name : OWN) {
             Logger own = Logger.getLogger(name);
             own.setLevel(level);
-            HELD.add(own);
+            if (!HELD.contains(own)) {
+                HELD.add(own);
+            }
         }
     }
 

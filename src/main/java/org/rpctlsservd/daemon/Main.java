@@ -290,12 +290,17 @@ public final class Main {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        if (Providers.callOffLoading()) { // a stop within a second of READY: its native library not copied out of the jar now
+            LOG.fine("stop: the native crypto provider's background load called off");
+        }
         daemon.close();
         try {
-            // A stop within a second of READY may find the native provider's library being copied out of the jar.
-            if (!Providers.stopLoading(java.time.Duration.ofSeconds(2))) {
-                LOG.warning("stopped while the native crypto provider was still loading: a temporary copy of its library may be"
-                        + " left in " + Providers.nativeCopyDirectory() + " (the next start removes it after a minute)");
+            // ... and one being copied is waited for, so that its loader deletes the copy
+            switch (Providers.awaitCopy(java.time.Duration.ofSeconds(2))) {
+                case WAITED -> LOG.fine("stop: waited for the native crypto provider's library copy to be deleted");
+                case TIMED_OUT -> LOG.warning("stopped while the native crypto provider was still loading: a temporary copy of its"
+                        + " library may be left in " + Providers.nativeCopyDirectory() + " (a start a minute or more later removes it)");
+                default -> { }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -97,6 +97,7 @@ abstract class MemberBase implements Member, Connection.Events {
     /** The TLS peer sent close_notify: the session answers it and the connection ends. */
     protected void closeNotifyReceived() {
         c.state = Connection.State.CLOSED; // no more records either way; the upcalls finish the job
+        tlsStage().lastWrite(); // our close_notify, queued by the session, goes if the socket takes it
         // HANDLERECORD and then DISCONNECT, back to back: the service takes a connection's calls in order,
         // so the session answers the close_notify before it is closed, and no round trip is waited for
         c.services.upcalls().handleRecord(c.cookie);

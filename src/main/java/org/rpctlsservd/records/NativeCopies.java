@@ -16,7 +16,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * daemon's stop waits for a copy under way ({@link #awaitCopy}), and each load first removes the
  * copies older than a minute that killed JVMs left ({@link #sweep}): nothing else keeps one that long.
  */
-final class NativeCopies {
+public final class NativeCopies {
+    /** What a stop found: no copy under way, one it waited for, or one still under way when it gave up. */
+    public enum Wait {
+        NONE, WAITED, TIMED_OUT
+    }
+
     /** The loader's own prefix for its directories (AmazonCorrettoCryptoProvider's Loader). */
     static final String PREFIX = "amazonCorrettoCryptoProviderNativeLibraries.";
     static final String LIBRARY = "libamazonCorrettoCryptoProvider.so";
@@ -51,13 +56,14 @@ final class NativeCopies {
         }
     }
 
-    /** Waits up to {@code timeout} for a copy under way to be loaded and deleted; false if it still is. */
-    static boolean awaitCopy(Duration timeout) throws InterruptedException {
+    /** Waits up to {@code timeout} for a copy under way to be loaded and deleted. */
+    static Wait awaitCopy(Duration timeout) throws InterruptedException {
+        boolean underWay = COPYING.isLocked();
         if (!COPYING.tryLock(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-            return false;
+            return Wait.TIMED_OUT;
         }
         COPYING.unlock();
-        return true;
+        return underWay ? Wait.WAITED : Wait.NONE;
     }
 
     /**
@@ -68,10 +74,11 @@ final class NativeCopies {
     static int sweep(Path dir, Instant before) {
         int removed = 0;
         try (DirectoryStream<Path> found = Files.newDirectoryStream(dir, PREFIX + "*")) {
-            String me = System.getProperty("user.name");
+            Object me = Files.getAttribute(Path.of("/proc/self"), "unix:uid"); // by number: a uid without a passwd entry has no name
             for (Path d : found) {
                 try {
-                    if (Files.isSymbolicLink(d) || !Files.isDirectory(d) || !Files.getOwner(d).getName().equals(me)
+                    if (Files.isSymbolicLink(d) || !Files.isDirectory(d)
+                            || !me.equals(Files.getAttribute(d, "unix:uid", java.nio.file.LinkOption.NOFOLLOW_LINKS))
                             || !Files.getLastModifiedTime(d).toInstant().isBefore(before) || !onlyTheLibrary(d)) {
                         continue;
                     }
@@ -82,8 +89,8 @@ final class NativeCopies {
                     // another process's, or gone meanwhile: not ours to insist on
                 }
             }
-        } catch (IOException | SecurityException e) {
-            return removed; // no such directory, or not readable: nothing to sweep
+        } catch (IOException | SecurityException | UnsupportedOperationException | IllegalArgumentException e) {
+            return removed; // no such directory, not readable, or no unix attributes here: nothing to sweep
         }
         return removed;
     }

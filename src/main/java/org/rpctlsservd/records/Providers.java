@@ -29,8 +29,8 @@ public final class Providers {
     private static boolean loading;
     /** The daemon will load the native provider once ready ({@link #prepare}): until then records use SunJCE. */
     private static boolean deferred;
-    /** A stop came before the background load copied the native library: it is not to begin (guarded by LOCK). */
-    private static boolean backgroundCancelled;
+    /** Moves on at each stop: a background load of an earlier epoch begins no copy and leaves the choice alone (guarded by LOCK). */
+    private static int epoch;
     /** Moves on when the choice changes (the background load done): each record cipher then makes its cipher object anew. */
     private static volatile int generation;
 
@@ -77,9 +77,9 @@ public final class Providers {
     public static void loadInBackground(Consumer<String> report) {
         String setting = setting();
         checkSetting(setting);
+        int mine;
         synchronized (LOCK) {
             deferred = false;
-            backgroundCancelled = false;
             if (loading) {
                 return;
             }
@@ -89,29 +89,32 @@ public final class Providers {
                 return;
             }
             loading = true;
+            mine = epoch;
         }
         Thread t = new Thread(() -> {
             Choice c;
             try {
                 c = choose(setting, SUN_JCE, () -> Accp.load(() -> {
                     synchronized (LOCK) {
-                        return !backgroundCancelled;
+                        return epoch == mine;
                     }
                 }));
             } catch (VirtualMachineError e) {
                 synchronized (LOCK) {
-                    loading = false;
-                    aesGcm = new Choice(SUN_JCE, "the JDK's");
+                    if (epoch == mine) {
+                        loading = false;
+                        aesGcm = new Choice(SUN_JCE, "the JDK's");
+                    }
                 }
                 throw e;
             } catch (Throwable e) { // an Error from native code: the JDK's cipher, and the line says why
                 c = new Choice(SUN_JCE, "the JDK's (loading the native provider failed: " + e + ")");
             }
             synchronized (LOCK) {
-                loading = false;
-                if (backgroundCancelled) {
-                    return; // stopping: nothing to say, and a later start in this JVM chooses afresh
+                if (epoch != mine) {
+                    return; // stopped meanwhile: nothing to say, and a later start in this JVM chooses afresh
                 }
+                loading = false;
                 aesGcm = c;
                 renewed();
             }
@@ -122,15 +125,26 @@ public final class Providers {
     }
 
     /**
-     * For the daemon's stop: a background load that has not begun copying the native library out of
-     * the jar will not, and one copying it now is waited for, {@code timeout} at most, so that the
-     * copy it deletes once loaded is not left in the temporary directory. False when it still was
-     * copying (the message to log then says where the copy may be left).
+     * For the daemon's stop, as soon as it begins: a background load that has not begun copying the
+     * native library out of the jar will not, and what one finishes is not used; ciphers made from now
+     * on are the JDK's, with no load of their own. True when a background load was running.
      */
-    public static boolean stopLoading(java.time.Duration timeout) throws InterruptedException {
+    public static boolean callOffLoading() {
         synchronized (LOCK) {
-            backgroundCancelled = true;
+            epoch++;
+            deferred = true;
+            boolean was = loading;
+            loading = false;
+            return was;
         }
+    }
+
+    /**
+     * For the daemon's stop, at its end: a copy of the native library under way is waited for,
+     * {@code timeout} at most, so that the copy its loader deletes once loaded is not left in the
+     * temporary directory. Says whether there was none, it was waited for, or it still is.
+     */
+    public static NativeCopies.Wait awaitCopy(java.time.Duration timeout) throws InterruptedException {
         return NativeCopies.awaitCopy(timeout);
     }
 

@@ -1,6 +1,7 @@
 package org.rpctlsservd.frontend;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -57,6 +58,11 @@ class ConnectorEndToEndTest {
                     assertEquals(1, connector.stats().handshakes(), "one TLS session, the connector's side");
                     assertEquals(1, frontEnd.stats().handshakes(), "one TLS session, the front end's side");
                     assertTrue(connector.budget().used() > 0, "the live connection is charged to the connector's budget");
+                    if ("root".equals(System.getProperty("user.name"))) {
+                        String live = org.rpctlsservd.support.Commands.run(10, "ss", "-Htan", "state", "established",
+                                "( dport = :" + server.port + " and sport < :1024 )").output();
+                        assertFalse(live.isBlank(), "as root the connector's server connection comes from a reserved port");
+                    }
                 }
                 // the client goes: the connector's teardown makes the DISCONNECT upcall, and the front end sees its session end
                 Await.until(() -> connector.connectionCount() == 0, "the connector's connection gone", 10);

@@ -310,7 +310,8 @@ class FrontEndTest {
                 int expected = spell;
                 Await.until(() -> h.daemon.frontEnd().stats().quieted() >= expected, "quiet spell " + spell, 30);
                 if (quiet >= 0) {
-                    assertEquals(quiet, budget.used(), "quiet again, charged as before");
+                    long again = budget.used();
+                    assertTrue(Math.abs(again - quiet) < ciphers / 2, "quiet again, charged as before: " + again + " against " + quiet);
                 }
                 quiet = budget.used();
                 assertTrue(quiet > 0, "the session itself stays charged");

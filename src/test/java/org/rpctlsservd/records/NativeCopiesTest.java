@@ -72,10 +72,18 @@ class NativeCopiesTest {
             }
         }));
         assertTrue(copying.await(30, TimeUnit.SECONDS));
-        assertFalse(NativeCopies.awaitCopy(Duration.ofMillis(50)), "a copy is under way");
+        assertEquals(NativeCopies.Wait.TIMED_OUT, NativeCopies.awaitCopy(Duration.ofMillis(50)), "a copy is under way");
+        CompletableFuture<NativeCopies.Wait> stop = CompletableFuture.supplyAsync(() -> {
+            try {
+                return NativeCopies.awaitCopy(Duration.ofSeconds(30));
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
         finish.countDown();
-        assertTrue(NativeCopies.awaitCopy(Duration.ofSeconds(30)), "and then done");
+        assertEquals(NativeCopies.Wait.WAITED, stop.get(30, TimeUnit.SECONDS), "the stop waited for it");
         assertTrue(load.get(30, TimeUnit.SECONDS));
+        assertEquals(NativeCopies.Wait.NONE, NativeCopies.awaitCopy(Duration.ofSeconds(30)), "none under way now");
 
         AtomicBoolean ran = new AtomicBoolean();
         assertFalse(NativeCopies.whileCopying(() -> false, () -> ran.set(true)));

@@ -281,10 +281,11 @@ class RpctlscdServiceTest {
                     log.lines().toString());
             assertEquals(java.util.logging.Level.FINE, own.getLevel(), "kept");
 
-            Files.writeString(conf, "log-level = info\n");
+            Files.writeString(conf, "log-level = info\nidle-timeout = 9\n");
             reloadAndWait();
             assertTrue(log.has("reloaded the log level: info"), log.lines().toString());
             assertEquals(java.util.logging.Level.INFO, own.getLevel());
+            assertTrue(log.has("reload: the configuration changes idle-timeout, which only a restart applies"), log.lines().toString());
         } finally {
             own.setLevel(was);
         }
