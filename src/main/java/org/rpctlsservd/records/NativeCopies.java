@@ -56,6 +56,11 @@ public final class NativeCopies {
         }
     }
 
+    /** Threads waiting for the copy under way (tests: a stop is waiting). */
+    static int waiting() {
+        return COPYING.getQueueLength();
+    }
+
     /** Waits up to {@code timeout} for a copy under way to be loaded and deleted. */
     static Wait awaitCopy(Duration timeout) throws InterruptedException {
         boolean underWay = COPYING.isLocked();

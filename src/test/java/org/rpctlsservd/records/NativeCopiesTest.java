@@ -80,6 +80,7 @@ class NativeCopiesTest {
                 throw new IllegalStateException(e);
             }
         });
+        org.rpctlsservd.support.Await.until(() -> NativeCopies.waiting() == 1, "the stop waiting", 30);
         finish.countDown();
         assertEquals(NativeCopies.Wait.WAITED, stop.get(30, TimeUnit.SECONDS), "the stop waited for it");
         assertTrue(load.get(30, TimeUnit.SECONDS));
