@@ -492,12 +492,13 @@ public final class Daemon implements Closeable {
     private static void applyLogLevel(Config before, Config now) {
         if (!now.logLevel().equals(before.logLevel())) {
             String line = "reloaded the log level: " + now.logLevelName();
-            boolean said = LOG.isLoggable(Level.INFO);
-            if (said) {
+            // said once the new level is in force (what a reader of the line may rely on), or before it when it hides the line
+            boolean newShows = now.logLevel().intValue() <= Level.INFO.intValue();
+            if (!newShows) {
                 LOG.info(line);
             }
             Logging.level(now.logLevel());
-            if (!said) {
+            if (newShows) {
                 LOG.info(line);
             }
         }
