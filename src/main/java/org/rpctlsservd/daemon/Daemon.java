@@ -78,7 +78,7 @@ public final class Daemon implements Closeable {
     private final java.util.List<Long> reloadTimes = new java.util.ArrayList<>();
     private int reloadCount;
     private int failedReloads;
-    /** The options in force: those of the start, with the allow-lists of the last accepted reload. */
+    /** The options in force: those of the start, with what the last accepted reload applied (allow-lists, log level). */
     private volatile Config inForce;
     /** Told after each reload (systemd's READY=1 after RELOADING=1). */
     private volatile Runnable afterReload = () -> { };

@@ -46,14 +46,6 @@ public final class Logging {
      */
     public static void configure(Level level, Style style, int facility, PrintStream err) {
         LogManager.getLogManager().reset();
-        Logger root = Logger.getLogger("");
-        root.setLevel(level.intValue() > Level.WARNING.intValue() ? level : Level.WARNING);
-        HELD.clear();
-        for (String name : OWN) {
-            Logger own = Logger.getLogger(name);
-            own.setLevel(level);
-            HELD.add(own);
-        }
         Handler h = new StreamHandler(err, new Lines(style, facility)) {
             @Override
             public synchronized void publish(LogRecord record) {
@@ -61,17 +53,17 @@ public final class Logging {
                 flush();
             }
         };
-        h.setLevel(level);
-        root.addHandler(h);
+        Logger.getLogger("").addHandler(h);
         ours = h;
+        level(level);
     }
 
     /** The handler {@link #configure} installed; null before (a daemon run inside tests). */
     private static volatile Handler ours;
 
     /**
-     * A reload's --log-level: the daemon's loggers and its handler at {@code level}, the libraries'
-     * loggers at WARNING (or {@code level} when that is higher), as {@link #configure} sets them.
+     * The daemon's loggers and its handler at {@code level}, the libraries' loggers at WARNING (or
+     * {@code level} when that is higher): at the start ({@link #configure}) and at a reload.
      */
     public static void level(Level level) {
         Handler h = ours;

@@ -296,10 +296,10 @@ public final class Main {
         daemon.close();
         try {
             // ... and one being copied is waited for, so that its loader deletes the copy
-            switch (Providers.awaitCopy(java.time.Duration.ofSeconds(2))) {
+            switch (org.rpctlsservd.records.NativeCopies.awaitCopy(java.time.Duration.ofSeconds(2))) {
                 case WAITED -> LOG.fine("stop: waited for the native crypto provider's library copy to be deleted");
                 case TIMED_OUT -> LOG.warning("stopped while the native crypto provider was still loading: a temporary copy of its"
-                        + " library may be left in " + Providers.nativeCopyDirectory() + " (a start a minute or more later removes it)");
+                        + " library may be left in " + org.rpctlsservd.records.NativeCopies.directory() + " (a start a minute or more later removes it)");
                 default -> { }
             }
         } catch (InterruptedException e) {
@@ -319,7 +319,6 @@ public final class Main {
         }
     }
 
-    /** The -Xmx/-Xms the launcher gave this JVM, passed on to the detached child. */
     /** The parent's JVM options the detached child needs too: the heap, and settings of ours (-Drpctlsservd.recordCrypto) and java.io.tmpdir. */
     private static List<String> childOptions() {
         List<String> out = new ArrayList<>();

@@ -35,7 +35,7 @@ public final class NativeCopies {
     }
 
     /** Where the loader puts its copies: its own property, else java.io.tmpdir. */
-    static Path directory() {
+    public static Path directory() {
         return Path.of(System.getProperty("com.amazon.corretto.crypto.provider.tmpdir", System.getProperty("java.io.tmpdir")));
     }
 
@@ -61,8 +61,11 @@ public final class NativeCopies {
         return COPYING.getQueueLength();
     }
 
-    /** Waits up to {@code timeout} for a copy under way to be loaded and deleted. */
-    static Wait awaitCopy(Duration timeout) throws InterruptedException {
+    /**
+     * For the daemon's stop, at its end: waits up to {@code timeout} for a copy under way to be
+     * loaded and deleted, so that it is not left in the temporary directory.
+     */
+    public static Wait awaitCopy(Duration timeout) throws InterruptedException {
         boolean underWay = COPYING.isLocked();
         if (!COPYING.tryLock(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
             return Wait.TIMED_OUT;

@@ -139,20 +139,6 @@ public final class Providers {
         }
     }
 
-    /**
-     * For the daemon's stop, at its end: a copy of the native library under way is waited for,
-     * {@code timeout} at most, so that the copy its loader deletes once loaded is not left in the
-     * temporary directory. Says whether there was none, it was waited for, or it still is.
-     */
-    public static NativeCopies.Wait awaitCopy(java.time.Duration timeout) throws InterruptedException {
-        return NativeCopies.awaitCopy(timeout);
-    }
-
-    /** Where the native provider's library is copied while it loads, for a message. */
-    public static java.nio.file.Path nativeCopyDirectory() {
-        return NativeCopies.directory();
-    }
-
     /** The ciphers made so far are to be made again at their next record (sessions begun while the native provider loaded move to it). */
     static void renewed() {
         generation++;
