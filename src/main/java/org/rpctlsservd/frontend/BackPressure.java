@@ -51,7 +51,7 @@ final class BackPressure {
 
     void armBackendRead() {
         SocketChannel ch = backend.get();
-        if (c.closed() || ch == null) {
+        if (c.closed() || c.draining || ch == null) {
             return;
         }
         if (forClient.getAsLong() >= HIGH_WATER) {

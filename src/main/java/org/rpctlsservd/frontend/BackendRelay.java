@@ -84,7 +84,7 @@ final class BackendRelay {
 
     /** The backend has bytes: they go to the client as they come. */
     void readable() {
-        if (c.closed()) {
+        if (c.closed() || c.draining) {
             return;
         }
         ByteBuffer buf = c.readSome(backend.channel(), "the backend");

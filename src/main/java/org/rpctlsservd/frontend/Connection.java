@@ -47,6 +47,9 @@ final class Connection {
         /** Closes both sides, saying why in the log. */
         void teardown(String reason);
 
+        /** The client's side ({@code client}) or the other one closed the connection (read EOF): see MemberBase#endAfterQueues. */
+        void peerClosed(boolean client, String reason);
+
         /** Closes the sockets and forgets the connection, with no upcall (after DISCONNECT, or when there is no session). */
         void closeAll();
     }
@@ -69,6 +72,8 @@ final class Connection {
     /** What the client connected to: this socket's local address, or the destination of the PROXY header. */
     InetSocketAddress destination;
     volatile State state = State.PLAIN;
+    /** A clean end is under way: nothing more is read from either side while what is queued goes (MemberBase#endAfterQueues). */
+    boolean draining;
     /** What the connection has earned ({@link Member#UNEARNED}...). */
     volatile int earned = Member.UNEARNED;
     final long acceptedAt = System.nanoTime();
@@ -115,7 +120,7 @@ final class Connection {
 
     /** The client is read in these states only (not while the handshake has its socket, nor once closed). */
     boolean reading() {
-        return state == State.PLAIN || state == State.TLS || state == State.HANDSHAKING && !tlsOnClient;
+        return !draining && (state == State.PLAIN || state == State.TLS || state == State.HANDSHAKING && !tlsOnClient);
     }
 
     void progressed() {
@@ -139,7 +144,7 @@ final class Connection {
         ByteBuffer buf = services.readBuffer();
         try {
             if (ch.read(buf) < 0) {
-                events.teardown(side + " closed the connection");
+                events.peerClosed(ch == client, side + " closed the connection");
                 return null;
             }
         } catch (IOException e) {

@@ -126,7 +126,7 @@ final class ConnectorConnection extends MemberBase {
     // ---- from the server ----
 
     private void serverReadable() {
-        if (c.closed() || c.state == Connection.State.HANDSHAKING) {
+        if (c.closed() || c.draining || c.state == Connection.State.HANDSHAKING) {
             return;
         }
         ByteBuffer buf = c.readSome(server.channel(), "the server");

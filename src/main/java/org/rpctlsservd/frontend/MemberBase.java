@@ -33,6 +33,8 @@ abstract class MemberBase implements Member, Connection.Events {
     private volatile String markedReason;
     /** Set once, from any loop, when the front end decided to close this connection to protect the others. */
     private final AtomicReference<Doom> doomed = new AtomicReference<>();
+    /** What ends the connection once both queues are empty, during a clean end ({@link #endAfterQueues}); else null. */
+    private Runnable afterQueues;
 
     /** {@code backendSide}, {@code tlsOnClient}: see {@link Connection}. */
     MemberBase(ConnectionServices services, SocketChannel client, InetSocketAddress peer, String backendSide, boolean tlsOnClient) {
@@ -58,12 +60,14 @@ abstract class MemberBase implements Member, Connection.Events {
     @Override
     public final void clientDrained() {
         backPressure().clientDrained();
+        endIfDrained();
     }
 
     /** The backend's (the server's) queue drained: the client may be read again. */
     @Override
     public final void backendDrained() {
         backPressure().resumeClientRead();
+        endIfDrained();
     }
 
     /** The stage that connects the other side (the backend, or the connector's server). */
@@ -94,14 +98,73 @@ abstract class MemberBase implements Member, Connection.Events {
         finish();
     }
 
-    /** The TLS peer sent close_notify: the session answers it and the connection ends. */
+    /**
+     * The TLS peer sent close_notify: what is queued both ways still goes (the peer's last calls or
+     * replies, then the session's close_notify in answer), then the session is told and the connection ends.
+     */
     protected void closeNotifyReceived() {
-        c.state = Connection.State.CLOSED; // no more records either way; the upcalls finish the job
-        tlsStage().lastWrite(); // our close_notify, queued by the session, goes if the socket takes it
-        // HANDLERECORD and then DISCONNECT, back to back: the service takes a connection's calls in order,
-        // so the session answers the close_notify before it is closed, and no round trip is waited for
-        c.services.upcalls().handleRecord(c.cookie);
-        finish();
+        endAfterQueues("its TLS peer sent close_notify", () -> {
+            c.state = Connection.State.CLOSED; // no more records either way; the upcalls finish the job
+            tlsStage().lastWrite(); // our close_notify, queued by the session, goes if the socket takes it
+            // HANDLERECORD and then DISCONNECT, back to back: the service takes a connection's calls in order,
+            // so the session answers the close_notify before it is closed, and no round trip is waited for
+            c.services.upcalls().handleRecord(c.cookie);
+            finish();
+        });
+    }
+
+    /**
+     * One side closed the connection (EOF): what was queued for it is dropped (nobody reads it; on the
+     * TLS side the session then sends no close_notify after it), what it sent that waits for the other
+     * side still goes, then the connection ends as a teardown does.
+     */
+    @Override
+    public void peerClosed(boolean client, String reason) {
+        if (c.closed()) {
+            return;
+        }
+        Outbound gone = client ? c.toClient : c.toBackend;
+        if (gone == (c.tlsOnClient ? c.toClient : c.toBackend)) {
+            tlsStage().discardQueued();
+        } else {
+            gone.discard();
+        }
+        endAfterQueues(reason, () -> teardown(reason));
+    }
+
+    /**
+     * A clean end, as a kernel's socket buffers would still deliver what they hold after a close:
+     * nothing more is read from either side, what is queued goes, and once both queues are empty
+     * {@code end} runs. A side that takes nothing for --write-timeout, fails, or is shed ends it at
+     * once, as any teardown does. Before TLS is up on the connector's server side, or while the
+     * handshake has the front end's client socket, {@code end} runs at once.
+     */
+    protected final void endAfterQueues(String reason, Runnable end) {
+        if (c.closed() || afterQueues != null) {
+            return;
+        }
+        boolean established = c.state == Connection.State.TLS || c.state == Connection.State.PLAIN && c.tlsOnClient;
+        if (!established) {
+            end.run();
+            return;
+        }
+        LOG.fine(() -> name() + ": ending once what is queued has gone (" + c.toClient.bytes + " bytes for the client, " + c.toBackend.bytes
+                + " for " + c.backendSide + "): " + reason);
+        c.draining = true;
+        afterQueues = end;
+        c.toClient.flush();
+        c.toBackend.flush();
+        endIfDrained();
+    }
+
+    /** During a clean end: both queues empty, the end runs (once; a teardown meanwhile has ended the connection already). */
+    private void endIfDrained() {
+        if (afterQueues == null || c.closed() || !c.toClient.isEmpty() || !c.toBackend.isEmpty()) {
+            return;
+        }
+        Runnable end = afterQueues;
+        afterQueues = null;
+        end.run();
     }
 
     /** The DISCONNECT upcall when there is a session (both sockets closed once it answered), else the sockets closed now. */

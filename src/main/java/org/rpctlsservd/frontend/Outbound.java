@@ -139,6 +139,13 @@ final class Outbound {
         return queue.isEmpty();
     }
 
+    /** Drops what waits: its side closed the connection, so nobody reads it (a record cut short stays cut: the owner sees to that). */
+    void discard() {
+        queue.clear();
+        bytes = 0;
+        lent = 0;
+    }
+
     /** What the queue costs the heap: its bytes plus each buffer's object overhead (small replies are mostly overhead). */
     long footprint() {
         return bytes + BUFFER_OVERHEAD * queue.size();

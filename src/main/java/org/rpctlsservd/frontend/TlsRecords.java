@@ -69,6 +69,12 @@ final class TlsRecords {
         }
     }
 
+    /** Its peer closed the connection: the records queued for it are dropped, and the session sends no close_notify after them. */
+    void discardQueued() {
+        ending();
+        out.discard();
+    }
+
     /** The session is handed to the DISCONNECT upcall. */
     void released() {
         session = null;
