@@ -24,6 +24,10 @@ import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.rpctlsservd.cli.Cli;
+import org.rpctlsservd.cli.Config;
+import org.rpctlsservd.cli.Opt;
+import org.rpctlsservd.daemon.Daemon;
 import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.FrontEndFixture;
 import org.rpctlsservd.support.FrontEndHarness;
@@ -49,7 +53,8 @@ class CleanEndTest {
 
     /** Half of what each test sends: half a MiB more than the kernel takes (each half under the front end's 4 MiB cap on a record). */
     static final int HALF = (absorbed() + 512 * 1024) / 2;
-    static final Pattern ENDING = Pattern.compile("ending once what is queued has gone \\((\\d+) bytes for the client, (\\d+) for the backend\\): (.*)");
+    static final Pattern ENDING = Pattern.compile(
+            "^(front end|connector) .*: ending once what is queued has gone \\((\\d+) bytes for the client, (\\d+) for the (?:backend|server)\\): (.*)");
 
     @Test
     void repliesFollowedByTheBackendsCloseReachAClientThatWasNotReadingWholeThenCloseNotify() throws Exception {
@@ -63,8 +68,8 @@ class CleanEndTest {
             t.send(FrontEndHarness.whoami(7, FrontEndHarness.authNone()).bytes());
             t.send(FrontEndHarness.whoami(8, FrontEndHarness.authNone()).bytes());
             served.get(30, TimeUnit.SECONDS);
-            Matcher m = ending(log, "the backend closed the connection");
-            assertTrue(Long.parseLong(m.group(1)) > 0, "the backend ended while replies waited in the front end: " + m.group());
+            Matcher m = ending(log, "front end", "the backend closed the connection");
+            assertTrue(Long.parseLong(m.group(2)) > 0, "the backend ended while replies waited in the front end: " + m.group());
             assertArrayEquals(reply(7, payload), t.readRecord(), "the first reply whole");
             assertArrayEquals(reply(8, payload), t.readRecord(), "the second reply whole");
             assertEquals(-1, ssl.getInputStream().read(), "then close_notify: the stream ended whole");
@@ -92,8 +97,8 @@ class CleanEndTest {
                 }
                 ((SSLSocket) t.socket()).shutdownOutput(); // close_notify right behind the calls
                 try (Socket s = backend.accept()) {
-                    Matcher m = ending(log, "its TLS peer sent close_notify");
-                    assertTrue(Long.parseLong(m.group(2)) > 0, "the close_notify came while calls waited in the front end: " + m.group());
+                    Matcher m = ending(log, "front end", "its TLS peer sent close_notify");
+                    assertTrue(Long.parseLong(m.group(3)) > 0, "the close_notify came while calls waited in the front end: " + m.group());
                     s.setSoTimeout(20_000);
                     assertArrayEquals(sent.toByteArray(), s.getInputStream().readAllBytes(), "every call whole and in order, then the end");
                 }
@@ -114,7 +119,8 @@ class CleanEndTest {
             t.send(FrontEndHarness.whoami(7, FrontEndHarness.authNone()).bytes());
             t.send(FrontEndHarness.whoami(8, FrontEndHarness.authNone()).bytes());
             served.get(30, TimeUnit.SECONDS);
-            assertTrue(Long.parseLong(ending(log, "the backend closed the connection").group(1)) > 0, "the replies waited in the front end");
+            assertTrue(Long.parseLong(ending(log, "front end", "the backend closed the connection").group(2)) > 0,
+                    "the replies waited in the front end");
             // never read: the end waits for the client no longer than any write does
             Await.until(() -> log.has("closing: the client took no bytes for 1 s"), "closed after the write timeout", 30);
             FrontEndTest.assertNothingLeft(h);
@@ -152,6 +158,44 @@ class CleanEndTest {
         }
     }
 
+    /**
+     * The connector's side: the server's replies, then its close_notify, reach a plain client that
+     * was not reading, whole, before the connector closes it. The server here is our front end,
+     * ending cleanly in turn when its backend closes after the replies.
+     */
+    @Test
+    void theServersLastRepliesAndCloseNotifyReachTheConnectorsPlainClientWhole() throws Exception {
+        byte[] payload = pattern(HALF);
+        Path caFile = java.nio.file.Files.writeString(tmp.resolve("ca.pem"), org.rpctlsservd.support.TestPki.pem(FX.ca.cert()));
+        try (ServerSocket backend = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
+                LogCapture log = LogCapture.daemon();
+                FrontEndHarness server = FX.frontEnd(tmp.resolve("s"), backend.getLocalPort())) {
+            Config c = new Cli(Opt.Side.CLIENT, "rpc.tlsclntd", 2, "client.example.org", x -> null).parse(new String[] {"--no-rpcbind",
+                    "--no-pidfile", "--rpc-socket", tmp.resolve("c.sock").toString(), "-l", caFile.toString(), "--io-threads", "1",
+                    "--connect", "127.0.0.1:0,localhost:" + server.port});
+            try (Daemon client = Daemon.startClient(c)) {
+                CompletableFuture<Void> served = replyThenClose(backend, payload);
+                Socket plain = new Socket();
+                plain.setReceiveBufferSize(4096); // before connecting: the window stays small
+                plain.connect(client.frontEnd().addresses().get(0), 5000);
+                plain.setSoTimeout(20_000);
+                RawRpc rpc = new RawRpc(plain);
+                rpc.send(FrontEndHarness.whoami(7, FrontEndHarness.authNone()).bytes());
+                rpc.send(FrontEndHarness.whoami(8, FrontEndHarness.authNone()).bytes());
+                served.get(30, TimeUnit.SECONDS);
+                Matcher m = ending(log, "connector", "its TLS peer sent close_notify");
+                assertTrue(Long.parseLong(m.group(2)) > 0, "the server's close_notify came while replies waited in the connector: " + m.group());
+                assertArrayEquals(reply(7, payload), rpc.readRecord(), "the first reply whole");
+                assertArrayEquals(reply(8, payload), rpc.readRecord(), "the second reply whole");
+                assertEquals(-1, plain.getInputStream().read(), "then the connector closed the connection");
+                Await.until(() -> client.frontEnd().connectionCount() == 0, "the connector's connection gone", 10);
+                Await.until(() -> client.frontEnd().budget().used() == 0, "the connector's budget back to 0", 10);
+                plain.close();
+            }
+            FrontEndTest.assertNothingLeft(server);
+        }
+    }
+
     /** A backend that answers two calls (xids 7 and 8) with {@code payload} each and closes the connection at once. */
     static CompletableFuture<Void> replyThenClose(ServerSocket backend, byte[] payload) {
         return CompletableFuture.runAsync(() -> {
@@ -177,19 +221,19 @@ class CleanEndTest {
         return ssl;
     }
 
-    /** The front end's line for the clean end with this reason, once it is logged. */
-    static Matcher ending(LogCapture log, String reason) {
+    /** The line of {@code who} ("front end", "connector") for the clean end with this reason, once it is logged. */
+    static Matcher ending(LogCapture log, String who, String reason) {
         Matcher[] found = new Matcher[1];
         Await.until(() -> {
             for (String line : log.lines()) {
                 Matcher m = ENDING.matcher(line);
-                if (m.find() && m.group(3).equals(reason)) {
+                if (m.find() && m.group(1).equals(who) && m.group(4).equals(reason)) {
                     found[0] = m;
                     return true;
                 }
             }
             return false;
-        }, "the front end's clean end: " + reason, 30);
+        }, who + "'s clean end: " + reason, 30);
         return found[0];
     }
 
