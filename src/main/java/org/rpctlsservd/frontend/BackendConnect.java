@@ -29,6 +29,8 @@ final class BackendConnect {
     private final IoLoop io;
     /** The server this connection's listener relays to. */
     private final InetSocketAddress backend;
+    /** What the outcome is reported under to /ready's BackendHealth: the address, or a connector's server name ({@link #healthAs}). */
+    private InetSocketAddress healthKey;
     private final Runnable connected;
     private final Consumer<String> failed;
     private final BooleanSupplier closed;
@@ -80,8 +82,15 @@ final class BackendConnect {
         this.failed = failed;
         this.closed = closed;
         this.portsExhausted = portsExhausted;
+        this.healthKey = backend;
         this.granted = () -> io.submit(this::permitGranted);
         this.heirOfPort = l -> io.submit(() -> portHandedOver(l));
+    }
+
+    /** What /ready tracks this connect's outcome under (BackendHealth): a connector's server given by name is tracked by its name. */
+    BackendConnect healthAs(InetSocketAddress key) {
+        this.healthKey = key;
+        return this;
     }
 
     /** The backend's channel once the connect started; null before. */
@@ -300,13 +309,13 @@ final class BackendConnect {
 
     private void done() {
         isConnected = true;
-        services.backendHealth().succeeded(backend);
+        services.backendHealth().succeeded(healthKey);
         releasePermit();
         connected.run();
     }
 
     private void fail(String why) {
-        services.backendHealth().failed(backend, why);
+        services.backendHealth().failed(healthKey, why);
         // the connector's by server (few, fixed by --connect), so one server down does not hide another
         String kind = who.equals("connector") ? "connector-connect-failed " + LogText.address(backend) : "backend-connect";
         services.warnings().warning(kind, () -> who + ": cannot reach " + side + " " + LogText.address(backend) + ": " + why);

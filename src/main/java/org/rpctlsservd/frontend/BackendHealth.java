@@ -27,7 +27,9 @@ import org.rpctlsservd.io.IoLoop;
  * goes before its first call is relayed (no PROXY header either: the front end sends it with the
  * first record); reserved ports stay for the clients' connections (--backend-source-ports). A
  * connect still unfinished at the next period counts as failed ("no answer within"), so each
- * probe waits at most one period, and nothing ever blocks.
+ * probe waits at most one period, and nothing ever blocks. A connector's server given by name is
+ * tracked by its name: a probe resolves it first (on the connector's look-up thread, sharing a
+ * look-up with the clients'), and a name that does not resolve counts as a failure.
  */
 public final class BackendHealth implements Closeable {
     /** A refused connect or two is a restart or a blip; this long with no success is an outage. */
@@ -45,7 +47,14 @@ public final class BackendHealth implements Closeable {
         }
     }
 
+    /** Resolves a server given by name (an unresolved address) off the loops; the answer (an address, or null and why) may come on any thread. */
+    interface Resolver {
+        void resolve(InetSocketAddress named, java.util.function.BiConsumer<InetSocketAddress, String> then);
+    }
+
     private final Map<InetSocketAddress, Backend> backends = new LinkedHashMap<>();
+    /** For the backends given by name; null when there are none. */
+    private final Resolver resolver;
     /** The loop the probes run on. */
     private final IoLoop io;
     private final ScheduledExecutorService timer;
@@ -54,6 +63,12 @@ public final class BackendHealth implements Closeable {
     private volatile boolean closed;
 
     BackendHealth(Collection<InetSocketAddress> addresses, ScheduledExecutorService timer, IoLoop io) {
+        this(addresses, null, timer, io);
+    }
+
+    /** {@code addresses}: unresolved ones are names, resolved by {@code resolver} for each probe. */
+    BackendHealth(Collection<InetSocketAddress> addresses, Resolver resolver, ScheduledExecutorService timer, IoLoop io) {
+        this.resolver = resolver;
         this.io = io;
         this.timer = timer;
         long now = System.nanoTime();
@@ -152,6 +167,8 @@ public final class BackendHealth implements Closeable {
         private long lastReal;
         /** The probe's connect in progress, on {@link #io}; null when none. */
         private SocketChannel probe;
+        /** The probe's look-up of the name in progress: its answer is taken only while this is set. */
+        private boolean resolving;
 
         Backend(InetSocketAddress address, long now) {
             this.address = address;
@@ -190,14 +207,46 @@ public final class BackendHealth implements Closeable {
                 failed(now, "no answer within " + PROBE_MILLIS + " ms", false);
                 endProbe();
             }
+            if (resolving) {
+                resolving = false; // its answer, if it still comes, is not taken
+                failed(now, "the name service gave no answer within " + PROBE_MILLIS + " ms", false);
+            }
             if (closed || now - lastReal < PROBE_NANOS) {
                 return; // the clients' own connects say how it is
             }
+            if (address.isUnresolved()) {
+                if (resolver == null) {
+                    failed(now, "address not resolved", false);
+                    return;
+                }
+                resolving = true;
+                resolver.resolve(address, (a, why) -> io.submit(() -> resolved(a, why)));
+                return;
+            }
+            probe(address, now);
+        }
+
+        /** On {@link #io}: the name's address for this period's probe, or null and why it has none. */
+        private synchronized void resolved(InetSocketAddress a, String why) {
+            if (!resolving || closed) {
+                return; // given up at a tick, or closed
+            }
+            resolving = false;
+            long now = System.nanoTime();
+            if (a == null) {
+                failed(now, "not resolved: " + why, false);
+                return;
+            }
+            probe(a, now);
+        }
+
+        /** A connect to {@code target} (the backend's address, or what its name resolved to), closed as soon as it is made. */
+        private void probe(InetSocketAddress target, long now) {
             try {
                 SocketChannel ch = SocketChannel.open();
                 probe = ch;
                 ch.configureBlocking(false);
-                if (ch.connect(address)) {
+                if (ch.connect(target)) {
                     succeeded(now, false);
                     endProbe();
                 } else {

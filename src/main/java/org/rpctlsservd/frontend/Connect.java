@@ -26,6 +26,15 @@ public record Connect(InetSocketAddress listen, String serverHost, int serverPor
         }
     }
 
+    /**
+     * The server as /ready tracks it: its address for an IP literal; for a name, the name unresolved,
+     * so every address it resolves to at a connect (or a probe) speaks for it.
+     */
+    public InetSocketAddress healthKey() {
+        return ServerNames.literal(serverHost) ? new InetSocketAddress(serverHost, serverPort)
+                : InetSocketAddress.createUnresolved(serverHost, serverPort);
+    }
+
     /** {@code host:port}, brackets around an IPv6 literal. */
     public String server() {
         return (serverHost.indexOf(':') >= 0 ? "[" + serverHost + "]" : serverHost) + ":" + serverPort;

@@ -59,12 +59,13 @@ final class ConnectorConnection extends MemberBase {
             return;
         }
         if (address == null) {
+            c.services.backendHealth().failed(connect.healthKey(), "not resolved: " + why);
             c.services.warnings().warning("connector-resolve " + connect.server(), () -> "connector: cannot resolve server " + connect.server() + ": " + why);
             teardown("server " + connect.server() + " not resolved");
             return;
         }
         BackendConnect b = new BackendConnect(c.services, this, address, this::serverConnected, this::teardown, c::closed,
-                w -> c.services.warnings().warning("connector-source-ports", () -> "connector: " + w), true);
+                w -> c.services.warnings().warning("connector-source-ports", () -> "connector: " + w), true).healthAs(connect.healthKey());
         server = b;
         b.start();
         clientReadable(); // bytes that came with the connection are held at once

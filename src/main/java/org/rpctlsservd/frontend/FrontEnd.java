@@ -6,6 +6,7 @@ import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -73,11 +74,12 @@ public final class FrontEnd implements Closeable {
             ios.add(new IoLoop(config.ioThreads() == 1 ? loopName : loopName + "-" + (i + 1)));
         }
         List<Relay> relays = config.relays();
-        // the connector's servers given as IP literals only: a name is resolved at each connect and may give another address each
-        // time, so a probe of one address would speak for none of them (named servers are not on /ready; ConnectorTest says so)
-        this.backendHealth = new BackendHealth(config.connecting() ? config.connectors().stream()
-                .filter(c -> ServerNames.literal(c.serverHost())).map(c -> new InetSocketAddress(c.serverHost(), c.serverPort())).toList()
-                : relays.stream().map(Relay::backend).toList(), timer, ios.get(0));
+        // the connector's servers given by name are tracked by name: a name is resolved at each connect (and each probe) and
+        // may give another address each time, so no one address speaks for it
+        Map<InetSocketAddress, Connect> named = new java.util.HashMap<>();
+        config.connectors().forEach(c -> named.putIfAbsent(c.healthKey(), c));
+        this.backendHealth = new BackendHealth(config.connecting() ? config.connectors().stream().map(Connect::healthKey).toList()
+                : relays.stream().map(Relay::backend).toList(), (key, then) -> names.resolve(named.get(key), then), timer, ios.get(0));
         Admission admission = new Admission(config.maxClients(), connections, warnings, config.who());
         Shedding shedding = new Shedding(budget, connections, warnings, config.who());
         Shared shared = new Shared(new ConnectionSettings(config.require(), MAX_RECORD, config.backendProxy(),

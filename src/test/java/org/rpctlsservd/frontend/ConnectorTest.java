@@ -29,6 +29,7 @@ import org.rpctlsservd.rpc.RecordParser;
 import org.rpctlsservd.rpc.RpcMessages;
 import org.rpctlsservd.sessions.SessionTable;
 import org.rpctlsservd.sessions.SocketHandoff;
+import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.LogCapture;
 
 /**
@@ -173,17 +174,29 @@ class ConnectorTest {
     }
 
     @Test
-    void readyTracksTheServersGivenAsAddressesNotThoseGivenByName() throws Exception {
-        try (ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+    void readyTracksServersGivenByNameThroughTheirLookUps() throws Exception {
+        try (ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+                ServerSocket up = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
             FrontEndSettings s = FrontEndSettings.connector(List.of(
                     new Connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "127.0.0.1", 2049, ""),
-                    new Connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "localhost", 2050, "")),
+                    new Connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "localhost", up.getLocalPort(), ""),
+                    new Connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "no-such-server.invalid", 2049, "")),
                     false, Duration.ofSeconds(30), Duration.ofSeconds(10), Duration.ofSeconds(10), 1, 100, Duration.ofSeconds(10),
                     SourcePortRange.ANY, List.of());
             connector = new FrontEnd(s, rpctlscd.getLocalSocketAddress(), null, handoff, new EstablishedSessions(new SessionTable()), timer,
                     new MemoryBudget(64L << 20));
-            // a name may resolve to another address at each connect: no one address's health speaks for it
-            assertEquals(List.of("127.0.0.1:2049"), List.copyOf(connector.backendHealth().reachable().keySet()));
+            // a name may resolve to another address at each connect: it is tracked by name, each probe looks it up again
+            assertEquals(List.of("127.0.0.1:2049", "localhost:" + up.getLocalPort(), "no-such-server.invalid:2049"),
+                    List.copyOf(connector.backendHealth().reachable().keySet()));
+            up.setSoTimeout(20_000);
+            up.accept().close(); // the probe of "localhost": looked up, then connected
+            Await.until(() -> connector.backendHealth().problems().stream()
+                    .anyMatch(p -> p.backend().getHostString().equals("no-such-server.invalid")), "the name that resolves to nothing unready", 30);
+            BackendHealth.Problem p = connector.backendHealth().problems().stream()
+                    .filter(x -> x.backend().getHostString().equals("no-such-server.invalid")).findFirst().orElseThrow();
+            assertTrue(p.describe("--connect").startsWith("backend no-such-server.invalid:2049 (--connect): "), p.describe("--connect"));
+            assertTrue(p.reason().startsWith("not resolved: ") || p.reason().startsWith("the name service gave no answer"), p.reason());
+            assertEquals(Boolean.TRUE, connector.backendHealth().reachable().get("localhost:" + up.getLocalPort()), "localhost reached");
         }
     }
 
