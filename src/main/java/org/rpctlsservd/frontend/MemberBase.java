@@ -130,6 +130,9 @@ abstract class MemberBase implements Member, Connection.Events {
             gone.discard();
         }
         endAfterQueues(reason, () -> teardown(reason));
+        if (!c.closed()) {
+            account(); // the dropped bytes go back to the budget now, not at the next write event
+        }
     }
 
     /**

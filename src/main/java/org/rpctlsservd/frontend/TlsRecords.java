@@ -35,6 +35,12 @@ final class TlsRecords {
     private boolean holding;
     /** The STARTTLS reply is queued: the socket goes to the handshake once it has gone. */
     private boolean startTlsWhenFlushed;
+    /**
+     * The peer's close_notify came and the session answered it with ours: nothing more can be sent, so
+     * what the framing makes for the peer from its last records (our own replies) is dropped, not an error
+     * that would end the connection before its last calls reach the other side.
+     */
+    private boolean sendingDone;
 
     /** {@code out}: the TLS side's queue; {@code startTls}: parks its socket once the STARTTLS reply has gone (null: never here). */
     TlsRecords(Connection c, Outbound out, Runnable startTls) {
@@ -73,6 +79,7 @@ final class TlsRecords {
     void discardQueued() {
         ending();
         out.discard();
+        startTlsWhenFlushed = false; // the STARTTLS reply was among what is dropped: there is no handshake to start
     }
 
     /** The session is handed to the DISCONNECT upcall. */
@@ -113,7 +120,7 @@ final class TlsRecords {
      * until the handshake is done.
      */
     void write(byte[] b, int off, int len) {
-        if (c.closed() || len == 0) {
+        if (c.closed() || len == 0 || sendingDone) {
             return;
         }
         if (holding) {
@@ -148,7 +155,7 @@ final class TlsRecords {
         if (!out.flush()) {
             return;
         }
-        if (startTlsWhenFlushed && out.isEmpty()) {
+        if (startTlsWhenFlushed && out.isEmpty() && !c.closed() && !c.draining) { // an ending connection parks nothing
             startTlsWhenFlushed = false;
             startTls.run();
         }
@@ -164,6 +171,7 @@ final class TlsRecords {
         IOException refused = null;
         try {
             closed = session.decrypt(encrypted, (b, off, len) -> opened.add(ByteBuffer.wrap(b, off, len)), this::queueTls);
+            sendingDone |= closed;
         } catch (EstablishedSession.ShutOffException e) {
             throw e; // nothing was opened: nothing from the peer is taken after the shut-off
         } catch (IOException e) {

@@ -63,18 +63,18 @@ class CleanEndTest {
                 LogCapture log = LogCapture.daemon();
                 FrontEndHarness h = FX.frontEnd(tmp, backend.getLocalPort())) {
             CompletableFuture<Void> served = replyThenClose(backend, payload);
-            SSLSocket ssl = stillClient(h);
-            RawRpc t = new RawRpc(ssl);
-            t.send(FrontEndHarness.whoami(7, FrontEndHarness.authNone()).bytes());
-            t.send(FrontEndHarness.whoami(8, FrontEndHarness.authNone()).bytes());
-            served.get(30, TimeUnit.SECONDS);
-            Matcher m = ending(log, "front end", "the backend closed the connection");
-            assertTrue(Long.parseLong(m.group(2)) > 0, "the backend ended while replies waited in the front end: " + m.group());
-            assertArrayEquals(reply(7, payload), t.readRecord(), "the first reply whole");
-            assertArrayEquals(reply(8, payload), t.readRecord(), "the second reply whole");
-            assertEquals(-1, ssl.getInputStream().read(), "then close_notify: the stream ended whole");
-            FrontEndTest.assertNothingLeft(h);
-            ssl.close();
+            try (SSLSocket ssl = stillClient(h)) {
+                RawRpc t = new RawRpc(ssl);
+                t.send(FrontEndHarness.whoami(7, FrontEndHarness.authNone()).bytes());
+                t.send(FrontEndHarness.whoami(8, FrontEndHarness.authNone()).bytes());
+                served.get(30, TimeUnit.SECONDS);
+                Matcher m = ending(log, "front end", "the backend closed the connection");
+                assertTrue(Long.parseLong(m.group(2)) > 0, "the backend ended while replies waited in the front end: " + m.group());
+                assertArrayEquals(reply(7, payload), t.readRecord(), "the first reply whole");
+                assertArrayEquals(reply(8, payload), t.readRecord(), "the second reply whole");
+                assertEquals(-1, ssl.getInputStream().read(), "then close_notify: the stream ended whole");
+                FrontEndTest.assertNothingLeft(h);
+            }
         }
     }
 
@@ -108,23 +108,69 @@ class CleanEndTest {
         }
     }
 
+    /**
+     * A call the front end answers itself (a refused credential), in the same read as the client's
+     * close_notify: the session has answered the close_notify, so the reply cannot go; it is dropped,
+     * and the calls before it still reach the backend (it used to end the connection as a failed write).
+     * The client sends more than the kernel and the front end's high-water mark hold, so the front end
+     * stops reading it and later finds the last call and the close_notify together.
+     */
+    @Test
+    void anOwnReplyToTheLastCallBeforeCloseNotifyDoesNotCutTheEnd() throws Exception {
+        int calls = 48;
+        int each = (absorbed() + 3 * 512 * 1024) / calls; // past the kernel's buffer and the front end's high-water mark
+        ByteArrayOutputStream sent = new ByteArrayOutputStream();
+        try (ServerSocket backend = new ServerSocket();
+                LogCapture log = LogCapture.daemon()) {
+            backend.setReceiveBufferSize(4096);
+            backend.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 10);
+            try (FrontEndHarness h = FX.frontEnd(tmp, backend.getLocalPort(), "--backend-source-ports", "any");
+                    RawRpc t = h.tls(TlsHarness.jdkClient(null, FX.ca, "TLSv1.3"))) {
+                CompletableFuture<Void> sending = CompletableFuture.runAsync(() -> {
+                    try {
+                        for (int i = 0; i < calls; i++) {
+                            byte[] call = FrontEndHarness.whoami(100 + i, FrontEndHarness.authNone())
+                                    .args(pattern(each)).bytes();
+                            sent.write(ByteBuffer.allocate(4).putInt(0x80000000 | call.length).array());
+                            sent.write(call);
+                            t.send(call);
+                        }
+                        // AUTH_TLS on a call other than the probe: refused by the front end itself (AUTH_BADCRED)
+                        t.send(RawRpc.call().xid(999).proc(1).credRaw(RawRpc.opaqueAuth(7, new byte[0])).bytes());
+                        ((SSLSocket) t.socket()).shutdownOutput();
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+                try (Socket s = backend.accept()) {
+                    sending.get(30, TimeUnit.SECONDS); // all sent: the last call and the close_notify wait together
+                    s.setSoTimeout(20_000);
+                    assertArrayEquals(sent.toByteArray(), s.getInputStream().readAllBytes(), "every relayed call whole and in order");
+                }
+                ending(log, "front end", "its TLS peer sent close_notify");
+                assertTrue(log.lines().stream().noneMatch(l -> l.contains("TLS write failed")), log.lines().toString());
+                FrontEndTest.assertNothingLeft(h);
+            }
+        }
+    }
+
     @Test
     void aClientThatNeverReadsIsClosedAfterTheWriteTimeoutWhenTheBackendHasEnded() throws Exception {
         try (ServerSocket backend = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
                 LogCapture log = LogCapture.daemon();
                 FrontEndHarness h = FX.frontEnd(tmp, backend.getLocalPort(), "--write-timeout", "1")) {
             CompletableFuture<Void> served = replyThenClose(backend, pattern(HALF));
-            SSLSocket ssl = stillClient(h);
-            RawRpc t = new RawRpc(ssl);
-            t.send(FrontEndHarness.whoami(7, FrontEndHarness.authNone()).bytes());
-            t.send(FrontEndHarness.whoami(8, FrontEndHarness.authNone()).bytes());
-            served.get(30, TimeUnit.SECONDS);
-            assertTrue(Long.parseLong(ending(log, "front end", "the backend closed the connection").group(2)) > 0,
-                    "the replies waited in the front end");
-            // never read: the end waits for the client no longer than any write does
-            Await.until(() -> log.has("closing: the client took no bytes for 1 s"), "closed after the write timeout", 30);
-            FrontEndTest.assertNothingLeft(h);
-            ssl.close();
+            try (SSLSocket ssl = stillClient(h)) {
+                RawRpc t = new RawRpc(ssl);
+                t.send(FrontEndHarness.whoami(7, FrontEndHarness.authNone()).bytes());
+                t.send(FrontEndHarness.whoami(8, FrontEndHarness.authNone()).bytes());
+                served.get(30, TimeUnit.SECONDS);
+                assertTrue(Long.parseLong(ending(log, "front end", "the backend closed the connection").group(2)) > 0,
+                        "the replies waited in the front end");
+                // never read: the end waits for the client no longer than any write does
+                Await.until(() -> log.has("closing: the client took no bytes for 1 s"), "closed after the write timeout", 30);
+                FrontEndTest.assertNothingLeft(h);
+            }
         }
     }
 
@@ -175,22 +221,23 @@ class CleanEndTest {
                     "--connect", "127.0.0.1:0,localhost:" + server.port});
             try (Daemon client = Daemon.startClient(c)) {
                 CompletableFuture<Void> served = replyThenClose(backend, payload);
-                Socket plain = new Socket();
-                plain.setReceiveBufferSize(4096); // before connecting: the window stays small
-                plain.connect(client.frontEnd().addresses().get(0), 5000);
-                plain.setSoTimeout(20_000);
-                RawRpc rpc = new RawRpc(plain);
-                rpc.send(FrontEndHarness.whoami(7, FrontEndHarness.authNone()).bytes());
-                rpc.send(FrontEndHarness.whoami(8, FrontEndHarness.authNone()).bytes());
-                served.get(30, TimeUnit.SECONDS);
-                Matcher m = ending(log, "connector", "its TLS peer sent close_notify");
-                assertTrue(Long.parseLong(m.group(2)) > 0, "the server's close_notify came while replies waited in the connector: " + m.group());
-                assertArrayEquals(reply(7, payload), rpc.readRecord(), "the first reply whole");
-                assertArrayEquals(reply(8, payload), rpc.readRecord(), "the second reply whole");
-                assertEquals(-1, plain.getInputStream().read(), "then the connector closed the connection");
-                Await.until(() -> client.frontEnd().connectionCount() == 0, "the connector's connection gone", 10);
-                Await.until(() -> client.frontEnd().budget().used() == 0, "the connector's budget back to 0", 10);
-                plain.close();
+                try (Socket plain = new Socket()) {
+                    plain.setReceiveBufferSize(4096); // before connecting: the window stays small
+                    plain.connect(client.frontEnd().addresses().get(0), 5000);
+                    plain.setSoTimeout(20_000);
+                    RawRpc rpc = new RawRpc(plain);
+                    rpc.send(FrontEndHarness.whoami(7, FrontEndHarness.authNone()).bytes());
+                    rpc.send(FrontEndHarness.whoami(8, FrontEndHarness.authNone()).bytes());
+                    served.get(30, TimeUnit.SECONDS);
+                    Matcher m = ending(log, "connector", "its TLS peer sent close_notify");
+                    assertTrue(Long.parseLong(m.group(2)) > 0,
+                            "the server's close_notify came while replies waited in the connector: " + m.group());
+                    assertArrayEquals(reply(7, payload), rpc.readRecord(), "the first reply whole");
+                    assertArrayEquals(reply(8, payload), rpc.readRecord(), "the second reply whole");
+                    assertEquals(-1, plain.getInputStream().read(), "then the connector closed the connection");
+                    Await.until(() -> client.frontEnd().connectionCount() == 0, "the connector's connection gone", 10);
+                    Await.until(() -> client.frontEnd().budget().used() == 0, "the connector's budget back to 0", 10);
+                }
             }
             FrontEndTest.assertNothingLeft(server);
         }
