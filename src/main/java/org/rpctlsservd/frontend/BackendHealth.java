@@ -29,7 +29,8 @@ import org.rpctlsservd.io.IoLoop;
  * connect still unfinished at the next period counts as failed ("no answer within"), so each
  * probe waits at most one period, and nothing ever blocks. A connector's server given by name is
  * tracked by its name: a probe resolves it first (on the connector's look-up thread, sharing a
- * look-up with the clients'), and a name that does not resolve counts as a failure.
+ * look-up with the clients'), then connects with a period of its own; a name that does not resolve
+ * counts as a failure, a look-up still running (behind another name's, say) as nothing yet.
  */
 public final class BackendHealth implements Closeable {
     /** A refused connect or two is a restart or a blip; this long with no success is an outage. */
@@ -53,7 +54,7 @@ public final class BackendHealth implements Closeable {
     }
 
     private final Map<InetSocketAddress, Backend> backends = new LinkedHashMap<>();
-    /** For the backends given by name; null when there are none. */
+    /** For the backends given by name; null: none is (their probes then fail as not resolved). */
     private final Resolver resolver;
     /** The loop the probes run on. */
     private final IoLoop io;
@@ -167,6 +168,8 @@ public final class BackendHealth implements Closeable {
         private long lastReal;
         /** The probe's connect in progress, on {@link #io}; null when none. */
         private SocketChannel probe;
+        /** When the probe's connect began (its own period to answer, whatever the look-up before it took). */
+        private long probeStarted;
         /** The probe's look-up of the name in progress: its answer is taken only while this is set. */
         private boolean resolving;
 
@@ -204,12 +207,16 @@ public final class BackendHealth implements Closeable {
         /** On {@link #io}, each period: a probe still connecting has failed; a new one starts unless a client connected lately. */
         synchronized void tick(long now) {
             if (probe != null) {
+                if (now - probeStarted < PROBE_NANOS) {
+                    return; // begun after a look-up, within this period: it has a period of its own
+                }
                 failed(now, "no answer within " + PROBE_MILLIS + " ms", false);
                 endProbe();
             }
             if (resolving) {
-                resolving = false; // its answer, if it still comes, is not taken
-                failed(now, "the name service gave no answer within " + PROBE_MILLIS + " ms", false);
+                // Its answer decides (the name service's own timeouts bound it): a look-up waiting behind another
+                // name's on the one look-up thread is not this server's failure, nor a reason for a second one.
+                return;
             }
             if (closed || now - lastReal < PROBE_NANOS) {
                 return; // the clients' own connects say how it is
@@ -229,7 +236,7 @@ public final class BackendHealth implements Closeable {
         /** On {@link #io}: the name's address for this period's probe, or null and why it has none. */
         private synchronized void resolved(InetSocketAddress a, String why) {
             if (!resolving || closed) {
-                return; // given up at a tick, or closed
+                return; // closed meanwhile
             }
             resolving = false;
             long now = System.nanoTime();
@@ -245,6 +252,7 @@ public final class BackendHealth implements Closeable {
             try {
                 SocketChannel ch = SocketChannel.open();
                 probe = ch;
+                probeStarted = now;
                 ch.configureBlocking(false);
                 if (ch.connect(target)) {
                     succeeded(now, false);
@@ -261,7 +269,7 @@ public final class BackendHealth implements Closeable {
         /** On {@link #io}: the probe's connect finished (or failed): noted, and the connection closed at once. */
         private synchronized void connectable(SocketChannel ch) {
             if (ch != probe) {
-                return; // given up at a tick, or closed
+                return; // closed meanwhile
             }
             long now = System.nanoTime();
             try {

@@ -31,8 +31,8 @@ public record Connect(InetSocketAddress listen, String serverHost, int serverPor
      * so every address it resolves to at a connect (or a probe) speaks for it.
      */
     public InetSocketAddress healthKey() {
-        return ServerNames.literal(serverHost) ? new InetSocketAddress(serverHost, serverPort)
-                : InetSocketAddress.createUnresolved(serverHost, serverPort);
+        java.net.InetAddress literal = ServerNames.literalAddress(serverHost);
+        return literal != null ? new InetSocketAddress(literal, serverPort) : InetSocketAddress.createUnresolved(serverHost, serverPort);
     }
 
     /** {@code host:port}, brackets around an IPv6 literal. */

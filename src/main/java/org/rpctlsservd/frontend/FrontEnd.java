@@ -79,7 +79,14 @@ public final class FrontEnd implements Closeable {
         Map<InetSocketAddress, Connect> named = new java.util.HashMap<>();
         config.connectors().forEach(c -> named.putIfAbsent(c.healthKey(), c));
         this.backendHealth = new BackendHealth(config.connecting() ? config.connectors().stream().map(Connect::healthKey).toList()
-                : relays.stream().map(Relay::backend).toList(), (key, then) -> names.resolve(named.get(key), then), timer, ios.get(0));
+                : relays.stream().map(Relay::backend).toList(), (key, then) -> {
+                    Connect c = named.get(key);
+                    if (c == null) {
+                        then.accept(null, "not a --connect server"); // never: only the connector's servers are given by name
+                    } else {
+                        names.resolve(c, then);
+                    }
+                }, timer, ios.get(0));
         Admission admission = new Admission(config.maxClients(), connections, warnings, config.who());
         Shedding shedding = new Shedding(budget, connections, warnings, config.who());
         Shared shared = new Shared(new ConnectionSettings(config.require(), MAX_RECORD, config.backendProxy(),

@@ -10,6 +10,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 import org.rpctlsservd.guard.LogText;
+import org.rpctlsservd.proxy.IpLiteral;
 
 /**
  * The connector's servers by name, resolved at each connect (a server that moves is followed): an
@@ -31,7 +32,20 @@ final class ServerNames implements Closeable {
 
     /** True when {@code host} is an IPv4 or IPv6 literal (parsed without any look-up). */
     static boolean literal(String host) {
-        return host.indexOf(':') >= 0 || host.chars().allMatch(ch -> ch == '.' || Character.isDigit(ch));
+        return literalAddress(host) != null;
+    }
+
+    /**
+     * The address an IPv4 or IPv6 literal spells, or null for anything else (a name, to be looked up
+     * on the look-up thread): strictly parsed, so that nothing that only looks like one (999.1.1.1,
+     * 1.2.3) reaches the name service on a loop.
+     */
+    static InetAddress literalAddress(String host) {
+        try {
+            return IpLiteral.either(host);
+        } catch (IpLiteral.NotALiteral e) {
+            return null;
+        }
     }
 
     /**
@@ -72,7 +86,8 @@ final class ServerNames implements Closeable {
     private static void answer(Connect c, BiConsumer<InetSocketAddress, String> then) {
         InetSocketAddress a;
         try {
-            a = new InetSocketAddress(InetAddress.getByName(c.serverHost()), c.serverPort());
+            InetAddress literal = literalAddress(c.serverHost());
+            a = new InetSocketAddress(literal != null ? literal : InetAddress.getByName(c.serverHost()), c.serverPort());
         } catch (UnknownHostException | SecurityException e) {
             then.accept(null, LogText.why(e, "the name service"));
             return;

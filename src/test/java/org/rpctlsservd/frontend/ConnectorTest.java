@@ -200,6 +200,53 @@ class ConnectorTest {
         }
     }
 
+    /**
+     * The clients' own connects to a server given by name count for it, under its name: while they
+     * come (one every 300 ms here) no health probe is needed, so the server sees only the clients'
+     * connections (each sends its STARTTLS probe), none of the probes' silent ones. Were the
+     * connects counted under the address the name resolved to, the name would be probed every 2 s.
+     */
+    @Test
+    void clientsConnectsToAServerGivenByNameCountForItsHealth() throws Exception {
+        try (ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+                ServerSocket up = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            java.util.concurrent.atomic.AtomicInteger silent = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.concurrent.atomic.AtomicInteger spoke = new java.util.concurrent.atomic.AtomicInteger();
+            Thread server = new Thread(() -> {
+                while (!up.isClosed()) {
+                    try (Socket s = up.accept()) {
+                        s.setSoTimeout(5000);
+                        (s.getInputStream().read() < 0 ? silent : spoke).incrementAndGet(); // then closed: STARTTLS fails
+                    } catch (IOException e) {
+                        // closed by the test, or a connection that went
+                    }
+                }
+            });
+            server.setDaemon(true);
+            server.start();
+            FrontEndSettings s = FrontEndSettings.connector(List.of(
+                    new Connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "localhost", up.getLocalPort(), "")),
+                    false, Duration.ofSeconds(30), Duration.ofSeconds(10), Duration.ofSeconds(10), 1, 100, Duration.ofSeconds(10),
+                    SourcePortRange.ANY, List.of());
+            connector = new FrontEnd(s, rpctlscd.getLocalSocketAddress(), null, handoff, new EstablishedSessions(new SessionTable()), timer,
+                    new MemoryBudget(64L << 20));
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            int clients = 0;
+            while (System.nanoTime() < end) {
+                try (Socket client = client()) {
+                    client.getOutputStream().write(RecordParser.framed(CALL).array());
+                    assertEquals(-1, client.getInputStream().read(), "closed when the server did not answer STARTTLS");
+                }
+                clients++;
+                TimeUnit.MILLISECONDS.sleep(300); // pacing the clients, not waiting for a result
+            }
+            int made = clients;
+            Await.until(() -> spoke.get() == made, "every client's connection reached the server (" + spoke.get() + " of " + made + ")", 10);
+            assertEquals(0, silent.get(), "no health probe while the clients' connects spoke for the server");
+            assertEquals(Boolean.TRUE, connector.backendHealth().reachable().get("localhost:" + up.getLocalPort()));
+        }
+    }
+
     @Test
     void theConnectorsLoopsAreNamedForIt() throws Exception {
         try (Server server = new Server(null, false);

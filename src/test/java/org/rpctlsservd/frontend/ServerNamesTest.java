@@ -46,6 +46,21 @@ class ServerNamesTest {
         }
     }
 
+    /** Only what parses strictly as an IP literal skips the look-up thread: what merely looks like one would reach DNS on a loop. */
+    @Test
+    void literalsAreParsedStrictly() {
+        for (String yes : new String[] {"192.0.2.7", "::1", "2001:db8::7", "::ffff:192.0.2.7"}) {
+            org.junit.jupiter.api.Assertions.assertTrue(ServerNames.literal(yes), yes);
+        }
+        for (String no : new String[] {"999.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "localhost", "nfs.example.org", "1e100.net"}) {
+            org.junit.jupiter.api.Assertions.assertFalse(ServerNames.literal(no), no);
+        }
+        org.junit.jupiter.api.Assertions.assertTrue(new Connect(new InetSocketAddress("127.0.0.1", 0), "nfs.example.org", 2049, "")
+                .healthKey().isUnresolved(), "a name is tracked as the name");
+        org.junit.jupiter.api.Assertions.assertEquals(new InetSocketAddress("192.0.2.7", 2049),
+                new Connect(new InetSocketAddress("127.0.0.1", 0), "192.0.2.7", 2049, "").healthKey());
+    }
+
     @Test
     void aLiteralIsAnsweredAtOnceOnTheCallersThread() {
         Connect c = new Connect(new InetSocketAddress("127.0.0.1", 0), "192.0.2.7", 2049, "");
