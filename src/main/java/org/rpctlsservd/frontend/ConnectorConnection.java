@@ -72,6 +72,12 @@ final class ConnectorConnection extends MemberBase {
         account();
     }
 
+    /** With TLS up with the server, or relaying in plain text (--allow-plain, the server knowing no STARTTLS). */
+    @Override
+    protected boolean relaying() {
+        return c.state == Connection.State.TLS || plain;
+    }
+
     /** The server's socket while this side may read it: connected, and not with the handshake. */
     private SocketChannel serverToRead() {
         BackendConnect b = server;

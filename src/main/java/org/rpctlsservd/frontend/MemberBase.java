@@ -139,15 +139,14 @@ abstract class MemberBase implements Member, Connection.Events {
      * A clean end, as a kernel's socket buffers would still deliver what they hold after a close:
      * nothing more is read from either side, what is queued goes, and once both queues are empty
      * {@code end} runs. A side that takes nothing for --write-timeout, fails, or is shed ends it at
-     * once, as any teardown does. Before TLS is up on the connector's server side, or while the
-     * handshake has the front end's client socket, {@code end} runs at once.
+     * once, as any teardown does. When nothing is relayed yet ({@link #relaying}: the connector
+     * before TLS or plain text is agreed with its server, a handshake holding a socket), {@code end} runs at once.
      */
     protected final void endAfterQueues(String reason, Runnable end) {
         if (c.closed() || afterQueues != null) {
             return;
         }
-        boolean established = c.state == Connection.State.TLS || c.state == Connection.State.PLAIN && c.tlsOnClient;
-        if (!established) {
+        if (!relaying()) {
             end.run();
             return;
         }
@@ -158,6 +157,14 @@ abstract class MemberBase implements Member, Connection.Events {
         c.toClient.flush();
         c.toBackend.flush();
         endIfDrained();
+    }
+
+    /**
+     * True while records are relayed both ways, so a clean end can let the queues go: with TLS up,
+     * or (the front end) a plain client before or without it; not while a handshake has a socket.
+     */
+    protected boolean relaying() {
+        return c.state == Connection.State.TLS || c.state == Connection.State.PLAIN && c.tlsOnClient;
     }
 
     /** During a clean end: both queues empty, the end runs (once; a teardown meanwhile has ended the connection already). */

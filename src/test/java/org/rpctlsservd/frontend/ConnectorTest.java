@@ -31,6 +31,7 @@ import org.rpctlsservd.sessions.SessionTable;
 import org.rpctlsservd.sessions.SocketHandoff;
 import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.LogCapture;
+import org.rpctlsservd.support.RawRpc;
 
 /**
  * The connector over real loopback sockets, up to the RPCTLSCD CONNECT upcall: a stand-in RFC 9289
@@ -244,6 +245,43 @@ class ConnectorTest {
             Await.until(() -> spoke.get() == made, "every client's connection reached the server (" + spoke.get() + " of " + made + ")", 10);
             assertEquals(0, silent.get(), "no health probe while the clients' connects spoke for the server");
             assertEquals(Boolean.TRUE, connector.backendHealth().reachable().get("localhost:" + up.getLocalPort()));
+        }
+    }
+
+    /**
+     * Relaying in plain text (--allow-plain) ends cleanly too: a server that sends its last reply and
+     * closes has all of it reach a client that was not reading, before the connector closes it (the
+     * sizes as CleanEndTest's, so the end comes while the reply waits in the connector's queue).
+     */
+    @Test
+    void withAllowPlainTheServersLastReplyReachesAClientThatWasNotReadingWhole() throws Exception {
+        byte[] reply = CleanEndTest.reply(0x1234, CleanEndTest.pattern(CleanEndTest.absorbed() + 512 * 1024));
+        try (ServerSocket plainServer = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+                ServerSocket rpctlscd = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+                LogCapture log = LogCapture.daemon()) {
+            CompletableFuture<Void> served = CompletableFuture.runAsync(() -> {
+                try (Socket s = plainServer.accept()) {
+                    DataInputStream in = new DataInputStream(s.getInputStream());
+                    byte[] probe = RawRpc.readRecord(in);
+                    s.getOutputStream().write(RecordParser.framed(unavailable(ByteBuffer.wrap(probe).getInt(0))).array()); // no STARTTLS here
+                    RawRpc.readRecord(in); // the client's call, in plain text
+                    CleanEndTest.writeRecord(s.getOutputStream(), reply); // and closes at once
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            start(plainServer.getLocalPort(), rpctlscd, true, Duration.ofSeconds(30));
+            try (Socket client = new Socket()) {
+                client.setReceiveBufferSize(4096); // before connecting: the window stays small
+                client.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), connector.addresses().get(0).getPort()), 5000);
+                client.setSoTimeout(20_000);
+                client.getOutputStream().write(RecordParser.framed(CALL).array());
+                served.get(30, TimeUnit.SECONDS);
+                java.util.regex.Matcher m = CleanEndTest.ending(log, "connector", "the server closed the connection");
+                assertTrue(Long.parseLong(m.group(2)) > 0, "the server ended while its reply waited in the connector: " + m.group());
+                assertArrayEquals(reply, RawRpc.readRecord(new DataInputStream(client.getInputStream())), "the whole reply");
+                assertEquals(-1, client.getInputStream().read(), "then the connector closed the connection");
+            }
         }
     }
 
