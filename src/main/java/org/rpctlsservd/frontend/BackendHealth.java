@@ -54,7 +54,7 @@ public final class BackendHealth implements Closeable {
     }
 
     private final Map<InetSocketAddress, Backend> backends = new LinkedHashMap<>();
-    /** For the backends given by name; null: none is (their probes then fail as not resolved). */
+    /** For the backends given by name. */
     private final Resolver resolver;
     /** The loop the probes run on. */
     private final IoLoop io;
@@ -63,13 +63,9 @@ public final class BackendHealth implements Closeable {
     private volatile ScheduledFuture<?> probes;
     private volatile boolean closed;
 
-    BackendHealth(Collection<InetSocketAddress> addresses, ScheduledExecutorService timer, IoLoop io) {
-        this(addresses, null, timer, io);
-    }
-
     /** {@code addresses}: unresolved ones are names, resolved by {@code resolver} for each probe. */
     BackendHealth(Collection<InetSocketAddress> addresses, Resolver resolver, ScheduledExecutorService timer, IoLoop io) {
-        this.resolver = resolver;
+        this.resolver = java.util.Objects.requireNonNull(resolver, "resolver");
         this.io = io;
         this.timer = timer;
         long now = System.nanoTime();
@@ -222,10 +218,6 @@ public final class BackendHealth implements Closeable {
                 return; // the clients' own connects say how it is
             }
             if (address.isUnresolved()) {
-                if (resolver == null) {
-                    failed(now, "address not resolved", false);
-                    return;
-                }
                 resolving = true;
                 resolver.resolve(address, (a, why) -> io.submit(() -> resolved(a, why)));
                 return;

@@ -76,9 +76,9 @@ public final class FrontEnd implements Closeable {
         List<Relay> relays = config.relays();
         // the connector's servers given by name are tracked by name: a name is resolved at each connect (and each probe) and
         // may give another address each time, so no one address speaks for it
-        Map<InetSocketAddress, Connect> named = new java.util.HashMap<>();
+        Map<InetSocketAddress, Connect> named = new java.util.LinkedHashMap<>(); // in --connect order, as /ready lists them
         config.connectors().forEach(c -> named.putIfAbsent(c.healthKey(), c));
-        this.backendHealth = new BackendHealth(config.connecting() ? config.connectors().stream().map(Connect::healthKey).toList()
+        this.backendHealth = new BackendHealth(config.connecting() ? List.copyOf(named.keySet())
                 : relays.stream().map(Relay::backend).toList(), (key, then) -> {
                     Connect c = named.get(key);
                     if (c == null) {

@@ -123,11 +123,10 @@ abstract class MemberBase implements Member, Connection.Events {
         if (c.closed()) {
             return;
         }
-        Outbound gone = client ? c.toClient : c.toBackend;
-        if (gone == (c.tlsOnClient ? c.toClient : c.toBackend)) {
-            tlsStage().discardQueued();
+        if (client == c.tlsOnClient) {
+            tlsStage().discardQueued(); // the TLS side's queue
         } else {
-            gone.discard();
+            (client ? c.toClient : c.toBackend).discard();
         }
         endAfterQueues(reason, () -> teardown(reason));
         if (!c.closed()) {
