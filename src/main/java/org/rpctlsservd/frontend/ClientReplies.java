@@ -51,12 +51,12 @@ final class ClientReplies {
         tls.flush();
     }
 
-    /** What the backend sent, in the loop's read buffer: passed on, split only where one of our replies waits for a record's end. */
+    /** What the backend sent, in the loop's (direct) read buffer for plain bytes: passed on, split only where one of our replies waits for a record's end. */
     void fromBackend(ByteBuffer buf) throws IOException {
         while (buf.hasRemaining() && !c.closed()) {
             int start = buf.position();
             int n = fromBackend.advance(buf, !ownReplies.isEmpty());
-            tls.write(buf.array(), start, n);
+            tls.write(buf.slice(start, n));
             if (fromBackend.atBoundary()) {
                 placeOwnReplies();
             }

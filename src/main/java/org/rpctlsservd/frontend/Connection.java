@@ -141,7 +141,18 @@ final class Connection {
 
     /** What {@code ch} has now, in the loop's shared read buffer; null when it ended (the connection is torn down). */
     ByteBuffer readSome(SocketChannel ch, String side) {
-        ByteBuffer buf = services.readBuffer();
+        return readInto(services.readBuffer(), ch, side);
+    }
+
+    /**
+     * As {@link #readSome}, into the loop's direct buffer for plain bytes that go on as they are or
+     * sealed (the backend's): the socket fills it without NIO's copy.
+     */
+    ByteBuffer readPlain(SocketChannel ch, String side) {
+        return readInto(services.plainReadBuffer(), ch, side);
+    }
+
+    private ByteBuffer readInto(ByteBuffer buf, SocketChannel ch, String side) {
         try {
             if (ch.read(buf) < 0) {
                 events.peerClosed(ch == client, side + " closed the connection");

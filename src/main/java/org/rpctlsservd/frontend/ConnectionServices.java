@@ -30,7 +30,13 @@ interface ConnectionServices {
     ByteBuffer readBuffer();
 
     /**
-     * Where TLS records are sealed: the loop's seal room, with at least {@code bytes} bytes free at
+     * As {@link #readBuffer}, a direct one, for plain bytes that go on as they are or sealed, never
+     * opened in place (the backend's): a socket reads into it, and writes from it, without NIO's copy.
+     */
+    ByteBuffer plainReadBuffer();
+
+    /**
+     * Where TLS records are sealed: the loop's seal room (direct: written without NIO's copy), with at least {@code bytes} bytes free at
      * its position (records sealed in one event go one after the other; the room is reused once the
      * views of it were written or settled), or a buffer of their own when it is full.
      */

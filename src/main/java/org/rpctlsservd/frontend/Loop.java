@@ -30,8 +30,19 @@ final class Loop implements ConnectionServices {
      */
     static final int READ_BUFFER = 256 * 1024;
     private final ByteBuffer readBuffer = ByteBuffer.allocate(READ_BUFFER);
+    /**
+     * The plain side's reads (the backend's) and the seal room: direct once TLS 1.3 AES-GCM records
+     * can be sealed between direct buffers (records.NativeGcm, loaded after READY), so that the
+     * kernel fills the one and takes the records from the other with no copy by NIO, and no byte of
+     * a download is copied in user space. Until then, and where it does not load, the plain side
+     * reads into {@link #readBuffer} and records are sealed into a heap room, as the JCE provider
+     * works on arrays. The TLS side's reads stay on the heap: records are opened in place there.
+     */
+    private boolean direct;
+    private ByteBuffer plainReadBuffer;
     /** The records sealed from one read of plain bytes fit, with their headers and tags. */
-    private final ByteBuffer sealRoom = ByteBuffer.allocate(READ_BUFFER + READ_BUFFER / 16);
+    private ByteBuffer sealRoom = ByteBuffer.allocate(SEAL_ROOM);
+    private static final int SEAL_ROOM = READ_BUFFER + READ_BUFFER / 16;
     /** Queues holding views of the read buffer or the seal room, to settle before those are reused. */
     private final java.util.ArrayList<Outbound> borrowers = new java.util.ArrayList<>();
     /** This loop's connections that another loop marked to be closed (for the memory budget, or to make room). */
@@ -78,10 +89,28 @@ final class Loop implements ConnectionServices {
 
     @Override
     public ByteBuffer readBuffer() {
-        settleLent();
-        sealRoom.clear();
+        settle();
         readBuffer.clear();
         return readBuffer;
+    }
+
+    @Override
+    public ByteBuffer plainReadBuffer() {
+        settle();
+        ByteBuffer b = direct ? plainReadBuffer : readBuffer;
+        b.clear();
+        return b;
+    }
+
+    /** Before a read: what is lent of the loop's buffers is settled, and they go direct once the native sealing is ready. */
+    private void settle() {
+        settleLent();
+        if (!direct && EstablishedSession.sealsDirect()) {
+            direct = true;
+            plainReadBuffer = ByteBuffer.allocateDirect(READ_BUFFER);
+            sealRoom = ByteBuffer.allocateDirect(SEAL_ROOM);
+        }
+        sealRoom.clear();
     }
 
     @Override

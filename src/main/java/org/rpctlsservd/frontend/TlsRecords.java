@@ -3,7 +3,6 @@ package org.rpctlsservd.frontend;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import org.rpctlsservd.guard.LogText;
 import org.rpctlsservd.handshake.EstablishedSession;
@@ -120,20 +119,28 @@ final class TlsRecords {
      * until the handshake is done.
      */
     void write(byte[] b, int off, int len) {
+        write(ByteBuffer.wrap(b, off, len));
+    }
+
+    /** As {@link #write(byte[], int, int)}, its position to its limit (a view of the loop's direct read buffer, say). */
+    void write(ByteBuffer bytes) {
+        int len = bytes.remaining();
         if (c.closed() || len == 0 || sendingDone) {
             return;
         }
         if (holding) {
-            held.add(Arrays.copyOfRange(b, off, off + len));
+            byte[] copy = new byte[len];
+            bytes.get(bytes.position(), copy);
+            held.add(copy);
             heldBytes += len;
             return;
         }
         if (session == null) {
-            out.lend(ByteBuffer.wrap(b, off, len));
+            out.lend(bytes);
             return;
         }
         try {
-            session.encrypt(ByteBuffer.wrap(b, off, len), c.services::sealRoom, this::lendTls);
+            session.encrypt(bytes, c.services::sealRoom, out::lend);
         } catch (IOException e) {
             c.events.teardown("TLS write failed: " + LogText.why(e, out.side));
         }
@@ -198,8 +205,4 @@ final class TlsRecords {
         out.add(ByteBuffer.wrap(b, off, len));
     }
 
-    /** TLS records sealed in the loop's seal room. */
-    private void lendTls(byte[] b, int off, int len) {
-        out.lend(ByteBuffer.wrap(b, off, len));
-    }
 }

@@ -40,10 +40,27 @@ public interface EstablishedSession {
      */
     boolean decrypt(ByteBuffer arrived, Sink plain, Sink out) throws IOException;
 
-    /** Where {@link #encrypt} seals records: the caller's buffer to write from (a heap one, reused by the caller). */
+    /** Where {@link #encrypt} seals records: the caller's buffer to write from (reused by the caller). */
     interface Room {
-        /** A heap buffer with at least {@code bytes} bytes free at its position, where the records are sealed (moving it on). */
+        /**
+         * A buffer with at least {@code bytes} bytes free at its position, where the records are
+         * sealed (moving it on): a direct one is written to a socket without NIO's copy, and the
+         * records are staged through a small array on their way into it.
+         */
         ByteBuffer take(int bytes);
+    }
+
+    /**
+     * True once {@link #encrypt} seals TLS 1.3 AES-GCM records from a direct buffer into a direct
+     * room with no copy (the native sealing loaded, after READY): the caller's buffers may then go direct.
+     */
+    static boolean sealsDirect() {
+        return org.rpctlsservd.records.Providers.sealsDirect();
+    }
+
+    /** Where {@link #encrypt} gives its records: a view of the room's buffer (or of an array of their own). */
+    interface Records {
+        void accept(ByteBuffer records);
     }
 
     /**
@@ -52,11 +69,12 @@ public interface EstablishedSession {
      * records, into an array of their own) and given to {@code out}: a view, valid as long as the
      * caller keeps the room's buffer as it is.
      */
-    void encrypt(ByteBuffer plain, Room room, Sink out) throws IOException;
+    void encrypt(ByteBuffer plain, Room room, Records out) throws IOException;
 
     /** Encrypts application data for the peer; the records go to {@code out}, in an array of their own. */
     default void encrypt(byte[] b, int off, int len, Sink out) throws IOException {
-        encrypt(ByteBuffer.wrap(b, off, len), ByteBuffer::allocate, out);
+        encrypt(ByteBuffer.wrap(b, off, len), ByteBuffer::allocate,
+                r -> out.accept(r.array(), r.arrayOffset() + r.position(), r.remaining()));
     }
 
     /** {@code r} runs (on the shutting-off thread, or at once when already shut off) when the session is shut off. */

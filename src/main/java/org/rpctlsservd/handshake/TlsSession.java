@@ -365,7 +365,7 @@ public final class TlsSession implements Session, EstablishedSession {
      * (no array of ours per call: the relay writes the records from where they were sealed).
      */
     @Override
-    public synchronized void encrypt(ByteBuffer plain, Room room, Sink out) throws IOException {
+    public synchronized void encrypt(ByteBuffer plain, Room room, Records out) throws IOException {
         if (closed) {
             throw new IOException("session closed");
         }
@@ -379,7 +379,10 @@ public final class TlsSession implements Session, EstablishedSession {
                 protocol.writeApplicationData(copy, 0, len);
             }
             plain.position(plain.limit());
-            drain(out);
+            ByteBuffer records = output(protocol);
+            if (records != null) {
+                out.accept(records);
+            }
             return;
         }
         if (layer.outboundClosed()) {
@@ -391,14 +394,21 @@ public final class TlsSession implements Session, EstablishedSession {
         ByteBuffer dst = room.take(layer.sealedLength(plain.remaining()));
         int at = dst.position();
         try {
-            layer.seal(plain, dst);
+            if (dst.hasArray() || (plain.isDirect() && layer.sealsDirect())) {
+                layer.seal(plain, dst);
+            } else {
+                layer.sealStaged(plain, dst, STAGE.get());
+            }
         } catch (IllegalStateException e) {
             // the cipher could not be made or run (a provider out of native memory, a used-up sequence): the connection ends
             closed = true;
             throw new IOException("sealing a record failed: " + e.getMessage(), e);
         }
-        out.accept(dst.array(), dst.arrayOffset() + at, dst.position() - at);
+        out.accept(dst.slice(at, dst.position() - at));
     }
+
+    /** Each loop thread's staging array for {@link RecordLayer#sealStaged}: small enough to stay in the first-level cache. */
+    private static final ThreadLocal<ByteBuffer> STAGE = ThreadLocal.withInitial(() -> ByteBuffer.allocate(RecordLayer.STAGE));
 
     /**
      * What a record layer of our own needs to take this TLS 1.3 session's records over from Bouncy

@@ -94,11 +94,13 @@ public final class Providers {
         Thread t = new Thread(() -> {
             Choice c;
             try {
-                c = choose(setting, SUN_JCE, () -> Accp.load(() -> {
+                java.util.function.BooleanSupplier wanted = () -> {
                     synchronized (LOCK) {
                         return epoch == mine;
                     }
-                }));
+                };
+                c = choose(setting, SUN_JCE, () -> Accp.load(wanted));
+                NativeCopies.whileCopying(wanted, NativeGcm::load);
             } catch (VirtualMachineError e) {
                 synchronized (LOCK) {
                     if (epoch == mine) {
@@ -175,7 +177,7 @@ public final class Providers {
 
     static String describe(Choice c) {
         return "record protection: AES-GCM on " + c.why() + "; ChaCha20-Poly1305 on "
-                + (SUN_JCE != null ? SUN_JCE.getName() : "the JDK's configured providers");
+                + (SUN_JCE != null ? SUN_JCE.getName() : "the JDK's configured providers") + "; " + NativeGcm.describe();
     }
 
     /**
@@ -193,6 +195,7 @@ public final class Providers {
                     return new Choice(SUN_JCE, "the JDK's (the native provider not loaded yet)");
                 }
                 aesGcm = choose(setting(), SUN_JCE, () -> Accp.load(() -> true));
+                NativeCopies.whileCopying(() -> true, NativeGcm::load);
             }
             return aesGcm;
         }
@@ -206,6 +209,19 @@ public final class Providers {
     static Cipher cipher(String transformation) throws GeneralSecurityException {
         Provider p = transformation.startsWith("AES/GCM/") ? aesGcm().provider() : SUN_JCE;
         return p != null ? Cipher.getInstance(transformation, p) : Cipher.getInstance(transformation);
+    }
+
+    /**
+     * True once TLS 1.3 AES-GCM records are sealed between direct buffers (the native sealing
+     * loaded): the front end's loops then read the plain side and seal into direct buffers.
+     */
+    public static boolean sealsDirect() {
+        return NativeGcm.ready();
+    }
+
+    /** Records sealed between direct buffers so far, in this JVM (for tests: that a relay went that way). */
+    public static long sealedDirect() {
+        return NativeGcm.SEALED.sum();
     }
 
     /** The Cipher mode of a record cipher that encrypts (seals) or decrypts (opens). */

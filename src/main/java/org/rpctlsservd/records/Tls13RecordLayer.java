@@ -56,7 +56,10 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
         this.read = new RecordCipher(secrets.suite(), secrets.readSecret(), secrets.readSequence(), false);
         this.write = new RecordCipher(secrets.suite(), secrets.writeSecret(), secrets.writeSequence(), true);
         this.keyUsageLimit = keyUsageLimit;
+        this.gcm = secrets.suite().gcm();
     }
+
+    private final boolean gcm;
 
     public static Tls13RecordLayer of(Side side, TrafficSecrets secrets) {
         return new Tls13RecordLayer(side, secrets, KEY_USAGE_LIMIT);
@@ -306,6 +309,16 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
         for (int i = 0; i < HEADER; i++) {
             dst.put(at + i, header[i]);
         }
+        if (type == APPLICATION_DATA && padding == 0 && src.isDirect() && dst.isDirect() && sealsDirect()) {
+            try {
+                write.sealDirect(src, src.position(), n, type, dst, at + HEADER);
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("sealing a record failed", e);
+            }
+            src.position(src.position() + n);
+            dst.position(at + HEADER + length);
+            return;
+        }
         ByteBuffer outDst = outView(dst, at + HEADER, at + HEADER + length);
         if (tail.capacity() < 1 + padding) {
             tail = ByteBuffer.allocate(1 + padding);
@@ -332,6 +345,11 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
             src.limit(limit);
         }
         dst.position(at + HEADER + length);
+    }
+
+    @Override
+    public boolean sealsDirect() {
+        return gcm && NativeGcm.ready();
     }
 
     @Override

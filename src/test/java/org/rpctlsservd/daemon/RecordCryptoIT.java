@@ -47,9 +47,22 @@ class RecordCryptoIT {
         try (DaemonProcess d = DaemonProcess.start(tmp.resolve("auto"), List.of(), List.of(), args("auto"))) {
             String log = choiceLogged(d);
             assertTrue(log.matches("(?s).*" + LINE + "AmazonCorrettoCryptoProvider 2\\.5\\.0 \\(AWS-LC [^)]+\\); "
-                    + "ChaCha20-Poly1305 on SunJCE\n.*"), log);
+                    + "ChaCha20-Poly1305 on SunJCE; TLS 1\\.3 AES-GCM records sealed on OpenSSL 3[^,\n]*, between direct buffers\n.*"), log);
             assertTrue(nativeLibraryMapped(d), "its native library is loaded");
+            assertTrue(nativeSealingMapped(d), "and the native sealing's");
             assertTrue(d.process.isAlive(), log);
+        }
+    }
+
+    /** Whether the native sealing's library (src/main/c) is mapped: its copy, deleted once loaded. */
+    private static boolean nativeSealingMapped(DaemonProcess d) throws Exception {
+        return Files.readString(Path.of("/proc", String.valueOf(d.pid()), "maps")).contains("rpctlsservd-nativegcm.");
+    }
+
+    /** The native sealing's copies of its library in {@code dir}. */
+    private static long sealingCopiesIn(Path dir) throws Exception {
+        try (var found = Files.list(dir)) {
+            return found.filter(f -> f.getFileName().toString().startsWith("rpctlsservd-nativegcm.")).count();
         }
     }
 
@@ -71,6 +84,7 @@ class RecordCryptoIT {
                 assertEquals(0, d.terminate(30), d.log());
                 insideTheLoad += d.log().contains("stop: the native crypto provider's background load called off") ? 1 : 0;
                 assertEquals(0, copiesIn(tmpdir), "no copy left after stop " + i + ": " + d.log());
+                assertEquals(0, sealingCopiesIn(tmpdir), "nor of the native sealing's library after stop " + i + ": " + d.log());
                 assertFalse(d.log().contains("may be left in"), d.log());
             }
         }
@@ -85,6 +99,9 @@ class RecordCryptoIT {
         Files.setLastModifiedTime(stale, java.nio.file.attribute.FileTime.from(java.time.Instant.now().minusSeconds(3600)));
         Path recent = Files.createDirectory(tmpdir.resolve("amazonCorrettoCryptoProviderNativeLibraries.44556677deadbeef"));
         Files.write(recent.resolve("libamazonCorrettoCryptoProvider.so"), new byte[4096]);
+        Path staleSealing = Files.write(tmpdir.resolve("rpctlsservd-nativegcm.1234.so"), new byte[4096]);
+        Files.setLastModifiedTime(staleSealing, java.nio.file.attribute.FileTime.from(java.time.Instant.now().minusSeconds(3600)));
+        Path recentSealing = Files.write(tmpdir.resolve("rpctlsservd-nativegcm.5678.so"), new byte[4096]);
         try (DaemonProcess d = DaemonProcess.start(tmp.resolve("sweep"), List.of("-Djava.io.tmpdir=" + tmpdir), List.of(),
                 args("sweep"))) {
             String log = choiceLogged(d);
@@ -92,6 +109,10 @@ class RecordCryptoIT {
             assertFalse(Files.exists(stale), "the stale copy is gone");
             assertTrue(Files.exists(recent.resolve("libamazonCorrettoCryptoProvider.so")), "one another JVM may be loading now is kept");
             assertEquals(1, copiesIn(tmpdir), "and the daemon's own copy is deleted once loaded");
+            assertFalse(Files.exists(staleSealing), "the native sealing's stale copy is gone");
+            assertTrue(Files.exists(recentSealing), "a recent one is kept");
+            assertEquals(1, sealingCopiesIn(tmpdir), "and its own copy is deleted once loaded");
+            assertTrue(nativeSealingMapped(d), log);
         }
     }
 
@@ -100,9 +121,22 @@ class RecordCryptoIT {
         try (DaemonProcess d = DaemonProcess.start(tmp.resolve("jdk"), List.of("-Drpctlsservd.recordCrypto=jdk"), List.of(),
                 args("jdk"))) {
             String log = choiceLogged(d);
-            assertTrue(log.contains(LINE + "SunJCE (-Drpctlsservd.recordCrypto=jdk); ChaCha20-Poly1305 on SunJCE"), log);
+            assertTrue(log.contains(LINE + "SunJCE (-Drpctlsservd.recordCrypto=jdk); ChaCha20-Poly1305 on SunJCE; "
+                    + "TLS 1.3 AES-GCM records sealed on the JCE provider (-Drpctlsservd.recordCrypto=jdk)\n"), log);
             assertFalse(log.contains("AmazonCorrettoCryptoProvider"), log);
             assertFalse(nativeLibraryMapped(d), "its native library is not loaded");
+            assertFalse(nativeSealingMapped(d), "nor the native sealing's");
+        }
+    }
+
+    @Test
+    void withDirectSealingOffRecordsStayOnTheNativeProviderAndTheNativeSealingIsNotLoaded() throws Exception {
+        try (DaemonProcess d = DaemonProcess.start(tmp.resolve("off"), List.of("-Drpctlsservd.directSealing=off"), List.of(),
+                args("off"))) {
+            String log = choiceLogged(d);
+            assertTrue(log.contains("; TLS 1.3 AES-GCM records sealed on the JCE provider (-Drpctlsservd.directSealing=off)\n"), log);
+            assertTrue(log.contains(LINE + "AmazonCorrettoCryptoProvider"), log);
+            assertFalse(nativeSealingMapped(d), "the native sealing is not loaded");
         }
     }
 

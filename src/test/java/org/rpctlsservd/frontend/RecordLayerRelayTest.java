@@ -28,6 +28,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.rpctlsservd.records.RecordLayer;
 import org.rpctlsservd.support.Await;
 import org.rpctlsservd.support.EchoBackend;
 import org.rpctlsservd.support.FrontEndHarness;
@@ -139,6 +140,37 @@ class RecordLayerRelayTest {
             assertTrue(ProcessText.occurrences(log, "Produced KeyUpdate") >= 8, "the JDK's KeyUpdates: " + ProcessText.occurrences(log, "Produced KeyUpdate"));
             assertTrue(ProcessText.occurrences(log, "Consuming KeyUpdate") >= 8, "ours, consumed by the JDK: " + ProcessText.occurrences(log, "Consuming KeyUpdate"));
             assertEquals(2, backend.calls.get());
+        }
+    }
+
+    /**
+     * The download direction as the front end runs it once the native sealing is ready: the
+     * backend's replies read into a direct buffer and sealed from it into a direct room on
+     * libcrypto; the JDK client checks every record and gets every byte back. Each suite of AES-GCM.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"})
+    void downloadsAreSealedBetweenDirectBuffersAndArriveWhole(String suite) throws Exception {
+        try (FrontEndHarness h = new FrontEndHarness(tmp, SERVER, backend.port())) {
+            Socket raw = RawRpc.connect(h.port);
+            toClose.add(raw);
+            javax.net.ssl.SSLSocket ssl = FrontEndHarness.startTls(raw, h.port, TlsHarness.jdkClient(null, CA, "TLSv1.3"), x -> {
+                javax.net.ssl.SSLParameters p = x.getSSLParameters();
+                p.setCipherSuites(new String[] {suite});
+                x.setSSLParameters(p);
+            });
+            ssl.setSoTimeout(20_000);
+            OutputStream toServer = ssl.getOutputStream();
+            DataInputStream fromServer = new DataInputStream(ssl.getInputStream());
+            roundTrip(toServer, fromServer, 1, "the first call (its records load the native sealing where nothing had)");
+            assertTrue(org.rpctlsservd.handshake.EstablishedSession.sealsDirect(), "the native sealing is ready here");
+            long before = org.rpctlsservd.records.Providers.sealedDirect();
+            for (int xid = 2; xid <= 4; xid++) {
+                roundTrip(toServer, fromServer, xid, "call " + xid);
+            }
+            long sealed = org.rpctlsservd.records.Providers.sealedDirect() - before;
+            assertTrue(sealed >= 3 * MIB / RecordLayer.MAX_PLAINTEXT, "the replies' records were sealed natively: " + sealed);
+            assertEquals(4, backend.calls.get());
         }
     }
 

@@ -74,7 +74,7 @@ class ProvidersTest {
         assertSame(a.provider(), c.provider());
         assertEquals(a.version(), c.why());
         assertEquals(1, load.calls.get());
-        assertEquals("record protection: AES-GCM on " + a.version() + "; ChaCha20-Poly1305 on SunJCE", Providers.describe(c));
+        assertEquals("record protection: AES-GCM on " + a.version() + "; ChaCha20-Poly1305 on SunJCE; " + NativeGcm.describe(), Providers.describe(c));
     }
 
     @Test

@@ -1,0 +1,92 @@
+/*
+ * AES-GCM sealing of TLS 1.3 records straight between direct buffers, on the system's libcrypto
+ * (OpenSSL 3), for org.rpctlsservd.records.NativeGcm. Hand-written because no Java library served
+ * here seals from and into direct memory: the JCE providers take arrays, so NIO copies every byte
+ * into and out of them (measured in docs/measurements.md). It does one thing: one record, with its
+ * nonce and header given, its bounds checked against the buffers' capacities.
+ */
+#include <jni.h>
+#include <stdint.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#define NONCE 12
+#define HEADER 5
+#define TAG 16
+
+/* The libcrypto in use, for the daemon's start-up line. */
+JNIEXPORT jstring JNICALL Java_org_rpctlsservd_records_NativeGcm_version(JNIEnv *env, jclass cls) {
+    (void) cls;
+    return (*env)->NewStringUTF(env, OpenSSL_version(OPENSSL_VERSION));
+}
+
+/* A context keyed with key (16 or 32 bytes) for sealing, or 0. */
+JNIEXPORT jlong JNICALL Java_org_rpctlsservd_records_NativeGcm_create(JNIEnv *env, jclass cls, jbyteArray key) {
+    (void) cls;
+    jsize n = (*env)->GetArrayLength(env, key);
+    unsigned char k[32];
+    if (n != 16 && n != 32) {
+        return 0;
+    }
+    (*env)->GetByteArrayRegion(env, key, 0, n, (jbyte *) k);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (ctx != NULL && (EVP_EncryptInit_ex(ctx, n == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm(), NULL, NULL, NULL) != 1
+            || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE, NULL) != 1
+            || EVP_EncryptInit_ex(ctx, NULL, NULL, k, NULL) != 1)) {
+        EVP_CIPHER_CTX_free(ctx);
+        ctx = NULL;
+    }
+    OPENSSL_cleanse(k, sizeof k);
+    return (jlong) (intptr_t) ctx;
+}
+
+/* Frees a context (its key schedule is cleansed by libcrypto). */
+JNIEXPORT void JNICALL Java_org_rpctlsservd_records_NativeGcm_free(JNIEnv *env, jclass cls, jlong ctx) {
+    (void) env;
+    (void) cls;
+    EVP_CIPHER_CTX_free((EVP_CIPHER_CTX *) (intptr_t) ctx);
+}
+
+/*
+ * Seals the n bytes of src at srcOff, then the inner content type, as one TLS 1.3 record's
+ * ciphertext and tag at dst's dstOff, under nonce, with the record's header (type 23, version
+ * 3.3, length n + 1 + 16) as additional data. src and dst are direct buffers that do not overlap.
+ * Returns the bytes written (n + 1 + 16), or -1 (bounds, buffers or libcrypto refused).
+ */
+JNIEXPORT jint JNICALL Java_org_rpctlsservd_records_NativeGcm_seal(JNIEnv *env, jclass cls, jlong handle, jbyteArray nonce,
+        jobject src, jint srcOff, jint n, jint type, jobject dst, jint dstOff) {
+    (void) cls;
+    EVP_CIPHER_CTX *ctx = (EVP_CIPHER_CTX *) (intptr_t) handle;
+    unsigned char *in = (*env)->GetDirectBufferAddress(env, src);
+    unsigned char *out = (*env)->GetDirectBufferAddress(env, dst);
+    jlong inCap = (*env)->GetDirectBufferCapacity(env, src);
+    jlong outCap = (*env)->GetDirectBufferCapacity(env, dst);
+    unsigned char iv[NONCE], hdr[HEADER], t = (unsigned char) type;
+    int len = n + 1 + TAG, l;
+    if (ctx == NULL || in == NULL || out == NULL || n < 0 || n > (1 << 14) || srcOff < 0 || dstOff < 0
+            || (jlong) srcOff + n > inCap || (jlong) dstOff + len > outCap
+            || (*env)->GetArrayLength(env, nonce) != NONCE) {
+        return -1;
+    }
+    (*env)->GetByteArrayRegion(env, nonce, 0, NONCE, (jbyte *) iv);
+    in += srcOff;
+    out += dstOff;
+    if (in < out + len && out < in + n) {
+        return -1; /* overlapping: not what the caller promised */
+    }
+    hdr[0] = 23;
+    hdr[1] = 3;
+    hdr[2] = 3;
+    hdr[3] = (unsigned char) (len >> 8);
+    hdr[4] = (unsigned char) len;
+    if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, iv) != 1
+            || EVP_EncryptUpdate(ctx, NULL, &l, hdr, HEADER) != 1
+            || EVP_EncryptUpdate(ctx, out, &l, in, n) != 1 || l != n
+            || EVP_EncryptUpdate(ctx, out + n, &l, &t, 1) != 1 || l != 1
+            || EVP_EncryptFinal_ex(ctx, out + n + 1, &l) != 1 || l != 0
+            || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG, out + n + 1) != 1) {
+        return -1;
+    }
+    return len;
+}

@@ -1,0 +1,231 @@
+package org.rpctlsservd.records;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.ref.Cleaner;
+import java.net.URL;
+import java.nio.ByteBuffer;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Instant;
+
+/**
+ * AES-GCM sealing of TLS 1.3 records between direct buffers, on the system's libcrypto through a
+ * small JNI library of ours ({@code src/main/c/nativegcm.c}, built into the jar where gcc and
+ * libssl-dev are). With it the front end reads the backend's bytes into a direct buffer and writes
+ * the records from another, so no byte of a download is copied in user space: the JCE providers take
+ * arrays, and NIO copies every byte into and out of them (docs/measurements.md: 15-25 % of the
+ * front end's CPU per MB in bulk). Where it does not load (no libcrypto.so.3, another platform,
+ * {@code -Drpctlsservd.recordCrypto=jdk}) records are sealed by the JCE provider: the same bytes.
+ *
+ * <p>Loaded once, by {@link Providers} (after READY in the daemon, at the first cipher elsewhere),
+ * and tried on one record against SunJCE's before use: its copy goes to the temporary directory, is
+ * loaded and deleted at once, under {@link NativeCopies}' copy lock (a stop waits for it); copies a
+ * killed JVM left are swept when older than a minute, as for the native provider's.
+ */
+final class NativeGcm {
+    /** The prefix of the library's copies in the temporary directory. */
+    static final String PREFIX = "rpctlsservd-nativegcm.";
+    /** {@code -Drpctlsservd.directSealing=off} keeps every record on the JCE provider (the native provider's, where it loads). */
+    static final String OFF = "rpctlsservd.directSealing";
+    private static final String RESOURCE = "native/linux-x86_64/libnativegcm.so";
+    private static final Object LOCK = new Object();
+    private static volatile boolean ready;
+    /** What loading said (null: not tried yet). */
+    private static String state;
+    /** Frees the contexts of ciphers collected without having been made quiet (one daemon thread, for the JVM's life). */
+    private static Cleaner cleaner;
+
+    private NativeGcm() {
+    }
+
+    /** Records sealed here so far (for tests: that a relay went this way). */
+    static final java.util.concurrent.atomic.LongAdder SEALED = new java.util.concurrent.atomic.LongAdder();
+
+    /** True once the library is loaded: TLS 1.3 AES-GCM records between direct buffers are sealed here. */
+    static boolean ready() {
+        return ready;
+    }
+
+    /** Loads the library unless tried already (callers hold {@link NativeCopies}' copy lock, which a stop waits for). */
+    static void load() {
+        synchronized (LOCK) {
+            if (state == null) {
+                state = tryLoad();
+            }
+        }
+    }
+
+    /** What loading said, for the start-up line. */
+    static String describe() {
+        synchronized (LOCK) {
+            return "TLS 1.3 AES-GCM records sealed " + (state != null ? state : "on the JCE provider (the native sealing not loaded yet)");
+        }
+    }
+
+    private static String tryLoad() {
+        if (System.getProperty(Providers.PROPERTY, "auto").equals("jdk")) {
+            return "on the JCE provider (-D" + Providers.PROPERTY + "=jdk)";
+        }
+        if (System.getProperty(OFF, "on").equals("off")) {
+            return "on the JCE provider (-D" + OFF + "=off)";
+        }
+        if (!System.getProperty("os.name", "").equals("Linux") || !System.getProperty("os.arch", "").equals("amd64")) {
+            return "on the JCE provider (the native sealing is for Linux x86-64 only)";
+        }
+        URL url = NativeGcm.class.getResource(RESOURCE);
+        if (url == null) {
+            return "on the JCE provider (the native sealing is not in this jar: built without gcc or libssl-dev)";
+        }
+        Path dir = Path.of(System.getProperty("java.io.tmpdir"));
+        sweep(dir, Instant.now().minus(NativeCopies.STALE));
+        Path copy = null;
+        try {
+            copy = Files.createTempFile(dir, PREFIX, ".so"); // mode 0600
+            try (InputStream in = url.openStream()) {
+                Files.copy(in, copy, StandardCopyOption.REPLACE_EXISTING);
+            }
+            System.load(copy.toString());
+            String v = version();
+            trial();
+            cleaner = Cleaner.create();
+            ready = true;
+            return "on " + v + ", between direct buffers";
+        } catch (java.security.GeneralSecurityException e) {
+            return "on the JCE provider (the native sealing failed its trial: " + e.getMessage() + ")";
+        } catch (IOException | SecurityException | UnsatisfiedLinkError e) {
+            return "on the JCE provider (the native sealing did not load: " + e.getMessage() + ")";
+        } finally {
+            if (copy != null) {
+                try {
+                    Files.deleteIfExists(copy); // loaded or not, the copy is not needed any more
+                } catch (IOException e) {
+                    // swept by a later start
+                }
+            }
+        }
+    }
+
+    /**
+     * Seals one record here and with SunJCE's AES-GCM (the record's header as additional data, the
+     * inner type after the data), before any session's record is: the two must be the same bytes.
+     */
+    private static void trial() throws java.security.GeneralSecurityException {
+        byte[] key = new byte[16];
+        byte[] nonce = new byte[12];
+        for (int i = 0; i < 16; i++) {
+            key[i] = (byte) (i * 7 + 1);
+        }
+        ByteBuffer src = ByteBuffer.allocateDirect(3).put(new byte[] {1, 2, 3});
+        ByteBuffer dst = ByteBuffer.allocateDirect(3 + 1 + 16);
+        long ctx = create(key);
+        if (ctx == 0) {
+            throw new java.security.GeneralSecurityException("no context");
+        }
+        int n;
+        try {
+            n = seal(ctx, nonce, src, 0, 3, 23, dst, 0);
+        } finally {
+            free(ctx);
+        }
+        javax.crypto.Cipher c = javax.crypto.Cipher.getInstance("AES/GCM/NoPadding", "SunJCE");
+        c.init(javax.crypto.Cipher.ENCRYPT_MODE, new javax.crypto.spec.SecretKeySpec(key, "AES"),
+                new javax.crypto.spec.GCMParameterSpec(128, nonce));
+        c.updateAAD(new byte[] {23, 3, 3, 0, 20});
+        byte[] expected = c.doFinal(new byte[] {1, 2, 3, 23});
+        byte[] got = new byte[Math.max(n, 0)];
+        dst.get(0, got);
+        if (n != 20 || !java.util.Arrays.equals(expected, got)) {
+            throw new java.security.GeneralSecurityException("a sealed record differs from SunJCE's");
+        }
+    }
+
+    /** Removes copies in {@code dir} changed before {@code before}, regular files of this user's: what killed JVMs left. */
+    static int sweep(Path dir, Instant before) {
+        int removed = 0;
+        try (DirectoryStream<Path> found = Files.newDirectoryStream(dir, PREFIX + "*")) {
+            Object me = Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+            for (Path f : found) {
+                try {
+                    if (Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)
+                            && me.equals(Files.getAttribute(f, "unix:uid", LinkOption.NOFOLLOW_LINKS))
+                            && Files.getLastModifiedTime(f, LinkOption.NOFOLLOW_LINKS).toInstant().isBefore(before)) {
+                        Files.delete(f);
+                        removed++;
+                    }
+                } catch (IOException | SecurityException e) {
+                    // another process's, or gone meanwhile
+                }
+            }
+        } catch (IOException | SecurityException | UnsupportedOperationException | IllegalArgumentException e) {
+            return removed;
+        }
+        return removed;
+    }
+
+    /**
+     * One direction's native context, freed when made quiet, when its key moves on, or (the safety
+     * net) when its cipher is collected. Used under the session's lock.
+     */
+    static final class Context {
+        private final Holder holder = new Holder();
+        private boolean registered;
+
+        /** Seals one record (see nativegcm.c); keys a context first when there is none. */
+        int seal(byte[] key, byte[] nonce, ByteBuffer src, int srcOff, int n, int type, ByteBuffer dst, int dstOff)
+                throws java.security.GeneralSecurityException {
+            if (holder.ctx == 0) {
+                holder.ctx = create(key);
+                if (holder.ctx == 0) {
+                    throw new java.security.GeneralSecurityException("libcrypto made no AES-GCM context");
+                }
+                if (!registered) {
+                    cleaner.register(this, holder);
+                    registered = true;
+                }
+            }
+            int written = NativeGcm.seal(holder.ctx, nonce, src, srcOff, n, type, dst, dstOff);
+            if (written < 0) {
+                throw new java.security.GeneralSecurityException("libcrypto's AES-GCM refused the record");
+            }
+            SEALED.increment();
+            return written;
+        }
+
+        boolean held() {
+            return holder.ctx != 0;
+        }
+
+        /** Frees the context (a new one is keyed at the next record); true when there was one. */
+        boolean release() {
+            boolean had = holder.ctx != 0;
+            holder.run();
+            return had;
+        }
+    }
+
+    /** The context's address, apart from its owner so that the cleaner can free it after the owner is gone. */
+    private static final class Holder implements Runnable {
+        volatile long ctx;
+
+        @Override
+        public void run() {
+            long c = ctx;
+            if (c != 0) {
+                ctx = 0;
+                free(c);
+            }
+        }
+    }
+
+    private static native String version();
+
+    private static native long create(byte[] key);
+
+    private static native void free(long ctx);
+
+    private static native int seal(long ctx, byte[] nonce, ByteBuffer src, int srcOff, int n, int type, ByteBuffer dst, int dstOff);
+}

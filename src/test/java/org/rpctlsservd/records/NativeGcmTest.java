@@ -1,0 +1,154 @@
+package org.rpctlsservd.records;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.security.GeneralSecurityException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Random;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.lifecycle.BeforeContainer;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The native sealing (src/main/c/nativegcm.c through {@link NativeGcm}): it loads here (the build
+ * has gcc and libssl-dev: tools/test installs them), its records are byte for byte the JCE
+ * provider's, KeyUpdates included, and the peer opens them; it gives up its context when quiet;
+ * it refuses, without writing, what lies outside the buffers; copies killed JVMs left are swept.
+ */
+class NativeGcmTest {
+    @BeforeAll
+    @BeforeContainer
+    static void load() {
+        NativeCopies.whileCopying(() -> true, NativeGcm::load);
+    }
+
+    @Test
+    void itLoadsHereAndSaysOnWhat() {
+        assertTrue(NativeGcm.ready(), NativeGcm.describe());
+        assertTrue(NativeGcm.describe().matches("TLS 1\\.3 AES-GCM records sealed on OpenSSL 3[^,]*, between direct buffers"),
+                NativeGcm.describe());
+        assertTrue(Providers.sealsDirect());
+    }
+
+    @Provide
+    Arbitrary<List<Integer>> sizes() {
+        return Arbitraries.integers().between(0, 70_000)
+                .edgeCases(c -> c.add(1, RecordLayer.MAX_PLAINTEXT, RecordLayer.MAX_PLAINTEXT + 1)).list().ofMinSize(1).ofMaxSize(8);
+    }
+
+    @Property(tries = 100)
+    void betweenDirectBuffersTheRecordsAreTheJceProvidersByteForByte(@ForAll("aesGcm") Tls13Suite suite, @ForAll("sizes") List<Integer> sizes,
+            @ForAll @IntRange(min = 1, max = 6) int keyUsageLimit, @ForAll long seed) throws Exception {
+        Random r = new Random(seed);
+        byte[] cs = new byte[suite.hashLength];
+        byte[] ss = new byte[suite.hashLength];
+        r.nextBytes(cs);
+        r.nextBytes(ss);
+        Tls13RecordLayer[] jce = Wire.pair(suite, cs, ss, keyUsageLimit);
+        Tls13RecordLayer[] direct = Wire.pair(suite, cs, ss, keyUsageLimit);
+        ByteArrayOutputStream sent = new ByteArrayOutputStream();
+        long before = NativeGcm.SEALED.sum();
+        byte[] viaJce = transmit(jce[0], sizes, seed, false, sent);
+        long records = sizes.stream().mapToLong(n -> (n + RecordLayer.MAX_PLAINTEXT - 1) / RecordLayer.MAX_PLAINTEXT).sum();
+        assertEquals(before, NativeGcm.SEALED.sum(), "heap buffers stay on the JCE provider");
+        byte[] viaNative = transmit(direct[0], sizes, seed, true, new ByteArrayOutputStream());
+        assertTrue(NativeGcm.SEALED.sum() - before >= records, "every application-data record sealed natively");
+        assertArrayEquals(viaJce, viaNative);
+        assertArrayEquals(sent.toByteArray(), SealStagedPropertiesTest.opened(direct[1], viaNative));
+    }
+
+    @Provide
+    Arbitrary<Tls13Suite> aesGcm() {
+        return Arbitraries.of(Tls13Suite.TLS_AES_128_GCM_SHA256, Tls13Suite.TLS_AES_256_GCM_SHA384);
+    }
+
+    /** Seals each size's random bytes between direct buffers, or between heap ones; a KeyUpdate asked of the peer now and then. */
+    private static byte[] transmit(RecordLayer sender, List<Integer> sizes, long seed, boolean direct, ByteArrayOutputStream sent) {
+        Random r = new Random(seed ^ 0xd1ec7);
+        ByteArrayOutputStream wire = new ByteArrayOutputStream();
+        ByteBuffer out = direct ? ByteBuffer.allocateDirect(200 * 1024) : ByteBuffer.allocate(200 * 1024);
+        for (int size : sizes) {
+            if (r.nextInt(3) == 0) {
+                sender.sealKeyUpdate(r.nextBoolean(), out);
+            }
+            byte[] plain = new byte[size];
+            r.nextBytes(plain);
+            sent.writeBytes(plain);
+            ByteBuffer src = direct ? Wire.direct(plain) : ByteBuffer.wrap(plain);
+            do {
+                sender.seal(src, out);
+                wire.writeBytes(Wire.bytes(out));
+                out.clear();
+            } while (src.hasRemaining());
+        }
+        return wire.toByteArray();
+    }
+
+    @Test
+    void aQuietSessionGivesUpItsNativeContextAndKeysAnotherAtItsNextRecord() throws Exception {
+        Tls13RecordLayer[] p = Wire.pair(Tls13Suite.TLS_AES_256_GCM_SHA384, new byte[48], new byte[48], 1000);
+        ByteBuffer out = ByteBuffer.allocateDirect(RecordLayer.MAX_RECORD * 2);
+        p[0].seal(Wire.direct(new byte[] {1, 2, 3}), out);
+        assertEquals(1, p[0].ciphersHeld(), "the sending direction's context");
+        assertTrue(p[0].quiet());
+        assertEquals(0, p[0].ciphersHeld());
+        assertFalse(p[0].quiet(), "nothing more to give up");
+        p[0].seal(Wire.direct(new byte[] {4, 5}), out);
+        assertArrayEquals(new byte[] {1, 2, 3, 4, 5}, SealStagedPropertiesTest.opened(p[1], Wire.bytes(out)));
+    }
+
+    @Test
+    void whatLiesOutsideTheBuffersIsRefusedAndNothingIsWritten() {
+        byte[] key = new byte[16];
+        byte[] nonce = new byte[12];
+        ByteBuffer src = ByteBuffer.allocateDirect(100);
+        ByteBuffer dst = ByteBuffer.allocateDirect(200);
+        ByteBuffer big = ByteBuffer.allocateDirect(RecordLayer.MAX_PLAINTEXT + 2);
+        ByteBuffer bigOut = ByteBuffer.allocateDirect(RecordLayer.MAX_PLAINTEXT + 100);
+        NativeGcm.Context c = new NativeGcm.Context();
+        assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, src, 50, 51, 23, dst, 0), "past src's end");
+        assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, src, -1, 10, 23, dst, 0), "before src's start");
+        assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, src, 0, 100, 23, dst, 84), "past dst's end (100 + 17 from 84)");
+        assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, big, 0, RecordLayer.MAX_PLAINTEXT + 1, 23, bigOut, 0), "over 2^14");
+        assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, dst, 0, 50, 23, dst, 20), "overlapping");
+        assertThrows(GeneralSecurityException.class, () -> c.seal(key, new byte[8], src, 0, 10, 23, dst, 0), "a short nonce");
+        for (int i = 0; i < dst.capacity(); i++) {
+            assertEquals(0, dst.get(i), "nothing written at " + i);
+        }
+        assertTrue(c.release(), "keyed before the checks refused");
+    }
+
+    @Test
+    void copiesKilledJvmsLeftAreSweptWhenOldOnlyTheirsAndOnlyFiles(@TempDir Path dir) throws Exception {
+        FileTime old = FileTime.from(Instant.now().minusSeconds(120));
+        Path stale = Files.writeString(dir.resolve(NativeGcm.PREFIX + "123.so"), "x");
+        Files.setLastModifiedTime(stale, old);
+        Path young = Files.writeString(dir.resolve(NativeGcm.PREFIX + "456.so"), "x");
+        Path other = Files.writeString(dir.resolve("something-else.so"), "x");
+        Files.setLastModifiedTime(other, old);
+        Path aDirectory = Files.createDirectory(dir.resolve(NativeGcm.PREFIX + "dir"));
+        Files.setLastModifiedTime(aDirectory, old);
+        Path link = Files.createSymbolicLink(dir.resolve(NativeGcm.PREFIX + "link"), other);
+        assertEquals(1, NativeGcm.sweep(dir, Instant.now().minus(NativeCopies.STALE)));
+        assertFalse(Files.exists(stale));
+        assertTrue(Files.exists(young) && Files.exists(other) && Files.isDirectory(aDirectory) && Files.isSymbolicLink(link));
+        assertEquals(0, NativeGcm.sweep(dir.resolve("absent"), Instant.now()), "no such directory: nothing to sweep");
+    }
+}
