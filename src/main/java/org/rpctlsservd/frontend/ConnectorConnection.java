@@ -112,7 +112,7 @@ final class ConnectorConnection extends MemberBase {
             teardown("closed to protect the others: " + d.why().label());
             return;
         }
-        ByteBuffer buf = c.readSome(c.client, "the client");
+        ByteBuffer buf = c.readPlain(c.client, "the client"); // its plain bytes are sealed (or passed on) from where they were read
         if (buf == null) {
             return;
         }
@@ -122,7 +122,7 @@ final class ConnectorConnection extends MemberBase {
             buf.get(buf.position(), first, firstLength, n);
             firstLength += n;
         }
-        tls.write(buf.array(), buf.position(), buf.remaining()); // held, encrypted, or plain as the state says
+        tls.write(buf); // held, encrypted, or plain as the state says
         if (!tls.holding()) {
             tls.flush();
         }
