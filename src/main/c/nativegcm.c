@@ -15,6 +15,13 @@
 #define HEADER 5
 #define TAG 16
 
+/* No exit-time clean-up of libcrypto: a loop thread may still seal while the JVM exits. */
+JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
+    (void) vm;
+    (void) reserved;
+    return OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL) == 1 ? JNI_VERSION_1_8 : JNI_ERR;
+}
+
 /* The libcrypto in use, for the daemon's start-up line. */
 JNIEXPORT jstring JNICALL Java_org_rpctlsservd_records_NativeGcm_version(JNIEnv *env, jclass cls) {
     (void) cls;
@@ -51,7 +58,8 @@ JNIEXPORT void JNICALL Java_org_rpctlsservd_records_NativeGcm_free(JNIEnv *env, 
 /*
  * Seals the n bytes of src at srcOff, then the inner content type, as one TLS 1.3 record's
  * ciphertext and tag at dst's dstOff, under nonce, with the record's header (type 23, version
- * 3.3, length n + 1 + 16) as additional data. src and dst are direct buffers that do not overlap.
+ * 3.3, length n + 1 + 16) as additional data. src and dst are direct buffers, the record's data
+ * either apart or exactly in place (sealInPlace).
  * Returns the bytes written (n + 1 + 16), or -1 (bounds, buffers or libcrypto refused).
  */
 JNIEXPORT jint JNICALL Java_org_rpctlsservd_records_NativeGcm_seal(JNIEnv *env, jclass cls, jlong handle, jbyteArray nonce,
@@ -63,17 +71,21 @@ JNIEXPORT jint JNICALL Java_org_rpctlsservd_records_NativeGcm_seal(JNIEnv *env, 
     jlong inCap = (*env)->GetDirectBufferCapacity(env, src);
     jlong outCap = (*env)->GetDirectBufferCapacity(env, dst);
     unsigned char iv[NONCE], hdr[HEADER], t = (unsigned char) type;
-    int len = n + 1 + TAG, l;
+    int len, l;
     if (ctx == NULL || in == NULL || out == NULL || n < 0 || n > (1 << 14) || srcOff < 0 || dstOff < 0
-            || (jlong) srcOff + n > inCap || (jlong) dstOff + len > outCap
-            || (*env)->GetArrayLength(env, nonce) != NONCE) {
+            || nonce == NULL || (*env)->GetArrayLength(env, nonce) != NONCE) {
+        return -1;
+    }
+    len = n + 1 + TAG;
+    if ((jlong) srcOff + n > inCap || (jlong) dstOff + len > outCap) {
         return -1;
     }
     (*env)->GetByteArrayRegion(env, nonce, 0, NONCE, (jbyte *) iv);
     in += srcOff;
     out += dstOff;
-    if (in < out + len && out < in + n) {
-        return -1; /* overlapping: not what the caller promised */
+    uintptr_t i = (uintptr_t) in, o = (uintptr_t) out;
+    if (i != o && i < o + (uintptr_t) len && o < i + (uintptr_t) n) {
+        return -1; /* overlapping other than exactly in place, which GCM allows: not what the caller promised */
     }
     hdr[0] = 23;
     hdr[1] = 3;

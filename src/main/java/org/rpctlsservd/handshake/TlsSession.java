@@ -724,6 +724,9 @@ public final class TlsSession implements Session, EstablishedSession {
 
     private void closeChannel() {
         closed = true;
+        if (layer != null) {
+            layer.quiet(); // its cipher objects and native contexts go now, not when the collector finds them
+        }
         try {
             channel.close();
         } catch (IOException e) {

@@ -59,6 +59,15 @@ final class NativeGcm {
         }
     }
 
+    /** Loading failed outside what it checks (a bad java.io.tmpdir, say): records stay on the JCE provider, and the line says why. */
+    static void failed(Throwable e) {
+        synchronized (LOCK) {
+            if (state == null) {
+                state = "on the JCE provider (the native sealing did not load: " + e + ")";
+            }
+        }
+    }
+
     /** What loading said, for the start-up line. */
     static String describe() {
         synchronized (LOCK) {
@@ -177,47 +186,59 @@ final class NativeGcm {
         /** Seals one record (see nativegcm.c); keys a context first when there is none. */
         int seal(byte[] key, byte[] nonce, ByteBuffer src, int srcOff, int n, int type, ByteBuffer dst, int dstOff)
                 throws java.security.GeneralSecurityException {
-            if (holder.ctx == 0) {
-                holder.ctx = create(key);
-                if (holder.ctx == 0) {
+            long ctx = holder.ctx.get();
+            if (ctx == 0) {
+                if (key == null) {
+                    throw new java.security.GeneralSecurityException("no AES-GCM context and no key to make one");
+                }
+                ctx = create(key);
+                if (ctx == 0) {
                     throw new java.security.GeneralSecurityException("libcrypto made no AES-GCM context");
                 }
+                holder.ctx.set(ctx);
                 if (!registered) {
                     cleaner.register(this, holder);
                     registered = true;
                 }
             }
-            int written = NativeGcm.seal(holder.ctx, nonce, src, srcOff, n, type, dst, dstOff);
-            if (written < 0) {
-                throw new java.security.GeneralSecurityException("libcrypto's AES-GCM refused the record");
+            try {
+                int written = NativeGcm.seal(ctx, nonce, src, srcOff, n, type, dst, dstOff);
+                if (written < 0) {
+                    throw new java.security.GeneralSecurityException("libcrypto's AES-GCM refused the record");
+                }
+                SEALED.increment();
+                return written;
+            } finally {
+                java.lang.ref.Reference.reachabilityFence(this); // the cleaner frees the context only once this is gone
             }
-            SEALED.increment();
-            return written;
         }
 
         boolean held() {
-            return holder.ctx != 0;
+            return holder.ctx.get() != 0;
         }
 
         /** Frees the context (a new one is keyed at the next record); true when there was one. */
         boolean release() {
-            boolean had = holder.ctx != 0;
-            holder.run();
-            return had;
+            return holder.free();
         }
     }
 
     /** The context's address, apart from its owner so that the cleaner can free it after the owner is gone. */
     private static final class Holder implements Runnable {
-        volatile long ctx;
+        final java.util.concurrent.atomic.AtomicLong ctx = new java.util.concurrent.atomic.AtomicLong();
+
+        /** Frees the context once, whoever asks first; true when there was one. */
+        boolean free() {
+            long c = ctx.getAndSet(0);
+            if (c != 0) {
+                NativeGcm.free(c);
+            }
+            return c != 0;
+        }
 
         @Override
         public void run() {
-            long c = ctx;
-            if (c != 0) {
-                ctx = 0;
-                free(c);
-            }
+            free();
         }
     }
 

@@ -100,7 +100,7 @@ public final class Providers {
                     }
                 };
                 c = choose(setting, SUN_JCE, () -> Accp.load(wanted));
-                NativeCopies.whileCopying(wanted, NativeGcm::load);
+                loadSealing(wanted);
             } catch (VirtualMachineError e) {
                 synchronized (LOCK) {
                     if (epoch == mine) {
@@ -138,6 +138,15 @@ public final class Providers {
             boolean was = loading;
             loading = false;
             return was;
+        }
+    }
+
+    /** Loads the native sealing; whatever goes wrong there leaves records on the JCE provider and AES-GCM's choice as made. */
+    private static void loadSealing(java.util.function.BooleanSupplier wanted) {
+        try {
+            NativeCopies.whileCopying(wanted, NativeGcm::load);
+        } catch (RuntimeException | LinkageError e) {
+            NativeGcm.failed(e);
         }
     }
 
@@ -195,7 +204,7 @@ public final class Providers {
                     return new Choice(SUN_JCE, "the JDK's (the native provider not loaded yet)");
                 }
                 aesGcm = choose(setting(), SUN_JCE, () -> Accp.load(() -> true));
-                NativeCopies.whileCopying(() -> true, NativeGcm::load);
+                loadSealing(() -> true);
             }
             return aesGcm;
         }

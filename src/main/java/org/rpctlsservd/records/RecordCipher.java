@@ -54,6 +54,14 @@ final class RecordCipher {
         this.iv = iv.clone();
     }
 
+    /** The nonce of the record at the current sequence number: the iv XOR the 64-bit sequence number (RFC 8446 section 5.3). */
+    private void nextNonce() {
+        System.arraycopy(iv, 0, nonce, 0, IV);
+        for (int i = 0; i < 8; i++) {
+            nonce[IV - 1 - i] ^= (byte) (seq >>> (8 * i));
+        }
+    }
+
     /** Sealing on libcrypto between direct buffers ({@link NativeGcm}), made at the first such record. */
     private NativeGcm.Context direct;
 
@@ -66,10 +74,7 @@ final class RecordCipher {
         if (exhausted) {
             throw new GeneralSecurityException("the record sequence number would wrap");
         }
-        System.arraycopy(iv, 0, nonce, 0, IV);
-        for (int i = 0; i < 8; i++) {
-            nonce[IV - 1 - i] ^= (byte) (seq >>> (8 * i));
-        }
+        nextNonce();
         if (direct == null) {
             direct = new NativeGcm.Context();
         }
@@ -121,10 +126,7 @@ final class RecordCipher {
         if (exhausted) {
             throw new GeneralSecurityException("the record sequence number would wrap");
         }
-        System.arraycopy(iv, 0, nonce, 0, IV);
-        for (int i = 0; i < 8; i++) {
-            nonce[IV - 1 - i] ^= (byte) (seq >>> (8 * i));
-        }
+        nextNonce();
         AlgorithmParameterSpec spec = suite.gcm() ? new GCMParameterSpec(TAG * 8, nonce) : new IvParameterSpec(nonce);
         Cipher c = cipher.forRecord();
         c.init(mode, key, spec);
@@ -153,7 +155,12 @@ final class RecordCipher {
 
     /** True while it holds a cipher object (for tests of {@link #release}). */
     boolean holdsCipher() {
-        return cipher.held() || (direct != null && direct.held());
+        return cipher.held();
+    }
+
+    /** True while it holds a native sealing context (about 1 KB of native memory, counted as a cipher). */
+    boolean holdsNativeContext() {
+        return direct != null && direct.held();
     }
 
     Cipher cipherForTest() {

@@ -309,7 +309,7 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
         for (int i = 0; i < HEADER; i++) {
             dst.put(at + i, header[i]);
         }
-        if (type == APPLICATION_DATA && padding == 0 && src.isDirect() && dst.isDirect() && sealsDirect()) {
+        if (type == APPLICATION_DATA && padding == 0 && src.isDirect() && dst.isDirect() && !dst.isReadOnly() && sealsDirect()) {
             try {
                 write.sealDirect(src, src.position(), n, type, dst, at + HEADER);
             } catch (GeneralSecurityException e) {
@@ -364,7 +364,7 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
 
     @Override
     public int ciphersHeld() {
-        return (read.holdsCipher() ? 1 : 0) + (write.holdsCipher() ? 1 : 0);
+        return (read.holdsCipher() ? 1 : 0) + (write.holdsCipher() ? 1 : 0) + (write.holdsNativeContext() ? 1 : 0);
     }
 
     RecordCipher readCipher() {

@@ -41,8 +41,8 @@ class NativeGcmTest {
 
     @Test
     void itLoadsHereAndSaysOnWhat() {
-        assertTrue(NativeGcm.ready(), NativeGcm.describe());
-        assertTrue(NativeGcm.describe().matches("TLS 1\\.3 AES-GCM records sealed on OpenSSL 3[^,]*, between direct buffers"),
+        assertTrue(NativeGcm.ready(), NativeGcm.describe() + " (the build needs gcc and libssl-dev for it: tools/test installs them)");
+        assertTrue(NativeGcm.describe().matches("TLS 1\\.3 AES-GCM records sealed on OpenSSL \\d[^,]*, between direct buffers"),
                 NativeGcm.describe());
         assertTrue(Providers.sealsDirect());
     }
@@ -61,8 +61,9 @@ class NativeGcmTest {
         byte[] ss = new byte[suite.hashLength];
         r.nextBytes(cs);
         r.nextBytes(ss);
-        Tls13RecordLayer[] jce = Wire.pair(suite, cs, ss, keyUsageLimit);
-        Tls13RecordLayer[] direct = Wire.pair(suite, cs, ss, keyUsageLimit);
+        long first = r.nextBoolean() ? 0 : r.nextLong() >>> 1; // high sequence numbers too: every byte of the nonce's XOR
+        Tls13RecordLayer[] jce = pairAt(suite, cs, ss, keyUsageLimit, first);
+        Tls13RecordLayer[] direct = pairAt(suite, cs, ss, keyUsageLimit, first);
         ByteArrayOutputStream sent = new ByteArrayOutputStream();
         long before = NativeGcm.SEALED.sum();
         byte[] viaJce = transmit(jce[0], sizes, seed, false, sent);
@@ -72,6 +73,29 @@ class NativeGcmTest {
         assertTrue(NativeGcm.SEALED.sum() - before >= records, "every application-data record sealed natively");
         assertArrayEquals(viaJce, viaNative);
         assertArrayEquals(sent.toByteArray(), SealStagedPropertiesTest.opened(direct[1], viaNative));
+    }
+
+    /** Wire.pair, both directions starting at sequence number {@code first}. */
+    private static Tls13RecordLayer[] pairAt(Tls13Suite suite, byte[] cs, byte[] ss, long keyUsageLimit, long first) {
+        return new Tls13RecordLayer[] {
+            Tls13RecordLayer.of(Tls13RecordLayer.Side.SERVER, new TrafficSecrets(suite, cs, first, ss, first), keyUsageLimit),
+            Tls13RecordLayer.of(Tls13RecordLayer.Side.CLIENT, new TrafficSecrets(suite, ss, first, cs, first), keyUsageLimit),
+        };
+    }
+
+    @Test
+    void theLastSequenceNumberIsUsedOnceAndThenNoMoreRecordGoesOut() {
+        for (boolean direct : new boolean[] {true, false}) {
+            Tls13RecordLayer[] p = pairAt(Tls13Suite.TLS_AES_128_GCM_SHA256, new byte[32], new byte[32], Long.MAX_VALUE, -1L);
+            ByteBuffer out = direct ? ByteBuffer.allocateDirect(RecordLayer.MAX_RECORD) : ByteBuffer.allocate(RecordLayer.MAX_RECORD);
+            long before = NativeGcm.SEALED.sum();
+            p[0].seal(direct ? Wire.direct(new byte[] {1}) : ByteBuffer.wrap(new byte[] {1}), out);
+            assertEquals(direct ? 1 : 0, NativeGcm.SEALED.sum() - before, "the way the record went");
+            int at = out.position();
+            assertThrows(IllegalStateException.class, () -> p[0].seal(direct ? Wire.direct(new byte[] {2}) : ByteBuffer.wrap(new byte[] {2}), out),
+                    "the sequence number would wrap (" + (direct ? "native" : "JCE") + ")");
+            assertEquals(at, out.position(), "nothing more sealed");
+        }
     }
 
     @Provide
