@@ -28,8 +28,8 @@ JNIEXPORT jstring JNICALL Java_org_rpctlsservd_records_NativeGcm_version(JNIEnv 
     return (*env)->NewStringUTF(env, OpenSSL_version(OPENSSL_VERSION));
 }
 
-/* A context keyed with key (16 or 32 bytes) for sealing, or 0. */
-JNIEXPORT jlong JNICALL Java_org_rpctlsservd_records_NativeGcm_create(JNIEnv *env, jclass cls, jbyteArray key) {
+/* A context keyed with key (16 or 32 bytes) for sealing (encrypt) or opening, or 0. */
+JNIEXPORT jlong JNICALL Java_org_rpctlsservd_records_NativeGcm_create(JNIEnv *env, jclass cls, jbyteArray key, jboolean encrypt) {
     (void) cls;
     jsize n = (*env)->GetArrayLength(env, key);
     unsigned char k[32];
@@ -38,9 +38,10 @@ JNIEXPORT jlong JNICALL Java_org_rpctlsservd_records_NativeGcm_create(JNIEnv *en
     }
     (*env)->GetByteArrayRegion(env, key, 0, n, (jbyte *) k);
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (ctx != NULL && (EVP_EncryptInit_ex(ctx, n == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm(), NULL, NULL, NULL) != 1
+    int enc = encrypt ? 1 : 0;
+    if (ctx != NULL && (EVP_CipherInit_ex(ctx, n == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1
             || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE, NULL) != 1
-            || EVP_EncryptInit_ex(ctx, NULL, NULL, k, NULL) != 1)) {
+            || EVP_CipherInit_ex(ctx, NULL, NULL, k, NULL, enc) != 1)) {
         EVP_CIPHER_CTX_free(ctx);
         ctx = NULL;
     }
@@ -73,7 +74,7 @@ JNIEXPORT jint JNICALL Java_org_rpctlsservd_records_NativeGcm_seal(JNIEnv *env, 
     unsigned char iv[NONCE], hdr[HEADER], t = (unsigned char) type;
     int len, l;
     if (ctx == NULL || in == NULL || out == NULL || n < 0 || n > (1 << 14) || srcOff < 0 || dstOff < 0
-            || nonce == NULL || (*env)->GetArrayLength(env, nonce) != NONCE) {
+            || (*env)->IsSameObject(env, nonce, NULL) || (*env)->GetArrayLength(env, nonce) != NONCE) {
         return -1;
     }
     len = n + 1 + TAG;
@@ -101,4 +102,38 @@ JNIEXPORT jint JNICALL Java_org_rpctlsservd_records_NativeGcm_seal(JNIEnv *env, 
         return -1;
     }
     return len;
+}
+
+/*
+ * Opens, in place, the TLS 1.3 record whose header is the 5 bytes of buf before off and whose
+ * ciphertext and tag are the len bytes at off, under nonce, with that header as additional data.
+ * Returns the plaintext's length (len - 16), -2 when the tag does not match (nothing of the record
+ * is to be used), or -1 (bounds, buffers or libcrypto refused).
+ */
+JNIEXPORT jint JNICALL Java_org_rpctlsservd_records_NativeGcm_open(JNIEnv *env, jclass cls, jlong handle, jbyteArray nonce,
+        jobject buf, jint off, jint len) {
+    (void) cls;
+    EVP_CIPHER_CTX *ctx = (EVP_CIPHER_CTX *) (intptr_t) handle;
+    unsigned char *b = (*env)->GetDirectBufferAddress(env, buf);
+    jlong cap = (*env)->GetDirectBufferCapacity(env, buf);
+    unsigned char iv[NONCE];
+    int n, l;
+    if (ctx == NULL || b == NULL || (*env)->IsSameObject(env, nonce, NULL) || (*env)->GetArrayLength(env, nonce) != NONCE
+            || off < HEADER || len < TAG || len > (1 << 14) + 256 || (jlong) off + len > cap) {
+        return -1;
+    }
+    (*env)->GetByteArrayRegion(env, nonce, 0, NONCE, (jbyte *) iv);
+    n = len - TAG;
+    b += off;
+    if (EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, iv) != 1
+            || EVP_DecryptUpdate(ctx, NULL, &l, b - HEADER, HEADER) != 1
+            || EVP_DecryptUpdate(ctx, b, &l, b, n) != 1 || l != n
+            || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG, b + n) != 1) {
+        return -1;
+    }
+    if (EVP_DecryptFinal_ex(ctx, b + n, &l) != 1) {
+        OPENSSL_cleanse(b, (size_t) n); /* what failed its tag is not left readable as plaintext */
+        return -2;
+    }
+    return n;
 }

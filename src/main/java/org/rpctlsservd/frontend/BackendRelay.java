@@ -87,7 +87,7 @@ final class BackendRelay {
         if (c.closed() || c.draining) {
             return;
         }
-        ByteBuffer buf = c.readPlain(backend.channel(), "the backend");
+        ByteBuffer buf = c.readDirect(backend.channel(), "the backend");
         if (buf == null) {
             return;
         }

@@ -88,7 +88,9 @@ final class ClientConnection extends MemberBase {
             teardown("closed to protect the others: " + d.why().label()); // never read again
             return;
         }
-        ByteBuffer buf = c.readSome(c.client, "the client");
+        // TLS records into the direct buffer, opened there in place; what comes before TLS (the probe, a PROXY header) on the heap
+        boolean tlsNow = c.state == Connection.State.TLS;
+        ByteBuffer buf = tlsNow ? c.readDirect(c.client, "the client") : c.readSome(c.client, "the client");
         if (buf == null) {
             return;
         }

@@ -145,11 +145,12 @@ final class Connection {
     }
 
     /**
-     * As {@link #readSome}, into the loop's direct buffer for plain bytes that go on as they are or
-     * sealed (the backend's): the socket fills it without NIO's copy.
+     * As {@link #readSome}, into the loop's direct buffer (once the native AES-GCM is ready): for
+     * the backend's plain bytes and an established session's TLS records, which the socket fills
+     * without NIO's copy.
      */
-    ByteBuffer readPlain(SocketChannel ch, String side) {
-        return readInto(services.plainReadBuffer(), ch, side);
+    ByteBuffer readDirect(SocketChannel ch, String side) {
+        return readInto(services.directReadBuffer(), ch, side);
     }
 
     private ByteBuffer readInto(ByteBuffer buf, SocketChannel ch, String side) {

@@ -30,10 +30,12 @@ interface ConnectionServices {
     ByteBuffer readBuffer();
 
     /**
-     * As {@link #readBuffer}, a direct one, for plain bytes that go on as they are or sealed, never
-     * opened in place (the backend's): a socket reads into it, and writes from it, without NIO's copy.
+     * As {@link #readBuffer}, a direct one once the native AES-GCM is ready (until then the same
+     * heap buffer): for plain bytes that go on as they are or sealed (the backend's) and for TLS
+     * records of an established session, opened there in place. A socket reads into it, and
+     * writes from it, without NIO's copy.
      */
-    ByteBuffer plainReadBuffer();
+    ByteBuffer directReadBuffer();
 
     /**
      * Where TLS records are sealed: the loop's seal room (direct: written without NIO's copy), with at least {@code bytes} bytes free at

@@ -112,7 +112,7 @@ final class ConnectorConnection extends MemberBase {
             teardown("closed to protect the others: " + d.why().label());
             return;
         }
-        ByteBuffer buf = c.readPlain(c.client, "the client"); // its plain bytes are sealed (or passed on) from where they were read
+        ByteBuffer buf = c.readDirect(c.client, "the client"); // its plain bytes are sealed (or passed on) from where they were read
         if (buf == null) {
             return;
         }
@@ -136,7 +136,8 @@ final class ConnectorConnection extends MemberBase {
         if (c.closed() || c.draining || c.state == Connection.State.HANDSHAKING) {
             return;
         }
-        ByteBuffer buf = c.readSome(server.channel(), "the server");
+        // once TLS (or plain text) is agreed, the direct buffer: records opened there in place, plain bytes written from it
+        ByteBuffer buf = tls.session() != null || plain ? c.readDirect(server.channel(), "the server") : c.readSome(server.channel(), "the server");
         if (buf == null) {
             return;
         }

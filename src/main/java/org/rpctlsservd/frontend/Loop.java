@@ -31,15 +31,16 @@ final class Loop implements ConnectionServices {
     static final int READ_BUFFER = 256 * 1024;
     private final ByteBuffer readBuffer = ByteBuffer.allocate(READ_BUFFER);
     /**
-     * The plain side's reads (the backend's) and the seal room: direct once TLS 1.3 AES-GCM records
-     * can be sealed between direct buffers (records.NativeGcm, loaded after READY), so that the
-     * kernel fills the one and takes the records from the other with no copy by NIO, and no byte of
-     * a download is copied in user space. Until then, and where it does not load, the plain side
-     * reads into {@link #readBuffer} and records are sealed into a heap room, as the JCE provider
-     * works on arrays. The TLS side's reads stay on the heap: records are opened in place there.
+     * The direct read buffer and the seal room: direct once TLS 1.3 AES-GCM records can be sealed
+     * and opened in direct buffers (records.NativeGcm, loaded after READY). The plain side's reads
+     * (the backend's) and an established session's TLS records then go into a direct buffer, the
+     * records are opened there in place and sealed from it into a direct room, and the kernel
+     * takes them from there: NIO copies nothing, and no relayed byte is copied in user space. Until
+     * then, and where it does not load, both are the heap ones, as the JCE providers work on arrays.
+     * What comes before TLS (the probe, a PROXY header) is read into {@link #readBuffer} always.
      */
     private boolean direct;
-    private ByteBuffer plainReadBuffer;
+    private ByteBuffer directReadBuffer;
     /** The records sealed from one read of plain bytes fit, with their headers and tags. */
     private ByteBuffer sealRoom = ByteBuffer.allocate(SEAL_ROOM);
     private static final int SEAL_ROOM = READ_BUFFER + READ_BUFFER / 16;
@@ -95,9 +96,9 @@ final class Loop implements ConnectionServices {
     }
 
     @Override
-    public ByteBuffer plainReadBuffer() {
+    public ByteBuffer directReadBuffer() {
         settle();
-        ByteBuffer b = direct ? plainReadBuffer : readBuffer;
+        ByteBuffer b = direct ? directReadBuffer : readBuffer;
         b.clear();
         return b;
     }
@@ -107,7 +108,7 @@ final class Loop implements ConnectionServices {
         settleLent();
         if (!direct && EstablishedSession.sealsDirect()) {
             direct = true;
-            plainReadBuffer = ByteBuffer.allocateDirect(READ_BUFFER);
+            directReadBuffer = ByteBuffer.allocateDirect(READ_BUFFER);
             sealRoom = ByteBuffer.allocateDirect(SEAL_ROOM);
         }
         sealRoom.clear();

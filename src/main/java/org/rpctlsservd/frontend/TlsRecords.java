@@ -177,7 +177,7 @@ final class TlsRecords {
         boolean closed = false;
         IOException refused = null;
         try {
-            closed = session.decrypt(encrypted, (b, off, len) -> opened.add(ByteBuffer.wrap(b, off, len)), this::queueTls);
+            closed = session.decrypt(encrypted, (EstablishedSession.Views) opened::add, this::queueTls);
             sendingDone |= closed;
         } catch (EstablishedSession.ShutOffException e) {
             throw e; // nothing was opened: nothing from the peer is taken after the shut-off

@@ -58,6 +58,20 @@ public interface EstablishedSession {
         return org.rpctlsservd.records.Providers.sealsDirect();
     }
 
+    /**
+     * A {@link #decrypt} sink for application data that takes views as they are (of a direct
+     * buffer, say, where a record was opened in place): valid until the caller reads into that
+     * buffer again. A plain {@link Sink} is given arrays (copies, where the records were in a direct buffer).
+     */
+    interface Views extends Sink {
+        void view(ByteBuffer plain);
+
+        @Override
+        default void accept(byte[] b, int off, int len) {
+            view(ByteBuffer.wrap(b, off, len));
+        }
+    }
+
     /** Where {@link #encrypt} gives its records: a view of the room's buffer (or of an array of their own). */
     interface Records {
         void accept(ByteBuffer records);

@@ -179,7 +179,13 @@ public final class TlsSession implements Session, EstablishedSession {
                 protocol.offerInput(l.array(), l.arrayOffset() + l.position(), l.remaining());
             }
             if (arrived != null && arrived.hasRemaining()) {
-                protocol.offerInput(arrived.array(), arrived.arrayOffset() + arrived.position(), arrived.remaining());
+                if (arrived.hasArray()) {
+                    protocol.offerInput(arrived.array(), arrived.arrayOffset() + arrived.position(), arrived.remaining());
+                } else {
+                    byte[] copy = new byte[arrived.remaining()]; // Bouncy Castle takes arrays
+                    arrived.get(arrived.position(), copy);
+                    protocol.offerInput(copy, 0, copy.length);
+                }
                 arrived.position(arrived.limit());
             }
             int avail;
@@ -333,7 +339,9 @@ public final class TlsSession implements Session, EstablishedSession {
             if (plain == null) {
                 return;
             }
-            if (buffer.hasArray()) {
+            if (plain instanceof Views v) {
+                v.view(buffer.slice(offset, length));
+            } else if (buffer.hasArray()) {
                 plain.accept(buffer.array(), buffer.arrayOffset() + offset, length);
             } else {
                 byte[] copy = new byte[length]; // a direct buffer has no array to view

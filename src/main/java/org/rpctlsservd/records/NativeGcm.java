@@ -13,7 +13,7 @@ import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 
 /**
- * AES-GCM sealing of TLS 1.3 records between direct buffers, on the system's libcrypto through a
+ * AES-GCM sealing and opening of TLS 1.3 records in direct buffers, on the system's libcrypto through a
  * small JNI library of ours ({@code src/main/c/nativegcm.c}, built into the jar where gcc and
  * libssl-dev are). With it the front end reads the backend's bytes into a direct buffer and writes
  * the records from another, so no byte of a download is copied in user space: the JCE providers take
@@ -29,8 +29,8 @@ import java.time.Instant;
 final class NativeGcm {
     /** The prefix of the library's copies in the temporary directory. */
     static final String PREFIX = "rpctlsservd-nativegcm.";
-    /** {@code -Drpctlsservd.directSealing=off} keeps every record on the JCE provider (the native provider's, where it loads). */
-    static final String OFF = "rpctlsservd.directSealing";
+    /** {@code -Drpctlsservd.nativeRecords=off} keeps every record on the JCE provider (the native provider's, where it loads). */
+    static final String OFF = "rpctlsservd.nativeRecords";
     private static final String RESOURCE = "native/linux-x86_64/libnativegcm.so";
     private static final Object LOCK = new Object();
     private static volatile boolean ready;
@@ -44,6 +44,8 @@ final class NativeGcm {
 
     /** Records sealed here so far (for tests: that a relay went this way). */
     static final java.util.concurrent.atomic.LongAdder SEALED = new java.util.concurrent.atomic.LongAdder();
+    /** Records opened here so far (for tests). */
+    static final java.util.concurrent.atomic.LongAdder OPENED = new java.util.concurrent.atomic.LongAdder();
 
     /** True once the library is loaded: TLS 1.3 AES-GCM records between direct buffers are sealed here. */
     static boolean ready() {
@@ -63,7 +65,7 @@ final class NativeGcm {
     static void failed(Throwable e) {
         synchronized (LOCK) {
             if (state == null) {
-                state = "on the JCE provider (the native sealing did not load: " + e + ")";
+                state = "on the JCE provider (the native AES-GCM did not load: " + e + ")";
             }
         }
     }
@@ -71,7 +73,7 @@ final class NativeGcm {
     /** What loading said, for the start-up line. */
     static String describe() {
         synchronized (LOCK) {
-            return "TLS 1.3 AES-GCM records sealed " + (state != null ? state : "on the JCE provider (the native sealing not loaded yet)");
+            return "TLS 1.3 AES-GCM records " + (state != null ? state : "on the JCE provider (the native AES-GCM not loaded yet)");
         }
     }
 
@@ -83,11 +85,11 @@ final class NativeGcm {
             return "on the JCE provider (-D" + OFF + "=off)";
         }
         if (!System.getProperty("os.name", "").equals("Linux") || !System.getProperty("os.arch", "").equals("amd64")) {
-            return "on the JCE provider (the native sealing is for Linux x86-64 only)";
+            return "on the JCE provider (the native AES-GCM is for Linux x86-64 only)";
         }
         URL url = NativeGcm.class.getResource(RESOURCE);
         if (url == null) {
-            return "on the JCE provider (the native sealing is not in this jar: built without gcc or libssl-dev)";
+            return "on the JCE provider (the native AES-GCM is not in this jar: built without gcc or libssl-dev)";
         }
         Path dir = Path.of(System.getProperty("java.io.tmpdir"));
         sweep(dir, Instant.now().minus(NativeCopies.STALE));
@@ -100,13 +102,17 @@ final class NativeGcm {
             System.load(copy.toString());
             String v = version();
             trial();
-            cleaner = Cleaner.create();
+            cleaner = Cleaner.create(r -> {
+                Thread t = new Thread(r, "native-sealing-cleaner");
+                t.setDaemon(true);
+                return t;
+            });
             ready = true;
-            return "on " + v + ", between direct buffers";
+            return "sealed and opened on " + v + ", in direct buffers";
         } catch (java.security.GeneralSecurityException e) {
-            return "on the JCE provider (the native sealing failed its trial: " + e.getMessage() + ")";
+            return "on the JCE provider (the native AES-GCM failed its trial: " + e.getMessage() + ")";
         } catch (IOException | SecurityException | UnsatisfiedLinkError e) {
-            return "on the JCE provider (the native sealing did not load: " + e.getMessage() + ")";
+            return "on the JCE provider (the native AES-GCM did not load: " + e.getMessage() + ")";
         } finally {
             if (copy != null) {
                 try {
@@ -130,7 +136,7 @@ final class NativeGcm {
         }
         ByteBuffer src = ByteBuffer.allocateDirect(3).put(new byte[] {1, 2, 3});
         ByteBuffer dst = ByteBuffer.allocateDirect(3 + 1 + 16);
-        long ctx = create(key);
+        long ctx = create(key, true);
         if (ctx == 0) {
             throw new java.security.GeneralSecurityException("no context");
         }
@@ -150,6 +156,28 @@ final class NativeGcm {
         if (n != 20 || !java.util.Arrays.equals(expected, got)) {
             throw new java.security.GeneralSecurityException("a sealed record differs from SunJCE's");
         }
+        ByteBuffer record = ByteBuffer.allocateDirect(5 + 20).put(new byte[] {23, 3, 3, 0, 20}).put(expected);
+        long reader = create(key, false);
+        if (reader == 0) {
+            throw new java.security.GeneralSecurityException("no context");
+        }
+        try {
+            byte[] opened = new byte[4];
+            if (open(reader, nonce, record, 5, 20) != 4 || !java.util.Arrays.equals(new byte[] {1, 2, 3, 23}, get(record, 5, opened))) {
+                throw new java.security.GeneralSecurityException("SunJCE's record did not open to what it sealed");
+            }
+            record.put(5, (byte) (record.get(5) ^ 1)); // a forged one (the same, one bit off) must fail its tag
+            if (open(reader, nonce, record, 5, 20) != -2) {
+                throw new java.security.GeneralSecurityException("a forged record was not refused");
+            }
+        } finally {
+            free(reader);
+        }
+    }
+
+    private static byte[] get(ByteBuffer b, int at, byte[] into) {
+        b.get(at, into);
+        return into;
     }
 
     /** Removes copies in {@code dir} changed before {@code before}, regular files of this user's: what killed JVMs left. */
@@ -181,17 +209,22 @@ final class NativeGcm {
      */
     static final class Context {
         private final Holder holder = new Holder();
+        private final boolean encrypt;
         private boolean registered;
 
-        /** Seals one record (see nativegcm.c); keys a context first when there is none. */
-        int seal(byte[] key, byte[] nonce, ByteBuffer src, int srcOff, int n, int type, ByteBuffer dst, int dstOff)
-                throws java.security.GeneralSecurityException {
+        /** {@code encrypt}: a context for sealing; otherwise for opening. */
+        Context(boolean encrypt) {
+            this.encrypt = encrypt;
+        }
+
+        /** The context, keyed from {@code key} when there is none. */
+        private long context(byte[] key) throws java.security.GeneralSecurityException {
             long ctx = holder.ctx.get();
             if (ctx == 0) {
                 if (key == null) {
                     throw new java.security.GeneralSecurityException("no AES-GCM context and no key to make one");
                 }
-                ctx = create(key);
+                ctx = create(key, encrypt);
                 if (ctx == 0) {
                     throw new java.security.GeneralSecurityException("libcrypto made no AES-GCM context");
                 }
@@ -201,6 +234,35 @@ final class NativeGcm {
                     registered = true;
                 }
             }
+            return ctx;
+        }
+
+        /**
+         * Opens in place the record whose header is the 5 bytes before {@code off} and whose
+         * ciphertext and tag are the {@code len} bytes at {@code off}; returns the plaintext's length.
+         * A record that fails its tag throws AEADBadTagException.
+         */
+        int open(byte[] key, byte[] nonce, ByteBuffer buf, int off, int len) throws java.security.GeneralSecurityException {
+            long ctx = context(key);
+            try {
+                int n = NativeGcm.open(ctx, nonce, buf, off, len);
+                if (n == -2) {
+                    throw new javax.crypto.AEADBadTagException("tag mismatch");
+                }
+                if (n < 0) {
+                    throw new java.security.GeneralSecurityException("libcrypto's AES-GCM refused the record");
+                }
+                OPENED.increment();
+                return n;
+            } finally {
+                java.lang.ref.Reference.reachabilityFence(this);
+            }
+        }
+
+        /** Seals one record (see nativegcm.c); keys a context first when there is none. */
+        int seal(byte[] key, byte[] nonce, ByteBuffer src, int srcOff, int n, int type, ByteBuffer dst, int dstOff)
+                throws java.security.GeneralSecurityException {
+            long ctx = context(key);
             try {
                 int written = NativeGcm.seal(ctx, nonce, src, srcOff, n, type, dst, dstOff);
                 if (written < 0) {
@@ -244,7 +306,9 @@ final class NativeGcm {
 
     private static native String version();
 
-    private static native long create(byte[] key);
+    private static native long create(byte[] key, boolean encrypt);
+
+    private static native int open(long ctx, byte[] nonce, ByteBuffer buf, int off, int len);
 
     private static native void free(long ctx);
 

@@ -221,8 +221,8 @@ public final class Providers {
     }
 
     /**
-     * True once TLS 1.3 AES-GCM records are sealed between direct buffers (the native sealing
-     * loaded): the front end's loops then read the plain side and seal into direct buffers.
+     * True once TLS 1.3 AES-GCM records are sealed and opened in direct buffers (the native AES-GCM
+     * loaded): the front end's loops then read into, and seal into, direct buffers.
      */
     public static boolean sealsDirect() {
         return NativeGcm.ready();
@@ -231,6 +231,11 @@ public final class Providers {
     /** Records sealed between direct buffers so far, in this JVM (for tests: that a relay went that way). */
     public static long sealedDirect() {
         return NativeGcm.SEALED.sum();
+    }
+
+    /** Records opened in place in direct buffers so far, in this JVM (for tests: that a relay went that way). */
+    public static long openedDirect() {
+        return NativeGcm.OPENED.sum();
     }
 
     /** The Cipher mode of a record cipher that encrypts (seals) or decrypts (opens). */

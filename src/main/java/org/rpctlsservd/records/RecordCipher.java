@@ -76,7 +76,7 @@ final class RecordCipher {
         }
         nextNonce();
         if (direct == null) {
-            direct = new NativeGcm.Context();
+            direct = new NativeGcm.Context(true);
         }
         int written = direct.held() ? direct.seal(null, nonce, src, off, n, type, dst, dstOff) : sealKeyed(src, off, n, type, dst, dstOff);
         records++;
@@ -84,6 +84,37 @@ final class RecordCipher {
             exhausted = true;
         }
         return written;
+    }
+
+    /**
+     * Opens in place, on {@link NativeGcm}, the record whose header is the 5 bytes of the direct
+     * {@code buf} before {@code off} and whose ciphertext and tag are the {@code len} bytes at
+     * {@code off}; returns the inner plaintext's length. Only a record that passed moves the sequence on.
+     */
+    int openDirect(ByteBuffer buf, int off, int len) throws GeneralSecurityException {
+        if (exhausted) {
+            throw new GeneralSecurityException("the record sequence number would wrap");
+        }
+        nextNonce();
+        if (direct == null) {
+            direct = new NativeGcm.Context(false);
+        }
+        int n;
+        if (direct.held()) {
+            n = direct.open(null, nonce, buf, off, len);
+        } else {
+            byte[] k = key.getEncoded();
+            try {
+                n = direct.open(k, nonce, buf, off, len);
+            } finally {
+                Arrays.fill(k, (byte) 0);
+            }
+        }
+        records++;
+        if (++seq == 0) {
+            exhausted = true;
+        }
+        return n;
     }
 
     /** The first record under a key: the context is keyed from a copy of it, wiped after. */

@@ -164,7 +164,7 @@ public interface RecordLayer {
      */
     int CIPHER_BYTES = 1_500;
 
-    /** How many cipher objects it holds now (0 to 3, a native sealing context counted as one: none while quiet). */
+    /** How many cipher objects it holds now (0 to 4, a native context counted as one: none while quiet). */
     int ciphersHeld();
 
     /** The peer's close_notify or fatal alert came, or its bytes were refused. */

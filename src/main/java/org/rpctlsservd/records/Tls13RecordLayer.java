@@ -105,12 +105,16 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
             header[i] = in.get(at + i);
         }
         int body = at + HEADER;
-        view(inSrc, body, body + length);
-        view(inDst, body, body + length);
         int n;
         try {
-            read.start(header);
-            n = read.finish(inSrc, inDst);
+            if (gcm && in.isDirect() && !in.isReadOnly() && NativeGcm.ready()) {
+                n = read.openDirect(in, body, length); // in place, on libcrypto: no copy into an array and back
+            } else {
+                view(inSrc, body, body + length);
+                view(inDst, body, body + length);
+                read.start(header);
+                n = read.finish(inSrc, inDst);
+            }
         } catch (AEADBadTagException e) {
             throw new TlsAlertException(BAD_RECORD_MAC, "a record failed its authentication (forged, replayed, reordered or cut)", e);
         } catch (GeneralSecurityException e) {
@@ -364,7 +368,8 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
 
     @Override
     public int ciphersHeld() {
-        return (read.holdsCipher() ? 1 : 0) + (write.holdsCipher() ? 1 : 0) + (write.holdsNativeContext() ? 1 : 0);
+        return (read.holdsCipher() ? 1 : 0) + (write.holdsCipher() ? 1 : 0) + (read.holdsNativeContext() ? 1 : 0)
+                + (write.holdsNativeContext() ? 1 : 0);
     }
 
     RecordCipher readCipher() {

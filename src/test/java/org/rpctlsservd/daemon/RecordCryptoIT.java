@@ -47,7 +47,7 @@ class RecordCryptoIT {
         try (DaemonProcess d = DaemonProcess.start(tmp.resolve("auto"), List.of(), List.of(), args("auto"))) {
             String log = choiceLogged(d);
             assertTrue(log.matches("(?s).*" + LINE + "AmazonCorrettoCryptoProvider 2\\.5\\.0 \\(AWS-LC [^)]+\\); "
-                    + "ChaCha20-Poly1305 on SunJCE; TLS 1\\.3 AES-GCM records sealed on OpenSSL 3[^,\n]*, between direct buffers\n.*"), log);
+                    + "ChaCha20-Poly1305 on SunJCE; TLS 1\\.3 AES-GCM records sealed and opened on OpenSSL 3[^,\n]*, in direct buffers\n.*"), log);
             assertTrue(nativeLibraryMapped(d), "its native library is loaded");
             assertTrue(nativeSealingMapped(d), "and the native sealing's");
             assertTrue(d.process.isAlive(), log);
@@ -122,7 +122,7 @@ class RecordCryptoIT {
                 args("jdk"))) {
             String log = choiceLogged(d);
             assertTrue(log.contains(LINE + "SunJCE (-Drpctlsservd.recordCrypto=jdk); ChaCha20-Poly1305 on SunJCE; "
-                    + "TLS 1.3 AES-GCM records sealed on the JCE provider (-Drpctlsservd.recordCrypto=jdk)\n"), log);
+                    + "TLS 1.3 AES-GCM records on the JCE provider (-Drpctlsservd.recordCrypto=jdk)\n"), log);
             assertFalse(log.contains("AmazonCorrettoCryptoProvider"), log);
             assertFalse(nativeLibraryMapped(d), "its native library is not loaded");
             assertFalse(nativeSealingMapped(d), "nor the native sealing's");
@@ -130,11 +130,11 @@ class RecordCryptoIT {
     }
 
     @Test
-    void withDirectSealingOffRecordsStayOnTheNativeProviderAndTheNativeSealingIsNotLoaded() throws Exception {
-        try (DaemonProcess d = DaemonProcess.start(tmp.resolve("off"), List.of("-Drpctlsservd.directSealing=off"), List.of(),
+    void withNativeRecordsOffRecordsStayOnTheNativeProviderAndTheNativeSealingIsNotLoaded() throws Exception {
+        try (DaemonProcess d = DaemonProcess.start(tmp.resolve("off"), List.of("-Drpctlsservd.nativeRecords=off"), List.of(),
                 args("off"))) {
             String log = choiceLogged(d);
-            assertTrue(log.contains("; TLS 1.3 AES-GCM records sealed on the JCE provider (-Drpctlsservd.directSealing=off)\n"), log);
+            assertTrue(log.contains("; TLS 1.3 AES-GCM records on the JCE provider (-Drpctlsservd.nativeRecords=off)\n"), log);
             assertTrue(log.contains(LINE + "AmazonCorrettoCryptoProvider"), log);
             assertFalse(nativeSealingMapped(d), "the native sealing is not loaded");
         }

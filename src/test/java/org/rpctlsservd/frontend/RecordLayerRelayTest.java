@@ -144,13 +144,14 @@ class RecordLayerRelayTest {
     }
 
     /**
-     * The download direction as the front end runs it once the native sealing is ready: the
-     * backend's replies read into a direct buffer and sealed from it into a direct room on
-     * libcrypto; the JDK client checks every record and gets every byte back. Each suite of AES-GCM.
+     * Both directions as the front end runs them once the native AES-GCM is ready: the client's
+     * calls read into a direct buffer and opened there in place, the backend's replies read into a
+     * direct buffer and sealed from it into a direct room, on libcrypto; the JDK client checks
+     * every record and gets every byte back. Each suite of AES-GCM.
      */
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(strings = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"})
-    void downloadsAreSealedBetweenDirectBuffersAndArriveWhole(String suite) throws Exception {
+    void callsAreOpenedAndRepliesSealedInDirectBuffersAndArriveWhole(String suite) throws Exception {
         try (FrontEndHarness h = new FrontEndHarness(tmp, SERVER, backend.port())) {
             Socket raw = RawRpc.connect(h.port);
             toClose.add(raw);
@@ -165,11 +166,15 @@ class RecordLayerRelayTest {
             roundTrip(toServer, fromServer, 1, "the first call (its records load the native sealing where nothing had)");
             assertTrue(org.rpctlsservd.handshake.EstablishedSession.sealsDirect(), "the native sealing is ready here");
             long before = org.rpctlsservd.records.Providers.sealedDirect();
+            long openedBefore = org.rpctlsservd.records.Providers.openedDirect();
             for (int xid = 2; xid <= 4; xid++) {
                 roundTrip(toServer, fromServer, xid, "call " + xid);
             }
             long sealed = org.rpctlsservd.records.Providers.sealedDirect() - before;
             assertTrue(sealed >= 3 * MIB / RecordLayer.MAX_PLAINTEXT, "the replies' records were sealed natively: " + sealed);
+            // the calls' records (1 MiB each) were opened in place natively, most of them (a read's end may cut one: opened on the heap)
+            long opened = org.rpctlsservd.records.Providers.openedDirect() - openedBefore;
+            assertTrue(opened >= 2 * MIB / RecordLayer.MAX_PLAINTEXT, "the calls' records were opened natively: " + opened);
             assertEquals(4, backend.calls.get());
         }
     }

@@ -42,7 +42,7 @@ class NativeGcmTest {
     @Test
     void itLoadsHereAndSaysOnWhat() {
         assertTrue(NativeGcm.ready(), NativeGcm.describe() + " (the build needs gcc and libssl-dev for it: tools/test installs them)");
-        assertTrue(NativeGcm.describe().matches("TLS 1\\.3 AES-GCM records sealed on OpenSSL \\d[^,]*, between direct buffers"),
+        assertTrue(NativeGcm.describe().matches("TLS 1\\.3 AES-GCM records sealed and opened on OpenSSL \\d[^,]*, in direct buffers"),
                 NativeGcm.describe());
         assertTrue(Providers.sealsDirect());
     }
@@ -72,7 +72,44 @@ class NativeGcmTest {
         byte[] viaNative = transmit(direct[0], sizes, seed, true, new ByteArrayOutputStream());
         assertTrue(NativeGcm.SEALED.sum() - before >= records, "every application-data record sealed natively");
         assertArrayEquals(viaJce, viaNative);
-        assertArrayEquals(sent.toByteArray(), SealStagedPropertiesTest.opened(direct[1], viaNative));
+        assertArrayEquals(sent.toByteArray(), SealStagedPropertiesTest.opened(jce[1], viaNative), "opened on the JCE provider");
+        long opened = NativeGcm.OPENED.sum();
+        assertArrayEquals(sent.toByteArray(), openedDirect(direct[1], viaNative), "opened in place natively");
+        assertTrue(NativeGcm.OPENED.sum() - opened >= records, "every application-data record opened natively");
+    }
+
+    /** What {@code receiver} opens of {@code wire} in a direct buffer (in place, natively). */
+    static byte[] openedDirect(RecordLayer receiver, byte[] wire) throws TlsAlertException {
+        Wire.Recorder got = new Wire.Recorder();
+        ByteBuffer in = ByteBuffer.allocateDirect(Math.max(wire.length, RecordLayer.MAX_RECORD));
+        in.put(wire);
+        receiver.open(in, got);
+        return got.data.toByteArray();
+    }
+
+    @Test
+    void aForgedOrCutRecordOpenedNativelyIsRefusedWithBadRecordMacAndNothingIsHandedOn() throws Exception {
+        for (int flip : new int[] {0, 4, 5, 30, 5 + 100 + 1 + 15}) { // the header (as additional data), the ciphertext, the tag
+            Tls13RecordLayer[] p = Wire.pair(Tls13Suite.TLS_AES_128_GCM_SHA256, new byte[32], new byte[32], 1000);
+            ByteBuffer out = ByteBuffer.allocate(RecordLayer.MAX_RECORD);
+            p[0].seal(ByteBuffer.wrap(new byte[100]), out);
+            byte[] wire = Wire.bytes(out);
+            wire[flip] ^= (byte) (flip == 0 ? 0 : 1);
+            if (flip == 0) {
+                wire = java.util.Arrays.copyOf(wire, wire.length); // unchanged: it opens
+                assertEquals(100, openedDirect(p[1], wire).length);
+                continue;
+            }
+            Wire.Recorder got = new Wire.Recorder();
+            ByteBuffer in = ByteBuffer.allocateDirect(RecordLayer.MAX_RECORD);
+            in.put(wire);
+            TlsAlertException e = assertThrows(TlsAlertException.class, () -> p[1].open(in, got), "byte " + flip);
+            if (flip == 4) {
+                continue; // the length in the header: refused as it reads, before the cipher
+            }
+            assertEquals(TlsAlertException.BAD_RECORD_MAC, e.description(), "byte " + flip);
+            assertEquals(0, got.data.size(), "nothing of it handed on");
+        }
     }
 
     /** Wire.pair, both directions starting at sequence number {@code first}. */
@@ -146,7 +183,7 @@ class NativeGcmTest {
         ByteBuffer dst = ByteBuffer.allocateDirect(200);
         ByteBuffer big = ByteBuffer.allocateDirect(RecordLayer.MAX_PLAINTEXT + 2);
         ByteBuffer bigOut = ByteBuffer.allocateDirect(RecordLayer.MAX_PLAINTEXT + 100);
-        NativeGcm.Context c = new NativeGcm.Context();
+        NativeGcm.Context c = new NativeGcm.Context(true);
         assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, src, 50, 51, 23, dst, 0), "past src's end");
         assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, src, -1, 10, 23, dst, 0), "before src's start");
         assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, src, 0, 100, 23, dst, 84), "past dst's end (100 + 17 from 84)");
@@ -157,6 +194,13 @@ class NativeGcmTest {
             assertEquals(0, dst.get(i), "nothing written at " + i);
         }
         assertTrue(c.release(), "keyed before the checks refused");
+        NativeGcm.Context o = new NativeGcm.Context(false);
+        ByteBuffer rec = ByteBuffer.allocateDirect(100);
+        assertThrows(GeneralSecurityException.class, () -> o.open(key, nonce, rec, 4, 20), "its header before the buffer");
+        assertThrows(GeneralSecurityException.class, () -> o.open(key, nonce, rec, 5, 15), "no room for a tag");
+        assertThrows(GeneralSecurityException.class, () -> o.open(key, nonce, rec, 50, 51), "past its end");
+        assertThrows(GeneralSecurityException.class, () -> o.open(key, new byte[8], rec, 5, 20), "a short nonce");
+        assertTrue(o.release());
     }
 
     @Test

@@ -64,7 +64,8 @@ class RecordLayerTest {
             Wire.feed(p[1], sealAll(p[0], first, 0), new Wire.Recorder());
         }
         // the sender's: a cipher object, or the native sealing's context (AES-GCM between direct buffers)
-        assertTrue((quiet[0].writeCipher().holdsCipher() || quiet[0].writeCipher().holdsNativeContext()) && quiet[1].readCipher().holdsCipher());
+        assertTrue((quiet[0].writeCipher().holdsCipher() || quiet[0].writeCipher().holdsNativeContext())
+                && (quiet[1].readCipher().holdsCipher() || quiet[1].readCipher().holdsNativeContext()));
         quiet[0].quiet();
         quiet[1].quiet();
         assertEquals(0, quiet[0].ciphersHeld(), "the sender holds no cipher object nor context");
@@ -79,7 +80,7 @@ class RecordLayerTest {
         Wire.Recorder got = new Wire.Recorder();
         Wire.feed(quiet[1], Rfc8448Test.concat(Wire.bytes(update), wire), got);
         assertArrayEquals(second, got.data.toByteArray());
-        assertTrue(quiet[1].readCipher().holdsCipher(), "the next record made its cipher again");
+        assertTrue(quiet[1].readCipher().holdsCipher() || quiet[1].readCipher().holdsNativeContext(), "the next record made its cipher again");
         Wire.Recorder back = new Wire.Recorder();
         Wire.feed(quiet[0], sealAll(quiet[1], first, 0), back);
         assertArrayEquals(first, back.data.toByteArray());
@@ -89,14 +90,16 @@ class RecordLayerTest {
     @Test
     void aSessionMovesToANewProviderChoiceAtItsNextRecord() throws Exception {
         Tls13RecordLayer[] p = pair(Tls13Suite.TLS_AES_128_GCM_SHA256);
-        Wire.feed(p[1], sealAll(p[0], data(100, 1), 0), new Wire.Recorder());
-        javax.crypto.Cipher before = p[1].readCipher().cipherForTest(); // the opening side: the JCE provider's, always
+        // heap buffers: the JCE provider's way (direct ones take the native sealing's, which has no provider to choose)
+        ByteBuffer out = ByteBuffer.allocate(RecordLayer.MAX_RECORD * 3);
+        p[0].seal(ByteBuffer.wrap(data(100, 1)), out);
+        javax.crypto.Cipher before = p[0].writeCipher().cipherForTest();
         Providers.renewed();
         byte[] plain = data(30_000, 2);
-        Wire.Recorder got = new Wire.Recorder();
-        Wire.feed(p[1], sealAll(p[0], plain, 0), got);
-        assertArrayEquals(plain, got.data.toByteArray());
-        assertTrue(before != p[1].readCipher().cipherForTest(), "a new cipher object for the new choice");
+        p[0].seal(ByteBuffer.wrap(plain), out);
+        byte[] opened = SealStagedPropertiesTest.opened(p[1], Wire.bytes(out));
+        assertArrayEquals(plain, java.util.Arrays.copyOfRange(opened, 100, opened.length));
+        assertTrue(before != p[0].writeCipher().cipherForTest(), "a new cipher object for the new choice");
     }
 
     @Test
