@@ -126,9 +126,12 @@ JNIEXPORT jint JNICALL Java_org_rpctlsservd_records_NativeGcm_open(JNIEnv *env, 
     n = len - TAG;
     b += off;
     if (EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, iv) != 1
-            || EVP_DecryptUpdate(ctx, NULL, &l, b - HEADER, HEADER) != 1
-            || EVP_DecryptUpdate(ctx, b, &l, b, n) != 1 || l != n
+            || EVP_DecryptUpdate(ctx, NULL, &l, b - HEADER, HEADER) != 1) {
+        return -1;
+    }
+    if (EVP_DecryptUpdate(ctx, b, &l, b, n) != 1 || l != n
             || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG, b + n) != 1) {
+        OPENSSL_cleanse(b, (size_t) n); /* decrypted in place but not authenticated: not left readable */
         return -1;
     }
     if (EVP_DecryptFinal_ex(ctx, b + n, &l) != 1) {

@@ -88,9 +88,10 @@ final class ClientConnection extends MemberBase {
             teardown("closed to protect the others: " + d.why().label()); // never read again
             return;
         }
-        // TLS records into the direct buffer, opened there in place; what comes before TLS (the probe, a PROXY header) on the heap
-        boolean tlsNow = c.state == Connection.State.TLS;
-        ByteBuffer buf = tlsNow ? c.readDirect(c.client, "the client") : c.readSome(c.client, "the client");
+        // TLS records into the direct buffer where the session opens them there in place; the rest
+        // (the probe, a PROXY header, records a JCE provider or Bouncy Castle opens) on the heap
+        boolean direct = c.state == Connection.State.TLS && tls.opensDirect();
+        ByteBuffer buf = direct ? c.readDirect(c.client, "the client") : c.readSome(c.client, "the client");
         if (buf == null) {
             return;
         }

@@ -136,8 +136,9 @@ final class ConnectorConnection extends MemberBase {
         if (c.closed() || c.draining || c.state == Connection.State.HANDSHAKING) {
             return;
         }
-        // once TLS (or plain text) is agreed, the direct buffer: records opened there in place, plain bytes written from it
-        ByteBuffer buf = tls.session() != null || plain ? c.readDirect(server.channel(), "the server") : c.readSome(server.channel(), "the server");
+        // once TLS (or plain text) is agreed, the direct buffer where records are opened there in place, or plain bytes written from it
+        boolean direct = tls.session() != null ? tls.opensDirect() : plain;
+        ByteBuffer buf = direct ? c.readDirect(server.channel(), "the server") : c.readSome(server.channel(), "the server");
         if (buf == null) {
             return;
         }

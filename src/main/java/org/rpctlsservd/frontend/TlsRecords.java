@@ -102,6 +102,11 @@ final class TlsRecords {
         return holding;
     }
 
+    /** True when the session opens its records in place in a direct buffer: the TLS side may be read into one. */
+    boolean opensDirect() {
+        return session != null && session.opensDirect();
+    }
+
     /** What is held for the handshake, for the memory budget. */
     long footprint() {
         return heldBytes + Outbound.BUFFER_OVERHEAD * held.size();

@@ -59,6 +59,14 @@ public interface EstablishedSession {
     }
 
     /**
+     * True when {@link #decrypt} opens this session's records in place in a direct buffer with no
+     * copy (its own TLS 1.3 AES-GCM record layer on the native AES-GCM): the caller may read them into one.
+     */
+    default boolean opensDirect() {
+        return false;
+    }
+
+    /**
      * A {@link #decrypt} sink for application data that takes views as they are (of a direct
      * buffer, say, where a record was opened in place): valid until the caller reads into that
      * buffer again. A plain {@link Sink} is given arrays (copies, where the records were in a direct buffer).

@@ -415,6 +415,11 @@ public final class TlsSession implements Session, EstablishedSession {
         out.accept(dst.slice(at, dst.position() - at));
     }
 
+    @Override
+    public synchronized boolean opensDirect() {
+        return layer != null && layer.opensDirect();
+    }
+
     /** Each loop thread's staging array for {@link RecordLayer#sealStaged}: small enough to stay in the first-level cache. */
     private static final ThreadLocal<ByteBuffer> STAGE = ThreadLocal.withInitial(() -> ByteBuffer.allocate(RecordLayer.STAGE));
 

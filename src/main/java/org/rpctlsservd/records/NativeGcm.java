@@ -44,6 +44,8 @@ final class NativeGcm {
 
     /** Records sealed here so far (for tests: that a relay went this way). */
     static final java.util.concurrent.atomic.LongAdder SEALED = new java.util.concurrent.atomic.LongAdder();
+    /** Records refused here for their tag so far (for tests). */
+    static final java.util.concurrent.atomic.LongAdder REFUSED = new java.util.concurrent.atomic.LongAdder();
     /** Records opened here so far (for tests). */
     static final java.util.concurrent.atomic.LongAdder OPENED = new java.util.concurrent.atomic.LongAdder();
 
@@ -166,9 +168,12 @@ final class NativeGcm {
             if (open(reader, nonce, record, 5, 20) != 4 || !java.util.Arrays.equals(new byte[] {1, 2, 3, 23}, get(record, 5, opened))) {
                 throw new java.security.GeneralSecurityException("SunJCE's record did not open to what it sealed");
             }
-            record.put(5, (byte) (record.get(5) ^ 1)); // a forged one (the same, one bit off) must fail its tag
-            if (open(reader, nonce, record, 5, 20) != -2) {
-                throw new java.security.GeneralSecurityException("a forged record was not refused");
+            for (int at : new int[] {1, 5}) { // a forged one (SunJCE's, one bit off in its header or its ciphertext) must fail its tag
+                record.clear();
+                record.put(new byte[] {23, 3, 3, 0, 20}).put(expected).put(at, (byte) (at == 1 ? 2 : expected[0] ^ 1));
+                if (open(reader, nonce, record, 5, 20) != -2) {
+                    throw new java.security.GeneralSecurityException("a forged record was not refused");
+                }
             }
         } finally {
             free(reader);
@@ -247,6 +252,7 @@ final class NativeGcm {
             try {
                 int n = NativeGcm.open(ctx, nonce, buf, off, len);
                 if (n == -2) {
+                    REFUSED.increment();
                     throw new javax.crypto.AEADBadTagException("tag mismatch");
                 }
                 if (n < 0) {

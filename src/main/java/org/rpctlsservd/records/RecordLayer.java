@@ -97,6 +97,11 @@ public interface RecordLayer {
         return false;
     }
 
+    /** True when {@link #open} opens records in place in a direct buffer with no copy (TLS 1.3 AES-GCM on the native AES-GCM). */
+    default boolean opensDirect() {
+        return false;
+    }
+
     /** What {@link #sealStaged}'s scratch buffer holds at least: one record with anything owed before it. */
     int STAGE = MAX_PLAINTEXT + 256;
 

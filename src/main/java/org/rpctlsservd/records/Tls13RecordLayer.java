@@ -352,6 +352,11 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
     }
 
     @Override
+    public boolean opensDirect() {
+        return gcm && NativeGcm.ready();
+    }
+
+    @Override
     public boolean sealsDirect() {
         return gcm && NativeGcm.ready();
     }

@@ -172,9 +172,9 @@ class RecordLayerRelayTest {
             }
             long sealed = org.rpctlsservd.records.Providers.sealedDirect() - before;
             assertTrue(sealed >= 3 * MIB / RecordLayer.MAX_PLAINTEXT, "the replies' records were sealed natively: " + sealed);
-            // the calls' records (1 MiB each) were opened in place natively, most of them (a read's end may cut one: opened on the heap)
+            // the calls' records (3 MiB in 192) were opened in place natively, but those a read's end cut (opened on the heap)
             long opened = org.rpctlsservd.records.Providers.openedDirect() - openedBefore;
-            assertTrue(opened >= 2 * MIB / RecordLayer.MAX_PLAINTEXT, "the calls' records were opened natively: " + opened);
+            assertTrue(opened >= MIB / RecordLayer.MAX_PLAINTEXT, "the calls' records were opened natively: " + opened);
             assertEquals(4, backend.calls.get());
         }
     }

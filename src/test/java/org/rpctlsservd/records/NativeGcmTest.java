@@ -88,27 +88,46 @@ class NativeGcmTest {
     }
 
     @Test
-    void aForgedOrCutRecordOpenedNativelyIsRefusedWithBadRecordMacAndNothingIsHandedOn() throws Exception {
-        for (int flip : new int[] {0, 4, 5, 30, 5 + 100 + 1 + 15}) { // the header (as additional data), the ciphertext, the tag
+    void aForgedRecordOpenedNativelyIsRefusedWithBadRecordMacAndWhatItDecryptedIsWiped() throws Exception {
+        // the header's version bytes (checked by nothing but the additional data), the ciphertext, the tag
+        for (int flip : new int[] {1, 2, 5, 30, 5 + 100 + 1 + 15}) {
             Tls13RecordLayer[] p = Wire.pair(Tls13Suite.TLS_AES_128_GCM_SHA256, new byte[32], new byte[32], 1000);
             ByteBuffer out = ByteBuffer.allocate(RecordLayer.MAX_RECORD);
-            p[0].seal(ByteBuffer.wrap(new byte[100]), out);
+            byte[] plain = new byte[100];
+            java.util.Arrays.fill(plain, (byte) 0x5a);
+            p[0].seal(ByteBuffer.wrap(plain), out);
             byte[] wire = Wire.bytes(out);
-            wire[flip] ^= (byte) (flip == 0 ? 0 : 1);
-            if (flip == 0) {
-                wire = java.util.Arrays.copyOf(wire, wire.length); // unchanged: it opens
-                assertEquals(100, openedDirect(p[1], wire).length);
-                continue;
-            }
+            wire[flip] ^= 1;
             Wire.Recorder got = new Wire.Recorder();
             ByteBuffer in = ByteBuffer.allocateDirect(RecordLayer.MAX_RECORD);
             in.put(wire);
+            long refused = NativeGcm.REFUSED.sum();
             TlsAlertException e = assertThrows(TlsAlertException.class, () -> p[1].open(in, got), "byte " + flip);
-            if (flip == 4) {
-                continue; // the length in the header: refused as it reads, before the cipher
-            }
             assertEquals(TlsAlertException.BAD_RECORD_MAC, e.description(), "byte " + flip);
-            assertEquals(0, got.data.size(), "nothing of it handed on");
+            assertEquals(refused + 1, NativeGcm.REFUSED.sum(), "refused by the native open (byte " + flip + ")");
+            for (int k = 5; k < 5 + 100; k++) {
+                assertEquals(0, in.get(k), "what it decrypted is wiped, not left as plaintext (byte " + flip + ")");
+            }
+            assertEquals(0, got.data.size());
+        }
+    }
+
+    @Test
+    void theLastSequenceNumberOpensOneRecordAndThenNoMore() throws Exception {
+        for (boolean direct : new boolean[] {true, false}) {
+            Tls13RecordLayer[] p = pairAt(Tls13Suite.TLS_AES_128_GCM_SHA256, new byte[32], new byte[32], Long.MAX_VALUE, -1L);
+            ByteBuffer out = ByteBuffer.allocate(RecordLayer.MAX_RECORD);
+            p[0].seal(ByteBuffer.wrap(new byte[] {1}), out);
+            byte[] first = Wire.bytes(out);
+            Wire.Recorder got = new Wire.Recorder();
+            ByteBuffer in = direct ? ByteBuffer.allocateDirect(RecordLayer.MAX_RECORD) : ByteBuffer.allocate(RecordLayer.MAX_RECORD);
+            in.put(first);
+            p[1].open(in, got);
+            assertEquals(1, got.data.size());
+            in.clear();
+            in.put(first); // whatever comes next: the sequence number would wrap, so nothing more is opened
+            assertThrows(TlsAlertException.class, () -> p[1].open(in, got), direct ? "native" : "JCE");
+            assertEquals(1, got.data.size());
         }
     }
 

@@ -90,16 +90,19 @@ class RecordLayerTest {
     @Test
     void aSessionMovesToANewProviderChoiceAtItsNextRecord() throws Exception {
         Tls13RecordLayer[] p = pair(Tls13Suite.TLS_AES_128_GCM_SHA256);
-        // heap buffers: the JCE provider's way (direct ones take the native sealing's, which has no provider to choose)
+        // heap buffers both ways: the JCE provider's way (direct ones take the native AES-GCM's, which has no provider to choose)
         ByteBuffer out = ByteBuffer.allocate(RecordLayer.MAX_RECORD * 3);
         p[0].seal(ByteBuffer.wrap(data(100, 1)), out);
-        javax.crypto.Cipher before = p[0].writeCipher().cipherForTest();
+        SealStagedPropertiesTest.opened(p[1], Wire.bytes(out));
+        javax.crypto.Cipher sealing = p[0].writeCipher().cipherForTest();
+        javax.crypto.Cipher opening = p[1].readCipher().cipherForTest();
         Providers.renewed();
         byte[] plain = data(30_000, 2);
+        out.clear();
         p[0].seal(ByteBuffer.wrap(plain), out);
-        byte[] opened = SealStagedPropertiesTest.opened(p[1], Wire.bytes(out));
-        assertArrayEquals(plain, java.util.Arrays.copyOfRange(opened, 100, opened.length));
-        assertTrue(before != p[0].writeCipher().cipherForTest(), "a new cipher object for the new choice");
+        assertArrayEquals(plain, SealStagedPropertiesTest.opened(p[1], Wire.bytes(out)));
+        assertTrue(sealing != p[0].writeCipher().cipherForTest(), "a new sealing cipher object for the new choice");
+        assertTrue(opening != p[1].readCipher().cipherForTest(), "a new opening cipher object for the new choice");
     }
 
     @Test
