@@ -62,7 +62,7 @@ final class RecordCipher {
         }
     }
 
-    /** Sealing on libcrypto between direct buffers ({@link NativeGcm}), made at the first such record. */
+    /** Sealing or opening (as this direction does) on libcrypto in direct buffers ({@link NativeGcm}), made at the first such record. */
     private NativeGcm.Context direct;
 
     /**
@@ -189,7 +189,7 @@ final class RecordCipher {
         return cipher.held();
     }
 
-    /** True while it holds a native sealing context (about 1 KB of native memory, counted as a cipher). */
+    /** True while it holds a native context (about 1 KB of native memory, counted as a cipher). */
     boolean holdsNativeContext() {
         return direct != null && direct.held();
     }

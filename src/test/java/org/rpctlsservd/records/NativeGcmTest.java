@@ -80,11 +80,7 @@ class NativeGcmTest {
 
     /** What {@code receiver} opens of {@code wire} in a direct buffer (in place, natively). */
     static byte[] openedDirect(RecordLayer receiver, byte[] wire) throws TlsAlertException {
-        Wire.Recorder got = new Wire.Recorder();
-        ByteBuffer in = ByteBuffer.allocateDirect(Math.max(wire.length, RecordLayer.MAX_RECORD));
-        in.put(wire);
-        receiver.open(in, got);
-        return got.data.toByteArray();
+        return SealStagedPropertiesTest.opened(receiver, wire, ByteBuffer.allocateDirect(Math.max(wire.length, RecordLayer.MAX_RECORD)));
     }
 
     @Test

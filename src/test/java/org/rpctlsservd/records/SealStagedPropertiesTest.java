@@ -102,10 +102,14 @@ class SealStagedPropertiesTest {
         return wire.toByteArray();
     }
 
-    /** What {@code receiver} opens of {@code wire}. */
+    /** What {@code receiver} opens of {@code wire} in a heap buffer (on the JCE provider). */
     static byte[] opened(RecordLayer receiver, byte[] wire) throws TlsAlertException {
+        return opened(receiver, wire, ByteBuffer.allocate(Math.max(wire.length, RecordLayer.MAX_RECORD)));
+    }
+
+    /** What {@code receiver} opens of {@code wire} in {@code in} (a direct one: in place, natively). */
+    static byte[] opened(RecordLayer receiver, byte[] wire, ByteBuffer in) throws TlsAlertException {
         Wire.Recorder got = new Wire.Recorder();
-        ByteBuffer in = ByteBuffer.allocate(Math.max(wire.length, RecordLayer.MAX_RECORD));
         in.put(wire);
         receiver.open(in, got);
         return got.data.toByteArray();
