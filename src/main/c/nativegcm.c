@@ -58,9 +58,9 @@ JNIEXPORT void JNICALL Java_org_rpctlsservd_records_NativeGcm_free(JNIEnv *env, 
 
 /*
  * Seals the n bytes of src at srcOff, then the inner content type, as one TLS 1.3 record's
- * ciphertext and tag at dst's dstOff, under nonce, with the record's header (type 23, version
- * 3.3, length n + 1 + 16) as additional data. src and dst are direct buffers, the record's data
- * either apart or exactly in place (sealInPlace).
+ * ciphertext and tag at dst's dstOff, under nonce, with the record's header (the 5 bytes of dst
+ * before dstOff, which the caller wrote) as additional data. src and dst are direct buffers, the
+ * record's data either apart or exactly in place (sealInPlace).
  * Returns the bytes written (n + 1 + 16), or -1 (bounds, buffers or libcrypto refused).
  */
 JNIEXPORT jint JNICALL Java_org_rpctlsservd_records_NativeGcm_seal(JNIEnv *env, jclass cls, jlong handle, jbyteArray nonce,
@@ -71,9 +71,9 @@ JNIEXPORT jint JNICALL Java_org_rpctlsservd_records_NativeGcm_seal(JNIEnv *env, 
     unsigned char *out = (*env)->GetDirectBufferAddress(env, dst);
     jlong inCap = (*env)->GetDirectBufferCapacity(env, src);
     jlong outCap = (*env)->GetDirectBufferCapacity(env, dst);
-    unsigned char iv[NONCE], hdr[HEADER], t = (unsigned char) type;
+    unsigned char iv[NONCE], t = (unsigned char) type;
     int len, l;
-    if (ctx == NULL || in == NULL || out == NULL || n < 0 || n > (1 << 14) || srcOff < 0 || dstOff < 0
+    if (ctx == NULL || in == NULL || out == NULL || n < 0 || n > (1 << 14) || srcOff < 0 || dstOff < HEADER
             || (*env)->IsSameObject(env, nonce, NULL) || (*env)->GetArrayLength(env, nonce) != NONCE) {
         return -1;
     }
@@ -88,13 +88,8 @@ JNIEXPORT jint JNICALL Java_org_rpctlsservd_records_NativeGcm_seal(JNIEnv *env, 
     if (i != o && i < o + (uintptr_t) len && o < i + (uintptr_t) n) {
         return -1; /* overlapping other than exactly in place, which GCM allows: not what the caller promised */
     }
-    hdr[0] = 23;
-    hdr[1] = 3;
-    hdr[2] = 3;
-    hdr[3] = (unsigned char) (len >> 8);
-    hdr[4] = (unsigned char) len;
     if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, iv) != 1
-            || EVP_EncryptUpdate(ctx, NULL, &l, hdr, HEADER) != 1
+            || EVP_EncryptUpdate(ctx, NULL, &l, out - HEADER, HEADER) != 1
             || EVP_EncryptUpdate(ctx, out, &l, in, n) != 1 || l != n
             || EVP_EncryptUpdate(ctx, out + n, &l, &t, 1) != 1 || l != 1
             || EVP_EncryptFinal_ex(ctx, out + n + 1, &l) != 1 || l != 0

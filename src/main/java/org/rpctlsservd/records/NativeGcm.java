@@ -137,14 +137,14 @@ final class NativeGcm {
             key[i] = (byte) (i * 7 + 1);
         }
         ByteBuffer src = ByteBuffer.allocateDirect(3).put(new byte[] {1, 2, 3});
-        ByteBuffer dst = ByteBuffer.allocateDirect(3 + 1 + 16);
+        ByteBuffer dst = ByteBuffer.allocateDirect(5 + 3 + 1 + 16).put(new byte[] {23, 3, 3, 0, 20}); // the header, as the layer writes it
         long ctx = create(key, true);
         if (ctx == 0) {
             throw new java.security.GeneralSecurityException("no context");
         }
         int n;
         try {
-            n = seal(ctx, nonce, src, 0, 3, 23, dst, 0);
+            n = seal(ctx, nonce, src, 0, 3, 23, dst, 5);
         } finally {
             free(ctx);
         }
@@ -154,7 +154,7 @@ final class NativeGcm {
         c.updateAAD(new byte[] {23, 3, 3, 0, 20});
         byte[] expected = c.doFinal(new byte[] {1, 2, 3, 23});
         byte[] got = new byte[Math.max(n, 0)];
-        dst.get(0, got);
+        dst.get(5, got);
         if (n != 20 || !java.util.Arrays.equals(expected, got)) {
             throw new java.security.GeneralSecurityException("a sealed record differs from SunJCE's");
         }
@@ -265,7 +265,7 @@ final class NativeGcm {
             }
         }
 
-        /** Seals one record (see nativegcm.c); keys a context first when there is none. */
+        /** Seals one record behind its header, already at {@code dstOff} - 5 (see nativegcm.c); keys a context first when there is none. */
         int seal(byte[] key, byte[] nonce, ByteBuffer src, int srcOff, int n, int type, ByteBuffer dst, int dstOff)
                 throws java.security.GeneralSecurityException {
             long ctx = context(key);

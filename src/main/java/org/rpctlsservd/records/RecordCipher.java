@@ -66,24 +66,21 @@ final class RecordCipher {
     private NativeGcm.Context direct;
 
     /**
-     * Seals one TLS 1.3 application-data record between direct buffers on {@link NativeGcm}: the
+     * Seals one TLS 1.3 application-data record in direct buffers on {@link NativeGcm}: the
      * {@code n} bytes of {@code src} at {@code off} and the inner content type {@code type}, at
-     * {@code dst}'s {@code dstOff}, under the next nonce. Returns the bytes written ({@code n} + 17).
+     * {@code dst}'s {@code dstOff}, behind the record's header already there, under the next nonce.
+     * Returns the bytes written ({@code n} + 17).
      */
     int sealDirect(ByteBuffer src, int off, int n, int type, ByteBuffer dst, int dstOff) throws GeneralSecurityException {
-        if (exhausted) {
-            throw new GeneralSecurityException("the record sequence number would wrap");
+        NativeGcm.Context c = directRecord(true);
+        byte[] k = c.held() ? null : key.getEncoded(); // keyed at the first record under a key, from a copy wiped after
+        try {
+            int written = c.seal(k, nonce, src, off, n, type, dst, dstOff);
+            advance();
+            return written;
+        } finally {
+            wipe(k);
         }
-        nextNonce();
-        if (direct == null) {
-            direct = new NativeGcm.Context(true);
-        }
-        int written = direct.held() ? direct.seal(null, nonce, src, off, n, type, dst, dstOff) : sealKeyed(src, off, n, type, dst, dstOff);
-        records++;
-        if (++seq == 0) {
-            exhausted = true;
-        }
-        return written;
     }
 
     /**
@@ -92,37 +89,39 @@ final class RecordCipher {
      * {@code off}; returns the inner plaintext's length. Only a record that passed moves the sequence on.
      */
     int openDirect(ByteBuffer buf, int off, int len) throws GeneralSecurityException {
+        NativeGcm.Context c = directRecord(false);
+        byte[] k = c.held() ? null : key.getEncoded();
+        try {
+            int n = c.open(k, nonce, buf, off, len);
+            advance();
+            return n;
+        } finally {
+            wipe(k);
+        }
+    }
+
+    /** Begins a record on {@link NativeGcm}: the nonce for the current sequence number, and this direction's context. */
+    private NativeGcm.Context directRecord(boolean encrypt) throws GeneralSecurityException {
         if (exhausted) {
             throw new GeneralSecurityException("the record sequence number would wrap");
         }
         nextNonce();
         if (direct == null) {
-            direct = new NativeGcm.Context(false);
+            direct = new NativeGcm.Context(encrypt);
         }
-        int n;
-        if (direct.held()) {
-            n = direct.open(null, nonce, buf, off, len);
-        } else {
-            byte[] k = key.getEncoded();
-            try {
-                n = direct.open(k, nonce, buf, off, len);
-            } finally {
-                Arrays.fill(k, (byte) 0);
-            }
-        }
+        return direct;
+    }
+
+    /** A record passed: the sequence moves on (RFC 8446 section 5.3 forbids using it again once it wraps). */
+    private void advance() {
         records++;
         if (++seq == 0) {
             exhausted = true;
         }
-        return n;
     }
 
-    /** The first record under a key: the context is keyed from a copy of it, wiped after. */
-    private int sealKeyed(ByteBuffer src, int off, int n, int type, ByteBuffer dst, int dstOff) throws GeneralSecurityException {
-        byte[] k = key.getEncoded();
-        try {
-            return direct.seal(k, nonce, src, off, n, type, dst, dstOff);
-        } finally {
+    private static void wipe(byte[] k) {
+        if (k != null) {
             Arrays.fill(k, (byte) 0);
         }
     }
@@ -171,10 +170,7 @@ final class RecordCipher {
     /** Ends the record begun by {@link #start}; only a record that passed moves the sequence on. */
     int finish(ByteBuffer src, ByteBuffer dst) throws GeneralSecurityException {
         int n = cipher.current().doFinal(src, dst);
-        records++;
-        if (++seq == 0) {
-            exhausted = true;
-        }
+        advance();
         return n;
     }
 

@@ -107,7 +107,7 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
         int body = at + HEADER;
         int n;
         try {
-            if (gcm && in.isDirect() && !in.isReadOnly() && NativeGcm.ready()) {
+            if (in.isDirect() && !in.isReadOnly() && opensDirect()) {
                 n = read.openDirect(in, body, length); // in place, on libcrypto: no copy into an array and back
             } else {
                 view(inSrc, body, body + length);
@@ -358,7 +358,7 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
 
     @Override
     public boolean sealsDirect() {
-        return gcm && NativeGcm.ready();
+        return opensDirect(); // the same library, both ways
     }
 
     @Override

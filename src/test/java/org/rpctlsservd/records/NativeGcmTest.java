@@ -199,12 +199,13 @@ class NativeGcmTest {
         ByteBuffer big = ByteBuffer.allocateDirect(RecordLayer.MAX_PLAINTEXT + 2);
         ByteBuffer bigOut = ByteBuffer.allocateDirect(RecordLayer.MAX_PLAINTEXT + 100);
         NativeGcm.Context c = new NativeGcm.Context(true);
-        assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, src, 50, 51, 23, dst, 0), "past src's end");
-        assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, src, -1, 10, 23, dst, 0), "before src's start");
+        assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, src, 50, 51, 23, dst, 5), "past src's end");
+        assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, src, -1, 10, 23, dst, 5), "before src's start");
         assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, src, 0, 100, 23, dst, 84), "past dst's end (100 + 17 from 84)");
-        assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, big, 0, RecordLayer.MAX_PLAINTEXT + 1, 23, bigOut, 0), "over 2^14");
+        assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, big, 0, RecordLayer.MAX_PLAINTEXT + 1, 23, bigOut, 5), "over 2^14");
         assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, dst, 0, 50, 23, dst, 20), "overlapping");
-        assertThrows(GeneralSecurityException.class, () -> c.seal(key, new byte[8], src, 0, 10, 23, dst, 0), "a short nonce");
+        assertThrows(GeneralSecurityException.class, () -> c.seal(key, new byte[8], src, 0, 10, 23, dst, 5), "a short nonce");
+        assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, src, 0, 10, 23, dst, 4), "no room for its header before it");
         for (int i = 0; i < dst.capacity(); i++) {
             assertEquals(0, dst.get(i), "nothing written at " + i);
         }
