@@ -3,6 +3,7 @@ package org.rpctlsservd.records;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -80,19 +81,37 @@ public final class NativeCopies {
      * JVMs left. Anything else is left as it is. Returns how many were removed.
      */
     static int sweep(Path dir, Instant before) {
+        return sweep(dir, PREFIX, before, d -> {
+            if (!Files.isDirectory(d, LinkOption.NOFOLLOW_LINKS) || !onlyTheLibrary(d)) {
+                return false;
+            }
+            Files.deleteIfExists(d.resolve(LIBRARY));
+            Files.delete(d);
+            return true;
+        });
+    }
+
+    /** Removes one stale copy of its kind, or says it is not one (false: left as it is). */
+    interface Removal {
+        boolean remove(Path p) throws IOException;
+    }
+
+    /**
+     * Offers {@code remove} each entry of {@code dir} named {@code prefix}..., owned by this user and
+     * last changed before {@code before} (links not followed); returns how many it removed. The sweep
+     * of both native libraries' copies (the provider's directories, {@link NativeGcm}'s files).
+     */
+    static int sweep(Path dir, String prefix, Instant before, Removal remove) {
         int removed = 0;
-        try (DirectoryStream<Path> found = Files.newDirectoryStream(dir, PREFIX + "*")) {
+        try (DirectoryStream<Path> found = Files.newDirectoryStream(dir, prefix + "*")) {
             Object me = Files.getAttribute(Path.of("/proc/self"), "unix:uid"); // by number: a uid without a passwd entry has no name
-            for (Path d : found) {
+            for (Path p : found) {
                 try {
-                    if (Files.isSymbolicLink(d) || !Files.isDirectory(d)
-                            || !me.equals(Files.getAttribute(d, "unix:uid", java.nio.file.LinkOption.NOFOLLOW_LINKS))
-                            || !Files.getLastModifiedTime(d).toInstant().isBefore(before) || !onlyTheLibrary(d)) {
-                        continue;
+                    if (me.equals(Files.getAttribute(p, "unix:uid", LinkOption.NOFOLLOW_LINKS))
+                            && Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toInstant().isBefore(before)
+                            && remove.remove(p)) {
+                        removed++;
                     }
-                    Files.deleteIfExists(d.resolve(LIBRARY));
-                    Files.delete(d);
-                    removed++;
                 } catch (IOException | SecurityException e) {
                     // another process's, or gone meanwhile: not ours to insist on
                 }
@@ -106,7 +125,7 @@ public final class NativeCopies {
     private static boolean onlyTheLibrary(Path d) throws IOException {
         try (DirectoryStream<Path> in = Files.newDirectoryStream(d)) {
             for (Path f : in) {
-                if (!f.getFileName().toString().equals(LIBRARY) || !Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                if (!f.getFileName().toString().equals(LIBRARY) || !Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
                     return false;
                 }
             }

@@ -5,7 +5,6 @@ import java.io.InputStream;
 import java.lang.ref.Cleaner;
 import java.net.URL;
 import java.nio.ByteBuffer;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -187,25 +186,13 @@ final class NativeGcm {
 
     /** Removes copies in {@code dir} changed before {@code before}, regular files of this user's: what killed JVMs left. */
     static int sweep(Path dir, Instant before) {
-        int removed = 0;
-        try (DirectoryStream<Path> found = Files.newDirectoryStream(dir, PREFIX + "*")) {
-            Object me = Files.getAttribute(Path.of("/proc/self"), "unix:uid");
-            for (Path f : found) {
-                try {
-                    if (Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)
-                            && me.equals(Files.getAttribute(f, "unix:uid", LinkOption.NOFOLLOW_LINKS))
-                            && Files.getLastModifiedTime(f, LinkOption.NOFOLLOW_LINKS).toInstant().isBefore(before)) {
-                        Files.delete(f);
-                        removed++;
-                    }
-                } catch (IOException | SecurityException e) {
-                    // another process's, or gone meanwhile
-                }
+        return NativeCopies.sweep(dir, PREFIX, before, f -> {
+            if (!Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
+                return false;
             }
-        } catch (IOException | SecurityException | UnsupportedOperationException | IllegalArgumentException e) {
-            return removed;
-        }
-        return removed;
+            Files.delete(f);
+            return true;
+        });
     }
 
     /**
