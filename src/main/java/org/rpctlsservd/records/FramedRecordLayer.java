@@ -204,6 +204,21 @@ abstract class FramedRecordLayer implements RecordLayer {
         return inPlaceSrc;
     }
 
+    /**
+     * While the session is quiet: forgets the views of the buffers it last wrote into and of the one it
+     * read before the present one, so that a buffer their owner replaced (a loop's heap seal room once it
+     * goes direct) is not kept alive by idle sessions. Made again at the next use.
+     */
+    final void forgetViews() {
+        inAlt = null;
+        inAltSrc = null;
+        inAltDst = null;
+        out = null;
+        outDst = null;
+        inPlace = null;
+        inPlaceSrc = null;
+    }
+
     /** Sets {@code v} to {@code from}..{@code to} of its buffer. */
     static void view(ByteBuffer v, int from, int to) {
         v.limit(v.capacity()).position(from);

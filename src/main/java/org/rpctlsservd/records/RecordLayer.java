@@ -157,8 +157,8 @@ public interface RecordLayer {
 
     /**
      * The session is quiet: its ciphers give up their cipher objects (on the native provider, native
-     * contexts too) until its next record, so an idle session holds its keys and sequence numbers,
-     * little more. Nothing changes on the wire. True when it gave up something (false: already quiet).
+     * contexts too) until its next record, and it forgets its views of buffers it is not reading from,
+     * so an idle session holds its keys and sequence numbers, little more. Nothing changes on the wire. True when it gave up something (false: already quiet).
      */
     boolean quiet();
 

@@ -274,6 +274,7 @@ public final class Tls12RecordLayer extends FramedRecordLayer {
 
     @Override
     public boolean quiet() {
+        forgetViews();
         return read.release() | write.release();
     }
 

@@ -368,6 +368,7 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
 
     @Override
     public boolean quiet() {
+        forgetViews();
         return read.release() | write.release();
     }
 

@@ -86,6 +86,41 @@ class RecordLayerTest {
         assertArrayEquals(first, back.data.toByteArray());
     }
 
+    /**
+     * A quiet session keeps alive none of the buffers it no longer reads from or last wrote into (a
+     * loop's heap seal room, replaced by a direct one, stays otherwise as long as its idle sessions),
+     * and goes on as before with the next ones.
+     */
+    @Test
+    void aQuietSessionLetsGoOfTheBuffersItIsNotReadingFrom() throws Exception {
+        Tls13RecordLayer[] p = pair(Tls13Suite.TLS_AES_128_GCM_SHA256);
+        ByteBuffer room = ByteBuffer.allocate(RecordLayer.MAX_RECORD * 2);
+        p[0].seal(ByteBuffer.wrap(data(100, 1)), room);
+        ByteBuffer before = ByteBuffer.allocate(RecordLayer.MAX_RECORD);
+        Wire.feed(p[1], before, Wire.bytes(room), i -> Integer.MAX_VALUE, new Wire.Recorder());
+        ByteBuffer now = ByteBuffer.allocate(RecordLayer.MAX_RECORD);
+        room.clear();
+        p[0].seal(ByteBuffer.wrap(data(100, 2)), room);
+        Wire.feed(p[1], now, Wire.bytes(room), i -> Integer.MAX_VALUE, new Wire.Recorder());
+        java.lang.ref.WeakReference<ByteBuffer> sealedInto = new java.lang.ref.WeakReference<>(room);
+        java.lang.ref.WeakReference<ByteBuffer> readBefore = new java.lang.ref.WeakReference<>(before);
+        room = null;
+        before = null;
+        p[0].quiet();
+        p[1].quiet();
+        for (int i = 0; i < 50 && (sealedInto.get() != null || readBefore.get() != null); i++) {
+            System.gc();
+        }
+        assertEquals(null, sealedInto.get(), "the buffer last sealed into is not kept by the quiet sender");
+        assertEquals(null, readBefore.get(), "the buffer read before is not kept by the quiet receiver");
+        byte[] after = data(40_000, 3);
+        ByteBuffer out = ByteBuffer.allocate(after.length + 4 * RecordLayer.MAX_RECORD);
+        p[0].seal(ByteBuffer.wrap(after), out);
+        Wire.Recorder got = new Wire.Recorder();
+        Wire.feed(p[1], now, Wire.bytes(out), i -> 20_000, got);
+        assertArrayEquals(after, got.data.toByteArray());
+    }
+
     /** When the provider choice changes (the daemon's background load done), each cipher makes its object anew at its next record. */
     @Test
     void aSessionMovesToANewProviderChoiceAtItsNextRecord() throws Exception {
