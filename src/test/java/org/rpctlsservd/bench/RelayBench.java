@@ -93,49 +93,43 @@ public final class RelayBench {
             List<Integer> relays = connector ? List.of(STUNNEL, OURS) : List.of(STUNNEL, HAPROXY, OURS);
             int rounds = Integer.parseInt(System.getenv().getOrDefault("BENCH_ROUNDS", "1"));
             for (String suite : suites) {
-                List<Result[]> bulks = new ArrayList<>();
-                List<Result[]> smalls = new ArrayList<>();
-                List<Result[]> uploads = new ArrayList<>();
+                java.util.Map<Load, List<Result[]>> results = new java.util.EnumMap<>(Load.class);
+                for (Load load : LOADS) {
+                    results.put(load, new ArrayList<>());
+                }
                 for (int round = 0; round < rounds; round++) {
-                    Result[] bulk = new Result[3];
-                    Result[] small = new Result[3];
-                    Result[] upload = new Result[3];
+                    java.util.Map<Load, Result[]> now = new java.util.EnumMap<>(Load.class);
+                    for (Load load : LOADS) {
+                        now.put(load, new Result[3]);
+                    }
                     for (int step = 0; step < relays.size(); step++) {
                         int which = relays.get((round + step) % relays.size());
                         try (Relay relay = start(which, dir, suite, backend.getLocalPort())) {
-                            bulk[which] = measure(relay, client, suite, pool, 4, 2, Load.BULK, seconds);
-                            small[which] = measure(relay, client, suite, pool, 8, 16, Load.SMALL, seconds);
-                            if (UPLOADS) {
-                                upload[which] = measure(relay, client, suite, pool, 4, 2, Load.UPLOAD, seconds);
+                            for (Load load : LOADS) {
+                                now.get(load)[which] = measure(relay, client, suite, pool, load, seconds);
                             }
                         }
                     }
                     if (rounds > 1) {
                         System.out.printf("round %d:%n", round + 1);
-                        print(suite, "bulk", bulk, true);
-                        print(suite, "small", small, false);
-                        if (UPLOADS) {
-                            print(suite, "upload", upload, true);
-                        }
                     }
-                    bulks.add(bulk);
-                    smalls.add(small);
-                    uploads.add(upload);
+                    for (Load load : LOADS) {
+                        if (rounds > 1) {
+                            print(suite, load, now.get(load));
+                        }
+                        results.get(load).add(now.get(load));
+                    }
                 }
                 if (rounds > 1) {
                     System.out.printf("median of %d rounds (the round with the median of the front end's rate ratio; then the median of each ratio over the rounds):%n",
                             rounds);
                 }
-                print(suite, "bulk", median(bulks, true), true);
-                print(suite, "small", median(smalls, false), false);
-                if (UPLOADS) {
-                    print(suite, "upload", median(uploads, true), true);
+                for (Load load : LOADS) {
+                    print(suite, load, median(results.get(load), load.bulk()));
                 }
                 if (rounds > 1) {
-                    medianRatios(suite, "bulk", bulks, true);
-                    medianRatios(suite, "small", smalls, false);
-                    if (UPLOADS) {
-                        medianRatios(suite, "upload", uploads, true);
+                    for (Load load : LOADS) {
+                        medianRatios(suite, load, results.get(load));
                     }
                 }
             }
@@ -174,7 +168,8 @@ public final class RelayBench {
         return r[HAPROXY] != null && cost(r[HAPROXY], bulk) < cost(r[STUNNEL], bulk) ? HAPROXY : STUNNEL;
     }
 
-    private static void print(String suite, String load, Result[] r, boolean bulk) {
+    private static void print(String suite, Load load, Result[] r) {
+        boolean bulk = load.bulk();
         String[] names = connector ? new String[] {"stunnel4 client", null, "rpc.tlsclntd connector"}
                 : new String[] {"stunnel4", "HAProxy", "rpc.tlsservd front end"};
         for (int i = 0; i < r.length; i++) {
@@ -192,7 +187,7 @@ public final class RelayBench {
                     vs += String.format("; %.2fx CPU of the lower (%s)", cost(r[i], bulk) / cost(r[low], bulk), names[low]);
                 }
             }
-            System.out.printf("%-24s %-6s %-22s %9.1f %-4s %7.1f %-6s %7.1f %-6s %s%n", suite, load, names[i], rate,
+            System.out.printf("%-24s %-6s %-22s %9.1f %-4s %7.1f %-6s %7.1f %-6s %s%n", suite, load.label(), names[i], rate,
                     bulk ? "MB/s" : "/s", cpu, bulk ? "ms/MB" : "us/call", peers, bulk ? "ms/MB" : "us/call", vs);
         }
     }
@@ -201,10 +196,11 @@ public final class RelayBench {
      * The median over the rounds of each of the front end's ratios, each on its own (the median round
      * above is the median of the rate ratio only): what issue 21's targets are stated in.
      */
-    private static void medianRatios(String suite, String load, List<Result[]> rounds, boolean bulk) {
+    private static void medianRatios(String suite, Load load, List<Result[]> rounds) {
+        boolean bulk = load.bulk();
         double rate = median(rounds.stream().mapToDouble(r -> rate(r[OURS], bulk) / rate(r[STUNNEL], bulk)));
         double cpu = median(rounds.stream().mapToDouble(r -> cost(r[OURS], bulk) / cost(r[STUNNEL], bulk)));
-        String line = String.format("%-24s %-6s %s, median ratios: %.2fx rate, %.2fx CPU of stunnel", suite, load, connector ? "connector" : "front end", rate, cpu);
+        String line = String.format("%-24s %-6s %s, median ratios: %.2fx rate, %.2fx CPU of stunnel", suite, load.label(), connector ? "connector" : "front end", rate, cpu);
         if (!connector) {
             double low = median(rounds.stream().mapToDouble(r -> cost(r[OURS], bulk) / cost(r[cheaper(r, bulk)], bulk)));
             long haproxyLower = rounds.stream().filter(r -> cheaper(r, bulk) == HAPROXY).count();
@@ -259,29 +255,52 @@ public final class RelayBench {
         }
     }
 
-    /** BENCH_UPLOAD=1: also 1 MiB calls answered briefly (an NFS WRITE's direction). */
-    private static final boolean UPLOADS = System.getenv("BENCH_UPLOAD") != null;
-
     /** What the clients send and what is counted: replies' bytes (bulk), calls (small), calls' bytes (upload). */
     private enum Load {
-        BULK(1, 0), SMALL(2, 0), UPLOAD(3, 1 << 20);
+        BULK(1, 0, 4, 2), SMALL(2, 0, 8, 16), UPLOAD(3, 1 << 20, 4, 2);
 
         final int procedure;
         final int arguments;
+        /** Connections, and calls in flight on each. */
+        final int connections;
+        final int depth;
 
-        Load(int procedure, int arguments) {
+        Load(int procedure, int arguments, int connections, int depth) {
             this.procedure = procedure;
             this.arguments = arguments;
+            this.connections = connections;
+            this.depth = depth;
+        }
+
+        /** Counted in bytes (bulk, upload), else in calls. */
+        boolean bulk() {
+            return this != SMALL;
+        }
+
+        String label() {
+            return name().toLowerCase(java.util.Locale.ROOT);
         }
     }
+
+    /**
+     * The loads measured, in this order: bulk and small; BENCH_UPLOAD=1 adds 1 MiB calls answered
+     * briefly (an NFS WRITE's direction); BENCH_UPLOAD=only measures those alone.
+     */
+    private static final List<Load> LOADS = switch (System.getenv().getOrDefault("BENCH_UPLOAD", "")) {
+        case "" -> List.of(Load.BULK, Load.SMALL);
+        case "only" -> List.of(Load.UPLOAD);
+        default -> List.of(Load.BULK, Load.SMALL, Load.UPLOAD);
+    };
 
     /** The warm-up's length (BENCH_WARMUP seconds), else as long as the measurement. */
     private static final double WARMUP_SECONDS = Double.parseDouble(System.getenv().getOrDefault("BENCH_WARMUP", "0"));
 
     /** K connections with D calls in flight each: a warm-up, then the counted interval. */
-    private static Result measure(Relay relay, SSLContext ctx, String suite, ExecutorService pool, int k, int depth,
-            Load load, double seconds) throws Exception {
-        boolean bulk = load != Load.SMALL;
+    private static Result measure(Relay relay, SSLContext ctx, String suite, ExecutorService pool, Load load, double seconds)
+            throws Exception {
+        boolean bulk = load.bulk();
+        int k = load.connections;
+        int depth = load.depth;
         AtomicBoolean stop = new AtomicBoolean();
         AtomicLong bytes = new AtomicLong();
         AtomicLong calls = new AtomicLong();
