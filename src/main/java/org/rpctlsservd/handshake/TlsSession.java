@@ -415,8 +415,9 @@ public final class TlsSession implements Session, EstablishedSession {
         out.accept(dst.slice(at, dst.position() - at));
     }
 
+    /** Without the session's lock (asked at every read): the layer is final and what it answers from is final or volatile. */
     @Override
-    public synchronized boolean opensDirect() {
+    public boolean opensDirect() {
         return layer != null && layer.opensDirect();
     }
 
