@@ -205,11 +205,17 @@ abstract class FramedRecordLayer implements RecordLayer {
     }
 
     /**
-     * While the session is quiet: forgets the views of the buffers it last wrote into and of the one it
-     * read before the present one, so that a buffer their owner replaced (a loop's heap seal room once it
-     * goes direct) is not kept alive by idle sessions. Made again at the next use.
+     * While the session is quiet: forgets the buffers it last wrote into, the one it read before the
+     * present one, and the present one too unless a partial record waits there, so that a buffer its
+     * owner replaced (a loop's heap seal room once it goes direct, HANDLERECORD's buffer of one call)
+     * is not kept alive by idle sessions. Views are made again at the next use.
      */
     final void forgetViews() {
+        if (start == 0) {
+            in = null;
+            inSrc = null;
+            inDst = null;
+        }
         inAlt = null;
         inAltSrc = null;
         inAltDst = null;

@@ -116,7 +116,8 @@ public final class NativeCopies {
                     // another process's, or gone meanwhile: not ours to insist on
                 }
             }
-        } catch (IOException | SecurityException | UnsupportedOperationException | IllegalArgumentException e) {
+        } catch (IOException | java.nio.file.DirectoryIteratorException | SecurityException | UnsupportedOperationException
+                | IllegalArgumentException e) {
             return removed; // no such directory, not readable, or no unix attributes here: nothing to sweep
         }
         return removed;

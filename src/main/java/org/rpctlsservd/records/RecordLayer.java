@@ -97,7 +97,11 @@ public interface RecordLayer {
         return false;
     }
 
-    /** True when {@link #open} opens records in place in a direct buffer with no copy (TLS 1.3 AES-GCM on the native AES-GCM). */
+    /**
+     * True when {@link #open} opens records in place in a direct buffer with no copy (TLS 1.3 AES-GCM on
+     * the native AES-GCM). Asked at every read without the session's lock: answered from final or
+     * volatile state only.
+     */
     default boolean opensDirect() {
         return false;
     }
@@ -158,7 +162,8 @@ public interface RecordLayer {
     /**
      * The session is quiet: its ciphers give up their cipher objects (on the native provider, native
      * contexts too) until its next record, and it forgets its views of buffers it is not reading from,
-     * so an idle session holds its keys and sequence numbers, little more. Nothing changes on the wire. True when it gave up something (false: already quiet).
+     * so an idle session holds its keys and sequence numbers, little more. Nothing changes on the wire.
+     * True when it gave up something (false: already quiet).
      */
     boolean quiet();
 

@@ -31,8 +31,8 @@ import org.rpctlsservd.support.TlsHarness;
  * HAProxy (TCP mode, TLS termination), in one run, to the same plain backend, with the same JDK clients.
  * The relays run as processes of their own, so their CPU is read from /proc (all threads: JIT and GC
  * count for the daemon).
- * Bulk: 1 MiB RPC replies; small: short calls and replies, many in flight; upload (BENCH_UPLOAD=1):
- * 1 MiB calls with short replies. Not a test.
+ * Bulk: 1 MiB RPC replies; small: short calls and replies, many in flight; upload (BENCH_UPLOAD=1,
+ * or BENCH_UPLOAD=only for it alone): 1 MiB calls with short replies. Not a test.
  * Arguments: [SECONDS per measurement] [suite ...]; BENCH_DAEMON_JVM adds JVM options to the daemon;
  * the daemon runs on the launcher's $JAVA (tools/bench-relay sets it from BENCH_DAEMON_JAVA), the
  * clients on this JVM.
@@ -286,11 +286,9 @@ public final class RelayBench {
      * The loads measured, in this order: bulk and small; BENCH_UPLOAD=1 adds 1 MiB calls answered
      * briefly (an NFS WRITE's direction); BENCH_UPLOAD=only measures those alone.
      */
-    private static final List<Load> LOADS = switch (System.getenv().getOrDefault("BENCH_UPLOAD", "")) {
-        case "" -> List.of(Load.BULK, Load.SMALL);
-        case "only" -> List.of(Load.UPLOAD);
-        default -> List.of(Load.BULK, Load.SMALL, Load.UPLOAD);
-    };
+    private static final List<Load> LOADS = System.getenv("BENCH_UPLOAD") == null ? List.of(Load.BULK, Load.SMALL)
+            : "only".equals(System.getenv("BENCH_UPLOAD")) ? List.of(Load.UPLOAD)
+            : List.of(Load.BULK, Load.SMALL, Load.UPLOAD);
 
     /** The warm-up's length (BENCH_WARMUP seconds), else as long as the measurement. */
     private static final double WARMUP_SECONDS = Double.parseDouble(System.getenv().getOrDefault("BENCH_WARMUP", "0"));

@@ -54,6 +54,21 @@ class NativeCopiesTest {
         assertTrue(Files.isSymbolicLink(link) && Files.exists(target.resolve(NativeCopies.LIBRARY)), "a link is not followed");
     }
 
+    /** However old the sweep takes everything to be, a link named like a copy is neither removed nor followed, of either kind. */
+    @Test
+    void linksAreNeverRemovedNorFollowed(@TempDir Path elsewhere) throws Exception {
+        Path library = Files.createDirectory(elsewhere.resolve("library"));
+        Files.write(library.resolve(NativeCopies.LIBRARY), new byte[100]);
+        Path file = Files.write(elsewhere.resolve("file.so"), new byte[100]);
+        Path toDirectory = Files.createSymbolicLink(tmp.resolve(NativeCopies.PREFIX + "link"), library);
+        Path toFile = Files.createSymbolicLink(tmp.resolve(NativeGcm.PREFIX + "link.so"), file);
+        Instant everything = Instant.now().plus(Duration.ofHours(1));
+        assertEquals(0, NativeCopies.sweep(tmp, everything));
+        assertEquals(0, NativeGcm.sweep(tmp, everything));
+        assertTrue(Files.isSymbolicLink(toDirectory) && Files.exists(library.resolve(NativeCopies.LIBRARY)));
+        assertTrue(Files.isSymbolicLink(toFile) && Files.exists(file));
+    }
+
     @Test
     void aMissingDirectoryIsNothingToSweep() {
         assertEquals(0, NativeCopies.sweep(tmp.resolve("absent"), NativeCopies.staleBefore()));

@@ -104,20 +104,28 @@ class RecordLayerTest {
         Wire.feed(p[1], now, Wire.bytes(room), i -> Integer.MAX_VALUE, new Wire.Recorder());
         java.lang.ref.WeakReference<ByteBuffer> sealedInto = new java.lang.ref.WeakReference<>(room);
         java.lang.ref.WeakReference<ByteBuffer> readBefore = new java.lang.ref.WeakReference<>(before);
+        java.lang.ref.WeakReference<ByteBuffer> readLast = new java.lang.ref.WeakReference<>(now);
         room = null;
         before = null;
+        now = null;
         p[0].quiet();
         p[1].quiet();
-        for (int i = 0; i < 50 && (sealedInto.get() != null || readBefore.get() != null); i++) {
+        for (int i = 0; i < 50 && (sealedInto.get() != null || readBefore.get() != null || readLast.get() != null); i++) {
             System.gc();
         }
         assertEquals(null, sealedInto.get(), "the buffer last sealed into is not kept by the quiet sender");
         assertEquals(null, readBefore.get(), "the buffer read before is not kept by the quiet receiver");
+        assertEquals(null, readLast.get(), "nor the one read last, holding no partial record");
         byte[] after = data(40_000, 3);
         ByteBuffer out = ByteBuffer.allocate(after.length + 4 * RecordLayer.MAX_RECORD);
         p[0].seal(ByteBuffer.wrap(after), out);
+        byte[] wire = Wire.bytes(out);
+        // a partial record waiting behind a whole one in the buffer read last is kept through a quiet
+        ByteBuffer in = ByteBuffer.allocate(64 * 1024);
         Wire.Recorder got = new Wire.Recorder();
-        Wire.feed(p[1], now, Wire.bytes(out), i -> 20_000, got);
+        Wire.feed(p[1], in, java.util.Arrays.copyOf(wire, 20_000), i -> 20_000, got);
+        p[1].quiet();
+        Wire.feed(p[1], in, java.util.Arrays.copyOfRange(wire, 20_000, wire.length), i -> 20_000, got);
         assertArrayEquals(after, got.data.toByteArray());
     }
 
