@@ -1,9 +1,10 @@
 /*
- * AES-GCM sealing of TLS 1.3 records straight between direct buffers, on the system's libcrypto
- * (OpenSSL 3), for org.rpctlsservd.records.NativeGcm. Hand-written because no Java library served
- * here seals from and into direct memory: the JCE providers take arrays, so NIO copies every byte
- * into and out of them (measured in docs/measurements.md). It does one thing: one record, with its
- * nonce and header given, its bounds checked against the buffers' capacities.
+ * AEAD sealing and opening of TLS 1.3 records (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305) straight
+ * between direct buffers, on the system's libcrypto (OpenSSL 3), for
+ * org.rpctlsservd.records.NativeGcm. Hand-written because no Java library served here seals from and
+ * into direct memory: the JCE providers take arrays, so NIO copies every byte into and out of them
+ * (measured in docs/measurements.md). It does one thing: one record, with its nonce and header given,
+ * its bounds checked against the buffers' capacities.
  */
 #include <jni.h>
 #include <stdint.h>
@@ -28,19 +29,24 @@ JNIEXPORT jstring JNICALL Java_org_rpctlsservd_records_NativeGcm_version(JNIEnv 
     return (*env)->NewStringUTF(env, OpenSSL_version(OPENSSL_VERSION));
 }
 
-/* A context keyed with key (16 or 32 bytes) for sealing (encrypt) or opening, or 0. */
-JNIEXPORT jlong JNICALL Java_org_rpctlsservd_records_NativeGcm_create(JNIEnv *env, jclass cls, jbyteArray key, jboolean encrypt) {
+/*
+ * A context keyed with key for sealing (encrypt) or opening, or 0: ChaCha20-Poly1305 (chacha, a
+ * 32-byte key) or AES-GCM (a 16- or 32-byte key).
+ */
+JNIEXPORT jlong JNICALL Java_org_rpctlsservd_records_NativeGcm_create(JNIEnv *env, jclass cls, jbyteArray key, jboolean encrypt,
+        jboolean chacha) {
     (void) cls;
     jsize n = (*env)->GetArrayLength(env, key);
     unsigned char k[32];
-    if (n != 16 && n != 32) {
+    if (chacha ? n != 32 : n != 16 && n != 32) {
         return 0;
     }
+    const EVP_CIPHER *aead = chacha ? EVP_chacha20_poly1305() : n == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
     (*env)->GetByteArrayRegion(env, key, 0, n, (jbyte *) k);
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     int enc = encrypt ? 1 : 0;
-    if (ctx != NULL && (EVP_CipherInit_ex(ctx, n == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1
-            || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE, NULL) != 1
+    if (ctx != NULL && (aead == NULL || EVP_CipherInit_ex(ctx, aead, NULL, NULL, NULL, enc) != 1
+            || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, NONCE, NULL) != 1
             || EVP_CipherInit_ex(ctx, NULL, NULL, k, NULL, enc) != 1)) {
         EVP_CIPHER_CTX_free(ctx);
         ctx = NULL;
@@ -86,14 +92,14 @@ JNIEXPORT jint JNICALL Java_org_rpctlsservd_records_NativeGcm_seal(JNIEnv *env, 
     out += dstOff;
     uintptr_t i = (uintptr_t) in, o = (uintptr_t) out;
     if (i != o && i < o + (uintptr_t) len && o < i + (uintptr_t) n) {
-        return -1; /* overlapping other than exactly in place, which GCM allows: not what the caller promised */
+        return -1; /* overlapping other than exactly in place, which both AEADs allow: not what the caller promised */
     }
     if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, iv) != 1
             || EVP_EncryptUpdate(ctx, NULL, &l, out - HEADER, HEADER) != 1
             || EVP_EncryptUpdate(ctx, out, &l, in, n) != 1 || l != n
             || EVP_EncryptUpdate(ctx, out + n, &l, &t, 1) != 1 || l != 1
             || EVP_EncryptFinal_ex(ctx, out + n + 1, &l) != 1 || l != 0
-            || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG, out + n + 1) != 1) {
+            || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG, out + n + 1) != 1) {
         return -1;
     }
     return len;
@@ -125,7 +131,7 @@ JNIEXPORT jint JNICALL Java_org_rpctlsservd_records_NativeGcm_open(JNIEnv *env, 
         return -1;
     }
     if (EVP_DecryptUpdate(ctx, b, &l, b, n) != 1 || l != n
-            || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG, b + n) != 1) {
+            || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG, b + n) != 1) {
         OPENSSL_cleanse(b, (size_t) n); /* decrypted in place but not authenticated: not left readable */
         return -1;
     }

@@ -31,7 +31,7 @@ final class Loop implements ConnectionServices {
     static final int READ_BUFFER = 256 * 1024;
     private final ByteBuffer readBuffer = ByteBuffer.allocate(READ_BUFFER);
     /**
-     * The direct read buffer and the seal room: direct once TLS 1.3 AES-GCM records can be sealed
+     * The direct read buffer and the seal room: direct once TLS 1.3 records can be sealed
      * and opened in direct buffers (records.NativeGcm, loaded after READY). The plain side's reads
      * (the backend's) and an established session's TLS records then go into a direct buffer, the
      * records are opened there in place and sealed from it into a direct room, and the kernel

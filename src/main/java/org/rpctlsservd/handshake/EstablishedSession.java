@@ -51,7 +51,7 @@ public interface EstablishedSession {
     }
 
     /**
-     * True once {@link #encrypt} seals TLS 1.3 AES-GCM records from a direct buffer into a direct
+     * True once {@link #encrypt} seals TLS 1.3 records from a direct buffer into a direct
      * room with no copy (the native sealing loaded, after READY): the caller's buffers may then go direct.
      */
     static boolean sealsDirect() {
@@ -60,7 +60,7 @@ public interface EstablishedSession {
 
     /**
      * True when {@link #decrypt} opens this session's records in place in a direct buffer with no
-     * copy (its own TLS 1.3 AES-GCM record layer on the native AES-GCM): the caller may read them into one.
+     * copy (its own TLS 1.3 record layer on the native AEADs): the caller may read them into one.
      */
     default boolean opensDirect() {
         return false;

@@ -12,9 +12,9 @@ import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 
 /**
- * AES-GCM sealing and opening of TLS 1.3 records in direct buffers, on the system's libcrypto through a
- * small JNI library of ours ({@code src/main/c/nativegcm.c}, built into the jar where gcc and
- * libssl-dev are). With it the front end reads the backend's bytes into a direct buffer and writes
+ * AEAD sealing and opening of TLS 1.3 records (AES-GCM, and ChaCha20-Poly1305 where libcrypto has
+ * it) in direct buffers, on the system's libcrypto through a small JNI library of ours
+ * ({@code src/main/c/nativegcm.c}, built into the jar where gcc and libssl-dev are). With it the front end reads the backend's bytes into a direct buffer and writes
  * the records from another, so no byte of a download is copied in user space: the JCE providers take
  * arrays, and NIO copies every byte into and out of them (docs/measurements.md: 15-25 % of the
  * front end's CPU per MB in bulk). Where it does not load (no libcrypto.so.3, another platform,
@@ -33,6 +33,8 @@ final class NativeGcm {
     private static final String RESOURCE = "native/linux-x86_64/libnativegcm.so";
     private static final Object LOCK = new Object();
     private static volatile boolean ready;
+    /** Also ChaCha20-Poly1305 (set before {@link #ready}; false where libcrypto lacks it or it failed its trial). */
+    private static volatile boolean chachaReady;
     /** What loading said (null: not tried yet). */
     private static String state;
     /** Frees the contexts of ciphers collected without having been made quiet (one daemon thread, for the JVM's life). */
@@ -48,9 +50,14 @@ final class NativeGcm {
     /** Records opened here so far (for tests). */
     static final java.util.concurrent.atomic.LongAdder OPENED = new java.util.concurrent.atomic.LongAdder();
 
-    /** True once the library is loaded: TLS 1.3 AES-GCM records between direct buffers are sealed here. */
+    /** True once the library is loaded: TLS 1.3 AES-GCM records between direct buffers are sealed and opened here. */
     static boolean ready() {
         return ready;
+    }
+
+    /** True once ChaCha20-Poly1305's records between direct buffers are sealed and opened here too. */
+    static boolean chachaReady() {
+        return chachaReady;
     }
 
     /** Loads the library unless tried already (callers hold {@link NativeCopies}' copy lock, which a stop waits for). */
@@ -74,7 +81,8 @@ final class NativeGcm {
     /** What loading said, for the start-up line. */
     static String describe() {
         synchronized (LOCK) {
-            return "TLS 1.3 AES-GCM records " + (state != null ? state : "on the JCE provider (the native AES-GCM not loaded yet)");
+            return "TLS 1.3 " + (chachaReady ? "AES-GCM and ChaCha20-Poly1305" : "AES-GCM") + " records "
+                    + (state != null ? state : "on the JCE provider (the native AES-GCM not loaded yet)");
         }
     }
 
@@ -102,14 +110,21 @@ final class NativeGcm {
             }
             System.load(copy.toString());
             String v = version();
-            trial();
+            trial(false);
+            String chacha = "";
+            try {
+                trial(true);
+                chachaReady = true;
+            } catch (java.security.GeneralSecurityException e) { // a libcrypto without it (a FIPS-only one): AES-GCM goes on alone
+                chacha = " (ChaCha20-Poly1305's on the JCE provider: " + e.getMessage() + ")";
+            }
             cleaner = Cleaner.create(r -> {
                 Thread t = new Thread(r, "native-sealing-cleaner");
                 t.setDaemon(true);
                 return t;
             });
             ready = true;
-            return "sealed and opened on " + v + ", in direct buffers";
+            return "sealed and opened on " + v + ", in direct buffers" + chacha;
         } catch (java.security.GeneralSecurityException e) {
             return "on the JCE provider (the native AES-GCM failed its trial: " + e.getMessage() + ")";
         } catch (IOException | SecurityException | UnsatisfiedLinkError e) {
@@ -126,18 +141,20 @@ final class NativeGcm {
     }
 
     /**
-     * Seals one record here and with SunJCE's AES-GCM (the record's header as additional data, the
-     * inner type after the data), before any session's record is: the two must be the same bytes.
+     * Seals one record here and with SunJCE's AES-GCM or ChaCha20-Poly1305 (the record's header as
+     * additional data, the inner type after the data), before any session's record is: the two must
+     * be the same bytes; SunJCE's record must open here, and a forged one must not.
      */
-    private static void trial() throws java.security.GeneralSecurityException {
-        byte[] key = new byte[16];
+    private static void trial(boolean chacha) throws java.security.GeneralSecurityException {
+        byte[] key = new byte[chacha ? 32 : 16];
         byte[] nonce = new byte[12];
-        for (int i = 0; i < 16; i++) {
+        for (int i = 0; i < key.length; i++) {
             key[i] = (byte) (i * 7 + 1);
         }
+        nonce[11] = 1;
         ByteBuffer src = ByteBuffer.allocateDirect(3).put(new byte[] {1, 2, 3});
         ByteBuffer dst = ByteBuffer.allocateDirect(5 + 3 + 1 + 16).put(new byte[] {23, 3, 3, 0, 20}); // the header, as the layer writes it
-        long ctx = create(key, true);
+        long ctx = create(key, true, chacha);
         if (ctx == 0) {
             throw new java.security.GeneralSecurityException("no context");
         }
@@ -147,9 +164,9 @@ final class NativeGcm {
         } finally {
             free(ctx);
         }
-        javax.crypto.Cipher c = javax.crypto.Cipher.getInstance("AES/GCM/NoPadding", "SunJCE");
-        c.init(javax.crypto.Cipher.ENCRYPT_MODE, new javax.crypto.spec.SecretKeySpec(key, "AES"),
-                new javax.crypto.spec.GCMParameterSpec(128, nonce));
+        javax.crypto.Cipher c = javax.crypto.Cipher.getInstance(chacha ? "ChaCha20-Poly1305" : "AES/GCM/NoPadding", "SunJCE");
+        c.init(javax.crypto.Cipher.ENCRYPT_MODE, new javax.crypto.spec.SecretKeySpec(key, chacha ? "ChaCha20" : "AES"),
+                chacha ? new javax.crypto.spec.IvParameterSpec(nonce) : new javax.crypto.spec.GCMParameterSpec(128, nonce));
         c.updateAAD(new byte[] {23, 3, 3, 0, 20});
         byte[] expected = c.doFinal(new byte[] {1, 2, 3, 23});
         byte[] got = new byte[Math.max(n, 0)];
@@ -158,7 +175,7 @@ final class NativeGcm {
             throw new java.security.GeneralSecurityException("a sealed record differs from SunJCE's");
         }
         ByteBuffer record = ByteBuffer.allocateDirect(5 + 20).put(new byte[] {23, 3, 3, 0, 20}).put(expected);
-        long reader = create(key, false);
+        long reader = create(key, false, chacha);
         if (reader == 0) {
             throw new java.security.GeneralSecurityException("no context");
         }
@@ -202,11 +219,13 @@ final class NativeGcm {
     static final class Context {
         private final Holder holder = new Holder();
         private final boolean encrypt;
+        private final boolean chacha;
         private boolean registered;
 
-        /** {@code encrypt}: a context for sealing; otherwise for opening. */
-        Context(boolean encrypt) {
+        /** {@code encrypt}: a context for sealing, otherwise for opening; {@code chacha}: ChaCha20-Poly1305, otherwise AES-GCM. */
+        Context(boolean encrypt, boolean chacha) {
             this.encrypt = encrypt;
+            this.chacha = chacha;
         }
 
         /** The context, keyed from {@code key} when there is none. */
@@ -214,11 +233,11 @@ final class NativeGcm {
             long ctx = holder.ctx.get();
             if (ctx == 0) {
                 if (key == null) {
-                    throw new java.security.GeneralSecurityException("no AES-GCM context and no key to make one");
+                    throw new java.security.GeneralSecurityException("no AEAD context and no key to make one");
                 }
-                ctx = create(key, encrypt);
+                ctx = create(key, encrypt, chacha);
                 if (ctx == 0) {
-                    throw new java.security.GeneralSecurityException("libcrypto made no AES-GCM context");
+                    throw new java.security.GeneralSecurityException("libcrypto made no AEAD context");
                 }
                 holder.ctx.set(ctx);
                 if (!registered) {
@@ -243,7 +262,7 @@ final class NativeGcm {
                     throw new javax.crypto.AEADBadTagException("tag mismatch");
                 }
                 if (n < 0) {
-                    throw new java.security.GeneralSecurityException("libcrypto's AES-GCM refused the record");
+                    throw new java.security.GeneralSecurityException("libcrypto's AEAD refused the record");
                 }
                 OPENED.increment();
                 return n;
@@ -259,7 +278,7 @@ final class NativeGcm {
             try {
                 int written = NativeGcm.seal(ctx, nonce, src, srcOff, n, type, dst, dstOff);
                 if (written < 0) {
-                    throw new java.security.GeneralSecurityException("libcrypto's AES-GCM refused the record");
+                    throw new java.security.GeneralSecurityException("libcrypto's AEAD refused the record");
                 }
                 SEALED.increment();
                 return written;
@@ -299,7 +318,7 @@ final class NativeGcm {
 
     private static native String version();
 
-    private static native long create(byte[] key, boolean encrypt);
+    private static native long create(byte[] key, boolean encrypt, boolean chacha);
 
     private static native int open(long ctx, byte[] nonce, ByteBuffer buf, int off, int len);
 

@@ -221,8 +221,8 @@ public final class Providers {
     }
 
     /**
-     * True once TLS 1.3 AES-GCM records are sealed and opened in direct buffers (the native AES-GCM
-     * loaded): the front end's loops then read into, and seal into, direct buffers.
+     * True once TLS 1.3 AES-GCM records (and ChaCha20-Poly1305's, where libcrypto has it) are sealed
+     * and opened in direct buffers (the native library loaded): the front end's loops then read into, and seal into, direct buffers.
      */
     public static boolean sealsDirect() {
         return NativeGcm.ready();

@@ -107,7 +107,7 @@ final class RecordCipher {
         }
         nextNonce();
         if (direct == null) {
-            direct = new NativeGcm.Context(encrypt);
+            direct = new NativeGcm.Context(encrypt, !suite.gcm());
         }
         return direct;
     }

@@ -90,7 +90,7 @@ public interface RecordLayer {
 
     /**
      * True when {@link #seal} takes application data from a direct buffer into a direct one with no
-     * copy (TLS 1.3 AES-GCM on the native sealing); otherwise {@link #sealStaged} is the way into a
+     * copy (TLS 1.3 on the native AEADs); otherwise {@link #sealStaged} is the way into a
      * direct one.
      */
     default boolean sealsDirect() {
@@ -98,8 +98,8 @@ public interface RecordLayer {
     }
 
     /**
-     * True when {@link #open} opens records in place in a direct buffer with no copy (TLS 1.3 AES-GCM on
-     * the native AES-GCM). Asked at every read without the session's lock: answered from final or
+     * True when {@link #open} opens records in place in a direct buffer with no copy (TLS 1.3 on the
+     * native AEADs). Asked at every read without the session's lock: answered from final or
      * volatile state only.
      */
     default boolean opensDirect() {

@@ -353,7 +353,7 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
 
     @Override
     public boolean opensDirect() {
-        return gcm && NativeGcm.ready();
+        return NativeGcm.ready() && (gcm || NativeGcm.chachaReady());
     }
 
     @Override

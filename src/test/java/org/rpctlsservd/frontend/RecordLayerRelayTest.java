@@ -147,10 +147,10 @@ class RecordLayerRelayTest {
      * Both directions as the front end runs them once the native AES-GCM is ready: the client's
      * calls read into a direct buffer and opened there in place, the backend's replies read into a
      * direct buffer and sealed from it into a direct room, on libcrypto; the JDK client checks
-     * every record and gets every byte back. Each suite of AES-GCM.
+     * every record and gets every byte back. Each TLS 1.3 suite: AES-GCM and ChaCha20-Poly1305.
      */
     @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.ValueSource(strings = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"})
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"})
     void callsAreOpenedAndRepliesSealedInDirectBuffersAndArriveWhole(String suite) throws Exception {
         try (FrontEndHarness h = new FrontEndHarness(tmp, SERVER, backend.port())) {
             Socket raw = RawRpc.connect(h.port);

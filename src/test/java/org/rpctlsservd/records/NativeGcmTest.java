@@ -42,7 +42,9 @@ class NativeGcmTest {
     @Test
     void itLoadsHereAndSaysOnWhat() {
         assertTrue(NativeGcm.ready(), NativeGcm.describe() + " (the build needs gcc and libssl-dev for it: tools/test installs them)");
-        assertTrue(NativeGcm.describe().matches("TLS 1\\.3 AES-GCM records sealed and opened on OpenSSL \\d[^,]*, in direct buffers"),
+        assertTrue(NativeGcm.chachaReady(), NativeGcm.describe());
+        assertTrue(NativeGcm.describe().matches(
+                "TLS 1\\.3 AES-GCM and ChaCha20-Poly1305 records sealed and opened on OpenSSL \\d[^,]*, in direct buffers"),
                 NativeGcm.describe());
         assertTrue(Providers.sealsDirect());
     }
@@ -54,7 +56,7 @@ class NativeGcmTest {
     }
 
     @Property(tries = 100)
-    void betweenDirectBuffersTheRecordsAreTheJceProvidersByteForByte(@ForAll("aesGcm") Tls13Suite suite, @ForAll("sizes") List<Integer> sizes,
+    void betweenDirectBuffersTheRecordsAreTheJceProvidersByteForByte(@ForAll("suites") Tls13Suite suite, @ForAll("sizes") List<Integer> sizes,
             @ForAll @IntRange(min = 1, max = 6) int keyUsageLimit, @ForAll long seed) throws Exception {
         Random r = new Random(seed);
         byte[] cs = new byte[suite.hashLength];
@@ -85,9 +87,11 @@ class NativeGcmTest {
 
     @Test
     void aForgedRecordOpenedNativelyIsRefusedWithBadRecordMacAndWhatItDecryptedIsWiped() throws Exception {
-        // the header's version bytes (checked by nothing but the additional data), the ciphertext, the tag
-        for (int flip : new int[] {1, 2, 5, 30, 5 + 100 + 1 + 15}) {
-            Tls13RecordLayer[] p = Wire.pair(Tls13Suite.TLS_AES_128_GCM_SHA256, new byte[32], new byte[32], 1000);
+        // the header's version bytes (checked by nothing but the additional data), the ciphertext, the tag; both AEADs
+        for (int signed : new int[] {1, 2, 5, 30, 5 + 100 + 1 + 15, -1, -2, -5, -30, -(5 + 100 + 1 + 15)}) {
+            Tls13Suite suite = signed > 0 ? Tls13Suite.TLS_AES_128_GCM_SHA256 : Tls13Suite.TLS_CHACHA20_POLY1305_SHA256;
+            int flip = Math.abs(signed);
+            Tls13RecordLayer[] p = Wire.pair(suite, new byte[32], new byte[32], 1000);
             ByteBuffer out = ByteBuffer.allocate(RecordLayer.MAX_RECORD);
             byte[] plain = new byte[100];
             java.util.Arrays.fill(plain, (byte) 0x5a);
@@ -151,8 +155,8 @@ class NativeGcmTest {
     }
 
     @Provide
-    Arbitrary<Tls13Suite> aesGcm() {
-        return Arbitraries.of(Tls13Suite.TLS_AES_128_GCM_SHA256, Tls13Suite.TLS_AES_256_GCM_SHA384);
+    Arbitrary<Tls13Suite> suites() {
+        return Arbitraries.of(Tls13Suite.values()); // AES-GCM both sizes and ChaCha20-Poly1305
     }
 
     /** Seals each size's random bytes between direct buffers, or between heap ones; a KeyUpdate asked of the peer now and then. */
@@ -198,7 +202,7 @@ class NativeGcmTest {
         ByteBuffer dst = ByteBuffer.allocateDirect(200);
         ByteBuffer big = ByteBuffer.allocateDirect(RecordLayer.MAX_PLAINTEXT + 2);
         ByteBuffer bigOut = ByteBuffer.allocateDirect(RecordLayer.MAX_PLAINTEXT + 100);
-        NativeGcm.Context c = new NativeGcm.Context(true);
+        NativeGcm.Context c = new NativeGcm.Context(true, false);
         assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, src, 50, 51, 23, dst, 5), "past src's end");
         assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, src, -1, 10, 23, dst, 5), "before src's start");
         assertThrows(GeneralSecurityException.class, () -> c.seal(key, nonce, src, 0, 100, 23, dst, 84), "past dst's end (100 + 17 from 84)");
@@ -210,13 +214,16 @@ class NativeGcmTest {
             assertEquals(0, dst.get(i), "nothing written at " + i);
         }
         assertTrue(c.release(), "keyed before the checks refused");
-        NativeGcm.Context o = new NativeGcm.Context(false);
+        NativeGcm.Context o = new NativeGcm.Context(false, false);
         ByteBuffer rec = ByteBuffer.allocateDirect(100);
         assertThrows(GeneralSecurityException.class, () -> o.open(key, nonce, rec, 4, 20), "its header before the buffer");
         assertThrows(GeneralSecurityException.class, () -> o.open(key, nonce, rec, 5, 15), "no room for a tag");
         assertThrows(GeneralSecurityException.class, () -> o.open(key, nonce, rec, 50, 51), "past its end");
         assertThrows(GeneralSecurityException.class, () -> o.open(key, new byte[8], rec, 5, 20), "a short nonce");
         assertTrue(o.release());
+        NativeGcm.Context chacha = new NativeGcm.Context(true, true);
+        assertThrows(GeneralSecurityException.class, () -> chacha.seal(key, nonce, src, 0, 10, 23, dst, 5), "ChaCha20 with a 16-byte key");
+        assertFalse(chacha.release(), "no context made for it");
     }
 
     @Test
