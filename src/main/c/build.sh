@@ -8,11 +8,11 @@ out=$1
 jh=$2
 here=$(cd "$(dirname "$0")" && pwd)
 if [ "$(uname -s)-$(uname -m)" != Linux-x86_64 ]; then
-    echo "native AES-GCM: not built (not Linux x86-64)" >&2
+    echo "native AEADs (AES-GCM, ChaCha20-Poly1305): not built (not Linux x86-64)" >&2
     exit 0
 fi
 if ! command -v gcc >/dev/null || [ ! -f /usr/include/openssl/evp.h ] || [ ! -f "$jh/include/jni.h" ]; then
-    echo "native AES-GCM: not built (needs gcc, libssl-dev and the JDK's jni.h); records are sealed on the JCE provider" >&2
+    echo "native AEADs (AES-GCM, ChaCha20-Poly1305): not built (needs gcc, libssl-dev and the JDK's jni.h); records are sealed on the JCE provider" >&2
     exit 0
 fi
 mkdir -p "$out"

@@ -16,11 +16,22 @@
 #define HEADER 5
 #define TAG 16
 
+/*
+ * ChaCha20-Poly1305 as libcrypto's providers give it, fetched by name (not linked by symbol) so that a
+ * libcrypto without it (a FIPS-only one) still loads the library for AES-GCM; NULL then. Kept for the
+ * process's life.
+ */
+static EVP_CIPHER *chacha20_poly1305;
+
 /* No exit-time clean-up of libcrypto: a loop thread may still seal while the JVM exits. */
 JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
     (void) vm;
     (void) reserved;
-    return OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL) == 1 ? JNI_VERSION_1_8 : JNI_ERR;
+    if (OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL) != 1) {
+        return JNI_ERR;
+    }
+    chacha20_poly1305 = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+    return JNI_VERSION_1_8;
 }
 
 /* The libcrypto in use, for the daemon's start-up line. */
@@ -41,7 +52,7 @@ JNIEXPORT jlong JNICALL Java_org_rpctlsservd_records_NativeGcm_create(JNIEnv *en
     if (chacha ? n != 32 : n != 16 && n != 32) {
         return 0;
     }
-    const EVP_CIPHER *aead = chacha ? EVP_chacha20_poly1305() : n == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
+    const EVP_CIPHER *aead = chacha ? chacha20_poly1305 : n == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
     (*env)->GetByteArrayRegion(env, key, 0, n, (jbyte *) k);
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     int enc = encrypt ? 1 : 0;
@@ -130,6 +141,7 @@ JNIEXPORT jint JNICALL Java_org_rpctlsservd_records_NativeGcm_open(JNIEnv *env, 
             || EVP_DecryptUpdate(ctx, NULL, &l, b - HEADER, HEADER) != 1) {
         return -1;
     }
+    /* the tag is set before the final, always: ChaCha20-Poly1305's final succeeds without one */
     if (EVP_DecryptUpdate(ctx, b, &l, b, n) != 1 || l != n
             || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG, b + n) != 1) {
         OPENSSL_cleanse(b, (size_t) n); /* decrypted in place but not authenticated: not left readable */

@@ -145,7 +145,7 @@ final class Connection {
     }
 
     /**
-     * As {@link #readSome}, into the loop's direct buffer (once the native AES-GCM is ready): for
+     * As {@link #readSome}, into the loop's direct buffer (once the native AEADs are ready): for
      * the backend's plain bytes and an established session's TLS records, which the socket fills
      * without NIO's copy.
      */

@@ -30,7 +30,7 @@ interface ConnectionServices {
     ByteBuffer readBuffer();
 
     /**
-     * As {@link #readBuffer}, a direct one once the native AES-GCM is ready (until then the same
+     * As {@link #readBuffer}, a direct one once the native AEADs are ready (until then the same
      * heap buffer): for plain bytes that go on as they are or sealed (the backend's) and for TLS
      * records of an established session, opened there in place. A socket reads into it, and
      * writes from it, without NIO's copy.

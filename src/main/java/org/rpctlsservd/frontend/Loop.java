@@ -103,7 +103,7 @@ final class Loop implements ConnectionServices {
         return b;
     }
 
-    /** Before a read: what is lent of the loop's buffers is settled, and they go direct once the native AES-GCM is ready. */
+    /** Before a read: what is lent of the loop's buffers is settled, and they go direct once the native AEADs are ready. */
     private void settle() {
         settleLent();
         if (!direct && EstablishedSession.sealsDirect()) {

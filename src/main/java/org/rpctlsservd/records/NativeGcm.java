@@ -112,9 +112,10 @@ final class NativeGcm {
             String v = version();
             trial(false);
             String chacha = "";
+            boolean withChacha = false;
             try {
                 trial(true);
-                chachaReady = true;
+                withChacha = true;
             } catch (java.security.GeneralSecurityException e) { // a libcrypto without it (a FIPS-only one): AES-GCM goes on alone
                 chacha = " (ChaCha20-Poly1305's on the JCE provider: " + e.getMessage() + ")";
             }
@@ -123,6 +124,7 @@ final class NativeGcm {
                 t.setDaemon(true);
                 return t;
             });
+            chachaReady = withChacha;
             ready = true;
             return "sealed and opened on " + v + ", in direct buffers" + chacha;
         } catch (java.security.GeneralSecurityException e) {

@@ -216,7 +216,8 @@ public final class Providers {
     }
 
     static Cipher cipher(String transformation) throws GeneralSecurityException {
-        Provider p = transformation.startsWith("AES/GCM/") ? aesGcm().provider() : SUN_JCE;
+        Choice chosen = aesGcm(); // for every transformation: where nothing started it, this also loads the native sealing
+        Provider p = transformation.startsWith("AES/GCM/") ? chosen.provider() : SUN_JCE;
         return p != null ? Cipher.getInstance(transformation, p) : Cipher.getInstance(transformation);
     }
 
