@@ -14,11 +14,13 @@ import java.time.Instant;
 /**
  * AEAD sealing and opening of TLS 1.3 records (AES-GCM, and ChaCha20-Poly1305 where libcrypto has
  * it) in direct buffers, on the system's libcrypto through a small JNI library of ours
- * ({@code src/main/c/nativegcm.c}, built into the jar where gcc and libssl-dev are). With it the front end reads the backend's bytes into a direct buffer and writes
- * the records from another, so no byte of a download is copied in user space: the JCE providers take
- * arrays, and NIO copies every byte into and out of them (docs/measurements.md: 15-25 % of the
- * front end's CPU per MB in bulk). Where it does not load (no libcrypto.so.3, another platform,
- * {@code -Drpctlsservd.recordCrypto=jdk}) records are sealed by the JCE provider: the same bytes.
+ * ({@code src/main/c/nativegcm.c}, built into the jar where gcc and libssl-dev are). With it the
+ * front end reads the backend's bytes into a direct buffer and seals the records from there into
+ * another, and opens the client's records in place, so no relayed byte is copied in user space: the
+ * JCE providers take arrays, and NIO copies every byte into and out of them (docs/measurements.md:
+ * 15-25 % of the front end's CPU per MB in bulk). Where it does not load (no libcrypto.so.3, another
+ * platform, {@code -Drpctlsservd.recordCrypto=jdk}) records are sealed by the JCE provider: the same
+ * bytes.
  *
  * <p>Loaded once, by {@link Providers} (after READY in the daemon, at the first cipher elsewhere),
  * and tried on one record against SunJCE's before use: its copy goes to the temporary directory, is
