@@ -45,7 +45,7 @@ class ThreadNamesTest {
      */
     static final Pattern NOT_OURS = Pattern.compile("Reference Handler|Finalizer|Signal Dispatcher|Common-Cleaner"
             + "|Notification Thread|Attach Listener|process reaper|C[12] CompilerThread\\d+|Sweeper thread"
-            + "|ForkJoinPool\\.commonPool-worker-\\d+|prometheus-metrics-scheduler-\\d+");
+            + "|ForkJoinPool\\.commonPool-worker-\\d+|prometheus-metrics-scheduler-\\d+|Native reference cleanup thread");
 
     @RegisterExtension
     static final FrontEndFixture FX = new FrontEndFixture("Thread Names CA");
