@@ -62,6 +62,11 @@ final class NativeGcm {
         return chachaReady;
     }
 
+    /** True when {@code suite}'s records between direct buffers are sealed and opened here now. */
+    static boolean takes(Tls13Suite suite) {
+        return ready && (suite.gcm() || chachaReady);
+    }
+
     /** Loads the library unless tried already (callers hold {@link NativeCopies}' copy lock, which a stop waits for). */
     static void load() {
         synchronized (LOCK) {
@@ -112,11 +117,11 @@ final class NativeGcm {
             }
             System.load(copy.toString());
             String v = version();
-            trial(false);
+            trial(Tls13Suite.TLS_AES_128_GCM_SHA256);
             String chacha = "";
             boolean withChacha = false;
             try {
-                trial(true);
+                trial(Tls13Suite.TLS_CHACHA20_POLY1305_SHA256);
                 withChacha = true;
             } catch (java.security.GeneralSecurityException e) { // a libcrypto without it (a FIPS-only one): AES-GCM goes on alone
                 chacha = " (ChaCha20-Poly1305's on the JCE provider: " + e.getMessage() + ")";
@@ -149,8 +154,9 @@ final class NativeGcm {
      * additional data, the inner type after the data), before any session's record is: the two must
      * be the same bytes; SunJCE's record must open here, and a forged one must not.
      */
-    private static void trial(boolean chacha) throws java.security.GeneralSecurityException {
-        byte[] key = new byte[chacha ? 32 : 16];
+    private static void trial(Tls13Suite suite) throws java.security.GeneralSecurityException {
+        boolean chacha = !suite.gcm();
+        byte[] key = new byte[suite.keyLength];
         byte[] nonce = new byte[12];
         for (int i = 0; i < key.length; i++) {
             key[i] = (byte) (i * 7 + 1);
@@ -168,9 +174,8 @@ final class NativeGcm {
         } finally {
             free(ctx);
         }
-        javax.crypto.Cipher c = javax.crypto.Cipher.getInstance(chacha ? "ChaCha20-Poly1305" : "AES/GCM/NoPadding", "SunJCE");
-        c.init(javax.crypto.Cipher.ENCRYPT_MODE, new javax.crypto.spec.SecretKeySpec(key, chacha ? "ChaCha20" : "AES"),
-                chacha ? new javax.crypto.spec.IvParameterSpec(nonce) : new javax.crypto.spec.GCMParameterSpec(128, nonce));
+        javax.crypto.Cipher c = javax.crypto.Cipher.getInstance(suite.transformation, "SunJCE");
+        c.init(javax.crypto.Cipher.ENCRYPT_MODE, new javax.crypto.spec.SecretKeySpec(key, suite.keyAlgorithm), suite.spec(nonce));
         c.updateAAD(new byte[] {23, 3, 3, 0, 20});
         byte[] expected = c.doFinal(new byte[] {1, 2, 3, 23});
         byte[] got = new byte[Math.max(n, 0)];

@@ -2,11 +2,8 @@ package org.rpctlsservd.records;
 
 import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
-import java.security.spec.AlgorithmParameterSpec;
 import java.util.Arrays;
 import javax.crypto.Cipher;
-import javax.crypto.spec.GCMParameterSpec;
-import javax.crypto.spec.IvParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
@@ -157,9 +154,8 @@ final class RecordCipher {
             throw new GeneralSecurityException("the record sequence number would wrap");
         }
         nextNonce();
-        AlgorithmParameterSpec spec = suite.gcm() ? new GCMParameterSpec(TAG * 8, nonce) : new IvParameterSpec(nonce);
         Cipher c = cipher.forRecord();
-        c.init(mode, key, spec);
+        c.init(mode, key, suite.spec(nonce));
         c.updateAAD(header);
     }
 

@@ -58,10 +58,10 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
         this.read = new RecordCipher(secrets.suite(), secrets.readSecret(), secrets.readSequence(), false);
         this.write = new RecordCipher(secrets.suite(), secrets.writeSecret(), secrets.writeSequence(), true);
         this.keyUsageLimit = keyUsageLimit;
-        this.gcm = secrets.suite().gcm();
+        this.suite = secrets.suite();
     }
 
-    private final boolean gcm;
+    private final Tls13Suite suite;
 
     public static Tls13RecordLayer of(Side side, TrafficSecrets secrets) {
         return new Tls13RecordLayer(side, secrets, KEY_USAGE_LIMIT);
@@ -355,7 +355,7 @@ public final class Tls13RecordLayer extends FramedRecordLayer {
 
     @Override
     public boolean opensDirect() {
-        return NativeGcm.ready() && (gcm || NativeGcm.chachaReady());
+        return NativeGcm.takes(suite);
     }
 
     @Override

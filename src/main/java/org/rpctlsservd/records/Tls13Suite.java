@@ -28,6 +28,11 @@ public enum Tls13Suite {
         return this != TLS_CHACHA20_POLY1305_SHA256;
     }
 
+    /** The cipher's parameters for one record's nonce (a 128-bit tag either way). */
+    java.security.spec.AlgorithmParameterSpec spec(byte[] nonce) {
+        return gcm() ? new javax.crypto.spec.GCMParameterSpec(128, nonce) : new javax.crypto.spec.IvParameterSpec(nonce);
+    }
+
     /** The suite with this code point; IllegalArgumentException for one the record layer does not have (TLS 1.2's, CCM). */
     public static Tls13Suite of(int code) {
         for (Tls13Suite s : values()) {
